@@ -1,0 +1,136 @@
+# mmib - one flat Makefile: libmmib.a, one program per tools/mmib-*.c,
+# the tests, the benchmarks and the experiment pipelines (pipelines/*.mk).
+#
+#   make              build the library and the tools into bin/
+#   make check        install missing dependencies, build, run every test
+#   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make bench        speed measurements (see bench/)
+#   make demo         a quick experiment end to end (see README.md)
+#
+# Override CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR as usual.
+
+SHELL := /bin/bash
+CC ?= cc
+CFLAGS ?= -O2 -g
+PREFIX ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+PROVE ?= prove
+# Set SANITIZE=1 for an ASan+UBSan build in a separate tree.
+SANITIZE ?=
+
+PKGS := openblas libpng libzstd zlib
+# HDF5 is optional: it only serves the Shapes3D importer.
+HDF5_PKG := $(shell $(PKG_CONFIG) --exists hdf5 2>/dev/null && echo hdf5)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(HDF5_PKG) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PKG) 2>/dev/null)
+
+ifeq ($(SANITIZE),)
+BUILD := build
+BIN := bin
+else
+BUILD := build-san
+BIN := build-san/bin
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+MM_CFLAGS := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Ilib \
+	$(if $(HDF5_PKG),-DMM_HAVE_HDF5) $(PKG_CFLAGS)
+MM_LIBS := $(PKG_LIBS) -lm
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+LIB := $(BUILD)/libmmib.a
+TOOL_SRC := $(sort $(wildcard tools/mmib-*.c))
+TOOLS := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+TEST_SRC := $(sort $(wildcard tests/t-*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.t)
+TEST_HELP := $(BUILD)/tests/tap.o $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/util-*.c))
+TEST_SH := $(sort $(wildcard tests/*.t))
+BENCH_SRC := $(sort $(wildcard bench/b-*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+MANS := $(sort $(wildcard man/*.[1-8]))
+
+# Build the library and every tool (default).
+all: $(TOOLS)
+
+# Check for (and, as root, install) the build and test dependencies.
+deps:
+	@sh tools/deps.sh check
+
+# The static library every tool links.
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
+	$(CC) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/%: tools/%.c $(LIB) $(wildcard lib/*.h) | $(BIN)
+	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(MM_LIBS)
+
+$(BUILD)/tests/%.o: tests/%.c tests/tap.h $(wildcard tests/*.h) | $(BUILD)/tests
+	$(CC) $(MM_CFLAGS) -Itests $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELP) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELP) $(LIB) $(LDFLAGS) $(MM_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(wildcard lib/*.h) | $(BUILD)/bench
+	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(MM_LIBS)
+
+$(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BIN):
+	mkdir -p $@
+
+# Build the test programs without running them.
+tests: $(TOOLS) $(TEST_BIN)
+
+# Run every test through prove (C tests and shell tests), then lint the
+# man pages.  Installs missing dependencies first.
+check: deps
+	@$(MAKE) --no-print-directory tests
+	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) OPENBLAS_NUM_THREADS=1 \
+		$(PROVE) -j2 -e '' $(TEST_BIN) $(TEST_SH)
+	mandoc -Tlint -Wwarning $(MANS)
+
+# Speed measurements: every bench/*.sh, in order, against the anchors.
+bench: deps $(TOOLS) $(BENCH_BIN)
+	@for b in bench/*.sh; do \
+		[ -e "$$b" ] || continue; \
+		echo "== $$b"; \
+		MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) MMIB_BUILD=$(CURDIR)/$(BUILD) bash $$b || exit 1; \
+	done
+
+# Fuzz the stream reader with libFuzzer for FUZZTIME seconds.
+FUZZTIME ?= 60
+fuzz: tests/fuzz/fuzz-stream.c $(LIB_SRC)
+	@mkdir -p build-fuzz/corpus
+	clang -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -Ilib $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-stream \
+		tests/fuzz/fuzz-stream.c $(LIB_SRC) $(PKG_LIBS) -lm
+	build-fuzz/fuzz-stream -max_total_time=$(FUZZTIME) -max_len=4096 \
+		-rss_limit_mb=1024 build-fuzz/corpus tests/fuzz/corpus
+
+# Install the tools and man pages under $(DESTDIR)$(PREFIX).
+install: $(TOOLS)
+	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	cp $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	for m in $(MANS); do s=$${m##*.}; \
+		mkdir -p $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# Remove what install put in place.
+uninstall:
+	rm -f $(TOOLS:$(BIN)/%=$(DESTDIR)$(PREFIX)/bin/%)
+	for m in $(MANS); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
+
+# Remove build products (not runs/ or results/ of the pipelines).
+clean:
+	rm -rf build build-san build-fuzz bin
+
+.PHONY: all deps tests check bench fuzz install uninstall clean
+.SECONDARY:
+
+# The experiment pipelines (remove-msi, alignment, regularization, demo).
+-include $(sort $(wildcard pipelines/*.mk))

@@ -1,0 +1,380 @@
+/* cli.c - the tools' shared command-line helpers (see cli.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "err.h"
+
+const char *mm_progname = "mmib";
+int mm_verbose = 1;
+
+/* The pending temporary output: removed on failure, renamed on success. */
+static char out_tmp[PATH_MAX];
+static char out_final[PATH_MAX];
+static FILE *out_file;
+
+static void
+remove_tmp(void)
+{
+	if (out_tmp[0])
+		unlink(out_tmp);
+	out_tmp[0] = '\0';
+}
+
+static void
+on_signal(int sig)
+{
+	/* unlink(2) is async-signal-safe; then die by the same signal. */
+	if (out_tmp[0])
+		unlink(out_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+mm_cli_init(int argc, char **argv)
+{
+	const char *p;
+
+	(void)argc;
+	if (argv && argv[0]) {
+		p = strrchr(argv[0], '/');
+		mm_progname = p ? p + 1 : argv[0];
+	}
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	mm_blas_threads(1);
+}
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", mm_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+mm_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	remove_tmp();
+	exit(1);
+}
+
+void
+mm_die_err(const char *what, int code)
+{
+	(void)code;
+	if (what)
+		mm_die("%s: %s", what, mm_errmsg());
+	mm_die("%s", mm_errmsg());
+}
+
+void
+mm_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (mm_verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+mm_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (mm_verbose < 2)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+mm_cli_version(void)
+{
+	printf("%s %s\n", mm_progname, MM_VERSION);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		exit(1);
+	exit(0);
+}
+
+int
+mm_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return MM_EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return MM_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+mm_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return MM_EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v) || v < min || v > max)
+		return MM_EINVAL;
+	*out = v;
+	return 0;
+}
+
+long
+mm_cli_long(const char *opt, const char *s, long min, long max)
+{
+	long v;
+
+	if (mm_parse_long(s, min, max, &v) < 0)
+		mm_die("%s: '%s' is not an integer in [%ld, %ld]", opt,
+		    s ? s : "", min, max);
+	return v;
+}
+
+double
+mm_cli_double(const char *opt, const char *s, double min, double max)
+{
+	double v;
+
+	if (mm_parse_double(s, min, max, &v) < 0)
+		mm_die("%s: '%s' is not a number in [%g, %g]", opt,
+		    s ? s : "", min, max);
+	return v;
+}
+
+/* Split a comma list into a scratch copy; calls item() per element. */
+static int
+split_list(const char *opt, const char *s, int cap,
+    void (*item)(const char *opt, const char *tok, int i, void *ctx),
+    void *ctx)
+{
+	char *copy, *tok, *save;
+	int n = 0;
+
+	if (!s || !*s)
+		mm_die("%s: empty list", opt);
+	if ((copy = strdup(s)) == NULL)
+		mm_die("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (n >= cap)
+			mm_die("%s: more than %d items in '%s'", opt, cap, s);
+		item(opt, tok, n++, ctx);
+	}
+	free(copy);
+	if (n == 0)
+		mm_die("%s: empty list", opt);
+	return n;
+}
+
+struct lctx { long min, max, *out; };
+struct dctx { double min, max, *out; };
+
+static void
+long_item(const char *opt, const char *tok, int i, void *c)
+{
+	struct lctx *x = c;
+
+	x->out[i] = mm_cli_long(opt, tok, x->min, x->max);
+}
+
+static void
+double_item(const char *opt, const char *tok, int i, void *c)
+{
+	struct dctx *x = c;
+
+	x->out[i] = mm_cli_double(opt, tok, x->min, x->max);
+}
+
+int
+mm_cli_longs(const char *opt, const char *s, long min, long max,
+    long *out, int cap)
+{
+	struct lctx x = { min, max, out };
+
+	return split_list(opt, s, cap, long_item, &x);
+}
+
+int
+mm_cli_doubles(const char *opt, const char *s, double min, double max,
+    double *out, int cap)
+{
+	struct dctx x = { min, max, out };
+
+	return split_list(opt, s, cap, double_item, &x);
+}
+
+const char *
+mm_in_name(const char *path)
+{
+	return (!path || strcmp(path, "-") == 0) ? "<stdin>" : path;
+}
+
+FILE *
+mm_in_open(const char *path)
+{
+	FILE *f;
+
+	if (!path || strcmp(path, "-") == 0)
+		return stdin;
+	if ((f = fopen(path, "rb")) == NULL)
+		mm_die("%s: %s", path, strerror(errno));
+	return f;
+}
+
+void
+mm_in_close(FILE *f)
+{
+	if (f && f != stdin)
+		fclose(f);
+}
+
+FILE *
+mm_out_open(const char *path, int binary)
+{
+	int fd;
+
+	if (!path || strcmp(path, "-") == 0) {
+		if (binary && isatty(STDOUT_FILENO))
+			mm_die("refusing to write binary data to a terminal "
+			    "(use -o FILE or a redirection)");
+		out_file = stdout;
+		return stdout;
+	}
+	if (out_tmp[0])
+		mm_die("internal error: two output files open");
+	if (strlen(path) + 16 >= sizeof out_tmp)
+		mm_die("%s: path too long", path);
+	snprintf(out_final, sizeof out_final, "%s", path);
+	snprintf(out_tmp, sizeof out_tmp, "%s.tmp.XXXXXX", path);
+	if ((fd = mkstemp(out_tmp)) < 0) {
+		out_tmp[0] = '\0';
+		mm_die("%s: %s", path, strerror(errno));
+	}
+	/* mkstemp makes 0600; give the file the usual umask-derived mode. */
+	{
+		mode_t um = umask(0);
+		umask(um);
+		fchmod(fd, 0666 & ~um);
+	}
+	if ((out_file = fdopen(fd, "wb")) == NULL) {
+		close(fd);
+		mm_die("%s: %s", path, strerror(errno));
+	}
+	return out_file;
+}
+
+void
+mm_out_close(FILE *f)
+{
+	int bad;
+
+	if (f == stdout) {
+		bad = fflush(stdout) != 0 || ferror(stdout);
+		if (bad)
+			mm_die("<stdout>: %s", strerror(errno ? errno : EIO));
+		return;
+	}
+	bad = fflush(f) != 0 || ferror(f);
+	bad |= fclose(f) != 0;
+	out_file = NULL;
+	if (bad)
+		mm_die("%s: %s", out_final, strerror(errno ? errno : EIO));
+	if (rename(out_tmp, out_final) != 0)
+		mm_die("%s: %s", out_final, strerror(errno));
+	out_tmp[0] = '\0';
+}
+
+double
+mm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void
+mm_progress_start(struct mm_progress *p, const char *label, uint64_t total)
+{
+	p->label = label;
+	p->total = total;
+	p->t0 = p->last = mm_now();
+	p->active = mm_verbose >= 1 && isatty(STDERR_FILENO);
+}
+
+void
+mm_progress_update(struct mm_progress *p, uint64_t done)
+{
+	double t = mm_now(), frac, el, eta;
+	int i, w = 30, fill;
+	char bar[32];
+
+	if (!p->active || t - p->last < 0.1)
+		return;
+	p->last = t;
+	frac = p->total ? (double)done / p->total : 0;
+	if (frac > 1)
+		frac = 1;
+	fill = (int)(frac * w);
+	for (i = 0; i < w; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[w] = '\0';
+	el = t - p->t0;
+	eta = frac > 0 ? el * (1 - frac) / frac : 0;
+	fprintf(stderr, "\r%s [%s] %3.0f%% %.0fs left ", p->label, bar,
+	    100 * frac, eta);
+	fflush(stderr);
+}
+
+void
+mm_progress_end(struct mm_progress *p)
+{
+	if (!p->active)
+		return;
+	fprintf(stderr, "\r%*s\r", 70, "");
+	fflush(stderr);
+	p->active = 0;
+}
+
+void
+mm_blas_threads(int n)
+{
+	if (n < 1)
+		n = 1;
+	openblas_set_num_threads(n);
+}

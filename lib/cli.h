@@ -1,0 +1,99 @@
+/*
+ * cli.h - the small helpers every mmib tool shares: program name, errors in
+ * "prog: what: why" form, checked number parsing, safe output files,
+ * verbosity, a progress bar on a terminal, BLAS threads, timing.
+ *
+ * This is the one part of libmmib that may print and exit: it is the tools'
+ * side of the library/tool split.
+ */
+#ifndef MM_CLI_H
+#define MM_CLI_H
+
+#include <stdio.h>
+#include <stdint.h>
+
+#define MM_VERSION "0.1.0"
+
+extern const char *mm_progname;
+extern int mm_verbose;  /* 0 with -q, 1 by default, 2+ with -v */
+
+/* Set the program name from argv[0], restore SIGPIPE's default (a closed
+ * pipe ends the tool quietly), and set BLAS to one thread. */
+void mm_cli_init(int argc, char **argv);
+
+/* "prog: message" on stderr, remove a pending -o temporary file, exit 1. */
+void mm_die(const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 2), noreturn))
+#endif
+	;
+/* Same, for a library error code: "prog: what: <mm_errmsg()>". */
+void mm_die_err(const char *what, int code)
+#if defined(__GNUC__)
+	__attribute__((noreturn))
+#endif
+	;
+/* "prog: message" on stderr unless -q. */
+void mm_warn(const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 2)))
+#endif
+	;
+/* Log line on stderr only with -v. */
+void mm_note(const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 2)))
+#endif
+	;
+/* Print "prog VERSION" and exit 0 (for -V). */
+void mm_cli_version(void)
+#if defined(__GNUC__)
+	__attribute__((noreturn))
+#endif
+	;
+
+/* Checked parsers: the whole string must be a number in [min, max].
+ * They die with "prog: OPT: 'TEXT' is not ... in [min, max]". */
+long mm_cli_long(const char *opt, const char *s, long min, long max);
+double mm_cli_double(const char *opt, const char *s, double min, double max);
+/* Comma-separated lists; return the count, die on bad items or > cap. */
+int mm_cli_longs(const char *opt, const char *s, long min, long max,
+    long *out, int cap);
+int mm_cli_doubles(const char *opt, const char *s, double min, double max,
+    double *out, int cap);
+/* The same parsers without dying: 0 or MM_EINVAL. */
+int mm_parse_long(const char *s, long min, long max, long *out);
+int mm_parse_double(const char *s, double min, double max, double *out);
+
+/* Input: NULL or "-" is stdin.  Dies with "prog: path: strerror". */
+FILE *mm_in_open(const char *path);
+void mm_in_close(FILE *f);
+/* Display name of an input path ("<stdin>" for NULL / "-"). */
+const char *mm_in_name(const char *path);
+
+/* Output: NULL or "-" is stdout.  A file is written as a temporary beside
+ * it and renamed by mm_out_close(); mm_die() (and SIGINT/SIGTERM) remove
+ * the temporary, so a failed run never leaves a half file.  With binary
+ * set, refuses to write to a terminal.  One output file at a time. */
+FILE *mm_out_open(const char *path, int binary);
+void mm_out_close(FILE *f);   /* checks fflush/fclose, renames; dies on error */
+
+/* Progress bar on stderr, only when stderr is a terminal and not -q. */
+struct mm_progress {
+	const char *label;
+	uint64_t total;
+	double t0, last;
+	int active;
+};
+void mm_progress_start(struct mm_progress *p, const char *label,
+    uint64_t total);
+void mm_progress_update(struct mm_progress *p, uint64_t done);
+void mm_progress_end(struct mm_progress *p);
+
+/* Set the number of BLAS threads (>= 1). */
+void mm_blas_threads(int n);
+
+/* Monotonic seconds. */
+double mm_now(void);
+
+#endif

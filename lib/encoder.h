@@ -1,0 +1,78 @@
+/*
+ * encoder.h - the encoders of mmib: an image encoder (mlp-flatten or a
+ * CIFAR-style ResNet) or a factor encoder (mlp), built from a spec string,
+ * with PyTorch's initialisation, a train/eval forward pass and a backward
+ * pass that accumulates parameter gradients.
+ *
+ * Specs:  "mlp:16,16,8,8,16,16"            Linear-BN1d-ReLU blocks, then Linear
+ *         "mlp-flatten:2048,2048,1024/256"  the same over the flattened image
+ *         "resnet20" ... "resnet110"        6n+2 layers, 16/32/64 channels
+ * An optional "/OUT" suffix fixes the output size; otherwise out_dim is used.
+ *
+ * Parameters, gradients and buffers each live in one contiguous block so an
+ * optimiser can treat them as flat arrays; every activation buffer is
+ * allocated once, for max_batch rows, at creation.
+ */
+#ifndef MM_ENCODER_H
+#define MM_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+struct mm_encoder;
+
+/* A named tensor of an encoder, for saving and loading. */
+struct mm_tensor_view {
+	const char *name;      /* e.g. "layer1.0.conv1.weight" (PyTorch names) */
+	float *data;
+	int ndim;
+	int64_t shape[4];
+	int64_t count;
+	int is_param;          /* 1 parameter (has a gradient), 0 buffer */
+};
+
+/* Create an encoder for inputs of shape (C, H, W) per sample; a vector
+ * input (factor encoder) is (D, 1, 1).  out_dim is used unless the spec
+ * has "/OUT".  Returns 0 or < 0 with mm_err detail (bad spec, ENOMEM). */
+int mm_encoder_create(struct mm_encoder **e, const char *spec, int C, int H,
+    int W, int out_dim, int max_batch);
+void mm_encoder_free(struct mm_encoder *e);
+/* PyTorch's default initialisation drawn from rng (deterministic). */
+void mm_encoder_init(struct mm_encoder *e, struct mm_rng *rng);
+
+int mm_encoder_out_dim(const struct mm_encoder *e);
+int mm_encoder_max_batch(const struct mm_encoder *e);
+const char *mm_encoder_spec(const struct mm_encoder *e); /* canonical */
+
+/* Flat views for the optimiser. */
+size_t mm_encoder_nparams(const struct mm_encoder *e);
+float *mm_encoder_params(struct mm_encoder *e);
+float *mm_encoder_grads(struct mm_encoder *e);
+void mm_encoder_zero_grad(struct mm_encoder *e);
+
+/* Every parameter and buffer, in a fixed order; returns the count and
+ * points *v at an array owned by the encoder. */
+int mm_encoder_tensors(struct mm_encoder *e, struct mm_tensor_view **v);
+
+/* Forward N <= max_batch samples x (N, C, H, W) float.  train = 1 uses
+ * batch statistics and updates BatchNorm running averages (and keeps
+ * what backward needs); train = 0 uses running statistics.
+ * Returns the output (N, out_dim), valid until the next forward. */
+const float *mm_encoder_forward(struct mm_encoder *e, const float *x, int N,
+    int train);
+/* Backward of the last train forward: dy (N, out_dim); accumulates into
+ * the parameter gradients. */
+void mm_encoder_backward(struct mm_encoder *e, const float *dy);
+
+/* Floating-point operations of one forward pass per sample. */
+double mm_encoder_flops(const struct mm_encoder *e);
+
+/* Per-layer time accounting (seconds summed since the last reset), for
+ * benchmarks: fills up to cap rows; returns the number of layers. */
+int mm_encoder_times(const struct mm_encoder *e, const char **names,
+    double *fwd, double *bwd, int cap);
+void mm_encoder_times_reset(struct mm_encoder *e);
+
+#endif

@@ -1,0 +1,45 @@
+#!/bin/sh
+# tools/deps.sh - make sure mmib's dependencies are present.
+#   deps.sh build   compiler, pkg-config and the libraries
+#   deps.sh check   the above plus the test harness (prove) and mandoc
+#   deps.sh run     the above plus gnuplot for the pipelines' plots
+# Missing packages are installed with apt-get when running as root on
+# Debian/Ubuntu; otherwise the exact command is printed and we fail.
+set -u
+mode=${1:-check}
+pkgs=""
+need() { pkgs="$pkgs $1"; }
+
+command -v cc >/dev/null 2>&1 || need gcc
+command -v make >/dev/null 2>&1 || need make
+command -v pkg-config >/dev/null 2>&1 || need pkg-config
+if command -v pkg-config >/dev/null 2>&1; then
+	pkg-config --exists openblas || need libopenblas-dev
+	pkg-config --exists libpng || need libpng-dev
+	pkg-config --exists libzstd || need libzstd-dev
+	pkg-config --exists zlib || need zlib1g-dev
+	pkg-config --exists hdf5 || need libhdf5-dev
+else
+	need "libopenblas-dev libpng-dev libzstd-dev zlib1g-dev libhdf5-dev"
+fi
+if [ "$mode" = check ] || [ "$mode" = run ]; then
+	command -v prove >/dev/null 2>&1 || need perl
+	command -v mandoc >/dev/null 2>&1 || need mandoc
+	command -v zstd >/dev/null 2>&1 || need zstd
+fi
+if [ "$mode" = run ]; then
+	command -v gnuplot >/dev/null 2>&1 || need gnuplot-nox
+fi
+[ -z "$pkgs" ] && exit 0
+
+cmd="apt-get install -y$pkgs"
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing$pkgs" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >&2 || exit 1
+	apt-get install -y -q $pkgs >&2 || exit 1
+	exit 0
+fi
+echo "deps: missing packages:$pkgs" >&2
+echo "deps: run as root:  DEBIAN_FRONTEND=noninteractive $cmd" >&2
+exit 1
