@@ -71,7 +71,7 @@ def records(src):
         if ver != 1:
             raise StreamError("unsupported version %d" % ver)
         name = _exact(f, nlen, "a name")
-        if zlib.crc32(h[:20] + name) != hcrc:
+        if zlib.crc32(h[:20] + h[24:] + name) != hcrc:
             raise StreamError("header CRC mismatch")
         _exact(f, _pad(32 + nlen) - 32 - nlen, "padding")
         body = _exact(f, blen, "a body")
@@ -115,7 +115,7 @@ def _record(kind, name, body, batch=0, field=0):
     name = name.encode("utf-8")
     h = struct.pack("<4sBcHQI", MAGIC, 1, kind.encode(), len(name), len(body), zlib.crc32(body))
     tail = struct.pack("<IHH", batch, field, 0)
-    hcrc = zlib.crc32(h + name)
+    hcrc = zlib.crc32(h + tail + name)
     out = h + struct.pack("<I", hcrc) + tail + name
     out += b"\0" * (_pad(len(out)) - len(out))
     return out + body + b"\0" * (_pad(len(body)) - len(body))

@@ -75,6 +75,14 @@ crc(uint32_t c, const void *p, uint64_t n)
 	return c;
 }
 
+/* The header CRC covers every header byte but its own four (0..19 and
+ * 24..31), then the name. */
+static uint32_t
+hcrc(const unsigned char *h, const char *name, size_t namelen)
+{
+	return (uint32_t)crc(crc(crc(0, h, 20), h + 24, 8), name, namelen);
+}
+
 /* ---------------------------------------------------------------- dtypes */
 
 size_t
@@ -610,9 +618,12 @@ mm_reader_next(struct mm_reader *r, struct mm_record *rec)
 			    "at byte %llu (expected 89 4D 54 52)%s", h[0], h[1],
 			    h[2], h[3], (unsigned long long)rec->offset,
 			    guess_format(h));
-		return mm_err(r->records ? MM_ETRUNC : MM_EMAGIC, "%s: input "
-		    "ended inside a record header", r->records ?
-		    "truncated stream" : "not an mmib stream");
+		if (memcmp(h, magic, (size_t)k) != 0)
+			return mm_err(MM_EMAGIC, "not an mmib stream: %d bytes "
+			    "at byte %llu, too short for a record", (int)k,
+			    (unsigned long long)rec->offset);
+		return mm_err(MM_ETRUNC, "truncated stream: input ended inside "
+		    "a record header: did the producer die?");
 	}
 	if (k < HDR)
 		return mm_err(MM_ETRUNC, "truncated stream: input ended inside "
@@ -627,7 +638,7 @@ mm_reader_next(struct mm_reader *r, struct mm_record *rec)
 	if ((rc = src_exact(r, rec->name, namelen, "the header", "?")) < 0)
 		return rc;
 	rec->name[namelen] = '\0';
-	if (get32(h + 20) != (uint32_t)crc(crc(0, h, 20), rec->name, namelen))
+	if (get32(h + 20) != hcrc(h, rec->name, namelen))
 		return mm_err(MM_EHCRC, "header CRC mismatch at byte %llu: "
 		    "corrupt stream", (unsigned long long)rec->offset);
 	if (get16(h + 30) != 0)
@@ -946,7 +957,7 @@ write_rec(struct mm_writer *w, int kind, const char *name, uint32_t batch,
 	put32(h + 24, batch);
 	put16(h + 28, field);
 	put16(h + 30, 0);
-	put32(h + 20, (uint32_t)crc(crc(0, h, 20), name, namelen));
+	put32(h + 20, hcrc(h, name, namelen));
 	if ((rc = put(w, h, HDR)) < 0 || (rc = put(w, name, namelen)) < 0 ||
 	    (rc = put(w, zero, PAD(HDR + namelen) - HDR - namelen)) < 0 ||
 	    (rc = put(w, a, na)) < 0 || (rc = put(w, b, nb)) < 0 ||
