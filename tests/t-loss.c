@@ -1,12 +1,14 @@
 /* t-loss.c - InfoNCE and its regularisers: closed forms and
  * finite-difference checks of every gradient, including d/dT. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loss.h"
 #include "rng.h"
 #include "tap.h"
+#include "util-ref.h"
 
 #define N 6
 #define D 5
@@ -73,6 +75,84 @@ gradcheck(int reg, int symmetric, double beta, const char *what)
 	mm_loss_free(&l);
 }
 
+/* worst |got - want| relative to the largest |want| */
+static double
+relerr(const float *got, const double *want, int n)
+{
+	double big = 1e-12, worst = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fabs(want[i]) > big)
+			big = fabs(want[i]);
+	for (i = 0; i < n; i++)
+		if (fabs(got[i] - want[i]) > worst)
+			worst = fabs(got[i] - want[i]);
+	return worst / big;
+}
+
+/* PyTorch's values (tests/ref/train_ref.py): 8 pairs, 4 dims, T = 0.2 */
+static void
+golden(void)
+{
+	struct mm_loss l;
+	float a[64], b[64], da[64], db[64];
+	const double *w;
+	char tag[64], key[80];
+	int sym, bi;
+
+	if (ref_load("loss.txt") != 0) {
+		ok(0, "tests/ref/loss.txt loads");
+		return;
+	}
+	ref_floats("a", a, 32);
+	ref_floats("b", b, 32);
+	for (sym = 0; sym < 2; sym++)
+		for (bi = 0; bi < 2; bi++) {
+			double beta = bi ? 0.5 : 0.0;
+
+			snprintf(tag, sizeof(tag), "cos.s%d.b%g", sym, beta);
+			mm_loss_init(&l, 8, 4, MM_REG_COS, sym, beta);
+			mm_loss_compute(&l, a, b, 8, 0.2, NULL, da, db);
+			snprintf(key, sizeof(key), "%s.loss", tag);
+			w = ref_get(key, NULL);
+			ok(w && fabs(l.loss - w[0]) < 1e-4 * fabs(w[0]) &&
+			    fabs(l.infonce - w[1]) < 1e-4 * fabs(w[1]) &&
+			    fabs(l.regval - w[2]) < 1e-4 * fabs(w[2]) + 1e-7,
+			    "%s: loss %.6f InfoNCE %.6f reg %.6f as PyTorch",
+			    tag, l.loss, l.infonce, l.regval);
+			snprintf(key, sizeof(key), "%s.da", tag);
+			w = ref_get(key, NULL);
+			ok(w && relerr(da, w, 32) < 1e-4, "%s: d/da as PyTorch",
+			    tag);
+			snprintf(key, sizeof(key), "%s.db", tag);
+			w = ref_get(key, NULL);
+			ok(w && relerr(db, w, 32) < 1e-4, "%s: d/db as PyTorch",
+			    tag);
+			snprintf(key, sizeof(key), "%s.dT", tag);
+			w = ref_get(key, NULL);
+			ok(w && fabs(l.dT - w[0]) < 1e-4 * fabs(w[0]),
+			    "%s: d/dT %.6f as PyTorch", tag, l.dT);
+			mm_loss_free(&l);
+		}
+	ref_floats("ak", a, 64);
+	ref_floats("bk", b, 64);
+	mm_loss_init(&l, 8, 4, MM_REG_KL, 0, 0.3);
+	mm_loss_compute(&l, a, b, 8, 0.2, NULL, da, db);
+	w = ref_get("kl.loss", NULL);
+	ok(w && fabs(l.loss - w[0]) < 1e-4 * fabs(w[0]) &&
+	    fabs(l.regval - w[2]) < 1e-4 * fabs(w[2]),
+	    "kl: loss %.6f, KL %.6f as PyTorch", l.loss, l.regval);
+	w = ref_get("kl.da", NULL);
+	ok(w && relerr(da, w, 64) < 1e-4, "kl: d/da as PyTorch");
+	w = ref_get("kl.db", NULL);
+	ok(w && relerr(db, w, 64) < 1e-4, "kl: d/db as PyTorch");
+	w = ref_get("kl.dT", NULL);
+	ok(w && fabs(l.dT - w[0]) < 1e-4 * fabs(w[0]), "kl: d/dT as PyTorch");
+	mm_loss_free(&l);
+	ref_free();
+}
+
 int
 main(void)
 {
@@ -81,7 +161,7 @@ main(void)
 	double T = 0.5, want, lse;
 	int i;
 
-	plan(17);
+	plan(37);
 	/* orthonormal identical pairs: S_ii = 1/T, S_ij = 0 */
 	memset(a, 0, sizeof(a));
 	for (i = 0; i < N; i++)
@@ -127,5 +207,6 @@ main(void)
 	gradcheck(MM_REG_COS, 1, 0.5, "cos symmetric");
 	gradcheck(MM_REG_KL, 0, 0.3, "kl");
 	gradcheck(MM_REG_KL, 1, 0.3, "kl symmetric");
+	golden();
 	return done_testing();
 }
