@@ -1,0 +1,565 @@
+/*
+ * gen.c - dataset registry, mixed radix, sampling, pairing, metadata and
+ * image sources (renderer or published file) for mmib-gen.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "gen.h"
+#include "h5.h"
+#include "stream.h"
+#include "zip.h"
+
+/* Factor order and cardinalities are those of the published files (see
+ * reference/protocol.md); dSprites drops its constant colour latent. */
+static struct mm_dataset registry[] = {
+	{ "dsprites", 1, 5,
+	  { "shape", "scale", "orientation", "posX", "posY" },
+	  { 3, 6, 40, 32, 32 }, 0,
+	  "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+	  mm_dsprites_init, mm_dsprites_render, mm_dsprites_free },
+	{ "shapes3d", 3, 6,
+	  { "floor_hue", "wall_hue", "object_hue", "scale", "shape",
+	    "orientation" },
+	  { 10, 10, 10, 8, 4, 15 }, 0,
+	  "3dshapes.h5",
+	  mm_shapes3d_init, mm_shapes3d_render, mm_shapes3d_free },
+	{ "mpi3d", 3, 7,
+	  { "object_color", "object_shape", "object_size", "camera_height",
+	    "background_color", "horizontal_axis", "vertical_axis" },
+	  { 6, 6, 2, 3, 3, 40, 40 }, 0,
+	  "mpi3d_toy.npz",
+	  mm_mpi3d_init, mm_mpi3d_render, mm_mpi3d_free },
+};
+#define NDS ((int)(sizeof registry / sizeof registry[0]))
+static int ready;
+
+/* Fill rows, and apply the test-only grid override (see gen.h). */
+static void
+setup(void)
+{
+	const char *ov = getenv(MM_GEN_TEST_GRID);
+	int i, f;
+
+	if (ready)
+		return;
+	ready = 1;
+	for (i = 0; ov && *ov && i < NDS; i++) {
+		size_t l = strlen(registry[i].name);
+		const char *p = ov + l + 1;
+		int card[MM_MAXFACTORS];
+
+		if (strncmp(ov, registry[i].name, l) != 0 || ov[l] != ':')
+			continue;
+		for (f = 0; f < registry[i].F; f++) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p || v < 1 || v > registry[i].card[f])
+				break;
+			card[f] = (int)v;
+			p = end;
+			if (*p == ',')
+				p++;
+		}
+		if (f == registry[i].F && *p == '\0')
+			memcpy(registry[i].card, card, sizeof(int) * f);
+	}
+	for (i = 0; i < NDS; i++) {
+		registry[i].rows = 1;
+		for (f = 0; f < registry[i].F; f++)
+			registry[i].rows *= registry[i].card[f];
+	}
+}
+
+int
+mm_gen_count(void)
+{
+	return NDS;
+}
+
+const struct mm_dataset *
+mm_gen_at(int i)
+{
+	setup();
+	return i >= 0 && i < NDS ? &registry[i] : NULL;
+}
+
+const struct mm_dataset *
+mm_gen_find(const char *name)
+{
+	int i;
+
+	setup();
+	for (i = 0; i < NDS; i++)
+		if (strcmp(registry[i].name, name) == 0)
+			return &registry[i];
+	return NULL;
+}
+
+void
+mm_gen_classes(const struct mm_dataset *ds, int64_t row, int32_t *cls)
+{
+	int f;
+
+	for (f = ds->F - 1; f >= 0; f--) {
+		cls[f] = (int32_t)(row % ds->card[f]);
+		row /= ds->card[f];
+	}
+}
+
+int64_t
+mm_gen_row(const struct mm_dataset *ds, const int32_t *cls)
+{
+	int64_t row = 0;
+	int f;
+
+	for (f = 0; f < ds->F; f++) {
+		if (cls[f] < 0 || cls[f] >= ds->card[f])
+			return -1;
+		row = row * ds->card[f] + cls[f];
+	}
+	return row;
+}
+
+int
+mm_gen_factor(const struct mm_dataset *ds, const char *name)
+{
+	int f;
+
+	for (f = 0; f < ds->F; f++)
+		if (strcmp(ds->factor[f], name) == 0)
+			return f;
+	return -1;
+}
+
+int
+mm_gen_sample(struct mm_rng *rng, int64_t grid, int64_t n, int64_t *rows)
+{
+	int32_t *perm;
+	int64_t i;
+
+	if (grid <= 0 || grid > INT32_MAX || n < 0 || n > grid)
+		return mm_err(MM_EINVAL, "cannot draw %lld of %lld rows",
+		    (long long)n, (long long)grid);
+	if ((perm = malloc(sizeof *perm * grid)) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	for (i = 0; i < grid; i++)
+		perm[i] = (int32_t)i;
+	for (i = 0; i < n; i++) {
+		int64_t j = i + (int64_t)mm_rng_below(rng, (uint64_t)(grid - i));
+		int32_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+		rows[i] = perm[i];
+	}
+	free(perm);
+	return 0;
+}
+
+static int
+bad_factor(const struct mm_dataset *ds, const char *name)
+{
+	char list[512] = "";
+	int f;
+
+	for (f = 0; f < ds->F; f++) {
+		strncat(list, ds->factor[f], sizeof list - strlen(list) - 2);
+		if (f + 1 < ds->F)
+			strcat(list, ",");
+	}
+	return mm_err(MM_EINVAL, "unknown factor '%s' for %s (factors: %s)",
+	    name, ds->name, list);
+}
+
+int
+mm_gen_pair_missing(const struct mm_dataset *ds, const char *name,
+    int *essence)
+{
+	int f, j = mm_gen_factor(ds, name);
+
+	if (j < 0)
+		return bad_factor(ds, name);
+	for (f = 0; f < ds->F; f++)
+		essence[f] = f != j;
+	return 0;
+}
+
+int
+mm_gen_pair_list(const struct mm_dataset *ds, const char *list,
+    int *essence)
+{
+	char item[64];
+	const char *p = list;
+	int f, n = 0;
+
+	for (f = 0; f < ds->F; f++)
+		essence[f] = 0;
+	while (*p) {
+		size_t l = strcspn(p, ",");
+		if (l == 0 || l >= sizeof item)
+			return mm_err(MM_EINVAL, "bad factor list '%s'", list);
+		memcpy(item, p, l);
+		item[l] = '\0';
+		if ((f = mm_gen_factor(ds, item)) < 0)
+			return bad_factor(ds, item);
+		if (essence[f])
+			return mm_err(MM_EINVAL, "factor '%s' listed twice",
+			    item);
+		essence[f] = 1;
+		n++;
+		p += l;
+		if (*p == ',' && *++p == '\0')
+			return mm_err(MM_EINVAL, "bad factor list '%s'", list);
+	}
+	if (n == 0)
+		return mm_err(MM_EINVAL, "empty essence list");
+	return 0;
+}
+
+void
+mm_gen_pair_random(const struct mm_dataset *ds, struct mm_rng *rng,
+    int *essence)
+{
+	int f, n = 0;
+
+	for (f = 0; f < ds->F; f++)
+		n += essence[f] = mm_rng_uniform(rng) < 0.5;
+	if (n == 0)
+		essence[mm_rng_below(rng, (uint64_t)ds->F)] = 1;
+}
+
+int
+mm_gen_pair_dim(const struct mm_dataset *ds, const int *essence)
+{
+	int f, d = 0;
+
+	for (f = 0; f < ds->F; f++)
+		if (essence[f])
+			d += ds->card[f];
+	return d;
+}
+
+void
+mm_gen_pair_row(const struct mm_dataset *ds, const int *essence,
+    const int32_t *cls, float *pair)
+{
+	int f;
+
+	for (f = 0; f < ds->F; f++) {
+		if (!essence[f])
+			continue;
+		memset(pair, 0, sizeof *pair * ds->card[f]);
+		pair[cls[f]] = 1.0f;
+		pair += ds->card[f];
+	}
+}
+
+/* Comma list of the factors with essence[f] == want (all when want < 0). */
+static void
+join(const struct mm_dataset *ds, const int *essence, int want, int cards,
+    char *buf, size_t cap)
+{
+	int f;
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (f = 0; f < ds->F; f++) {
+		if (want >= 0 && essence[f] != want)
+			continue;
+		if (cards)
+			l += snprintf(buf + l, cap - l, "%s%d", l ? "," : "",
+			    ds->card[f]);
+		else
+			l += snprintf(buf + l, cap - l, "%s%s", l ? "," : "",
+			    ds->factor[f]);
+		if (l >= cap)
+			l = cap - 1;
+	}
+}
+
+int
+mm_gen_meta(const struct mm_dataset *ds, const int *essence,
+    struct mm_meta *m)
+{
+	char buf[512];
+	int rc;
+
+	if ((rc = mm_meta_set(m, "dataset", ds->name)) < 0)
+		return rc;
+	join(ds, essence, -1, 0, buf, sizeof buf);
+	if ((rc = mm_meta_set(m, "factors", buf)) < 0)
+		return rc;
+	join(ds, essence, -1, 1, buf, sizeof buf);
+	if ((rc = mm_meta_set(m, "cardinalities", buf)) < 0)
+		return rc;
+	join(ds, essence, 1, 0, buf, sizeof buf);
+	if ((rc = mm_meta_set(m, "essence", buf)) < 0)
+		return rc;
+	join(ds, essence, 0, 0, buf, sizeof buf);
+	if ((rc = mm_meta_set(m, "nuisance", buf)) < 0)
+		return rc;
+	if ((rc = mm_meta_setf(m, "channels", "%d", ds->channels)) < 0 ||
+	    (rc = mm_meta_setf(m, "height", "%d", MM_GEN_H_PX)) < 0 ||
+	    (rc = mm_meta_setf(m, "width", "%d", MM_GEN_W_PX)) < 0)
+		return rc;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+enum { SRC_RENDER, SRC_NPZ, SRC_H5 };
+
+int
+mm_source_render(struct mm_source *s, const struct mm_dataset *ds)
+{
+	memset(s, 0, sizeof *s);
+	s->ds = ds;
+	s->seekable = 1;
+	s->kind = SRC_RENDER;
+	snprintf(s->label, sizeof s->label, "%s renderer", ds->name);
+	if ((s->ctx = ds->init()) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int
+grid_mismatch(const char *path, const struct mm_dataset *ds, int64_t n)
+{
+	char buf[128];
+	size_t l = 0;
+	int f;
+
+	for (f = 0; f < ds->F; f++)
+		l += snprintf(buf + l, sizeof buf - l, "%s%d", f ? "x" : "",
+		    ds->card[f]);
+	return mm_err(MM_ESIZE, "%s: %lld images, but the %s grid has %lld "
+	    "(%s): not the published file?", path, (long long)n, ds->name,
+	    (long long)ds->rows, buf);
+}
+
+/* Check an image array shape: (rows, 64, 64) for one channel, or
+ * (rows, 64, 64, C). */
+static int
+check_shape(const char *path, const struct mm_dataset *ds, int ndim,
+    const int64_t *shape)
+{
+	int want = ds->channels == 1 ? 3 : 4;
+
+	if (ndim < 3 || ndim > 4 || shape[1] != MM_GEN_H_PX ||
+	    shape[2] != MM_GEN_W_PX ||
+	    (ndim == 4 && shape[3] != ds->channels) ||
+	    (ndim == 3 && ds->channels != 1) || (ndim != want &&
+	    !(ndim == 4 && shape[3] == 1)))
+		return mm_err(MM_ESIZE, "%s: image array is not (N, 64, 64%s)",
+		    path, ds->channels == 1 ? "" : ", 3");
+	if (shape[0] != ds->rows)
+		return grid_mismatch(path, ds, shape[0]);
+	return 0;
+}
+
+static int
+open_npz(struct mm_source *s, const char *path, const struct mm_dataset *ds)
+{
+	struct mm_zip *z;
+	const struct mm_zip_entry *e;
+	struct mm_zip_member *m;
+	unsigned char hdr[4096];
+	uint64_t hl;
+	enum mm_dtype t;
+	int64_t shape[MM_MAXDIM];
+	int ndim, rc;
+	const char *member;
+
+	if ((z = calloc(1, sizeof *z)) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	s->zip = z;
+	if ((rc = mm_zip_open(z, path)) < 0)
+		return rc;
+	if ((e = mm_zip_find(z, "imgs.npy")) != NULL) {
+		member = "imgs";
+		if (!ds)
+			ds = mm_gen_find("dsprites");
+	} else if ((e = mm_zip_find(z, "images.npy")) != NULL) {
+		member = "images";
+		if (!ds)
+			ds = mm_gen_find("mpi3d");
+	} else
+		return mm_err(MM_EMISSING, "%s: no 'imgs' (dSprites) or "
+		    "'images' (MPI3D) array in the npz", path);
+	if (strcmp(ds->name, "dsprites") != 0 && strcmp(ds->name, "mpi3d") != 0)
+		return mm_err(MM_EINVAL, "%s: an npz file cannot hold %s",
+		    path, ds->name);
+	if ((strcmp(member, "imgs") == 0) != (strcmp(ds->name, "dsprites") == 0))
+		return mm_err(MM_EINVAL, "%s: has '%s', not a %s file", path,
+		    member, ds->name);
+	s->ds = ds;
+	if ((rc = mm_zip_member_open(z, e, &m)) < 0)
+		return rc;
+	s->file = m;
+	/* the .npy header: 10 (v1) or 12 (v2) bytes, then its text */
+	if (e->usize < 12)
+		return mm_err(MM_EFORMAT, "%s: %s.npy is too short", path,
+		    member);
+	if ((rc = mm_zip_read(m, hdr, 10)) < 0)
+		return rc;
+	if (memcmp(hdr, "\x93NUMPY", 6) != 0)
+		return mm_err(MM_EFORMAT, "%s: %s.npy is not a .npy array",
+		    path, member);
+	hl = hdr[6] == 1 ? 10 + (uint64_t)(hdr[8] | hdr[9] << 8) :
+	    12 + (uint64_t)(hdr[8] | hdr[9] << 8 | hdr[10] << 16);
+	if (hl > sizeof hdr || hl > e->usize)
+		return mm_err(MM_EFORMAT, "%s: %s.npy header too long", path,
+		    member);
+	if ((rc = mm_zip_read(m, hdr + 10, hl - 10)) < 0)
+		return rc;
+	if ((rc = mm_npy_parse(hdr, e->usize, &t, &ndim, shape, &hl)) < 0)
+		return mm_err(rc, "%s: %s.npy: %s", path, member, mm_errmsg());
+	if (t != MM_U8)
+		return mm_err(MM_EDTYPE, "%s: %s.npy is %s, not u8", path,
+		    member, mm_dtype_name(t));
+	if ((rc = check_shape(path, ds, ndim, shape)) < 0)
+		return rc;
+	s->seekable = mm_zip_seekable(m);
+	return 0;
+}
+
+static int
+open_h5(struct mm_source *s, const char *path, const struct mm_dataset *ds)
+{
+	struct mm_h5 *h;
+	int64_t shape[8];
+	int ndim, rc;
+
+	if (!ds)
+		ds = mm_gen_find("shapes3d");
+	if (strcmp(ds->name, "shapes3d") != 0)
+		return mm_err(MM_EINVAL, "%s: an HDF5 file holds shapes3d, "
+		    "not %s", path, ds->name);
+	s->ds = ds;
+	if ((rc = mm_h5_open(path, "images", &h, shape, &ndim)) < 0)
+		return rc;
+	s->file = h;
+	s->seekable = 1;
+	return check_shape(path, ds, ndim, shape);
+}
+
+int
+mm_source_file(struct mm_source *s, const char *path,
+    const struct mm_dataset *ds)
+{
+	unsigned char magic[8] = {0};
+	FILE *f;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->label, sizeof s->label, "%s", path);
+	if ((f = fopen(path, "rb")) == NULL)
+		return mm_err(MM_EIO, "%s: cannot open", path);
+	if (fread(magic, 1, 8, f) == 0) {
+		fclose(f);
+		return mm_err(MM_EEMPTY, "%s: empty file", path);
+	}
+	fclose(f);
+	if (memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
+		s->kind = SRC_H5;
+		rc = open_h5(s, path, ds);
+	} else if (memcmp(magic, "PK", 2) == 0) {
+		s->kind = SRC_NPZ;
+		rc = open_npz(s, path, ds);
+	} else
+		rc = mm_err(MM_EFORMAT, "%s: neither an npz (zip) nor an HDF5 "
+		    "file", path);
+	if (rc < 0) {
+		mm_source_close(s);
+		return rc;
+	}
+	if ((s->scratch = malloc((size_t)MM_GEN_H_PX * MM_GEN_W_PX *
+	    s->ds->channels)) == NULL) {
+		mm_source_close(s);
+		return mm_err(MM_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* (H, W, C) -> (C, H, W) */
+static void
+hwc_to_chw(const uint8_t *src, int C, uint8_t *dst)
+{
+	int i, c, n = MM_GEN_H_PX * MM_GEN_W_PX;
+
+	if (C == 1) {
+		memcpy(dst, src, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		for (c = 0; c < C; c++)
+			dst[(size_t)c * n + i] = src[(size_t)i * C + c];
+}
+
+int
+mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
+    uint8_t *img)
+{
+	const struct mm_dataset *ds = s->ds;
+	size_t isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
+	int32_t cls[MM_MAXFACTORS];
+	int64_t i;
+	int rc;
+
+	if (s->kind == SRC_RENDER) {
+		for (i = 0; i < k; i++) {
+			mm_gen_classes(ds, rows[i], cls);
+			ds->render(s->ctx, cls, img + i * isz);
+		}
+		return 0;
+	}
+	if (s->kind == SRC_H5) {
+		uint8_t *buf = malloc(isz * (k ? k : 1));
+		if (!buf)
+			return mm_err(MM_ENOMEM, "out of memory");
+		if ((rc = mm_h5_read(s->file, rows, k, buf)) == 0)
+			for (i = 0; i < k; i++)
+				hwc_to_chw(buf + i * isz, ds->channels,
+				    img + i * isz);
+		free(buf);
+		return rc;
+	}
+	for (i = 0; i < k; i++) {
+		struct mm_zip_member *m = s->file;
+		uint64_t base = mm_zip_tell(m) - (uint64_t)s->next_row * isz;
+
+		if (rows[i] < s->next_row && !s->seekable)
+			return mm_err(MM_EINVAL, "%s: row %lld asked after row "
+			    "%lld of a deflated member", s->label,
+			    (long long)rows[i], (long long)s->next_row);
+		if (s->seekable)
+			rc = mm_zip_seek(m, base + (uint64_t)rows[i] * isz);
+		else
+			rc = mm_zip_skip(m, (uint64_t)(rows[i] - s->next_row) *
+			    isz);
+		if (rc < 0 || (rc = mm_zip_read(m, s->scratch, isz)) < 0)
+			return rc;
+		s->next_row = rows[i] + 1;
+		hwc_to_chw(s->scratch, ds->channels, img + i * isz);
+	}
+	return 0;
+}
+
+void
+mm_source_close(struct mm_source *s)
+{
+	if (s->kind == SRC_RENDER && s->ctx && s->ds)
+		s->ds->fini(s->ctx);
+	if (s->kind == SRC_NPZ) {
+		mm_zip_member_close(s->file);
+		if (s->zip)
+			mm_zip_close(s->zip);
+		free(s->zip);
+	}
+	if (s->kind == SRC_H5)
+		mm_h5_close(s->file);
+	free(s->scratch);
+	memset(s, 0, sizeof *s);
+}

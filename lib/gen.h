@@ -1,0 +1,130 @@
+/*
+ * gen.h - the datasets of mmib: a registry of factor grids (names,
+ * cardinalities, image geometry), the row <-> class-index mixed radix, one
+ * procedural renderer per dataset, sampling without replacement, the
+ * essence/nuisance pairing, and image sources (renderer or imported file).
+ *
+ * Every dataset is a full factorial grid stored in C order: row r of the
+ * grid has class indices c[0..F) with the last factor fastest, exactly as
+ * in the published .npz/.h5 files, so a row index means the same image
+ * whether it is rendered or read from a file.
+ */
+#ifndef MM_GEN_H
+#define MM_GEN_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "meta.h"
+#include "rng.h"
+
+#define MM_GEN_H_PX 64
+#define MM_GEN_W_PX 64
+
+/* A renderer: ctx from init (per-dataset tables, built lazily), one image
+ * (C, 64, 64) u8 from the class indices of every factor. */
+typedef void *(*mm_render_init_fn)(void);
+typedef void (*mm_render_fn)(void *ctx, const int32_t *cls, uint8_t *img);
+typedef void (*mm_render_free_fn)(void *ctx);
+
+struct mm_dataset {
+	const char *name;
+	int channels;                   /* C */
+	int F;                          /* factors */
+	const char *factor[MM_MAXFACTORS];
+	int card[MM_MAXFACTORS];        /* K of each factor */
+	int64_t rows;                   /* product of card[] */
+	const char *file;               /* name of the published file */
+	mm_render_init_fn init;
+	mm_render_fn render;
+	mm_render_free_fn fini;
+};
+
+/* The registry: count, i-th entry, lookup by name (NULL if unknown). */
+int mm_gen_count(void);
+const struct mm_dataset *mm_gen_at(int i);
+const struct mm_dataset *mm_gen_find(const char *name);
+
+/* Mixed radix, last factor fastest: row -> cls[F], and back (-1 when a
+ * class is out of range). */
+void mm_gen_classes(const struct mm_dataset *ds, int64_t row, int32_t *cls);
+int64_t mm_gen_row(const struct mm_dataset *ds, const int32_t *cls);
+/* Index of a factor by name, or -1. */
+int mm_gen_factor(const struct mm_dataset *ds, const char *name);
+
+/* Sampling without replacement: the first n entries of a seeded random
+ * permutation of [0, grid) (a partial Fisher-Yates shuffle), into
+ * rows[0..n).  Needs a grid-sized scratch array (4 bytes a row). */
+int mm_gen_sample(struct mm_rng *rng, int64_t grid, int64_t n, int64_t *rows);
+
+/* Pairing: essence[f] = 1 for a factor shown to modality 2. */
+/* "--missing NAME": every factor but one. */
+int mm_gen_pair_missing(const struct mm_dataset *ds, const char *name,
+    int *essence);
+/* "--essence a,b,...": exactly the listed factors (at least one). */
+int mm_gen_pair_list(const struct mm_dataset *ds, const char *list,
+    int *essence);
+/* "--random-split": each factor with probability 1/2; when none joined,
+ * one chosen uniformly is moved over. */
+void mm_gen_pair_random(const struct mm_dataset *ds, struct mm_rng *rng,
+    int *essence);
+/* Width D of the pair vector: the sum of the essence cardinalities. */
+int mm_gen_pair_dim(const struct mm_dataset *ds, const int *essence);
+/* One row's pair vector (D floats): the concatenated one-hot codes of the
+ * essence factors, in factor order. */
+void mm_gen_pair_row(const struct mm_dataset *ds, const int *essence,
+    const int32_t *cls, float *pair);
+
+/* The metadata keys a paired stream carries about its dataset: dataset,
+ * factors, cardinalities, essence, nuisance, channels, height, width. */
+int mm_gen_meta(const struct mm_dataset *ds, const int *essence,
+    struct mm_meta *m);
+
+/* ---- renderers (lib/dsprites.c, lib/shapes3d.c, lib/mpi3d.c) ---- */
+void *mm_dsprites_init(void);
+void mm_dsprites_render(void *ctx, const int32_t *cls, uint8_t *img);
+void mm_dsprites_free(void *ctx);
+void *mm_shapes3d_init(void);
+void mm_shapes3d_render(void *ctx, const int32_t *cls, uint8_t *img);
+void mm_shapes3d_free(void *ctx);
+void *mm_mpi3d_init(void);
+void mm_mpi3d_render(void *ctx, const int32_t *cls, uint8_t *img);
+void mm_mpi3d_free(void *ctx);
+
+/* ---- image sources ---- */
+/* Where images come from: the renderer, or a published file (npz of
+ * dSprites or MPI3D, 3dshapes.h5).  read() fills rows[0..k) (ascending)
+ * into img (k, C, 64, 64).  A source that can seek serves any rows
+ * cheaply; one that cannot (a deflated npz member) must be read in one
+ * forward pass, so the caller asks for all its rows at once. */
+struct mm_source {
+	const struct mm_dataset *ds;
+	int seekable;
+	int64_t next_row;       /* forward-only sources: rows before this are gone */
+	void *ctx;              /* renderer tables */
+	/* file sources */
+	int kind;               /* 0 render, 1 npz, 2 h5 */
+	void *file;             /* struct mm_zip_member * or struct mm_h5 * */
+	void *zip;              /* struct mm_zip * */
+	unsigned char *scratch; /* one stored row (H, W, C) */
+	char label[256];
+};
+
+/* The renderer of ds. */
+int mm_source_render(struct mm_source *s, const struct mm_dataset *ds);
+/* A published file; ds may be NULL to detect the dataset from the file
+ * (the npz member names, or the .h5 dataset).  Refuses a file whose row
+ * count is not the known grid, naming both. */
+int mm_source_file(struct mm_source *s, const char *path,
+    const struct mm_dataset *ds);
+int mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
+    uint8_t *img);
+void mm_source_close(struct mm_source *s);
+
+/* Grid override for tests of the importers on small fixture files: when
+ * the environment variable MMIB_GEN_TEST_GRID holds "dataset:K1,K2,...",
+ * that dataset's cardinalities are replaced (same number of factors).
+ * Not for real use: the stream's cardinalities= will say what was used. */
+#define MM_GEN_TEST_GRID "MMIB_GEN_TEST_GRID"
+
+#endif
