@@ -103,11 +103,12 @@ bench: deps $(TOOLS) $(BENCH_BIN)
 
 # Fuzz the stream reader with libFuzzer for FUZZTIME seconds.
 FUZZTIME ?= 60
-fuzz: tests/fuzz/fuzz-stream.c $(LIB_SRC)
+FUZZ_SRC := lib/stream.c lib/meta.c lib/err.c
+fuzz: tests/fuzz/fuzz-stream.c $(FUZZ_SRC)
 	@mkdir -p build-fuzz/corpus
-	clang -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -Ilib $(PKG_CFLAGS) \
+	clang -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -DMM_FUZZING -Ilib $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-stream \
-		tests/fuzz/fuzz-stream.c $(LIB_SRC) $(PKG_LIBS) -lm
+		tests/fuzz/fuzz-stream.c $(FUZZ_SRC) $(PKG_LIBS) -lm
 	build-fuzz/fuzz-stream -max_total_time=$(FUZZTIME) -max_len=4096 \
 		-rss_limit_mb=1024 build-fuzz/corpus tests/fuzz/corpus
 
