@@ -1,0 +1,558 @@
+/*
+ * nn.c - layers as forward/backward pairs (see nn.h for the conventions).
+ *
+ * Reductions over many rows (batch normalisation) sum blocks of rows in
+ * float, which the compiler vectorises across channels, and the block sums
+ * in double, so a 500k-row reduction keeps float accuracy.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn.h"
+
+#define CBLK 64         /* channels per reduction block */
+#define RBLK 256        /* rows summed in float before going to double */
+#define COL_FLOATS 32768 /* im2col chunk: 128 KiB, stays in L2 */
+
+/* ---- Linear ---- */
+
+void
+mm_linear_forward(float *out, const float *inp, const float *w,
+    const float *b, int N, int Din, int Dout)
+{
+	int n;
+
+	if (b)
+		for (n = 0; n < N; n++)
+			memcpy(out + (size_t)n * Dout, b, Dout * sizeof *b);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din,
+	    1.0f, inp, Din, w, Din, b ? 1.0f : 0.0f, out, Dout);
+}
+
+void
+mm_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *w, int N, int Din, int Dout)
+{
+	int n, o;
+
+	if (dinp)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din,
+		    Dout, 1.0f, dout, Dout, w, Din, 1.0f, dinp, Din);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N,
+	    1.0f, dout, Dout, inp, Din, 1.0f, dw, Din);
+	if (db)
+		for (n = 0; n < N; n++)
+			for (o = 0; o < Dout; o++)
+				db[o] += dout[(size_t)n * Dout + o];
+}
+
+/* ---- ReLU ---- */
+
+void
+mm_relu_forward(float *out, const float *inp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = inp[i] > 0 ? inp[i] : 0;
+}
+
+void
+mm_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dinp[i] += out[i] > 0 ? dout[i] : 0;
+}
+
+/* ---- Batch normalisation ---- */
+
+/* acc[c] = sum over rows of x[r, c0 + c] (c < cb), for x (M, C). */
+static void
+colsum(double *acc, const float *x, size_t M, int C, int c0, int cb)
+{
+	float part[CBLK];
+	size_t r0, r, end;
+	int c;
+
+	for (c = 0; c < cb; c++)
+		acc[c] = 0;
+	for (r0 = 0; r0 < M; r0 += RBLK) {
+		end = r0 + RBLK < M ? r0 + RBLK : M;
+		for (c = 0; c < cb; c++)
+			part[c] = 0;
+		for (r = r0; r < end; r++) {
+			const float *xr = x + r * C + c0;
+			for (c = 0; c < cb; c++)
+				part[c] += xr[c];
+		}
+		for (c = 0; c < cb; c++)
+			acc[c] += part[c];
+	}
+}
+
+/* acc[c] = sum over rows of (x[r, c0 + c] - mu[c])^2. */
+static void
+colsqdev(double *acc, const float *x, const float *mu, size_t M, int C,
+    int c0, int cb)
+{
+	float part[CBLK], d;
+	size_t r0, r, end;
+	int c;
+
+	for (c = 0; c < cb; c++)
+		acc[c] = 0;
+	for (r0 = 0; r0 < M; r0 += RBLK) {
+		end = r0 + RBLK < M ? r0 + RBLK : M;
+		for (c = 0; c < cb; c++)
+			part[c] = 0;
+		for (r = r0; r < end; r++) {
+			const float *xr = x + r * C + c0;
+			for (c = 0; c < cb; c++) {
+				d = xr[c] - mu[c];
+				part[c] += d * d;
+			}
+		}
+		for (c = 0; c < cb; c++)
+			acc[c] += part[c];
+	}
+}
+
+void
+mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+    const float *gamma, const float *beta, float *running_mean,
+    float *running_var, size_t M, int C, int train, int relu)
+{
+	double acc[CBLK], var;
+	float scale[CBLK], shift[CBLK], v;
+	size_t r;
+	int c0, cb, c;
+
+	for (c0 = 0; c0 < C; c0 += CBLK) {
+		cb = C - c0 < CBLK ? C - c0 : CBLK;
+		if (train) {
+			colsum(acc, inp, M, C, c0, cb);
+			for (c = 0; c < cb; c++)
+				mean[c0 + c] = (float)(acc[c] / (double)M);
+			colsqdev(acc, inp, mean + c0, M, C, c0, cb);
+			for (c = 0; c < cb; c++) {
+				var = acc[c] / (double)M;
+				rstd[c0 + c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
+				/* unbiased for the running estimate, as PyTorch */
+				if (M > 1)
+					var = acc[c] / (double)(M - 1);
+				running_mean[c0 + c] = (1 - MM_BN_MOMENTUM) *
+				    running_mean[c0 + c] + MM_BN_MOMENTUM *
+				    mean[c0 + c];
+				running_var[c0 + c] = (1 - MM_BN_MOMENTUM) *
+				    running_var[c0 + c] + MM_BN_MOMENTUM *
+				    (float)var;
+			}
+		} else {
+			for (c = 0; c < cb; c++) {
+				mean[c0 + c] = running_mean[c0 + c];
+				rstd[c0 + c] = (float)(1.0 /
+				    sqrt((double)running_var[c0 + c] + MM_BN_EPS));
+			}
+		}
+		for (c = 0; c < cb; c++) {
+			scale[c] = rstd[c0 + c] * gamma[c0 + c];
+			shift[c] = beta[c0 + c] - mean[c0 + c] * scale[c];
+		}
+		for (r = 0; r < M; r++) {
+			const float *xr = inp + r * C + c0;
+			float *yr = out + r * C + c0;
+			if (relu)
+				for (c = 0; c < cb; c++) {
+					v = xr[c] * scale[c] + shift[c];
+					yr[c] = v > 0 ? v : 0;
+				}
+			else
+				for (c = 0; c < cb; c++)
+					yr[c] = xr[c] * scale[c] + shift[c];
+		}
+	}
+}
+
+void
+mm_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+    const float *dout, const float *out, const float *inp, const float *mean,
+    const float *rstd, const float *gamma, size_t M, int C)
+{
+	double sdy[CBLK], sdyx[CBLK];
+	float p1[CBLK], p2[CBLK], mu[CBLK], rs[CBLK], a[CBLK], b[CBLK], k[CBLK];
+	float g, xh;
+	size_t r0, r, end;
+	int c0, cb, c;
+
+	for (c0 = 0; c0 < C; c0 += CBLK) {
+		cb = C - c0 < CBLK ? C - c0 : CBLK;
+		for (c = 0; c < cb; c++) {
+			sdy[c] = sdyx[c] = 0;
+			mu[c] = mean[c0 + c];
+			rs[c] = rstd[c0 + c];
+		}
+		/* sums of dy and dy * xhat, with dy masked by the ReLU */
+		for (r0 = 0; r0 < M; r0 += RBLK) {
+			end = r0 + RBLK < M ? r0 + RBLK : M;
+			for (c = 0; c < cb; c++)
+				p1[c] = p2[c] = 0;
+			for (r = r0; r < end; r++) {
+				const float *xr = inp + r * C + c0;
+				const float *gr = dout + r * C + c0;
+				if (out) {
+					const float *yr = out + r * C + c0;
+					for (c = 0; c < cb; c++) {
+						g = yr[c] > 0 ? gr[c] : 0;
+						xh = (xr[c] - mu[c]) * rs[c];
+						p1[c] += g;
+						p2[c] += g * xh;
+					}
+				} else {
+					for (c = 0; c < cb; c++) {
+						xh = (xr[c] - mu[c]) * rs[c];
+						p1[c] += gr[c];
+						p2[c] += gr[c] * xh;
+					}
+				}
+			}
+			for (c = 0; c < cb; c++) {
+				sdy[c] += p1[c];
+				sdyx[c] += p2[c];
+			}
+		}
+		/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)),
+		 * written as dx = k dy + a x + b per channel */
+		for (c = 0; c < cb; c++) {
+			dgamma[c0 + c] += (float)sdyx[c];
+			dbeta[c0 + c] += (float)sdy[c];
+			k[c] = gamma[c0 + c] * rs[c];
+			a[c] = -k[c] * rs[c] * (float)(sdyx[c] / (double)M);
+			b[c] = -k[c] * (float)(sdy[c] / (double)M) - a[c] * mu[c];
+		}
+		for (r = 0; r < M; r++) {
+			const float *xr = inp + r * C + c0;
+			const float *gr = dout + r * C + c0;
+			float *dr = dinp + r * C + c0;
+			if (out) {
+				const float *yr = out + r * C + c0;
+				for (c = 0; c < cb; c++) {
+					g = yr[c] > 0 ? gr[c] : 0;
+					dr[c] += k[c] * g + a[c] * xr[c] + b[c];
+				}
+			} else {
+				for (c = 0; c < cb; c++)
+					dr[c] += k[c] * gr[c] + a[c] * xr[c] + b[c];
+			}
+		}
+	}
+}
+
+/* ---- 3x3 convolution ---- */
+
+/* Rows of the im2col chunk for K = 9 Cin columns. */
+static size_t
+chunk_rows(int Cin)
+{
+	size_t K = 9 * (size_t)Cin, R = COL_FLOATS / K;
+
+	return R ? R : 1;
+}
+
+size_t
+mm_conv3x3_scratch(int Cin, int Cout)
+{
+	size_t K = 9 * (size_t)Cin;
+
+	/* permuted weight, its gradient, column chunk and its gradient */
+	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K;
+}
+
+/* Columns of output pixels [p0, p1): col (p1 - p0, 3, 3, Cin), the
+ * (ky, kx, c) order that makes each tap a contiguous copy in NHWC. */
+static void
+im2col(float *col, const float *inp, size_t p0, size_t p1, int H, int W,
+    int Cin, int Ho, int Wo, int stride)
+{
+	size_t p, HWo = (size_t)Ho * Wo, K = 9 * (size_t)Cin;
+	int n, oy, ox, iy, ix, ky, kx, rem;
+
+	for (p = p0; p < p1; p++) {
+		float *dst = col + (p - p0) * K;
+		n = (int)(p / HWo);
+		rem = (int)(p % HWo);
+		oy = rem / Wo;
+		ox = rem % Wo;
+		for (ky = 0; ky < 3; ky++, dst += 3 * Cin) {
+			iy = oy * stride - 1 + ky;
+			if (iy < 0 || iy >= H) {
+				memset(dst, 0, 3 * Cin * sizeof *dst);
+				continue;
+			}
+			ix = ox * stride - 1;
+			/* row (n, iy) of the input, indexed by x */
+			const float *row = inp + ((size_t)n * H + iy) * W * Cin;
+			if (ix >= 0 && ix + 2 < W) {
+				memcpy(dst, row + (size_t)ix * Cin,
+				    3 * Cin * sizeof *dst);
+				continue;
+			}
+			for (kx = 0; kx < 3; kx++) {
+				if (ix + kx < 0 || ix + kx >= W)
+					memset(dst + kx * Cin, 0,
+					    Cin * sizeof *dst);
+				else
+					memcpy(dst + kx * Cin, row +
+					    (size_t)(ix + kx) * Cin,
+					    Cin * sizeof *dst);
+			}
+		}
+	}
+}
+
+/* dinp += the columns of output pixels [p0, p1) put back in place. */
+static void
+col2im(float *dinp, const float *col, size_t p0, size_t p1, int H, int W,
+    int Cin, int Ho, int Wo, int stride)
+{
+	size_t p, HWo = (size_t)Ho * Wo, K = 9 * (size_t)Cin;
+	int n, oy, ox, iy, ix, ky, kx, rem, c, lo, hi;
+
+	for (p = p0; p < p1; p++) {
+		const float *src = col + (p - p0) * K;
+		n = (int)(p / HWo);
+		rem = (int)(p % HWo);
+		oy = rem / Wo;
+		ox = rem % Wo;
+		ix = ox * stride - 1;
+		lo = ix < 0 ? -ix : 0;
+		hi = ix + 2 >= W ? W - ix : 3;
+		for (ky = 0; ky < 3; ky++, src += 3 * Cin) {
+			iy = oy * stride - 1 + ky;
+			if (iy < 0 || iy >= H)
+				continue;
+			float *row = dinp + ((size_t)n * H + iy) * W * Cin;
+			for (kx = lo; kx < hi; kx++) {
+				float *d = row + (size_t)(ix + kx) * Cin;
+				const float *s = src + kx * Cin;
+				for (c = 0; c < Cin; c++)
+					d[c] += s[c];
+			}
+		}
+	}
+}
+
+/* wp (Cout, 3, 3, Cin) from PyTorch's w (Cout, Cin, 3, 3). */
+static void
+permute_weight(float *wp, const float *w, int Cin, int Cout)
+{
+	int o, c, t;
+
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wp[((size_t)o * 9 + t) * Cin + c] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
+void
+mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
+    int H, int W, int Cin, int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t P = (size_t)N * Ho * Wo, p0, p1;
+	float *wp = scratch, *col = scratch + 2 * (size_t)Cout * K;
+
+	permute_weight(wp, w, Cin, Cout);
+	for (p0 = 0; p0 < P; p0 = p1) {
+		p1 = p0 + R < P ? p0 + R : P;
+		im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
+		/* out (R, Cout) = col (R, K) wp^T (K, Cout) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+		    (int)(p1 - p0), Cout, (int)K, 1.0f, col, (int)K, wp,
+		    (int)K, 0.0f, out + p0 * Cout, Cout);
+	}
+}
+
+void
+mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
+    const float *inp, const float *w, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t P = (size_t)N * Ho * Wo, p0, p1;
+	float *wp = scratch, *dwp = wp + (size_t)Cout * K;
+	float *col = dwp + (size_t)Cout * K, *dcol = col + R * K;
+	int o, c, t;
+
+	permute_weight(wp, w, Cin, Cout);
+	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
+	for (p0 = 0; p0 < P; p0 = p1) {
+		p1 = p0 + R < P ? p0 + R : P;
+		im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
+		/* dwp (Cout, K) += dout^T (Cout, R) col (R, K) */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout,
+		    (int)K, (int)(p1 - p0), 1.0f, dout + p0 * Cout, Cout, col,
+		    (int)K, 1.0f, dwp, (int)K);
+		if (!dinp)
+			continue;
+		/* dcol (R, K) = dout (R, Cout) wp (Cout, K) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+		    (int)(p1 - p0), (int)K, Cout, 1.0f, dout + p0 * Cout, Cout,
+		    wp, (int)K, 0.0f, dcol, (int)K);
+		col2im(dinp, dcol, p0, p1, H, W, Cin, Ho, Wo, stride);
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				dw[((size_t)o * Cin + c) * 9 + t] +=
+				    dwp[((size_t)o * 9 + t) * Cin + c];
+}
+
+/* ---- option-A shortcut ---- */
+
+void
+mm_shortcut_forward(float *out, const float *inp, int N, int H, int W,
+    int Cin, int Cout, int stride)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	int pad = (Cout - Cin) / 2, n, y, x, c;
+
+	for (n = 0; n < N; n++)
+		for (y = 0; y < Ho; y++)
+			for (x = 0; x < Wo; x++) {
+				const float *s = inp + (((size_t)n * H +
+				    y * stride) * W + x * stride) * Cin;
+				float *d = out + (((size_t)n * Ho + y) * Wo +
+				    x) * Cout + pad;
+				for (c = 0; c < Cin; c++)
+					d[c] += s[c];
+			}
+}
+
+void
+mm_shortcut_backward(float *dinp, const float *dout, int N, int H, int W,
+    int Cin, int Cout, int stride)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	int pad = (Cout - Cin) / 2, n, y, x, c;
+
+	for (n = 0; n < N; n++)
+		for (y = 0; y < Ho; y++)
+			for (x = 0; x < Wo; x++) {
+				float *d = dinp + (((size_t)n * H +
+				    y * stride) * W + x * stride) * Cin;
+				const float *s = dout + (((size_t)n * Ho + y) *
+				    Wo + x) * Cout + pad;
+				for (c = 0; c < Cin; c++)
+					d[c] += s[c];
+			}
+}
+
+/* ---- global average pooling ---- */
+
+void
+mm_avgpool_forward(float *out, const float *inp, int N, int HW, int C)
+{
+	int n, p, c;
+	float inv = 1.0f / HW;
+
+	for (n = 0; n < N; n++) {
+		float *o = out + (size_t)n * C;
+		for (c = 0; c < C; c++)
+			o[c] = 0;
+		for (p = 0; p < HW; p++) {
+			const float *x = inp + ((size_t)n * HW + p) * C;
+			for (c = 0; c < C; c++)
+				o[c] += x[c];
+		}
+		for (c = 0; c < C; c++)
+			o[c] *= inv;
+	}
+}
+
+void
+mm_avgpool_backward(float *dinp, const float *dout, int N, int HW, int C)
+{
+	int n, p, c;
+	float inv = 1.0f / HW;
+
+	for (n = 0; n < N; n++)
+		for (p = 0; p < HW; p++) {
+			float *d = dinp + ((size_t)n * HW + p) * C;
+			const float *g = dout + (size_t)n * C;
+			for (c = 0; c < C; c++)
+				d[c] += g[c] * inv;
+		}
+}
+
+/* ---- layout ---- */
+
+void
+mm_nchw_to_nhwc(float *out, const float *inp, int N, int C, int HW)
+{
+	int n, c, p;
+
+	for (n = 0; n < N; n++)
+		for (c = 0; c < C; c++) {
+			const float *s = inp + ((size_t)n * C + c) * HW;
+			float *d = out + (size_t)n * HW * C + c;
+			for (p = 0; p < HW; p++)
+				d[(size_t)p * C] = s[p];
+		}
+}
+
+/* ---- L2 normalisation ---- */
+
+#define L2_EPS 1e-12
+
+void
+mm_l2norm_forward(float *out, float *norm, const float *inp, int N, int D)
+{
+	int n, d;
+	double s;
+	float inv;
+
+	for (n = 0; n < N; n++) {
+		const float *x = inp + (size_t)n * D;
+		float *y = out + (size_t)n * D;
+		for (s = 0, d = 0; d < D; d++)
+			s += (double)x[d] * x[d];
+		norm[n] = (float)sqrt(s);
+		inv = 1.0f / (norm[n] > L2_EPS ? norm[n] : (float)L2_EPS);
+		for (d = 0; d < D; d++)
+			y[d] = x[d] * inv;
+	}
+}
+
+void
+mm_l2norm_backward(float *dinp, const float *dout, const float *out,
+    const float *norm, int N, int D)
+{
+	int n, d;
+	double s;
+	float dot, inv;
+
+	for (n = 0; n < N; n++) {
+		const float *y = out + (size_t)n * D;
+		const float *g = dout + (size_t)n * D;
+		float *dx = dinp + (size_t)n * D;
+		if (!(norm[n] > L2_EPS)) {
+			/* clamped: out = inp / eps, no projection */
+			for (d = 0; d < D; d++)
+				dx[d] += g[d] / (float)L2_EPS;
+			continue;
+		}
+		for (s = 0, d = 0; d < D; d++)
+			s += (double)y[d] * g[d];
+		dot = (float)s;
+		inv = 1.0f / norm[n];
+		for (d = 0; d < D; d++)
+			dx[d] += (g[d] - y[d] * dot) * inv;
+	}
+}

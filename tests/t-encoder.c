@@ -1,0 +1,289 @@
+/*
+ * t-encoder.c - the encoders of lib/encoder.c: spec parsing, parameter
+ * layout and names, initialisation, determinism, end-to-end gradient
+ * checks, and golden values from PyTorch (tests/ref/encoder_ref.py,
+ * fixtures in tests/ref/fixtures/encoder-*.npy).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoder.h"
+#include "err.h"
+#include "rng.h"
+#include "tap.h"
+#include "util-gradcheck.h"
+
+static struct mm_rng rng;
+
+static struct mm_encoder *
+make(const char *spec, int C, int H, int W, int out, int B)
+{
+	struct mm_encoder *e;
+	int rc = mm_encoder_create(&e, spec, C, H, W, out, B);
+
+	if (rc < 0) {
+		printf("Bail out! %s: %s\n", spec, mm_errmsg());
+		exit(1);
+	}
+	return e;
+}
+
+static void
+test_specs(void)
+{
+	static const char *bad[] = { "mlp:0", "mlp:8,,8", "mlp:8,x", "mlp:8/0",
+	    "resnet21", "resnet", "resnet6", "resnet20x", "cnn", "mlp:8/4/2",
+	    "mlp:-3", "" };
+	struct mm_encoder *e;
+	size_t i;
+
+	e = make("mlp:16,16,8,8,16,16", 10, 1, 1, 64, 4);
+	is_str(mm_encoder_spec(e), "mlp:16,16,8,8,16,16/64",
+	    "mlp spec made canonical with the given output size");
+	is_int(mm_encoder_out_dim(e), 64, "mlp out_dim");
+	is_int(mm_encoder_max_batch(e), 4, "max_batch");
+	mm_encoder_free(e);
+	e = make("mlp-flatten:2048,512/256", 1, 8, 8, 64, 2);
+	is_str(mm_encoder_spec(e), "mlp-flatten:2048,512/256",
+	    "/OUT overrides out_dim");
+	is_int(mm_encoder_out_dim(e), 256, "mlp-flatten out_dim from spec");
+	mm_encoder_free(e);
+	e = make("resnet32", 3, 8, 8, 64, 2);
+	is_str(mm_encoder_spec(e), "resnet32/64", "resnet spec canonical");
+	mm_encoder_free(e);
+	e = make("mlp", 5, 1, 1, 3, 2);
+	is_int((long long)mm_encoder_nparams(e), 5 * 3 + 3,
+	    "mlp without hidden layers is one Linear");
+	mm_encoder_free(e);
+	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+		int rc = mm_encoder_create(&e, bad[i], 1, 8, 8, 4, 2);
+		ok(rc == MM_EINVAL && e == NULL, "spec \"%s\" refused: %s",
+		    bad[i], rc < 0 ? mm_errmsg() : "accepted");
+		if (rc == 0)
+			mm_encoder_free(e);
+	}
+	ok(mm_encoder_create(&e, "mlp:8", 4, 1, 1, 0, 2) == MM_EINVAL,
+	    "no output size at all refused");
+}
+
+static void
+test_layout(void)
+{
+	struct mm_encoder *e;
+	struct mm_tensor_view *v;
+	int n, i, good;
+	int64_t total;
+
+	e = make("mlp:8,8/4", 6, 1, 1, 0, 5);
+	is_int((long long)mm_encoder_nparams(e), 196, "mlp:8,8/4 on D=6: "
+	    "196 parameters");
+	n = mm_encoder_tensors(e, &v);
+	is_int(n, 14, "mlp:8,8/4: 14 tensors (6 Linear, 8 BatchNorm)");
+	is_str(v[0].name, "net.0.weight", "first tensor net.0.weight");
+	ok(v[0].ndim == 2 && v[0].shape[0] == 8 && v[0].shape[1] == 6,
+	    "Linear weight shape (Dout, Din)");
+	is_str(v[4].name, "net.1.running_mean", "BatchNorm buffer name");
+	ok(!v[4].is_param && v[3].is_param, "buffers flagged");
+	is_str(v[n - 1].name, "net.6.bias", "last tensor net.6.bias");
+	total = 0;
+	good = 1;
+	for (i = 0; i < n; i++)
+		if (v[i].is_param) {
+			/* params are packed in order in the flat block */
+			good &= v[i].data == mm_encoder_params(e) + total;
+			total += v[i].count;
+		}
+	ok(good && total == 196, "parameter views tile the flat block");
+	mm_encoder_free(e);
+
+	e = make("resnet20", 3, 16, 16, 64, 2);
+	is_int((long long)mm_encoder_nparams(e), 273232,
+	    "resnet20 on 3 channels, out 64: 273232 parameters");
+	n = mm_encoder_tensors(e, &v);
+	is_int(n, 19 * 5 + 2, "resnet20: 19 conv + BN groups and the linear");
+	is_str(v[5].name, "layer1.0.conv1.weight", "block names");
+	ok(v[5].ndim == 4 && v[5].shape[0] == 16 && v[5].shape[1] == 16 &&
+	    v[5].shape[2] == 3 && v[5].shape[3] == 3, "conv weight shape");
+	is_str(v[n - 2].name, "linear.weight", "linear.weight");
+	ok(fabs(mm_encoder_flops(e) - 2.0 * (16 * 16 * 16 * 27 +
+	    6 * 16 * 16 * 16 * 144 + 8 * 8 * 32 * (144 + 5 * 288) +
+	    4 * 4 * 64 * (288 + 5 * 576) + 64 * 64)) < 1,
+	    "resnet20 flops per sample");
+	mm_encoder_free(e);
+}
+
+static void
+test_init(void)
+{
+	struct mm_encoder *a = make("resnet20", 1, 8, 8, 32, 2);
+	struct mm_encoder *b = make("resnet20", 1, 8, 8, 32, 2);
+	struct mm_tensor_view *v;
+	struct mm_rng r1, r2;
+	double s, ss, bound;
+	int n, i, good;
+	int64_t k;
+
+	mm_rng_seed(&r1, 7);
+	mm_rng_seed(&r2, 7);
+	mm_encoder_init(a, &r1);
+	mm_encoder_init(b, &r2);
+	ok(!memcmp(mm_encoder_params(a), mm_encoder_params(b),
+	    mm_encoder_nparams(a) * sizeof(float)), "same seed, same weights");
+	n = mm_encoder_tensors(a, &v);
+	/* layer3 conv weights: 64*64*9 draws from N(0, 2/576) */
+	for (i = 0; i < n && strcmp(v[i].name, "layer3.2.conv2.weight"); i++)
+		;
+	s = ss = 0;
+	for (k = 0; k < v[i].count; k++) {
+		s += v[i].data[k];
+		ss += v[i].data[k] * v[i].data[k];
+	}
+	is_double(sqrt(ss / v[i].count), sqrt(2.0 / 576), 0.01,
+	    "kaiming normal std of %s", v[i].name);
+	is_double(s / v[i].count, 0, 0.002, "kaiming normal mean");
+	good = 1;
+	for (i = 0; i < n; i++) {
+		const char *suf = strrchr(v[i].name, '.') + 1;
+		for (k = 0; k < v[i].count; k++) {
+			if (!strcmp(suf, "running_var") || (v[i].ndim == 1 &&
+			    !strcmp(suf, "weight") && strncmp(v[i].name,
+			    "linear", 6)))
+				good &= v[i].data[k] == 1;
+			else if (!strcmp(suf, "running_mean") || (v[i].ndim ==
+			    1 && !strcmp(suf, "bias") && strncmp(v[i].name,
+			    "linear", 6)))
+				good &= v[i].data[k] == 0;
+		}
+	}
+	ok(good, "BatchNorm weight 1, bias 0, running mean 0, var 1");
+	mm_encoder_free(a);
+	mm_encoder_free(b);
+
+	a = make("mlp:300/50", 200, 1, 1, 0, 2);
+	mm_encoder_init(a, &r1);
+	n = mm_encoder_tensors(a, &v);
+	bound = 1 / sqrt(200.0);
+	good = 1;
+	ss = 0;
+	for (k = 0; k < v[0].count; k++) {
+		good &= fabs(v[0].data[k]) <= bound;
+		ss += v[0].data[k] * v[0].data[k];
+	}
+	ok(good, "mlp Linear weight within +-1/sqrt(fan_in)");
+	is_double(sqrt(ss / v[0].count), bound / sqrt(3), 0.01,
+	    "mlp Linear weight uniform std");
+	good = 1;
+	for (k = 0; k < v[1].count; k++)
+		good &= fabs(v[1].data[k]) <= bound && v[1].data[k] != 0;
+	ok(good, "mlp Linear bias in +-1/sqrt(fan_in)");
+	mm_encoder_free(a);
+}
+
+/* ---- end-to-end gradient checks ---- */
+
+struct enc_ctx {
+	struct mm_encoder *e;
+	const float *x;
+	float *R;
+	int N;
+};
+
+static double
+enc_loss(void *p)
+{
+	struct enc_ctx *c = p;
+	const float *y = mm_encoder_forward(c->e, c->x, c->N, 1);
+
+	return gc_dot(y, c->R, (size_t)c->N * mm_encoder_out_dim(c->e));
+}
+
+static void
+gradcheck_encoder(const char *spec, int C, int H, int W, int out, int N,
+    float xs, size_t checks, float h)
+{
+	struct enc_ctx c;
+	struct mm_encoder *e = make(spec, C, H, W, out, N);
+	size_t nx = (size_t)N * C * H * W, ny;
+	float *x = gc_alloc(nx), *g;
+	double worst;
+	int fails, kinks;
+
+	mm_encoder_init(e, &rng);
+	/* move BN affine parameters off their trivial init */
+	struct mm_tensor_view *v;
+	int n = mm_encoder_tensors(e, &v), i;
+	for (i = 0; i < n; i++)
+		if (v[i].is_param && v[i].ndim == 1)
+			for (int64_t k = 0; k < v[i].count; k++)
+				v[i].data[k] += 0.3f * (2 * mm_rng_float(&rng) -
+				    1);
+	gc_fill(x, nx, xs, &rng);
+	ny = (size_t)N * mm_encoder_out_dim(e);
+	c.e = e;
+	c.x = x;
+	c.N = N;
+	c.R = gc_alloc(ny);
+	gc_fill(c.R, ny, 1, &rng);
+	enc_loss(&c);
+	mm_encoder_zero_grad(e);
+	mm_encoder_backward(e, c.R);
+	g = gc_alloc(mm_encoder_nparams(e));
+	memcpy(g, mm_encoder_grads(e), mm_encoder_nparams(e) * sizeof *g);
+	fails = gc_check(enc_loss, &c, mm_encoder_params(e), g,
+	    mm_encoder_nparams(e), checks, h, 2e-3, 2e-2, &worst, &kinks);
+	ok(fails == 0 && kinks <= (int)checks / 10, "%s on %dx%dx%d, N=%d: "
+	    "parameter gradcheck (worst %.3f, %d kinks of %zu)", spec, C, H, W,
+	    N, worst, kinks, checks);
+	free(g);
+	free(x);
+	free(c.R);
+	mm_encoder_free(e);
+}
+
+static void
+test_forward(void)
+{
+	struct mm_encoder *a = make("resnet8", 2, 9, 9, 5, 4);
+	struct mm_encoder *b = make("resnet8", 2, 9, 9, 5, 4);
+	struct mm_rng r1, r2;
+	float *x = gc_alloc(4 * 2 * 81), *y1 = gc_alloc(20), *y2 = gc_alloc(20);
+	const float *y;
+
+	mm_rng_seed(&r1, 3);
+	mm_rng_seed(&r2, 3);
+	mm_encoder_init(a, &r1);
+	mm_encoder_init(b, &r2);
+	gc_fill(x, 4 * 2 * 81, 1, &rng);
+	memcpy(y1, mm_encoder_forward(a, x, 4, 1), 20 * sizeof *y1);
+	memcpy(y2, mm_encoder_forward(b, x, 4, 1), 20 * sizeof *y2);
+	ok(!memcmp(y1, y2, sizeof *y1 * 20), "same seed and input: "
+	    "bit-identical output");
+	memcpy(y1, mm_encoder_forward(a, x, 4, 0), 20 * sizeof *y1);
+	memcpy(y2, mm_encoder_forward(a, x, 3, 0), 15 * sizeof *y2);
+	ok(gc_maxabs(y1, y2, 15) < 1e-6, "eval mode: rows independent of the "
+	    "batch");
+	y = mm_encoder_forward(a, x, 5, 1);
+	ok(y == NULL, "batch above max_batch refused: %s", mm_errmsg());
+	free(x);
+	free(y1);
+	free(y2);
+	mm_encoder_free(a);
+	mm_encoder_free(b);
+}
+
+int
+main(void)
+{
+	mm_rng_seed(&rng, 1234);
+	test_specs();
+	test_layout();
+	test_init();
+	test_forward();
+	gradcheck_encoder("mlp:8,8/4", 6, 1, 1, 0, 5, 1, 196, 1e-3f);
+	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);
+	gradcheck_encoder("resnet8/6", 2, 9, 9, 0, 3, 1, 400, 1e-3f);
+	gradcheck_encoder("resnet8/6", 1, 8, 8, 0, 4, 1, 400, 1e-3f);
+	return done_testing();
+}

@@ -1,0 +1,558 @@
+/*
+ * t-nn.c - the layers of lib/nn.c against naive double-precision
+ * references, finite-difference gradient checks, and adjoint identities
+ * for the linear maps (<A x, y> = <x, A^T y>).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "rng.h"
+#include "tap.h"
+#include "util-gradcheck.h"
+
+static struct mm_rng rng;
+
+/* One TAP test: a gradient check that must pass everywhere but at a few
+ * coordinates straddling a ReLU kink. */
+static void
+gcheck(const char *what, double (*loss)(void *), void *ctx, float *x,
+    const float *g, size_t n, size_t checks, float h, double atol,
+    double rtol)
+{
+	double worst;
+	int kinks, fails;
+
+	fails = gc_check(loss, ctx, x, g, n, checks, h, atol, rtol, &worst,
+	    &kinks);
+	ok(fails == 0 && kinks <= 2, "%s gradcheck (worst %.3f, %d kinks)",
+	    what, worst, kinks);
+}
+
+/* ---- naive references ---- */
+
+/* out (N, Dout) = inp (N, Din) w^T + b */
+static void
+naive_linear(float *out, const float *inp, const float *w, const float *b,
+    int N, int Din, int Dout)
+{
+	int n, o, i;
+	double s;
+
+	for (n = 0; n < N; n++)
+		for (o = 0; o < Dout; o++) {
+			s = b ? b[o] : 0;
+			for (i = 0; i < Din; i++)
+				s += (double)inp[n * Din + i] * w[o * Din + i];
+			out[n * Dout + o] = (float)s;
+		}
+}
+
+/* batch norm over rows of (M, C) in double, train mode */
+static void
+naive_bn(float *out, const float *x, const float *g, const float *b,
+    size_t M, int C, double *mean, double *var, int relu)
+{
+	size_t r;
+	int c;
+	double m, v, y;
+
+	for (c = 0; c < C; c++) {
+		for (m = 0, r = 0; r < M; r++)
+			m += x[r * C + c];
+		m /= M;
+		for (v = 0, r = 0; r < M; r++)
+			v += (x[r * C + c] - m) * (x[r * C + c] - m);
+		v /= M;
+		for (r = 0; r < M; r++) {
+			y = (x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c];
+			out[r * C + c] = (float)(relu && y < 0 ? 0 : y);
+		}
+		mean[c] = m;
+		var[c] = v;
+	}
+}
+
+/* direct 3x3 convolution, pad 1, NCHW */
+static void
+naive_conv(float *out, const float *in, const float *w, int N, int H, int W,
+    int Cin, int Cout, int s)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+	int n, o, y, x, c, ky, kx, iy, ix;
+	double acc;
+
+	for (n = 0; n < N; n++)
+		for (o = 0; o < Cout; o++)
+			for (y = 0; y < Ho; y++)
+				for (x = 0; x < Wo; x++) {
+					acc = 0;
+					for (c = 0; c < Cin; c++)
+						for (ky = 0; ky < 3; ky++)
+							for (kx = 0; kx < 3; kx++) {
+								iy = y * s - 1 + ky;
+								ix = x * s - 1 + kx;
+								if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+									continue;
+								acc += (double)w[((o * Cin + c) * 3 + ky) * 3 + kx] *
+								    in[((n * Cin + c) * H + iy) * W + ix];
+							}
+					out[((n * Cout + o) * Ho + y) * Wo + x] = (float)acc;
+				}
+}
+
+/* its backward: din (NCHW), dw, given dout (NCHW), all overwritten */
+static void
+naive_conv_back(float *din, float *dw, const float *dout, const float *in,
+    const float *w, int N, int H, int W, int Cin, int Cout, int s)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+	int n, o, y, x, c, ky, kx, iy, ix;
+	double *ddin = calloc((size_t)N * Cin * H * W, sizeof *ddin);
+	double *ddw = calloc((size_t)Cout * Cin * 9, sizeof *ddw);
+	float g;
+
+	for (n = 0; n < N; n++)
+		for (o = 0; o < Cout; o++)
+			for (y = 0; y < Ho; y++)
+				for (x = 0; x < Wo; x++) {
+					g = dout[((n * Cout + o) * Ho + y) * Wo + x];
+					for (c = 0; c < Cin; c++)
+						for (ky = 0; ky < 3; ky++)
+							for (kx = 0; kx < 3; kx++) {
+								iy = y * s - 1 + ky;
+								ix = x * s - 1 + kx;
+								if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+									continue;
+								size_t wi = ((o * Cin + c) * 3 + ky) * 3 + kx;
+								size_t ii = ((n * Cin + c) * H + iy) * W + ix;
+								ddw[wi] += (double)g * in[ii];
+								ddin[ii] += (double)g * w[wi];
+							}
+				}
+	for (size_t i = 0; i < (size_t)N * Cin * H * W; i++)
+		din[i] = (float)ddin[i];
+	for (size_t i = 0; i < (size_t)Cout * Cin * 9; i++)
+		dw[i] = (float)ddw[i];
+	free(ddin);
+	free(ddw);
+}
+
+static void
+nhwc_to_nchw(float *out, const float *in, int N, int C, int HW)
+{
+	int n, c, p;
+
+	for (n = 0; n < N; n++)
+		for (c = 0; c < C; c++)
+			for (p = 0; p < HW; p++)
+				out[((size_t)n * C + c) * HW + p] =
+				    in[((size_t)n * HW + p) * C + c];
+}
+
+/* ---- Linear ---- */
+
+struct lin_ctx {
+	float *out, *x, *w, *b, *R;
+	int N, Din, Dout;
+};
+
+static double
+lin_loss(void *p)
+{
+	struct lin_ctx *c = p;
+
+	mm_linear_forward(c->out, c->x, c->w, c->b, c->N, c->Din, c->Dout);
+	return gc_dot(c->out, c->R, (size_t)c->N * c->Dout);
+}
+
+static void
+test_linear(void)
+{
+	int N = 5, Din = 7, Dout = 3;
+	struct lin_ctx c = { gc_alloc(N * Dout), gc_alloc(N * Din),
+	    gc_alloc(Dout * Din), gc_alloc(Dout), gc_alloc(N * Dout), N, Din,
+	    Dout };
+	float *ref = gc_alloc(N * Dout), *dx = gc_alloc(N * Din);
+	float *dw = gc_alloc(Dout * Din), *db = gc_alloc(Dout);
+
+	gc_fill(c.x, N * Din, 1, &rng);
+	gc_fill(c.w, Dout * Din, 1, &rng);
+	gc_fill(c.b, Dout, 1, &rng);
+	gc_fill(c.R, N * Dout, 1, &rng);
+	lin_loss(&c);
+	naive_linear(ref, c.x, c.w, c.b, N, Din, Dout);
+	ok(gc_maxrel(c.out, ref, N * Dout) < 1e-6, "linear forward = naive");
+	mm_linear_forward(c.out, c.x, c.w, NULL, N, Din, Dout);
+	naive_linear(ref, c.x, c.w, NULL, N, Din, Dout);
+	ok(gc_maxrel(c.out, ref, N * Dout) < 1e-6, "linear forward without bias");
+
+	mm_linear_backward(dx, dw, db, c.R, c.x, c.w, N, Din, Dout);
+	gcheck("linear dinp", lin_loss, &c, c.x, dx, N * Din, 100, 1e-2f, 1e-4, 1e-3);
+	gcheck("linear dw", lin_loss, &c, c.w, dw, Dout * Din, 100, 1e-2f, 1e-4, 1e-3);
+	gcheck("linear db", lin_loss, &c, c.b, db, Dout, 100, 1e-2f, 1e-4, 1e-3);
+	/* backward accumulates */
+	float *dw2 = gc_alloc(Dout * Din);
+	memcpy(dw2, dw, Dout * Din * sizeof *dw);
+	mm_linear_backward(NULL, dw, NULL, c.R, c.x, c.w, N, Din, Dout);
+	int acc = 1;
+	for (int i = 0; i < Dout * Din; i++)
+		acc &= fabsf(dw[i] - 2 * dw2[i]) <= 1e-5f * (1 + fabsf(dw2[i]));
+	ok(acc, "linear backward adds into dw");
+	free(dw2);
+	free(c.out); free(c.x); free(c.w); free(c.b); free(c.R);
+	free(ref); free(dx); free(dw); free(db);
+}
+
+/* ---- ReLU ---- */
+
+static void
+test_relu(void)
+{
+	float x[6] = { -2, -0.5f, 0, 0.25f, 3, -0.0f }, y[6], g[6], d[6];
+	int i, good = 1;
+
+	mm_relu_forward(y, x, 6);
+	for (i = 0; i < 6; i++)
+		good &= y[i] == (x[i] > 0 ? x[i] : 0);
+	ok(good, "relu forward");
+	for (i = 0; i < 6; i++) {
+		g[i] = (float)(i + 1);
+		d[i] = 1;
+	}
+	mm_relu_backward(d, g, y, 6);
+	good = 1;
+	for (i = 0; i < 6; i++)
+		good &= d[i] == 1 + (x[i] > 0 ? g[i] : 0);
+	ok(good, "relu backward adds the masked gradient");
+}
+
+/* ---- BatchNorm ---- */
+
+struct bn_ctx {
+	float *out, *x, *g, *b, *rm, *rv, *mean, *rstd, *R;
+	size_t M;
+	int C, relu;
+};
+
+static double
+bn_loss(void *p)
+{
+	struct bn_ctx *c = p;
+
+	mm_batchnorm_forward(c->out, c->mean, c->rstd, c->x, c->g, c->b, c->rm,
+	    c->rv, c->M, c->C, 1, c->relu);
+	return gc_dot(c->out, c->R, c->M * c->C);
+}
+
+static void
+test_bn(size_t M, int C, int relu)
+{
+	struct bn_ctx c;
+	float *ref = gc_alloc(M * C), *dx = gc_alloc(M * C);
+	float *dg = gc_alloc(C), *db = gc_alloc(C);
+	double *mu = calloc(C, sizeof *mu), *var = calloc(C, sizeof *var);
+	int i, good;
+
+	c.M = M;
+	c.C = C;
+	c.relu = relu;
+	c.out = gc_alloc(M * C);
+	c.x = gc_alloc(M * C);
+	c.g = gc_alloc(C);
+	c.b = gc_alloc(C);
+	c.rm = gc_alloc(C);
+	c.rv = gc_alloc(C);
+	c.mean = gc_alloc(C);
+	c.rstd = gc_alloc(C);
+	c.R = gc_alloc(M * C);
+	gc_fill(c.x, M * C, 2, &rng);
+	for (size_t k = 0; k < M * C; k++)
+		c.x[k] += 0.5f + (float)(k % C);  /* channel offsets */
+	gc_fill(c.g, C, 1, &rng);
+	gc_fill(c.b, C, 0.5f, &rng);
+	gc_fill(c.R, M * C, 1, &rng);
+	for (i = 0; i < C; i++) {
+		c.rm[i] = 0;
+		c.rv[i] = 1;
+	}
+	bn_loss(&c);
+	naive_bn(ref, c.x, c.g, c.b, M, C, mu, var, relu);
+	ok(gc_maxrel(c.out, ref, M * C) < 2e-5, "bn M=%zu C=%d relu=%d: "
+	    "train forward = naive (%.2g)", M, C, relu,
+	    gc_maxrel(c.out, ref, M * C));
+	good = 1;
+	for (i = 0; i < C; i++) {
+		good &= fabs(c.rm[i] - 0.1 * mu[i]) < 1e-5 * (1 + fabs(mu[i]));
+		good &= fabs(c.rv[i] - (0.9 + 0.1 * var[i] * M / (M - 1))) <
+		    1e-5 * (1 + var[i]);
+	}
+	ok(good, "bn running mean and unbiased running variance, momentum 0.1");
+
+	/* eval mode uses the running statistics */
+	mm_batchnorm_forward(c.out, c.mean, c.rstd, c.x, c.g, c.b, c.rm, c.rv,
+	    M, C, 0, 0);
+	good = 1;
+	for (size_t k = 0; k < M * C; k++) {
+		int ch = (int)(k % C);
+		double y = (c.x[k] - c.rm[ch]) / sqrt(c.rv[ch] + 1e-5) *
+		    c.g[ch] + c.b[ch];
+		good &= fabs(c.out[k] - y) < 1e-5 * (1 + fabs(y));
+	}
+	ok(good, "bn eval forward uses running statistics");
+
+	bn_loss(&c);
+	mm_batchnorm_backward(dx, dg, db, c.R, relu ? c.out : NULL, c.x,
+	    c.mean, c.rstd, c.g, M, C);
+	if (!relu) {
+		gcheck("bn dinp", bn_loss, &c, c.x, dx, M * C, 200, M > 100 ? 5e-2f : 1e-2f, 2e-3,
+		    1e-2);
+		gcheck("bn dgamma", bn_loss, &c, c.g, dg, C, 200, 1e-2f, 2e-3,
+		    1e-2);
+		gcheck("bn dbeta", bn_loss, &c, c.b, db, C, 200, 1e-2f, 2e-3,
+		    1e-2);
+	} else {
+		/* the fused ReLU equals masking first, then plain backward */
+		float *gm = gc_alloc(M * C), *dx2 = gc_alloc(M * C);
+		float *dg2 = gc_alloc(C), *db2 = gc_alloc(C);
+		mm_relu_backward(gm, c.R, c.out, M * C);
+		mm_batchnorm_backward(dx2, dg2, db2, gm, NULL, c.x, c.mean,
+		    c.rstd, c.g, M, C);
+		ok(gc_maxabs(dx, dx2, M * C) == 0 && gc_maxabs(dg, dg2, C) == 0 &&
+		    gc_maxabs(db, db2, C) == 0,
+		    "bn backward with fused relu = relu backward + bn backward");
+		free(gm); free(dx2); free(dg2); free(db2);
+	}
+	free(ref); free(dx); free(dg); free(db); free(mu); free(var);
+	free(c.out); free(c.x); free(c.g); free(c.b); free(c.rm); free(c.rv);
+	free(c.mean); free(c.rstd); free(c.R);
+}
+
+/* BatchNorm2d on NHWC equals per-channel statistics over (N, H, W) of
+ * the NCHW tensor, checked with an independent NCHW loop. */
+static void
+test_bn2d(void)
+{
+	int N = 3, C = 4, HW = 25, n, c, p;
+	size_t M = (size_t)N * HW;
+	float *x = gc_alloc(M * C), *y = gc_alloc(M * C), *xc = gc_alloc(M * C);
+	float *yc = gc_alloc(M * C), g[4] = { 1, 0.5f, -2, 1.5f };
+	float b[4] = { 0, 1, -1, 0.25f }, rm[4] = { 0 }, rv[4] = { 1, 1, 1, 1 };
+	float mean[4], rstd[4];
+	double m, v, err = 0;
+
+	gc_fill(x, M * C, 3, &rng);
+	mm_batchnorm_forward(y, mean, rstd, x, g, b, rm, rv, M, C, 1, 0);
+	nhwc_to_nchw(xc, x, N, C, HW);
+	nhwc_to_nchw(yc, y, N, C, HW);
+	for (c = 0; c < C; c++) {
+		m = v = 0;
+		for (n = 0; n < N; n++)
+			for (p = 0; p < HW; p++)
+				m += xc[(n * C + c) * HW + p];
+		m /= M;
+		for (n = 0; n < N; n++)
+			for (p = 0; p < HW; p++)
+				v += pow(xc[(n * C + c) * HW + p] - m, 2);
+		v /= M;
+		for (n = 0; n < N; n++)
+			for (p = 0; p < HW; p++) {
+				double want = (xc[(n * C + c) * HW + p] - m) /
+				    sqrt(v + 1e-5) * g[c] + b[c];
+				err = fmax(err, fabs(yc[(n * C + c) * HW + p] -
+				    want));
+			}
+	}
+	ok(err < 1e-5, "bn2d on NHWC = per-channel NCHW batch norm (%.2g)", err);
+	free(x); free(y); free(xc); free(yc);
+}
+
+/* ---- conv ---- */
+
+struct conv_ctx {
+	float *out, *x, *w, *R, *scratch;
+	int N, H, W, Cin, Cout, s;
+	size_t nout;
+};
+
+static double
+conv_loss(void *p)
+{
+	struct conv_ctx *c = p;
+
+	mm_conv3x3_forward(c->out, c->x, c->w, c->N, c->H, c->W, c->Cin,
+	    c->Cout, c->s, c->scratch);
+	return gc_dot(c->out, c->R, c->nout);
+}
+
+static void
+test_conv(int N, int H, int W, int Cin, int Cout, int s, int grad)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+	size_t nin = (size_t)N * H * W * Cin, nout = (size_t)N * Ho * Wo * Cout;
+	size_t nw = (size_t)Cout * Cin * 9;
+	struct conv_ctx c = { gc_alloc(nout), gc_alloc(nin), gc_alloc(nw),
+	    gc_alloc(nout), gc_alloc(mm_conv3x3_scratch(Cin, Cout)), N, H, W,
+	    Cin, Cout, s, nout };
+	float *xc = gc_alloc(nin), *refc = gc_alloc(nout), *ref = gc_alloc(nout);
+	float *Rc = gc_alloc(nout), *dxc = gc_alloc(nin), *dwref = gc_alloc(nw);
+	float *dx = gc_alloc(nin), *dxr = gc_alloc(nin), *dw = gc_alloc(nw);
+
+	gc_fill(c.x, nin, 1, &rng);
+	gc_fill(c.w, nw, 1, &rng);
+	gc_fill(c.R, nout, 1, &rng);
+	conv_loss(&c);
+	nhwc_to_nchw(xc, c.x, N, Cin, H * W);
+	naive_conv(refc, xc, c.w, N, H, W, Cin, Cout, s);
+	mm_nchw_to_nhwc(ref, refc, N, Cout, Ho * Wo);
+	ok(gc_maxrel(c.out, ref, nout) < 1e-5, "conv %dx%dx%dx%d->%d s%d: "
+	    "forward = naive direct conv (%.2g)", N, H, W, Cin, Cout, s,
+	    gc_maxrel(c.out, ref, nout));
+
+	nhwc_to_nchw(Rc, c.R, N, Cout, Ho * Wo);
+	naive_conv_back(dxc, dwref, Rc, xc, c.w, N, H, W, Cin, Cout, s);
+	mm_nchw_to_nhwc(dxr, dxc, N, Cin, H * W);
+	mm_conv3x3_backward(dx, dw, c.R, c.x, c.w, N, H, W, Cin, Cout, s,
+	    c.scratch);
+	ok(gc_maxrel(dx, dxr, nin) < 1e-5 && gc_maxrel(dw, dwref, nw) < 1e-5,
+	    "conv backward = naive (dx %.2g, dw %.2g)", gc_maxrel(dx, dxr, nin),
+	    gc_maxrel(dw, dwref, nw));
+	if (grad) {
+		gcheck("conv dinp", conv_loss, &c, c.x, dx, nin, 60, 1e-2f, 1e-3, 1e-2);
+		gcheck("conv dw", conv_loss, &c, c.w, dw, nw, 60, 1e-2f, 1e-3, 1e-2);
+		/* dinp NULL still gives dw, and dw accumulates */
+		mm_conv3x3_backward(NULL, dw, c.R, c.x, c.w, N, H, W, Cin, Cout,
+		    s, c.scratch);
+		for (size_t i = 0; i < nw; i++)
+			dwref[i] *= 2;
+		ok(gc_maxrel(dw, dwref, nw) < 1e-5, "conv backward adds into dw");
+	}
+	free(c.out); free(c.x); free(c.w); free(c.R); free(c.scratch);
+	free(xc); free(refc); free(ref); free(Rc); free(dxc); free(dwref);
+	free(dx); free(dxr); free(dw);
+}
+
+/* ---- shortcut, pooling, layout ---- */
+
+static void
+test_shortcut(void)
+{
+	int N = 2, H = 5, W = 6, Cin = 3, Cout = 7, s = 2;
+	int Ho = 3, Wo = 3, n, y, x, c, good = 1;
+	size_t nin = (size_t)N * H * W * Cin, nout = (size_t)N * Ho * Wo * Cout;
+	float *in = gc_alloc(nin), *out = gc_alloc(nin), *g = gc_alloc(nout);
+	float *din = gc_alloc(nin);
+
+	gc_fill(in, nin, 1, &rng);
+	gc_fill(g, nout, 1, &rng);
+	mm_shortcut_forward(out, in, N, H, W, Cin, Cout, s);
+	for (n = 0; n < N; n++)
+		for (y = 0; y < Ho; y++)
+			for (x = 0; x < Wo; x++)
+				for (c = 0; c < Cout; c++) {
+					float v = out[((n * Ho + y) * Wo + x) * Cout + c];
+					int ci = c - 2;   /* pad (7 - 3) / 2 */
+					float want = ci >= 0 && ci < Cin ?
+					    in[((n * H + 2 * y) * W + 2 * x) * Cin + ci] : 0;
+					good &= v == want;
+				}
+	ok(good, "shortcut: stride-2 subsample, channels centred in zeros");
+	mm_shortcut_backward(din, g, N, H, W, Cin, Cout, s);
+	ok(fabs(gc_dot(out, g, nout) - gc_dot(in, din, nin)) < 1e-5,
+	    "shortcut backward is the adjoint");
+	memset(out, 0, nout * sizeof *out);
+	mm_shortcut_forward(out, in, N, H, W, Cin, Cin, 1);
+	ok(gc_maxabs(out, in, nin) == 0, "shortcut stride 1 is the identity");
+	free(in); free(out); free(g); free(din);
+}
+
+static void
+test_pool_layout(void)
+{
+	int N = 3, HW = 10, C = 4, n, p, c;
+	float *in = gc_alloc(N * HW * C), *out = gc_alloc(N * C);
+	float *g = gc_alloc(N * C), *din = gc_alloc(N * HW * C);
+	float *t = gc_alloc(N * HW * C);
+	double err = 0, s;
+
+	gc_fill(in, N * HW * C, 1, &rng);
+	gc_fill(g, N * C, 1, &rng);
+	mm_avgpool_forward(out, in, N, HW, C);
+	for (n = 0; n < N; n++)
+		for (c = 0; c < C; c++) {
+			for (s = 0, p = 0; p < HW; p++)
+				s += in[(n * HW + p) * C + c];
+			err = fmax(err, fabs(s / HW - out[n * C + c]));
+		}
+	ok(err < 1e-6, "avgpool forward = mean over H*W");
+	mm_avgpool_backward(din, g, N, HW, C);
+	ok(fabs(gc_dot(out, g, N * C) - gc_dot(in, din, N * HW * C)) < 1e-5,
+	    "avgpool backward is the adjoint");
+	/* NCHW (C = 4, HW = 10) -> NHWC -> NCHW round trip */
+	mm_nchw_to_nhwc(t, in, N, C, HW);
+	ok(t[((1 * HW + 7) * C) + 2] == in[(1 * C + 2) * HW + 7],
+	    "nchw_to_nhwc places (n, c, p) at (n, p, c)");
+	nhwc_to_nchw(din, t, N, C, HW);
+	ok(gc_maxabs(din, in, N * HW * C) == 0, "layout round trip");
+	free(in); free(out); free(g); free(din); free(t);
+}
+
+/* ---- L2 normalisation ---- */
+
+struct l2_ctx {
+	float *out, *norm, *x, *R;
+	int N, D;
+};
+
+static double
+l2_loss(void *p)
+{
+	struct l2_ctx *c = p;
+
+	mm_l2norm_forward(c->out, c->norm, c->x, c->N, c->D);
+	return gc_dot(c->out, c->R, (size_t)c->N * c->D);
+}
+
+static void
+test_l2(void)
+{
+	int N = 4, D = 6, n, good = 1;
+	struct l2_ctx c = { gc_alloc(N * D), gc_alloc(N), gc_alloc(N * D),
+	    gc_alloc(N * D), N, D };
+	float *dx = gc_alloc(N * D);
+
+	gc_fill(c.x, N * D, 2, &rng);
+	gc_fill(c.R, N * D, 1, &rng);
+	l2_loss(&c);
+	for (n = 0; n < N; n++)
+		good &= fabs(gc_dot(c.out + n * D, c.out + n * D, D) - 1) < 1e-6;
+	ok(good, "l2norm rows have unit norm");
+	mm_l2norm_backward(dx, c.R, c.out, c.norm, N, D);
+	gcheck("l2norm", l2_loss, &c, c.x, dx, N * D, 100, 1e-3f, 1e-4, 1e-3);
+	free(c.out); free(c.norm); free(c.x); free(c.R); free(dx);
+}
+
+int
+main(void)
+{
+	mm_rng_seed(&rng, 42);
+	test_linear();
+	test_relu();
+	test_bn(16, 5, 0);
+	test_bn(33, 3, 1);
+	test_bn(300, 70, 0);     /* more than one channel block */
+	test_bn(300, 70, 1);
+	test_bn2d();
+	test_conv(2, 6, 7, 3, 4, 1, 1);
+	test_conv(2, 7, 6, 2, 5, 2, 1);
+	test_conv(1, 5, 5, 1, 3, 2, 1);
+	/* several im2col chunks, crossing image boundaries */
+	test_conv(3, 17, 17, 5, 8, 1, 0);
+	test_conv(3, 33, 31, 16, 32, 2, 0);
+	test_shortcut();
+	test_pool_layout();
+	test_l2();
+	return done_testing();
+}
