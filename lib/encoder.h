@@ -12,6 +12,19 @@
  * Parameters, gradients and buffers each live in one contiguous block so an
  * optimiser can treat them as flat arrays; every activation buffer is
  * allocated once, for max_batch rows, at creation.
+ *
+ * Tensor names follow PyTorch state_dicts (num_batches_tracked omitted):
+ *   mlp, mlp-flatten: nn.Sequential "net" of Linear, BatchNorm1d, ReLU
+ *     triples, so block i is "net.<3i>.weight|bias" (Linear) and
+ *     "net.<3i+1>.weight|bias|running_mean|running_var" (BatchNorm1d);
+ *     the output Linear is "net.<3 nhidden>".  mlp-flatten flattens the
+ *     image before "net" (the flatten has no parameters).
+ *   resnetN: "conv1.weight", "bn1.*", "layer<s>.<j>.conv1|conv2.weight",
+ *     "layer<s>.<j>.bn1|bn2.*", "linear.weight|bias" (the CIFAR ResNet of
+ *     Y. Idelbayev's reference code; option-A shortcuts place the input
+ *     channels at offset Cout/4 between zeros).
+ * Tensors come in state_dict order; parameters are packed in that order
+ * in the flat block.
  */
 #ifndef MM_ENCODER_H
 #define MM_ENCODER_H
@@ -59,14 +72,18 @@ int mm_encoder_tensors(struct mm_encoder *e, struct mm_tensor_view **v);
 /* Forward N <= max_batch samples x (N, C, H, W) float.  train = 1 uses
  * batch statistics and updates BatchNorm running averages (and keeps
  * what backward needs); train = 0 uses running statistics.
- * Returns the output (N, out_dim), valid until the next forward. */
+ * Returns the output (N, out_dim), valid until the next forward, or NULL
+ * with mm_err detail when N is not in 1..max_batch.  x is not kept: the
+ * caller may reuse it at once. */
 const float *mm_encoder_forward(struct mm_encoder *e, const float *x, int N,
     int train);
-/* Backward of the last train forward: dy (N, out_dim); accumulates into
- * the parameter gradients. */
+/* Backward of the last forward, which must have been a train forward
+ * (otherwise nothing is done): dy (N, out_dim); accumulates into the
+ * parameter gradients (call mm_encoder_zero_grad() between steps). */
 void mm_encoder_backward(struct mm_encoder *e, const float *dy);
 
-/* Floating-point operations of one forward pass per sample. */
+/* Floating-point operations of one forward pass per sample: 2 M N K per
+ * matrix product (convolutions and Linear layers); backward is twice. */
 double mm_encoder_flops(const struct mm_encoder *e);
 
 /* Per-layer time accounting (seconds summed since the last reset), for
