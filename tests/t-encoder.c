@@ -12,6 +12,7 @@
 #include "encoder.h"
 #include "err.h"
 #include "rng.h"
+#include "stream.h"
 #include "tap.h"
 #include "util-gradcheck.h"
 
@@ -273,6 +274,167 @@ test_forward(void)
 	mm_encoder_free(b);
 }
 
+/* ---- golden values from PyTorch ---- */
+
+static char *
+fixture_path(const char *cs, const char *what)
+{
+	static char buf[4096];
+	const char *top = getenv("MMIB_TOP");
+
+	snprintf(buf, sizeof buf, "%s%stests/ref/fixtures/encoder-%s-%s",
+	    top ? top : "", top ? "/" : "", cs, what);
+	return buf;
+}
+
+/* A float32 .npy fixture: its elements (count in *n), or NULL. */
+static float *
+load_npy(const char *cs, const char *what, int64_t *n)
+{
+	const char *path = fixture_path(cs, what);
+	FILE *f = fopen(path, "rb");
+	unsigned char *body = NULL;
+	long len;
+	enum mm_dtype t;
+	int ndim, i;
+	int64_t shape[MM_MAXDIM], count = 1;
+	uint64_t hl;
+	float *out = NULL;
+
+	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) || !(body = malloc(len ? len : 1)) ||
+	    fread(body, 1, len, f) != (size_t)len)
+		goto fail;
+	if (mm_npy_parse(body, len, &t, &ndim, shape, &hl) < 0 || t != MM_F32)
+		goto fail;
+	for (i = 0; i < ndim; i++)
+		count *= shape[i];
+	out = gc_alloc(count);
+	memcpy(out, body + hl, count * sizeof *out);
+	*n = count;
+fail:
+	if (!out)
+		diag("cannot load %s", path);
+	if (f)
+		fclose(f);
+	free(body);
+	return out;
+}
+
+/* Max |a - b| / max(|b|, floor) over n: the error on the scale of the
+ * values (floor keeps tensors that are zero in exact arithmetic, such as
+ * the gradient of a Linear bias before a BatchNorm, from judging noise). */
+static double
+scaled_err_floor(const float *a, const float *b, size_t n, double floor)
+{
+	double m = floor > 1e-30 ? floor : 1e-30;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fabs(b[i]) > m)
+			m = fabs(b[i]);
+	return gc_maxabs(a, b, n) / m;
+}
+
+static double
+scaled_err(const float *a, const float *b, size_t n)
+{
+	return scaled_err_floor(a, b, n, 0);
+}
+
+static void
+golden(const char *cs, const char *spec, int C, int H, int W, int N)
+{
+	struct mm_encoder *e;
+	struct mm_tensor_view *v;
+	char line[256], name[200];
+	int64_t ns, nx, nr, nyt, nye, ng, na, off, count;
+	float *st, *x, *R, *yt, *ye, *gr, *af;
+	const float *y;
+	int nv, i, good, out;
+	FILE *f;
+	double err, gerr;
+
+	st = load_npy(cs, "state.npy", &ns);
+	x = load_npy(cs, "x.npy", &nx);
+	R = load_npy(cs, "R.npy", &nr);
+	yt = load_npy(cs, "ytrain.npy", &nyt);
+	ye = load_npy(cs, "yeval.npy", &nye);
+	gr = load_npy(cs, "grads.npy", &ng);
+	af = load_npy(cs, "after.npy", &na);
+	f = fopen(fixture_path(cs, "names.txt"), "r");
+	if (!st || !x || !R || !yt || !ye || !gr || !af || !f) {
+		skip(6, "fixtures missing");
+		goto out;
+	}
+	out = (int)(nr / N);
+	e = make(spec, C, H, W, out, N);
+	nv = mm_encoder_tensors(e, &v);
+	/* names, counts and order agree with the state_dict */
+	good = 1;
+	off = 0;
+	for (i = 0; i < nv; i++) {
+		if (!fgets(line, sizeof line, f) ||
+		    sscanf(line, "%199s %lld", name, (long long *)&count) != 2 ||
+		    strcmp(name, v[i].name) || count != v[i].count) {
+			diag("tensor %d: %s vs %s", i, v[i].name, line);
+			good = 0;
+			break;
+		}
+		memcpy(v[i].data, st + off, count * sizeof(float));
+		off += count;
+	}
+	good &= !fgets(line, sizeof line, f) && off == ns;
+	ok(good, "%s: %d tensors named and shaped as PyTorch's state_dict", cs,
+	    nv);
+	ok(nx == (int64_t)N * C * H * W && nyt == nr && nye == nr &&
+	    ng == (int64_t)mm_encoder_nparams(e), "%s: fixture sizes", cs);
+
+	mm_encoder_zero_grad(e);
+	y = mm_encoder_forward(e, x, N, 1);
+	err = scaled_err(y, yt, nyt);
+	ok(err < 1e-4, "%s: train-mode output = PyTorch (%.2g)", cs, err);
+	mm_encoder_backward(e, R);
+	/* each tensor's gradient on its own scale, floored at 1e-3 of the
+	 * largest gradient: a Linear bias before a BatchNorm has a zero
+	 * gradient in exact arithmetic, only rounding noise in both) */
+	gerr = 0;
+	err = 0;
+	for (off = 0; off < ng; off++)
+		err = fmax(err, fabs(gr[off]));
+	double gfloor = 1e-2 * err;
+	for (i = 0, off = 0; i < nv; i++) {
+		if (!v[i].is_param)
+			continue;
+		err = scaled_err_floor(mm_encoder_grads(e) + off, gr + off,
+		    v[i].count, gfloor);
+		if (err > gerr) {
+			gerr = err;
+			snprintf(name, sizeof name, "%s", v[i].name);
+		}
+		off += v[i].count;
+	}
+	ok(gerr < 1e-4, "%s: parameter gradients = PyTorch (worst %.2g, %s)",
+	    cs, gerr, name);
+	good = 1;
+	for (i = 0, off = 0; i < nv; i++) {
+		if (v[i].is_param)
+			continue;
+		good &= scaled_err(v[i].data, af + off, v[i].count) < 1e-5;
+		off += v[i].count;
+	}
+	ok(good && off == na, "%s: running statistics updated as PyTorch's",
+	    cs);
+	y = mm_encoder_forward(e, x, N, 0);
+	err = scaled_err(y, ye, nye);
+	ok(err < 1e-4, "%s: eval-mode output = PyTorch (%.2g)", cs, err);
+	mm_encoder_free(e);
+out:
+	if (f)
+		fclose(f);
+	free(st); free(x); free(R); free(yt); free(ye); free(gr); free(af);
+}
+
 int
 main(void)
 {
@@ -285,5 +447,8 @@ main(void)
 	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);
 	gradcheck_encoder("resnet8/6", 2, 9, 9, 0, 3, 1, 400, 1e-3f);
 	gradcheck_encoder("resnet8/6", 1, 8, 8, 0, 4, 1, 400, 1e-3f);
+	golden("mlp", "mlp:8,8", 6, 1, 1, 5);
+	golden("flat", "mlp-flatten:16", 1, 8, 8, 4);
+	golden("resnet8", "resnet8", 3, 16, 16, 3);
 	return done_testing();
 }
