@@ -1,0 +1,1164 @@
+/*
+ * probe.c - linear probes: standardisation, multinomial logistic
+ * regression fitted by L-BFGS as scipy's L-BFGS-B runs it without bounds,
+ * test cross-entropy / nMI / accuracy; and the embedding table reader.
+ *
+ * The fast objective keeps the data and the two products per evaluation in
+ * float32 (sgemm) and sums the loss in float64; --precise style callers get
+ * dgemm and libm's exp instead.  The optimiser state is float64 throughout.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "err.h"
+#include "probe.h"
+#include "stream.h"
+
+/* ------------------------------------------------------------------ */
+/* L-BFGS                                                              */
+/* ------------------------------------------------------------------ */
+
+void
+mm_lbfgs_defaults(struct mm_lbfgs_opts *o)
+{
+	o->memory = 10;
+	o->max_iter = 15000;
+	o->max_ls = 20;
+	o->gtol = 1e-5;
+	o->ftol = 2.2204460492503131e-09;
+}
+
+/*
+ * The Moré-Thuente line search (MINPACK-2 dcsrch/dcstep), the one
+ * L-BFGS-B calls with ftol 1e-3, gtol 0.9, xtol 0.1.  Reverse
+ * communication: ls_start() then ls_step() after each evaluation; both
+ * return LS_FG (evaluate at *stp), LS_CONV or LS_WARN.
+ */
+enum { LS_FG, LS_CONV, LS_WARN };
+
+struct ls {
+	double ftol, gtol, xtol, stpmin, stpmax;
+	int brackt, stage;
+	double ginit, gtest, gx, gy, finit, fx, fy, stx, sty, stmin, stmax;
+	double width, width1;
+};
+
+static double
+max3(double a, double b, double c)
+{
+	double m = a > b ? a : b;
+	return m > c ? m : c;
+}
+
+/* One safeguarded step: update the interval (stx, sty) that brackets a
+ * step satisfying the strong Wolfe conditions and pick the next trial
+ * step from cubic and quadratic interpolants. */
+static void
+dcstep(double *stx, double *fx, double *dx, double *sty, double *fy,
+    double *dy, double *stp, double fp, double dp, int *brackt,
+    double stpmin, double stpmax)
+{
+	double sgnd = dp * (*dx / fabs(*dx));
+	double theta, s, gamma, p, q, r, stpc, stpq, stpf;
+
+	if (fp > *fx) {
+		/* higher function value: the minimum is bracketed */
+		theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+		s = max3(fabs(theta), fabs(*dx), fabs(dp));
+		gamma = s * sqrt((theta / s) * (theta / s) -
+		    (*dx / s) * (dp / s));
+		if (*stp < *stx)
+			gamma = -gamma;
+		p = (gamma - *dx) + theta;
+		q = ((gamma - *dx) + gamma) + dp;
+		r = p / q;
+		stpc = *stx + r * (*stp - *stx);
+		stpq = *stx + ((*dx / ((*fx - fp) / (*stp - *stx) + *dx)) /
+		    2.0) * (*stp - *stx);
+		if (fabs(stpc - *stx) < fabs(stpq - *stx))
+			stpf = stpc;
+		else
+			stpf = stpc + (stpq - stpc) / 2.0;
+		*brackt = 1;
+	} else if (sgnd < 0.0) {
+		/* derivatives of opposite sign: bracketed */
+		theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+		s = max3(fabs(theta), fabs(*dx), fabs(dp));
+		gamma = s * sqrt((theta / s) * (theta / s) -
+		    (*dx / s) * (dp / s));
+		if (*stp > *stx)
+			gamma = -gamma;
+		p = (gamma - dp) + theta;
+		q = ((gamma - dp) + gamma) + *dx;
+		r = p / q;
+		stpc = *stp + r * (*stx - *stp);
+		stpq = *stp + (dp / (dp - *dx)) * (*stx - *stp);
+		if (fabs(stpc - *stp) > fabs(stpq - *stp))
+			stpf = stpc;
+		else
+			stpf = stpq;
+		*brackt = 1;
+	} else if (fabs(dp) < fabs(*dx)) {
+		/* same sign, derivative magnitude decreases */
+		double t;
+		theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
+		s = max3(fabs(theta), fabs(*dx), fabs(dp));
+		t = (theta / s) * (theta / s) - (*dx / s) * (dp / s);
+		gamma = s * sqrt(t > 0.0 ? t : 0.0);
+		if (*stp > *stx)
+			gamma = -gamma;
+		p = (gamma - dp) + theta;
+		q = (gamma + (*dx - dp)) + gamma;
+		r = p / q;
+		if (r < 0.0 && gamma != 0.0)
+			stpc = *stp + r * (*stx - *stp);
+		else if (*stp > *stx)
+			stpc = stpmax;
+		else
+			stpc = stpmin;
+		stpq = *stp + (dp / (dp - *dx)) * (*stx - *stp);
+		if (*brackt) {
+			if (fabs(stpc - *stp) < fabs(stpq - *stp))
+				stpf = stpc;
+			else
+				stpf = stpq;
+			if (*stp > *stx) {
+				t = *stp + 0.66 * (*sty - *stp);
+				stpf = t < stpf ? t : stpf;
+			} else {
+				t = *stp + 0.66 * (*sty - *stp);
+				stpf = t > stpf ? t : stpf;
+			}
+		} else {
+			if (fabs(stpc - *stp) > fabs(stpq - *stp))
+				stpf = stpc;
+			else
+				stpf = stpq;
+			stpf = stpmax < stpf ? stpmax : stpf;
+			stpf = stpmin > stpf ? stpmin : stpf;
+		}
+	} else {
+		/* same sign, derivative does not decrease */
+		if (*brackt) {
+			theta = 3.0 * (fp - *fy) / (*sty - *stp) + *dy + dp;
+			s = max3(fabs(theta), fabs(*dy), fabs(dp));
+			gamma = s * sqrt((theta / s) * (theta / s) -
+			    (*dy / s) * (dp / s));
+			if (*stp > *sty)
+				gamma = -gamma;
+			p = (gamma - dp) + theta;
+			q = ((gamma - dp) + gamma) + *dy;
+			r = p / q;
+			stpc = *stp + r * (*sty - *stp);
+			stpf = stpc;
+		} else if (*stp > *stx) {
+			stpf = stpmax;
+		} else {
+			stpf = stpmin;
+		}
+	}
+	if (fp > *fx) {
+		*sty = *stp;
+		*fy = fp;
+		*dy = dp;
+	} else {
+		if (sgnd < 0.0) {
+			*sty = *stx;
+			*fy = *fx;
+			*dy = *dx;
+		}
+		*stx = *stp;
+		*fx = fp;
+		*dx = dp;
+	}
+	*stp = stpf;
+}
+
+static void
+ls_start(struct ls *s, double f, double g, double stp)
+{
+	s->brackt = 0;
+	s->stage = 1;
+	s->finit = f;
+	s->ginit = g;
+	s->gtest = s->ftol * g;
+	s->width = s->stpmax - s->stpmin;
+	s->width1 = s->width / 0.5;
+	s->stx = 0.0;
+	s->fx = f;
+	s->gx = g;
+	s->sty = 0.0;
+	s->fy = f;
+	s->gy = g;
+	s->stmin = 0.0;
+	s->stmax = stp + 4.0 * stp;
+}
+
+static int
+ls_step(struct ls *s, double f, double g, double *stp)
+{
+	double ftest = s->finit + *stp * s->gtest;
+	int warn = 0;
+
+	if (s->stage == 1 && f <= ftest && g >= 0.0)
+		s->stage = 2;
+	if (s->brackt && (*stp <= s->stmin || *stp >= s->stmax))
+		warn = 1;       /* rounding errors prevent progress */
+	if (s->brackt && s->stmax - s->stmin <= s->xtol * s->stmax)
+		warn = 1;       /* interval too small */
+	if (*stp == s->stpmax && f <= ftest && g <= s->gtest)
+		warn = 1;
+	if (*stp == s->stpmin && (f > ftest || g >= s->gtest))
+		warn = 1;
+	if (f <= ftest && fabs(g) <= s->gtol * (-s->ginit))
+		return LS_CONV;
+	if (warn)
+		return LS_WARN;
+
+	if (s->stage == 1 && f <= s->fx && f > ftest) {
+		/* modified function psi(stp) = f(stp) - f(0) - stp*gtest */
+		double fm = f - *stp * s->gtest;
+		double fxm = s->fx - s->stx * s->gtest;
+		double fym = s->fy - s->sty * s->gtest;
+		double gm = g - s->gtest;
+		double gxm = s->gx - s->gtest;
+		double gym = s->gy - s->gtest;
+		dcstep(&s->stx, &fxm, &gxm, &s->sty, &fym, &gym, stp, fm, gm,
+		    &s->brackt, s->stmin, s->stmax);
+		s->fx = fxm + s->stx * s->gtest;
+		s->fy = fym + s->sty * s->gtest;
+		s->gx = gxm + s->gtest;
+		s->gy = gym + s->gtest;
+	} else {
+		dcstep(&s->stx, &s->fx, &s->gx, &s->sty, &s->fy, &s->gy, stp,
+		    f, g, &s->brackt, s->stmin, s->stmax);
+	}
+	if (s->brackt) {
+		if (fabs(s->sty - s->stx) >= 0.66 * s->width1)
+			*stp = s->stx + 0.5 * (s->sty - s->stx);
+		s->width1 = s->width;
+		s->width = fabs(s->sty - s->stx);
+		s->stmin = s->stx < s->sty ? s->stx : s->sty;
+		s->stmax = s->stx > s->sty ? s->stx : s->sty;
+	} else {
+		s->stmin = *stp + 1.1 * (*stp - s->stx);
+		s->stmax = *stp + 4.0 * (*stp - s->stx);
+	}
+	if (*stp < s->stpmin)
+		*stp = s->stpmin;
+	if (*stp > s->stpmax)
+		*stp = s->stpmax;
+	if ((s->brackt && (*stp <= s->stmin || *stp >= s->stmax)) ||
+	    (s->brackt && s->stmax - s->stmin <= s->xtol * s->stmax))
+		*stp = s->stx;
+	return LS_FG;
+}
+
+static double
+dot(int n, const double *a, const double *b)
+{
+	double s = 0.0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+static double
+maxabs(int n, const double *a)
+{
+	double m = 0.0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fabs(a[i]) > m)
+			m = fabs(a[i]);
+	return m;
+}
+
+static int
+finite_fg(int n, double f, const double *g)
+{
+	int i;
+
+	if (!isfinite(f))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isfinite(g[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Without bounds, L-BFGS-B's Cauchy point and subspace minimisation reduce
+ * to the step -H g of the limited-memory inverse Hessian H (initial scaling
+ * s'y / y'y of the newest pair): the two-loop recursion computes the same
+ * vector.  Pairs are skipped when s'y <= eps * (-g_old's), as in L-BFGS-B;
+ * a failed line search restarts from a steepest-descent step with an
+ * empty memory, or ends the run if the memory was already empty.
+ */
+int
+mm_lbfgs(int n, double *x, mm_lbfgs_fn fn, void *ctx,
+    const struct mm_lbfgs_opts *o, struct mm_lbfgs_result *res)
+{
+	int m = o->memory > 0 ? o->memory : 1;
+	double *buf, *g, *d, *t, *r, *S, *Y, *rho, *alpha;
+	double f, fold, theta = 1.0;
+	int col = 0, head = 0, iter = 0, nfev = 0, rc = 0, i, j;
+	struct ls ls;
+
+	memset(res, 0, sizeof *res);
+	buf = malloc(sizeof(double) * ((size_t)n * (4 + 2 * (size_t)m) +
+	    2 * (size_t)m));
+	if (!buf)
+		return mm_err(MM_ENOMEM, "L-BFGS: out of memory (%d variables)",
+		    n);
+	g = buf;
+	d = g + n;
+	t = d + n;
+	r = t + n;
+	S = r + n;
+	Y = S + (size_t)n * m;
+	rho = Y + (size_t)n * m;
+	alpha = rho + m;
+
+	if ((rc = fn(ctx, x, &f, g)) < 0)
+		goto out;
+	nfev++;
+	if (!finite_fg(n, f, g)) {
+		rc = mm_err(MM_ENUM, "L-BFGS: objective not finite at the start");
+		goto out;
+	}
+	res->status = MM_LBFGS_MAXITER;
+	if (maxabs(n, g) <= o->gtol) {
+		res->status = MM_LBFGS_GTOL;
+		goto done;
+	}
+	if (o->max_iter <= 0)
+		goto done;
+
+	for (;;) {
+		double gd, gdold, stp, dnorm, sy, yy;
+		int ls_rc, nls = 0;
+
+		/* direction d = -H g */
+		for (i = 0; i < n; i++)
+			d[i] = -g[i];
+		if (col > 0) {
+			for (j = col - 1; j >= 0; j--) {
+				int k = (head + j) % m;
+				alpha[k] = rho[k] * dot(n, S + (size_t)k * n, d);
+				for (i = 0; i < n; i++)
+					d[i] -= alpha[k] * Y[(size_t)k * n + i];
+			}
+			for (i = 0; i < n; i++)
+				d[i] /= theta;
+			for (j = 0; j < col; j++) {
+				int k = (head + j) % m;
+				double beta = rho[k] * dot(n, Y + (size_t)k * n, d);
+				for (i = 0; i < n; i++)
+					d[i] += S[(size_t)k * n + i] *
+					    (alpha[k] - beta);
+			}
+		} else {
+			for (i = 0; i < n; i++)
+				d[i] /= theta;
+		}
+
+		/* line search from x along d */
+		dnorm = sqrt(dot(n, d, d));
+		stp = iter == 0 ? fmin(1.0 / dnorm, 1e10) : 1.0;
+		memcpy(t, x, sizeof(double) * n);
+		memcpy(r, g, sizeof(double) * n);
+		fold = f;
+		gd = gdold = dot(n, g, d);
+		ls_rc = LS_FG;
+		if (gd >= 0.0) {
+			ls_rc = LS_WARN;        /* not a descent direction */
+			nls = o->max_ls;
+		} else {
+			ls.ftol = 1e-3;
+			ls.gtol = 0.9;
+			ls.xtol = 0.1;
+			ls.stpmin = 0.0;
+			ls.stpmax = 1e10;
+			ls_start(&ls, f, gd, stp);
+			while (nls < o->max_ls) {
+				for (i = 0; i < n; i++)
+					x[i] = stp * d[i] + t[i];
+				if ((rc = fn(ctx, x, &f, g)) < 0)
+					goto out;
+				nfev++;
+				nls++;
+				if (!finite_fg(n, f, g)) {
+					rc = mm_err(MM_ENUM, "L-BFGS: objective "
+					    "not finite (iteration %d)", iter + 1);
+					goto out;
+				}
+				gd = dot(n, g, d);
+				ls_rc = ls_step(&ls, f, gd, &stp);
+				if (ls_rc != LS_FG)
+					break;
+			}
+		}
+		if (ls_rc == LS_FG || gdold >= 0.0) {
+			/* failed: restore the previous iterate */
+			memcpy(x, t, sizeof(double) * n);
+			memcpy(g, r, sizeof(double) * n);
+			f = fold;
+			if (col == 0) {
+				res->status = MM_LBFGS_ABNORMAL;
+				iter++;
+				break;
+			}
+			col = 0;
+			head = 0;
+			theta = 1.0;
+			continue;
+		}
+
+		iter++;
+		if (iter >= o->max_iter) {
+			res->status = MM_LBFGS_MAXITER;
+			break;
+		}
+		if (maxabs(n, g) <= o->gtol) {
+			res->status = MM_LBFGS_GTOL;
+			break;
+		}
+		if (fold - f <= o->ftol * max3(fabs(fold), fabs(f), 1.0)) {
+			res->status = MM_LBFGS_FTOL;
+			break;
+		}
+
+		/* the new pair s = stp d, y = g - g_old */
+		sy = (gd - gdold) * stp;
+		if (sy <= DBL_EPSILON * (-gdold * stp))
+			continue;       /* skip the update */
+		{
+			int k;
+			if (col < m) {
+				k = (head + col) % m;
+				col++;
+			} else {
+				k = head;
+				head = (head + 1) % m;
+			}
+			for (i = 0; i < n; i++) {
+				S[(size_t)k * n + i] = stp * d[i];
+				Y[(size_t)k * n + i] = g[i] - r[i];
+			}
+			yy = dot(n, Y + (size_t)k * n, Y + (size_t)k * n);
+			rho[k] = 1.0 / sy;
+			theta = yy / sy;
+		}
+	}
+done:
+	res->iters = iter;
+	res->nfev = nfev;
+	res->f = f;
+	res->gmax = maxabs(n, g);
+out:
+	free(buf);
+	return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* standardisation                                                     */
+/* ------------------------------------------------------------------ */
+
+void
+mm_scaler_init(struct mm_scaler *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void
+mm_scaler_free(struct mm_scaler *s)
+{
+	free(s->mean);
+	free(s->scale);
+	mm_scaler_init(s);
+}
+
+int
+mm_scaler_fit(struct mm_scaler *s, const float *X, int64_t N, int D)
+{
+	int64_t i;
+	int j;
+
+	mm_scaler_free(s);
+	if (N < 1 || D < 1)
+		return mm_err(MM_EINVAL, "scaler: empty data (%lld x %d)",
+		    (long long)N, D);
+	s->mean = calloc(D, sizeof(double));
+	s->scale = calloc(D, sizeof(double));
+	if (!s->mean || !s->scale) {
+		mm_scaler_free(s);
+		return mm_err(MM_ENOMEM, "scaler: out of memory");
+	}
+	s->D = D;
+	for (i = 0; i < N; i++)
+		for (j = 0; j < D; j++)
+			s->mean[j] += X[i * D + j];
+	for (j = 0; j < D; j++)
+		s->mean[j] /= (double)N;
+	/* two-pass variance, then StandardScaler's constant-column test:
+	 * var <= N eps var + (N mean eps)^2 means "indistinguishable from a
+	 * constant" and the column is left unscaled */
+	for (i = 0; i < N; i++)
+		for (j = 0; j < D; j++) {
+			double v = X[i * D + j] - s->mean[j];
+			s->scale[j] += v * v;
+		}
+	for (j = 0; j < D; j++) {
+		double var = s->scale[j] / (double)N;
+		double nme = (double)N * s->mean[j] * DBL_EPSILON;
+		if (var <= (double)N * DBL_EPSILON * var + nme * nme)
+			s->scale[j] = 1.0;
+		else
+			s->scale[j] = sqrt(var);
+	}
+	return 0;
+}
+
+void
+mm_scaler_apply(const struct mm_scaler *s, const float *X, int64_t N,
+    float *out)
+{
+	int64_t i;
+	int j, D = s->D;
+
+	for (i = 0; i < N; i++)
+		for (j = 0; j < D; j++)
+			out[i * D + j] = (float)((X[i * D + j] - s->mean[j]) /
+			    s->scale[j]);
+}
+
+/* ------------------------------------------------------------------ */
+/* logistic regression                                                 */
+/* ------------------------------------------------------------------ */
+
+void
+mm_probe_defaults(struct mm_probe_opts *o)
+{
+	o->C = 1.0;
+	o->max_iter = 100;
+	o->tol = 1e-4;
+	o->precise = 0;
+}
+
+void
+mm_logreg_init(struct mm_logreg *m)
+{
+	memset(m, 0, sizeof *m);
+}
+
+void
+mm_logreg_free(struct mm_logreg *m)
+{
+	free(m->classes);
+	free(m->W);
+	mm_logreg_init(m);
+}
+
+double
+mm_logreg_objective(const double *W, const float *X, const int32_t *y,
+    int64_t N, int D, int K, double C, double *grad)
+{
+	int D1 = D + 1, k, j;
+	double f = 0.0, *z = malloc(sizeof(double) * K);
+	int64_t i;
+
+	if (!z)
+		return NAN;
+	if (grad)
+		memset(grad, 0, sizeof(double) * K * D1);
+	for (i = 0; i < N; i++) {
+		const float *x = X + i * D;
+		double mx = -INFINITY, sum = 0.0;
+		for (k = 0; k < K; k++) {
+			double a = W[k * D1 + D];
+			for (j = 0; j < D; j++)
+				a += W[k * D1 + j] * x[j];
+			z[k] = a;
+			if (a > mx)
+				mx = a;
+		}
+		for (k = 0; k < K; k++)
+			sum += exp(z[k] - mx);
+		f += log(sum) + mx - z[y[i]];
+		if (grad)
+			for (k = 0; k < K; k++) {
+				double p = exp(z[k] - mx) / sum - (k == y[i]);
+				for (j = 0; j < D; j++)
+					grad[k * D1 + j] += p * x[j];
+				grad[k * D1 + D] += p;
+			}
+	}
+	for (k = 0; k < K; k++)
+		for (j = 0; j < D; j++) {
+			f += 0.5 / C * W[k * D1 + j] * W[k * D1 + j];
+			if (grad)
+				grad[k * D1 + j] += W[k * D1 + j] / C;
+		}
+	free(z);
+	return f;
+}
+
+/*
+ * exp(x) of a block of floats, x <= 0 (arguments below -87 give ~1e-38
+ * instead of 0): Cody-Waite reduction x = n ln 2 + f, a degree-7
+ * polynomial for e^f (relative error < 1e-7), 2^n assembled in the
+ * exponent bits.  Written with GCC/Clang vector types so that it runs
+ * four lanes at a time on plain SSE2; a scalar loop elsewhere.
+ */
+#define EXPBLK 8
+#if defined(__GNUC__)
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static void
+exp_block(float *x)
+{
+	int h;
+
+	for (h = 0; h < EXPBLK; h += 4) {
+		v4f v, t, nn, f, p;
+		v4i mask, e;
+		const v4f lo = { -87.0f, -87.0f, -87.0f, -87.0f };
+		const v4i magic = { 0x4b400000, 0x4b400000, 0x4b400000,
+		    0x4b400000 };
+
+		memcpy(&v, x + h, sizeof v);
+		mask = v < lo;
+		v = (v4f)(((v4i)v & ~mask) | ((v4i)lo & mask));
+		t = v * 1.44269504088896341f + 12582912.0f;
+		nn = t - 12582912.0f;
+		f = v - nn * 0.693145751953125f;
+		f = f - nn * 1.428606765330187045e-06f;
+		p = f * 1.9875691500e-4f + 1.3981999507e-3f;
+		p = p * f + 8.3334519073e-3f;
+		p = p * f + 4.1665795894e-2f;
+		p = p * f + 1.6666665459e-1f;
+		p = p * f + 5.0000001201e-1f;
+		p = p * f * f + f + 1.0f;
+		e = ((v4i)t - magic + 127) << 23;
+		p = p * (v4f)e;
+		memcpy(x + h, &p, sizeof p);
+	}
+}
+#else
+static void
+exp_block(float *x)
+{
+	int h;
+
+	for (h = 0; h < EXPBLK; h++)
+		x[h] = expf(x[h] < -87.0f ? -87.0f : x[h]);
+}
+#endif
+
+/* The fitting context: augmented data (N, D+1) with a ones column. */
+struct lr_ctx {
+	int64_t N;
+	int D1, K;
+	double lambda;
+	const int32_t *y;      /* (N) class index in [0, K) */
+	int precise;
+	float *Xf;             /* (N, D1) */
+	float *Wf, *Zf, *Gf;   /* (K, D1), (N*K rounded up), (K, D1) */
+	double *Xd, *Wd, *Zd, *Gd;
+	double *rowmax;        /* (N) */
+};
+
+static int
+lr_fg(void *vctx, const double *w, double *fout, double *g)
+{
+	struct lr_ctx *c = vctx;
+	int64_t N = c->N, i, nk = N * c->K;
+	int D1 = c->D1, K = c->K, k, j;
+	double f = 0.0;
+
+	if (!c->precise) {
+		float *Z = c->Zf;
+		for (k = 0; k < K * D1; k++)
+			c->Wf[k] = (float)w[k];
+		/* Z (N, K) = X (N, D1) W^T */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
+		    D1, 1.0f, c->Xf, D1, c->Wf, D1, 0.0f, Z, K);
+		for (i = 0; i < N; i++) {
+			float *z = Z + i * K, mx = z[0];
+			for (k = 1; k < K; k++)
+				if (z[k] > mx)
+					mx = z[k];
+			c->rowmax[i] = mx;
+			f += (double)mx - z[c->y[i]];
+			for (k = 0; k < K; k++)
+				z[k] -= mx;
+		}
+		for (i = nk; i % EXPBLK; i++)
+			Z[i] = 0.0f;
+		for (i = 0; i < nk; i += EXPBLK)
+			exp_block(Z + i);
+		for (i = 0; i < N; i++) {
+			float *z = Z + i * K;
+			double s = 0.0;
+			float inv;
+			for (k = 0; k < K; k++)
+				s += z[k];
+			f += log(s);
+			inv = (float)(1.0 / s);
+			for (k = 0; k < K; k++)
+				z[k] *= inv;
+			z[c->y[i]] -= 1.0f;
+		}
+		/* G (K, D1) = (P - Y)^T X */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
+		    (int)N, 1.0f, Z, K, c->Xf, D1, 0.0f, c->Gf, D1);
+		for (k = 0; k < K * D1; k++)
+			g[k] = c->Gf[k];
+	} else {
+		double *Z = c->Zd;
+		memcpy(c->Wd, w, sizeof(double) * K * D1);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
+		    D1, 1.0, c->Xd, D1, c->Wd, D1, 0.0, Z, K);
+		for (i = 0; i < N; i++) {
+			double *z = Z + i * K, mx = z[0], s = 0.0;
+			for (k = 1; k < K; k++)
+				if (z[k] > mx)
+					mx = z[k];
+			f += mx - z[c->y[i]];
+			for (k = 0; k < K; k++) {
+				z[k] = exp(z[k] - mx);
+				s += z[k];
+			}
+			f += log(s);
+			for (k = 0; k < K; k++)
+				z[k] /= s;
+			z[c->y[i]] -= 1.0;
+		}
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
+		    (int)N, 1.0, Z, K, c->Xd, D1, 0.0, c->Gd, D1);
+		memcpy(g, c->Gd, sizeof(double) * K * D1);
+	}
+	/* L2 on the weights, not on the intercept (last column) */
+	for (k = 0; k < K; k++)
+		for (j = 0; j < D1 - 1; j++) {
+			double v = w[k * D1 + j];
+			f += 0.5 * c->lambda * v * v;
+			g[k * D1 + j] += c->lambda * v;
+		}
+	*fout = f;
+	return 0;
+}
+
+static void
+lr_ctx_free(struct lr_ctx *c)
+{
+	free(c->Xf);
+	free(c->Wf);
+	free(c->Zf);
+	free(c->Gf);
+	free(c->Xd);
+	free(c->Wd);
+	free(c->Zd);
+	free(c->Gd);
+	free(c->rowmax);
+}
+
+int
+mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
+    int64_t N, int D, const struct mm_probe_opts *o)
+{
+	struct lr_ctx c;
+	struct mm_lbfgs_opts lo;
+	int32_t ymax = 0, *yi = NULL;
+	unsigned char *seen = NULL;
+	int64_t i;
+	int K = 0, D1 = D + 1, k, j, rc;
+
+	mm_logreg_free(m);
+	memset(&c, 0, sizeof c);
+	if (N < 1 || D < 1)
+		return mm_err(MM_EINVAL, "probe: empty training set");
+	for (i = 0; i < N; i++) {
+		if (y[i] < 0)
+			return mm_err(MM_EINVAL, "probe: negative label %d",
+			    (int)y[i]);
+		if (y[i] > ymax)
+			ymax = y[i];
+	}
+	seen = calloc((size_t)ymax + 1, 1);
+	yi = malloc(sizeof(int32_t) * N);
+	if (!seen || !yi) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	for (i = 0; i < N; i++)
+		seen[y[i]] = 1;
+	for (k = 0; k <= ymax; k++)
+		K += seen[k];
+	if (K < 2) {
+		rc = mm_err(MM_EINVAL, "probe: the training labels hold only "
+		    "one class");
+		goto out;
+	}
+	m->classes = malloc(sizeof(int) * K);
+	m->W = calloc((size_t)K * D1, sizeof(double));
+	if (!m->classes || !m->W) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	/* seen[] becomes the label -> index map (index + 1) */
+	for (k = 0, j = 0; k <= ymax; k++)
+		if (seen[k]) {
+			m->classes[j] = k;
+			seen[k] = (unsigned char)0;
+			j++;
+		}
+	m->K = K;
+	m->D = D;
+	for (i = 0; i < N; i++) {
+		int lo_ = 0, hi = K - 1;
+		while (lo_ < hi) {      /* binary search in classes */
+			int mid = (lo_ + hi) / 2;
+			if (m->classes[mid] < y[i])
+				lo_ = mid + 1;
+			else
+				hi = mid;
+		}
+		yi[i] = lo_;
+	}
+
+	c.N = N;
+	c.D1 = D1;
+	c.K = K;
+	c.lambda = 1.0 / o->C;
+	c.y = yi;
+	c.precise = o->precise;
+	c.rowmax = malloc(sizeof(double) * N);
+	if (!o->precise) {
+		size_t nz = (size_t)N * K + EXPBLK;
+		c.Xf = malloc(sizeof(float) * N * D1);
+		c.Wf = malloc(sizeof(float) * K * D1);
+		c.Gf = malloc(sizeof(float) * K * D1);
+		c.Zf = malloc(sizeof(float) * nz);
+		if (!c.Xf || !c.Wf || !c.Gf || !c.Zf || !c.rowmax) {
+			rc = mm_err(MM_ENOMEM, "probe: out of memory");
+			goto out;
+		}
+		for (i = 0; i < N; i++) {
+			memcpy(c.Xf + i * D1, X + i * D, sizeof(float) * D);
+			c.Xf[i * D1 + D] = 1.0f;
+		}
+	} else {
+		c.Xd = malloc(sizeof(double) * N * D1);
+		c.Wd = malloc(sizeof(double) * K * D1);
+		c.Gd = malloc(sizeof(double) * K * D1);
+		c.Zd = malloc(sizeof(double) * N * K);
+		if (!c.Xd || !c.Wd || !c.Gd || !c.Zd || !c.rowmax) {
+			rc = mm_err(MM_ENOMEM, "probe: out of memory");
+			goto out;
+		}
+		for (i = 0; i < N; i++) {
+			for (j = 0; j < D; j++)
+				c.Xd[i * D1 + j] = X[i * D + j];
+			c.Xd[i * D1 + D] = 1.0;
+		}
+	}
+	mm_lbfgs_defaults(&lo);
+	lo.max_iter = o->max_iter;
+	lo.gtol = o->tol;
+	rc = mm_lbfgs(K * D1, m->W, lr_fg, &c, &lo, &m->fit);
+out:
+	lr_ctx_free(&c);
+	free(seen);
+	free(yi);
+	if (rc < 0)
+		mm_logreg_free(m);
+	return rc;
+}
+
+int
+mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
+    const float *Xte, const int32_t *yte, int64_t Nte, int D, int K,
+    const struct mm_probe_opts *o, struct mm_probe_result *r)
+{
+	struct mm_scaler sc;
+	struct mm_logreg m;
+	float *A = NULL;
+	double *z = NULL, ce = 0.0;
+	int64_t i, correct = 0;
+	int *idx = NULL, k, j, rc;
+
+	memset(r, 0, sizeof *r);
+	mm_scaler_init(&sc);
+	mm_logreg_init(&m);
+	if (K < 2)
+		return mm_err(MM_EINVAL, "probe: a factor with %d class%s "
+		    "carries no information", K, K == 1 ? "" : "es");
+	if (Nte < 1)
+		return mm_err(MM_EINVAL, "probe: empty test set");
+	for (i = 0; i < Ntr; i++)
+		if (ytr[i] < 0 || ytr[i] >= K)
+			return mm_err(MM_EINVAL, "probe: training label %d "
+			    "outside [0, %d)", (int)ytr[i], K);
+	for (i = 0; i < Nte; i++)
+		if (yte[i] < 0 || yte[i] >= K)
+			return mm_err(MM_EINVAL, "probe: test label %d "
+			    "outside [0, %d)", (int)yte[i], K);
+	if ((rc = mm_scaler_fit(&sc, Xtr, Ntr, D)) < 0)
+		return rc;
+	A = malloc(sizeof(float) * (size_t)(Ntr > Nte ? Ntr : Nte) * D);
+	idx = malloc(sizeof(int) * K);
+	if (!A || !idx) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	mm_scaler_apply(&sc, Xtr, Ntr, A);
+	if ((rc = mm_logreg_fit(&m, A, ytr, Ntr, D, o)) < 0)
+		goto out;
+	z = malloc(sizeof(double) * m.K);
+	if (!z) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	for (k = 0; k < K; k++)
+		idx[k] = -1;
+	for (k = 0; k < m.K; k++)
+		idx[m.classes[k]] = k;
+
+	mm_scaler_apply(&sc, Xte, Nte, A);
+	for (i = 0; i < Nte; i++) {
+		const float *x = A + i * D;
+		double mx = -INFINITY, s = 0.0;
+		int best = 0, t = idx[yte[i]];
+		for (k = 0; k < m.K; k++) {
+			const double *w = m.W + (size_t)k * (D + 1);
+			double a = w[D];
+			for (j = 0; j < D; j++)
+				a += w[j] * x[j];
+			z[k] = a;
+			if (a > mx) {   /* first maximum: lowest label wins */
+				mx = a;
+				best = k;
+			}
+		}
+		for (k = 0; k < m.K; k++)
+			s += exp(z[k] - mx);
+		if (t < 0) {
+			ce += MM_PROBE_CE_CLIP;
+			r->unseen++;
+		} else {
+			double l = log(s) + mx - z[t];
+			ce += l < MM_PROBE_CE_CLIP ? l : MM_PROBE_CE_CLIP;
+			correct += best == t;
+		}
+	}
+	r->K = K;
+	r->Kseen = m.K;
+	r->lnK = log((double)K);
+	r->ce = ce / (double)Nte;
+	r->mi = r->lnK - r->ce;
+	r->nmi = r->mi / r->lnK;
+	r->acc = (double)correct / (double)Nte;
+	r->iters = m.fit.iters;
+	rc = 0;
+out:
+	mm_scaler_free(&sc);
+	mm_logreg_free(&m);
+	free(A);
+	free(z);
+	free(idx);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* embedding tables                                                    */
+/* ------------------------------------------------------------------ */
+
+void
+mm_emb_init(struct mm_emb *e)
+{
+	memset(e, 0, sizeof *e);
+	mm_meta_init(&e->meta);
+}
+
+void
+mm_emb_free(struct mm_emb *e)
+{
+	mm_meta_free(&e->meta);
+	free(e->z_img);
+	free(e->z_fac);
+	free(e->classes);
+	mm_emb_init(e);
+}
+
+/* Append the rows of tensor rec to *buf (rows so far: have). */
+static int
+append_rows(void **buf, int64_t have, int64_t *cap, const struct mm_record
+    *rec, size_t rowbytes)
+{
+	int64_t rows = mm_record_rows(rec);
+
+	if (have + rows > *cap) {
+		int64_t nc = *cap ? *cap : 1024;
+		void *p;
+		while (nc < have + rows)
+			nc *= 2;
+		p = realloc(*buf, (size_t)nc * rowbytes);
+		if (!p)
+			return mm_err(MM_ENOMEM, "out of memory reading "
+			    "embeddings");
+		*buf = p;
+		*cap = nc;
+	}
+	memcpy((char *)*buf + (size_t)have * rowbytes, rec->data,
+	    (size_t)rows * rowbytes);
+	return 0;
+}
+
+/* Check a tensor of the batch: dtype, 2-d, and the same width as before. */
+static int
+check_tensor(const struct mm_record *t, enum mm_dtype want, int *width,
+    const char *label)
+{
+	if (t->dtype != want)
+		return mm_err(MM_EDTYPE, "%s: tensor '%s' is %s, expected %s",
+		    label, t->name, mm_dtype_name(t->dtype),
+		    mm_dtype_name(want));
+	if (t->ndim != 2 || t->shape[1] < 1 || t->shape[1] > 1 << 20)
+		return mm_err(MM_ESIZE, "%s: tensor '%s' must be (N, D) with "
+		    "D >= 1", label, t->name);
+	if (*width && *width != (int)t->shape[1])
+		return mm_err(MM_ESIZE, "%s: tensor '%s' changes width from "
+		    "%d to %lld between batches", label, t->name, *width,
+		    (long long)t->shape[1]);
+	*width = (int)t->shape[1];
+	return 0;
+}
+
+int
+mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
+{
+	struct mm_reader *rd;
+	struct mm_batch b;
+	int64_t capi = 0, capf = 0, capc = 0;
+	int rc, nb = 0, have_img = -1, have_fac = -1, have_cls = -1;
+
+	mm_emb_free(e);
+	if (!(rd = mm_reader_open(f, label)))
+		return mm_err(MM_ENOMEM, "%s: out of memory", label);
+	mm_batch_init(&b);
+	while ((rc = mm_reader_batch(rd, &b)) > 0) {
+		struct mm_record *ti = mm_batch_get(&b, "z_img");
+		struct mm_record *tf = mm_batch_get(&b, "z_fac");
+		struct mm_record *tc = mm_batch_get(&b, "classes");
+
+		if (nb == 0) {
+			if ((rc = mm_meta_copy(&e->meta, mm_reader_meta(rd))) < 0)
+				goto out;
+			if ((rc = mm_meta_factors(&e->meta, &e->fac)) < 0) {
+				rc = mm_err(rc, "%s: %s", label, mm_errmsg());
+				goto out;
+			}
+			have_img = ti != NULL;
+			have_fac = tf != NULL;
+			have_cls = tc != NULL;
+			if (!ti && !tf) {
+				rc = mm_err(MM_EMISSING, "%s: no 'z_img' or "
+				    "'z_fac' tensor: not an embedding stream "
+				    "(run mmib-encode first?)", label);
+				goto out;
+			}
+			if (need_classes && !tc) {
+				rc = mm_err(MM_EMISSING, "%s: no 'classes' "
+				    "tensor", label);
+				goto out;
+			}
+		}
+		if ((ti != NULL) != have_img || (tf != NULL) != have_fac ||
+		    (tc != NULL) != have_cls) {
+			rc = mm_err(MM_EFORMAT, "%s: batch %u lacks a tensor "
+			    "that batch 0 has (or has one it lacks)", label,
+			    (unsigned)b.index);
+			goto out;
+		}
+		nb++;
+		if (ti) {
+			if ((rc = check_tensor(ti, MM_F32, &e->Dimg, label)) < 0 ||
+			    (rc = append_rows((void **)&e->z_img, e->N, &capi,
+			    ti, sizeof(float) * e->Dimg)) < 0)
+				goto out;
+		}
+		if (tf) {
+			if ((rc = check_tensor(tf, MM_F32, &e->Dfac, label)) < 0 ||
+			    (rc = append_rows((void **)&e->z_fac, e->N, &capf,
+			    tf, sizeof(float) * e->Dfac)) < 0)
+				goto out;
+		}
+		if (tc) {
+			if ((rc = check_tensor(tc, MM_I32, &e->F, label)) < 0)
+				goto out;
+			if (e->F != e->fac.F) {
+				rc = mm_err(MM_ESIZE, "%s: 'classes' has %d "
+				    "columns but the metadata names %d factors",
+				    label, e->F, e->fac.F);
+				goto out;
+			}
+			if ((rc = append_rows((void **)&e->classes, e->N, &capc,
+			    tc, sizeof(int32_t) * e->F)) < 0)
+				goto out;
+		}
+		e->N += b.rows;
+	}
+	if (rc < 0)
+		goto out;
+	if (e->N == 0) {
+		rc = mm_err(MM_EEMPTY, "%s: no embeddings (no rows)", label);
+		goto out;
+	}
+	/* values: finite embeddings, classes within the cardinalities */
+	{
+		int64_t i, j;
+		for (i = 0; i < e->N * e->Dimg; i++)
+			if (!isfinite(e->z_img[i])) {
+				rc = mm_err(MM_ENUM, "%s: z_img row %lld holds a "
+				    "non-finite value", label,
+				    (long long)(i / e->Dimg));
+				goto out;
+			}
+		for (i = 0; i < e->N * e->Dfac; i++)
+			if (!isfinite(e->z_fac[i])) {
+				rc = mm_err(MM_ENUM, "%s: z_fac row %lld holds a "
+				    "non-finite value", label,
+				    (long long)(i / e->Dfac));
+				goto out;
+			}
+		for (i = 0; e->classes && i < e->N; i++)
+			for (j = 0; j < e->F; j++) {
+				int32_t v = e->classes[i * e->F + j];
+				if (v < 0 || v >= e->fac.card[j]) {
+					rc = mm_err(MM_EFORMAT, "%s: row %lld: "
+					    "class %d of factor %s outside "
+					    "[0, %d)", label, (long long)i,
+					    (int)v, e->fac.name[j],
+					    e->fac.card[j]);
+					goto out;
+				}
+			}
+	}
+	rc = 0;
+out:
+	mm_batch_free(&b);
+	mm_reader_close(rd);
+	if (rc < 0)
+		mm_emb_free(e);
+	return rc;
+}

@@ -1,0 +1,146 @@
+/*
+ * probe.h - linear probes: how much of a factor a representation carries.
+ *
+ * A probe standardises the training embeddings (mean and population std of
+ * the training set; zero-variance columns are left unscaled, as
+ * scikit-learn's StandardScaler does), fits a multinomial logistic
+ * regression with an L2 penalty on the weights only, and measures on the
+ * test set the cross-entropy CE, MI = ln K - CE, nMI = MI / ln K and the
+ * accuracy.  The fit minimises, like scikit-learn 1.2's
+ * LogisticRegression(multi_class="multinomial", solver="lbfgs"),
+ *
+ *     sum_i -ln softmax(W x_i + b)[y_i]  +  0.5 / C * ||W||^2
+ *
+ * (a sum over samples, not a mean; the intercept b is not penalised) with
+ * L-BFGS as scipy's L-BFGS-B runs it on an unbounded problem: memory 10,
+ * Moré-Thuente line search (ftol 1e-3, gtol 0.9, xtol 0.1, first step
+ * 1/|g|), stop when max|g| <= tol, when the relative decrease of the
+ * objective falls to 2.2e-9, or after max_iter iterations.
+ *
+ * The model only knows the classes seen in training, like scikit-learn's.
+ * Also here: the embedding table read from an mmib-encode stream, shared
+ * by mmib-probe and mmib-align.
+ */
+#ifndef MM_PROBE_H
+#define MM_PROBE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meta.h"
+
+/* ---- L-BFGS (scipy's L-BFGS-B without bounds) ---- */
+
+/* Objective: f(x) and its gradient g (n) at x (n); returns 0 or < 0. */
+typedef int (*mm_lbfgs_fn)(void *ctx, const double *x, double *f, double *g);
+
+struct mm_lbfgs_opts {
+	int memory;       /* corrections kept (scipy maxcor, 10) */
+	int max_iter;     /* iterations (scipy maxiter) */
+	int max_ls;       /* evaluations per line search (scipy maxls, 20) */
+	double gtol;      /* stop when max |g_i| <= gtol (scipy pgtol) */
+	double ftol;      /* stop when (f_old - f) / max(|f_old|, |f|, 1) <= ftol */
+};
+void mm_lbfgs_defaults(struct mm_lbfgs_opts *o);  /* 10, 15000, 20, 1e-5, 2.22e-9 */
+
+enum mm_lbfgs_status {
+	MM_LBFGS_GTOL = 0,     /* gradient small enough */
+	MM_LBFGS_FTOL = 1,     /* relative decrease small enough */
+	MM_LBFGS_MAXITER = 2,  /* iteration limit reached */
+	MM_LBFGS_ABNORMAL = 3  /* the line search failed at a fresh start */
+};
+struct mm_lbfgs_result {
+	int iters, nfev;
+	enum mm_lbfgs_status status;
+	double f;         /* objective at the returned x */
+	double gmax;      /* max |g_i| there */
+};
+/* Minimise fn from x (n, updated in place).  Returns 0 (whatever the
+ * status), MM_ENOMEM, MM_ENUM when f or g is not finite, or fn's error. */
+int mm_lbfgs(int n, double *x, mm_lbfgs_fn fn, void *ctx,
+    const struct mm_lbfgs_opts *o, struct mm_lbfgs_result *res);
+
+/* ---- standardisation ---- */
+
+struct mm_scaler {
+	int D;
+	double *mean;     /* (D) */
+	double *scale;    /* (D) population std, 1 for near-constant columns */
+};
+void mm_scaler_init(struct mm_scaler *s);
+void mm_scaler_free(struct mm_scaler *s);
+/* Fit on X (N, D). */
+int mm_scaler_fit(struct mm_scaler *s, const float *X, int64_t N, int D);
+/* out (N, D) = (X - mean) / scale; out may equal X. */
+void mm_scaler_apply(const struct mm_scaler *s, const float *X, int64_t N,
+    float *out);
+
+/* ---- multinomial logistic regression ---- */
+
+struct mm_probe_opts {
+	double C;         /* inverse L2 strength (1) */
+	int max_iter;     /* 100 */
+	double tol;       /* 1e-4 */
+	int precise;      /* 1: float64 products (dgemm) instead of float32 */
+};
+void mm_probe_defaults(struct mm_probe_opts *o);
+
+struct mm_logreg {
+	int D;            /* features */
+	int K;            /* classes seen in training */
+	int *classes;     /* (K) their labels, ascending */
+	double *W;        /* (K, D + 1): weights, then the intercept */
+	struct mm_lbfgs_result fit;
+};
+void mm_logreg_init(struct mm_logreg *m);
+void mm_logreg_free(struct mm_logreg *m);
+/* Fit on X (N, D) (already standardised) and labels y (N) >= 0.  At least
+ * two distinct labels are needed (MM_EINVAL otherwise). */
+int mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
+    int64_t N, int D, const struct mm_probe_opts *o);
+/* The objective above and its gradient (K*(D+1)) at W, in float64 with
+ * plain loops: the oracle of the fast path.  y holds indices in [0, K). */
+double mm_logreg_objective(const double *W, const float *X,
+    const int32_t *y, int64_t N, int D, int K, double C, double *grad);
+
+/* Test figures of one probe. */
+struct mm_probe_result {
+	int K;            /* cardinality of the factor */
+	int Kseen;        /* classes present in the training labels */
+	double lnK, ce, mi, nmi, acc;
+	int iters;
+	int64_t unseen;   /* test rows whose class never occurs in training */
+};
+/* A row of a class unseen in training has probability 0 for its class:
+ * its cross-entropy term is clipped at -ln(1e-15) (as
+ * sklearn.metrics.log_loss clips) and it counts as a wrong prediction. */
+#define MM_PROBE_CE_CLIP 34.538776394910684
+/* Standardise, fit and evaluate one factor.  Xtr (Ntr, D), ytr (Ntr) in
+ * [0, K), likewise the test set.  K >= 2 and two distinct training labels
+ * are required (MM_EINVAL with a detail otherwise). */
+int mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
+    const float *Xte, const int32_t *yte, int64_t Nte, int D, int K,
+    const struct mm_probe_opts *o, struct mm_probe_result *r);
+
+/* ---- embedding tables (mmib-encode output) ---- */
+
+struct mm_emb {
+	struct mm_meta meta;
+	struct mm_factors fac;  /* from the metadata */
+	int64_t N;
+	int Dimg, Dfac, F;      /* 0 when the tensor is absent */
+	float *z_img;           /* (N, Dimg) or NULL */
+	float *z_fac;           /* (N, Dfac) or NULL */
+	int32_t *classes;       /* (N, F) or NULL */
+};
+void mm_emb_init(struct mm_emb *e);
+void mm_emb_free(struct mm_emb *e);
+/* Read a whole embedding stream from f (label names it in details).
+ * Requires factor metadata, at least one of z_img / z_fac (f32, 2-d),
+ * consistent shapes across batches, finite values; classes, when present,
+ * must be i32 (N, F) within the cardinalities.  need_classes makes them
+ * required. */
+int mm_emb_read(struct mm_emb *e, FILE *f, const char *label,
+    int need_classes);
+
+#endif
