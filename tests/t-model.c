@@ -1,0 +1,314 @@
+/* t-model.c - the model: save/load round trip, architecture checks,
+ * gradients of the whole objective through both encoders, and a small
+ * training run that learns to retrieve pairs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+#include "tap.h"
+
+/* Synthetic pairs: 16x16 images with a 4x4 bright block at column
+ * 2 * cls[0] and row 2 * cls[1]; the pair vector is the one-hot of
+ * cls[0] (8 classes), so the row is a nuisance. */
+#define S 16
+#define K 8
+
+static void
+make_pairs(struct mm_rng *r, int n, float *x, float *p, int *lab)
+{
+	int i, u, v;
+
+	memset(x, 0, (size_t)n * S * S * sizeof(float));
+	memset(p, 0, (size_t)n * K * sizeof(float));
+	for (i = 0; i < n; i++) {
+		int cx = (int)mm_rng_below(r, K), cy = (int)mm_rng_below(r, K);
+
+		for (v = 0; v < 4; v++)
+			for (u = 0; u < 4; u++)
+				x[(size_t)i * S * S + (2 * cy + v) * S + 2 * cx + u] =
+				    1.0f;
+		p[i * K + cx] = 1.0f;
+		lab[i] = cx;
+	}
+}
+
+static struct mm_arch
+tiny_arch(int reg)
+{
+	struct mm_arch a;
+
+	memset(&a, 0, sizeof(a));
+	strcpy(a.img_spec, "mlp-flatten:32");
+	strcpy(a.fac_spec, "mlp:16,8");
+	a.code = 8;
+	a.C = 1;
+	a.H = S;
+	a.W = S;
+	a.pair_dim = K;
+	a.reg = reg;
+	a.learn_T = 1;
+	return a;
+}
+
+static int
+same_tensors(struct mm_model *a, struct mm_model *b)
+{
+	struct mm_tensor_view *va, *vb;
+	int k, i, n;
+
+	for (k = 0; k < 2; k++) {
+		n = mm_encoder_tensors(k ? a->fac : a->img, &va);
+		if (n != mm_encoder_tensors(k ? b->fac : b->img, &vb))
+			return 0;
+		for (i = 0; i < n; i++)
+			if (va[i].count != vb[i].count || memcmp(va[i].data,
+			    vb[i].data, va[i].count * sizeof(float)))
+				return 0;
+	}
+	return a->T == b->T;
+}
+
+static void
+roundtrip(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_COS), b;
+	struct mm_model m, l;
+	struct mm_optim o;
+	struct mm_rng r;
+	struct mm_meta meta;
+	FILE *f = tmpfile();
+	long size;
+	int rc;
+
+	mm_rng_seed(&r, 3);
+	mm_model_create(&m, &a, 16);
+	mm_model_init(&m, 0.07f, &r);
+	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-3, 0, 0);
+	o.m[0] = 0.5f;
+	o.v[o.n - 1] = 0.25f;
+	is_int((long long)mm_model_nparams(&m), (long long)(
+	    mm_encoder_nparams(m.img) + mm_encoder_nparams(m.fac) + 1),
+	    "parameters: both encoders and the temperature");
+	mm_meta_init(&meta);
+	mm_meta_set(&meta, "dataset", "synthetic");
+	ok(mm_model_save(&m, f, &meta, &o) == 0, "save");
+	size = ftell(f);
+	rewind(f);
+	rc = mm_model_load(&l, f, "tmp", 16);
+	ok(rc == 0, "load: %s", rc ? mm_errmsg() : "ok");
+	if (rc == 0) {
+		ok(same_tensors(&m, &l), "every tensor and T identical after "
+		    "the round trip");
+		ok(mm_arch_compare(&l.a, &a) == 0, "architecture identical");
+		ok(l.opt_m && l.opt_n == o.n && l.opt_m[0] == 0.5f &&
+		    l.opt_v[o.n - 1] == 0.25f, "optimiser moments restored");
+		is_str(mm_meta_get(&l.meta, "dataset"), "synthetic",
+		    "metadata kept");
+		mm_model_free(&l);
+	} else
+		skip(4, "load failed");
+
+	b = a;
+	strcpy(b.fac_spec, "mlp:16,16");
+	rc = mm_arch_compare(&a, &b);
+	ok(rc < 0 && strstr(mm_errmsg(), "mlp:16,8"),
+	    "another factor encoder is refused: %s", mm_errmsg());
+	b = a;
+	b.pair_dim = 9;
+	rc = mm_arch_compare(&a, &b);
+	ok(rc < 0 && strstr(mm_errmsg(), "pair"),
+	    "another pair dimension is refused: %s", mm_errmsg());
+
+	/* a truncated file */
+	{
+		FILE *g = tmpfile();
+		char *buf = malloc(size);
+
+		rewind(f);
+		if (fread(buf, 1, size, f) != (size_t)size)
+			size = 0;
+		fwrite(buf, 1, size / 2, g);
+		rewind(g);
+		rc = mm_model_load(&l, g, "half", 16);
+		ok(rc < 0, "a truncated model is refused: %s", mm_errmsg());
+		fclose(g);
+		free(buf);
+	}
+	/* a stream without the model keys */
+	{
+		FILE *g = tmpfile();
+		struct mm_model n2;
+
+		mm_model_save(&m, g, NULL, NULL);
+		rewind(g);
+		ok(mm_model_load(&n2, g, "plain", 16) == 0, "a model without "
+		    "optimiser state loads");
+		ok(n2.opt_m == NULL, "... and has no moments");
+		mm_model_free(&n2);
+		fclose(g);
+	}
+	fclose(f);
+	mm_optim_free(&o);
+	mm_meta_free(&meta);
+	mm_model_free(&m);
+}
+
+/* total loss of the model on (x, p), train-mode forward, fixed noise */
+static double
+objective(struct mm_model *m, struct mm_loss *l, const float *x,
+    const float *p, int n)
+{
+	struct mm_rng r;
+	const float *ya = mm_encoder_forward(m->img, x, n, 1);
+	const float *yb = mm_encoder_forward(m->fac, p, n, 1);
+
+	mm_rng_seed(&r, 5);
+	return mm_loss_compute(l, ya, yb, n, m->T, &r, NULL, NULL);
+}
+
+/* d loss / d params of the whole model vs central differences */
+static void
+gradcheck(int reg)
+{
+	struct mm_arch a = tiny_arch(reg);
+	struct mm_model m;
+	struct mm_loss l;
+	struct mm_rng r;
+	int n = 12, lab[12], k, i;
+	float x[12 * S * S], p[12 * K];
+	double h = 1e-3;
+	int good = 0;
+
+	mm_rng_seed(&r, 11);
+	make_pairs(&r, n, x, p, lab);
+	for (i = 0; i < n * S * S; i++)
+		x[i] += 0.1f * (float)mm_rng_normal(&r);
+	mm_model_create(&m, &a, n);
+	mm_model_init(&m, 0.2f, &r);
+	mm_loss_init(&l, n, a.code, reg, 1, 0.5);
+	objective(&m, &l, x, p, n);
+	{
+		const float *ya = mm_encoder_forward(m.img, x, n, 1);
+		const float *yb = mm_encoder_forward(m.fac, p, n, 1);
+
+		mm_rng_seed(&r, 5);
+		mm_loss_compute(&l, ya, yb, n, m.T, &r, m.da, m.db);
+	}
+	mm_encoder_zero_grad(m.img);
+	mm_encoder_zero_grad(m.fac);
+	mm_encoder_backward(m.img, m.da);
+	mm_encoder_backward(m.fac, m.db);
+	for (k = 0; k < 2; k++) {
+		struct mm_encoder *e = k ? m.fac : m.img;
+		float *w = mm_encoder_params(e), *g = mm_encoder_grads(e);
+		size_t np = mm_encoder_nparams(e);
+
+		for (i = 0; i < 40; i++) {
+			size_t j = (size_t)mm_rng_below(&r, np);
+			float keep = w[j];
+			double lp, lm, fd;
+
+			w[j] = keep + (float)h;
+			lp = objective(&m, &l, x, p, n);
+			w[j] = keep - (float)h;
+			lm = objective(&m, &l, x, p, n);
+			w[j] = keep;
+			fd = (lp - lm) / (2 * h);
+			if (getenv("DEBUG"))
+				diag("%d %zu fd %g an %g", k, j, fd, g[j]);
+			good += fabs(fd - g[j]) <= 1e-3 + 1e-2 * fabs(fd);
+		}
+	}
+	/* a ReLU kink inside [w - h, w + h] may spoil a few of them */
+	ok(good >= 76, "%s, symmetric: parameter gradients through both "
+	    "encoders match finite differences (%d of 80)", mm_reg_name(reg),
+	    good);
+	mm_loss_free(&l);
+	mm_model_free(&m);
+}
+
+static void
+learns(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_COS);
+	struct mm_model m;
+	struct mm_loss l;
+	struct mm_optim o;
+	struct mm_rng r;
+	enum { NTR = 512, NTE = 256, B = 64 };
+	static float x[NTR * S * S], p[NTR * K], zi[NTE * 8], zf[NTE * 8];
+	int lab[NTR], i, j, step, hits = 0;
+	double first = 0, last = 0, T0;
+
+	a.learn_T = 1;
+	mm_rng_seed(&r, 21);
+	mm_model_create(&m, &a, B > NTE ? B : NTE);
+	mm_model_init(&m, 0.1f, &r);
+	T0 = m.T;
+	mm_loss_init(&l, B, a.code, MM_REG_COS, 0, 0.0);
+	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 3e-3, 0, 0);
+	make_pairs(&r, NTR, x, p, lab);
+	for (step = 0; step < 240; step++) {
+		int off = (step % (NTR / B)) * B;
+		double v = mm_model_train_step(&m, &l, &o, x + (size_t)off * S * S,
+		    p + off * K, B, &r);
+
+		if (step < NTR / B)
+			first += v / (NTR / B);
+		if (step >= 240 - NTR / B)
+			last += v / (NTR / B);
+	}
+	ok(last < first - 1.0, "training loss falls: first epoch %.3f, last "
+	    "%.3f", first, last);
+	ok(m.T != T0 && m.T > 0, "the learnt temperature moved (%.4f -> %.4f)",
+	    T0, m.T);
+	/* fresh test pairs: the nearest factor code of each image is its own
+	 * class far more often than chance (1/8) */
+	make_pairs(&r, NTE, x, p, lab);
+	mm_model_encode(&m, x, p, NTE, zi, zf);
+	for (i = 0; i < NTE; i++) {
+		double best = -2;
+		int arg = 0, d;
+
+		for (j = 0; j < NTE; j++) {
+			double s = 0;
+
+			for (d = 0; d < 8; d++)
+				s += zi[i * 8 + d] * zf[j * 8 + d];
+			if (s > best) {
+				best = s;
+				arg = j;
+			}
+		}
+		hits += lab[arg] == lab[i];
+	}
+	ok(hits > NTE / 2, "recall@1 of the paired class on new data %.2f "
+	    "(chance 0.125)", (double)hits / NTE);
+	{
+		double s = 0;
+		int d;
+
+		for (d = 0; d < 8; d++)
+			s += zi[d] * zi[d];
+		is_double(s, 1.0, 1e-5, "embeddings are unit vectors");
+	}
+	mm_optim_free(&o);
+	mm_loss_free(&l);
+	mm_model_free(&m);
+}
+
+int
+main(void)
+{
+	plan(18);
+	roundtrip();
+	gradcheck(MM_REG_COS);
+	gradcheck(MM_REG_KL);
+	learns();
+	return done_testing();
+}
