@@ -524,10 +524,14 @@ main(int argc, char **argv)
 			l = mm_model_train_step(&model, &loss, &opt, x, p, n, &rng);
 			if (!isfinite(l) || !isfinite(model.T) || model.T <= 0)
 				mm_die("epoch %d, step %lld: the loss is not finite "
-				    "(%g, temperature %g)%s", epoch + 1,
+				    "(%g, temperature %g)%s%s", epoch + 1,
 				    (long long)opt.step + 1, l, model.T,
-				    op.checkpoint && epoch > first_epoch ?
-				    "; the last good checkpoint is kept" : "");
+				    op.checkpoint && (epoch > first_epoch ||
+				    (op.resume && !strcmp(op.resume, op.out))) ?
+				    "; kept the last good checkpoint in " : "",
+				    op.checkpoint && (epoch > first_epoch ||
+				    (op.resume && !strcmp(op.resume, op.out))) ?
+				    op.out : "");
 			sl += l * n;
 			sn += loss.infonce * n;
 			sr += loss.regval * n;

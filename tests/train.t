@@ -1,0 +1,89 @@
+#!/bin/bash
+# train.t - mmib-train end to end: learning, determinism, resume,
+# and refusals that leave nothing half-written.
+. "$(dirname "$0")/lib.sh"
+plan 24
+
+mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
+mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
+ok $? "paired streams generated"
+
+TINY=(--image-encoder mlp-flatten:64/16 --temperature 0.1 --batch-size 64
+	--step-size 3 -q)
+run_cmd mmib-train "${TINY[@]}" --epochs 4 --test "$TMP/te.mts" \
+	--log "$TMP/log.tsv" "$TMP/tr.mts" -o "$TMP/m1.mts"
+is "$RC" 0 "trains a tiny model ($ERR)"
+is "$(head -1 "$TMP/log.tsv")" \
+	"$(printf 'epoch\tlr\ttemperature\ttrain_loss\tinfonce\treg\ttest_loss\tseconds')" \
+	"log header"
+is "$(wc -l < "$TMP/log.tsv")" 5 "one log row per epoch"
+first=$(awk -F'\t' 'NR == 2 { print $4 }' "$TMP/log.tsv")
+last=$(awk -F'\t' 'NR == 5 { print $4 }' "$TMP/log.tsv")
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }'
+ok $? "training loss falls well below its start ($first -> $last)"
+is "$(awk -F'\t' 'NR == 5 { print $2 }' "$TMP/log.tsv")" 0.0003 \
+	"StepLR: lr 1e-3 * 0.3 from epoch 4"
+awk -F'\t' 'NR > 1 && $7 == "NA" { bad = 1 } END { exit bad }' "$TMP/log.tsv"
+ok $? "test loss logged"
+
+mmib-train "${TINY[@]}" --epochs 4 "$TMP/tr.mts" -o "$TMP/m2.mts" 2>/dev/null &&
+	cmp -s "$TMP/m1.mts" "$TMP/m2.mts"
+ok $? "same seed, one thread: bit-identical model"
+mmib-train "${TINY[@]}" --epochs 4 -s 2 "$TMP/tr.mts" -o "$TMP/m3.mts" 2>/dev/null &&
+	! cmp -s "$TMP/m1.mts" "$TMP/m3.mts"
+ok $? "another seed: another model"
+mmib-train "${TINY[@]}" --epochs 4 -o "$TMP/m4.mts" < "$TMP/tr.mts" 2>/dev/null &&
+	cmp -s "$TMP/m1.mts" "$TMP/m4.mts"
+ok $? "reads stdin"
+
+# resume: a run stopped after 2 epochs and resumed to 4 ends with the
+# same bytes as an uninterrupted 4-epoch run (kl samples use the rng too)
+KL=(--image-encoder mlp-flatten:64/16 --learn-temperature --reg kl --beta 0.5
+	--batch-size 64 --step-size 3 --checkpoint -q)
+mmib-train "${KL[@]}" --epochs 2 "$TMP/tr.mts" -o "$TMP/half.mts" &&
+	cp "$TMP/half.mts" "$TMP/half.keep" &&
+	mmib-train "${KL[@]}" --epochs 4 --resume "$TMP/half.mts" "$TMP/tr.mts" \
+		-o "$TMP/resumed.mts" &&
+	mmib-train "${KL[@]}" --epochs 4 "$TMP/tr.mts" -o "$TMP/whole.mts"
+ok $? "checkpointed runs"
+cmp -s "$TMP/resumed.mts" "$TMP/whole.mts"
+ok $? "resumed run is bit-identical to the uninterrupted one"
+! cmp -s "$TMP/half.mts" "$TMP/whole.mts"
+ok $? "... and differs from the half-way checkpoint"
+
+run_cmd mmib-train "${TINY[@]}" --image-encoder mlp-flatten:32/16 --epochs 4 \
+	--resume "$TMP/half.mts" "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" '^1:.*another architecture.*mlp-flatten:64.*mlp-flatten:32' \
+	"--resume refuses another architecture"
+run_cmd mmib-train "${TINY[@]}" --epochs 5 --resume "$TMP/m1.mts" \
+	"$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" '^1:.*no optimiser state' \
+	"--resume refuses a model written without --checkpoint"
+
+# a diverging run: clear message, no output, the last checkpoint kept
+run_cmd mmib-train "${TINY[@]}" --lr 1e30 --epochs 2 "$TMP/tr.mts" \
+	-o "$TMP/bad.mts"
+like "$RC:$ERR" '^1:.*loss is not finite' "non-finite loss stops the run"
+run_cmd mmib-train "${KL[@]}" --lr 1e30 --epochs 4 --resume "$TMP/half.mts" \
+	"$TMP/tr.mts" -o "$TMP/half.mts"
+cmp -s "$TMP/half.mts" "$TMP/half.keep"
+ok $? "... and keeps the last good checkpoint untouched ($RC)"
+
+mmib-encode -m "$TMP/m1.mts" "$TMP/te.mts" -o "$TMP/emb.mts" 2>/dev/null
+run_cmd mmib-train "${TINY[@]}" "$TMP/emb.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*lacks the 'images' tensor" "an embedding stream is refused"
+head -c 5000 "$TMP/tr.mts" > "$TMP/cut.mts"
+run_cmd mmib-train "${TINY[@]}" "$TMP/cut.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" '^1:.*cut.mts: .*trunc' "a truncated stream is refused"
+run_cmd mmib-train "${TINY[@]}" --epochs 1 "$TMP/tr.mts" -o "$TMP/no/such/dir/m.mts"
+like "$RC:$ERR" '^1:.*no/such/dir/m.mts: No such file' "unwritable output"
+run_cmd mmib-train --reg l2 "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*--reg: 'l2' is not cos or kl" "unknown regulariser"
+run_cmd mmib-train --temperature -1 "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*--temperature" "negative temperature"
+run_cmd mmib-train "${TINY[@]}" --factor-encoder mlp:8/32 "$TMP/tr.mts" \
+	-o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*disagrees with the code size 16" "code sizes must agree"
+[ ! -e "$TMP/bad.mts" ] && ! ls "$TMP"/bad.mts.tmp* >/dev/null 2>&1
+ok $? "no failed run left a file behind"
+done_testing
