@@ -46,26 +46,27 @@ setup(void)
 	if (ready)
 		return;
 	ready = 1;
-	for (i = 0; ov && *ov && i < NDS; i++) {
-		size_t l = strlen(registry[i].name);
-		const char *p = ov + l + 1;
-		int card[MM_MAXFACTORS];
+	for (; ov && *ov; ov = strchr(ov, ';') ? strchr(ov, ';') + 1 : "")
+		for (i = 0; i < NDS; i++) {
+			size_t l = strlen(registry[i].name);
+			const char *p = ov + l + 1;
+			int card[MM_MAXFACTORS];
 
-		if (strncmp(ov, registry[i].name, l) != 0 || ov[l] != ':')
-			continue;
-		for (f = 0; f < registry[i].F; f++) {
-			char *end;
-			long v = strtol(p, &end, 10);
-			if (end == p || v < 1 || v > registry[i].card[f])
-				break;
-			card[f] = (int)v;
-			p = end;
-			if (*p == ',')
-				p++;
+			if (strncmp(ov, registry[i].name, l) != 0 || ov[l] != ':')
+				continue;
+			for (f = 0; f < registry[i].F; f++) {
+				char *end;
+				long v = strtol(p, &end, 10);
+				if (end == p || v < 1 || v > registry[i].card[f])
+					break;
+				card[f] = (int)v;
+				p = end;
+				if (*p == ',')
+					p++;
+			}
+			if (f == registry[i].F && (*p == '\0' || *p == ';'))
+				memcpy(registry[i].card, card, sizeof(int) * f);
 		}
-		if (f == registry[i].F && *p == '\0')
-			memcpy(registry[i].card, card, sizeof(int) * f);
-	}
 	for (i = 0; i < NDS; i++) {
 		registry[i].rows = 1;
 		for (f = 0; f < registry[i].F; f++)
@@ -414,8 +415,11 @@ open_npz(struct mm_source *s, const char *path, const struct mm_dataset *ds)
 		    member);
 	if ((rc = mm_zip_read(m, hdr + 10, hl - 10)) < 0)
 		return rc;
-	if ((rc = mm_npy_parse(hdr, e->usize, &t, &ndim, shape, &hl)) < 0)
-		return mm_err(rc, "%s: %s.npy: %s", path, member, mm_errmsg());
+	if ((rc = mm_npy_parse(hdr, e->usize, &t, &ndim, shape, &hl)) < 0) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", mm_errmsg());
+		return mm_err(rc, "%s: %s.npy: %s", path, member, why);
+	}
 	if (t != MM_U8)
 		return mm_err(MM_EDTYPE, "%s: %s.npy is %s, not u8", path,
 		    member, mm_dtype_name(t));

@@ -122,8 +122,10 @@ int mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
 void mm_source_close(struct mm_source *s);
 
 /* Grid override for tests of the importers on small fixture files: when
- * the environment variable MMIB_GEN_TEST_GRID holds "dataset:K1,K2,...",
- * that dataset's cardinalities are replaced (same number of factors).
+ * the environment variable MMIB_GEN_TEST_GRID holds "dataset:K1,K2,..."
+ * (several joined by ';'), those datasets' cardinalities are replaced
+ * (same number of factors, each at most the real one); read once, at the
+ * first registry call.
  * Not for real use: the stream's cardinalities= will say what was used. */
 #define MM_GEN_TEST_GRID "MMIB_GEN_TEST_GRID"
 

@@ -1,0 +1,410 @@
+/*
+ * t-gen-import.c - the importers on fixture files in the real formats,
+ * made here: npz (zip) with stored and deflated members, a ZIP64 npz like
+ * numpy writes for MPI3D, and an HDF5 file with gzip chunks like
+ * 3dshapes.h5.  The real grids are huge, so the test declares small ones
+ * through MMIB_GEN_TEST_GRID (see gen.h) before the registry is used.
+ * Each fixture row r is filled with bytes (r * 7 + position) so a wrong
+ * row, a wrong transpose or a wrong offset shows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#ifdef MM_HAVE_HDF5
+#include <hdf5.h>
+#endif
+
+#include "err.h"
+#include "gen.h"
+#include "tap.h"
+
+#define NPX 4096
+
+static char dir[256];
+
+static void
+p16(unsigned char *p, unsigned v)
+{
+	p[0] = v & 255;
+	p[1] = (v >> 8) & 255;
+}
+
+static void
+p32(unsigned char *p, uint32_t v)
+{
+	p16(p, v & 0xffff);
+	p16(p + 2, v >> 16);
+}
+
+static void
+p64(unsigned char *p, uint64_t v)
+{
+	p32(p, (uint32_t)v);
+	p32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A tiny zip writer: members given as whole buffers; method 0 or 8;
+ * zip64 puts ZIP64 extras (and 0xffffffff sizes) in the central
+ * directory and a ZIP64 end record, as numpy does for large arrays. */
+struct member {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+	int method;
+};
+
+static int
+write_zip(const char *path, const struct member *m, int n, int zip64)
+{
+	FILE *f = fopen(path, "wb");
+	unsigned char h[128], *cd = calloc(n, 46 + 64 + 28);
+	uint64_t off[8], csz[8];
+	uint32_t crc[8];
+	size_t cdl = 0;
+	uint64_t cdoff;
+	int i;
+
+	if (!f || !cd)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char *buf = (unsigned char *)m[i].data;
+		uLongf cl = compressBound(m[i].len);
+		size_t nl = strlen(m[i].name);
+		crc[i] = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
+		if (m[i].method == 8) {
+			z_stream zs;
+			memset(&zs, 0, sizeof zs);
+			buf = malloc(cl);
+			deflateInit2(&zs, 6, Z_DEFLATED, -15, 8,
+			    Z_DEFAULT_STRATEGY);
+			zs.next_in = (unsigned char *)m[i].data;
+			zs.avail_in = (uInt)m[i].len;
+			zs.next_out = buf;
+			zs.avail_out = (uInt)cl;
+			deflate(&zs, Z_FINISH);
+			cl = zs.total_out;
+			deflateEnd(&zs);
+		} else
+			cl = m[i].len;
+		csz[i] = cl;
+		off[i] = (uint64_t)ftell(f);
+		memset(h, 0, 30);
+		p32(h, 0x04034b50);
+		p16(h + 4, 20);
+		p16(h + 8, m[i].method);
+		p32(h + 14, crc[i]);
+		p32(h + 18, (uint32_t)cl);
+		p32(h + 22, (uint32_t)m[i].len);
+		p16(h + 26, nl);
+		fwrite(h, 1, 30, f);
+		fwrite(m[i].name, 1, nl, f);
+		fwrite(buf, 1, cl, f);
+		if (buf != m[i].data)
+			free(buf);
+	}
+	cdoff = (uint64_t)ftell(f);
+	for (i = 0; i < n; i++) {
+		unsigned char *e = cd + cdl;
+		size_t nl = strlen(m[i].name);
+		memset(e, 0, 46);
+		p32(e, 0x02014b50);
+		p16(e + 4, 45);
+		p16(e + 6, 45);
+		p16(e + 10, m[i].method);
+		p32(e + 16, crc[i]);
+		p32(e + 20, zip64 ? 0xffffffff : (uint32_t)csz[i]);
+		p32(e + 24, zip64 ? 0xffffffff : (uint32_t)m[i].len);
+		p16(e + 28, nl);
+		p16(e + 30, zip64 ? 28 : 0);
+		p32(e + 42, zip64 ? 0xffffffff : (uint32_t)off[i]);
+		memcpy(e + 46, m[i].name, nl);
+		cdl += 46 + nl;
+		if (zip64) {
+			p16(cd + cdl, 1);
+			p16(cd + cdl + 2, 24);
+			p64(cd + cdl + 4, m[i].len);
+			p64(cd + cdl + 12, csz[i]);
+			p64(cd + cdl + 20, off[i]);
+			cdl += 28;
+		}
+	}
+	fwrite(cd, 1, cdl, f);
+	if (zip64) {
+		uint64_t z64 = (uint64_t)ftell(f);
+		memset(h, 0, 76);
+		p32(h, 0x06064b50);
+		p64(h + 4, 44);
+		p16(h + 12, 45);
+		p16(h + 14, 45);
+		p64(h + 24, n);
+		p64(h + 32, n);
+		p64(h + 40, cdl);
+		p64(h + 48, cdoff);
+		p32(h + 56, 0x07064b50);
+		p64(h + 64, z64);
+		p32(h + 72, 1);
+		fwrite(h, 1, 76, f);
+	}
+	memset(h, 0, 22);
+	p32(h, 0x06054b50);
+	p16(h + 8, zip64 ? 0xffff : n);
+	p16(h + 10, zip64 ? 0xffff : n);
+	p32(h + 12, zip64 ? 0xffffffff : (uint32_t)cdl);
+	p32(h + 16, zip64 ? 0xffffffff : (uint32_t)cdoff);
+	fwrite(h, 1, 22, f);
+	free(cd);
+	return fclose(f);
+}
+
+/* An npy blob of rows (rows, 64, 64[, C]) u8 with the fixture pattern. */
+static unsigned char *
+npy(int64_t rows, int C, size_t *len)
+{
+	char hd[128];
+	size_t row = (size_t)NPX * C, hl, i;
+	unsigned char *b;
+	int64_t r;
+
+	if (C == 1)
+		snprintf(hd, sizeof hd, "{'descr': '|u1', 'fortran_order': "
+		    "False, 'shape': (%lld, 64, 64), }", (long long)rows);
+	else
+		snprintf(hd, sizeof hd, "{'descr': '|u1', 'fortran_order': "
+		    "False, 'shape': (%lld, 64, 64, %d), }", (long long)rows, C);
+	hl = strlen(hd);
+	hl = (10 + hl + 1 + 63) / 64 * 64;
+	*len = hl + row * rows;
+	b = malloc(*len);
+	memcpy(b, "\x93NUMPY\x01\x00", 8);
+	p16(b + 8, (unsigned)(hl - 10));
+	memset(b + 10, ' ', hl - 10);
+	memcpy(b + 10, hd, strlen(hd));
+	b[hl - 1] = '\n';
+	for (r = 0; r < rows; r++)
+		for (i = 0; i < row; i++)
+			b[hl + r * row + i] = (unsigned char)(r * 7 + i * 13);
+	return b;
+}
+
+/* Expected (C, H, W) image of fixture row r stored (H, W, C). */
+static int
+row_ok(const uint8_t *img, int64_t r, int C)
+{
+	int i, c;
+
+	for (c = 0; c < C; c++)
+		for (i = 0; i < NPX; i++)
+			if (img[c * NPX + i] !=
+			    (uint8_t)(r * 7 + ((size_t)i * C + c) * 13))
+				return 0;
+	return 1;
+}
+
+static void
+t_npz(const char *ds_name, int C, int method, int zip64)
+{
+	const struct mm_dataset *ds = mm_gen_find(ds_name);
+	char path[300];
+	size_t len;
+	unsigned char *blob = npy(ds->rows, C, &len);
+	struct member m[3] = {
+		{ "metadata.npy", (const unsigned char *)"pickled junk", 12, 0 },
+		{ C == 1 ? "imgs.npy" : "images.npy", blob, len, method },
+		{ "latents_classes.npy", (const unsigned char *)"x", 1, 8 },
+	};
+	struct mm_source s;
+	int64_t rows[3] = { 1, 5, ds->rows - 1 };
+	static uint8_t img[3 * 3 * NPX];
+	int rc;
+
+	snprintf(path, sizeof path, "%s/%s-%d-%d.npz", dir, ds_name, method,
+	    zip64);
+	write_zip(path, m, 3, zip64);
+	rc = mm_source_file(&s, path, NULL);
+	ok(rc == 0 && s.ds == ds, "%s npz (%s%s) opens, dataset detected%s%s",
+	    ds_name, method ? "deflate" : "stored", zip64 ? ", ZIP64" : "",
+	    rc ? ": " : "", rc ? mm_errmsg() : "");
+	if (rc) {
+		skip(1, "not open");
+		free(blob);
+		return;
+	}
+	ok(s.seekable == (method == 0), "seekable only when stored");
+	rc = mm_source_read(&s, rows, 3, img);
+	ok(rc == 0 && row_ok(img, 1, C) && row_ok(img + C * NPX, 5, C) &&
+	    row_ok(img + 2 * C * NPX, ds->rows - 1, C),
+	    "rows 1, 5, last read back (H,W,C -> C,H,W)");
+	if (method == 0) {
+		int64_t r0 = 0;
+		ok(mm_source_read(&s, &r0, 1, img) == 0 && row_ok(img, 0, C),
+		    "stored member: seek back to row 0");
+	} else {
+		int64_t r0 = 0;
+		ok(mm_source_read(&s, &r0, 1, img) < 0 &&
+		    strstr(mm_errmsg(), "deflated") != NULL,
+		    "deflated member: going back is refused");
+	}
+	mm_source_close(&s);
+
+	/* truncated copy: cut the file in half */
+	{
+		char tp[320];
+		FILE *in = fopen(path, "rb"), *out;
+		long sz;
+		unsigned char *all;
+		snprintf(tp, sizeof tp, "%s.trunc", path);
+		fseek(in, 0, SEEK_END);
+		sz = ftell(in);
+		rewind(in);
+		all = malloc(sz);
+		if (fread(all, 1, sz, in) != (size_t)sz)
+			sz = 0;
+		fclose(in);
+		out = fopen(tp, "wb");
+		fwrite(all, 1, sz / 2, out);
+		fclose(out);
+		rc = mm_source_file(&s, tp, NULL);
+		ok(rc < 0, "truncated npz refused: %s", mm_errmsg());
+		/* corrupt payload: flip bytes in the middle of the data */
+		if (method == 8) {
+			size_t k;
+			for (k = 200; k < 260; k++)
+				all[k] ^= 0x5a;
+			out = fopen(tp, "wb");
+			fwrite(all, 1, sz, out);
+			fclose(out);
+			rc = mm_source_file(&s, tp, NULL);
+			if (rc == 0) {
+				int64_t r = ds->rows - 1;
+				rc = mm_source_read(&s, &r, 1, img);
+				mm_source_close(&s);
+			}
+			ok(rc < 0, "corrupt deflate data refused: %s",
+			    mm_errmsg());
+		}
+		free(all);
+		unlink(tp);
+	}
+	free(blob);
+}
+
+static void
+t_grid_mismatch(void)
+{
+	const struct mm_dataset *ds = mm_gen_find("dsprites");
+	char path[300];
+	size_t len;
+	unsigned char *blob = npy(ds->rows - 1, 1, &len);
+	struct member m[1] = { { "imgs.npy", blob, len, 0 } };
+	struct mm_source s;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/short.npz", dir);
+	write_zip(path, m, 1, 0);
+	rc = mm_source_file(&s, path, NULL);
+	ok(rc == MM_ESIZE && strstr(mm_errmsg(), "grid has 48") != NULL,
+	    "wrong row count refused: %s", mm_errmsg());
+	rc = mm_source_file(&s, path, mm_gen_find("mpi3d"));
+	ok(rc < 0, "dSprites npz given as mpi3d refused: %s", mm_errmsg());
+	free(blob);
+}
+
+static void
+t_h5(void)
+{
+#ifdef MM_HAVE_HDF5
+	const struct mm_dataset *ds = mm_gen_find("shapes3d");
+	hsize_t dims[4] = { (hsize_t)ds->rows, 64, 64, 3 };
+	hsize_t chunk[4] = { 3, 64, 64, 3 };
+	char path[300], tp[320];
+	size_t len;
+	unsigned char *blob = npy(ds->rows, 3, &len);
+	hid_t f, sp, pl, d;
+	struct mm_source s;
+	int64_t rows[4] = { 0, 2, 3, 9 };
+	static uint8_t img[4 * 3 * NPX];
+	int rc, i, good = 1;
+
+	snprintf(path, sizeof path, "%s/3dshapes.h5", dir);
+	f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	sp = H5Screate_simple(4, dims, NULL);
+	pl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(pl, 4, chunk);
+	H5Pset_deflate(pl, 4);
+	d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl,
+	    H5P_DEFAULT);
+	H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+	    blob + (len - (size_t)ds->rows * 3 * NPX));
+	H5Dclose(d);
+	H5Pclose(pl);
+	H5Sclose(sp);
+	H5Fclose(f);
+	rc = mm_source_file(&s, path, NULL);
+	ok(rc == 0 && s.ds == ds, "3dshapes.h5 opens, dataset detected%s%s",
+	    rc ? ": " : "", rc ? mm_errmsg() : "");
+	rc = rc ? rc : mm_source_read(&s, rows, 4, img);
+	for (i = 0; i < 4; i++)
+		good &= rc == 0 && row_ok(img + i * 3 * NPX, rows[i], 3);
+	ok(good, "h5 rows 0, 2, 3, 9 (two hyperslab runs) read back");
+	mm_source_close(&s);
+	/* truncated */
+	{
+		FILE *in = fopen(path, "rb"), *out;
+		long sz;
+		unsigned char *all;
+		fseek(in, 0, SEEK_END);
+		sz = ftell(in);
+		rewind(in);
+		all = malloc(sz);
+		if (fread(all, 1, sz, in) != (size_t)sz)
+			sz = 0;
+		fclose(in);
+		snprintf(tp, sizeof tp, "%s.trunc", path);
+		out = fopen(tp, "wb");
+		fwrite(all, 1, sz / 2, out);
+		fclose(out);
+		rc = mm_source_file(&s, tp, NULL);
+		if (rc == 0) {
+			int64_t r = ds->rows - 1;
+			rc = mm_source_read(&s, &r, 1, img);
+			mm_source_close(&s);
+		}
+		ok(rc < 0, "truncated h5 refused: %s", mm_errmsg());
+		free(all);
+		unlink(tp);
+	}
+	free(blob);
+#else
+	skip(3, "built without HDF5");
+#endif
+}
+
+int
+main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* small grids: dsprites 48 rows, mpi3d 16, shapes3d 16 */
+	setenv(MM_GEN_TEST_GRID, "dsprites:3,2,2,2,2;mpi3d:2,2,1,1,1,2,2;"
+	    "shapes3d:2,1,1,1,2,5", 1);
+	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		skip_all("no temporary directory");
+	plan(28);
+	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
+	t_npz("dsprites", 1, 0, 0);
+	t_npz("dsprites", 1, 8, 0);
+	t_grid_mismatch();
+	t_npz("mpi3d", 3, 0, 1);
+	t_npz("mpi3d", 3, 8, 1);
+	t_h5();
+	{
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			diag("could not remove %s", dir);
+	}
+	return done_testing();
+}
