@@ -89,7 +89,7 @@ tests: $(TOOLS) $(TEST_BIN)
 # man pages.  Installs missing dependencies first.
 check: deps
 	@$(MAKE) --no-print-directory tests
-	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) OPENBLAS_NUM_THREADS=1 \
+	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) MMIB_BUILD=$(BUILD) OPENBLAS_NUM_THREADS=1 \
 		$(PROVE) -j2 -e '' $(TEST_BIN) $(TEST_SH)
 	mandoc -Tlint -Wwarning $(MANS)
 
