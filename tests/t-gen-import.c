@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "gen.h"
+#include "stream.h"
 #include "tap.h"
 
 #define NPX 4096
@@ -290,6 +291,47 @@ t_npz(const char *ds_name, int C, int method, int zip64)
 	free(blob);
 }
 
+/* Run bin/mmib-gen --from path and check every image against the row its
+ * classes name: the tool's sort-read-scatter keeps rows and images
+ * together.  Returns the number of rows checked, -1 on a mismatch. */
+static int64_t
+cli_from(const char *path, const char *args, int C)
+{
+	char cmd[1024];
+	const char *top = getenv("MMIB_TOP");
+	const struct mm_dataset *ds = NULL;
+	struct mm_reader *r;
+	struct mm_batch b;
+	FILE *p;
+	int64_t n = 0, i;
+	int rc, good = 1;
+
+	snprintf(cmd, sizeof cmd, "%s/bin/mmib-gen --from '%s' %s",
+	    top ? top : ".", path, args);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	r = mm_reader_open(p, "mmib-gen");
+	mm_batch_init(&b);
+	while ((rc = mm_reader_batch(r, &b)) == 1) {
+		struct mm_record *im = mm_batch_get(&b, "images");
+		struct mm_record *cl = mm_batch_get(&b, "classes");
+		if (!ds)
+			ds = mm_gen_find(mm_meta_get(mm_reader_meta(r),
+			    "dataset"));
+		if (!im || !cl || !ds)
+			break;
+		for (i = 0; i < b.rows; i++, n++)
+			good &= row_ok((const uint8_t *)im->data +
+			    i * C * NPX, mm_gen_row(ds, (const int32_t *)
+			    cl->data + i * ds->F), C);
+	}
+	mm_batch_free(&b);
+	mm_reader_close(r);
+	if (pclose(p) != 0 || rc != 0)
+		return -2;
+	return good ? n : -1;
+}
+
 static void
 t_grid_mismatch(void)
 {
@@ -349,6 +391,8 @@ t_h5(void)
 		good &= rc == 0 && row_ok(img + i * 3 * NPX, rows[i], 3);
 	ok(good, "h5 rows 0, 2, 3, 9 (two hyperslab runs) read back");
 	mm_source_close(&s);
+	is_int(cli_from(path, "-n 10 -s 2 --batch 4", 3), 10,
+	    "mmib-gen --from h5: 10 rows, each image its row's");
 	/* truncated */
 	{
 		FILE *in = fopen(path, "rb"), *out;
@@ -377,7 +421,7 @@ t_h5(void)
 	}
 	free(blob);
 #else
-	skip(3, "built without HDF5");
+	skip(4, "built without HDF5");
 #endif
 }
 
@@ -392,13 +436,29 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(28);
+	plan(32);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	t_npz("dsprites", 1, 0, 0);
 	t_npz("dsprites", 1, 8, 0);
+	{
+		char path[300];
+		int64_t k;
+		snprintf(path, sizeof path, "%s/dsprites-8-0.npz", dir);
+		k = cli_from(path, "-n 40 -s 3 --part train --batch 7", 1);
+		is_int(k, 30, "mmib-gen --from deflated npz: 30 train rows, "
+		    "each image its row's");
+		k = cli_from(path, "-n all --batch 5", 1);
+		is_int(k, 48, "mmib-gen --from deflated npz -n all: 48 rows");
+	}
 	t_grid_mismatch();
 	t_npz("mpi3d", 3, 0, 1);
 	t_npz("mpi3d", 3, 8, 1);
+	{
+		char path[300];
+		snprintf(path, sizeof path, "%s/mpi3d-0-1.npz", dir);
+		is_int(cli_from(path, "-n 12 -s 5 --part test --batch 2", 3), 3,
+		    "mmib-gen --from stored ZIP64 npz: 3 test rows");
+	}
 	t_h5();
 	{
 		char cmd[600];

@@ -215,7 +215,7 @@ main(int argc, char **argv)
 	else
 		rc = mm_source_render(&src, ds);
 	if (rc < 0)
-		mm_die_err(from ? from : ds->name, rc);
+		mm_die("%s", mm_errmsg());  /* the detail names the file */
 	ds = src.ds;
 	F = ds->F;
 	isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
@@ -329,7 +329,7 @@ main(int argc, char **argv)
 			for (i = 0; i < cn; i++)
 				srows[i] = order[pos[i]];
 			if ((rc = mm_source_read(&src, srows, cn, cimg)) < 0)
-				mm_die_err(from, rc);
+				mm_die("%s", mm_errmsg());
 			/* pos[i] is the chunk slot that holds sorted image i */
 		}
 		for (done = 0; done < cn; done += k) {
