@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "tap.h"
+#include "util-ref.h"
 
 /* Synthetic pairs: 16x16 images with a 4x4 bright block at column
  * 2 * cls[0] and row 2 * cls[1]; the pair vector is the one-hot of
@@ -302,13 +303,120 @@ learns(void)
 	mm_model_free(&m);
 }
 
+/* worst |got - want| over the largest |want| (at least floor: the bias of
+ * a Linear layer before a BatchNorm has a gradient of rounding noise) */
+static double
+relerr(const float *got, const double *want, int n, double floor)
+{
+	double big = floor, worst = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fabs(want[i]) > big)
+			big = fabs(want[i]);
+	for (i = 0; i < n; i++)
+		if (fabs(got[i] - want[i]) > worst)
+			worst = fabs(got[i] - want[i]);
+	return worst / big;
+}
+
+/* One training step of two tiny encoders against PyTorch
+ * (tests/ref/train_ref.py: step.mts holds the weights, step.txt the rest). */
+static void
+golden_step(void)
+{
+	const char *top = getenv("MMIB_TOP");
+	char path[4096], key[300];
+	struct mm_model m;
+	struct mm_loss l;
+	struct mm_optim o;
+	struct mm_rng r;
+	float x[8 * 36], p[8 * 5];
+	const double *w;
+	double gworst = 0, aworst = 0;
+	FILE *f;
+	int k, i, n, rc, missing = 0;
+
+	snprintf(path, sizeof(path), "%s/tests/ref/step.mts", top ? top : ".");
+	if (!(f = fopen(path, "rb")) || ref_load("step.txt") != 0) {
+		ok(0, "tests/ref/step.mts and step.txt load");
+		skip(4, "no fixture");
+		return;
+	}
+	rc = mm_model_load(&m, f, "step.mts", 8);
+	fclose(f);
+	if (!ok(rc == 0, "PyTorch's model file loads: %s", rc ? mm_errmsg() :
+	    "ok")) {
+		skip(4, "no model");
+		return;
+	}
+	ref_floats("x", x, 8 * 36);
+	ref_floats("p", p, 8 * 5);
+	mm_loss_init(&l, 8, 4, MM_REG_COS, 0, 0.5);
+	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-2, 1e-4, 0);
+	mm_rng_seed(&r, 1);
+	mm_model_train_step(&m, &l, &o, x, p, 8, &r);
+	w = ref_get("loss", NULL);
+	ok(w && fabs(l.loss - w[0]) < 1e-4 * fabs(w[0]) &&
+	    fabs(l.regval - w[2]) < 1e-4 * fabs(w[2]),
+	    "loss %.6f (InfoNCE %.6f, reg %.6f) as PyTorch", l.loss, l.infonce,
+	    l.regval);
+	for (k = 0; k < 2; k++) {
+		struct mm_encoder *e = k ? m.fac : m.img;
+		struct mm_tensor_view *v;
+		float *base = mm_encoder_params(e), *g = mm_encoder_grads(e);
+
+		n = mm_encoder_tensors(e, &v);
+		for (i = 0; i < n; i++) {
+			double err;
+
+			snprintf(key, sizeof(key), "after.%s.%s", k ? "fac" :
+			    "img", v[i].name);
+			if (!(w = ref_get(key, NULL))) {
+				missing++;
+				continue;
+			}
+			err = relerr(v[i].data, w, (int)v[i].count, 1e-12);
+			if (err > aworst)
+				aworst = err;
+			if (!v[i].is_param)
+				continue;
+			snprintf(key, sizeof(key), "grad.%s.%s", k ? "fac" : "img",
+			    v[i].name);
+			if (!(w = ref_get(key, NULL))) {
+				missing++;
+				continue;
+			}
+			err = relerr(g + (v[i].data - base), w, (int)v[i].count,
+			    0.1);
+			if (err > gworst)
+				gworst = err;
+		}
+	}
+	w = ref_get("grad.temperature", NULL);
+	if (w && fabs(m.dT - w[0]) / fabs(w[0]) > gworst)
+		gworst = fabs(m.dT - w[0]) / fabs(w[0]);
+	ok(!missing && gworst < 1e-4, "every gradient (d/dT too) as PyTorch, "
+	    "worst relative %.1e", gworst);
+	ok(!missing && aworst < 1e-4, "every weight and BatchNorm statistic "
+	    "after one Adam step as PyTorch, worst relative %.1e", aworst);
+	w = ref_get("after.temperature", NULL);
+	ok(w && fabs(m.T - w[0]) < 1e-6, "temperature after the step %.7f as "
+	    "PyTorch", m.T);
+	mm_optim_free(&o);
+	mm_loss_free(&l);
+	mm_model_free(&m);
+	ref_free();
+}
+
 int
 main(void)
 {
-	plan(18);
+	plan(23);
 	roundtrip();
 	gradcheck(MM_REG_COS);
 	gradcheck(MM_REG_KL);
 	learns();
+	golden_step();
 	return done_testing();
 }

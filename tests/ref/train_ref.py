@@ -6,11 +6,15 @@ that tests/t-loss.c, t-optim.c and t-model.c compare against:
   tests/ref/loss.txt   InfoNCE (one- and two-way), cos and kl regularisers,
                        their gradients and d/dT
   tests/ref/optim.txt  three steps of Adam, AdamW and SGD with momentum
-  tests/ref/step.txt   one full training step of two tiny encoders
+  tests/ref/step.mts   two tiny encoders (an mmib model file) and
+  tests/ref/step.txt   one full training step of them: inputs, loss,
+                       every gradient, the weights and BatchNorm
+                       statistics after one Adam step
 Run with Debian's python3 (torch 1.13):  /usr/bin/python3 tests/ref/train_ref.py
 """
 import math
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +108,87 @@ def optim_fixture():
             put(out, name, p)
 
 
+def mlp(din, hidden, dout):
+    layers = []
+    for h in hidden:
+        layers += [torch.nn.Linear(din, h), torch.nn.BatchNorm1d(h),
+                   torch.nn.ReLU()]
+        din = h
+    layers.append(torch.nn.Linear(din, dout))
+    return torch.nn.Sequential(*layers)
+
+
+def tensors(prefix, net):
+    """Parameters and BatchNorm running statistics with mmib's names."""
+    out = {}
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        out["%s.net.%s" % (prefix, k)] = v.detach().clone()
+    return out
+
+
+def step_fixture():
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "formats"))
+    import mts
+    import numpy as np
+
+    torch.manual_seed(3)
+    N, C, H, W, D, Z = 8, 1, 6, 6, 5, 4
+    img = mlp(C * H * W, [8], Z)
+    fac = mlp(D, [6], Z)
+    for net in (img, fac):          # non-trivial BatchNorm affine
+        for m in net:
+            if isinstance(m, torch.nn.BatchNorm1d):
+                torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+                torch.nn.init.uniform_(m.bias, -0.2, 0.2)
+    T = torch.nn.Parameter(torch.tensor(0.07))
+    x = (torch.rand(N, C, H, W) < 0.3).float()
+    p = torch.zeros(N, D)
+    p[torch.arange(N), torch.randint(0, D, (N,))] = 1
+    p += 0.1 * torch.randn(N, D)    # distinct rows, no ties
+    before = {}
+    before.update(tensors("img", img))
+    before.update(tensors("fac", fac))
+    meta = {"dataset": "reference", "model.image_encoder": "mlp-flatten:8",
+            "model.factor_encoder": "mlp:6", "model.code_size": Z,
+            "model.channels": C, "model.height": H, "model.width": W,
+            "model.pair_dim": D, "model.reg": "cos",
+            "model.learn_temperature": 1}
+    arrays = {k: v.numpy().astype(np.float32) for k, v in before.items()}
+    arrays["temperature"] = np.array([0.07], np.float32)
+    mts.write(os.path.join(HERE, "step.mts"), arrays, meta=meta)
+
+    params = list(img.parameters()) + list(fac.parameters()) + [T]
+    opt = torch.optim.Adam(params, lr=1e-2, weight_decay=1e-4)
+    img.train()
+    fac.train()
+    a = img(x.flatten(1))
+    b = fac(p)
+    u, v = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    nce = infonce(u, v, T, 0)
+    reg = 1 - (u * v).sum(1).mean()
+    loss = nce + 0.5 * reg
+    opt.zero_grad()
+    loss.backward()
+    with open(os.path.join(HERE, "step.txt"), "w") as out:
+        put(out, "x", x)
+        put(out, "p", p)
+        put(out, "loss", torch.stack([loss, nce, reg]))
+        for prefix, net in (("img", img), ("fac", fac)):
+            for k, prm in net.named_parameters():
+                put(out, "grad.%s.net.%s" % (prefix, k), prm.grad)
+        put(out, "grad.temperature", T.grad)
+        opt.step()
+        after = {}
+        after.update(tensors("img", img))
+        after.update(tensors("fac", fac))
+        for k, t in after.items():
+            put(out, "after." + k, t)
+        put(out, "after.temperature", T)
+
+
 if __name__ == "__main__":
     loss_fixture()
     optim_fixture()
+    step_fixture()
