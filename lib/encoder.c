@@ -639,7 +639,7 @@ resnet_forward(struct mm_encoder *e, const float *x, int N, int train)
 	struct unit *u1, *u2;
 	const float *in;
 	double t = mm_now();
-	size_t M, i, n;
+	size_t M;
 	int b;
 
 	mm_nchw_to_nhwc(e->xin, x, N, e->C, e->H * e->W);
@@ -669,9 +669,7 @@ resnet_forward(struct mm_encoder *e, const float *x, int N, int train)
 		    train, 0);
 		mm_shortcut_forward(u2->post, in, N, u1->H, u1->W, u1->Cin,
 		    u1->Cout, u1->stride);
-		n = M * u2->Cout;
-		for (i = 0; i < n; i++)
-			u2->post[i] = u2->post[i] > 0 ? u2->post[i] : 0;
+		mm_relu_forward(u2->post, u2->post, M * u2->Cout);
 		e->tf[u2->tbn] += mm_now() - t;
 		in = u2->post;
 	}
@@ -746,7 +744,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 	struct unit *u1, *u2;
 	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *T = e->g[3], *sw;
 	const float *in;
-	size_t n, i;
+	size_t n;
 	int N = e->lastN, b;
 	double t;
 
@@ -765,8 +763,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 		t = mm_now();
 		/* G: gradient of the block output; mask by its ReLU */
 		n = (size_t)N * u2->Ho * u2->Wo * u2->Cout;
-		for (i = 0; i < n; i++)
-			G[i] = u2->post[i] > 0 ? G[i] : 0;
+		mm_relu_mask(G, u2->post, n);
 		zero(DX, (size_t)N * u1->H * u1->W * u1->Cin);
 		mm_shortcut_backward(DX, G, N, u1->H, u1->W, u1->Cin,
 		    u1->Cout, u1->stride);

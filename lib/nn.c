@@ -8,6 +8,17 @@
 #include <math.h>
 #include <string.h>
 
+/* GCC's -O2 vectorises only loops whose trip count is a known multiple of
+ * the vector width, and never a loop with a float comparison while float
+ * comparisons may trap; the channel loops here have run-time lengths and
+ * ReLU masks, so ask for its usual cost model and non-trapping compares in
+ * this file.  Neither changes a result (no reassociation, unlike
+ * -ffast-math); clang vectorises these loops at -O2 anyway. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", \
+    "no-trapping-math")
+#endif
+
 #include <cblas.h>
 
 #include "nn.h"
@@ -68,6 +79,15 @@ mm_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 		dinp[i] += out[i] > 0 ? dout[i] : 0;
 }
 
+void
+mm_relu_mask(float *g, const float *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		g[i] = out[i] > 0 ? g[i] : 0;
+}
+
 /* ---- Batch normalisation ---- */
 
 /* acc[c] = sum over rows of x[r, c0 + c] (c < cb), for x (M, C). */
@@ -121,6 +141,201 @@ colsqdev(double *acc, const float *x, const float *mu, size_t M, int C,
 	}
 }
 
+/*
+ * Few channels (C a power of two up to 256, the ResNet's 16/32/64): rows
+ * are too short for the per-row loops above to pay their start-up cost, so
+ * the data is walked as one flat array in chunks of LANES values, with the
+ * per-channel quantities replicated LANES / C times (value j belongs to
+ * channel j % C in every chunk, including a short last one).
+ */
+#define LANES 1024
+#define FOLD 64         /* chunks summed in float before going to double */
+
+static int
+use_lanes(int C)
+{
+	return C <= 256 && LANES % C == 0;
+}
+
+/* acc[j] (LANES) = sum over chunks of f(x)[j]; kind 0: x, 1: (x - mu)^2,
+ * 2: g (masked by out > 0 when out), 3: g xhat. */
+static void
+lane_sums(double *acc, const float *x, const float *g, const float *out,
+    const float *mu, const float *rs, size_t n, int kind)
+{
+	float part[LANES], v, xh;
+	size_t i0, len, k;
+	int j, f = 0;
+
+	for (j = 0; j < LANES; j++) {
+		acc[j] = 0;
+		part[j] = 0;
+	}
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = x + i0, *gr = g ? g + i0 : NULL;
+		const float *yr = out ? out + i0 : NULL;
+		switch (kind) {
+		case 0:
+			for (k = 0; k < len; k++)
+				part[k] += xr[k];
+			break;
+		case 1:
+			for (k = 0; k < len; k++) {
+				v = xr[k] - mu[k];
+				part[k] += v * v;
+			}
+			break;
+		case 2:
+			if (yr)
+				for (k = 0; k < len; k++)
+					part[k] += gr[k] * (float)(yr[k] > 0);
+			else
+				for (k = 0; k < len; k++)
+					part[k] += gr[k];
+			break;
+		default:
+			if (yr)
+				for (k = 0; k < len; k++) {
+					xh = (xr[k] - mu[k]) * rs[k];
+					part[k] += gr[k] * (float)(yr[k] > 0) * xh;
+				}
+			else
+				for (k = 0; k < len; k++) {
+					xh = (xr[k] - mu[k]) * rs[k];
+					part[k] += gr[k] * xh;
+				}
+		}
+		if (++f == FOLD || i0 + LANES >= n) {
+			for (j = 0; j < LANES; j++) {
+				acc[j] += part[j];
+				part[j] = 0;
+			}
+			f = 0;
+		}
+	}
+}
+
+/* out[c] = sum of acc[j] over j % C == c */
+static void
+lane_fold(double *out, const double *acc, int C)
+{
+	int j;
+
+	for (j = 0; j < C; j++)
+		out[j] = 0;
+	for (j = 0; j < LANES; j++)
+		out[j % C] += acc[j];
+}
+
+static void
+lane_spread(float *lane, const float *v, int C)
+{
+	int j;
+
+	for (j = 0; j < LANES; j++)
+		lane[j] = v[j % C];
+}
+
+static void
+bn_forward_lanes(float *out, float *mean, float *rstd, const float *inp,
+    const float *gamma, const float *beta, float *running_mean,
+    float *running_var, size_t M, int C, int train, int relu)
+{
+	double acc[LANES], sum[256], var;
+	float mu[LANES], sc[256], sh[256], scl[LANES], shl[LANES], v;
+	size_t n = M * C, i0, len, k;
+	int c;
+
+	if (train) {
+		lane_sums(acc, inp, NULL, NULL, NULL, NULL, n, 0);
+		lane_fold(sum, acc, C);
+		for (c = 0; c < C; c++)
+			mean[c] = (float)(sum[c] / (double)M);
+		lane_spread(mu, mean, C);
+		lane_sums(acc, inp, NULL, NULL, mu, NULL, n, 1);
+		lane_fold(sum, acc, C);
+		for (c = 0; c < C; c++) {
+			var = sum[c] / (double)M;
+			rstd[c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
+			if (M > 1)
+				var = sum[c] / (double)(M - 1);
+			running_mean[c] = (1 - MM_BN_MOMENTUM) * running_mean[c] +
+			    MM_BN_MOMENTUM * mean[c];
+			running_var[c] = (1 - MM_BN_MOMENTUM) * running_var[c] +
+			    MM_BN_MOMENTUM * (float)var;
+		}
+	} else {
+		for (c = 0; c < C; c++) {
+			mean[c] = running_mean[c];
+			rstd[c] = (float)(1.0 / sqrt((double)running_var[c] +
+			    MM_BN_EPS));
+		}
+	}
+	for (c = 0; c < C; c++) {
+		sc[c] = rstd[c] * gamma[c];
+		sh[c] = beta[c] - mean[c] * sc[c];
+	}
+	lane_spread(scl, sc, C);
+	lane_spread(shl, sh, C);
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = inp + i0;
+		float *yr = out + i0;
+		if (relu)
+			for (k = 0; k < len; k++) {
+				v = xr[k] * scl[k] + shl[k];
+				yr[k] = v > 0 ? v : 0;
+			}
+		else
+			for (k = 0; k < len; k++)
+				yr[k] = xr[k] * scl[k] + shl[k];
+	}
+}
+
+static void
+bn_backward_lanes(float *dinp, float *dgamma, float *dbeta,
+    const float *dout, const float *out, const float *inp, const float *mean,
+    const float *rstd, const float *gamma, size_t M, int C)
+{
+	double acc[LANES], sdy[256], sdyx[256];
+	float mu[LANES], rs[LANES], kc[256], ac[256], bc[256];
+	float kl[LANES], al[LANES], bl[LANES];
+	size_t n = M * C, i0, len, k;
+	int c;
+
+	lane_spread(mu, mean, C);
+	lane_spread(rs, rstd, C);
+	lane_sums(acc, inp, dout, out, mu, rs, n, 2);
+	lane_fold(sdy, acc, C);
+	lane_sums(acc, inp, dout, out, mu, rs, n, 3);
+	lane_fold(sdyx, acc, C);
+	for (c = 0; c < C; c++) {
+		dgamma[c] += (float)sdyx[c];
+		dbeta[c] += (float)sdy[c];
+		kc[c] = gamma[c] * rstd[c];
+		ac[c] = -kc[c] * rstd[c] * (float)(sdyx[c] / (double)M);
+		bc[c] = -kc[c] * (float)(sdy[c] / (double)M) - ac[c] * mean[c];
+	}
+	lane_spread(kl, kc, C);
+	lane_spread(al, ac, C);
+	lane_spread(bl, bc, C);
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = inp + i0, *gr = dout + i0;
+		float *dr = dinp + i0;
+		if (out) {
+			const float *yr = out + i0;
+			for (k = 0; k < len; k++)
+				dr[k] += kl[k] * gr[k] * (float)(yr[k] > 0) +
+				    al[k] * xr[k] + bl[k];
+		} else {
+			for (k = 0; k < len; k++)
+				dr[k] += kl[k] * gr[k] + al[k] * xr[k] + bl[k];
+		}
+	}
+}
+
 void
 mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
     const float *gamma, const float *beta, float *running_mean,
@@ -131,6 +346,11 @@ mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
 	size_t r;
 	int c0, cb, c;
 
+	if (use_lanes(C)) {
+		bn_forward_lanes(out, mean, rstd, inp, gamma, beta, running_mean,
+		    running_var, M, C, train, relu);
+		return;
+	}
 	for (c0 = 0; c0 < C; c0 += CBLK) {
 		cb = C - c0 < CBLK ? C - c0 : CBLK;
 		if (train) {
@@ -188,6 +408,11 @@ mm_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
 	size_t r0, r, end;
 	int c0, cb, c;
 
+	if (use_lanes(C)) {
+		bn_backward_lanes(dinp, dgamma, dbeta, dout, out, inp, mean,
+		    rstd, gamma, M, C);
+		return;
+	}
 	for (c0 = 0; c0 < C; c0 += CBLK) {
 		cb = C - c0 < CBLK ? C - c0 : CBLK;
 		for (c = 0; c < cb; c++) {

@@ -42,6 +42,9 @@ void mm_relu_forward(float *out, const float *inp, size_t n);  /* (n) */
 /* dinp += dout where out > 0 */
 void mm_relu_backward(float *dinp, const float *dout, const float *out,
     size_t n);
+/* In place: g = 0 where out <= 0 (the backward of a ReLU whose gradient
+ * buffer may be overwritten). */
+void mm_relu_mask(float *g, const float *out, size_t n);
 
 /* ---- Batch normalisation over the rows of (M, C) ----
  * BatchNorm1d on (N, D) is M = N, C = D; BatchNorm2d on NHWC data is

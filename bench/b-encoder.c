@@ -1,0 +1,192 @@
+/*
+ * b-encoder.c - encoder training-step throughput against the sgemm
+ * ceiling measured in the same run.
+ *
+ *   b-encoder [-t threads] [-b batch] [-n steps] [-c config] [-l]
+ *
+ * Configurations (the paper's, see reference/protocol.md):
+ *   flat      dsprites: mlp-flatten:2048,2048,1024,1024,512,512/256 on
+ *             1x64x64 + factor mlp:16,16,8,8,16,16 on 81 inputs
+ *   res-dsp   dsprites: resnet20/64 on 1x64x64 + factor mlp
+ *   res-s3d   shapes3d: resnet20/64 on 3x64x64 + mlp:64,64,32,32,64,64
+ * A step is the train forward and backward of both encoders (the loss and
+ * optimiser are not included).  -l prints the per-layer time table of the
+ * image encoder.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "encoder.h"
+#include "err.h"
+#include "rng.h"
+
+struct config {
+	const char *name, *img, *fac;
+	int C, D, out;
+	float scale;   /* image values: 0/1 (dsprites) or 0..255 */
+};
+
+static const struct config configs[] = {
+	{ "flat", "mlp-flatten:2048,2048,1024,1024,512,512", "mlp:16,16,8,8,16,16",
+	    1, 81, 256, 1 },
+	{ "res-dsp", "resnet20", "mlp:16,16,8,8,16,16", 1, 81, 64, 1 },
+	{ "res-s3d", "resnet20", "mlp:64,64,32,32,64,64", 3, 47, 64, 255 },
+};
+
+static double
+sgemm_gflops(int n)
+{
+	float *a = calloc((size_t)n * n, sizeof *a);
+	float *b = calloc((size_t)n * n, sizeof *b);
+	float *c = calloc((size_t)n * n, sizeof *c);
+	double t0, t, flops = 2.0 * n * n * n;
+	long reps = 0;
+	size_t i;
+
+	if (!a || !b || !c)
+		mm_die("out of memory");
+	for (i = 0; i < (size_t)n * n; i++) {
+		a[i] = (float)(i % 7) * 0.1f;
+		b[i] = (float)(i % 5) * 0.1f;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a,
+	    n, b, n, 0, c, n);
+	t0 = mm_now();
+	do {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n,
+		    1, a, n, b, n, 0, c, n);
+		reps++;
+		t = mm_now() - t0;
+	} while (t < 0.5);
+	free(a);
+	free(b);
+	free(c);
+	return flops * reps / t * 1e-9;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: b-encoder [-l] [-b batch] [-c config] "
+	    "[-n steps] [-t threads]\n");
+	exit(2);
+}
+
+static void
+run(const struct config *c, int B, int steps, int layers, double ceil)
+{
+	struct mm_encoder *img, *fac;
+	struct mm_rng rng;
+	size_t nx = (size_t)B * c->C * 64 * 64, i;
+	float *x = malloc(nx * sizeof *x), *p = malloc((size_t)B * c->D *
+	    sizeof *p), *dy = malloc((size_t)B * c->out * sizeof *dy);
+	double t0, t, flops;
+	int s, rc, n, k;
+
+	if (!x || !p || !dy)
+		mm_die("out of memory");
+	if ((rc = mm_encoder_create(&img, c->img, c->C, 64, 64, c->out, B)) < 0 ||
+	    (rc = mm_encoder_create(&fac, c->fac, c->D, 1, 1, c->out, B)) < 0)
+		mm_die_err(c->name, rc);
+	mm_rng_seed(&rng, 1);
+	mm_encoder_init(img, &rng);
+	mm_encoder_init(fac, &rng);
+	for (i = 0; i < nx; i++)
+		x[i] = c->scale == 1 ? (float)(mm_rng_float(&rng) < 0.1f) :
+		    (float)mm_rng_below(&rng, 256);
+	for (i = 0; i < (size_t)B * c->D; i++)
+		p[i] = (float)(mm_rng_float(&rng) < 0.05f);
+	for (i = 0; i < (size_t)B * c->out; i++)
+		dy[i] = (2 * mm_rng_float(&rng) - 1) / B;
+	for (s = -1; s < steps; s++) {
+		if (s == 0) {
+			/* the first step warms caches and page tables */
+			mm_encoder_times_reset(img);
+			t0 = mm_now();
+		}
+		mm_encoder_zero_grad(img);
+		mm_encoder_zero_grad(fac);
+		mm_encoder_forward(img, x, B, 1);
+		mm_encoder_forward(fac, p, B, 1);
+		mm_encoder_backward(img, dy);
+		mm_encoder_backward(fac, dy);
+	}
+	t = mm_now() - t0;
+	flops = 3 * (mm_encoder_flops(img) + mm_encoder_flops(fac)) * B * steps;
+	printf("%-8s %-44s %8.1f samples/s %7.1f ms/step %6.1f GFLOP/s "
+	    "(%.0f%% of sgemm 512^3)\n", c->name, mm_encoder_spec(img),
+	    B * steps / t, 1e3 * t / steps, flops / t * 1e-9,
+	    100 * flops / t * 1e-9 / ceil);
+	fflush(stdout);
+	if (layers) {
+		const char *names[256];
+		double fw[256], bw[256], tf = 0, tb = 0;
+		n = mm_encoder_times(img, names, fw, bw, 256);
+		for (k = 0; k < n && k < 256; k++) {
+			tf += fw[k];
+			tb += bw[k];
+		}
+		printf("  %-24s %9s %9s %6s\n", "layer", "fwd ms", "bwd ms",
+		    "share");
+		for (k = 0; k < n && k < 256; k++)
+			printf("  %-24s %9.2f %9.2f %5.1f%%\n", names[k],
+			    1e3 * fw[k] / steps, 1e3 * bw[k] / steps,
+			    100 * (fw[k] + bw[k]) / t);
+		printf("  %-24s %9.2f %9.2f %5.1f%%\n", "(image encoder)",
+		    1e3 * tf / steps, 1e3 * tb / steps, 100 * (tf + tb) / t);
+	}
+	mm_encoder_free(img);
+	mm_encoder_free(fac);
+	free(x);
+	free(p);
+	free(dy);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *only = NULL;
+	int ch, threads = 1, B = 128, steps = 0, layers = 0;
+	double g128, g512;
+	size_t k;
+
+	mm_cli_init(argc, argv);
+	while ((ch = getopt(argc, argv, "b:c:ln:t:")) != -1) {
+		switch (ch) {
+		case 'b':
+			B = (int)mm_cli_long("-b", optarg, 2, 4096);
+			break;
+		case 'c':
+			only = optarg;
+			break;
+		case 'l':
+			layers = 1;
+			break;
+		case 'n':
+			steps = (int)mm_cli_long("-n", optarg, 1, 100000);
+			break;
+		case 't':
+			threads = (int)mm_cli_long("-t", optarg, 1, 256);
+			break;
+		default:
+			usage();
+		}
+	}
+	mm_blas_threads(threads);
+	g128 = sgemm_gflops(128);
+	g512 = sgemm_gflops(512);
+	printf("threads %d, batch %d: sgemm 128^3 %.1f GFLOP/s, 512^3 %.1f "
+	    "GFLOP/s\n", threads, B, g128, g512);
+	for (k = 0; k < sizeof configs / sizeof *configs; k++) {
+		if (only && strcmp(only, configs[k].name))
+			continue;
+		run(&configs[k], B, steps ? steps :
+		    configs[k].img[0] == 'r' ? 4 : 20, layers, g512);
+	}
+	return 0;
+}
