@@ -277,6 +277,22 @@ mm_out_open(const char *path, int binary)
 	}
 	if (out_tmp[0])
 		mm_die("internal error: two output files open");
+	/* A device or FIFO (-o /dev/null, a named pipe) is written in place:
+	 * renaming a temporary over it would replace it with a plain file. */
+	{
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (S_ISDIR(st.st_mode))
+				mm_die("%s: is a directory", path);
+			if ((out_file = fopen(path, "wb")) == NULL)
+				mm_die("%s: %s", path, strerror(errno));
+			if (binary && isatty(fileno(out_file)))
+				mm_die("refusing to write binary data to a "
+				    "terminal (use -o FILE or a redirection)");
+			snprintf(out_final, sizeof out_final, "%s", path);
+			return out_file;
+		}
+	}
 	if (strlen(path) + 16 >= sizeof out_tmp)
 		mm_die("%s: path too long", path);
 	snprintf(out_final, sizeof out_final, "%s", path);
@@ -314,6 +330,8 @@ mm_out_close(FILE *f)
 	out_file = NULL;
 	if (bad)
 		mm_die("%s: %s", out_final, strerror(errno ? errno : EIO));
+	if (!out_tmp[0])
+		return;   /* a device or FIFO, written in place */
 	if (rename(out_tmp, out_final) != 0)
 		mm_die("%s: %s", out_final, strerror(errno));
 	out_tmp[0] = '\0';

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Shared CLI behaviour: -o to a FIFO or device is written in place (never
+# replaced by a renamed temporary), binary output refuses a terminal, and a
+# failed run leaves no file behind.
+. "$(dirname "$0")/lib.sh"
+plan 7
+
+mkfifo "$TMP/fifo"
+cat "$TMP/fifo" > "$TMP/got" &
+mmib-gen -d dsprites -n 16 -s 1 -o "$TMP/fifo"
+ok $? "mmib-gen writes into a FIFO"
+wait
+ok $([ -p "$TMP/fifo" ]; echo $?) "the FIFO is still a FIFO"
+run_cmd mmib-info -c "$TMP/got"
+ok $RC "what came through the FIFO is a complete stream"
+
+mmib-gen -d dsprites -n 16 -s 1 -o /dev/null
+ok $? "writing to /dev/null works"
+ok $([ -c /dev/null ]; echo $?) "/dev/null is still a character device"
+
+if command -v script >/dev/null 2>&1; then
+	out=$(script -qec "$(command -v mmib-gen) -d dsprites -n 16" /dev/null 2>&1)
+	like "$out" "refusing to write binary data to a terminal" "binary output to a terminal is refused"
+else
+	skip "script(1) not available"
+fi
+
+mkdir "$TMP/ro" && chmod 555 "$TMP/ro"
+if [ "$(id -u)" -ne 0 ]; then
+	run_cmd mmib-gen -d dsprites -n 16 -o "$TMP/ro/x.mts"
+	ok $((RC == 0)) "unwritable directory fails"
+else
+	run_cmd mmib-gen -d dsprites -n 16 -o "$TMP/nodir/x.mts"
+	like "$ERR" "nodir/x.mts: No such file or directory" "missing directory fails with a clear error"
+fi
+done_testing
