@@ -320,16 +320,16 @@ main(int argc, char **argv)
 	c.jobs = calloc(2 * MM_MAXFACTORS, sizeof *c.jobs);
 	if (!c.jobs)
 		mm_die("out of memory");
+	for (i = 0; i < tr.fac.F; i++)
+		if (want[i] && tr.fac.card[i] < 2) {
+			mm_warn("factor %s has 1 class: skipped (ln K = 0, nMI "
+			    "undefined)", tr.fac.name[i]);
+			want[i] = 0;
+		}
 	for (m = 0; m < 2; m++)
 		for (i = 0; i < tr.fac.F; i++) {
 			if (!usemod[m] || !want[i])
 				continue;
-			if (tr.fac.card[i] < 2) {
-				mm_warn("factor %s has %d class: skipped (ln K = "
-				    "0, nMI undefined)", tr.fac.name[i],
-				    tr.fac.card[i]);
-				continue;
-			}
 			c.jobs[c.njobs].mod = m;
 			c.jobs[c.njobs].factor = i;
 			c.njobs++;

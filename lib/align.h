@@ -1,0 +1,76 @@
+/*
+ * align.h - alignment metrics between two representations of the same N
+ * samples: A (N, Da) and B (N, Db), row i of each describing sample i.
+ *
+ * Definitions (as in the "Platonic representation hypothesis" metric
+ * suite of Huh et al. 2024, computed exactly and in float64):
+ *   cka           linear CKA, biased HSIC: |Ac^T Bc|_F^2 /
+ *                 (|Ac^T Ac|_F |Bc^T Bc|_F) with column-centred A, B
+ *                 (equal to tr(KHLH) / sqrt(tr(KHKH) tr(LHLH)) for
+ *                 K = A A^T, L = B B^T), computed in feature space.
+ *   cka_unbiased  the same ratio with the unbiased HSIC estimator of Song
+ *                 et al. 2012 (diagonals of K and L zeroed), computed in
+ *                 feature space: O(N D^2), never an N x N matrix.
+ *   mutual_knn@k  mean over i of |NA_k(i) & NB_k(i)| / k.
+ *   cycle_knn@k   fraction of i such that i is in NA_k(j) for some j in
+ *                 NB_k(i) (B's neighbours, then A's neighbours, back to i).
+ *   cknna@k       CKA with unbiased HSIC restricted to the pairs (i, j)
+ *                 with j in NA_k(i) and NB_k(i): hsic(M.K, M.L) /
+ *                 sqrt(hsic(MA.K, MA.K) hsic(MB.L, MB.L)); k >= 2.
+ *   svcca         columns centred and divided by (their N-1 std + 1e-8);
+ *                 the top `dim` left singular vectors of each; the mean
+ *                 of the canonical correlations between the two sets
+ *                 (singular values of U1^T U2).  Exact SVD and CCA instead
+ *                 of randomised SVD and iterative CCA; directions whose
+ *                 singular value is below 1e-5 of the largest are dropped.
+ *   recall@k      A->B: fraction of i whose partner B_i ranks among the k
+ *                 best B_j by inner product with A_i; B->A likewise.
+ *   cosine        mean_i cos(A_i, B_i).
+ *   gap           |mean_i A_i - mean_i B_i|, the distance between the two
+ *                 modality centroids.
+ * NA_k(i) are the k rows j != i with the largest inner products A_i.A_j.
+ * Ties: candidates are ranked by inner product, then by lower index, and
+ * rows with identical values are treated as exactly tied (their inner
+ * products are taken from one computation).  Undefined ratios (a zero or
+ * negative denominator) are NaN.
+ */
+#ifndef MM_ALIGN_H
+#define MM_ALIGN_H
+
+#include <stdint.h>
+
+/* Linear CKA, biased and unbiased.  N >= 2 (biased), N >= 4 (unbiased). */
+int mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
+    double *cka, double *cka_unbiased);
+
+/* k nearest neighbours by inner product, self excluded, ties by lower
+ * index: nn (N, k), best first.  1 <= k < N. */
+int mm_align_knn(const float *A, int64_t N, int D, int k, int32_t *nn);
+
+double mm_align_mutual_knn(const int32_t *nnA, const int32_t *nnB,
+    int64_t N, int k);
+double mm_align_cycle_knn(const int32_t *nnA, const int32_t *nnB,
+    int64_t N, int k);
+/* nnA, nnB from mm_align_knn at the same k (>= 2). */
+int mm_align_cknna(const float *A, int Da, const float *B, int Db,
+    int64_t N, const int32_t *nnA, const int32_t *nnB, int k, double *out);
+
+/* SVCCA with `dim` singular directions per side (10 in the suite). */
+int mm_align_svcca(const float *A, int Da, const float *B, int Db,
+    int64_t N, int dim, double *out);
+
+/* Cross-modal retrieval: recall@k for every k in ks (nk values), A->B
+ * into ab[] and B->A into ba[].  Needs Da == Db. */
+int mm_align_recall(const float *A, const float *B, int64_t N, int D,
+    const int *ks, int nk, double *ab, double *ba);
+
+/* Mean paired cosine and modality gap.  Needs Da == Db. */
+int mm_align_paired(const float *A, const float *B, int64_t N, int D,
+    double *cosine, double *gap);
+
+/* Eigen-decomposition of a symmetric n x n matrix S (row-major, destroyed)
+ * by cyclic Jacobi rotations: eigenvalues w (n) in decreasing order and
+ * eigenvectors as the columns of V (n, n). */
+int mm_align_eigsym(double *S, int n, double *w, double *V);
+
+#endif
