@@ -85,7 +85,7 @@ run(const struct config *c, int B, int steps, int layers, double ceil)
 	size_t nx = (size_t)B * c->C * 64 * 64, i;
 	float *x = malloc(nx * sizeof *x), *p = malloc((size_t)B * c->D *
 	    sizeof *p), *dy = malloc((size_t)B * c->out * sizeof *dy);
-	double t0, t, flops;
+	double t0 = 0, t, flops;
 	int s, rc, n, k;
 
 	if (!x || !p || !dy)

@@ -13,10 +13,11 @@
  * comparisons may trap; the channel loops here have run-time lengths and
  * ReLU masks, so ask for its usual cost model and non-trapping compares in
  * this file.  Neither changes a result (no reassociation, unlike
- * -ffast-math); clang vectorises these loops at -O2 anyway. */
+ * -ffast-math); clang vectorises these loops at -O2 anyway.  The short
+ * copies of im2col stay inline loops rather than memcpy calls. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", \
-    "no-trapping-math")
+    "no-trapping-math", "no-tree-loop-distribute-patterns")
 #endif
 
 #include <cblas.h>
@@ -496,6 +497,24 @@ mm_conv3x3_scratch(int Cin, int Cout)
 	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K;
 }
 
+static void
+copyf(float *dst, const float *src, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = src[i];
+}
+
+static void
+zerof(float *dst, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = 0;
+}
+
 /* Columns of output pixels [p0, p1): col (p1 - p0, 3, 3, Cin), the
  * (ky, kx, c) order that makes each tap a contiguous copy in NHWC. */
 static void
@@ -514,25 +533,22 @@ im2col(float *col, const float *inp, size_t p0, size_t p1, int H, int W,
 		for (ky = 0; ky < 3; ky++, dst += 3 * Cin) {
 			iy = oy * stride - 1 + ky;
 			if (iy < 0 || iy >= H) {
-				memset(dst, 0, 3 * Cin * sizeof *dst);
+				zerof(dst, 3 * Cin);
 				continue;
 			}
 			ix = ox * stride - 1;
 			/* row (n, iy) of the input, indexed by x */
 			const float *row = inp + ((size_t)n * H + iy) * W * Cin;
 			if (ix >= 0 && ix + 2 < W) {
-				memcpy(dst, row + (size_t)ix * Cin,
-				    3 * Cin * sizeof *dst);
+				copyf(dst, row + (size_t)ix * Cin, 3 * Cin);
 				continue;
 			}
 			for (kx = 0; kx < 3; kx++) {
 				if (ix + kx < 0 || ix + kx >= W)
-					memset(dst + kx * Cin, 0,
-					    Cin * sizeof *dst);
+					zerof(dst + kx * Cin, Cin);
 				else
-					memcpy(dst + kx * Cin, row +
-					    (size_t)(ix + kx) * Cin,
-					    Cin * sizeof *dst);
+					copyf(dst + kx * Cin, row +
+					    (size_t)(ix + kx) * Cin, Cin);
 			}
 		}
 	}
