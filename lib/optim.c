@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "err.h"
 #include "optim.h"
 
@@ -66,8 +70,6 @@ mm_optim_begin(struct mm_optim *o)
 	o->step++;
 }
 
-/* Scalars are computed in double and applied in float, as PyTorch's
- * single-tensor implementation does. */
 void
 mm_optim_update(struct mm_optim *o, size_t off, float *p, const float *g,
     size_t n)
@@ -97,19 +99,49 @@ mm_optim_update(struct mm_optim *o, size_t off, float *p, const float *g,
 		float b1 = (float)o->beta1, b2 = (float)o->beta2;
 		float step = (float)(o->lr / bc1), bc2s = (float)sqrt(bc2);
 		float eps = (float)o->eps;
-		float decay = (float)(1.0 - o->lr * o->weight_decay);
+		/* adam: p *= 1, g += wd p;  adamw: p *= 1 - lr wd, g += 0 p */
 		int adamw = o->kind == MM_OPT_ADAMW;
+		float pd = adamw ? (float)(1.0 - o->lr * o->weight_decay) : 1.0f;
+		float gwd = adamw ? 0.0f : wd;
+		float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
 
-		for (i = 0; i < n; i++) {
-			float gi = g[i];
+		i = 0;
+#if defined(__SSE2__)
+		/* The same operations in the same order, four at a time:
+		 * compilers at -O2 leave this loop scalar (sqrtf may set
+		 * errno), and it is memory-bound only once vectorised. */
+		{
+			__m128 PD = _mm_set1_ps(pd), WD = _mm_set1_ps(gwd);
+			__m128 B1 = _mm_set1_ps(b1), OB1 = _mm_set1_ps(ob1);
+			__m128 B2 = _mm_set1_ps(b2), OB2 = _mm_set1_ps(ob2);
+			__m128 BC = _mm_set1_ps(bc2s), EPS = _mm_set1_ps(eps);
+			__m128 ST = _mm_set1_ps(step);
 
-			if (adamw)
-				p[i] *= decay;
-			else
-				gi += wd * p[i];
-			m[i] = b1 * m[i] + (1.0f - b1) * gi;
-			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-			p[i] -= step * (m[i] / (sqrtf(v[i]) / bc2s + eps));
+			for (; i + 4 <= n; i += 4) {
+				__m128 P = _mm_mul_ps(_mm_loadu_ps(p + i), PD);
+				__m128 G = _mm_add_ps(_mm_loadu_ps(g + i),
+				    _mm_mul_ps(WD, P));
+				__m128 M = _mm_add_ps(_mm_mul_ps(B1,
+				    _mm_loadu_ps(m + i)), _mm_mul_ps(OB1, G));
+				__m128 V = _mm_add_ps(_mm_mul_ps(B2,
+				    _mm_loadu_ps(v + i)),
+				    _mm_mul_ps(_mm_mul_ps(OB2, G), G));
+				__m128 D = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(V), BC),
+				    EPS);
+
+				_mm_storeu_ps(m + i, M);
+				_mm_storeu_ps(v + i, V);
+				_mm_storeu_ps(p + i, _mm_sub_ps(P, _mm_mul_ps(ST,
+				    _mm_div_ps(M, D))));
+			}
+		}
+#endif
+		for (; i < n; i++) {
+			float pi = p[i] * pd, gi = g[i] + gwd * pi;
+
+			m[i] = b1 * m[i] + ob1 * gi;
+			v[i] = b2 * v[i] + ob2 * gi * gi;
+			p[i] = pi - step * (m[i] / (sqrtf(v[i]) / bc2s + eps));
 		}
 	}
 }
