@@ -395,9 +395,9 @@ golden(const char *cs, const char *spec, int C, int H, int W, int N)
 	err = scaled_err(y, yt, nyt);
 	ok(err < 1e-4, "%s: train-mode output = PyTorch (%.2g)", cs, err);
 	mm_encoder_backward(e, R);
-	/* each tensor's gradient on its own scale, floored at 1e-3 of the
+	/* each tensor's gradient on its own scale, floored at 1e-2 of the
 	 * largest gradient: a Linear bias before a BatchNorm has a zero
-	 * gradient in exact arithmetic, only rounding noise in both) */
+	 * gradient in exact arithmetic, only rounding noise in both */
 	gerr = 0;
 	err = 0;
 	for (off = 0; off < ng; off++)
