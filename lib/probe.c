@@ -567,50 +567,6 @@ mm_logreg_free(struct mm_logreg *m)
 	mm_logreg_init(m);
 }
 
-double
-mm_logreg_objective(const double *W, const float *X, const int32_t *y,
-    int64_t N, int D, int K, double C, double *grad)
-{
-	int D1 = D + 1, k, j;
-	double f = 0.0, *z = malloc(sizeof(double) * K);
-	int64_t i;
-
-	if (!z)
-		return NAN;
-	if (grad)
-		memset(grad, 0, sizeof(double) * K * D1);
-	for (i = 0; i < N; i++) {
-		const float *x = X + i * D;
-		double mx = -INFINITY, sum = 0.0;
-		for (k = 0; k < K; k++) {
-			double a = W[k * D1 + D];
-			for (j = 0; j < D; j++)
-				a += W[k * D1 + j] * x[j];
-			z[k] = a;
-			if (a > mx)
-				mx = a;
-		}
-		for (k = 0; k < K; k++)
-			sum += exp(z[k] - mx);
-		f += log(sum) + mx - z[y[i]];
-		if (grad)
-			for (k = 0; k < K; k++) {
-				double p = exp(z[k] - mx) / sum - (k == y[i]);
-				for (j = 0; j < D; j++)
-					grad[k * D1 + j] += p * x[j];
-				grad[k * D1 + D] += p;
-			}
-	}
-	for (k = 0; k < K; k++)
-		for (j = 0; j < D; j++) {
-			f += 0.5 / C * W[k * D1 + j] * W[k * D1 + j];
-			if (grad)
-				grad[k * D1 + j] += W[k * D1 + j] / C;
-		}
-	free(z);
-	return f;
-}
-
 /*
  * exp(x) of a block of floats, x <= 0 (arguments below -87 give ~1e-38
  * instead of 0): Cody-Waite reduction x = n ln 2 + f, a degree-7
@@ -772,6 +728,68 @@ lr_ctx_free(struct lr_ctx *c)
 	free(c->rowmax);
 }
 
+/* Fill c for X (N, D), class indices y (N) in [0, K). */
+static int
+lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
+    int D, int K, double C, int precise)
+{
+	int D1 = D + 1, j;
+	int64_t i;
+
+	memset(c, 0, sizeof *c);
+	c->N = N;
+	c->D1 = D1;
+	c->K = K;
+	c->lambda = 1.0 / C;
+	c->y = y;
+	c->precise = precise;
+	c->rowmax = malloc(sizeof(double) * N);
+	if (!precise) {
+		size_t nz = (size_t)N * K + EXPBLK;
+		c->Xf = malloc(sizeof(float) * N * D1);
+		c->Wf = malloc(sizeof(float) * K * D1);
+		c->Gf = malloc(sizeof(float) * K * D1);
+		c->Zf = malloc(sizeof(float) * nz);
+		if (!c->Xf || !c->Wf || !c->Gf || !c->Zf || !c->rowmax)
+			return mm_err(MM_ENOMEM, "probe: out of memory");
+		for (i = 0; i < N; i++) {
+			memcpy(c->Xf + i * D1, X + i * D, sizeof(float) * D);
+			c->Xf[i * D1 + D] = 1.0f;
+		}
+	} else {
+		c->Xd = malloc(sizeof(double) * N * D1);
+		c->Wd = malloc(sizeof(double) * K * D1);
+		c->Gd = malloc(sizeof(double) * K * D1);
+		c->Zd = malloc(sizeof(double) * N * K);
+		if (!c->Xd || !c->Wd || !c->Gd || !c->Zd || !c->rowmax)
+			return mm_err(MM_ENOMEM, "probe: out of memory");
+		for (i = 0; i < N; i++) {
+			for (j = 0; j < D; j++)
+				c->Xd[i * D1 + j] = X[i * D + j];
+			c->Xd[i * D1 + D] = 1.0;
+		}
+	}
+	return 0;
+}
+
+double
+mm_logreg_objective(const double *W, const float *X, const int32_t *y,
+    int64_t N, int D, int K, double C, int precise, double *grad)
+{
+	struct lr_ctx c;
+	double f = NAN, *g = grad;
+
+	memset(&c, 0, sizeof c);
+	if (!g)
+		g = malloc(sizeof(double) * K * (D + 1));
+	if (g && lr_ctx_setup(&c, X, y, N, D, K, C, precise) == 0)
+		lr_fg(&c, W, &f, g);
+	lr_ctx_free(&c);
+	if (g != grad)
+		free(g);
+	return f;
+}
+
 int
 mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
     int64_t N, int D, const struct mm_probe_opts *o)
@@ -836,42 +854,8 @@ mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
 		yi[i] = lo_;
 	}
 
-	c.N = N;
-	c.D1 = D1;
-	c.K = K;
-	c.lambda = 1.0 / o->C;
-	c.y = yi;
-	c.precise = o->precise;
-	c.rowmax = malloc(sizeof(double) * N);
-	if (!o->precise) {
-		size_t nz = (size_t)N * K + EXPBLK;
-		c.Xf = malloc(sizeof(float) * N * D1);
-		c.Wf = malloc(sizeof(float) * K * D1);
-		c.Gf = malloc(sizeof(float) * K * D1);
-		c.Zf = malloc(sizeof(float) * nz);
-		if (!c.Xf || !c.Wf || !c.Gf || !c.Zf || !c.rowmax) {
-			rc = mm_err(MM_ENOMEM, "probe: out of memory");
-			goto out;
-		}
-		for (i = 0; i < N; i++) {
-			memcpy(c.Xf + i * D1, X + i * D, sizeof(float) * D);
-			c.Xf[i * D1 + D] = 1.0f;
-		}
-	} else {
-		c.Xd = malloc(sizeof(double) * N * D1);
-		c.Wd = malloc(sizeof(double) * K * D1);
-		c.Gd = malloc(sizeof(double) * K * D1);
-		c.Zd = malloc(sizeof(double) * N * K);
-		if (!c.Xd || !c.Wd || !c.Gd || !c.Zd || !c.rowmax) {
-			rc = mm_err(MM_ENOMEM, "probe: out of memory");
-			goto out;
-		}
-		for (i = 0; i < N; i++) {
-			for (j = 0; j < D; j++)
-				c.Xd[i * D1 + j] = X[i * D + j];
-			c.Xd[i * D1 + D] = 1.0;
-		}
-	}
+	if ((rc = lr_ctx_setup(&c, X, yi, N, D, K, o->C, o->precise)) < 0)
+		goto out;
 	mm_lbfgs_defaults(&lo);
 	lo.max_iter = o->max_iter;
 	lo.gtol = o->tol;
@@ -1026,19 +1010,18 @@ append_rows(void **buf, int64_t have, int64_t *cap, const struct mm_record
 
 /* Check a tensor of the batch: dtype, 2-d, and the same width as before. */
 static int
-check_tensor(const struct mm_record *t, enum mm_dtype want, int *width,
-    const char *label)
+check_tensor(const struct mm_record *t, enum mm_dtype want, int *width)
 {
 	if (t->dtype != want)
-		return mm_err(MM_EDTYPE, "%s: tensor '%s' is %s, expected %s",
-		    label, t->name, mm_dtype_name(t->dtype),
+		return mm_err(MM_EDTYPE, "tensor '%s' is %s, expected %s",
+		    t->name, mm_dtype_name(t->dtype),
 		    mm_dtype_name(want));
 	if (t->ndim != 2 || t->shape[1] < 1 || t->shape[1] > 1 << 20)
-		return mm_err(MM_ESIZE, "%s: tensor '%s' must be (N, D) with "
-		    "D >= 1", label, t->name);
+		return mm_err(MM_ESIZE, "tensor '%s' must be (N, D) with "
+		    "D >= 1", t->name);
 	if (*width && *width != (int)t->shape[1])
-		return mm_err(MM_ESIZE, "%s: tensor '%s' changes width from "
-		    "%d to %lld between batches", label, t->name, *width,
+		return mm_err(MM_ESIZE, "tensor '%s' changes width from "
+		    "%d to %lld between batches", t->name, *width,
 		    (long long)t->shape[1]);
 	*width = (int)t->shape[1];
 	return 0;
@@ -1054,7 +1037,7 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
 
 	mm_emb_free(e);
 	if (!(rd = mm_reader_open(f, label)))
-		return mm_err(MM_ENOMEM, "%s: out of memory", label);
+		return mm_err(MM_ENOMEM, "out of memory");
 	mm_batch_init(&b);
 	while ((rc = mm_reader_batch(rd, &b)) > 0) {
 		struct mm_record *ti = mm_batch_get(&b, "z_img");
@@ -1064,52 +1047,49 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
 		if (nb == 0) {
 			if ((rc = mm_meta_copy(&e->meta, mm_reader_meta(rd))) < 0)
 				goto out;
-			if ((rc = mm_meta_factors(&e->meta, &e->fac)) < 0) {
-				rc = mm_err(rc, "%s: %s", label, mm_errmsg());
+			if ((rc = mm_meta_factors(&e->meta, &e->fac)) < 0)
 				goto out;
-			}
 			have_img = ti != NULL;
 			have_fac = tf != NULL;
 			have_cls = tc != NULL;
 			if (!ti && !tf) {
-				rc = mm_err(MM_EMISSING, "%s: no 'z_img' or "
+				rc = mm_err(MM_EMISSING, "no 'z_img' or "
 				    "'z_fac' tensor: not an embedding stream "
-				    "(run mmib-encode first?)", label);
+				    "(run mmib-encode first?)");
 				goto out;
 			}
 			if (need_classes && !tc) {
-				rc = mm_err(MM_EMISSING, "%s: no 'classes' "
-				    "tensor", label);
+				rc = mm_err(MM_EMISSING, "no 'classes' "
+				    "tensor");
 				goto out;
 			}
 		}
 		if ((ti != NULL) != have_img || (tf != NULL) != have_fac ||
 		    (tc != NULL) != have_cls) {
-			rc = mm_err(MM_EFORMAT, "%s: batch %u lacks a tensor "
-			    "that batch 0 has (or has one it lacks)", label,
-			    (unsigned)b.index);
+			rc = mm_err(MM_EFORMAT, "batch %u lacks a tensor "
+			    "that batch 0 has (or has one it lacks)", (unsigned)b.index);
 			goto out;
 		}
 		nb++;
 		if (ti) {
-			if ((rc = check_tensor(ti, MM_F32, &e->Dimg, label)) < 0 ||
+			if ((rc = check_tensor(ti, MM_F32, &e->Dimg)) < 0 ||
 			    (rc = append_rows((void **)&e->z_img, e->N, &capi,
 			    ti, sizeof(float) * e->Dimg)) < 0)
 				goto out;
 		}
 		if (tf) {
-			if ((rc = check_tensor(tf, MM_F32, &e->Dfac, label)) < 0 ||
+			if ((rc = check_tensor(tf, MM_F32, &e->Dfac)) < 0 ||
 			    (rc = append_rows((void **)&e->z_fac, e->N, &capf,
 			    tf, sizeof(float) * e->Dfac)) < 0)
 				goto out;
 		}
 		if (tc) {
-			if ((rc = check_tensor(tc, MM_I32, &e->F, label)) < 0)
+			if ((rc = check_tensor(tc, MM_I32, &e->F)) < 0)
 				goto out;
 			if (e->F != e->fac.F) {
-				rc = mm_err(MM_ESIZE, "%s: 'classes' has %d "
+				rc = mm_err(MM_ESIZE, "'classes' has %d "
 				    "columns but the metadata names %d factors",
-				    label, e->F, e->fac.F);
+				    e->F, e->fac.F);
 				goto out;
 			}
 			if ((rc = append_rows((void **)&e->classes, e->N, &capc,
@@ -1121,7 +1101,7 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
 	if (rc < 0)
 		goto out;
 	if (e->N == 0) {
-		rc = mm_err(MM_EEMPTY, "%s: no embeddings (no rows)", label);
+		rc = mm_err(MM_EEMPTY, "no embeddings (no rows)");
 		goto out;
 	}
 	/* values: finite embeddings, classes within the cardinalities */
@@ -1129,25 +1109,23 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
 		int64_t i, j;
 		for (i = 0; i < e->N * e->Dimg; i++)
 			if (!isfinite(e->z_img[i])) {
-				rc = mm_err(MM_ENUM, "%s: z_img row %lld holds a "
-				    "non-finite value", label,
-				    (long long)(i / e->Dimg));
+				rc = mm_err(MM_ENUM, "z_img row %lld holds a "
+				    "non-finite value", (long long)(i / e->Dimg));
 				goto out;
 			}
 		for (i = 0; i < e->N * e->Dfac; i++)
 			if (!isfinite(e->z_fac[i])) {
-				rc = mm_err(MM_ENUM, "%s: z_fac row %lld holds a "
-				    "non-finite value", label,
-				    (long long)(i / e->Dfac));
+				rc = mm_err(MM_ENUM, "z_fac row %lld holds a "
+				    "non-finite value", (long long)(i / e->Dfac));
 				goto out;
 			}
 		for (i = 0; e->classes && i < e->N; i++)
 			for (j = 0; j < e->F; j++) {
 				int32_t v = e->classes[i * e->F + j];
 				if (v < 0 || v >= e->fac.card[j]) {
-					rc = mm_err(MM_EFORMAT, "%s: row %lld: "
+					rc = mm_err(MM_EFORMAT, "row %lld: "
 					    "class %d of factor %s outside "
-					    "[0, %d)", label, (long long)i,
+					    "[0, %d)", (long long)i,
 					    (int)v, e->fac.name[j],
 					    e->fac.card[j]);
 					goto out;

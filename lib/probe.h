@@ -98,10 +98,12 @@ void mm_logreg_free(struct mm_logreg *m);
  * two distinct labels are needed (MM_EINVAL otherwise). */
 int mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
     int64_t N, int D, const struct mm_probe_opts *o);
-/* The objective above and its gradient (K*(D+1)) at W, in float64 with
- * plain loops: the oracle of the fast path.  y holds indices in [0, K). */
+/* The objective above at W (K, D+1) and its gradient (K*(D+1), may be
+ * NULL), computed the way the fit computes it: float32 products unless
+ * precise.  y holds class indices in [0, K).  NaN when out of memory. */
 double mm_logreg_objective(const double *W, const float *X,
-    const int32_t *y, int64_t N, int D, int K, double C, double *grad);
+    const int32_t *y, int64_t N, int D, int K, double C, int precise,
+    double *grad);
 
 /* Test figures of one probe. */
 struct mm_probe_result {
@@ -135,7 +137,8 @@ struct mm_emb {
 };
 void mm_emb_init(struct mm_emb *e);
 void mm_emb_free(struct mm_emb *e);
-/* Read a whole embedding stream from f (label names it in details).
+/* Read a whole embedding stream from f (label names it for the reader;
+ * error details do not repeat it).
  * Requires factor metadata, at least one of z_img / z_fac (f32, 2-d),
  * consistent shapes across batches, finite values; classes, when present,
  * must be i32 (N, F) within the cardinalities.  need_classes makes them

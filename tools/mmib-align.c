@@ -151,7 +151,7 @@ main(int argc, char **argv)
 	mm_emb_init(&e);
 	f = mm_in_open(inp);
 	if ((rc = mm_emb_read(&e, f, name, 0)) < 0)
-		mm_die("%s", mm_errmsg());
+		mm_die_err(name, rc);
 	mm_in_close(f);
 	if (!e.z_img || !e.z_fac)
 		mm_die("%s: needs both z_img and z_fac (this stream has only "

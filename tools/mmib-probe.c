@@ -129,7 +129,7 @@ read_emb(struct mm_emb *e, const char *path)
 	int rc = mm_emb_read(e, f, mm_in_name(path), 1);
 
 	if (rc < 0)
-		mm_die("%s", mm_errmsg());
+		mm_die_err(mm_in_name(path), rc);
 	mm_in_close(f);
 }
 

@@ -12,6 +12,10 @@ Fixtures (small, committed):
         some are not; factor 'const' has one class (skipped by the tool)
   tests/ref/probe_expected.tsv  per modality and factor: sklearn's test
         cross-entropy, nMI, accuracy and iteration count
+  tests/ref/bad_*.mts  small broken embedding streams for the error tests:
+        nan (a NaN in z_img), imgonly (no z_fac), noclasses, badclass (a
+        class index >= its cardinality), nofactors (no factor metadata);
+        tests/ref/tiny.mts a valid stream of the same shape
   tests/ref/probe.txt  scipy L-BFGS-B on two test functions (iterations,
         evaluations, minimiser), the standardisation of a small matrix with
         a constant column, and the objective at a random point
@@ -155,6 +159,29 @@ def fixtures():
         put(out, "obj.g", g.reshape((6, 4)).T)
 
 
+def bad_fixtures():
+    rng = np.random.default_rng(7)
+    zi = rng.standard_normal((10, 4)).astype(np.float32)
+    zf = rng.standard_normal((10, 4)).astype(np.float32)
+    c = rng.integers(0, 3, (10, 2)).astype(np.int32)
+    meta = {"factors": "a,b", "cardinalities": "3,3", "essence": "a"}
+    nan = zi.copy()
+    nan[3, 1] = np.nan
+    bad = c.copy()
+    bad[4, 1] = 3
+    cases = {"nan": ({"z_img": nan, "z_fac": zf, "classes": c}, meta),
+             "imgonly": ({"z_img": zi, "classes": c}, meta),
+             "noclasses": ({"z_img": zi, "z_fac": zf}, meta),
+             "badclass": ({"z_img": zi, "z_fac": zf, "classes": bad}, meta),
+             "nofactors": ({"z_img": zi, "z_fac": zf, "classes": c},
+                           {"dataset": "x"})}
+    for name, (fields, m) in cases.items():
+        mts.write(os.path.join(HERE, "bad_%s.mts" % name), fields, meta=m)
+    # and a valid one of the same shape, to pair with them
+    mts.write(os.path.join(HERE, "tiny.mts"),
+              {"z_img": zi, "z_fac": zf, "classes": c}, meta=meta)
+
+
 def bench(train, test):
     ztr = {n: mts.field(train, n) for n in ("z_img", "z_fac", "classes")}
     zte = {n: mts.field(test, n) for n in ("z_img", "z_fac", "classes")}
@@ -175,3 +202,4 @@ if __name__ == "__main__":
         bench(sys.argv[2], sys.argv[3])
     else:
         fixtures()
+        bad_fixtures()

@@ -1,0 +1,337 @@
+/*
+ * t-align.c - alignment metrics: the neighbour tie rule on hand-made
+ * examples, the feature-space CKA forms against the literal N x N
+ * formulas, invariances (CKA, CKNNA, SVCCA of a representation with
+ * itself or a rotation of itself), and recall, cosine and gap by hand.
+ * Agreement with numpy on fixtures is in tests/align.t.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "align.h"
+#include "err.h"
+#include "rng.h"
+#include "tap.h"
+
+static void
+randn(struct mm_rng *r, float *X, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		X[i] = (float)mm_rng_normal(r);
+}
+
+static int
+same(const int32_t *a, const int32_t *b, int n)
+{
+	return memcmp(a, b, sizeof(int32_t) * n) == 0;
+}
+
+static void
+test_ties(void)
+{
+	/* rows 0, 1, 3 identical; every inner product exact in binary */
+	static const float A[] = {
+		1, 0,  1, 0,  0.5f, 0.5f,  1, 0,  0, 1,  0.5f, 0.5f
+	};
+	int32_t nn[6 * 3];
+	static const int32_t want0[] = { 1, 3, 2 }, want2[] = { 0, 1 },
+	    want4[] = { 2, 5 }, want3[] = { 0, 1, 2 };
+	int rc;
+
+	rc = mm_align_knn(A, 6, 2, 3, nn);
+	ok(rc == 0, "kNN runs");
+	ok(same(nn, want0, 3), "row 0: duplicates first, lower index first "
+	    "(%d %d %d)", nn[0], nn[1], nn[2]);
+	ok(same(nn + 9, want3, 3), "row 3: its duplicates 0, 1, then 2 of "
+	    "the tied 0.5s (%d %d %d)", nn[9], nn[10], nn[11]);
+	mm_align_knn(A, 6, 2, 2, nn);
+	ok(same(nn + 4, want2, 2), "row 2: five-way tie at 0.5 -> lowest "
+	    "indices 0, 1 (%d %d)", nn[4], nn[5]);
+	ok(same(nn + 8, want4, 2), "row 4: tie of 2 and 5 at 0.5 before the "
+	    "zeros (%d %d)", nn[8], nn[9]);
+	rc = mm_align_knn(A, 6, 2, 6, nn);
+	ok(rc == MM_EINVAL, "k >= N refused (%s)", mm_errmsg());
+}
+
+/* Duplicates far apart in a matrix larger than one row block: the tie
+ * must not depend on where BLAS places the columns. */
+static void
+test_ties_blocks(void)
+{
+	struct mm_rng r;
+	int N = 700, D = 7, k = 4, i, bad = 0;
+	float *A = malloc(sizeof(float) * N * D);
+	int32_t *nn = malloc(sizeof(int32_t) * N * k);
+
+	mm_rng_seed(&r, 3);
+	randn(&r, A, N * D);
+	/* rows 5, 300, 333, 699 equal: each one's neighbours are the other
+	 * three, in index order */
+	memcpy(A + 300 * D, A + 5 * D, sizeof(float) * D);
+	memcpy(A + 333 * D, A + 5 * D, sizeof(float) * D);
+	memcpy(A + 699 * D, A + 5 * D, sizeof(float) * D);
+	for (i = 0; i < D; i++)       /* make row 5 the longest vector */
+		A[5 * D + i] *= 10.0f, A[300 * D + i] *= 10.0f,
+		A[333 * D + i] *= 10.0f, A[699 * D + i] *= 10.0f;
+	mm_align_knn(A, N, D, k, nn);
+	{
+		static const int32_t w5[] = { 300, 333, 699 },
+		    w333[] = { 5, 300, 699 }, w699[] = { 5, 300, 333 };
+		bad += !same(nn + 5 * k, w5, 3);
+		bad += !same(nn + 333 * k, w333, 3);
+		bad += !same(nn + 699 * k, w699, 3);
+	}
+	ok(bad == 0, "duplicates across row blocks rank in index order "
+	    "(row 699: %d %d %d)", nn[699 * k], nn[699 * k + 1],
+	    nn[699 * k + 2]);
+	free(A);
+	free(nn);
+}
+
+/* Literal HSICs from N x N kernels. */
+static double
+hsic_lit(const double *K, const double *L, int n, int unbiased)
+{
+	double s = 0.0;
+	int i, j, l;
+
+	if (!unbiased) {
+		/* tr(K H L H) = sum_ij Kc_ij Lc_ij with double centring */
+		double *Kc = malloc(sizeof(double) * n * n);
+		double *Lc = malloc(sizeof(double) * n * n);
+		double *rk = calloc(n, sizeof(double)), *rl = calloc(n,
+		    sizeof(double)), tk = 0, tl = 0;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				rk[i] += K[i * n + j] / n;
+				rl[i] += L[i * n + j] / n;
+			}
+		for (i = 0; i < n; i++) {
+			tk += rk[i] / n;
+			tl += rl[i] / n;
+		}
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				Kc[i * n + j] = K[i * n + j] - rk[i] - rk[j] + tk;
+				Lc[i * n + j] = L[i * n + j] - rl[i] - rl[j] + tl;
+				s += Kc[i * n + j] * Lc[i * n + j];
+			}
+		free(Kc);
+		free(Lc);
+		free(rk);
+		free(rl);
+		return s;
+	} else {
+		double t1 = 0, sk = 0, sl = 0, t3 = 0;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				double k = i == j ? 0 : K[i * n + j];
+				double lv = i == j ? 0 : L[j * n + i];
+				t1 += k * lv;
+				sk += k;
+				sl += i == j ? 0 : L[i * n + j];
+			}
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				double kl = 0;
+				for (l = 0; l < n; l++)
+					kl += (i == l ? 0 : K[i * n + l]) *
+					    (l == j ? 0 : L[l * n + j]);
+				t3 += kl;
+			}
+		return (t1 + sk * sl / ((n - 1.0) * (n - 2.0)) -
+		    2.0 * t3 / (n - 2.0)) / (n * (n - 3.0));
+	}
+}
+
+static void
+gram(const float *A, int n, int D, double *K)
+{
+	int i, j, d;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			double s = 0;
+			for (d = 0; d < D; d++)
+				s += (double)A[i * D + d] * A[j * D + d];
+			K[i * n + j] = s;
+		}
+}
+
+static void
+test_cka(void)
+{
+	struct mm_rng r;
+	enum { N = 60, Da = 5, Db = 3 };
+	float A[N * Da], B[N * Db], C[N * Da];
+	double K[N * N], L[N * N], cka, ucka, want, uwant;
+	int i, d;
+
+	mm_rng_seed(&r, 11);
+	randn(&r, A, N * Da);
+	for (i = 0; i < N; i++)       /* B depends on A, plus noise and offset */
+		for (d = 0; d < Db; d++)
+			B[i * Db + d] = A[i * Da + d] + A[i * Da + d] *
+			    A[i * Da + d + 1] + 0.5f * (float)mm_rng_normal(&r) +
+			    3.0f;
+	gram(A, N, Da, K);
+	gram(B, N, Db, L);
+	want = hsic_lit(K, L, N, 0) / sqrt(hsic_lit(K, K, N, 0) *
+	    hsic_lit(L, L, N, 0));
+	uwant = hsic_lit(K, L, N, 1) / sqrt(hsic_lit(K, K, N, 1) *
+	    hsic_lit(L, L, N, 1));
+	ok(mm_align_cka(A, Da, B, Db, N, &cka, &ucka) == 0, "CKA runs");
+	is_double(cka, want, 1e-10, "biased CKA = tr(KHLH) form (%.10f)", want);
+	is_double(ucka, uwant, 1e-10, "unbiased CKA = Song et al. N x N form "
+	    "(%.10f)", uwant);
+	mm_align_cka(A, Da, A, Da, N, &cka, &ucka);
+	ok(fabs(cka - 1) < 1e-12 && fabs(ucka - 1) < 1e-12,
+	    "CKA(A, A) = 1 (%.15f, %.15f)", cka, ucka);
+	/* rotation in the (0, 1) plane and isotropic scaling: invariant */
+	for (i = 0; i < N; i++) {
+		for (d = 0; d < Da; d++)
+			C[i * Da + d] = 2.5f * A[i * Da + d];
+		C[i * Da + 0] = 2.5f * (0.6f * A[i * Da] - 0.8f * A[i * Da + 1]);
+		C[i * Da + 1] = 2.5f * (0.8f * A[i * Da] + 0.6f * A[i * Da + 1]);
+	}
+	mm_align_cka(A, Da, C, Da, N, &cka, &ucka);
+	ok(fabs(cka - 1) < 1e-6 && fabs(ucka - 1) < 1e-6,
+	    "CKA invariant to rotation and scale (%.9f, %.9f)", cka, ucka);
+}
+
+static void
+test_knn_metrics(void)
+{
+	/* neighbour lists by hand, k = 2, N = 4 */
+	static const int32_t a[] = { 1, 2,  0, 2,  3, 0,  2, 1 };
+	static const int32_t b[] = { 2, 1,  3, 2,  1, 3,  0, 1 };
+	/* overlaps: {1,2}&{2,1} = 2; {0,2}&{3,2} = 1; {3,0}&{1,3} = 1;
+	 * {2,1}&{0,1} = 1 -> (1 + .5 + .5 + .5) / 4 */
+	is_double(mm_align_mutual_knn(a, b, 4, 2), 0.625, 1e-15,
+	    "mutual kNN by hand");
+	/* cycle: i=0: B {2,1}, A(2)={3,0} has 0 -> hit; i=1: B {3,2},
+	 * A(3)={2,1} -> hit; i=2: B {1,3}, A(1)={0,2} -> hit; i=3: B {0,1},
+	 * A(0)={1,2}, A(1)={0,2}: no 3 -> miss */
+	is_double(mm_align_cycle_knn(a, b, 4, 2), 0.75, 1e-15,
+	    "cycle kNN by hand");
+}
+
+static void
+test_cknna_svcca(void)
+{
+	struct mm_rng r;
+	enum { N = 80, D = 4 };
+	float A[N * D], B[N * D], C[N * 6];
+	int32_t na[N * 5], nb[N * 5];
+	double v;
+	int i, d, rc;
+
+	mm_rng_seed(&r, 5);
+	randn(&r, A, N * D);
+	mm_align_knn(A, N, D, 5, na);
+	rc = mm_align_cknna(A, D, A, D, N, na, na, 5, &v);
+	ok(rc == 0 && fabs(v - 1) < 1e-12, "CKNNA(A, A) = 1 (%.15f)", v);
+	rc = mm_align_cknna(A, D, A, D, N, na, na, 1, &v);
+	ok(rc == MM_EINVAL, "CKNNA k = 1 refused");
+	randn(&r, B, N * D);
+	mm_align_knn(B, N, D, 5, nb);
+	mm_align_cknna(A, D, B, D, N, na, nb, 5, &v);
+	ok(fabs(v) < 0.5, "CKNNA of independent data small (%.4f)", v);
+
+	/* SVCCA: invariant to any invertible map when all directions kept */
+	for (i = 0; i < N; i++)
+		for (d = 0; d < D; d++)
+			B[i * D + d] = A[i * D + d] + 0.5f * A[i * D + (d + 1) % D]
+			    - 2.0f;
+	rc = mm_align_svcca(A, D, B, D, N, 10, &v);
+	ok(rc == 0 && fabs(v - 1) < 1e-9, "SVCCA(A, A M) = 1 (%.12f)", v);
+	/* only dim directions: A's first 2 columns carry most variance */
+	for (i = 0; i < N; i++) {
+		for (d = 0; d < 6; d++)
+			C[i * 6 + d] = (float)mm_rng_normal(&r) * 0.01f;
+		C[i * 6 + 0] += A[i * D + 0] * 5.0f;
+		C[i * 6 + 3] += A[i * D + 1] * 5.0f;
+	}
+	mm_align_svcca(A, D, C, 6, N, 2, &v);
+	ok(v > 0.3 && v <= 1.0 + 1e-12, "SVCCA with dim 2: in (0.3, 1] (%.6f)",
+	    v);
+	/* rank-deficient side: a constant column and a copy */
+	for (i = 0; i < N; i++) {
+		C[i * 6 + 1] = 1.0f;
+		C[i * 6 + 2] = C[i * 6 + 0];
+	}
+	rc = mm_align_svcca(A, D, C, 6, N, 10, &v);
+	ok(rc == 0 && isfinite(v), "SVCCA drops null directions (%.6f)", v);
+}
+
+static void
+test_eig(void)
+{
+	double S[9] = { 4, 1, -2,  1, 2, 0,  -2, 0, 3 }, S0[9], w[3], V[9];
+	double e = 0, o = 0;
+	int i, j, l;
+
+	memcpy(S0, S, sizeof S);
+	mm_align_eigsym(S, 3, w, V);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++) {
+			double a = 0, b = 0;
+			for (l = 0; l < 3; l++) {
+				a += V[i * 3 + l] * w[l] * V[j * 3 + l];
+				b += V[l * 3 + i] * V[l * 3 + j];
+			}
+			e = fmax(e, fabs(a - S0[i * 3 + j]));
+			o = fmax(o, fabs(b - (i == j)));
+		}
+	ok(e < 1e-12 && o < 1e-12 && w[0] >= w[1] && w[1] >= w[2],
+	    "Jacobi: V diag(w) V^T = S, V orthogonal, w sorted (%.2g, %.2g)",
+	    e, o);
+	is_double(w[0] + w[1] + w[2], 9.0, 1e-12, "eigenvalues sum to the "
+	    "trace");
+}
+
+static void
+test_cross(void)
+{
+	/* B has a duplicate of row 2 at row 0: for query 2 the tie with
+	 * candidate 0 ranks 0 first, so recall@1 misses row 2 */
+	static const float A[] = { 1, 0,  0, 1,  0.6f, 0.8f,  -1, 0 };
+	static const float B[] = { 0.6f, 0.8f,  0, 1,  0.6f, 0.8f,  -1, 0 };
+	int ks[] = { 1, 2 };
+	double ab[2], ba[2], cs, gap;
+
+	mm_align_recall(A, B, 4, 2, ks, 2, ab, ba);
+	/* A->B: q0 (1,0): scores .6 0 .6 -1, partner 0 rank 0 -> hit;
+	 * q1 (0,1): .8 1 .8 0 -> hit; q2 (.6,.8): 1 .8 1 -.6, partner 2
+	 * ties with 0 -> rank 1: miss at 1, hit at 2; q3 (-1,0): hit */
+	ok(ab[0] == 0.75 && ab[1] == 1.0, "recall A->B with a tied "
+	    "duplicate (%.2f, %.2f)", ab[0], ab[1]);
+	/* B->A: q0 (.6,.8) vs A: .6 .8 1 -.6: partner 0 rank 2: miss at 1
+	 * and 2; q1 (0,1): 0 1 .8 0 hit; q2 same as q0 -> partner 2 best,
+	 * hit; q3 (-1,0): -1 0 -.6 1 hit */
+	ok(ba[0] == 0.75 && ba[1] == 0.75, "recall B->A (%.2f, %.2f)", ba[0],
+	    ba[1]);
+	mm_align_paired(A, A, 4, 2, &cs, &gap);
+	ok(fabs(cs - 1) < 1e-12 && gap == 0.0, "cosine 1, gap 0 with itself");
+	mm_align_paired(A, B, 4, 2, &cs, &gap);
+	/* cosines: .6, 1, 1, 1 -> .9; centroids (.15,.45) and (.05,.65) */
+	is_double(cs, 0.9, 1e-7, "mean paired cosine by hand");
+	is_double(gap, sqrt(0.1 * 0.1 + 0.2 * 0.2), 1e-7, "modality gap by "
+	    "hand");
+}
+
+int
+main(void)
+{
+	test_ties();
+	test_ties_blocks();
+	test_cka();
+	test_knn_metrics();
+	test_cknna_svcca();
+	test_eig();
+	test_cross();
+	return done_testing();
+}

@@ -1,0 +1,294 @@
+/*
+ * t-probe.c - linear probes: L-BFGS against scipy's L-BFGS-B, the
+ * standardisation and the objective against scikit-learn
+ * (tests/ref/probe.txt from tests/ref/probe_ref.py), both objective paths
+ * against a plain-loop oracle and finite differences, and the edge cases
+ * of a probe (unseen classes, one class, bad labels).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "probe.h"
+#include "rng.h"
+#include "tap.h"
+#include "util-ref.h"
+
+static int
+rosen(void *ctx, const double *x, double *f, double *g)
+{
+	int n = *(int *)ctx, i;
+
+	*f = 0.0;
+	for (i = 0; i < n; i++)
+		g[i] = 0.0;
+	for (i = 0; i + 1 < n; i++) {
+		double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+		*f += 100.0 * a * a + b * b;
+		g[i] += -400.0 * x[i] * a - 2.0 * b;
+		g[i + 1] += 200.0 * a;
+	}
+	return 0;
+}
+
+static void
+test_lbfgs(const char *name)
+{
+	char key[64];
+	int n, m;
+	const double *x0, *want;
+	double x[16];
+	struct mm_lbfgs_opts o;
+	struct mm_lbfgs_result r;
+
+	snprintf(key, sizeof key, "%s.x0", name);
+	x0 = ref_get(key, &n);
+	if (!x0 || n > 16) {
+		skip(6, "no L-BFGS reference");
+		return;
+	}
+	memcpy(x, x0, sizeof(double) * n);
+	mm_lbfgs_defaults(&o);
+	m = mm_lbfgs(n, x, rosen, &n, &o, &r);
+	ok(m == 0, "%s: L-BFGS runs", name);
+	snprintf(key, sizeof key, "%s.nit", name);
+	is_int(r.iters, (long long)ref_get(key, NULL)[0],
+	    "%s: iterations equal scipy's", name);
+	snprintf(key, sizeof key, "%s.nfev", name);
+	is_int(r.nfev, (long long)ref_get(key, NULL)[0],
+	    "%s: evaluations equal scipy's", name);
+	snprintf(key, sizeof key, "%s.x", name);
+	want = ref_get(key, &m);
+	{
+		double e = 0.0;
+		int i;
+		for (i = 0; i < n; i++)
+			e = fmax(e, fabs(x[i] - want[i]));
+		ok(e < 1e-6, "%s: minimiser equals scipy's (max err %.2g)",
+		    name, e);
+	}
+	/* stopped after 7 iterations: the path itself, not only the end */
+	memcpy(x, x0, sizeof(double) * n);
+	o.max_iter = 7;
+	mm_lbfgs(n, x, rosen, &n, &o, &r);
+	snprintf(key, sizeof key, "%s.x7", name);
+	want = ref_get(key, &m);
+	{
+		double e = 0.0;
+		int i;
+		for (i = 0; i < n; i++)
+			e = fmax(e, fabs(x[i] - want[i]));
+		ok(e < 1e-9 && r.status == MM_LBFGS_MAXITER,
+		    "%s: iterate 7 equals scipy's (max err %.2g)", name, e);
+	}
+	snprintf(key, sizeof key, "%s.nfev7", name);
+	is_int(r.nfev, (long long)ref_get(key, NULL)[0],
+	    "%s: evaluations in 7 iterations", name);
+}
+
+static void
+test_scaler(void)
+{
+	float X[36], out[36];
+	struct mm_scaler s;
+	const double *mean, *scale, *want;
+	double em = 0, es = 0, eo = 0;
+	int i;
+
+	if (ref_floats("scale.X", X, 36)) {
+		skip(4, "no scaler reference");
+		return;
+	}
+	mean = ref_get("scale.mean", NULL);
+	scale = ref_get("scale.scale", NULL);
+	want = ref_get("scale.out", NULL);
+	mm_scaler_init(&s);
+	ok(mm_scaler_fit(&s, X, 9, 4) == 0, "scaler fits");
+	mm_scaler_apply(&s, X, 9, out);
+	for (i = 0; i < 4; i++) {
+		em = fmax(em, fabs(s.mean[i] - mean[i]));
+		es = fmax(es, fabs(s.scale[i] - scale[i]));
+	}
+	for (i = 0; i < 36; i++)
+		eo = fmax(eo, fabs(out[i] - want[i]));
+	ok(em < 1e-12 && es < 1e-12, "mean and population std as sklearn "
+	    "(err %.2g, %.2g)", em, es);
+	is_double(s.scale[2], 1.0, 0, "constant column left unscaled");
+	ok(eo < 1e-6, "standardised values as sklearn (err %.2g)", eo);
+	mm_scaler_free(&s);
+}
+
+/* Plain-loop oracle of the objective. */
+static double
+oracle(const double *W, const float *X, const int32_t *y, int N, int D,
+    int K, double C, double *g)
+{
+	int D1 = D + 1, i, k, j;
+	double f = 0.0, z[64];
+
+	memset(g, 0, sizeof(double) * K * D1);
+	for (i = 0; i < N; i++) {
+		double mx = -INFINITY, s = 0.0;
+		for (k = 0; k < K; k++) {
+			z[k] = W[k * D1 + D];
+			for (j = 0; j < D; j++)
+				z[k] += W[k * D1 + j] * X[i * D + j];
+			mx = fmax(mx, z[k]);
+		}
+		for (k = 0; k < K; k++)
+			s += exp(z[k] - mx);
+		f += log(s) + mx - z[y[i]];
+		for (k = 0; k < K; k++) {
+			double p = exp(z[k] - mx) / s - (k == y[i]);
+			for (j = 0; j < D; j++)
+				g[k * D1 + j] += p * X[i * D + j];
+			g[k * D1 + D] += p;
+		}
+	}
+	for (k = 0; k < K; k++)
+		for (j = 0; j < D; j++) {
+			f += 0.5 / C * W[k * D1 + j] * W[k * D1 + j];
+			g[k * D1 + j] += W[k * D1 + j] / C;
+		}
+	return f;
+}
+
+static void
+test_objective(void)
+{
+	float X[150];
+	int32_t y[30];
+	double W[24], g0[24], g1[24], g2[24], f0, f1, f2, e1 = 0, e2 = 0,
+	    eref = 0, efd = 0;
+	const double *yv, *Wv, *fref, *gref;
+	int i;
+
+	if (ref_floats("obj.X", X, 150) || !(yv = ref_get("obj.y", NULL))) {
+		skip(5, "no objective reference");
+		return;
+	}
+	Wv = ref_get("obj.W", NULL);
+	fref = ref_get("obj.f", NULL);
+	gref = ref_get("obj.g", NULL);
+	for (i = 0; i < 30; i++)
+		y[i] = (int32_t)yv[i];
+	memcpy(W, Wv, sizeof W);
+	f0 = oracle(W, X, y, 30, 5, 4, 0.5, g0);
+	f1 = mm_logreg_objective(W, X, y, 30, 5, 4, 0.5, 1, g1);
+	f2 = mm_logreg_objective(W, X, y, 30, 5, 4, 0.5, 0, g2);
+	for (i = 0; i < 24; i++) {
+		eref = fmax(eref, fabs(g0[i] - gref[i]));
+		e1 = fmax(e1, fabs(g1[i] - g0[i]));
+		e2 = fmax(e2, fabs(g2[i] - g0[i]));
+	}
+	ok(fabs(f0 - fref[0]) < 1e-9 * fabs(fref[0]) && eref < 1e-9,
+	    "oracle = sklearn's LinearModelLoss (f %.12g vs %.12g, g err %.2g)",
+	    f0, fref[0], eref);
+	ok(fabs(f1 - f0) < 1e-11 * fabs(f0) && e1 < 1e-11,
+	    "float64 path = oracle (g err %.2g)", e1);
+	ok(fabs(f2 - f0) < 1e-5 * fabs(f0) && e2 < 1e-4,
+	    "float32 path = oracle within float error (f %.9g vs %.9g, "
+	    "g err %.2g)", f2, f0, e2);
+	/* central differences of the float64 path */
+	for (i = 0; i < 24; i++) {
+		double h = 1e-6, fp, fm;
+		W[i] += h;
+		fp = mm_logreg_objective(W, X, y, 30, 5, 4, 0.5, 1, NULL);
+		W[i] -= 2 * h;
+		fm = mm_logreg_objective(W, X, y, 30, 5, 4, 0.5, 1, NULL);
+		W[i] += h;
+		efd = fmax(efd, fabs((fp - fm) / (2 * h) - g1[i]));
+	}
+	ok(efd < 1e-6, "gradient = finite differences (err %.2g)", efd);
+	/* an extreme point: large logits must not overflow the fast exp */
+	for (i = 0; i < 24; i++)
+		W[i] = Wv[i] * 40.0;
+	f0 = oracle(W, X, y, 30, 5, 4, 0.5, g0);
+	f2 = mm_logreg_objective(W, X, y, 30, 5, 4, 0.5, 0, g2);
+	ok(isfinite(f2) && fabs(f2 - f0) < 1e-5 * fabs(f0),
+	    "float32 path with logits in the hundreds (%.9g vs %.9g)", f2, f0);
+}
+
+/* Two Gaussian blobs per class in 3-d: easily learnable. */
+static void
+blobs(struct mm_rng *r, float *X, int32_t *y, int N, int K)
+{
+	int i, j;
+
+	for (i = 0; i < N; i++) {
+		y[i] = (int32_t)(i % K);
+		for (j = 0; j < 3; j++)
+			X[i * 3 + j] = (float)(mm_rng_normal(r) * 0.3 +
+			    (j == y[i] % 3 ? 2.0 : 0.0) + 0.7 * (y[i] / 3));
+	}
+}
+
+static void
+test_probe(void)
+{
+	struct mm_rng r;
+	struct mm_probe_opts o;
+	struct mm_probe_result res, res2;
+	float Xtr[600 * 3], Xte[300 * 3];
+	int32_t ytr[600], yte[300];
+	int i, rc;
+
+	mm_rng_seed(&r, 7);
+	mm_probe_defaults(&o);
+	blobs(&r, Xtr, ytr, 600, 4);
+	blobs(&r, Xte, yte, 300, 4);
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 4, &o, &res);
+	ok(rc == 0, "probe runs");
+	ok(res.acc > 0.95 && res.nmi > 0.8, "learnable classes: acc %.3f, "
+	    "nMI %.3f", res.acc, res.nmi);
+	is_double(res.mi, res.lnK - res.ce, 1e-12, "MI = ln K - CE");
+	is_double(res.nmi, res.mi / log(4.0), 1e-12, "nMI = MI / ln K");
+	o.precise = 1;
+	mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 4, &o, &res2);
+	ok(fabs(res.nmi - res2.nmi) < 1e-4 && fabs(res.acc - res2.acc) < 0.005,
+	    "float32 and float64 paths agree (nMI %.6f vs %.6f)", res.nmi,
+	    res2.nmi);
+	o.precise = 0;
+
+	/* K larger than the classes present: ln K uses the cardinality */
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 6, &o, &res2);
+	ok(rc == 0 &&
+	    res2.Kseen == 4 && fabs(res2.lnK - log(6.0)) < 1e-12 &&
+	    fabs(res2.ce - res.ce) < 1e-9,
+	    "classes absent everywhere: only ln K changes (K %d, seen %d)",
+	    res2.K, res2.Kseen);
+	/* class 3 absent from training but present in the test set */
+	for (i = 0; i < 600; i++)
+		if (ytr[i] == 3)
+			ytr[i] = 2;
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 4, &o, &res2);
+	ok(rc == 0 &&
+	    res2.unseen == 75 && res2.Kseen == 3 && res2.acc <= 0.75 &&
+	    res2.ce >= 0.25 * MM_PROBE_CE_CLIP,
+	    "unseen test class: %lld rows counted wrong and clipped (CE %.3f)",
+	    (long long)res2.unseen, res2.ce);
+	for (i = 0; i < 600; i++)
+		ytr[i] = 1;
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 4, &o, &res2);
+	ok(rc == MM_EINVAL, "one training class: refused (%s)", mm_errmsg());
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 1, &o, &res2);
+	ok(rc == MM_EINVAL, "K = 1: refused (%s)", mm_errmsg());
+	yte[5] = 4;
+	rc = mm_probe_run(Xtr, ytr, 600, Xte, yte, 300, 3, 4, &o, &res2);
+	ok(rc == MM_EINVAL, "label >= K: refused (%s)", mm_errmsg());
+}
+
+int
+main(void)
+{
+	if (ref_load("probe.txt"))
+		diag("tests/ref/probe.txt not found: reference tests skipped");
+	test_lbfgs("rosen2");
+	test_lbfgs("rosen6");
+	test_scaler();
+	test_objective();
+	test_probe();
+	ref_free();
+	return done_testing();
+}
