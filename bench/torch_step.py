@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""PyTorch reference for bench/train.sh: one training step (forward of both
+encoders, InfoNCE, backward, Adam) and the evaluation forward, at batch B,
+for the configurations that mmib's b-train measures.
+
+    torch_step.py [-t threads] [-b batch] [-s seconds] C PAIR_DIM IMG_SPEC FAC_SPEC
+
+prints one TSV row:  threads  train_samples_s  encode_samples_s
+Specs as mmib's: mlp-flatten:H1,H2,.../OUT, resnetN, mlp:H1,H2,...
+"""
+import argparse
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def mlp(din, hidden, dout):
+    layers = []
+    for h in hidden:
+        layers += [nn.Linear(din, h), nn.BatchNorm1d(h), nn.ReLU()]
+        din = h
+    layers.append(nn.Linear(din, dout))
+    return nn.Sequential(*layers)
+
+
+class Block(nn.Module):
+    """CIFAR BasicBlock with the option-A shortcut."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.pad = (cout - cin) // 2 if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.pad is None:
+            sc = x
+        else:
+            sc = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+        return F.relu(out + sc)
+
+
+class ResNet(nn.Module):
+    def __init__(self, depth, cin, dout):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(cin, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks, c = [], 16
+        for s, w in enumerate((16, 32, 64)):
+            for j in range(n):
+                blocks.append(Block(c, w, 2 if s > 0 and j == 0 else 1))
+                c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(64, dout)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.blocks(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def build(spec, cin, din, code):
+    base, _, out = spec.partition("/")
+    out = int(out) if out else code
+    if base.startswith("resnet"):
+        return ResNet(int(base[6:]), cin, out), out
+    kind, _, hid = base.partition(":")
+    hidden = [int(h) for h in hid.split(",")] if hid else []
+    if kind == "mlp-flatten":
+        return nn.Sequential(nn.Flatten(), mlp(din, hidden, out)), out
+    return mlp(din, hidden, out), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-t", type=int, default=1)
+    ap.add_argument("-b", type=int, default=128)
+    ap.add_argument("-s", type=float, default=3.0)
+    ap.add_argument("C", type=int)
+    ap.add_argument("D", type=int)
+    ap.add_argument("img")
+    ap.add_argument("fac")
+    a = ap.parse_args()
+    torch.set_num_threads(a.t)
+    torch.manual_seed(1)
+    B = a.b
+    img, code = build(a.img, a.C, a.C * 64 * 64, 64)
+    fac, _ = build(a.fac, 1, a.D, code)
+    T = nn.Parameter(torch.tensor(0.07))
+    opt = torch.optim.Adam(list(img.parameters()) + list(fac.parameters())
+                           + [T], lr=1e-3)
+    if a.C == 1:
+        x = torch.randint(0, 2, (B, 1, 64, 64)).float()
+    else:
+        x = torch.randint(0, 256, (B, a.C, 64, 64)).float()
+    p = torch.zeros(B, a.D)
+    p[torch.arange(B), torch.randint(0, a.D, (B,))] = 1
+    tgt = torch.arange(B)
+
+    def step():
+        u = F.normalize(img(x), dim=1)
+        v = F.normalize(fac(p), dim=1)
+        loss = F.cross_entropy(u @ v.t() / T, tgt) - math.log(B)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        t = time.perf_counter() - t0
+        if t >= a.s and n >= 3:
+            break
+    train = n * B / t
+    img.eval()
+    fac.eval()
+    with torch.no_grad():
+        n, t0 = 0, time.perf_counter()
+        while True:
+            F.normalize(img(x), dim=1)
+            F.normalize(fac(p), dim=1)
+            n += 1
+            t = time.perf_counter() - t0
+            if t >= a.s / 2 and n >= 3:
+                break
+    print("%d\t%.1f\t%.1f" % (a.t, train, n * B / t))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Training and encoding throughput (samples/s, batch 128) of the paper's
+# configurations, with 1 and 2 threads, beside PyTorch's on the same
+# machine in the same run when /usr/bin/python3 has torch (with jemalloc
+# preloaded, purging off, when it is installed: see the anchors).
+# MMIB_BENCH_SECONDS sets the time per measurement (default 3).
+set -eo pipefail
+S=${MMIB_BENCH_SECONDS:-3}
+B="$MMIB_BUILD/bench/b-train"
+PY=/usr/bin/python3
+JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+torch=0
+if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then torch=1; fi
+pre=()
+if [ -e "$JE" ]; then
+	pre=(env LD_PRELOAD="$JE" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
+fi
+
+# name  channels  pair_dim  image encoder  factor encoder
+configs=(
+	"dsprites-mlpflatten 1 81 mlp-flatten:2048,2048,1024,1024,512,512/256 mlp:16,16,8,8,16,16"
+	"dsprites-resnet20 1 81 resnet20 mlp:16,16,8,8,16,16"
+	"shapes3d-resnet20 3 42 resnet20 mlp:64,64,32,32,64,64"
+	"shapes3d-mlpflatten 3 42 mlp-flatten:4096,2048,2048,1024,1024/512 mlp:64,64,32,32,64,64"
+)
+printf 'config\tthreads\ttrain_sps\ttorch_train_sps\tratio\tencode_sps\ttorch_encode_sps\tratio\tgflop_s\tsgemm_gflop_s\n'
+for c in "${configs[@]}"; do
+	set -- $c
+	for t in 1 2; do
+		v=()
+		[ "$t" = 1 ] && v=(-v)
+		row=$("$B" "${v[@]}" -t "$t" -s "$S" "$2" "$3" "$4" "$5" 2>"${TMPDIR:-/tmp}/b-train.$$")
+		read -r _ tr gf en ceil <<<"$row"
+		if [ "$torch" = 1 ]; then
+			trow=$("${pre[@]}" "$PY" "$MMIB_TOP/bench/torch_step.py" -t "$t" -s "$S" "$2" "$3" "$4" "$5")
+			read -r _ ttr ten <<<"$trow"
+			r1=$(awk -v a="$tr" -v b="$ttr" 'BEGIN { printf "%.2f", a / b }')
+			r2=$(awk -v a="$en" -v b="$ten" 'BEGIN { printf "%.2f", a / b }')
+		else
+			ttr=NA ten=NA r1=NA r2=NA
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$t" "$tr" "$ttr" "$r1" "$en" "$ten" "$r2" "$gf" "$ceil"
+		[ "$t" = 1 ] && sed "s/^/# $1: /" "${TMPDIR:-/tmp}/b-train.$$" >&2
+	done
+done
+rm -f "${TMPDIR:-/tmp}/b-train.$$"
