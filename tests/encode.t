@@ -2,7 +2,7 @@
 # encode.t - mmib-encode: embeddings batch by batch, metadata passed
 # through, refusals of mismatched models and streams.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 15
 
 mmib-gen -q -d dsprites -n 900 -s 4 --essence posX,scale --part train \
 	-o "$TMP/tr.mts" &&
@@ -32,6 +32,12 @@ info=$(mmib-info "$TMP/img.mts")
 like "$RC:$(printf '%s' "$info" | grep -c $'\tz_img\t')" '^0:1$' "--modality img"
 ! printf '%s' "$info" | grep -q z_fac
 ok $? "... writes no z_fac"
+
+mmib-train -q --image-encoder mlp-flatten:32/8 --reg kl --beta 1 --epochs 1 \
+	--batch-size 64 "$TMP/tr.mts" -o "$TMP/kl.mts" &&
+	mmib-encode -m "$TMP/kl.mts" "$TMP/te.mts" -o "$TMP/klemb.mts"
+like "$(mmib-info "$TMP/klemb.mts")" $'tensor\tz_img\tf32\t225x8\t' \
+	"a kl model gives the means: code size 8, not 16"
 
 mmib-gen -q -d dsprites -n 400 -s 4 --missing posX --part test -o "$TMP/other.mts"
 run_cmd mmib-encode -m "$TMP/m.mts" "$TMP/other.mts" -o "$TMP/bad.mts"

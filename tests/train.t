@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 30
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -35,6 +35,26 @@ ok $? "another seed: another model"
 mmib-train "${TINY[@]}" --epochs 4 -o "$TMP/m4.mts" < "$TMP/tr.mts" 2>/dev/null &&
 	cmp -s "$TMP/m1.mts" "$TMP/m4.mts"
 ok $? "reads stdin"
+
+# every objective and optimiser learns
+for o in "--symmetric" "--optimizer adamw --weight-decay 0.01" \
+	"--optimizer sgd --momentum 0.9 --lr 0.05" "--reg kl --beta 1"; do
+	mmib-train "${TINY[@]}" $o --epochs 3 --log "$TMP/o.tsv" "$TMP/tr.mts" \
+		-o "$TMP/o.mts" 2>/dev/null &&
+	awk -F'\t' 'NR == 2 { a = $4 } NR == 4 { b = $4 } END { exit !(b < a - 0.3) }' \
+		"$TMP/o.tsv"
+	ok $? "$o: the loss falls over 3 epochs"
+done
+mmib-train "${TINY[@]}" --epochs 0 --init "$TMP/m1.mts" "$TMP/tr.mts" \
+	-o "$TMP/init.mts" 2>/dev/null &&
+	mmib-info --npy img.net.0.weight -o "$TMP/w1.npy" "$TMP/m1.mts" &&
+	mmib-info --npy img.net.0.weight -o "$TMP/w2.npy" "$TMP/init.mts" &&
+	cmp -s "$TMP/w1.npy" "$TMP/w2.npy"
+ok $? "--init starts from the given weights"
+mmib-train "${TINY[@]}" --learn-temperature --epochs 2 --log "$TMP/lt.tsv" \
+	"$TMP/tr.mts" -o "$TMP/lt.mts" 2>/dev/null &&
+	awk -F'\t' 'NR == 3 && $3 != 0.1 { moved = 1 } END { exit !moved }' "$TMP/lt.tsv"
+ok $? "--learn-temperature: the logged temperature moves from 0.1"
 
 # resume: a run stopped after 2 epochs and resumed to 4 ends with the
 # same bytes as an uninterrupted 4-epoch run (kl samples use the rng too)
