@@ -1,0 +1,124 @@
+#!/bin/sh
+# pipelines/plot.sh - the PNG plots of one experiment, drawn by gnuplot.
+#
+#   plot.sh remove-msi|alignment|regularization SUMMARY_TSV OUTDIR
+#
+# The plotted tables (group means, scatter points) are written beside the
+# plots under OUTDIR/data/ so a plot can be redrawn or read as numbers.
+# Environment: IMG, DEPTH_TEMP (as for report.sh); CKA, MKNN1 column names.
+# Without gnuplot, warns and draws nothing.
+set -eu
+exp=${1:?usage: plot.sh EXPERIMENT SUMMARY OUTDIR}
+sum=${2:?usage: plot.sh EXPERIMENT SUMMARY OUTDIR}
+out=${3:?usage: plot.sh EXPERIMENT SUMMARY OUTDIR}
+here=$(dirname "$0")
+: "${IMG:=}" "${DEPTH_TEMP:=0.1}"
+CKA=${CKA:-cka}
+MKNN1=${MKNN1:-mutual_knn1}
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "plot.sh: gnuplot not found: no plots (sh tools/deps.sh run installs it)" >&2
+	exit 0
+fi
+mkdir -p "$out/data"
+tab=$(printf '\t')
+
+distinct() { # column $1 of rows matching where-list $2
+	awk -F '\t' -v c="$1" -v w="${2:-}" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
+		nw = split(w, W, ","); next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
+		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
+}
+# agg BY COLS WHERE > file: group means sorted numerically on BY
+agg() {
+	awk -v by="$1" -v cols="$2" -v where="${3:-}" -f "$here/agg.awk" "$sum" |
+	{ IFS= read -r h; printf '%s\n' "$h"; sort -t "$tab" -k1,1 -g; }
+}
+rows() { # data rows of a table file
+	echo $(($(wc -l < "$1") - 1))
+}
+
+case $exp in
+remove-msi)
+	for sweep in temperature depth; do
+		files= titles=
+		for ds in $(distinct dataset); do
+		for m in $(distinct missing "dataset=$ds"); do
+			[ "$m" = NA ] && continue
+			if [ "$sweep" = temperature ]; then
+				img=${IMG:-$(distinct image_encoder "dataset=$ds,missing=$m" | head -n 1)}
+				w="dataset=$ds,missing=$m,image_encoder=$img"
+			else
+				w="dataset=$ds,missing=$m,temperature=$DEPTH_TEMP"
+			fi
+			f=$out/data/msi-$sweep-$ds-$m.tsv
+			agg "$sweep" miss_nmi,img_ess_nmi "$w" > "$f"
+			[ "$(rows "$f")" -ge 2 ] || continue
+			files="$files $f" titles="$titles ${ds}_missing_$m"
+		done
+		done
+		[ -n "$files" ] || continue
+		if [ "$sweep" = temperature ]; then
+			gnuplot -e "outfile='$out/nmi-vs-temperature.png'; files='$files'; titles='$titles'; \
+				xcol='temperature'; ycol='miss_nmi'; logx=1; xlabel='temperature T (fixed)'; \
+				ylabel='nMI(z_img; missing factor)'; \
+				title='InfoNCE keeps the missing factor; less at higher temperature'" "$here/lines.gp"
+		else
+			gnuplot -e "outfile='$out/nmi-vs-depth.png'; files='$files'; titles='$titles'; \
+				xcol='depth'; ycol='miss_nmi'; xlabel='image encoder depth (hidden layers, or N of resnetN)'; \
+				ylabel='nMI(z_img; missing factor)'; \
+				title='missing-factor information vs encoder depth at T=$DEPTH_TEMP'" "$here/lines.gp"
+		fi
+	done
+	;;
+alignment)
+	for y in "$CKA" "$MKNN1"; do
+		for ds in $(distinct dataset); do
+			for deg in 0 1; do
+				awk -F '\t' -v OFS='\t' -v ds="$ds" -v y="$y" -v deg=$deg '
+				NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; print "x", "y", "seed", "essence"; next }
+				$(h["dataset"]) == ds && $(h["degenerate"]) == deg {
+					print $(h["img_nui_mi"]), $(h[y]), $(h["seed"]), $(h["essence"]) }' "$sum" \
+					> "$out/data/scatter-$ds-$y-deg$deg.tsv"
+			done
+			c=$(awk -v x=img_nui_mi -v y="$y" -v where="dataset=$ds,degenerate=0" -f "$here/corr.awk" "$sum")
+			slope=$(echo "$c" | cut -f11) icpt=$(echo "$c" | cut -f12)
+			[ "$slope" = NA ] && slope=NaN icpt=NaN
+			r=$(echo "$c" | cut -f5) rho=$(echo "$c" | cut -f8) n=$(echo "$c" | cut -f4)
+			gnuplot -e "outfile='$out/nuisance-vs-$y-$ds.png'; \
+				datafile='$out/data/scatter-$ds-$y-deg0.tsv'; degfile='$out/data/scatter-$ds-$y-deg1.tsv'; \
+				slope=$slope; intercept=$icpt; xlabel='nuisance information in z_img (summed MI, nats)'; \
+				ylabel='$y'; title='$ds: $n random splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
+		done
+	done
+	;;
+regularization)
+	for ds in $(distinct dataset); do
+		files= titles=
+		for t in $(distinct temperature "dataset=$ds"); do
+			f=$out/data/beta-$ds-T$t.tsv
+			agg beta "img_nui_nmi,img_ess_nmi,$CKA,$MKNN1,final_temperature" \
+				"dataset=$ds,temperature=$t,degenerate=0" > "$f"
+			[ "$(rows "$f")" -ge 1 ] || continue
+			files="$files $f"
+			if [ "$t" = learn ]; then titles="$titles learned_T"
+			else titles="$titles T=$t"; fi
+		done
+		[ -n "$files" ] || continue
+		gnuplot -e "outfile='$out/metrics-vs-beta-$ds.png'; files='$files'; titles='$titles'; \
+			cka='$CKA'; mknn='$MKNN1'" "$here/beta.gp"
+		f=$out/data/beta-$ds-Tlearn.tsv
+		if [ -f "$f" ] && [ "$(rows "$f")" -ge 1 ]; then
+			gnuplot -e "outfile='$out/temperature-vs-beta-$ds.png'; files='$f'; titles='learned_temperature'; \
+				xcol='beta'; ycol='final_temperature'; categorical=1; xlabel='beta'; \
+				ylabel='learned temperature after training'; \
+				title='$ds: information homeostasis (learned T vs beta)'" "$here/lines.gp"
+		fi
+	done
+	;;
+*)
+	echo "plot.sh: $exp: unknown experiment" >&2
+	exit 1
+	;;
+esac

@@ -1,0 +1,231 @@
+#!/bin/sh
+# pipelines/report.sh - the text report of one experiment.
+#
+#   report.sh remove-msi|alignment|regularization SUMMARY_TSV > report.txt
+#
+# States each claim of the paper with the measured figure and whether it
+# holds here.  Environment: IMG (the default image encoder name, for the
+# temperature sweep), DEPTH_TEMP (temperature of the depth sweep), PROFILE.
+# Random splits flagged degenerate (essence only of factors the encoder
+# cannot learn) are left out of the figures and listed apart.
+set -eu
+exp=${1:?usage: report.sh EXPERIMENT SUMMARY}
+sum=${2:?usage: report.sh EXPERIMENT SUMMARY}
+here=$(dirname "$0")
+: "${IMG:=}" "${DEPTH_TEMP:=0.1}" "${PROFILE:=quick}"
+[ -s "$sum" ] || { echo "report.sh: $sum: empty summary" >&2; exit 1; }
+
+# Alignment metric columns as mmib-align names them (see row.sh).
+CKA=${CKA:-cka}
+MKNN1=${MKNN1:-mutual_knn1}
+MKNN5=${MKNN5:-mutual_knn5}
+
+has_col() { head -n 1 "$sum" | tr '\t' '\n' | grep -qx "$1"; }
+# distinct values of column $1 (in first-appearance order), rows matching $2
+distinct() {
+	awk -F '\t' -v c="$1" -v w="${2:-}" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
+		nw = split(w, W, ","); next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
+		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
+}
+count() { # rows matching where-list $1
+	awk -F '\t' -v w="${1:-}" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
+		nw = split(w, W, ","); next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
+		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	  n++ } END { print n + 0 }' "$sum"
+}
+# agg BY COLS WHERE: grouped means, sorted numerically on the last by-column
+agg() {
+	nb=$(echo "$1" | tr "," "\n" | wc -l)
+	awk -v by="$1" -v cols="$2" -v where="${3:-}" -f "$here/agg.awk" "$sum" |
+	{ IFS= read -r h; printf "%s\n" "$h"; sort -t "$(printf "\t")" -k"$nb,$nb" -g; }
+}
+# corr X Y WHERE: one correlation row (see corr.awk)
+corr() {
+	awk -v x="$1" -v y="$2" -v where="${3:-}" -f "$here/corr.awk" "$sum"
+}
+# Table of group means: agg output on stdin, column titles in $1 (space list),
+# the group column first, then mean +- sd per metric, then n of the first.
+table() {
+	awk -F '\t' -v titles="$1" '
+	NR == 1 { nb = 0; for (i = 1; i <= NF; i++) if ($i !~ /_(mean|sd|n)$/) nb++
+		nt = split(titles, T, " "); line = sprintf("  %-12s", T[1])
+		for (j = 2; j <= nt; j++) line = line sprintf(" %-16s", T[j])
+		print line " runs"; next }
+	{ line = sprintf("  %-12s", $nb)
+	  for (i = nb + 1; i <= NF; i += 3)
+		line = line sprintf(" %-16s", $i == "NA" ? "NA" : sprintf("%.3f +- %.3f", $i, $(i + 1)))
+	  print line " " $(nb + 3) }'
+}
+# verdict of a correlation row (negative expected)
+neg_verdict() {
+	awk -F '\t' '{
+	if ($5 == "NA" || $8 == "NA") { print "cannot tell (too few runs)"; exit }
+	if ($5 < 0 && $8 < 0) {
+		if ($7 != "NA" && $10 != "NA" && $7 < 0 && $10 < 0) print "holds"
+		else print "direction holds, not significant (95 % interval includes 0)"
+	} else print "does not hold" }'
+}
+corr_text() {
+	awk -F '\t' '{ printf "Pearson r = %s [%s, %s], Spearman rho = %s [%s, %s], n = %d", \
+		$5, $6, $7, $8, $9, $10, $4 }'
+}
+# first and last data row of an agg table: "x_first mean_first x_last mean_last"
+ends() {
+	awk -F '\t' -v col="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col "_mean") c = i
+		nb = 0; for (i = 1; i <= NF; i++) if ($i !~ /_(mean|sd|n)$/) nb++; next }
+	$c != "NA" { if (!n++) { fx = $nb; fm = $c } lx = $nb; lm = $c }
+	END { if (n) print fx, fm, lx, lm, n; else print "NA NA NA NA 0" }'
+}
+f3() { awk -v v="$1" 'BEGIN { if (v == "NA") print "NA"; else printf "%.3f", v }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 < b + 0) }'; }
+
+echo "mmib $exp report (profile $PROFILE, $(count) runs, summary $sum)"
+echo
+
+case $exp in
+remove-msi)
+	for ds in $(distinct dataset); do
+	for m in $(distinct missing "dataset=$ds"); do
+		[ "$m" = NA ] && continue
+		w="dataset=$ds,missing=$m"
+		echo "== $ds, missing factor $m (modality 2 shows every other factor)"
+		imgs=$(distinct image_encoder "$w")
+		img=${IMG:-$(echo "$imgs" | head -n 1)}
+		tw="$w,image_encoder=$img"
+		if [ "$(count "$tw")" -gt 0 ]; then
+			spec=$(distinct image_spec "$tw" | head -n 1)
+			echo "temperature sweep, image encoder $spec (mean +- sd over seeds):"
+			agg temperature miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$tw" > "${TMPDIR:-/tmp}/msi.$$"
+			table "T nMI(z_img;$m) essence-nMI CKA mkNN@1" < "${TMPDIR:-/tmp}/msi.$$"
+			set -- $(ends miss_nmi < "${TMPDIR:-/tmp}/msi.$$")
+			t0=$1 n0=$2 t1=$3 n1=$4 nt=$5
+			rm -f "${TMPDIR:-/tmp}/msi.$$"
+			v=$(awk -v x="$n0" 'BEGIN { print (x != "NA" && x > 0.1) ? "holds" : "does not hold" }')
+			echo "C1 InfoNCE alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0 (well above 0 means > 0.1): $v"
+			if [ "$nt" -ge 2 ]; then
+				c=$(corr temperature miss_nmi "$tw" | tr -d '\n')
+				rho=$(echo "$c" | cut -f8)
+				if lt "$n1" "$n0" && { [ "$rho" = NA ] || lt "$rho" 0; }; then v=holds; else v="does not hold"; fi
+				echo "C2 the missing factor's information falls as the temperature rises: nMI($m) $(f3 "$n0") at T=$t0 -> $(f3 "$n1") at T=$t1 (Spearman rho(T, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
+			fi
+		fi
+		dw="$w,temperature=$DEPTH_TEMP"
+		if [ "$(distinct depth "$dw" | wc -l)" -ge 2 ]; then
+			echo "depth sweep at T=$DEPTH_TEMP (depth = hidden layers of mlp-flatten, or N of resnetN):"
+			agg depth miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$dw" > "${TMPDIR:-/tmp}/msi.$$"
+			table "depth nMI(z_img;$m) essence-nMI CKA mkNN@1" < "${TMPDIR:-/tmp}/msi.$$"
+			set -- $(ends miss_nmi < "${TMPDIR:-/tmp}/msi.$$")
+			rm -f "${TMPDIR:-/tmp}/msi.$$"
+			c=$(corr depth miss_nmi "$dw" | tr -d '\n')
+			rho=$(echo "$c" | cut -f8)
+			if lt "$4" "$2" && { [ "$rho" = NA ] || lt "$rho" 0; }; then v=holds; else v="does not hold"; fi
+			echo "C2' the missing factor's information falls as the image encoder deepens: nMI($m) $(f3 "$2") at depth $1 -> $(f3 "$4") at depth $3 (Spearman rho(depth, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
+		fi
+		echo
+	done
+	done
+	;;
+alignment)
+	for ds in $(distinct dataset); do
+		w="dataset=$ds"
+		nall=$(count "$w"); ndeg=$(count "$w,degenerate=1")
+		echo "== $ds: $nall random essence/nuisance splits, temperature $(distinct temperature "$w" | tr '\n' ' ')"
+		if [ "$ndeg" -gt 0 ]; then
+			echo "$ndeg degenerate split(s) left out (essence only of factors a cheap image encoder does not learn):"
+			awk -F '\t' -v ds="$ds" -v cka="$CKA" -v mk="$MKNN1" '
+			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
+				printf "  seed %s essence {%s}: essence nMI %.3f, nuisance MI %.3f, CKA %s, mkNN@1 %s\n",
+				$(h["seed"]), $(h["essence"]), $(h["img_ess_nmi"]), $(h["img_nui_mi"]),
+				$(h[cka]), $(h[mk]) }' "$sum"
+		fi
+		w="$w,degenerate=0"
+		echo "correlations over the $(count "$w") other splits (95 % intervals by Fisher z):"
+		printf '  %-14s %-8s %-30s %-30s %s\n' x y "Pearson r [95 %]" "Spearman rho [95 %]" verdict
+		for x in img_nui_mi img_nui_nmi; do
+			for y in $CKA $MKNN1 $MKNN5; do
+				has_col "$y" || continue
+				c=$(corr "$x" "$y" "$w" | tr -d '\n')
+				echo "$c" | awk -F '\t' -v v="$(echo "$c" | neg_verdict)" '{
+					printf "  %-14s %-8s %-30s %-30s %s\n", $2, $3, $5 " [" $6 ", " $7 "]",
+					$8 " [" $9 ", " $10 "]", v }'
+			done
+		done
+		for y in $MKNN1 $CKA; do
+			has_col "$y" || continue
+			c=$(corr img_nui_mi "$y" "$w" | tr -d '\n')
+			echo "C3 nuisance information in z_img correlates negatively with alignment ($y): $(echo "$c" | corr_text): $(echo "$c" | neg_verdict)"
+		done
+		if [ "$ndeg" -gt 0 ]; then
+			c=$(corr img_nui_mi "$MKNN1" "dataset=$ds" | tr -d '\n')
+			echo "   (for reference, with the degenerate splits mixed in, $MKNN1: $(echo "$c" | corr_text))"
+			c=$(corr img_nui_mi "$CKA" "dataset=$ds" | tr -d '\n')
+			echo "   (for reference, with the degenerate splits mixed in, $CKA: $(echo "$c" | corr_text))"
+		fi
+		echo
+	done
+	;;
+regularization)
+	for ds in $(distinct dataset); do
+		w0="dataset=$ds"
+		ndeg=$(count "$w0,degenerate=1")
+		nspl=$(distinct seed "$w0,degenerate=0" | wc -l)
+		echo "== $ds: $nspl random split(s) (seeds $(distinct seed "$w0,degenerate=0" | tr '\n' ' '))"
+		if [ "$ndeg" -gt 0 ]; then
+			echo "left out as degenerate (essence only of factors a cheap image encoder does not learn):"
+			awk -F '\t' -v ds="$ds" -v cka="$CKA" '
+			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
+				printf "  seed %s essence {%s}: T %s beta %s: nuisance nMI %s, CKA %s\n",
+				$(h["seed"]), $(h["essence"]), $(h["temperature"]), $(h["beta"]),
+				$(h["img_nui_nmi"]), $(h[cka]) }' "$sum"
+		fi
+		for t in $(distinct temperature "$w0"); do
+			w="$w0,degenerate=0,temperature=$t"
+			[ "$(count "$w")" -gt 0 ] || continue
+			if [ "$t" = learn ]; then
+				echo "learnable temperature (initial 0.07), mean +- sd over splits:"
+				cols=img_nui_nmi,img_ess_nmi,$CKA,$MKNN1,final_temperature
+				titles="beta nuisance-nMI essence-nMI CKA mkNN@1 learned-T"
+			else
+				echo "fixed temperature T=$t, mean +- sd over splits:"
+				cols=img_nui_nmi,img_ess_nmi,$CKA,$MKNN1
+				titles="beta nuisance-nMI essence-nMI CKA mkNN@1"
+			fi
+			f=${TMPDIR:-/tmp}/reg.$$
+			agg beta "$cols" "$w" > "$f"
+			table "$titles" < "$f"
+			set -- $(ends img_nui_nmi < "$f")
+			b0=$1 b1=$3
+			if lt "$4" "$2"; then v=holds; else v="does not hold"; fi
+			c=$(corr beta img_nui_nmi "$w" | cut -f8)
+			echo "C4 the regulariser removes nuisance information (T=$t): nuisance nMI $(f3 "$2") at beta=$b0 -> $(f3 "$4") at beta=$b1 (Spearman rho(beta, nMI) = $c): $v"
+			for y in $CKA $MKNN1; do
+				set -- $(ends "$y" < "$f")
+				if lt "$2" "$4"; then v=holds; else v="does not hold"; fi
+				echo "C4 the regulariser raises alignment (T=$t, $y): $(f3 "$2") at beta=$1 -> $(f3 "$4") at beta=$3: $v"
+			done
+			set -- $(ends img_ess_nmi < "$f")
+			v=$(awk -v a="$2" -v b="$4" 'BEGIN { print (a - b < 0.05) ? "holds" : "does not hold" }')
+			echo "C4 essence information is kept (T=$t): essence nMI $(f3 "$2") at beta=$1 -> $(f3 "$4") at beta=$3 (a drop under 0.05 counts as kept): $v"
+			if [ "$t" = learn ]; then
+				set -- $(ends final_temperature < "$f")
+				c=$(corr beta final_temperature "$w" | cut -f8)
+				if lt "$4" "$2" && { [ "$c" = NA ] || lt "$c" 0; }; then v=holds; else v="does not hold"; fi
+				echo "C5 information homeostasis: the learned temperature falls as beta grows: T = $(awk -v x="$2" 'BEGIN{printf "%.4f", x}') at beta=$1 -> $(awk -v x="$4" 'BEGIN{printf "%.4f", x}') at beta=$3 (Spearman rho(beta, T) = $c): $v"
+			fi
+			rm -f "$f"
+		done
+		echo
+	done
+	;;
+*)
+	echo "report.sh: $exp: unknown experiment" >&2
+	exit 1
+	;;
+esac

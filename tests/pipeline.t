@@ -1,0 +1,108 @@
+#!/bin/bash
+# tests/pipeline.t - the experiment pipelines end to end at toy size
+# (400 samples, 2 epochs, a tiny image encoder), plus the summary,
+# correlation and report scripts on hand-made tables.
+. "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
+cd "$MMIB_TOP" || exit 1
+P=$MMIB_TOP/pipelines
+plan 34
+
+# ---- scripts on known tables ------------------------------------------------
+printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
+c=$(awk -v x=x -v y=y -v where=degenerate=0 -f "$P/corr.awk" "$TMP/xy.tsv")
+# scipy: pearsonr 0.97701, spearmanr 1, polyfit (2.1, -0.2); Fisher z
+# interval (0.68643, 0.99855); with the sixth row spearmanr 0.142857
+is "$(echo "$c" | cut -f4)" 5 "corr.awk: where= filters the degenerate row"
+is "$(echo "$c" | cut -f5)" 0.9770 "corr.awk: Pearson r"
+is "$(echo "$c" | cut -f8)" 1.0000 "corr.awk: Spearman rho"
+is "$(echo "$c" | cut -f11,12)" "$(printf '2.1\t-0.2')" "corr.awk: least-squares line"
+like "$(echo "$c" | cut -f6,7)" '^0\.6864	0\.9985$' "corr.awk: Fisher-z interval brackets r"
+c=$(awk -v x=x -v y=y -f "$P/corr.awk" "$TMP/xy.tsv")
+is "$(echo "$c" | cut -f4,8)" "$(printf '6\t0.1429')" "corr.awk: Spearman with every row"
+printf 'g\tv\n1\t1\n1\t3\n2\t5\n2\tNA\n' > "$TMP/g.tsv"
+a=$(awk -v by=g -v cols=v -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
+is "$a" "$(printf '1 2 1.41421 2\n2 5 0 1')" "agg.awk: mean, sd, n; NA left out"
+printf 'a\tb\n1\t2\n' > "$TMP/t1.tsv"; printf 'b\tc\n3\t4\n' > "$TMP/t2.tsv"
+is "$(awk -f "$P/tsvcat.awk" "$TMP/t1.tsv" "$TMP/t2.tsv" | tr '\t\n' ',;')" \
+	"a,b,c;1,2,NA;NA,3,4;" "tsvcat.awk: union of columns"
+
+# row.sh on a probe table whose essence is only unlearnable factors
+printf 'modality\tfactor\trole\tK\tlnK\tce\tmi\tnmi\tacc\titers\n' > "$TMP/p.tsv"
+printf 'img\tshape\tessence\t3\t1.0986\t1.0986\t0\t0\t0.33\t10\n' >> "$TMP/p.tsv"
+printf 'img\tposX\tnuisance\t32\t3.4657\t1.7329\t1.7329\t0.5\t0.4\t10\n' >> "$TMP/p.tsv"
+printf 'img\tessence\tgroup\t-\t1.0986\t1.0986\t0\t0\t0.33\t-\n' >> "$TMP/p.tsv"
+printf 'metric\tk\tvalue\ncka\t-\t0.7\nmutual_knn\t1\t0.2\n' > "$TMP/a.tsv"
+sh "$P/row.sh" seed=3 unlearnable=shape,orientation "$TMP/p.tsv" "$TMP/a.tsv" > "$TMP/row.tsv"
+col() { awk -F '\t' -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { print (k ? $k : "absent") }' "$2"; }
+is "$(col degenerate "$TMP/row.tsv")" 1 "row.sh: essence {shape} is degenerate"
+is "$(col miss_nmi "$TMP/row.tsv"),$(col img_nui_mi "$TMP/row.tsv"),$(col mutual_knn1 "$TMP/row.tsv")" \
+	"0.5,1.7329,0.2" "row.sh: missing-factor nMI, nuisance MI, metric@k columns"
+run_cmd sh "$P/row.sh" "$TMP/a.tsv" "$TMP/p.tsv"
+ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
+
+# ---- the pipelines at toy size ------------------------------------------------
+if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
+    ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
+    ! [ -x "$MMIB_BIN/mmib-encode" ]; then
+	for i in $(seq 12 33); do skip "tools not built"; done
+	done_testing
+fi
+# make -o: use the built tools as they are, never rebuild them from here.
+M=(make --no-print-directory -j2 BIN="$MMIB_BIN" RUNS="$TMP/runs" RESULTS="$TMP/results"
+	PIPE_DEPS=0 N=400 EPOCHS=2 STEP=1 DATASETS=dsprites IMG=tiny
+	IMG_tiny=mlp-flatten:32/16 FAC_dsprites=mlp:8/16 SEEDS=1)
+for t in gen train encode probe align; do M+=(-o "$MMIB_BIN/mmib-$t"); done
+tsv_rows() { echo $(($(wc -l < "$1") - 1)); }
+in_range() { # in_range FILE COLUMN LO HI: every value numeric within [LO, HI]
+	col "$2" "$1" | awk -v lo="$3" -v hi="$4" '
+		!($0 ~ /^-?[0-9.]+(e-?[0-9]+)?$/) || $0 + 0 < lo || $0 + 0 > hi { bad = 1 }
+		END { exit bad || NR == 0 }'
+}
+
+S=$TMP/results/remove-msi
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+ok $RC "remove-msi runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 3 "remove-msi: one summary row per run (2 temperatures + 1 depth)"
+in_range "$S/summary.tsv" miss_nmi -1 1; ok $? "remove-msi: missing-factor nMI in [-1, 1]"
+in_range "$S/summary.tsv" img_ess_nmi -1 1; ok $? "remove-msi: essence nMI in [-1, 1]"
+is "$(col missing "$S/summary.tsv" | sort -u)" posX "remove-msi: the missing factor is recorded"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C1 .*nMI\(posX\) = -?[0-9.]+ at T=0\.1.*: (holds|does not hold)' \
+	"remove-msi: report states C1 with its figure"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C2 .*at T=0\.1 -> -?[0-9.]+ at T=1 .*: (holds|does not hold)' \
+	"remove-msi: report states C2 (temperature)"
+like "$(cat "$S/report.txt" 2>/dev/null)" "C2' .*depth 1 -> -?[0-9.]+ at depth 2" \
+	"remove-msi: report states C2' (depth)"
+ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models1"
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "remove-msi: a second make runs no tool"
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 0.3 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+ok $RC "remove-msi: one more temperature"
+ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models2"
+is "$(grep -c . "$TMP/models2")" 4 "remove-msi: only the new run was trained"
+is "$(tsv_rows "$S/summary.tsv")" 4 "remove-msi: summary rebuilt with the new run"
+if command -v gnuplot >/dev/null 2>&1; then
+	ok $([ -s "$S/nmi-vs-temperature.png" ] && [ -s "$S/nmi-vs-depth.png" ]; echo $?) \
+		"remove-msi: temperature and depth plots drawn"
+else
+	skip "gnuplot not installed"
+fi
+
+S=$TMP/results/alignment
+run_cmd "${M[@]}" alignment SEEDS='1 2 3 4 5'
+ok $RC "alignment runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 5 "alignment: one row per random split"
+in_range "$S/summary.tsv" cka 0 1; ok $? "alignment: CKA in [0, 1]"
+in_range "$S/summary.tsv" mutual_knn1 0 1; ok $? "alignment: mutual kNN@1 in [0, 1]"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C3 .*\(cka\): Pearson r = -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\], Spearman rho = -?[0-9.]+ \[.*n = [0-9]+: ' \
+	"alignment: report states C3 with r, rho and intervals"
+
+S=$TMP/results/regularization
+run_cmd "${M[@]}" regularization BETAS='0 1' REG_TEMPS='0.1 learn'
+ok $RC "regularization runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 4 "regularization: 2 betas x 2 temperature modes"
+in_range "$S/summary.tsv" final_temperature 0.0001 10; ok $? "regularization: final temperatures recorded"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C5 .*T = [0-9.]+ at beta=0 -> [0-9.]+ at beta=1' \
+	"regularization: report states C5 (learned temperature)"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C4 the regulariser removes nuisance information \(T=0\.1\)' \
+	"regularization: report states C4"
+done_testing
