@@ -395,6 +395,9 @@ mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 
 			if ((rc = mm_arch_from_meta(&a, mm_reader_meta(rd))) < 0)
 				goto out;
+			if (max_batch <= 0)
+				max_batch = strncmp(a.img_spec, "resnet", 6) ?
+				    MM_MODEL_BATCH : MM_MODEL_BATCH_CONV;
 			if ((rc = mm_model_create(m, &a, max_batch)) < 0)
 				goto out;
 			mm_meta_init(&keep);

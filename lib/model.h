@@ -91,8 +91,14 @@ void mm_model_encode(struct mm_model *m, const float *x, const float *p,
  * optimiser moments.  0 or < 0. */
 int mm_model_save(struct mm_model *m, FILE *f, const struct mm_meta *meta,
     const struct mm_optim *o);
+/* Rows an evaluation pass takes at once when the caller lets the model
+ * choose: the encoders hold every layer's output for their largest batch,
+ * and a ResNet-20 needs about 7 MB a row. */
+#define MM_MODEL_BATCH 256
+#define MM_MODEL_BATCH_CONV 64
 /* Read a model file (the first segment of f) and build it for batches of
- * up to max_batch rows.  m->meta receives the file's metadata; a
+ * up to max_batch rows (<= 0: MM_MODEL_BATCH, or MM_MODEL_BATCH_CONV for
+ * a ResNet).  m->meta receives the file's metadata; a
  * checkpoint's moments go to m->opt_m, opt_v.  Every parameter and buffer
  * must be present with its shape. */
 int mm_model_load(struct mm_model *m, FILE *f, const char *label,

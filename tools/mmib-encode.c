@@ -14,8 +14,6 @@
 #include "model.h"
 #include "stream.h"
 
-/* Rows encoded at once: bounds the activation memory of the encoders. */
-#define CHUNK 256
 
 static void
 usage(int status)
@@ -76,7 +74,7 @@ main(int argc, char **argv)
 	FILE *in, *f, *o;
 	float *x, *p, *zi, *zf;
 	int c, rc, threads = 1, zlevel = 0, want_img, want_fac, started = 0;
-	int code;
+	int code, chunk;
 
 	mm_cli_init(argc, argv);
 	while ((c = getopt_long(argc, argv, "hm:o:qt:Vvz", longopts, NULL)) != -1)
@@ -124,20 +122,21 @@ main(int argc, char **argv)
 	mm_blas_threads(threads);
 
 	f = mm_in_open(mpath);
-	if ((rc = mm_model_load(&model, f, mpath, CHUNK)) < 0)
+	if ((rc = mm_model_load(&model, f, mpath, 0)) < 0)
 		mm_die_err(mpath, rc);
 	mm_in_close(f);
+	chunk = model.max_batch;
 	code = model.a.code;
 
 	in = mm_in_open(argc ? argv[0] : NULL);
 	name = mm_in_name(argc ? argv[0] : NULL);
 	if (!(rd = mm_reader_open(in, name)))
 		mm_die("out of memory");
-	x = malloc((size_t)CHUNK * model.a.C * model.a.H * model.a.W *
+	x = malloc((size_t)chunk * model.a.C * model.a.H * model.a.W *
 	    sizeof(float));
-	p = malloc((size_t)CHUNK * model.a.pair_dim * sizeof(float));
-	zi = malloc((size_t)CHUNK * code * sizeof(float));
-	zf = malloc((size_t)CHUNK * code * sizeof(float));
+	p = malloc((size_t)chunk * model.a.pair_dim * sizeof(float));
+	zi = malloc((size_t)chunk * code * sizeof(float));
+	zf = malloc((size_t)chunk * code * sizeof(float));
 	if (!x || !p || !zi || !zf)
 		mm_die("out of memory");
 	o = mm_out_open(out, 1);
@@ -192,8 +191,8 @@ main(int argc, char **argv)
 			if (!(ozf = malloc((size_t)n * code * sizeof(float))))
 				mm_die("out of memory");
 		}
-		for (r = 0; r < n; r += CHUNK) {
-			int m = (int)(n - r < CHUNK ? n - r : CHUNK);
+		for (r = 0; r < n; r += chunk) {
+			int m = (int)(n - r < chunk ? n - r : chunk);
 
 			if (want_img) {
 				size_t chw = (size_t)model.a.C * model.a.H *
