@@ -2,7 +2,7 @@
 # encode.t - mmib-encode: embeddings batch by batch, metadata passed
 # through, refusals of mismatched models and streams.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 16
 
 mmib-gen -q -d dsprites -n 900 -s 4 --essence posX,scale --part train \
 	-o "$TMP/tr.mts" &&
@@ -38,6 +38,14 @@ mmib-train -q --image-encoder mlp-flatten:32/8 --reg kl --beta 1 --epochs 1 \
 	mmib-encode -m "$TMP/kl.mts" "$TMP/te.mts" -o "$TMP/klemb.mts"
 like "$(mmib-info "$TMP/klemb.mts")" $'tensor\tz_img\tf32\t225x8\t' \
 	"a kl model gives the means: code size 8, not 16"
+
+mmib-gen -q -d dsprites -n 120 -s 4 --essence posX,scale --part train \
+	-o "$TMP/small.mts" &&
+	mmib-train -q --image-encoder resnet8 --epochs 1 --batch-size 30 \
+	"$TMP/small.mts" -o "$TMP/rn.mts" &&
+	mmib-encode -m "$TMP/rn.mts" "$TMP/small.mts" -o "$TMP/rnemb.mts"
+like "$(mmib-info "$TMP/rnemb.mts")" $'tensor\tz_img\tf32\t90x64\t' \
+	"a ResNet model trains and encodes (code size 64 by default)"
 
 mmib-gen -q -d dsprites -n 400 -s 4 --missing posX --part test -o "$TMP/other.mts"
 run_cmd mmib-encode -m "$TMP/m.mts" "$TMP/other.mts" -o "$TMP/bad.mts"
