@@ -101,8 +101,9 @@ pairs_load(struct pairs *d, const char *path)
 	}
 	if (rc < 0)
 		mm_die_err(name, rc);
-	if (d->N == 0)
-		mm_die("%s: no pairs", name);
+	if (d->N < 2)
+		mm_die("%s: %lld pairs; InfoNCE needs at least two", name,
+		    (long long)d->N);
 	mm_batch_free(&b);
 	mm_reader_close(rd);
 	mm_in_close(f);
