@@ -1,6 +1,7 @@
 # pipelines/curve.gp - training curve of one run from its mmib-train log.
 # Variables: logfile, outfile, title.  Plots every loss column the log has
-# (loss, infonce, reg, test_loss) against the epoch, and the temperature.
+# (train_loss, infonce, reg, test_loss) that has numbers, against the
+# epoch, and the temperature.
 if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 	set terminal pngcairo size 900,400 font ",10"
 } else {
@@ -12,12 +13,14 @@ set datafile missing "NA"
 set grid
 set key noenhanced
 set xlabel "epoch"
-hdr = system("head -n 1 '" . logfile . "'")
-has(c) = strstrt("\t" . hdr . "\t", "\t" . c . "\t") > 0
+# the wanted columns that hold at least one number
+cols = system("awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next } " . \
+	"{ for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9]/) ok[h[i]] = 1 } " . \
+	"END { n = split(\"train_loss infonce reg test_loss\", w, \" \"); " . \
+	"for (j = 1; j <= n; j++) if (ok[w[j]]) printf \"%s \", w[j] }' '" . logfile . "'")
 set multiplot layout 1,2 title title noenhanced
 set title "loss"
-plot for [c in "loss infonce reg test_loss"] logfile using "epoch":(has(c) ? column(c) : NaN) \
-	with linespoints pt 7 ps 0.6 title c
+plot for [c in cols] logfile using "epoch":c with linespoints pt 7 ps 0.6 title c
 set title "temperature"
-plot logfile using "epoch":(has("temperature") ? column("temperature") : NaN) with linespoints pt 7 ps 0.6 notitle
+plot logfile using "epoch":"temperature" with linespoints pt 7 ps 0.6 notitle
 unset multiplot

@@ -98,7 +98,8 @@ MSI_SEEDS ?= $(or $(SEEDS),1 2 3)
 ALIGN_TEMP ?= learn
 ALIGN_SEEDS ?= $(or $(SEEDS),$(shell seq 1 100))
 BETAS ?= 0 0.01 0.03 0.1 0.3 1 3
-REG_TEMPS ?= 0.1 learn
+# The published fixed-temperature configurations use T = 0.01.
+REG_TEMPS ?= 0.01 learn
 REG_SEEDS ?= $(or $(SEEDS),1 2 3 4 5)
 else ifeq ($(PROFILE),quick)
 EPOCHS ?= 10

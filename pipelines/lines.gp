@@ -24,7 +24,7 @@ ym = ycol . "_mean"
 ys = ycol . "_sd"
 t(i) = system("echo '" . word(titles, i) . "' | tr _ ' '")
 if (categorical) {
-	plot for [i=1:words(files)] word(files, i) using 0:ym:ys:xticlabels(xcol) \
+	plot for [i=1:words(files)] word(files, i) using 0:ym:ys:xticlabels(strcol(xcol)) \
 		with yerrorlines lw 2 pt 7 title t(i)
 } else {
 	plot for [i=1:words(files)] word(files, i) using xcol:ym:ys \

@@ -63,12 +63,12 @@ remove-msi)
 			gnuplot -e "outfile='$out/nmi-vs-temperature.png'; files='$files'; titles='$titles'; \
 				xcol='temperature'; ycol='miss_nmi'; logx=1; xlabel='temperature T (fixed)'; \
 				ylabel='nMI(z_img; missing factor)'; \
-				title='InfoNCE keeps the missing factor; less at higher temperature'" "$here/lines.gp"
+				title='missing-factor information in z_img vs temperature (mean +- sd over seeds)'" "$here/lines.gp"
 		else
 			gnuplot -e "outfile='$out/nmi-vs-depth.png'; files='$files'; titles='$titles'; \
 				xcol='depth'; ycol='miss_nmi'; xlabel='image encoder depth (hidden layers, or N of resnetN)'; \
 				ylabel='nMI(z_img; missing factor)'; \
-				title='missing-factor information vs encoder depth at T=$DEPTH_TEMP'" "$here/lines.gp"
+				title='missing-factor information in z_img vs encoder depth at T=$DEPTH_TEMP (mean +- sd over seeds)'" "$here/lines.gp"
 		fi
 	done
 	;;

@@ -83,8 +83,24 @@ ends() {
 }
 f3() { awk -v v="$1" 'BEGIN { if (v == "NA") print "NA"; else printf "%.3f", v }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 < b + 0) }'; }
+# change DIR FROM TO [RHO]: verdict on a change expected to go DIR (down or
+# up) by more than EPS; RHO, a rank correlation with the swept setting, must
+# then have the same sign (NA: not enough runs to tell).
+: "${EPS:=0.02}"
+change() {
+	awk -v d="$1" -v a="$2" -v b="$3" -v r="${4:-NA}" -v eps="$EPS" -v et="${EPSTXT:-$EPS}" 'BEGIN {
+	if (a == "NA" || b == "NA") { print "cannot tell (no figures)"; exit }
+	x = (d == "down") ? a - b : b - a
+	if (x <= -eps) print "does not hold (it goes the other way)"
+	else if (x < eps) print "does not hold (no clear change: less than " et ")"
+	else if (r != "NA" && ((d == "down" && r >= 0) || (d == "up" && r <= 0)))
+		print "does not hold (not monotone: rank correlation " r ")"
+	else print "holds" }'
+}
 
 echo "mmib $exp report (profile $PROFILE, $(count) runs, summary $sum)"
+echo "A change counts when it exceeds $EPS in nMI, CKA or kNN (10 % for the learned"
+echo "temperature); correlations are judged by their 95 % intervals."
 echo
 
 case $exp in
@@ -110,7 +126,7 @@ remove-msi)
 			if [ "$nt" -ge 2 ]; then
 				c=$(corr temperature miss_nmi "$tw" | tr -d '\n')
 				rho=$(echo "$c" | cut -f8)
-				if lt "$n1" "$n0" && { [ "$rho" = NA ] || lt "$rho" 0; }; then v=holds; else v="does not hold"; fi
+				v=$(change down "$n0" "$n1" "$rho")
 				echo "C2 the missing factor's information falls as the temperature rises: nMI($m) $(f3 "$n0") at T=$t0 -> $(f3 "$n1") at T=$t1 (Spearman rho(T, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
 			fi
 		fi
@@ -123,7 +139,7 @@ remove-msi)
 			rm -f "${TMPDIR:-/tmp}/msi.$$"
 			c=$(corr depth miss_nmi "$dw" | tr -d '\n')
 			rho=$(echo "$c" | cut -f8)
-			if lt "$4" "$2" && { [ "$rho" = NA ] || lt "$rho" 0; }; then v=holds; else v="does not hold"; fi
+			v=$(change down "$2" "$4" "$rho")
 			echo "C2' the missing factor's information falls as the image encoder deepens: nMI($m) $(f3 "$2") at depth $1 -> $(f3 "$4") at depth $3 (Spearman rho(depth, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
 		fi
 		echo
@@ -140,19 +156,19 @@ alignment)
 			awk -F '\t' -v ds="$ds" -v cka="$CKA" -v mk="$MKNN1" '
 			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
 			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
-				printf "  seed %s essence {%s}: essence nMI %.3f, nuisance MI %.3f, CKA %s, mkNN@1 %s\n",
+				printf "  seed %s essence {%s}: essence nMI %.3f, nuisance MI %.3f, CKA %.3f, mkNN@1 %.3f\n",
 				$(h["seed"]), $(h["essence"]), $(h["img_ess_nmi"]), $(h["img_nui_mi"]),
 				$(h[cka]), $(h[mk]) }' "$sum"
 		fi
 		w="$w,degenerate=0"
 		echo "correlations over the $(count "$w") other splits (95 % intervals by Fisher z):"
-		printf '  %-14s %-8s %-30s %-30s %s\n' x y "Pearson r [95 %]" "Spearman rho [95 %]" verdict
+		printf '  %-12s %-12s %-30s %-30s %s\n' x y "Pearson r [95 %]" "Spearman rho [95 %]" verdict
 		for x in img_nui_mi img_nui_nmi; do
 			for y in $CKA $MKNN1 $MKNN5; do
 				has_col "$y" || continue
 				c=$(corr "$x" "$y" "$w" | tr -d '\n')
 				echo "$c" | awk -F '\t' -v v="$(echo "$c" | neg_verdict)" '{
-					printf "  %-14s %-8s %-30s %-30s %s\n", $2, $3, $5 " [" $6 ", " $7 "]",
+					printf "  %-12s %-12s %-30s %-30s %s\n", $2, $3, $5 " [" $6 ", " $7 "]",
 					$8 " [" $9 ", " $10 "]", v }'
 			done
 		done
@@ -181,7 +197,7 @@ regularization)
 			awk -F '\t' -v ds="$ds" -v cka="$CKA" '
 			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
 			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
-				printf "  seed %s essence {%s}: T %s beta %s: nuisance nMI %s, CKA %s\n",
+				printf "  seed %s essence {%s}: T %s beta %s: nuisance nMI %.3f, CKA %.3f\n",
 				$(h["seed"]), $(h["essence"]), $(h["temperature"]), $(h["beta"]),
 				$(h["img_nui_nmi"]), $(h[cka]) }' "$sum"
 		fi
@@ -202,12 +218,12 @@ regularization)
 			table "$titles" < "$f"
 			set -- $(ends img_nui_nmi < "$f")
 			b0=$1 b1=$3
-			if lt "$4" "$2"; then v=holds; else v="does not hold"; fi
 			c=$(corr beta img_nui_nmi "$w" | cut -f8)
+			v=$(change down "$2" "$4" "$c")
 			echo "C4 the regulariser removes nuisance information (T=$t): nuisance nMI $(f3 "$2") at beta=$b0 -> $(f3 "$4") at beta=$b1 (Spearman rho(beta, nMI) = $c): $v"
 			for y in $CKA $MKNN1; do
 				set -- $(ends "$y" < "$f")
-				if lt "$2" "$4"; then v=holds; else v="does not hold"; fi
+				v=$(change up "$2" "$4")
 				echo "C4 the regulariser raises alignment (T=$t, $y): $(f3 "$2") at beta=$1 -> $(f3 "$4") at beta=$3: $v"
 			done
 			set -- $(ends img_ess_nmi < "$f")
@@ -216,7 +232,7 @@ regularization)
 			if [ "$t" = learn ]; then
 				set -- $(ends final_temperature < "$f")
 				c=$(corr beta final_temperature "$w" | cut -f8)
-				if lt "$4" "$2" && { [ "$c" = NA ] || lt "$c" 0; }; then v=holds; else v="does not hold"; fi
+				v=$(EPS=$(awk -v t="$2" 'BEGIN { print 0.1 * t }') EPSTXT="10 %" change down "$2" "$4" "$c")
 				echo "C5 information homeostasis: the learned temperature falls as beta grows: T = $(awk -v x="$2" 'BEGIN{printf "%.4f", x}') at beta=$1 -> $(awk -v x="$4" 'BEGIN{printf "%.4f", x}') at beta=$3 (Spearman rho(beta, T) = $c): $v"
 			fi
 			rm -f "$f"
