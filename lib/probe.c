@@ -534,10 +534,13 @@ mm_scaler_apply(const struct mm_scaler *s, const float *X, int64_t N,
 	int64_t i;
 	int j, D = s->D;
 
+	/* two roundings to float32, as StandardScaler's in-place
+	 * X -= mean; X /= scale does on float32 data */
 	for (i = 0; i < N; i++)
-		for (j = 0; j < D; j++)
-			out[i * D + j] = (float)((X[i * D + j] - s->mean[j]) /
-			    s->scale[j]);
+		for (j = 0; j < D; j++) {
+			float t = (float)((double)X[i * D + j] - s->mean[j]);
+			out[i * D + j] = (float)((double)t / s->scale[j]);
+		}
 }
 
 /* ------------------------------------------------------------------ */
