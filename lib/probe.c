@@ -571,115 +571,231 @@ mm_logreg_free(struct mm_logreg *m)
 }
 
 /*
- * exp(x) of a block of floats, x <= 0 (arguments below -87 give ~1e-38
- * instead of 0): Cody-Waite reduction x = n ln 2 + f, a degree-7
- * polynomial for e^f (relative error < 1e-7), 2^n assembled in the
- * exponent bits.  Written with GCC/Clang vector types so that it runs
- * four lanes at a time on plain SSE2; a scalar loop elsewhere.
+ * The softmax of each row of logits Z (N, K; rows K4 >= K floats apart),
+ * in place, minus the one-hot of y: Z becomes P - Y.  Returns
+ * sum_i (logsumexp(z_i) - z_i[y_i]) in float64.
+ *
+ * exp runs eight lanes at a time with GCC/Clang vector types (two SSE2
+ * registers, or one AVX2 register where the processor has it): Cody-Waite reduction x = n ln 2 + f, a degree-7 polynomial for
+ * e^f (relative error < 1e-7), 2^n assembled in the exponent bits;
+ * arguments below -87 give ~1e-38 instead of 0.  Other compilers get the
+ * scalar loop with expf.
  */
-#define EXPBLK 8
 #if defined(__GNUC__)
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+#define VW 8                    /* floats per vector */
+typedef float vf __attribute__((vector_size(4 * VW)));
+typedef int32_t vi __attribute__((vector_size(4 * VW)));
 
-static void
-exp_block(float *x)
+/* *x = exp(*x), lane by lane (by pointer: no vector-typed return) */
+static inline __attribute__((always_inline)) void
+vexp(vf *x)
 {
-	int h;
+	vf v = *x;
+	const vf lo = v * 0.0f - 87.0f;
+	vi mask = v < lo, e;
+	vf t, nn, f, p;
 
-	for (h = 0; h < EXPBLK; h += 4) {
-		v4f v, t, nn, f, p;
-		v4i mask, e;
-		const v4f lo = { -87.0f, -87.0f, -87.0f, -87.0f };
-		const v4i magic = { 0x4b400000, 0x4b400000, 0x4b400000,
-		    0x4b400000 };
+	v = (vf)(((vi)v & ~mask) | ((vi)lo & mask));
+	t = v * 1.44269504088896341f + 12582912.0f;     /* round(x / ln 2) */
+	nn = t - 12582912.0f;
+	f = v - nn * 0.693145751953125f;
+	f = f - nn * 1.428606765330187045e-06f;
+	p = f * 1.9875691500e-4f + 1.3981999507e-3f;
+	p = p * f + 8.3334519073e-3f;
+	p = p * f + 4.1665795894e-2f;
+	p = p * f + 1.6666665459e-1f;
+	p = p * f + 5.0000001201e-1f;
+	p = p * f * f + f + 1.0f;
+	e = ((vi)t - 0x4b400000 + 127) << 23;           /* 2^n */
+	*x = p * (vf)e;
+}
 
-		memcpy(&v, x + h, sizeof v);
-		mask = v < lo;
-		v = (v4f)(((v4i)v & ~mask) | ((v4i)lo & mask));
-		t = v * 1.44269504088896341f + 12582912.0f;
-		nn = t - 12582912.0f;
-		f = v - nn * 0.693145751953125f;
-		f = f - nn * 1.428606765330187045e-06f;
-		p = f * 1.9875691500e-4f + 1.3981999507e-3f;
-		p = p * f + 8.3334519073e-3f;
-		p = p * f + 4.1665795894e-2f;
-		p = p * f + 1.6666665459e-1f;
-		p = p * f + 5.0000001201e-1f;
-		p = p * f * f + f + 1.0f;
-		e = ((v4i)t - magic + 127) << 23;
-		p = p * (v4f)e;
-		memcpy(x + h, &p, sizeof p);
+/* Horizontal max and float64 sum of the VW = 8 lanes, as shallow trees
+ * written out (loops over lanes go through memory at -O2). */
+static inline __attribute__((always_inline)) float
+fmax2(float a, float b)
+{
+	return a > b ? a : b;
+}
+
+static inline __attribute__((always_inline)) float
+hmax(vf m)
+{
+	return fmax2(fmax2(fmax2(m[0], m[4]), fmax2(m[1], m[5])),
+	    fmax2(fmax2(m[2], m[6]), fmax2(m[3], m[7])));
+}
+
+static inline __attribute__((always_inline)) double
+hsum(vf v)
+{
+	return (((double)v[0] + v[4]) + ((double)v[1] + v[5])) +
+	    (((double)v[2] + v[6]) + ((double)v[3] + v[7]));
+}
+
+/* Rows are handled in groups of ROWS so that the per-row reductions,
+ * the division and the scaling of different rows overlap. */
+#define ROWS 16
+
+static inline __attribute__((always_inline)) double
+softmax_body(float *Z, int64_t N, int K, int K4, const int32_t *y)
+{
+	double f = 0.0, prod = 1.0, s[ROWS];
+	int64_t i0, i;
+	int k, r, nr;
+	vi keep;                /* lanes of the last chunk inside the row */
+	vf neg;
+
+	for (k = 0; k < VW; k++) {
+		keep[k] = K4 - VW + k < K ? -1 : 0;
+		neg[k] = -1e30f;
 	}
+
+	for (i0 = 0; i0 < N; i0 += ROWS) {
+		nr = (int)(N - i0 < ROWS ? N - i0 : ROWS);
+		for (r = 0; r < nr; r++) {
+			float *z = Z + (i0 + r) * K4, mx;
+			vf m, sum = { 0 }, v;
+
+			/* padding -> -1e30 (exp gives ~0), written as one
+			 * vector: scalar stores would stall the vector loads */
+			memcpy(&v, z + K4 - VW, sizeof v);
+			v = (vf)(((vi)v & keep) | ((vi)neg & ~keep));
+			memcpy(z + K4 - VW, &v, sizeof v);
+			memcpy(&m, z, sizeof m);
+			for (k = VW; k < K4; k += VW) {
+				vi gt;
+				memcpy(&v, z + k, sizeof v);
+				gt = v > m;
+				m = (vf)(((vi)v & gt) | ((vi)m & ~gt));
+			}
+			mx = hmax(m);
+			f += (double)mx - z[y[i0 + r]];
+			for (k = 0; k < K4; k += VW) {
+				memcpy(&v, z + k, sizeof v);
+				v -= mx;
+				vexp(&v);
+				sum += v;
+				memcpy(z + k, &v, sizeof v);
+			}
+			s[r] = hsum(sum);
+		}
+		for (r = 0; r < nr; r++) {
+			float *z = Z + (i0 + r) * K4;
+			float inv = (float)(1.0 / s[r]);
+			vf v;
+			/* sum of logs = log of the product: one log per many
+			 * rows (1 <= s <= K: far from overflow) */
+			prod *= s[r];
+			for (k = 0; k < K4; k += VW) {
+				memcpy(&v, z + k, sizeof v);
+				v *= inv;
+				memcpy(z + k, &v, sizeof v);
+			}
+			z[y[i0 + r]] -= 1.0f;
+		}
+		if (prod > 1e200) {
+			f += log(prod);
+			prod = 1.0;
+		}
+	}
+	(void)i;
+	return f + log(prod);
+}
+
+#if defined(__x86_64__) && !defined(__clang__) || \
+    defined(__x86_64__) && defined(__clang__) && __clang_major__ >= 9
+/* The same operations with AVX2 encodings (8 lanes in one register) where
+ * the processor has them; no FMA contraction in ISO C mode, so the
+ * results are bit-identical to the SSE2 build. */
+__attribute__((target("avx2"))) static double
+softmax_avx2(float *Z, int64_t N, int K, int K4, const int32_t *y)
+{
+	return softmax_body(Z, N, K, K4, y);
+}
+
+static double
+softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
+{
+	static int avx2 = -1;
+
+	if (avx2 < 0) {
+		__builtin_cpu_init();
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return avx2 ? softmax_avx2(Z, N, K, K4, y) :
+	    softmax_body(Z, N, K, K4, y);
 }
 #else
-static void
-exp_block(float *x)
+static double
+softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
 {
-	int h;
+	return softmax_body(Z, N, K, K4, y);
+}
+#endif
+#else
+#define VW 1
 
-	for (h = 0; h < EXPBLK; h++)
-		x[h] = expf(x[h] < -87.0f ? -87.0f : x[h]);
+static double
+softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
+{
+	double f = 0.0;
+	int64_t i;
+	int k;
+
+	for (i = 0; i < N; i++) {
+		float *z = Z + i * K4, mx = z[0], inv;
+		double s = 0.0;
+		for (k = 1; k < K; k++)
+			if (z[k] > mx)
+				mx = z[k];
+		f += (double)mx - z[y[i]];
+		for (k = 0; k < K; k++) {
+			float e = z[k] - mx;
+			z[k] = expf(e < -87.0f ? -87.0f : e);
+			s += z[k];
+		}
+		f += log(s);
+		inv = (float)(1.0 / s);
+		for (k = 0; k < K; k++)
+			z[k] *= inv;
+		z[y[i]] -= 1.0f;
+	}
+	return f;
 }
 #endif
 
 /* The fitting context: augmented data (N, D+1) with a ones column. */
 struct lr_ctx {
 	int64_t N;
-	int D1, K;
+	int D1, K, K4;          /* K4: row stride of Zf, K rounded up to VW */
 	double lambda;
 	const int32_t *y;      /* (N) class index in [0, K) */
 	int precise;
 	float *Xf;             /* (N, D1) */
-	float *Wf, *Zf, *Gf;   /* (K, D1), (N*K rounded up), (K, D1) */
+	float *Wf, *Zf, *Gf;   /* (K, D1), (N, K4), (K, D1) */
 	double *Xd, *Wd, *Zd, *Gd;
-	double *rowmax;        /* (N) */
 };
 
 static int
 lr_fg(void *vctx, const double *w, double *fout, double *g)
 {
 	struct lr_ctx *c = vctx;
-	int64_t N = c->N, i, nk = N * c->K;
+	int64_t N = c->N, i;
 	int D1 = c->D1, K = c->K, k, j;
 	double f = 0.0;
 
 	if (!c->precise) {
 		float *Z = c->Zf;
+		int K4 = c->K4;
 		for (k = 0; k < K * D1; k++)
 			c->Wf[k] = (float)w[k];
-		/* Z (N, K) = X (N, D1) W^T */
+		/* Z (N, K) = X (N, D1) W^T, rows K4 apart */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
-		    D1, 1.0f, c->Xf, D1, c->Wf, D1, 0.0f, Z, K);
-		for (i = 0; i < N; i++) {
-			float *z = Z + i * K, mx = z[0];
-			for (k = 1; k < K; k++)
-				if (z[k] > mx)
-					mx = z[k];
-			c->rowmax[i] = mx;
-			f += (double)mx - z[c->y[i]];
-			for (k = 0; k < K; k++)
-				z[k] -= mx;
-		}
-		for (i = nk; i % EXPBLK; i++)
-			Z[i] = 0.0f;
-		for (i = 0; i < nk; i += EXPBLK)
-			exp_block(Z + i);
-		for (i = 0; i < N; i++) {
-			float *z = Z + i * K;
-			double s = 0.0;
-			float inv;
-			for (k = 0; k < K; k++)
-				s += z[k];
-			f += log(s);
-			inv = (float)(1.0 / s);
-			for (k = 0; k < K; k++)
-				z[k] *= inv;
-			z[c->y[i]] -= 1.0f;
-		}
+		    D1, 1.0f, c->Xf, D1, c->Wf, D1, 0.0f, Z, K4);
+		f = softmax_rows(Z, N, K, K4, c->y);
 		/* G (K, D1) = (P - Y)^T X */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
-		    (int)N, 1.0f, Z, K, c->Xf, D1, 0.0f, c->Gf, D1);
+		    (int)N, 1.0f, Z, K4, c->Xf, D1, 0.0f, c->Gf, D1);
 		for (k = 0; k < K * D1; k++)
 			g[k] = c->Gf[k];
 	} else {
@@ -728,7 +844,6 @@ lr_ctx_free(struct lr_ctx *c)
 	free(c->Wd);
 	free(c->Zd);
 	free(c->Gd);
-	free(c->rowmax);
 }
 
 /* Fill c for X (N, D), class indices y (N) in [0, K). */
@@ -746,14 +861,15 @@ lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
 	c->lambda = 1.0 / C;
 	c->y = y;
 	c->precise = precise;
-	c->rowmax = malloc(sizeof(double) * N);
 	if (!precise) {
-		size_t nz = (size_t)N * K + EXPBLK;
+		size_t nz;
+		c->K4 = (K + VW - 1) / VW * VW;
+		nz = (size_t)N * c->K4;
 		c->Xf = malloc(sizeof(float) * N * D1);
 		c->Wf = malloc(sizeof(float) * K * D1);
 		c->Gf = malloc(sizeof(float) * K * D1);
 		c->Zf = malloc(sizeof(float) * nz);
-		if (!c->Xf || !c->Wf || !c->Gf || !c->Zf || !c->rowmax)
+		if (!c->Xf || !c->Wf || !c->Gf || !c->Zf)
 			return mm_err(MM_ENOMEM, "probe: out of memory");
 		for (i = 0; i < N; i++) {
 			memcpy(c->Xf + i * D1, X + i * D, sizeof(float) * D);
@@ -764,7 +880,7 @@ lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
 		c->Wd = malloc(sizeof(double) * K * D1);
 		c->Gd = malloc(sizeof(double) * K * D1);
 		c->Zd = malloc(sizeof(double) * N * K);
-		if (!c->Xd || !c->Wd || !c->Gd || !c->Zd || !c->rowmax)
+		if (!c->Xd || !c->Wd || !c->Gd || !c->Zd)
 			return mm_err(MM_ENOMEM, "probe: out of memory");
 		for (i = 0; i < N; i++) {
 			for (j = 0; j < D; j++)
