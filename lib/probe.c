@@ -40,12 +40,6 @@ mm_lbfgs_defaults(struct mm_lbfgs_opts *o)
  */
 enum { LS_FG, LS_CONV, LS_WARN };
 
-struct ls {
-	double ftol, gtol, xtol, stpmin, stpmax;
-	int brackt, stage;
-	double ginit, gtest, gx, gy, finit, fx, fy, stx, sty, stmin, stmax;
-	double width, width1;
-};
 
 static double
 max3(double a, double b, double c)
@@ -179,7 +173,7 @@ dcstep(double *stx, double *fx, double *dx, double *sty, double *fy,
 }
 
 static void
-ls_start(struct ls *s, double f, double g, double stp)
+ls_start(struct mm_lbfgs_ls *s, double f, double g, double stp)
 {
 	s->brackt = 0;
 	s->stage = 1;
@@ -199,7 +193,7 @@ ls_start(struct ls *s, double f, double g, double stp)
 }
 
 static int
-ls_step(struct ls *s, double f, double g, double *stp)
+ls_step(struct mm_lbfgs_ls *s, double f, double g, double *stp)
 {
 	double ftest = s->finit + *stp * s->gtest;
 	int warn = 0;
@@ -301,170 +295,214 @@ finite_fg(int n, double f, const double *g)
  * vector.  Pairs are skipped when s'y <= eps * (-g_old's), as in L-BFGS-B;
  * a failed line search restarts from a steepest-descent step with an
  * empty memory, or ends the run if the memory was already empty.
+ *
+ * Reverse communication: the state asks for f and g at x and is advanced
+ * by mm_lbfgs_next(), so that several problems can share one evaluation.
  */
+enum { PH_INIT, PH_LS, PH_DONE };
+
+int
+mm_lbfgs_start(struct mm_lbfgs_state *s, int n, double *x,
+    const struct mm_lbfgs_opts *o)
+{
+	int m = o->memory > 0 ? o->memory : 1;
+
+	memset(s, 0, sizeof *s);
+	s->buf = malloc(sizeof(double) * ((size_t)n * (4 + 2 * (size_t)m) +
+	    2 * (size_t)m));
+	if (!s->buf)
+		return mm_err(MM_ENOMEM, "L-BFGS: out of memory (%d variables)",
+		    n);
+	s->n = n;
+	s->m = m;
+	s->o = *o;
+	s->x = x;
+	s->g = s->buf;
+	s->d = s->g + n;
+	s->t = s->d + n;
+	s->r = s->t + n;
+	s->S = s->r + n;
+	s->Y = s->S + (size_t)n * m;
+	s->rho = s->Y + (size_t)n * m;
+	s->alpha = s->rho + m;
+	s->theta = 1.0;
+	s->phase = PH_INIT;
+	return 1;
+}
+
+void
+mm_lbfgs_free(struct mm_lbfgs_state *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+}
+
+static int
+lbfgs_done(struct mm_lbfgs_state *s, enum mm_lbfgs_status st)
+{
+	s->res.status = st;
+	s->res.iters = s->iter;
+	s->res.nfev = s->nfev;
+	s->res.f = s->f;
+	s->res.gmax = maxabs(s->n, s->g);
+	s->phase = PH_DONE;
+	return 0;
+}
+
+/* Start an iteration from (x, f, g): direction, then the line search's
+ * first trial point.  Returns 1 (evaluate) or 0 (finished). */
+static int
+lbfgs_iterate(struct mm_lbfgs_state *s)
+{
+	int n = s->n, m = s->m, i, j;
+	double *d = s->d, dnorm;
+
+	for (;;) {
+		/* direction d = -H g */
+		for (i = 0; i < n; i++)
+			d[i] = -s->g[i];
+		if (s->col > 0) {
+			for (j = s->col - 1; j >= 0; j--) {
+				int k = (s->head + j) % m;
+				double a = s->rho[k] * dot(n, s->S + (size_t)k * n, d);
+				s->alpha[k] = a;
+				for (i = 0; i < n; i++)
+					d[i] -= a * s->Y[(size_t)k * n + i];
+			}
+			for (i = 0; i < n; i++)
+				d[i] /= s->theta;
+			for (j = 0; j < s->col; j++) {
+				int k = (s->head + j) % m;
+				double beta = s->rho[k] *
+				    dot(n, s->Y + (size_t)k * n, d);
+				for (i = 0; i < n; i++)
+					d[i] += s->S[(size_t)k * n + i] *
+					    (s->alpha[k] - beta);
+			}
+		} else {
+			for (i = 0; i < n; i++)
+				d[i] /= s->theta;
+		}
+		dnorm = sqrt(dot(n, d, d));
+		s->stp = s->iter == 0 ? fmin(1.0 / dnorm, 1e10) : 1.0;
+		memcpy(s->t, s->x, sizeof(double) * n);
+		memcpy(s->r, s->g, sizeof(double) * n);
+		s->fold = s->f;
+		s->gd = s->gdold = dot(n, s->g, d);
+		s->nls = 0;
+		if (s->gdold < 0.0) {
+			s->ls.ftol = 1e-3;
+			s->ls.gtol = 0.9;
+			s->ls.xtol = 0.1;
+			s->ls.stpmin = 0.0;
+			s->ls.stpmax = 1e10;
+			ls_start(&s->ls, s->f, s->gd, s->stp);
+			for (i = 0; i < n; i++)
+				s->x[i] = s->stp * d[i] + s->t[i];
+			s->phase = PH_LS;
+			return 1;
+		}
+		/* not a descent direction: as a failed line search */
+		memcpy(s->x, s->t, sizeof(double) * n);
+		if (s->col == 0) {
+			s->iter++;
+			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
+		}
+		s->col = 0;
+		s->head = 0;
+		s->theta = 1.0;
+	}
+}
+
+int
+mm_lbfgs_next(struct mm_lbfgs_state *s)
+{
+	int n = s->n, m = s->m, i, k, ls_rc;
+	double sy;
+
+	if (s->phase == PH_DONE)
+		return 0;
+	s->nfev++;
+	if (!finite_fg(n, s->f, s->g))
+		return mm_err(MM_ENUM, "L-BFGS: objective not finite (%s)",
+		    s->phase == PH_INIT ? "at the start" : "in a line search");
+	if (s->phase == PH_INIT) {
+		if (maxabs(n, s->g) <= s->o.gtol)
+			return lbfgs_done(s, MM_LBFGS_GTOL);
+		if (s->o.max_iter <= 0)
+			return lbfgs_done(s, MM_LBFGS_MAXITER);
+		return lbfgs_iterate(s);
+	}
+
+	/* PH_LS: a trial point of the line search was evaluated */
+	s->nls++;
+	s->gd = dot(n, s->g, s->d);
+	ls_rc = ls_step(&s->ls, s->f, s->gd, &s->stp);
+	if (ls_rc == LS_FG) {
+		if (s->nls < s->o.max_ls) {
+			for (i = 0; i < n; i++)
+				s->x[i] = s->stp * s->d[i] + s->t[i];
+			return 1;
+		}
+		/* failed: restore the previous iterate, restart or stop */
+		memcpy(s->x, s->t, sizeof(double) * n);
+		memcpy(s->g, s->r, sizeof(double) * n);
+		s->f = s->fold;
+		if (s->col == 0) {
+			s->iter++;
+			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
+		}
+		s->col = 0;
+		s->head = 0;
+		s->theta = 1.0;
+		return lbfgs_iterate(s);
+	}
+
+	s->iter++;
+	if (s->iter >= s->o.max_iter)
+		return lbfgs_done(s, MM_LBFGS_MAXITER);
+	if (maxabs(n, s->g) <= s->o.gtol)
+		return lbfgs_done(s, MM_LBFGS_GTOL);
+	if (s->fold - s->f <= s->o.ftol * max3(fabs(s->fold), fabs(s->f), 1.0))
+		return lbfgs_done(s, MM_LBFGS_FTOL);
+
+	/* the new pair s = stp d, y = g - g_old, unless s'y is too small */
+	sy = (s->gd - s->gdold) * s->stp;
+	if (sy > DBL_EPSILON * (-s->gdold * s->stp)) {
+		if (s->col < m) {
+			k = (s->head + s->col) % m;
+			s->col++;
+		} else {
+			k = s->head;
+			s->head = (s->head + 1) % m;
+		}
+		for (i = 0; i < n; i++) {
+			s->S[(size_t)k * n + i] = s->stp * s->d[i];
+			s->Y[(size_t)k * n + i] = s->g[i] - s->r[i];
+		}
+		s->rho[k] = 1.0 / sy;
+		s->theta = dot(n, s->Y + (size_t)k * n, s->Y + (size_t)k * n) /
+		    sy;
+	}
+	return lbfgs_iterate(s);
+}
+
 int
 mm_lbfgs(int n, double *x, mm_lbfgs_fn fn, void *ctx,
     const struct mm_lbfgs_opts *o, struct mm_lbfgs_result *res)
 {
-	int m = o->memory > 0 ? o->memory : 1;
-	double *buf, *g, *d, *t, *r, *S, *Y, *rho, *alpha;
-	double f, fold, theta = 1.0;
-	int col = 0, head = 0, iter = 0, nfev = 0, rc = 0, i, j;
-	struct ls ls;
+	struct mm_lbfgs_state s;
+	int rc;
 
 	memset(res, 0, sizeof *res);
-	buf = malloc(sizeof(double) * ((size_t)n * (4 + 2 * (size_t)m) +
-	    2 * (size_t)m));
-	if (!buf)
-		return mm_err(MM_ENOMEM, "L-BFGS: out of memory (%d variables)",
-		    n);
-	g = buf;
-	d = g + n;
-	t = d + n;
-	r = t + n;
-	S = r + n;
-	Y = S + (size_t)n * m;
-	rho = Y + (size_t)n * m;
-	alpha = rho + m;
-
-	if ((rc = fn(ctx, x, &f, g)) < 0)
-		goto out;
-	nfev++;
-	if (!finite_fg(n, f, g)) {
-		rc = mm_err(MM_ENUM, "L-BFGS: objective not finite at the start");
-		goto out;
-	}
-	res->status = MM_LBFGS_MAXITER;
-	if (maxabs(n, g) <= o->gtol) {
-		res->status = MM_LBFGS_GTOL;
-		goto done;
-	}
-	if (o->max_iter <= 0)
-		goto done;
-
-	for (;;) {
-		double gd, gdold, stp, dnorm, sy, yy;
-		int ls_rc, nls = 0;
-
-		/* direction d = -H g */
-		for (i = 0; i < n; i++)
-			d[i] = -g[i];
-		if (col > 0) {
-			for (j = col - 1; j >= 0; j--) {
-				int k = (head + j) % m;
-				alpha[k] = rho[k] * dot(n, S + (size_t)k * n, d);
-				for (i = 0; i < n; i++)
-					d[i] -= alpha[k] * Y[(size_t)k * n + i];
-			}
-			for (i = 0; i < n; i++)
-				d[i] /= theta;
-			for (j = 0; j < col; j++) {
-				int k = (head + j) % m;
-				double beta = rho[k] * dot(n, Y + (size_t)k * n, d);
-				for (i = 0; i < n; i++)
-					d[i] += S[(size_t)k * n + i] *
-					    (alpha[k] - beta);
-			}
-		} else {
-			for (i = 0; i < n; i++)
-				d[i] /= theta;
-		}
-
-		/* line search from x along d */
-		dnorm = sqrt(dot(n, d, d));
-		stp = iter == 0 ? fmin(1.0 / dnorm, 1e10) : 1.0;
-		memcpy(t, x, sizeof(double) * n);
-		memcpy(r, g, sizeof(double) * n);
-		fold = f;
-		gd = gdold = dot(n, g, d);
-		ls_rc = LS_FG;
-		if (gd >= 0.0) {
-			ls_rc = LS_WARN;        /* not a descent direction */
-			nls = o->max_ls;
-		} else {
-			ls.ftol = 1e-3;
-			ls.gtol = 0.9;
-			ls.xtol = 0.1;
-			ls.stpmin = 0.0;
-			ls.stpmax = 1e10;
-			ls_start(&ls, f, gd, stp);
-			while (nls < o->max_ls) {
-				for (i = 0; i < n; i++)
-					x[i] = stp * d[i] + t[i];
-				if ((rc = fn(ctx, x, &f, g)) < 0)
-					goto out;
-				nfev++;
-				nls++;
-				if (!finite_fg(n, f, g)) {
-					rc = mm_err(MM_ENUM, "L-BFGS: objective "
-					    "not finite (iteration %d)", iter + 1);
-					goto out;
-				}
-				gd = dot(n, g, d);
-				ls_rc = ls_step(&ls, f, gd, &stp);
-				if (ls_rc != LS_FG)
-					break;
-			}
-		}
-		if (ls_rc == LS_FG || gdold >= 0.0) {
-			/* failed: restore the previous iterate */
-			memcpy(x, t, sizeof(double) * n);
-			memcpy(g, r, sizeof(double) * n);
-			f = fold;
-			if (col == 0) {
-				res->status = MM_LBFGS_ABNORMAL;
-				iter++;
-				break;
-			}
-			col = 0;
-			head = 0;
-			theta = 1.0;
-			continue;
-		}
-
-		iter++;
-		if (iter >= o->max_iter) {
-			res->status = MM_LBFGS_MAXITER;
+	rc = mm_lbfgs_start(&s, n, x, o);
+	while (rc == 1) {
+		if ((rc = fn(ctx, s.x, &s.f, s.g)) < 0)
 			break;
-		}
-		if (maxabs(n, g) <= o->gtol) {
-			res->status = MM_LBFGS_GTOL;
-			break;
-		}
-		if (fold - f <= o->ftol * max3(fabs(fold), fabs(f), 1.0)) {
-			res->status = MM_LBFGS_FTOL;
-			break;
-		}
-
-		/* the new pair s = stp d, y = g - g_old */
-		sy = (gd - gdold) * stp;
-		if (sy <= DBL_EPSILON * (-gdold * stp))
-			continue;       /* skip the update */
-		{
-			int k;
-			if (col < m) {
-				k = (head + col) % m;
-				col++;
-			} else {
-				k = head;
-				head = (head + 1) % m;
-			}
-			for (i = 0; i < n; i++) {
-				S[(size_t)k * n + i] = stp * d[i];
-				Y[(size_t)k * n + i] = g[i] - r[i];
-			}
-			yy = dot(n, Y + (size_t)k * n, Y + (size_t)k * n);
-			rho[k] = 1.0 / sy;
-			theta = yy / sy;
-		}
+		rc = mm_lbfgs_next(&s);
 	}
-done:
-	res->iters = iter;
-	res->nfev = nfev;
-	res->f = f;
-	res->gmax = maxabs(n, g);
-out:
-	free(buf);
+	*res = s.res;
+	mm_lbfgs_free(&s);
 	return rc < 0 ? rc : 0;
 }
 

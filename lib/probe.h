@@ -55,6 +55,41 @@ struct mm_lbfgs_result {
 	double f;         /* objective at the returned x */
 	double gmax;      /* max |g_i| there */
 };
+/* The same minimiser driven by its caller (reverse communication), so that
+ * several problems can share their evaluations:
+ *     rc = mm_lbfgs_start(&s, n, x, &opts);
+ *     while (rc == 1) {
+ *             s.f = f(s.x); s.g[] = grad f(s.x);
+ *             rc = mm_lbfgs_next(&s);
+ *     }
+ *     (rc 0: finished, s.res; rc < 0: error)  mm_lbfgs_free(&s);
+ * x is the caller's array: it holds the point to evaluate and, at the end,
+ * the result. */
+struct mm_lbfgs_ls {            /* line search state (private) */
+	int brackt, stage;
+	double ftol, gtol, xtol, stpmin, stpmax;
+	double ginit, gtest, gx, gy, finit, fx, fy, stx, sty, stmin, stmax;
+	double width, width1;
+};
+struct mm_lbfgs_state {
+	double *x;                /* evaluate f and g at x (n) ... */
+	double f;                 /* ... and store them here */
+	double *g;                /* (n) */
+	struct mm_lbfgs_result res;  /* when finished */
+	/* private */
+	int n, m, phase, col, head, iter, nfev, nls;
+	struct mm_lbfgs_opts o;
+	double *buf, *d, *t, *r, *S, *Y, *rho, *alpha;
+	double theta, fold, gd, gdold, stp;
+	struct mm_lbfgs_ls ls;
+};
+/* 1 (evaluate at s->x) or MM_ENOMEM. */
+int mm_lbfgs_start(struct mm_lbfgs_state *s, int n, double *x,
+    const struct mm_lbfgs_opts *o);
+/* After f and g were stored: 1 (evaluate again), 0 (finished), MM_ENUM. */
+int mm_lbfgs_next(struct mm_lbfgs_state *s);
+void mm_lbfgs_free(struct mm_lbfgs_state *s);
+
 /* Minimise fn from x (n, updated in place).  Returns 0 (whatever the
  * status), MM_ENOMEM, MM_ENUM when f or g is not finite, or fn's error. */
 int mm_lbfgs(int n, double *x, mm_lbfgs_fn fn, void *ctx,
