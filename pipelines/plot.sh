@@ -86,10 +86,11 @@ alignment)
 			slope=$(echo "$c" | cut -f11) icpt=$(echo "$c" | cut -f12)
 			[ "$slope" = NA ] && slope=NaN icpt=NaN
 			r=$(echo "$c" | cut -f5) rho=$(echo "$c" | cut -f8) n=$(echo "$c" | cut -f4)
+			case $y in cka) yl="linear CKA";; mutual_knn1) yl="mutual kNN@1";; *) yl=$y;; esac
 			gnuplot -e "outfile='$out/nuisance-vs-$y-$ds.png'; \
 				datafile='$out/data/scatter-$ds-$y-deg0.tsv'; degfile='$out/data/scatter-$ds-$y-deg1.tsv'; \
 				slope=$slope; intercept=$icpt; xlabel='nuisance information in z_img (summed MI, nats)'; \
-				ylabel='$y'; title='$ds: $n random splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
+				ylabel='$yl (z_img vs z_fac)'; title='$ds: $n random splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
 		done
 	done
 	;;

@@ -183,6 +183,12 @@ alignment)
 			c=$(corr img_nui_mi "$CKA" "dataset=$ds" | tr -d '\n')
 			echo "   (for reference, with the degenerate splits mixed in, $CKA: $(echo "$c" | corr_text))"
 		fi
+		echo "Notes: nuisance information is the image probes' MI summed over the nuisance"
+		echo "factors (nats; negative for factors the encoder does not learn, not clipped)."
+		echo "Mutual kNN on a small essence is partly mechanical: few distinct factor codes"
+		echo "mean many tied z_fac neighbours (ties go to the lower index).  A linear CKA that"
+		echo "does not fall with nuisance information was also seen in the PyTorch quick-profile"
+		echo "study at this scale; the paper's scale (PROFILE=paper, ResNet-20) is the test of it."
 		echo
 	done
 	;;
