@@ -609,15 +609,16 @@ mm_logreg_free(struct mm_logreg *m)
 }
 
 /*
- * The softmax of each row of logits Z (N, K; rows K4 >= K floats apart),
- * in place, minus the one-hot of y: Z becomes P - Y.  Returns
+ * The softmax of each row of logits Z (N, K; rows ld floats apart; K4 >=
+ * K columns, a multiple of VW, may be overwritten), in place, minus the
+ * one-hot of y: Z becomes P - Y.  Returns
  * sum_i (logsumexp(z_i) - z_i[y_i]) in float64.
  *
  * exp runs eight lanes at a time with GCC/Clang vector types (two SSE2
- * registers, or one AVX2 register where the processor has it): Cody-Waite reduction x = n ln 2 + f, a degree-7 polynomial for
- * e^f (relative error < 1e-7), 2^n assembled in the exponent bits;
- * arguments below -87 give ~1e-38 instead of 0.  Other compilers get the
- * scalar loop with expf.
+ * registers, or one AVX2 register where the processor has it): Cody-Waite
+ * reduction x = n ln 2 + f, a degree-7 polynomial for e^f (relative error
+ * < 1e-7), 2^n assembled in the exponent bits; arguments below -60 give 0.
+ * Other compilers get the scalar loop with expf.
  */
 #if defined(__GNUC__)
 #define VW 8                    /* floats per vector */
@@ -629,10 +630,13 @@ static inline __attribute__((always_inline)) void
 vexp(vf *x)
 {
 	vf v = *x;
-	const vf lo = v * 0.0f - 87.0f;
+	const vf lo = v * 0.0f - 60.0f;
 	vi mask = v < lo, e;
 	vf t, nn, f, p;
 
+	/* below -60 the result is 0: e^-60 = 8.8e-27 is nothing next to the
+	 * row's largest term 1, and exact zeros keep denormals (which are
+	 * very slow in the next sgemm) out of the probabilities */
 	v = (vf)(((vi)v & ~mask) | ((vi)lo & mask));
 	t = v * 1.44269504088896341f + 12582912.0f;     /* round(x / ln 2) */
 	nn = t - 12582912.0f;
@@ -645,7 +649,7 @@ vexp(vf *x)
 	p = p * f + 5.0000001201e-1f;
 	p = p * f * f + f + 1.0f;
 	e = ((vi)t - 0x4b400000 + 127) << 23;           /* 2^n */
-	*x = p * (vf)e;
+	*x = (vf)((vi)(p * (vf)e) & ~mask);
 }
 
 /* Horizontal max and float64 sum of the VW = 8 lanes, as shallow trees
@@ -675,7 +679,8 @@ hsum(vf v)
 #define ROWS 16
 
 static inline __attribute__((always_inline)) double
-softmax_body(float *Z, int64_t N, int K, int K4, const int32_t *y)
+softmax_body(float *Z, int64_t N, int K, int K4, int64_t ld,
+    const int32_t *y)
 {
 	double f = 0.0, prod = 1.0, s[ROWS];
 	int64_t i0, i;
@@ -691,7 +696,7 @@ softmax_body(float *Z, int64_t N, int K, int K4, const int32_t *y)
 	for (i0 = 0; i0 < N; i0 += ROWS) {
 		nr = (int)(N - i0 < ROWS ? N - i0 : ROWS);
 		for (r = 0; r < nr; r++) {
-			float *z = Z + (i0 + r) * K4, mx;
+			float *z = Z + (i0 + r) * ld, mx;
 			vf m, sum = { 0 }, v;
 
 			/* padding -> -1e30 (exp gives ~0), written as one
@@ -718,7 +723,7 @@ softmax_body(float *Z, int64_t N, int K, int K4, const int32_t *y)
 			s[r] = hsum(sum);
 		}
 		for (r = 0; r < nr; r++) {
-			float *z = Z + (i0 + r) * K4;
+			float *z = Z + (i0 + r) * ld;
 			float inv = (float)(1.0 / s[r]);
 			vf v;
 			/* sum of logs = log of the product: one log per many
@@ -746,13 +751,15 @@ softmax_body(float *Z, int64_t N, int K, int K4, const int32_t *y)
  * the processor has them; no FMA contraction in ISO C mode, so the
  * results are bit-identical to the SSE2 build. */
 __attribute__((target("avx2"))) static double
-softmax_avx2(float *Z, int64_t N, int K, int K4, const int32_t *y)
+softmax_avx2(float *Z, int64_t N, int K, int K4, int64_t ld,
+    const int32_t *y)
 {
-	return softmax_body(Z, N, K, K4, y);
+	return softmax_body(Z, N, K, K4, ld, y);
 }
 
 static double
-softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
+softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
+    const int32_t *y)
 {
 	static int avx2 = -1;
 
@@ -760,28 +767,30 @@ softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
 		__builtin_cpu_init();
 		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 	}
-	return avx2 ? softmax_avx2(Z, N, K, K4, y) :
-	    softmax_body(Z, N, K, K4, y);
+	return avx2 ? softmax_avx2(Z, N, K, K4, ld, y) :
+	    softmax_body(Z, N, K, K4, ld, y);
 }
 #else
 static double
-softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
+softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
+    const int32_t *y)
 {
-	return softmax_body(Z, N, K, K4, y);
+	return softmax_body(Z, N, K, K4, ld, y);
 }
 #endif
 #else
 #define VW 1
 
 static double
-softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
+softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
+    const int32_t *y)
 {
 	double f = 0.0;
 	int64_t i;
 	int k;
 
 	for (i = 0; i < N; i++) {
-		float *z = Z + i * K4, mx = z[0], inv;
+		float *z = Z + i * ld, mx = z[0], inv;
 		double s = 0.0;
 		for (k = 1; k < K; k++)
 			if (z[k] > mx)
@@ -789,7 +798,7 @@ softmax_rows(float *Z, int64_t N, int K, int K4, const int32_t *y)
 		f += (double)mx - z[y[i]];
 		for (k = 0; k < K; k++) {
 			float e = z[k] - mx;
-			z[k] = expf(e < -87.0f ? -87.0f : e);
+			z[k] = e < -60.0f ? 0.0f : expf(e);
 			s += z[k];
 		}
 		f += log(s);
@@ -830,7 +839,7 @@ lr_fg(void *vctx, const double *w, double *fout, double *g)
 		/* Z (N, K) = X (N, D1) W^T, rows K4 apart */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
 		    D1, 1.0f, c->Xf, D1, c->Wf, D1, 0.0f, Z, K4);
-		f = softmax_rows(Z, N, K, K4, c->y);
+		f = softmax_rows(Z, N, K, K4, K4, c->y);
 		/* G (K, D1) = (P - Y)^T X */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
 		    (int)N, 1.0f, Z, K4, c->Xf, D1, 0.0f, c->Gf, D1);
@@ -1026,62 +1035,57 @@ out:
 	return rc;
 }
 
-int
-mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
-    const float *Xte, const int32_t *yte, int64_t Nte, int D, int K,
-    const struct mm_probe_opts *o, struct mm_probe_result *r)
+/* The classes present in y (N) in [0, K): their labels ascending into
+ * classes (K) and each row's index among them into yi (N).  Returns the
+ * number present. */
+static int
+seen_classes(const int32_t *y, int64_t N, int K, int *classes, int32_t *yi)
 {
-	struct mm_scaler sc;
-	struct mm_logreg m;
-	float *A = NULL;
-	double *z = NULL, ce = 0.0;
-	int64_t i, correct = 0;
-	int *idx = NULL, k, j, rc;
+	int *idx = malloc(sizeof(int) * K), k, n = 0;
+	int64_t i;
 
-	memset(r, 0, sizeof *r);
-	mm_scaler_init(&sc);
-	mm_logreg_init(&m);
-	if (K < 2)
-		return mm_err(MM_EINVAL, "probe: a factor with %d class%s "
-		    "carries no information", K, K == 1 ? "" : "es");
-	if (Nte < 1)
-		return mm_err(MM_EINVAL, "probe: empty test set");
-	for (i = 0; i < Ntr; i++)
-		if (ytr[i] < 0 || ytr[i] >= K)
-			return mm_err(MM_EINVAL, "probe: training label %d "
-			    "outside [0, %d)", (int)ytr[i], K);
-	for (i = 0; i < Nte; i++)
-		if (yte[i] < 0 || yte[i] >= K)
-			return mm_err(MM_EINVAL, "probe: test label %d "
-			    "outside [0, %d)", (int)yte[i], K);
-	if ((rc = mm_scaler_fit(&sc, Xtr, Ntr, D)) < 0)
-		return rc;
-	A = malloc(sizeof(float) * (size_t)(Ntr > Nte ? Ntr : Nte) * D);
-	idx = malloc(sizeof(int) * K);
-	if (!A || !idx) {
-		rc = mm_err(MM_ENOMEM, "probe: out of memory");
-		goto out;
-	}
-	mm_scaler_apply(&sc, Xtr, Ntr, A);
-	if ((rc = mm_logreg_fit(&m, A, ytr, Ntr, D, o)) < 0)
-		goto out;
-	z = malloc(sizeof(double) * m.K);
-	if (!z) {
-		rc = mm_err(MM_ENOMEM, "probe: out of memory");
-		goto out;
+	if (!idx)
+		return mm_err(MM_ENOMEM, "probe: out of memory");
+	for (k = 0; k < K; k++)
+		idx[k] = 0;
+	for (i = 0; i < N; i++)
+		idx[y[i]] = 1;
+	for (k = 0; k < K; k++)
+		if (idx[k]) {
+			classes[n] = k;
+			idx[k] = n++;
+		}
+	for (i = 0; i < N; i++)
+		yi[i] = idx[y[i]];
+	free(idx);
+	return n;
+}
+
+/* Test figures of a fitted model W (Kseen, D+1) over the seen classes. */
+static int
+probe_eval(const float *B, int64_t Nte, int D, const int32_t *yte, int K,
+    const int *classes, int Kseen, const double *W, struct mm_probe_result *r)
+{
+	double *z = malloc(sizeof(double) * Kseen), ce = 0.0;
+	int *idx = malloc(sizeof(int) * K), k, j;
+	int64_t i, correct = 0;
+
+	if (!z || !idx) {
+		free(z);
+		free(idx);
+		return mm_err(MM_ENOMEM, "probe: out of memory");
 	}
 	for (k = 0; k < K; k++)
 		idx[k] = -1;
-	for (k = 0; k < m.K; k++)
-		idx[m.classes[k]] = k;
-
-	mm_scaler_apply(&sc, Xte, Nte, A);
+	for (k = 0; k < Kseen; k++)
+		idx[classes[k]] = k;
+	r->unseen = 0;
 	for (i = 0; i < Nte; i++) {
-		const float *x = A + i * D;
+		const float *x = B + i * D;
 		double mx = -INFINITY, s = 0.0;
 		int best = 0, t = idx[yte[i]];
-		for (k = 0; k < m.K; k++) {
-			const double *w = m.W + (size_t)k * (D + 1);
+		for (k = 0; k < Kseen; k++) {
+			const double *w = W + (size_t)k * (D + 1);
 			double a = w[D];
 			for (j = 0; j < D; j++)
 				a += w[j] * x[j];
@@ -1091,7 +1095,7 @@ mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
 				best = k;
 			}
 		}
-		for (k = 0; k < m.K; k++)
+		for (k = 0; k < Kseen; k++)
 			s += exp(z[k] - mx);
 		if (t < 0) {
 			ce += MM_PROBE_CE_CLIP;
@@ -1103,20 +1107,235 @@ mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
 		}
 	}
 	r->K = K;
-	r->Kseen = m.K;
+	r->Kseen = Kseen;
 	r->lnK = log((double)K);
 	r->ce = ce / (double)Nte;
 	r->mi = r->lnK - r->ce;
 	r->nmi = r->mi / r->lnK;
 	r->acc = (double)correct / (double)Nte;
-	r->iters = m.fit.iters;
-	rc = 0;
-out:
-	mm_scaler_free(&sc);
-	mm_logreg_free(&m);
-	free(A);
 	free(z);
 	free(idx);
+	return 0;
+}
+
+/* One probe of the lockstep fit. */
+struct pjob {
+	int K, Kseen, K4, off, active;
+	int *classes;           /* (K) */
+	int32_t *yi;            /* (N) */
+	double *W;              /* (Kseen, D+1) */
+	struct mm_lbfgs_state st;
+};
+
+/*
+ * The float32 fits of several factors over the same standardised data A
+ * (N, D): every probe's L-BFGS waits for its next evaluation, then one
+ * sgemm gives the logits of all of them (the probes' weights side by side,
+ * each block padded to VW columns) and one sgemm all the gradients.  Each
+ * probe follows exactly the path it would follow alone.
+ */
+static int
+fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
+    const struct mm_probe_opts *o)
+{
+	struct mm_lbfgs_opts lo;
+	int D1 = D + 1, j, k, l, tot = 0, rc = 0, left = 0;
+	float *Xf = NULL, *Wc = NULL, *Z = NULL, *G = NULL;
+	double lambda = 1.0 / o->C;
+	int64_t i;
+
+	mm_lbfgs_defaults(&lo);
+	lo.max_iter = o->max_iter;
+	lo.gtol = o->tol;
+	for (j = 0; j < nj; j++)
+		if (pj[j].active)
+			tot += pj[j].K4;
+	Xf = malloc(sizeof(float) * N * D1);
+	Wc = malloc(sizeof(float) * (size_t)tot * D1);
+	G = malloc(sizeof(float) * (size_t)tot * D1);
+	Z = malloc(sizeof(float) * (size_t)N * tot);
+	if (!Xf || !Wc || !G || !Z) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	for (i = 0; i < N; i++) {
+		memcpy(Xf + i * D1, A + i * D, sizeof(float) * D);
+		Xf[i * D1 + D] = 1.0f;
+	}
+	for (j = 0; j < nj; j++) {
+		if (!pj[j].active)
+			continue;
+		if ((rc = mm_lbfgs_start(&pj[j].st, pj[j].Kseen * D1, pj[j].W,
+		    &lo)) < 0)
+			goto out;
+		left++;
+	}
+	while (left > 0) {
+		int w = 0;
+		/* the active probes' weights side by side, padding rows 0 */
+		for (j = 0; j < nj; j++) {
+			struct pjob *p = &pj[j];
+			if (!p->active)
+				continue;
+			p->off = w;
+			for (k = 0; k < p->Kseen * D1; k++)
+				Wc[(size_t)w * D1 + k] = (float)p->st.x[k];
+			for (k = p->Kseen * D1; k < p->K4 * D1; k++)
+				Wc[(size_t)w * D1 + k] = 0.0f;
+			w += p->K4;
+		}
+		/* Z (N, w) = X (N, D1) Wc^T */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, w,
+		    D1, 1.0f, Xf, D1, Wc, D1, 0.0f, Z, w);
+		for (j = 0; j < nj; j++)
+			if (pj[j].active)
+				pj[j].st.f = softmax_rows(Z + pj[j].off, N,
+				    pj[j].Kseen, pj[j].K4, w, pj[j].yi);
+		/* G (w, D1) = (P - Y)^T X */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w, D1,
+		    (int)N, 1.0f, Z, w, Xf, D1, 0.0f, G, D1);
+		for (j = 0; j < nj; j++) {
+			struct pjob *p = &pj[j];
+			const double *x = p->st.x;
+			if (!p->active)
+				continue;
+			for (k = 0; k < p->Kseen; k++)
+				for (l = 0; l < D1; l++) {
+					size_t e = (size_t)k * D1 + l;
+					double v = G[(size_t)(p->off + k) * D1 + l];
+					if (l < D) {    /* L2 on weights only */
+						p->st.f += 0.5 * lambda * x[e] * x[e];
+						v += lambda * x[e];
+					}
+					p->st.g[e] = v;
+				}
+			if ((rc = mm_lbfgs_next(&p->st)) < 0)
+				goto out;
+			if (rc == 0) {
+				p->active = 0;
+				left--;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(Xf);
+	free(Wc);
+	free(G);
+	free(Z);
+	return rc;
+}
+
+int
+mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
+    int D, int nj, const int32_t *const *ytr, const int32_t *const *yte,
+    const int *K, const struct mm_probe_opts *o, struct mm_probe_result *r)
+{
+	struct mm_scaler sc;
+	struct pjob *pj;
+	float *A = NULL, *B = NULL;
+	int64_t i;
+	int j, rc;
+
+	memset(r, 0, sizeof *r * nj);
+	for (j = 0; j < nj; j++) {
+		if (K[j] < 2)
+			return mm_err(MM_EINVAL, "probe: a factor with %d class%s "
+			    "carries no information", K[j], K[j] == 1 ? "" : "es");
+		for (i = 0; i < Ntr; i++)
+			if (ytr[j][i] < 0 || ytr[j][i] >= K[j])
+				return mm_err(MM_EINVAL, "probe: training label "
+				    "%d outside [0, %d)", (int)ytr[j][i], K[j]);
+		for (i = 0; i < Nte; i++)
+			if (yte[j][i] < 0 || yte[j][i] >= K[j])
+				return mm_err(MM_EINVAL, "probe: test label %d "
+				    "outside [0, %d)", (int)yte[j][i], K[j]);
+	}
+	if (Nte < 1)
+		return mm_err(MM_EINVAL, "probe: empty test set");
+	mm_scaler_init(&sc);
+	if ((rc = mm_scaler_fit(&sc, Xtr, Ntr, D)) < 0)
+		return rc;
+	pj = calloc(nj, sizeof *pj);
+	A = malloc(sizeof(float) * (size_t)Ntr * D);
+	B = malloc(sizeof(float) * (size_t)Nte * D);
+	if (!pj || !A || !B) {
+		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+		goto out;
+	}
+	mm_scaler_apply(&sc, Xtr, Ntr, A);
+	mm_scaler_apply(&sc, Xte, Nte, B);
+	for (j = 0; j < nj; j++) {
+		struct pjob *p = &pj[j];
+		p->K = K[j];
+		p->classes = malloc(sizeof(int) * K[j]);
+		p->yi = malloc(sizeof(int32_t) * Ntr);
+		if (!p->classes || !p->yi) {
+			rc = mm_err(MM_ENOMEM, "probe: out of memory");
+			goto out;
+		}
+		if ((rc = seen_classes(ytr[j], Ntr, K[j], p->classes, p->yi)) < 0)
+			goto out;
+		p->Kseen = rc;
+		if (p->Kseen < 2) {
+			r[j].status = MM_EINVAL;  /* one class: nothing to fit */
+			continue;
+		}
+		p->K4 = (p->Kseen + VW - 1) / VW * VW;
+		if (!(p->W = calloc((size_t)p->Kseen * (D + 1), sizeof(double)))) {
+			rc = mm_err(MM_ENOMEM, "probe: out of memory");
+			goto out;
+		}
+		p->active = 1;
+	}
+	if (o->precise) {
+		for (j = 0; j < nj; j++) {
+			struct mm_logreg m;
+			if (!pj[j].active)
+				continue;
+			mm_logreg_init(&m);
+			if ((rc = mm_logreg_fit(&m, A, ytr[j], Ntr, D, o)) < 0)
+				goto out;
+			memcpy(pj[j].W, m.W, sizeof(double) * m.K * (D + 1));
+			pj[j].st.res = m.fit;
+			mm_logreg_free(&m);
+		}
+	} else if ((rc = fit_lockstep(A, Ntr, D, pj, nj, o)) < 0) {
+		goto out;
+	}
+	for (j = 0; j < nj; j++) {
+		if (r[j].status < 0)
+			continue;
+		if ((rc = probe_eval(B, Nte, D, yte[j], K[j], pj[j].classes,
+		    pj[j].Kseen, pj[j].W, &r[j])) < 0)
+			goto out;
+		r[j].iters = pj[j].st.res.iters;
+	}
+	rc = 0;
+out:
+	for (j = 0; pj && j < nj; j++) {
+		free(pj[j].classes);
+		free(pj[j].yi);
+		free(pj[j].W);
+		mm_lbfgs_free(&pj[j].st);
+	}
+	free(pj);
+	free(A);
+	free(B);
+	mm_scaler_free(&sc);
+	return rc;
+}
+
+int
+mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
+    const float *Xte, const int32_t *yte, int64_t Nte, int D, int K,
+    const struct mm_probe_opts *o, struct mm_probe_result *r)
+{
+	int rc = mm_probe_many(Xtr, Ntr, Xte, Nte, D, 1, &ytr, &yte, &K, o, r);
+
+	if (rc == 0 && r->status < 0)
+		return mm_err(MM_EINVAL, "probe: the training labels hold only "
+		    "one class");
 	return rc;
 }
 

@@ -147,6 +147,8 @@ struct mm_probe_result {
 	double lnK, ce, mi, nmi, acc;
 	int iters;
 	int64_t unseen;   /* test rows whose class never occurs in training */
+	int status;       /* mm_probe_many: MM_EINVAL when the training rows
+	                     hold one class (not fitted, no figures) */
 };
 /* A row of a class unseen in training has probability 0 for its class:
  * its cross-entropy term is clipped at -ln(1e-15) (as
@@ -158,6 +160,18 @@ struct mm_probe_result {
 int mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
     const float *Xte, const int32_t *yte, int64_t Nte, int D, int K,
     const struct mm_probe_opts *o, struct mm_probe_result *r);
+
+/* Several factors of one representation at once: Xtr (Ntr, D) and Xte
+ * (Nte, D) with nj label vectors ytr[j] (Ntr), yte[j] (Nte) in [0, K[j]).
+ * The standardisation is shared and, on the float32 path, the fits run in
+ * lockstep so that one pair of matrix products per step serves every
+ * factor; each fit follows the path it would follow alone.  A factor whose
+ * training rows hold one class gets r[j].status = MM_EINVAL; other bad
+ * input fails the call. */
+int mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte,
+    int64_t Nte, int D, int nj, const int32_t *const *ytr,
+    const int32_t *const *yte, const int *K, const struct mm_probe_opts *o,
+    struct mm_probe_result *r);
 
 /* ---- embedding tables (mmib-encode output) ---- */
 

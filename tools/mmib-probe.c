@@ -30,14 +30,14 @@ usage(int status)
 enum { OPT_C = 256, OPT_FACTOR, OPT_FORMAT, OPT_MAXITER, OPT_MODALITY,
     OPT_TOL, OPT_TRAIN };
 
-/* One probe: a modality and a factor. */
+/* The probes of one modality, fitted together. */
 struct job {
 	int mod;                /* 0 img, 1 fac */
-	int factor;
+	int n;                  /* factors */
+	int factor[MM_MAXFACTORS];
+	struct mm_probe_result r[MM_MAXFACTORS];
 	int rc;
-	int single;             /* one class only in training: skipped */
 	char err[512];
-	struct mm_probe_result r;
 };
 
 struct ctx {
@@ -71,39 +71,34 @@ column(const struct mm_emb *e, int f)
 	return y;
 }
 
-static int
-single_class(const int32_t *y, int64_t N)
-{
-	int64_t i;
-
-	for (i = 1; i < N; i++)
-		if (y[i] != y[0])
-			return 0;
-	return 1;
-}
-
 static void
 run_job(struct ctx *c, struct job *j)
 {
-	int D;
+	int D, K[MM_MAXFACTORS], k, ok = 1;
 	const float *Xtr = modality(c->tr, j->mod, &D);
 	const float *Xte = modality(c->te, j->mod, &D);
-	int32_t *ytr = column(c->tr, j->factor), *yte = column(c->te, j->factor);
+	int32_t *ytr[MM_MAXFACTORS], *yte[MM_MAXFACTORS];
 
-	if (!ytr || !yte) {
+	for (k = 0; k < j->n; k++) {
+		ytr[k] = column(c->tr, j->factor[k]);
+		yte[k] = column(c->te, j->factor[k]);
+		K[k] = c->tr->fac.card[j->factor[k]];
+		ok = ok && ytr[k] && yte[k];
+	}
+	if (!ok) {
 		j->rc = MM_ENOMEM;
 		snprintf(j->err, sizeof j->err, "out of memory");
-	} else if (single_class(ytr, c->tr->N)) {
-		j->single = 1;
-		j->rc = MM_EINVAL;
 	} else {
-		j->rc = mm_probe_run(Xtr, ytr, c->tr->N, Xte, yte, c->te->N, D,
-		    c->tr->fac.card[j->factor], c->opt, &j->r);
+		j->rc = mm_probe_many(Xtr, c->tr->N, Xte, c->te->N, D, j->n,
+		    (const int32_t *const *)ytr, (const int32_t *const *)yte, K,
+		    c->opt, j->r);
 		if (j->rc < 0)
 			snprintf(j->err, sizeof j->err, "%s", mm_errmsg());
 	}
-	free(ytr);
-	free(yte);
+	for (k = 0; k < j->n; k++) {
+		free(ytr[k]);
+		free(yte[k]);
+	}
 }
 
 static void *
@@ -197,6 +192,11 @@ main(int argc, char **argv)
 	struct mm_probe_opts opt;
 	struct mm_emb tr, te;
 	struct ctx c;
+	struct {
+		int mod, factor;
+		const struct mm_probe_result *r;
+	} rows[2 * MM_MAXFACTORS];
+	int nrows = 0;
 	const char *trainp = NULL, *testp = NULL, *outp = NULL;
 	const char *factors = NULL, *mods = NULL;
 	int json = 0, threads = 1, want[MM_MAXFACTORS], usemod[2], ch, i, m;
@@ -317,7 +317,7 @@ main(int argc, char **argv)
 	c.tr = &tr;
 	c.te = &te;
 	c.opt = &opt;
-	c.jobs = calloc(2 * MM_MAXFACTORS, sizeof *c.jobs);
+	c.jobs = calloc(2, sizeof *c.jobs);
 	if (!c.jobs)
 		mm_die("out of memory");
 	for (i = 0; i < tr.fac.F; i++)
@@ -326,14 +326,17 @@ main(int argc, char **argv)
 			    "undefined)", tr.fac.name[i]);
 			want[i] = 0;
 		}
-	for (m = 0; m < 2; m++)
-		for (i = 0; i < tr.fac.F; i++) {
-			if (!usemod[m] || !want[i])
-				continue;
-			c.jobs[c.njobs].mod = m;
-			c.jobs[c.njobs].factor = i;
+	for (m = 0; m < 2; m++) {
+		struct job *j = &c.jobs[c.njobs];
+		if (!usemod[m])
+			continue;
+		j->mod = m;
+		for (i = 0; i < tr.fac.F; i++)
+			if (want[i])
+				j->factor[j->n++] = i;
+		if (j->n)
 			c.njobs++;
-		}
+	}
 	pthread_mutex_init(&c.lock, NULL);
 	t0 = mm_now();
 	if (threads > c.njobs)
@@ -355,20 +358,38 @@ main(int argc, char **argv)
 
 	for (i = 0; i < c.njobs; i++) {
 		struct job *j = &c.jobs[i];
-		const char *fn = tr.fac.name[j->factor];
-		if (j->single) {
-			mm_warn("%s/%s: the training set holds a single class "
-			    "of this factor: skipped", modname[j->mod], fn);
-			continue;
-		}
+		int k;
 		if (j->rc < 0)
-			mm_die("%s/%s: %s", modname[j->mod], fn, j->err);
-		if (j->r.unseen)
-			mm_warn("%s/%s: %lld test rows of classes absent from "
-			    "training (counted wrong, cross-entropy clipped)",
-			    modname[j->mod], fn, (long long)j->r.unseen);
-		mm_note("%s/%s: %d iterations", modname[j->mod], fn,
-		    j->r.iters);
+			mm_die("%s: %s", modname[j->mod], j->err);
+		for (k = 0; k < j->n; k++) {
+			const char *fn = tr.fac.name[j->factor[k]];
+			if (j->r[k].status < 0) {
+				mm_warn("%s/%s: the training set holds a single "
+				    "class of this factor: skipped",
+				    modname[j->mod], fn);
+				continue;
+			}
+			if (j->r[k].unseen)
+				mm_warn("%s/%s: %lld test rows of classes absent "
+				    "from training (counted wrong, cross-entropy "
+				    "clipped)", modname[j->mod], fn,
+				    (long long)j->r[k].unseen);
+			mm_note("%s/%s: %d iterations", modname[j->mod], fn,
+			    j->r[k].iters);
+		}
+	}
+
+	/* the fitted probes, in modality then factor order */
+	for (i = 0; i < c.njobs; i++) {
+		struct job *j = &c.jobs[i];
+		int k;
+		for (k = 0; k < j->n; k++)
+			if (j->r[k].status == 0) {
+				rows[nrows].mod = j->mod;
+				rows[nrows].factor = j->factor[k];
+				rows[nrows].r = &j->r[k];
+				nrows++;
+			}
 	}
 
 	out = mm_out_open(outp, 0);
@@ -377,30 +398,28 @@ main(int argc, char **argv)
 	else
 		fprintf(out, "modality\tfactor\trole\tK\tlnK\tce\tmi\tnmi\tacc"
 		    "\titers\n");
-	for (i = 0; i < c.njobs; i++) {
-		struct job *j = &c.jobs[i];
-		const char *fn = tr.fac.name[j->factor];
-		const char *role = tr.fac.essence[j->factor] ? "essence" :
+	for (i = 0; i < nrows; i++) {
+		const struct mm_probe_result *r = rows[i].r;
+		const char *fn = tr.fac.name[rows[i].factor];
+		const char *role = tr.fac.essence[rows[i].factor] ? "essence" :
 		    "nuisance";
-		if (j->rc < 0)
-			continue;
+		const char *mn = modname[rows[i].mod];
 		if (json) {
 			fprintf(out, "%s\n  {\"modality\": \"%s\", \"factor\": "
 			    "\"%s\", \"role\": \"%s\", \"K\": %d, ",
-			    i ? "," : "", modname[j->mod], fn, role, j->r.K);
-			jnum(out, "lnK", j->r.lnK, 1);
-			jnum(out, "ce", j->r.ce, 1);
-			jnum(out, "mi", j->r.mi, 1);
-			jnum(out, "nmi", j->r.nmi, 1);
-			jnum(out, "acc", j->r.acc, 1);
+			    i ? "," : "", mn, fn, role, r->K);
+			jnum(out, "lnK", r->lnK, 1);
+			jnum(out, "ce", r->ce, 1);
+			jnum(out, "mi", r->mi, 1);
+			jnum(out, "nmi", r->nmi, 1);
+			jnum(out, "acc", r->acc, 1);
 			fprintf(out, "\"iters\": %d, \"seen\": %d, "
-			    "\"unseen_rows\": %lld}", j->r.iters, j->r.Kseen,
-			    (long long)j->r.unseen);
+			    "\"unseen_rows\": %lld}", r->iters, r->Kseen,
+			    (long long)r->unseen);
 		} else {
 			fprintf(out, "%s\t%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f"
-			    "\t%.6f\t%d\n", modname[j->mod], fn, role, j->r.K,
-			    j->r.lnK, j->r.ce, j->r.mi, j->r.nmi, j->r.acc,
-			    j->r.iters);
+			    "\t%.6f\t%d\n", mn, fn, role, r->K, r->lnK, r->ce,
+			    r->mi, r->nmi, r->acc, r->iters);
 		}
 	}
 	if (json)
@@ -413,15 +432,14 @@ main(int argc, char **argv)
 				double lnk = 0, ce = 0, mi = 0, acc = 0;
 				int n = 0;
 				const char *gn = g ? "essence" : "nuisance";
-				for (i = 0; i < c.njobs; i++) {
-					struct job *j = &c.jobs[i];
-					if (j->rc < 0 || j->mod != m ||
-					    tr.fac.essence[j->factor] != g)
+				for (i = 0; i < nrows; i++) {
+					if (rows[i].mod != m ||
+					    tr.fac.essence[rows[i].factor] != g)
 						continue;
-					lnk += j->r.lnK;
-					ce += j->r.ce;
-					mi += j->r.mi;
-					acc += j->r.acc;
+					lnk += rows[i].r->lnK;
+					ce += rows[i].r->ce;
+					mi += rows[i].r->mi;
+					acc += rows[i].r->acc;
 					n++;
 				}
 				if (n == 0)
