@@ -267,10 +267,12 @@ remove-msi-curves: $(MSI_ROWS:row.tsv=curve.png)
 alignment-curves: $(ALIGN_ROWS:row.tsv=curve.png)
 regularization-curves: $(REG_ROWS:row.tsv=curve.png)
 
-# Copy the plots of the experiments that were run next to the pipelines.
+# Copy the plots and reports of the experiments that were run next to the
+# pipelines.
 figures:
 	@mkdir -p pipelines/figures
-	@for f in $(MSI_OUT)/*.png $(ALIGN_OUT)/*.png $(REG_OUT)/*.png; do \
+	@for f in $(MSI_OUT)/*.png $(ALIGN_OUT)/*.png $(REG_OUT)/*.png \
+		$(MSI_OUT)/report.txt $(ALIGN_OUT)/report.txt $(REG_OUT)/report.txt; do \
 		[ -e "$$f" ] || continue; \
 		d=$$(basename $$(dirname $$f)); cp "$$f" pipelines/figures/$$d-$$(basename $$f); \
 		echo "pipelines/figures/$$d-$$(basename $$f)"; done

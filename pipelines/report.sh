@@ -81,6 +81,19 @@ ends() {
 	$c != "NA" { if (!n++) { fx = $nb; fm = $c } lx = $nb; lm = $c }
 	END { if (n) print fx, fm, lx, lm, n; else print "NA NA NA NA 0" }'
 }
+# paired COL WHERE B0 B1 DIR: in how many splits (seeds) COL moves DIR (down
+# or up) from beta=B0 to beta=B1: "k of n splits"
+paired() {
+	awk -F '\t' -v c="$1" -v w="$2" -v b0="$3" -v b1="$4" -v d="$5" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; nw = split(w, W, ","); next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
+		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	  if ($(h[c]) == "NA") next
+	  if ($(h["beta"]) == b0) a[$(h["seed"])] = $(h[c])
+	  if ($(h["beta"]) == b1) b[$(h["seed"])] = $(h[c]) }
+	END { for (s in a) if (s in b) { n++; if ((d == "down") ? b[s] < a[s] : b[s] > a[s]) k++ }
+	  printf "%d of %d splits", k, n }' "$sum"
+}
 f3() { awk -v v="$1" 'BEGIN { if (v == "NA") print "NA"; else printf "%.3f", v }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 < b + 0) }'; }
 # change DIR FROM TO [RHO]: verdict on a change expected to go DIR (down or
@@ -226,11 +239,11 @@ regularization)
 			b0=$1 b1=$3
 			c=$(corr beta img_nui_nmi "$w" | cut -f8)
 			v=$(change down "$2" "$4" "$c")
-			echo "C4 the regulariser removes nuisance information (T=$t): nuisance nMI $(f3 "$2") at beta=$b0 -> $(f3 "$4") at beta=$b1 (Spearman rho(beta, nMI) = $c): $v"
+			echo "C4 the regulariser removes nuisance information (T=$t): nuisance nMI $(f3 "$2") at beta=$b0 -> $(f3 "$4") at beta=$b1 (lower in $(paired img_nui_nmi "$w" "$b0" "$b1" down); Spearman rho(beta, nMI) = $c over all runs): $v"
 			for y in $CKA $MKNN1; do
 				set -- $(ends "$y" < "$f")
 				v=$(change up "$2" "$4")
-				echo "C4 the regulariser raises alignment (T=$t, $y): $(f3 "$2") at beta=$1 -> $(f3 "$4") at beta=$3: $v"
+				echo "C4 the regulariser raises alignment (T=$t, $y): $(f3 "$2") at beta=$1 -> $(f3 "$4") at beta=$3 (higher in $(paired "$y" "$w" "$1" "$3" up)): $v"
 			done
 			set -- $(ends img_ess_nmi < "$f")
 			v=$(awk -v a="$2" -v b="$4" 'BEGIN { print (a - b < 0.05) ? "holds" : "does not hold" }')
@@ -239,7 +252,7 @@ regularization)
 				set -- $(ends final_temperature < "$f")
 				c=$(corr beta final_temperature "$w" | cut -f8)
 				v=$(EPS=$(awk -v t="$2" 'BEGIN { print 0.1 * t }') EPSTXT="10 %" change down "$2" "$4" "$c")
-				echo "C5 information homeostasis: the learned temperature falls as beta grows: T = $(awk -v x="$2" 'BEGIN{printf "%.4f", x}') at beta=$1 -> $(awk -v x="$4" 'BEGIN{printf "%.4f", x}') at beta=$3 (Spearman rho(beta, T) = $c): $v"
+				echo "C5 information homeostasis: the learned temperature falls as beta grows: T = $(awk -v x="$2" 'BEGIN{printf "%.4f", x}') at beta=$1 -> $(awk -v x="$4" 'BEGIN{printf "%.4f", x}') at beta=$3 (lower in $(paired final_temperature "$w" "$1" "$3" down); Spearman rho(beta, T) = $c): $v"
 			fi
 			rm -f "$f"
 		done
