@@ -51,6 +51,7 @@ P1=$(best "$BIN/mmib-probe" --train "$W/etrain.mts" "$W/etest.mts")
 cp "$W/out" "$W/probe.tsv"
 P2=$(best "$BIN/mmib-probe" -t 2 --train "$W/etrain.mts" "$W/etest.mts")
 PP=$(best "$BIN/mmib-probe" -p --train "$W/etrain.mts" "$W/etest.mts")
+cp "$W/out" "$W/precise.tsv"
 A1=$(best "$BIN/mmib-align" "$W/etest.mts")
 printf '%-36s %8s %8s\n' "measure" "seconds" "vs ref"
 have=0
@@ -69,11 +70,16 @@ if [ $have = 1 ]; then
 	printf '%-36s %8.3f %8s\n' "numpy: CKA, unbiased CKA, kNN@1,5" "$NP" "1"
 fi
 printf '%-36s %8.3f %8s\n' "mmib-align: all metrics, k 1,5" "$A1" "$(ratio "${NP:-0}" "$A1")"
-if [ $have = 1 ]; then
-	awk -F'\t' 'NR == FNR { n[$1 "/" $2] = $3; a[$1 "/" $2] = $4; next }
+# agree FILE LABEL: the largest differences to sklearn, and where
+agree() {
+	awk -F'\t' -v label="$2" 'NR == FNR { n[$1 "/" $2] = $3; a[$1 "/" $2] = $4; next }
 	FNR > 1 && $3 != "group" { k = $1 "/" $2
-		d = $8 - n[k]; if (d < 0) d = -d; if (d > dn) dn = d
-		d = $9 - a[k]; if (d < 0) d = -d; if (d > da) da = d }
-	END { printf "agreement with sklearn on these codes: max |d nMI| %.5f, max |d acc| %.5f\n", dn, da }' \
-	    "$W/sk.tsv" "$W/probe.tsv"
+		d = $8 - n[k]; if (d < 0) d = -d; if (d > dn) { dn = d; kn = k }
+		d = $9 - a[k]; if (d < 0) d = -d; if (d > da) { da = d; ka = k } }
+	END { printf "%s vs sklearn: max |d nMI| %.5f (%s), max |d acc| %.5f (%s)\n",
+		label, dn, kn, da, ka }' "$W/sk.tsv" "$1"
+}
+if [ $have = 1 ]; then
+	agree "$W/probe.tsv" "float32 path"
+	agree "$W/precise.tsv" "--precise"
 fi
