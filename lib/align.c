@@ -405,7 +405,7 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
     const int32_t *nnA, const int32_t *nnB, int k, double *out)
 {
 	struct sparse sp;
-	double *X, *Y, *col, kl, kk, ll;
+	double *X, *Y, *col, kl = NAN, kk = NAN, ll = NAN;
 	int64_t i;
 	int t, pass;
 
