@@ -1150,6 +1150,8 @@ fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
 	for (j = 0; j < nj; j++)
 		if (pj[j].active)
 			tot += pj[j].K4;
+	if (tot == 0)
+		return 0;       /* nothing to fit */
 	Xf = malloc(sizeof(float) * N * D1);
 	Wc = malloc(sizeof(float) * (size_t)tot * D1);
 	G = malloc(sizeof(float) * (size_t)tot * D1);
