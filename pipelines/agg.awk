@@ -1,5 +1,5 @@
 # pipelines/agg.awk - group a summary TSV and average columns.
-#   awk -v by=col1,col2 -v cols=x,y [-v where='col=value,...'] -f agg.awk in.tsv
+#   awk -v by=col1,col2 -v cols=x,y [-v where='col=value,col!=value,...'] -f agg.awk in.tsv
 # Prints the group columns, then for every averaged column c: c_mean, c_sd
 # (sample standard deviation, 0 for one row) and n; rows whose value is NA
 # or empty are left out of that column's figures.  Groups come out in order
@@ -11,6 +11,8 @@ BEGIN {
 	for (i = 1; i <= nw; i++) {
 		eq = index(Wh[i], "=")
 		wk[i] = substr(Wh[i], 1, eq - 1); wv[i] = substr(Wh[i], eq + 1)
+		wn[i] = 0
+		if (wk[i] ~ /!$/) { wn[i] = 1; wk[i] = substr(wk[i], 1, length(wk[i]) - 1) }
 	}
 }
 NR == 1 {
@@ -22,7 +24,7 @@ NR == 1 {
 	next
 }
 {
-	for (i = 1; i <= nw; i++) if ($(c[wk[i]]) != wv[i]) next
+	for (i = 1; i <= nw; i++) if (($(c[wk[i]]) == wv[i]) == wn[i]) next
 	key = ""
 	for (i = 1; i <= nb; i++) key = key (i > 1 ? OFS : "") $(c[B[i]])
 	if (!(key in gi)) { gi[key] = ++ng; gk[ng] = key }

@@ -1,5 +1,5 @@
 # pipelines/corr.awk - correlation of two columns of a summary TSV.
-#   awk -v x=COL -v y=COL [-v where='col=value,...'] [-v label=TEXT] \
+#   awk -v x=COL -v y=COL [-v where='col=value,col!=value,...'] [-v label=TEXT] \
 #       [-v header=1] -f corr.awk summary.tsv
 # Prints one TSV row: label, x, y, n, Pearson r with its 95 % confidence
 # interval (Fisher z: atanh r +- 1.96 / sqrt(n - 3)), Spearman rho (average
@@ -48,6 +48,8 @@ BEGIN {
 	for (i = 1; i <= nw; i++) {
 		eq = index(Wh[i], "=")
 		wk[i] = substr(Wh[i], 1, eq - 1); wv[i] = substr(Wh[i], eq + 1)
+		wn[i] = 0
+		if (wk[i] ~ /!$/) { wn[i] = 1; wk[i] = substr(wk[i], 1, length(wk[i]) - 1) }
 	}
 	if (label == "") label = y "~" x
 }
@@ -64,7 +66,7 @@ NR == 1 {
 	next
 }
 {
-	for (i = 1; i <= nw; i++) if ($(c[wk[i]]) != wv[i]) next
+	for (i = 1; i <= nw; i++) if (($(c[wk[i]]) == wv[i]) == wn[i]) next
 	a = $(c[x]); b = $(c[y])
 	if (a == "NA" || b == "NA" || a == "" || b == "") next
 	n++; X[n] = a + 0; Y[n] = b + 0

@@ -117,7 +117,7 @@ ALIGN_TEMP ?= 0.1
 ALIGN_SEEDS ?= $(or $(SEEDS),$(shell seq 1 60))
 BETAS ?= 0 0.01 0.03 0.1 0.3 1 3
 REG_TEMPS ?= 0.1 learn
-REG_SEEDS ?= $(or $(SEEDS),1 2 3)
+REG_SEEDS ?= $(or $(SEEDS),1 2 3 4 5)
 else
 $(error PROFILE must be quick or paper, not '$(PROFILE)')
 endif

@@ -26,8 +26,9 @@ distinct() { # column $1 of rows matching where-list $2
 	awk -F '\t' -v c="$1" -v w="${2:-}" '
 	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
 		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
-		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
+		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
+		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
 	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
 }
 # agg BY COLS WHERE > file: group means sorted numerically on BY
@@ -100,7 +101,7 @@ regularization)
 		for t in $(distinct temperature "dataset=$ds"); do
 			f=$out/data/beta-$ds-T$t.tsv
 			agg beta "img_nui_nmi,img_ess_nmi,$CKA,$MKNN1,final_temperature" \
-				"dataset=$ds,temperature=$t,degenerate=0" > "$f"
+				"dataset=$ds,temperature=$t,degenerate=0,nuisance!=-" > "$f"
 			[ "$(rows "$f")" -ge 1 ] || continue
 			files="$files $f"
 			if [ "$t" = learn ]; then titles="$titles learned_T"

@@ -26,16 +26,18 @@ distinct() {
 	awk -F '\t' -v c="$1" -v w="${2:-}" '
 	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
 		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
-		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
+		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
+		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
 	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
 }
 count() { # rows matching where-list $1
 	awk -F '\t' -v w="${1:-}" '
 	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
 		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
-		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
+		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
+		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
 	  n++ } END { print n + 0 }' "$sum"
 }
 # agg BY COLS WHERE: grouped means, sorted numerically on the last by-column
@@ -86,8 +88,9 @@ ends() {
 paired() {
 	awk -F '\t' -v c="$1" -v w="$2" -v b0="$3" -v b1="$4" -v d="$5" '
 	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "=")
-		if ($(h[substr(W[i], 1, e - 1)]) != substr(W[i], e + 1)) next }
+	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
+		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
+		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
 	  if ($(h[c]) == "NA") next
 	  if ($(h["beta"]) == b0) a[$(h["seed"])] = $(h[c])
 	  if ($(h["beta"]) == b1) b[$(h["seed"])] = $(h[c]) }
@@ -208,10 +211,9 @@ alignment)
 regularization)
 	for ds in $(distinct dataset); do
 		w0="dataset=$ds"
-		ndeg=$(count "$w0,degenerate=1")
-		nspl=$(distinct seed "$w0,degenerate=0" | wc -l)
-		echo "== $ds: $nspl random split(s) (seeds $(distinct seed "$w0,degenerate=0" | tr '\n' ' '))"
-		if [ "$ndeg" -gt 0 ]; then
+		ok="$w0,degenerate=0,nuisance!=-"
+		echo "== $ds: $(distinct seed "$ok" | wc -l) random split(s) (seeds $(distinct seed "$ok" | tr '\n' ' '))"
+		if [ "$(count "$w0,degenerate=1")" -gt 0 ]; then
 			echo "left out as degenerate (essence only of factors a cheap image encoder does not learn):"
 			awk -F '\t' -v ds="$ds" -v cka="$CKA" '
 			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
@@ -220,8 +222,12 @@ regularization)
 				$(h["seed"]), $(h["essence"]), $(h["temperature"]), $(h["beta"]),
 				$(h["img_nui_nmi"]), $(h[cka]) }' "$sum"
 		fi
+		if [ "$(count "$w0,degenerate=0,nuisance=-")" -gt 0 ]; then
+			echo "left out, no nuisance factor (every factor in the essence: nothing to remove):"
+			echo "  seed(s) $(distinct seed "$w0,degenerate=0,nuisance=-" | tr '\n' ' ')"
+		fi
 		for t in $(distinct temperature "$w0"); do
-			w="$w0,degenerate=0,temperature=$t"
+			w="$ok,temperature=$t"
 			[ "$(count "$w")" -gt 0 ] || continue
 			if [ "$t" = learn ]; then
 				echo "learnable temperature (initial 0.07), mean +- sd over splits:"

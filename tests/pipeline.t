@@ -5,7 +5,7 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 34
+plan 35
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -22,6 +22,8 @@ is "$(echo "$c" | cut -f4,8)" "$(printf '6\t0.1429')" "corr.awk: Spearman with e
 printf 'g\tv\n1\t1\n1\t3\n2\t5\n2\tNA\n' > "$TMP/g.tsv"
 a=$(awk -v by=g -v cols=v -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
 is "$a" "$(printf '1 2 1.41421 2\n2 5 0 1')" "agg.awk: mean, sd, n; NA left out"
+a=$(awk -v by=g -v cols=v -v 'where=g!=1' -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
+is "$a" "2 5 0 1" "agg.awk: where col!=value"
 printf 'a\tb\n1\t2\n' > "$TMP/t1.tsv"; printf 'b\tc\n3\t4\n' > "$TMP/t2.tsv"
 is "$(awk -f "$P/tsvcat.awk" "$TMP/t1.tsv" "$TMP/t2.tsv" | tr '\t\n' ',;')" \
 	"a,b,c;1,2,NA;NA,3,4;" "tsvcat.awk: union of columns"
@@ -44,7 +46,7 @@ ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
     ! [ -x "$MMIB_BIN/mmib-encode" ]; then
-	for i in $(seq 12 33); do skip "tools not built"; done
+	for i in $(seq 13 35); do skip "tools not built"; done
 	done_testing
 fi
 # make -o: use the built tools as they are, never rebuild them from here.
