@@ -3,9 +3,11 @@
  * regression fitted by L-BFGS as scipy's L-BFGS-B runs it without bounds,
  * test cross-entropy / nMI / accuracy; and the embedding table reader.
  *
- * The fast objective keeps the data and the two products per evaluation in
- * float32 (sgemm) and sums the loss in float64; --precise style callers get
- * dgemm and libm's exp instead.  The optimiser state is float64 throughout.
+ * The default objective keeps the data and the two products per evaluation
+ * in float32 (sgemm) and sums the loss in float64, and the factors of one
+ * representation are fitted in lockstep to share those products; with
+ * opts.precise every product is a dgemm and exp is libm's, which follows
+ * scikit-learn's arithmetic.  The optimiser state is float64 throughout.
  */
 #include <float.h>
 #include <math.h>
