@@ -279,6 +279,48 @@ test_probe(void)
 	ok(rc == MM_EINVAL, "label >= K: refused (%s)", mm_errmsg());
 }
 
+/* Factors fitted together follow the paths they follow alone. */
+static void
+test_lockstep(void)
+{
+	struct mm_rng r;
+	struct mm_probe_opts o;
+	struct mm_probe_result all[3], one;
+	enum { N = 500, NT = 200, D = 6 };
+	static float Xtr[N * D], Xte[NT * D];
+	static int32_t y[3][N], yt[3][NT];
+	const int32_t *py[3] = { y[0], y[1], y[2] }, *pt[3] = { yt[0], yt[1],
+	    yt[2] };
+	int K[3] = { 3, 9, 12 }, i, j, d, same = 1, rc;
+
+	mm_rng_seed(&r, 21);
+	mm_probe_defaults(&o);
+	for (i = 0; i < N + NT; i++) {
+		float *x = i < N ? Xtr + i * D : Xte + (i - N) * D;
+		for (j = 0; j < 3; j++) {
+			int c = (int)mm_rng_below(&r, K[j]);
+			if (i < N)
+				y[j][i] = c;
+			else
+				yt[j][i - N] = c;
+			for (d = 0; d < 2; d++)
+				x[2 * j + d] = (float)(mm_rng_normal(&r) * 0.8 +
+				    (d ? cos(c) : sin(c)));
+		}
+	}
+	y[2][7] = 11;   /* class 11 of the third factor: rare */
+	rc = mm_probe_many(Xtr, N, Xte, NT, D, 3, py, pt, K, &o, all);
+	ok(rc == 0, "three factors at once");
+	for (j = 0; j < 3; j++) {
+		mm_probe_run(Xtr, y[j], N, Xte, yt[j], NT, D, K[j], &o, &one);
+		same = same && one.nmi == all[j].nmi && one.acc == all[j].acc &&
+		    one.iters == all[j].iters;
+		diag("factor %d: K %d, nMI %.6f / %.6f, %d / %d iterations", j,
+		    K[j], all[j].nmi, one.nmi, all[j].iters, one.iters);
+	}
+	ok(same, "each fit equals its fit alone, bit for bit");
+}
+
 int
 main(void)
 {
@@ -289,6 +331,7 @@ main(void)
 	test_scaler();
 	test_objective();
 	test_probe();
+	test_lockstep();
 	ref_free();
 	return done_testing();
 }
