@@ -70,7 +70,7 @@ $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
 $(BIN)/%: tools/%.c $(LIB) $(wildcard lib/*.h) | $(BIN)
 	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(MM_LIBS)
 
-$(BUILD)/tests/%.o: tests/%.c tests/tap.h $(wildcard tests/*.h) | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/%.c tests/tap.h $(wildcard tests/*.h) $(wildcard lib/*.h) | $(BUILD)/tests
 	$(CC) $(MM_CFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELP) $(LIB)
