@@ -18,8 +18,6 @@
  * objective falls to 2.2e-9, or after max_iter iterations.
  *
  * The model only knows the classes seen in training, like scikit-learn's.
- * Also here: the embedding table read from an mmib-encode stream, shared
- * by mmib-probe and mmib-align.
  */
 #ifndef MM_PROBE_H
 #define MM_PROBE_H
@@ -172,27 +170,5 @@ int mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte,
     int64_t Nte, int D, int nj, const int32_t *const *ytr,
     const int32_t *const *yte, const int *K, const struct mm_probe_opts *o,
     struct mm_probe_result *r);
-
-/* ---- embedding tables (mmib-encode output) ---- */
-
-struct mm_emb {
-	struct mm_meta meta;
-	struct mm_factors fac;  /* from the metadata */
-	int64_t N;
-	int Dimg, Dfac, F;      /* 0 when the tensor is absent */
-	float *z_img;           /* (N, Dimg) or NULL */
-	float *z_fac;           /* (N, Dfac) or NULL */
-	int32_t *classes;       /* (N, F) or NULL */
-};
-void mm_emb_init(struct mm_emb *e);
-void mm_emb_free(struct mm_emb *e);
-/* Read a whole embedding stream from f (label names it for the reader;
- * error details do not repeat it).
- * Requires factor metadata, at least one of z_img / z_fac (f32, 2-d),
- * consistent shapes across batches, finite values; classes, when present,
- * must be i32 (N, F) within the cardinalities.  need_classes makes them
- * required. */
-int mm_emb_read(struct mm_emb *e, FILE *f, const char *label,
-    int need_classes);
 
 #endif

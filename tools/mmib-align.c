@@ -12,7 +12,7 @@
 #include "align.h"
 #include "cli.h"
 #include "err.h"
-#include "probe.h"
+#include "emb.h"
 
 #define MAXK 64
 

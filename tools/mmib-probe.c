@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "err.h"
 #include "meta.h"
+#include "emb.h"
 #include "probe.h"
 
 static void

@@ -1,0 +1,33 @@
+/*
+ * emb.h - embedding tables read from an mmib-encode stream, shared by
+ * mmib-probe and mmib-align.
+ */
+#ifndef MM_EMB_H
+#define MM_EMB_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meta.h"
+
+struct mm_emb {
+	struct mm_meta meta;
+	struct mm_factors fac;  /* from the metadata */
+	int64_t N;
+	int Dimg, Dfac, F;      /* 0 when the tensor is absent */
+	float *z_img;           /* (N, Dimg) or NULL */
+	float *z_fac;           /* (N, Dfac) or NULL */
+	int32_t *classes;       /* (N, F) or NULL */
+};
+void mm_emb_init(struct mm_emb *e);
+void mm_emb_free(struct mm_emb *e);
+/* Read a whole embedding stream from f (label names it for the reader;
+ * error details do not repeat it).
+ * Requires factor metadata, at least one of z_img / z_fac (f32, 2-d),
+ * consistent shapes across batches, finite values; classes, when present,
+ * must be i32 (N, F) within the cardinalities.  need_classes makes them
+ * required. */
+int mm_emb_read(struct mm_emb *e, FILE *f, const char *label,
+    int need_classes);
+
+#endif
