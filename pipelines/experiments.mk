@@ -149,7 +149,7 @@ mm_pairopt = $(if $(filter missing-%,$1),--missing $(patsubst missing-%,%,$1),$(
 mm_datatag = $1-n$(N)-s$2-$3
 mm_tempopt = $(if $(filter learn,$1),--learn-temperature,--temperature $1)
 mm_hyptag = T$1-b$2-e$(EPOCHS)-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
-	$(strip $(TRAIN_OPTS)),-x$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))
+	$(strip $(TRAIN_OPTS)),-x$(subst =,-,$(call mm_tag,$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))))
 # Directory of a run: dataset seed pairing image-name temperature beta
 mm_rundir = $(RUNS)/train/$(call mm_datatag,$1,$2,$3)/$(call mm_tag,$(call \
 	mm_imgspec,$4,$1))+$(call mm_tag,$(call mm_facspec,$1))/$(call mm_hyptag,$5,$6,$4)
@@ -228,11 +228,16 @@ REG_ROWS := $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_T
 	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
 
 # The list of rows of an experiment, rewritten only when it changes, so a
-# summary is rebuilt when runs are added or dropped.
+# summary is rebuilt when runs are added or dropped.  The top Makefile's
+# .SECONDARY: makes every target secondary, and make does not remake a
+# missing secondary file for its own sake: so the list is also touched when
+# a row is missing (runs/ removed, say), which rebuilds the summary and,
+# with it, every missing row and whatever that row needs.
 $(MSI_OUT)/runs.list $(ALIGN_OUT)/runs.list $(REG_OUT)/runs.list: mm-force
 	@mkdir -p $(@D)
 	@printf '%s\n' $(MM_LIST) > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
 $(MSI_OUT)/runs.list: MM_LIST = $(MSI_ROWS)
 $(ALIGN_OUT)/runs.list: MM_LIST = $(ALIGN_ROWS)
 $(REG_OUT)/runs.list: MM_LIST = $(REG_ROWS)

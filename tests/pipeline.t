@@ -5,7 +5,7 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 35
+plan 36
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -46,7 +46,7 @@ ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
     ! [ -x "$MMIB_BIN/mmib-encode" ]; then
-	for i in $(seq 13 35); do skip "tools not built"; done
+	for i in $(seq 13 36); do skip "tools not built"; done
 	done_testing
 fi
 # make -o: use the built tools as they are, never rebuild them from here.
@@ -82,6 +82,11 @@ ok $RC "remove-msi: one more temperature"
 ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models2"
 is "$(grep -c . "$TMP/models2")" 4 "remove-msi: only the new run was trained"
 is "$(tsv_rows "$S/summary.tsv")" 4 "remove-msi: summary rebuilt with the new run"
+rm -f "$TMP"/runs/train/*/*/T0.3-*/probe.tsv "$TMP"/runs/train/*/*/T0.3-*/row.tsv
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 0.3 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+ok $([ "$RC" -eq 0 ] && [ -s "$(ls "$TMP"/runs/train/*/*/T0.3-*/row.tsv)" ] &&
+	grep -q "$MMIB_BIN/mmib-probe" "$TMP/.out" && ! grep -q "$MMIB_BIN/mmib-train" "$TMP/.out"; echo $?) \
+	"remove-msi: a deleted row and probe table are redone, nothing else"
 if command -v gnuplot >/dev/null 2>&1; then
 	ok $([ -s "$S/nmi-vs-temperature.png" ] && [ -s "$S/nmi-vs-depth.png" ]; echo $?) \
 		"remove-msi: temperature and depth plots drawn"
