@@ -199,6 +199,20 @@ alignment)
 			c=$(corr img_nui_mi "$CKA" "dataset=$ds" | tr -d '\n')
 			echo "   (for reference, with the degenerate splits mixed in, $CKA: $(echo "$c" | corr_text))"
 		fi
+		if has_col essence_learnable; then
+			echo "by the number of learnable essence factors (mean +- sd over splits):"
+			agg essence_learnable img_nui_mi,$CKA,$MKNN1 "$w" |
+				table "learnable nuisance-MI CKA mkNN@1"
+			echo "the correlation within splits of the same essence size (the essence size moves"
+			echo "both nuisance information and alignment; strata of 5 splits or more):"
+			for k in $(distinct essence_learnable "$w" | sort -n); do
+				[ "$(count "$w,essence_learnable=$k")" -ge 5 ] || continue
+				for y in $CKA $MKNN1; do
+					c=$(corr img_nui_mi "$y" "$w,essence_learnable=$k" | tr -d '\n')
+					echo "  $k learnable, $y: $(echo "$c" | corr_text): $(echo "$c" | neg_verdict)"
+				done
+			done
+		fi
 		echo "Notes: nuisance information is the image probes' MI summed over the nuisance"
 		echo "factors (nats; negative for factors the encoder does not learn, not clipped)."
 		echo "Mutual kNN on a small essence is partly mechanical: few distinct factor codes"

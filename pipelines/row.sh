@@ -6,7 +6,8 @@
 # KEY=VALUE pairs become the leading parameter columns, in the order given.
 # The special key unlearnable=a,b names factors a cheap image encoder is
 # known not to learn; a run whose essence lies within them is flagged
-# degenerate=1 (nothing learnable to align).  From PROBE_TSV (mmib-probe:
+# degenerate=1 (nothing learnable to align); essence_learnable counts the
+# other essence factors.  From PROBE_TSV (mmib-probe:
 # one row per modality and factor, columns found by their header names) come
 # <modality>_<factor>_nmi and _acc, the essence and nuisance groups summed
 # as the paper does (MI in nats, H = sum ln K, nMI = MI / H, mean accuracy),
@@ -81,7 +82,7 @@ fi == 1 {
 	if (!(m in mseen)) { mseen[m] = 1; mods[++nm] = m }
 	if (m == mods[1]) {
 		if (r == "essence") { ess = ess (ess == "" ? "" : "+") f; ne++
-			if (!(f in unlearnable)) learnable = 1 }
+			if (!(f in unlearnable)) learnable++ }
 		else { nui = nui (nui == "" ? "" : "+") f; nn++; lastnui = f
 			missnmi = $cn; missacc = ca ? $ca : "NA" }
 	}
@@ -107,6 +108,7 @@ END {
 	if (nm == 0) { print "row.sh: " file[1] ": no probe rows" > "/dev/stderr"; exit 1 }
 	add("essence", ess); add("nuisance", nui == "" ? "-" : nui)
 	add("degenerate", (ne > 0 && !learnable) ? 1 : 0)
+	add("essence_learnable", learnable + 0)
 	for (j = 1; j <= nm; j++) {
 		m = mods[j]
 		split("essence nuisance", rr, " ")

@@ -14,7 +14,7 @@ set datafile missing "NA"
 set title title noenhanced
 set xlabel xlabel noenhanced
 set ylabel ylabel noenhanced
-set key top right noenhanced
+set key below noenhanced
 set grid
 set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05
 fit_line(x) = slope * x + intercept

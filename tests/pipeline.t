@@ -36,7 +36,8 @@ printf 'img\tessence\tgroup\t-\t1.0986\t1.0986\t0\t0\t0.33\t-\n' >> "$TMP/p.tsv"
 printf 'metric\tk\tvalue\ncka\t-\t0.7\nmutual_knn\t1\t0.2\n' > "$TMP/a.tsv"
 sh "$P/row.sh" seed=3 unlearnable=shape,orientation "$TMP/p.tsv" "$TMP/a.tsv" > "$TMP/row.tsv"
 col() { awk -F '\t' -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { print (k ? $k : "absent") }' "$2"; }
-is "$(col degenerate "$TMP/row.tsv")" 1 "row.sh: essence {shape} is degenerate"
+is "$(col degenerate "$TMP/row.tsv"),$(col essence_learnable "$TMP/row.tsv")" 1,0 \
+	"row.sh: essence {shape} is degenerate, no learnable essence factor"
 is "$(col miss_nmi "$TMP/row.tsv"),$(col img_nui_mi "$TMP/row.tsv"),$(col mutual_knn1 "$TMP/row.tsv")" \
 	"0.5,1.7329,0.2" "row.sh: missing-factor nMI, nuisance MI, metric@k columns"
 run_cmd sh "$P/row.sh" "$TMP/a.tsv" "$TMP/p.tsv"
