@@ -5,7 +5,7 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 36
+plan 37
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -47,7 +47,7 @@ ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
     ! [ -x "$MMIB_BIN/mmib-encode" ]; then
-	for i in $(seq 13 36); do skip "tools not built"; done
+	for i in $(seq 13 37); do skip "tools not built"; done
 	done_testing
 fi
 # make -o: use the built tools as they are, never rebuild them from here.
@@ -96,8 +96,10 @@ else
 fi
 
 S=$TMP/results/alignment
-run_cmd "${M[@]}" alignment SEEDS='1 2 3 4 5'
+run_cmd "${M[@]}" alignment SEEDS='1 2 3 4 5' RUN='env MMIB_RUN_PREFIX=1'
 ok $RC "alignment runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+is "$(grep -c "^env MMIB_RUN_PREFIX=1 $MMIB_BIN/mmib-" "$TMP/.out")" 35 \
+	"alignment: every tool invocation goes through \$(RUN) (5 splits x 7: gen 2, train, encode 2, probe, align)"
 is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 5 "alignment: one row per random split"
 in_range "$S/summary.tsv" cka 0 1; ok $? "alignment: CKA in [0, 1]"
 in_range "$S/summary.tsv" mutual_knn1 0 1; ok $? "alignment: mutual kNN@1 in [0, 1]"
