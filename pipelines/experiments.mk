@@ -215,6 +215,11 @@ mm_run = $(strip $(if $(filter $(call mm_rundir,$1,$2,$3,$4,$5,$6),$(MM_DEFINED)
 	MM_DEFINED += $(call mm_rundir,$1,$2,$3,$4,$5,$6)))$(call mm_rundir,$1,$2,$3,$4,$5,$6)/row.tsv)
 
 # ---- the experiments -------------------------------------------------------
+# The runs are defined only when a pipeline target is asked for, so that
+# `make`, `make check` and the rest neither pay for nor depend on them.
+MM_WANT := $(filter remove-msi% alignment% regularization% demo figures \
+	$(RESULTS)/% $(RUNS)/%,$(MAKECMDGOALS))
+ifneq ($(MM_WANT),)
 # remove-msi: per dataset, missing factor and seed, a temperature sweep with
 # the default image encoder and a depth sweep at DEPTH_TEMP.
 MSI_ROWS := $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach s,$(MSI_SEEDS),\
@@ -226,6 +231,7 @@ ALIGN_ROWS := $(foreach d,$(DATASETS),$(foreach s,$(ALIGN_SEEDS),\
 # regularization: random splits x BETAS x temperature modes (fixed, learn).
 REG_ROWS := $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
 	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
+endif
 
 # The list of rows of an experiment, rewritten only when it changes, so a
 # summary is rebuilt when runs are added or dropped.  The top Makefile's
