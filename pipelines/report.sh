@@ -143,6 +143,7 @@ remove-msi)
 				c=$(corr temperature miss_nmi "$tw" | tr -d '\n')
 				rho=$(echo "$c" | cut -f8)
 				v=$(change down "$n0" "$n1" "$rho")
+				lt "$n0" 0.1 && v="cannot tell (nMI below 0.1 even at the lowest temperature)"
 				echo "C2 the missing factor's information falls as the temperature rises: nMI($m) $(f3 "$n0") at T=$t0 -> $(f3 "$n1") at T=$t1 (Spearman rho(T, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
 			fi
 		fi
@@ -156,6 +157,7 @@ remove-msi)
 			c=$(corr depth miss_nmi "$dw" | tr -d '\n')
 			rho=$(echo "$c" | cut -f8)
 			v=$(change down "$2" "$4" "$rho")
+			lt "$2" 0.1 && v="cannot tell (nMI below 0.1 with the shallowest encoder)"
 			echo "C2' the missing factor's information falls as the image encoder deepens: nMI($m) $(f3 "$2") at depth $1 -> $(f3 "$4") at depth $3 (Spearman rho(depth, nMI) = $rho over $(echo "$c" | cut -f4) runs): $v"
 		fi
 		echo
