@@ -224,7 +224,7 @@ main(int argc, char **argv)
 		case 'q': mm_verbose = 0; break;
 		case 'V': mm_cli_version(); break;
 		case 'v': mm_verbose++; break;
-		default: usage(2);
+		default: usage(1);
 		}
 	if (out && !npy.name)
 		mm_die("-o is only used with --npy");
