@@ -8,12 +8,15 @@
  * and activations each live in one contiguous allocation.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "cli.h"
 #include "encoder.h"
@@ -77,10 +80,24 @@ struct mm_encoder {
 	float *out;            /* (B, out_dim) */
 	float *g[4];           /* gradient work buffers, gsize floats each */
 	size_t gsize;
-	float *scratch;        /* conv scratch */
+	float *scratch;        /* conv scratch, nscratch floats per thread */
 	size_t nscratch;
 	int lastN, last_train;
+
+	/* resnet parallelism: the batch is cut into NSLICE slices of whole
+	 * samples, spread over T threads (slice s on thread s % T); sums
+	 * over the batch (BatchNorm statistics, weight gradients) are kept
+	 * per slice and added in slice order, so results do not depend on
+	 * T or on timing */
+	int T;
+	struct pool *pool;
+	double *bsum;          /* (NSLICE, 2, 64) BatchNorm sums */
+	float *dwsl;           /* (NSLICE, maxw) conv weight gradients */
+	size_t maxw;
+	float coef[3 * 64];    /* BatchNorm backward coefficients */
 };
+
+#define NSLICE 16
 
 /* ---- building ---- */
 
@@ -207,6 +224,8 @@ build_unit(struct mm_encoder *e, struct unit *u, int Cin, int Cout,
 	s = mm_conv3x3_scratch(Cin, Cout);
 	if (s > e->nscratch)
 		e->nscratch = s;
+	if ((size_t)Cout * Cin * 9 > e->maxw)
+		e->maxw = (size_t)Cout * Cin * 9;
 }
 
 /* One pass over the architecture (see the file comment). */
@@ -219,7 +238,7 @@ build(struct mm_encoder *e)
 
 	e->nparams = e->nbufs = e->nacts = 0;
 	e->nviews = e->ntimers = 0;
-	e->gsize = e->nscratch = 0;
+	e->gsize = e->nscratch = e->maxw = 0;
 	if (e->kind == K_MLP) {
 		int Din = e->din;
 		e->xin = act(e, B * e->din);
@@ -267,7 +286,9 @@ build(struct mm_encoder *e)
 	}
 	for (i = 0; i < 4; i++)
 		e->g[i] = act(e, e->gsize);
-	e->scratch = act(e, e->nscratch);
+	e->scratch = act(e, e->nscratch * e->T);
+	if (e->kind == K_RESNET)
+		e->dwsl = act(e, NSLICE * e->maxw);
 }
 
 /* ---- spec ---- */
@@ -357,6 +378,130 @@ canonical(struct mm_encoder *e)
 	snprintf(e->spec + n, SPECLEN - n, "/%d", e->out_dim);
 }
 
+/* ---- thread pool (ResNet) ----
+ * T - 1 persistent workers plus the calling thread run one function per
+ * phase; the caller waits for all of them.  Phases last milliseconds, so
+ * a mutex and two condition variables are cheap enough. */
+
+struct job;
+typedef void (*job_fn)(struct mm_encoder *, struct job *, int tid);
+
+struct pool {
+	struct mm_encoder *e;
+	int T, quit, pending;
+	unsigned gen;
+	job_fn fn;
+	struct job *job;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	pthread_t th[];
+};
+
+struct worker_arg {
+	struct pool *p;
+	int tid;
+};
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = ((struct worker_arg *)arg)->p;
+	int tid = ((struct worker_arg *)arg)->tid;
+	unsigned seen = 0;
+
+	free(arg);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->gen == seen && !p->quit)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		p->fn(p->e, p->job, tid);
+		pthread_mutex_lock(&p->mu);
+		if (--p->pending == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void
+pool_free(struct pool *p, int started)
+{
+	int i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < started; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	free(p);
+}
+
+/* T threads in all (T - 1 started here); NULL when T < 2 or on failure
+ * (then everything runs on the calling thread). */
+static struct pool *
+pool_new(struct mm_encoder *e, int T)
+{
+	struct pool *p;
+	struct worker_arg *a;
+	int i;
+
+	if (T < 2 || !(p = calloc(1, sizeof *p + (T - 1) * sizeof(pthread_t))))
+		return NULL;
+	p->e = e;
+	p->T = T;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (i = 0; i < T - 1; i++) {
+		if (!(a = malloc(sizeof *a)))
+			break;
+		a->p = p;
+		a->tid = i + 1;
+		if (pthread_create(&p->th[i], NULL, worker, a)) {
+			free(a);
+			break;
+		}
+	}
+	if (i < T - 1) {
+		pool_free(p, i);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+pool_run(struct mm_encoder *e, job_fn fn, struct job *job)
+{
+	struct pool *p = e->pool;
+
+	if (!p) {
+		fn(e, job, 0);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->job = job;
+	p->pending = p->T - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	fn(e, job, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* ---- public ---- */
 
 int
@@ -384,6 +529,14 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	e->W = W;
 	e->din = C * H * W;
 	e->max_batch = max_batch;
+	/* the ResNet spreads slices over its own threads, as many as
+	 * the BLAS was given (mm_blas_threads()), each calling a
+	 * one-thread sgemm */
+	e->T = 1;
+	if (e->kind == K_RESNET) {
+		e->T = openblas_get_num_threads();
+		e->T = e->T < 1 ? 1 : e->T > NSLICE ? NSLICE : e->T;
+	}
 	if (e->kind == K_MLP) {
 		e->ndense = e->nhidden + 1;
 	} else {
@@ -413,6 +566,14 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	memset(e->acts, 0, e->nacts * sizeof(float));
 	e->pass = 1;
 	build(e);
+	if (e->kind == K_RESNET) {
+		e->bsum = calloc(NSLICE * 2 * 64, sizeof *e->bsum);
+		if (!e->bsum)
+			goto nomem;
+		e->pool = pool_new(e, e->T);
+		if (!e->pool)
+			e->T = 1;
+	}
 	for (int i = 0; i < e->ntimers; i++)
 		e->tptr[i] = e->tnames[i];
 	*ep = e;
@@ -428,6 +589,8 @@ mm_encoder_free(struct mm_encoder *e)
 {
 	if (!e)
 		return;
+	pool_free(e->pool, e->pool ? e->pool->T - 1 : 0);
+	free(e->bsum);
 	free(e->views);
 	free(e->names);
 	free(e->tnames);
@@ -623,64 +786,272 @@ dense_forward(struct mm_encoder *e, struct dense *d, const float *x, int N,
 	e->tf[d->tbn] += mm_now() - t2;
 }
 
-static void
-unit_conv(struct mm_encoder *e, struct unit *u, const float *x, int N)
-{
-	double t = mm_now();
+/* ---- ResNet, slice-parallel (see struct mm_encoder) ---- */
 
-	mm_conv3x3_forward(u->pre, x, u->w, N, u->H, u->W, u->Cin, u->Cout,
-	    u->stride, e->scratch);
-	e->tf[u->tconv] += mm_now() - t;
+enum {
+	F_IN, F_CONV, F_SQ, F_APPLY, F_POOL,
+	B_POOL, B_TOP, B_GSUM, B_CONV
+};
+
+/* One phase: an operation on every slice of the batch. */
+struct job {
+	int op, N, train;
+	const float *x;        /* F_IN: the input (N, C, H, W) */
+	struct unit *u;        /* the unit of the phase */
+	const float *in;       /* its input (N, H, W, Cin) */
+	struct unit *blk;      /* F_APPLY, B_TOP: the block's first unit
+	                        * (shortcut geometry) when u ends a block */
+	const float *res;      /* F_APPLY: the block input (shortcut) */
+	float *dy;             /* B_*: gradient of u's output */
+	int relu;              /* ... before u's fused ReLU */
+	float *dx;             /* B_CONV: input gradient (N, H, W, Cin) or NULL */
+	int dx_add;            /* ... added to (1) or overwritten (0) */
+	struct unit *next;     /* B_CONV: then the sums of this unit's
+	                        * backward, with dy = dx (ReLU fused) */
+	double tconv, tbn;     /* thread 0's own time in each part */
+};
+
+static size_t
+opix(const struct unit *u)      /* output floats per sample */
+{
+	return (size_t)u->Ho * u->Wo * u->Cout;
+}
+
+static size_t
+ipix(const struct unit *u)      /* input floats per sample */
+{
+	return (size_t)u->H * u->W * u->Cin;
+}
+
+/* Slice s of phase j on thread tid; returns the time spent in the
+ * BatchNorm parts (for the per-layer table). */
+static double
+slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
+{
+	int n0 = (int)((long)j->N * s / NSLICE);
+	int n1 = (int)((long)j->N * (s + 1) / NSLICE), n = n1 - n0;
+	struct unit *u = j->u, *b = j->blk;
+	double *s1 = e->bsum + (size_t)s * 128, *s2 = s1 + 64;
+	float *scr = e->scratch + tid * e->nscratch, *T = e->g[3];
+	float *dw = e->dwsl + s * e->maxw;
+	size_t o = u ? n0 * opix(u) : 0, i = u ? n0 * ipix(u) : 0;
+	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
+	double t = 0;
+
+	switch (j->op) {
+	case F_IN:
+		k = (size_t)e->C * e->H * e->W;
+		mm_nchw_to_nhwc(e->xin + n0 * k, j->x + n0 * k, n, e->C,
+		    e->H * e->W);
+		break;
+	case F_CONV:
+		mm_conv3x3_forward(u->pre + o, j->in + i, u->w, n, u->H, u->W,
+		    u->Cin, u->Cout, u->stride, scr);
+		if (j->train) {
+			t = mm_now();
+			mm_bn_sum(s1, u->pre + o, NULL, M, u->Cout);
+			t = mm_now() - t;
+		}
+		break;
+	case F_SQ:
+		mm_bn_sum(s1, u->pre + o, u->mean, M, u->Cout);
+		break;
+	case F_APPLY:
+		if (!b || (b->stride == 1 && b->Cin == b->Cout)) {
+			mm_bn_apply(u->post + o, u->pre + o, b ? j->res + o :
+			    NULL, u->mean, u->rstd, u->gamma, u->beta, M,
+			    u->Cout, 1);
+			break;
+		}
+		mm_bn_apply(u->post + o, u->pre + o, NULL, u->mean, u->rstd,
+		    u->gamma, u->beta, M, u->Cout, 0);
+		mm_shortcut_forward(u->post + o, j->res + n0 * ipix(b), n,
+		    b->H, b->W, b->Cin, b->Cout, b->stride);
+		mm_relu_forward(u->post + o, u->post + o, M * u->Cout);
+		break;
+	case F_POOL:
+		mm_avgpool_forward(e->pooled + (size_t)n0 * u->Cout,
+		    j->in + o, n, u->Ho * u->Wo, u->Cout);
+		break;
+	case B_POOL:
+		len = (size_t)n * opix(u);
+		memset(j->dy + o, 0, len * sizeof(float));
+		mm_avgpool_backward(j->dy + o, e->dpooled +
+		    (size_t)n0 * u->Cout, n, u->Ho * u->Wo, u->Cout);
+		break;
+	case B_TOP:
+		/* gradient of the block output, through its ReLU, to the
+		 * shortcut (dx) and to the second BatchNorm */
+		len = M * u->Cout;
+		mm_relu_mask(j->dy + o, u->post + o, len);
+		if (b->stride == 1 && b->Cin == b->Cout) {
+			memcpy(j->dx + o, j->dy + o, len * sizeof(float));
+		} else {
+			k = n0 * ipix(b);
+			memset(j->dx + k, 0, n * ipix(b) * sizeof(float));
+			mm_shortcut_backward(j->dx + k, j->dy + o, n, b->H,
+			    b->W, b->Cin, b->Cout, b->stride);
+		}
+		/* fall through */
+	case B_GSUM:
+		mm_bn_grad_sum(s1, s2, j->dy + o, j->relu ? u->post + o : NULL,
+		    u->pre + o, u->mean, u->rstd, M, u->Cout);
+		break;
+	case B_CONV:
+		t = mm_now();
+		mm_bn_grad_apply(T + o, j->dy + o, j->relu ? u->post + o : NULL,
+		    u->pre + o, e->coef, M, u->Cout, 0);
+		t = mm_now() - t;
+		memset(dw, 0, e->maxw * sizeof *dw);
+		if (j->dx && !j->dx_add)
+			memset(j->dx + i, 0, n * ipix(u) * sizeof(float));
+		mm_conv3x3_backward(j->dx ? j->dx + i : NULL, dw, T + o,
+		    j->in + i, u->w, n, u->H, u->W, u->Cin, u->Cout, u->stride,
+		    scr);
+		if (j->next) {
+			struct unit *v = j->next;
+			double t2 = mm_now();
+			mm_bn_grad_sum(s1, s2, j->dx + i, v->post + i,
+			    v->pre + i, v->mean, v->rstd,
+			    (size_t)n * v->Ho * v->Wo, v->Cout);
+			t += mm_now() - t2;
+		}
+		break;
+	}
+	return t;
+}
+
+static void
+run_slices(struct mm_encoder *e, struct job *j, int tid)
+{
+	double t = mm_now(), tbn = 0;
+	int s;
+
+	for (s = tid; s < NSLICE; s += e->T)
+		tbn += slice_work(e, j, s, tid);
+	if (tid == 0) {
+		j->tbn = tbn;
+		j->tconv = mm_now() - t - tbn;
+	}
+}
+
+/* Run phase op; its wall time goes to timer rows ic and ib (< 0: none)
+ * in the proportion of thread 0's own time in each part. */
+static void
+phase(struct mm_encoder *e, struct job *j, int op, int ic, int ib, int fwd)
+{
+	double t = mm_now(), w, f;
+	double *tm = fwd ? e->tf : e->tb;
+
+	j->op = op;
+	j->tconv = j->tbn = 0;
+	pool_run(e, run_slices, j);
+	w = mm_now() - t;
+	f = j->tconv + j->tbn > 0 ? j->tconv / (j->tconv + j->tbn) : 1;
+	if (ic < 0)
+		f = 0;
+	if (ic >= 0)
+		tm[ic] += w * f;
+	if (ib >= 0)
+		tm[ib] += w * (1 - f);
+}
+
+/* The per-slice BatchNorm sums added in slice order: t1, t2 (C). */
+static void
+bn_total(struct mm_encoder *e, double *t1, double *t2, int C)
+{
+	int s, c;
+
+	for (c = 0; c < C; c++) {
+		t1[c] = t2[c] = 0;
+		for (s = 0; s < NSLICE; s++) {
+			t1[c] += e->bsum[s * 128 + c];
+			t2[c] += e->bsum[s * 128 + 64 + c];
+		}
+	}
+}
+
+/* u->dw += the per-slice weight gradients added in slice order. */
+static void
+dw_total(struct mm_encoder *e, struct unit *u)
+{
+	size_t n = (size_t)u->Cout * u->Cin * 9, k;
+	const float *d = e->dwsl;
+	float t;
+	int s;
+
+	for (k = 0; k < n; k++) {
+		t = d[k];
+		for (s = 1; s < NSLICE; s++)
+			t += d[s * e->maxw + k];
+		u->dw[k] += t;
+	}
+}
+
+/* bn(conv(in)) (+ shortcut of res when blk), then ReLU */
+static void
+unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
+    const float *in, struct unit *blk, const float *res)
+{
+	double t1[64], t2[64];
+	size_t M = (size_t)j->N * u->Ho * u->Wo;
+
+	j->u = u;
+	j->in = in;
+	phase(e, j, F_CONV, u->tconv, u->tbn, 1);
+	if (j->train) {
+		bn_total(e, t1, t2, u->Cout);
+		mm_bn_mean(u->mean, t1, M, u->Cout);
+		phase(e, j, F_SQ, -1, u->tbn, 1);
+		bn_total(e, t1, t2, u->Cout);
+		mm_bn_var(u->rstd, u->rmean, u->rvar, u->mean, t1, M,
+		    u->Cout);
+	} else {
+		mm_bn_eval_stats(u->mean, u->rstd, u->rmean, u->rvar, u->Cout);
+	}
+	j->blk = blk;
+	j->res = res;
+	phase(e, j, F_APPLY, -1, u->tbn, 1);
+}
+
+/* The one-thread BLAS inside the phases (each thread calls its own). */
+static void
+blas_serial(struct mm_encoder *e, int on)
+{
+	if (e->pool)
+		openblas_set_num_threads(on ? 1 : e->T);
 }
 
 static const float *
 resnet_forward(struct mm_encoder *e, const float *x, int N, int train)
 {
 	struct unit *u1, *u2;
+	struct job j;
 	const float *in;
-	double t = mm_now();
-	size_t M;
 	int b;
 
-	mm_nchw_to_nhwc(e->xin, x, N, e->C, e->H * e->W);
-	e->tf[e->tin] += mm_now() - t;
-	u1 = &e->units[0];
-	unit_conv(e, u1, e->xin, N);
-	t = mm_now();
-	mm_batchnorm_forward(u1->post, u1->mean, u1->rstd, u1->pre, u1->gamma,
-	    u1->beta, u1->rmean, u1->rvar, (size_t)N * u1->Ho * u1->Wo,
-	    u1->Cout, train, 1);
-	e->tf[u1->tbn] += mm_now() - t;
-	in = u1->post;
+	blas_serial(e, 1);
+	memset(&j, 0, sizeof j);
+	j.N = N;
+	j.train = train;
+	j.x = x;
+	phase(e, &j, F_IN, e->tin, -1, 1);
+	unit_forward(e, &j, &e->units[0], e->xin, NULL, NULL);
+	in = e->units[0].post;
 	for (b = 0; b < 3 * e->nblocks; b++) {
 		u1 = &e->units[1 + 2 * b];
 		u2 = u1 + 1;
-		unit_conv(e, u1, in, N);
-		t = mm_now();
-		M = (size_t)N * u1->Ho * u1->Wo;
-		mm_batchnorm_forward(u1->post, u1->mean, u1->rstd, u1->pre,
-		    u1->gamma, u1->beta, u1->rmean, u1->rvar, M, u1->Cout,
-		    train, 1);
-		e->tf[u1->tbn] += mm_now() - t;
-		unit_conv(e, u2, u1->post, N);
-		t = mm_now();
-		mm_batchnorm_forward(u2->post, u2->mean, u2->rstd, u2->pre,
-		    u2->gamma, u2->beta, u2->rmean, u2->rvar, M, u2->Cout,
-		    train, 0);
-		mm_shortcut_forward(u2->post, in, N, u1->H, u1->W, u1->Cin,
-		    u1->Cout, u1->stride);
-		mm_relu_forward(u2->post, u2->post, M * u2->Cout);
-		e->tf[u2->tbn] += mm_now() - t;
+		unit_forward(e, &j, u1, in, NULL, NULL);
+		unit_forward(e, &j, u2, u1->post, u1, in);
 		in = u2->post;
 	}
-	t = mm_now();
-	u2 = &e->units[e->nunits - 1];
-	mm_avgpool_forward(e->pooled, in, N, u2->Ho * u2->Wo, u2->Cout);
-	e->tf[e->tpool] += mm_now() - t;
+	j.u = &e->units[e->nunits - 1];
+	j.in = in;
+	phase(e, &j, F_POOL, e->tpool, -1, 1);
 	dense_forward(e, &e->dense[0], e->pooled, N, train);
+	blas_serial(e, 0);
 	return e->out;
 }
-
 const float *
 mm_encoder_forward(struct mm_encoder *e, const float *x, int N, int train)
 {
@@ -718,64 +1089,74 @@ dense_backward(struct mm_encoder *e, struct dense *d, float *dx,
 	e->tb[d->tlin] += mm_now() - t;
 }
 
-/* dx += backward of bn(conv(x)) given d(bn output) dy, masked by the
- * fused ReLU when relu; tmp holds the BatchNorm input gradient. */
+/* coef and dgamma, dbeta of u from the summed slices */
 static void
-unit_backward(struct mm_encoder *e, struct unit *u, float *dx,
-    const float *x, const float *dy, int relu, float *tmp, int N)
+unit_coef(struct mm_encoder *e, struct unit *u, int N)
 {
-	size_t M = (size_t)N * u->Ho * u->Wo;
-	double t = mm_now(), t2;
+	double t1[64], t2[64];
 
-	zero(tmp, M * u->Cout);
-	mm_batchnorm_backward(tmp, u->dgamma, u->dbeta, dy,
-	    relu ? u->post : NULL, u->pre, u->mean, u->rstd, u->gamma, M,
-	    u->Cout);
-	t2 = mm_now();
-	e->tb[u->tbn] += t2 - t;
-	mm_conv3x3_backward(dx, u->dw, tmp, x, u->w, N, u->H, u->W, u->Cin,
-	    u->Cout, u->stride, e->scratch);
-	e->tb[u->tconv] += mm_now() - t2;
+	bn_total(e, t1, t2, u->Cout);
+	mm_bn_grad_coef(e->coef, u->dgamma, u->dbeta, t1, t2, u->mean,
+	    u->rstd, u->gamma, (size_t)N * u->Ho * u->Wo, u->Cout);
 }
 
 static void
 resnet_backward(struct mm_encoder *e, const float *dy)
 {
-	struct unit *u1, *u2;
-	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *T = e->g[3], *sw;
-	const float *in;
-	size_t n;
+	struct unit *u0 = &e->units[0], *u1, *u2;
+	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *sw;
+	struct job j;
 	int N = e->lastN, b;
-	double t;
 
-	zero(e->dpooled, (size_t)N * 64);
+	blas_serial(e, 1);
+	memset(e->dpooled, 0, (size_t)N * 64 * sizeof(float));
 	dense_backward(e, &e->dense[0], e->dpooled, e->pooled, dy, N);
-	t = mm_now();
-	u2 = &e->units[e->nunits - 1];
-	n = (size_t)N * u2->Ho * u2->Wo * u2->Cout;
-	zero(G, n);
-	mm_avgpool_backward(G, e->dpooled, N, u2->Ho * u2->Wo, u2->Cout);
-	e->tb[e->tpool] += mm_now() - t;
+	memset(&j, 0, sizeof j);
+	j.N = N;
+	j.u = &e->units[e->nunits - 1];
+	j.dy = G;
+	phase(e, &j, B_POOL, e->tpool, -1, 0);
 	for (b = 3 * e->nblocks - 1; b >= 0; b--) {
 		u1 = &e->units[1 + 2 * b];
 		u2 = u1 + 1;
-		in = b ? e->units[2 * b].post : e->units[0].post;
-		t = mm_now();
-		/* G: gradient of the block output; mask by its ReLU */
-		n = (size_t)N * u2->Ho * u2->Wo * u2->Cout;
-		mm_relu_mask(G, u2->post, n);
-		zero(DX, (size_t)N * u1->H * u1->W * u1->Cin);
-		mm_shortcut_backward(DX, G, N, u1->H, u1->W, u1->Cin,
-		    u1->Cout, u1->stride);
-		e->tb[u2->tbn] += mm_now() - t;
-		zero(DH, n);
-		unit_backward(e, u2, DH, u1->post, G, 0, T, N);
-		unit_backward(e, u1, DX, in, DH, 1, T, N);
+		/* G: gradient of the block output */
+		j.u = u2;
+		j.blk = u1;
+		j.dy = G;
+		j.dx = DX;
+		j.relu = 0;
+		phase(e, &j, B_TOP, -1, u2->tbn, 0);
+		unit_coef(e, u2, N);
+		j.in = u1->post;
+		j.dx = DH;
+		j.dx_add = 0;
+		j.next = u1;
+		phase(e, &j, B_CONV, u2->tconv, u2->tbn, 0);
+		dw_total(e, u2);
+		unit_coef(e, u1, N);
+		j.u = u1;
+		j.in = b ? e->units[2 * b].post : u0->post;
+		j.dy = DH;
+		j.relu = 1;
+		j.dx = DX;
+		j.dx_add = 1;
+		j.next = NULL;
+		phase(e, &j, B_CONV, u1->tconv, u1->tbn, 0);
+		dw_total(e, u1);
 		sw = G;
 		G = DX;
 		DX = sw;
 	}
-	unit_backward(e, &e->units[0], NULL, e->xin, G, 1, T, N);
+	j.u = u0;
+	j.dy = G;
+	j.relu = 1;
+	phase(e, &j, B_GSUM, -1, u0->tbn, 0);
+	unit_coef(e, u0, N);
+	j.in = e->xin;
+	j.dx = NULL;
+	phase(e, &j, B_CONV, u0->tconv, u0->tbn, 0);
+	dw_total(e, u0);
+	blas_serial(e, 0);
 }
 
 void

@@ -91,33 +91,10 @@ mm_relu_mask(float *g, const float *out, size_t n)
 
 /* ---- Batch normalisation ---- */
 
-/* acc[c] = sum over rows of x[r, c0 + c] (c < cb), for x (M, C). */
+/* acc[c] = sum over rows of x[r, c0 + c] (c < cb), or of
+ * (x[r, c0 + c] - mu[c])^2 when mu, for x (M, C). */
 static void
-colsum(double *acc, const float *x, size_t M, int C, int c0, int cb)
-{
-	float part[CBLK];
-	size_t r0, r, end;
-	int c;
-
-	for (c = 0; c < cb; c++)
-		acc[c] = 0;
-	for (r0 = 0; r0 < M; r0 += RBLK) {
-		end = r0 + RBLK < M ? r0 + RBLK : M;
-		for (c = 0; c < cb; c++)
-			part[c] = 0;
-		for (r = r0; r < end; r++) {
-			const float *xr = x + r * C + c0;
-			for (c = 0; c < cb; c++)
-				part[c] += xr[c];
-		}
-		for (c = 0; c < cb; c++)
-			acc[c] += part[c];
-	}
-}
-
-/* acc[c] = sum over rows of (x[r, c0 + c] - mu[c])^2. */
-static void
-colsqdev(double *acc, const float *x, const float *mu, size_t M, int C,
+colsum(double *acc, const float *x, const float *mu, size_t M, int C,
     int c0, int cb)
 {
 	float part[CBLK], d;
@@ -132,10 +109,14 @@ colsqdev(double *acc, const float *x, const float *mu, size_t M, int C,
 			part[c] = 0;
 		for (r = r0; r < end; r++) {
 			const float *xr = x + r * C + c0;
-			for (c = 0; c < cb; c++) {
-				d = xr[c] - mu[c];
-				part[c] += d * d;
-			}
+			if (mu)
+				for (c = 0; c < cb; c++) {
+					d = xr[c] - mu[c];
+					part[c] += d * d;
+				}
+			else
+				for (c = 0; c < cb; c++)
+					part[c] += xr[c];
 		}
 		for (c = 0; c < cb; c++)
 			acc[c] += part[c];
@@ -159,18 +140,20 @@ use_lanes(int C)
 }
 
 /* acc[j] (LANES) = sum over chunks of f(x)[j]; kind 0: x, 1: (x - mu)^2,
- * 2: g (masked by out > 0 when out), 3: g xhat. */
+ * 2: g (masked by out > 0 when out) into acc and g xhat into acc2. */
 static void
-lane_sums(double *acc, const float *x, const float *g, const float *out,
-    const float *mu, const float *rs, size_t n, int kind)
+lane_sums(double *acc, double *acc2, const float *x, const float *g,
+    const float *out, const float *mu, const float *rs, size_t n, int kind)
 {
-	float part[LANES], v, xh;
+	float part[LANES], part2[LANES], v, xh, gm;
 	size_t i0, len, k;
 	int j, f = 0;
 
 	for (j = 0; j < LANES; j++) {
 		acc[j] = 0;
 		part[j] = 0;
+		if (acc2)
+			acc2[j] = part2[j] = 0;
 	}
 	for (i0 = 0; i0 < n; i0 += LANES) {
 		len = n - i0 < LANES ? n - i0 : LANES;
@@ -187,24 +170,19 @@ lane_sums(double *acc, const float *x, const float *g, const float *out,
 				part[k] += v * v;
 			}
 			break;
-		case 2:
-			if (yr)
-				for (k = 0; k < len; k++)
-					part[k] += gr[k] * (float)(yr[k] > 0);
-			else
-				for (k = 0; k < len; k++)
-					part[k] += gr[k];
-			break;
 		default:
 			if (yr)
 				for (k = 0; k < len; k++) {
+					gm = gr[k] * (float)(yr[k] > 0);
 					xh = (xr[k] - mu[k]) * rs[k];
-					part[k] += gr[k] * (float)(yr[k] > 0) * xh;
+					part[k] += gm;
+					part2[k] += gm * xh;
 				}
 			else
 				for (k = 0; k < len; k++) {
 					xh = (xr[k] - mu[k]) * rs[k];
-					part[k] += gr[k] * xh;
+					part[k] += gr[k];
+					part2[k] += gr[k] * xh;
 				}
 		}
 		if (++f == FOLD || i0 + LANES >= n) {
@@ -212,6 +190,11 @@ lane_sums(double *acc, const float *x, const float *g, const float *out,
 				acc[j] += part[j];
 				part[j] = 0;
 			}
+			if (acc2)
+				for (j = 0; j < LANES; j++) {
+					acc2[j] += part2[j];
+					part2[j] = 0;
+				}
 			f = 0;
 		}
 	}
@@ -238,155 +221,129 @@ lane_spread(float *lane, const float *v, int C)
 		lane[j] = v[j % C];
 }
 
-static void
-bn_forward_lanes(float *out, float *mean, float *rstd, const float *inp,
-    const float *gamma, const float *beta, float *running_mean,
-    float *running_var, size_t M, int C, int train, int relu)
+void
+mm_bn_sum(double *sum, const float *x, const float *mean, size_t M, int C)
 {
-	double acc[LANES], sum[256], var;
-	float mu[LANES], sc[256], sh[256], scl[LANES], shl[LANES], v;
-	size_t n = M * C, i0, len, k;
-	int c;
+	double acc[LANES];
+	float mu[LANES];
+	int c0;
 
-	if (train) {
-		lane_sums(acc, inp, NULL, NULL, NULL, NULL, n, 0);
+	if (use_lanes(C)) {
+		if (mean)
+			lane_spread(mu, mean, C);
+		lane_sums(acc, NULL, x, NULL, NULL, mu, NULL, M * C,
+		    mean ? 1 : 0);
 		lane_fold(sum, acc, C);
-		for (c = 0; c < C; c++)
-			mean[c] = (float)(sum[c] / (double)M);
-		lane_spread(mu, mean, C);
-		lane_sums(acc, inp, NULL, NULL, mu, NULL, n, 1);
-		lane_fold(sum, acc, C);
-		for (c = 0; c < C; c++) {
-			var = sum[c] / (double)M;
-			rstd[c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
-			if (M > 1)
-				var = sum[c] / (double)(M - 1);
-			running_mean[c] = (1 - MM_BN_MOMENTUM) * running_mean[c] +
-			    MM_BN_MOMENTUM * mean[c];
-			running_var[c] = (1 - MM_BN_MOMENTUM) * running_var[c] +
-			    MM_BN_MOMENTUM * (float)var;
-		}
-	} else {
-		for (c = 0; c < C; c++) {
-			mean[c] = running_mean[c];
-			rstd[c] = (float)(1.0 / sqrt((double)running_var[c] +
-			    MM_BN_EPS));
-		}
+		return;
 	}
-	for (c = 0; c < C; c++) {
-		sc[c] = rstd[c] * gamma[c];
-		sh[c] = beta[c] - mean[c] * sc[c];
-	}
-	lane_spread(scl, sc, C);
-	lane_spread(shl, sh, C);
-	for (i0 = 0; i0 < n; i0 += LANES) {
-		len = n - i0 < LANES ? n - i0 : LANES;
-		const float *xr = inp + i0;
-		float *yr = out + i0;
-		if (relu)
-			for (k = 0; k < len; k++) {
-				v = xr[k] * scl[k] + shl[k];
-				yr[k] = v > 0 ? v : 0;
-			}
-		else
-			for (k = 0; k < len; k++)
-				yr[k] = xr[k] * scl[k] + shl[k];
-	}
+	for (c0 = 0; c0 < C; c0 += CBLK)
+		colsum(sum + c0, x, mean ? mean + c0 : NULL, M, C, c0,
+		    C - c0 < CBLK ? C - c0 : CBLK);
 }
 
-static void
-bn_backward_lanes(float *dinp, float *dgamma, float *dbeta,
-    const float *dout, const float *out, const float *inp, const float *mean,
-    const float *rstd, const float *gamma, size_t M, int C)
+void
+mm_bn_mean(float *mean, const double *sum, size_t M, int C)
 {
-	double acc[LANES], sdy[256], sdyx[256];
-	float mu[LANES], rs[LANES], kc[256], ac[256], bc[256];
-	float kl[LANES], al[LANES], bl[LANES];
-	size_t n = M * C, i0, len, k;
 	int c;
 
-	lane_spread(mu, mean, C);
-	lane_spread(rs, rstd, C);
-	lane_sums(acc, inp, dout, out, mu, rs, n, 2);
-	lane_fold(sdy, acc, C);
-	lane_sums(acc, inp, dout, out, mu, rs, n, 3);
-	lane_fold(sdyx, acc, C);
+	for (c = 0; c < C; c++)
+		mean[c] = (float)(sum[c] / (double)M);
+}
+
+void
+mm_bn_var(float *rstd, float *running_mean, float *running_var,
+    const float *mean, const double *sqdev, size_t M, int C)
+{
+	double var;
+	int c;
+
 	for (c = 0; c < C; c++) {
-		dgamma[c] += (float)sdyx[c];
-		dbeta[c] += (float)sdy[c];
-		kc[c] = gamma[c] * rstd[c];
-		ac[c] = -kc[c] * rstd[c] * (float)(sdyx[c] / (double)M);
-		bc[c] = -kc[c] * (float)(sdy[c] / (double)M) - ac[c] * mean[c];
-	}
-	lane_spread(kl, kc, C);
-	lane_spread(al, ac, C);
-	lane_spread(bl, bc, C);
-	for (i0 = 0; i0 < n; i0 += LANES) {
-		len = n - i0 < LANES ? n - i0 : LANES;
-		const float *xr = inp + i0, *gr = dout + i0;
-		float *dr = dinp + i0;
-		if (out) {
-			const float *yr = out + i0;
-			for (k = 0; k < len; k++)
-				dr[k] += kl[k] * gr[k] * (float)(yr[k] > 0) +
-				    al[k] * xr[k] + bl[k];
-		} else {
-			for (k = 0; k < len; k++)
-				dr[k] += kl[k] * gr[k] + al[k] * xr[k] + bl[k];
-		}
+		var = sqdev[c] / (double)M;
+		rstd[c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
+		/* unbiased for the running estimate, as PyTorch */
+		if (M > 1)
+			var = sqdev[c] / (double)(M - 1);
+		running_mean[c] = (1 - MM_BN_MOMENTUM) * running_mean[c] +
+		    MM_BN_MOMENTUM * mean[c];
+		running_var[c] = (1 - MM_BN_MOMENTUM) * running_var[c] +
+		    MM_BN_MOMENTUM * (float)var;
 	}
 }
 
 void
-mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
-    const float *gamma, const float *beta, float *running_mean,
-    float *running_var, size_t M, int C, int train, int relu)
+mm_bn_eval_stats(float *mean, float *rstd, const float *running_mean,
+    const float *running_var, int C)
 {
-	double acc[CBLK], var;
-	float scale[CBLK], shift[CBLK], v;
-	size_t r;
-	int c0, cb, c;
+	int c;
 
+	for (c = 0; c < C; c++) {
+		mean[c] = running_mean[c];
+		rstd[c] = (float)(1.0 / sqrt((double)running_var[c] +
+		    MM_BN_EPS));
+	}
+}
+
+void
+mm_bn_apply(float *out, const float *inp, const float *res,
+    const float *mean, const float *rstd, const float *gamma,
+    const float *beta, size_t M, int C, int relu)
+{
+	float sc[LANES], sh[LANES], v;
+	size_t n = M * C, i0, len, k, r;
+	int c, c0, cb;
+
+	/* per-channel scale and shift, replicated over the lanes when
+	 * the data is walked flat */
 	if (use_lanes(C)) {
-		bn_forward_lanes(out, mean, rstd, inp, gamma, beta, running_mean,
-		    running_var, M, C, train, relu);
+		for (c = 0; c < C; c++) {
+			sc[c] = rstd[c] * gamma[c];
+			sh[c] = beta[c] - mean[c] * sc[c];
+		}
+		for (c = C; c < LANES; c++) {
+			sc[c] = sc[c % C];
+			sh[c] = sh[c % C];
+		}
+		for (i0 = 0; i0 < n; i0 += LANES) {
+			len = n - i0 < LANES ? n - i0 : LANES;
+			const float *xr = inp + i0, *rr = res ? res + i0 : NULL;
+			float *yr = out + i0;
+			if (rr && relu)
+				for (k = 0; k < len; k++) {
+					v = xr[k] * sc[k] + sh[k] + rr[k];
+					yr[k] = v > 0 ? v : 0;
+				}
+			else if (rr)
+				for (k = 0; k < len; k++)
+					yr[k] = xr[k] * sc[k] + sh[k] + rr[k];
+			else if (relu)
+				for (k = 0; k < len; k++) {
+					v = xr[k] * sc[k] + sh[k];
+					yr[k] = v > 0 ? v : 0;
+				}
+			else
+				for (k = 0; k < len; k++)
+					yr[k] = xr[k] * sc[k] + sh[k];
+		}
 		return;
 	}
+	/* other widths: block by block over the rows */
 	for (c0 = 0; c0 < C; c0 += CBLK) {
+		float scale[CBLK], shift[CBLK];
 		cb = C - c0 < CBLK ? C - c0 : CBLK;
-		if (train) {
-			colsum(acc, inp, M, C, c0, cb);
-			for (c = 0; c < cb; c++)
-				mean[c0 + c] = (float)(acc[c] / (double)M);
-			colsqdev(acc, inp, mean + c0, M, C, c0, cb);
-			for (c = 0; c < cb; c++) {
-				var = acc[c] / (double)M;
-				rstd[c0 + c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
-				/* unbiased for the running estimate, as PyTorch */
-				if (M > 1)
-					var = acc[c] / (double)(M - 1);
-				running_mean[c0 + c] = (1 - MM_BN_MOMENTUM) *
-				    running_mean[c0 + c] + MM_BN_MOMENTUM *
-				    mean[c0 + c];
-				running_var[c0 + c] = (1 - MM_BN_MOMENTUM) *
-				    running_var[c0 + c] + MM_BN_MOMENTUM *
-				    (float)var;
-			}
-		} else {
-			for (c = 0; c < cb; c++) {
-				mean[c0 + c] = running_mean[c0 + c];
-				rstd[c0 + c] = (float)(1.0 /
-				    sqrt((double)running_var[c0 + c] + MM_BN_EPS));
-			}
-		}
 		for (c = 0; c < cb; c++) {
 			scale[c] = rstd[c0 + c] * gamma[c0 + c];
 			shift[c] = beta[c0 + c] - mean[c0 + c] * scale[c];
 		}
 		for (r = 0; r < M; r++) {
 			const float *xr = inp + r * C + c0;
+			const float *rr = res ? res + r * C + c0 : NULL;
 			float *yr = out + r * C + c0;
-			if (relu)
+			if (rr)
+				for (c = 0; c < cb; c++) {
+					v = xr[c] * scale[c] + shift[c] + rr[c];
+					yr[c] = relu && !(v > 0) ? 0 : v;
+				}
+			else if (relu)
 				for (c = 0; c < cb; c++) {
 					v = xr[c] * scale[c] + shift[c];
 					yr[c] = v > 0 ? v : 0;
@@ -398,82 +355,224 @@ mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
 	}
 }
 
+/* Sums of dy and dy * xhat over rows for channels [c0, c0 + cb), with dy
+ * masked by out > 0 when out: sdy, sdyx (cb). */
+static void
+gsum_cols(double *sdy, double *sdyx, const float *dout, const float *out,
+    const float *inp, const float *mean, const float *rstd, size_t M, int C,
+    int c0, int cb)
+{
+	float mu[CBLK], rs[CBLK], p1[CBLK], p2[CBLK], g, xh;
+	size_t r0, r, end;
+	int c;
+
+	for (c = 0; c < cb; c++) {
+		sdy[c] = sdyx[c] = 0;
+		mu[c] = mean[c0 + c];
+		rs[c] = rstd[c0 + c];
+	}
+	for (r0 = 0; r0 < M; r0 += RBLK) {
+		end = r0 + RBLK < M ? r0 + RBLK : M;
+		for (c = 0; c < cb; c++)
+			p1[c] = p2[c] = 0;
+		for (r = r0; r < end; r++) {
+			const float *xr = inp + r * C + c0;
+			const float *gr = dout + r * C + c0;
+			if (out) {
+				const float *yr = out + r * C + c0;
+				for (c = 0; c < cb; c++) {
+					g = yr[c] > 0 ? gr[c] : 0;
+					xh = (xr[c] - mu[c]) * rs[c];
+					p1[c] += g;
+					p2[c] += g * xh;
+				}
+			} else {
+				for (c = 0; c < cb; c++) {
+					xh = (xr[c] - mu[c]) * rs[c];
+					p1[c] += gr[c];
+					p2[c] += gr[c] * xh;
+				}
+			}
+		}
+		for (c = 0; c < cb; c++) {
+			sdy[c] += p1[c];
+			sdyx[c] += p2[c];
+		}
+	}
+}
+
+/* dinp (=, or += when add) k dy + a x + b for channels [c0, c0 + cb);
+ * k, a, b indexed from c0. */
+static void
+gapply_cols(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *k, const float *a, const float *b,
+    size_t M, int C, int c0, int cb, int add)
+{
+	size_t r;
+	float g;
+	int c;
+
+	for (r = 0; r < M; r++) {
+		const float *xr = inp + r * C + c0;
+		const float *gr = dout + r * C + c0;
+		float *dr = dinp + r * C + c0;
+		if (out) {
+			const float *yr = out + r * C + c0;
+			for (c = 0; c < cb; c++) {
+				g = yr[c] > 0 ? gr[c] : 0;
+				dr[c] = (add ? dr[c] : 0) + (k[c] * g +
+				    a[c] * xr[c] + b[c]);
+			}
+		} else {
+			for (c = 0; c < cb; c++)
+				dr[c] = (add ? dr[c] : 0) + (k[c] * gr[c] +
+				    a[c] * xr[c] + b[c]);
+		}
+	}
+}
+
+/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)), written as
+ * dx = k dy + a x + b per channel; all arrays (n). */
+static void
+gcoef(float *k, float *a, float *b, float *dgamma, float *dbeta,
+    const double *sdy, const double *sdyx, const float *mean,
+    const float *rstd, const float *gamma, size_t M, int n)
+{
+	int c;
+
+	for (c = 0; c < n; c++) {
+		dgamma[c] += (float)sdyx[c];
+		dbeta[c] += (float)sdy[c];
+		k[c] = gamma[c] * rstd[c];
+		a[c] = -k[c] * rstd[c] * (float)(sdyx[c] / (double)M);
+		b[c] = -k[c] * (float)(sdy[c] / (double)M) - a[c] * mean[c];
+	}
+}
+
+void
+mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C)
+{
+	double acc[LANES], acc2[LANES];
+	float mu[LANES], rs[LANES];
+	int c0;
+
+	if (use_lanes(C)) {
+		lane_spread(mu, mean, C);
+		lane_spread(rs, rstd, C);
+		lane_sums(acc, acc2, inp, dout, out, mu, rs, M * C, 2);
+		lane_fold(sdy, acc, C);
+		lane_fold(sdyx, acc2, C);
+		return;
+	}
+	for (c0 = 0; c0 < C; c0 += CBLK)
+		gsum_cols(sdy + c0, sdyx + c0, dout, out, inp, mean, rstd, M,
+		    C, c0, C - c0 < CBLK ? C - c0 : CBLK);
+}
+
+void
+mm_bn_grad_coef(float *coef, float *dgamma, float *dbeta, const double *sdy,
+    const double *sdyx, const float *mean, const float *rstd,
+    const float *gamma, size_t M, int C)
+{
+	gcoef(coef, coef + C, coef + 2 * C, dgamma, dbeta, sdy, sdyx, mean,
+	    rstd, gamma, M, C);
+}
+
+void
+mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *coef, size_t M, int C, int add)
+{
+	const float *k = coef, *a = coef + C, *b = coef + 2 * C;
+	float kl[LANES], al[LANES], bl[LANES];
+	size_t n = M * C, i0, len, j;
+	int c0;
+
+	if (!use_lanes(C)) {
+		for (c0 = 0; c0 < C; c0 += CBLK)
+			gapply_cols(dinp, dout, out, inp, k + c0, a + c0,
+			    b + c0, M, C, c0, C - c0 < CBLK ? C - c0 : CBLK,
+			    add);
+		return;
+	}
+	lane_spread(kl, k, C);
+	lane_spread(al, a, C);
+	lane_spread(bl, b, C);
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = inp + i0, *gr = dout + i0;
+		const float *yr = out ? out + i0 : NULL;
+		float *dr = dinp + i0;
+		if (yr && add)
+			for (j = 0; j < len; j++)
+				dr[j] += kl[j] * gr[j] * (float)(yr[j] > 0) +
+				    al[j] * xr[j] + bl[j];
+		else if (yr)
+			for (j = 0; j < len; j++)
+				dr[j] = kl[j] * gr[j] * (float)(yr[j] > 0) +
+				    al[j] * xr[j] + bl[j];
+		else if (add)
+			for (j = 0; j < len; j++)
+				dr[j] += kl[j] * gr[j] + al[j] * xr[j] + bl[j];
+		else
+			for (j = 0; j < len; j++)
+				dr[j] = kl[j] * gr[j] + al[j] * xr[j] + bl[j];
+	}
+}
+
+void
+mm_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+    const float *gamma, const float *beta, float *running_mean,
+    float *running_var, size_t M, int C, int train, int relu)
+{
+	double acc[256];
+	int c0, cb;
+
+	if (!train) {
+		mm_bn_eval_stats(mean, rstd, running_mean, running_var, C);
+	} else if (use_lanes(C)) {
+		mm_bn_sum(acc, inp, NULL, M, C);
+		mm_bn_mean(mean, acc, M, C);
+		mm_bn_sum(acc, inp, mean, M, C);
+		mm_bn_var(rstd, running_mean, running_var, mean, acc, M, C);
+	} else {
+		for (c0 = 0; c0 < C; c0 += CBLK) {
+			cb = C - c0 < CBLK ? C - c0 : CBLK;
+			colsum(acc, inp, NULL, M, C, c0, cb);
+			mm_bn_mean(mean + c0, acc, M, cb);
+			colsum(acc, inp, mean + c0, M, C, c0, cb);
+			mm_bn_var(rstd + c0, running_mean + c0,
+			    running_var + c0, mean + c0, acc, M, cb);
+		}
+	}
+	mm_bn_apply(out, inp, NULL, mean, rstd, gamma, beta, M, C, relu);
+}
+
 void
 mm_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
     const float *dout, const float *out, const float *inp, const float *mean,
     const float *rstd, const float *gamma, size_t M, int C)
 {
-	double sdy[CBLK], sdyx[CBLK];
-	float p1[CBLK], p2[CBLK], mu[CBLK], rs[CBLK], a[CBLK], b[CBLK], k[CBLK];
-	float g, xh;
-	size_t r0, r, end;
-	int c0, cb, c;
+	double sdy[256], sdyx[256];
+	float coef[3 * 256];
+	int c0, cb;
 
 	if (use_lanes(C)) {
-		bn_backward_lanes(dinp, dgamma, dbeta, dout, out, inp, mean,
-		    rstd, gamma, M, C);
+		mm_bn_grad_sum(sdy, sdyx, dout, out, inp, mean, rstd, M, C);
+		mm_bn_grad_coef(coef, dgamma, dbeta, sdy, sdyx, mean, rstd,
+		    gamma, M, C);
+		mm_bn_grad_apply(dinp, dout, out, inp, coef, M, C, 1);
 		return;
 	}
 	for (c0 = 0; c0 < C; c0 += CBLK) {
 		cb = C - c0 < CBLK ? C - c0 : CBLK;
-		for (c = 0; c < cb; c++) {
-			sdy[c] = sdyx[c] = 0;
-			mu[c] = mean[c0 + c];
-			rs[c] = rstd[c0 + c];
-		}
-		/* sums of dy and dy * xhat, with dy masked by the ReLU */
-		for (r0 = 0; r0 < M; r0 += RBLK) {
-			end = r0 + RBLK < M ? r0 + RBLK : M;
-			for (c = 0; c < cb; c++)
-				p1[c] = p2[c] = 0;
-			for (r = r0; r < end; r++) {
-				const float *xr = inp + r * C + c0;
-				const float *gr = dout + r * C + c0;
-				if (out) {
-					const float *yr = out + r * C + c0;
-					for (c = 0; c < cb; c++) {
-						g = yr[c] > 0 ? gr[c] : 0;
-						xh = (xr[c] - mu[c]) * rs[c];
-						p1[c] += g;
-						p2[c] += g * xh;
-					}
-				} else {
-					for (c = 0; c < cb; c++) {
-						xh = (xr[c] - mu[c]) * rs[c];
-						p1[c] += gr[c];
-						p2[c] += gr[c] * xh;
-					}
-				}
-			}
-			for (c = 0; c < cb; c++) {
-				sdy[c] += p1[c];
-				sdyx[c] += p2[c];
-			}
-		}
-		/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)),
-		 * written as dx = k dy + a x + b per channel */
-		for (c = 0; c < cb; c++) {
-			dgamma[c0 + c] += (float)sdyx[c];
-			dbeta[c0 + c] += (float)sdy[c];
-			k[c] = gamma[c0 + c] * rs[c];
-			a[c] = -k[c] * rs[c] * (float)(sdyx[c] / (double)M);
-			b[c] = -k[c] * (float)(sdy[c] / (double)M) - a[c] * mu[c];
-		}
-		for (r = 0; r < M; r++) {
-			const float *xr = inp + r * C + c0;
-			const float *gr = dout + r * C + c0;
-			float *dr = dinp + r * C + c0;
-			if (out) {
-				const float *yr = out + r * C + c0;
-				for (c = 0; c < cb; c++) {
-					g = yr[c] > 0 ? gr[c] : 0;
-					dr[c] += k[c] * g + a[c] * xr[c] + b[c];
-				}
-			} else {
-				for (c = 0; c < cb; c++)
-					dr[c] += k[c] * gr[c] + a[c] * xr[c] + b[c];
-			}
-		}
+		gsum_cols(sdy, sdyx, dout, out, inp, mean, rstd, M, C, c0, cb);
+		gcoef(coef, coef + CBLK, coef + 2 * CBLK, dgamma + c0,
+		    dbeta + c0, sdy, sdyx, mean + c0, rstd + c0, gamma + c0, M,
+		    cb);
+		gapply_cols(dinp, dout, out, inp, coef, coef + CBLK,
+		    coef + 2 * CBLK, M, C, c0, cb, 1);
 	}
 }
 

@@ -72,6 +72,45 @@ void mm_batchnorm_backward(float *dinp,   /* (M, C) */
     const float *mean, const float *rstd, const float *gamma, /* (C) x3 */
     size_t M, int C);
 
+/* ---- The same BatchNorm in pieces, for callers that split the M rows
+ * into slices (threads): per-slice sums are added up in a fixed order by
+ * the caller, so results do not depend on timing.  The whole-batch
+ * functions above are these pieces over one slice.
+ * Forward: mm_bn_sum(mu = NULL) per slice -> add -> mm_bn_mean;
+ * mm_bn_sum(mu = mean) per slice -> add -> mm_bn_var; mm_bn_apply per
+ * slice.  Backward: mm_bn_grad_sum per slice -> add -> mm_bn_grad_coef;
+ * mm_bn_grad_apply per slice. */
+/* sum (C) = sum over rows of x, or of (x - mean)^2 when mean */
+void mm_bn_sum(double *sum, const float *x, const float *mean, size_t M,
+    int C);
+void mm_bn_mean(float *mean, const double *sum, size_t M, int C);
+/* rstd from the summed squared deviations; running averages updated */
+void mm_bn_var(float *rstd, float *running_mean, float *running_var,
+    const float *mean, const double *sqdev, size_t M, int C);
+/* eval mode: mean and rstd from the running statistics */
+void mm_bn_eval_stats(float *mean, float *rstd, const float *running_mean,
+    const float *running_var, int C);
+/* out = bn(inp) (+ res when res), then a ReLU when relu; out may be inp
+ * or res. */
+void mm_bn_apply(float *out,              /* (M, C) */
+    const float *inp,                    /* (M, C) */
+    const float *res,                    /* (M, C) or NULL */
+    const float *mean, const float *rstd, /* (C), (C) */
+    const float *gamma, const float *beta, /* (C), (C) */
+    size_t M, int C, int relu);
+/* sdy, sdyx (C) = sums of dy and dy * xhat, dy masked by out > 0 when out */
+void mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C);
+/* coef (3 C) from the sums over all M rows; dgamma, dbeta (C) += */
+void mm_bn_grad_coef(float *coef, float *dgamma, float *dbeta,
+    const double *sdy, const double *sdyx, const float *mean,
+    const float *rstd, const float *gamma, size_t M, int C);
+/* dinp = (or += when add) the input gradient of these M rows; dinp may be
+ * dout when add is 0. */
+void mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *coef, size_t M, int C, int add);
+
 /* ---- 3x3 convolution, padding 1, stride 1 or 2, no bias, NHWC ----
  * Output size Ho = (H - 1) / stride + 1 (likewise Wo).  Computed as
  * im2col + sgemm in chunks of output pixels so the column buffer stays in

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "encoder.h"
 #include "err.h"
 #include "rng.h"
@@ -435,6 +436,70 @@ out:
 	free(st); free(x); free(R); free(yt); free(ye); free(gr); free(af);
 }
 
+/* ---- threads ----
+ * The ResNet spreads slices of the batch over as many threads as the BLAS
+ * has (mm_blas_threads) and adds per-slice sums in slice order: outputs,
+ * gradients and running statistics must be bit-identical for any thread
+ * count, also when some slices are empty (N < 16). */
+static void
+test_threads(int N)
+{
+	struct mm_encoder *e[2];
+	struct mm_tensor_view *v[2];
+	struct mm_rng r, rd;
+	const float *y;
+	float *x, *dy, *out[2], *ev[2];
+	size_t nx = (size_t)N * 3 * 16 * 16, i;
+	int k, nv, same = 1, D = 6;
+
+	x = malloc(nx * sizeof *x);
+	dy = malloc((size_t)N * D * sizeof *dy);
+	mm_rng_seed(&rd, 5);
+	for (i = 0; i < nx; i++)
+		x[i] = (float)mm_rng_normal(&rd);
+	for (i = 0; i < (size_t)N * D; i++)
+		dy[i] = (float)mm_rng_normal(&rd);
+	for (k = 0; k < 2; k++) {
+		mm_blas_threads(k ? 3 : 1);
+		e[k] = make("resnet8", 3, 16, 16, D, N);
+		mm_rng_seed(&r, 99);
+		mm_encoder_init(e[k], &r);
+		mm_encoder_zero_grad(e[k]);
+		out[k] = malloc((size_t)N * D * sizeof(float));
+		ev[k] = malloc((size_t)N * D * sizeof(float));
+		/* two steps, so the second sees updated running stats */
+		mm_encoder_forward(e[k], x, N, 1);
+		mm_encoder_backward(e[k], dy);
+		y = mm_encoder_forward(e[k], x, N, 1);
+		memcpy(out[k], y, (size_t)N * D * sizeof(float));
+		mm_encoder_backward(e[k], dy);
+		y = mm_encoder_forward(e[k], x, N, 0);
+		memcpy(ev[k], y, (size_t)N * D * sizeof(float));
+	}
+	mm_blas_threads(1);
+	ok(!memcmp(out[0], out[1], (size_t)N * D * sizeof(float)),
+	    "resnet8 N=%d: train outputs equal with 1 and 3 threads", N);
+	ok(!memcmp(ev[0], ev[1], (size_t)N * D * sizeof(float)),
+	    "resnet8 N=%d: eval outputs equal with 1 and 3 threads", N);
+	ok(!memcmp(mm_encoder_grads(e[0]), mm_encoder_grads(e[1]),
+	    mm_encoder_nparams(e[0]) * sizeof(float)),
+	    "resnet8 N=%d: gradients equal with 1 and 3 threads", N);
+	nv = mm_encoder_tensors(e[0], &v[0]);
+	mm_encoder_tensors(e[1], &v[1]);
+	for (k = 0; k < nv; k++)
+		if (!v[0][k].is_param)
+			same &= !memcmp(v[0][k].data, v[1][k].data,
+			    v[0][k].count * sizeof(float));
+	ok(same, "resnet8 N=%d: running statistics equal", N);
+	for (k = 0; k < 2; k++) {
+		mm_encoder_free(e[k]);
+		free(out[k]);
+		free(ev[k]);
+	}
+	free(x);
+	free(dy);
+}
+
 int
 main(void)
 {
@@ -443,6 +508,8 @@ main(void)
 	test_layout();
 	test_init();
 	test_forward();
+	test_threads(21);
+	test_threads(5);
 	gradcheck_encoder("mlp:8,8/4", 6, 1, 1, 0, 5, 1, 196, 1e-3f);
 	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);
 	gradcheck_encoder("resnet8/6", 2, 9, 9, 0, 3, 1, 400, 1e-3f);
