@@ -2,8 +2,9 @@
 # The Makefile runs tests with bin/ first on PATH and MMIB_TOP set.
 set -u
 : "${MMIB_TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
-PATH="${MMIB_BIN:-$MMIB_TOP/bin}:$PATH"
-export PATH MMIB_TOP
+: "${MMIB_BIN:=$MMIB_TOP/bin}" "${MMIB_BUILD:=build}"
+PATH="$MMIB_BIN:$PATH"
+export PATH MMIB_TOP MMIB_BIN MMIB_BUILD
 T_RUN=0 T_FAIL=0 T_PLAN=
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmib-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
