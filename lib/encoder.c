@@ -221,7 +221,7 @@ build_unit(struct mm_encoder *e, struct unit *u, int Cin, int Cout,
 	u->post = act(e, n);
 	need_g(e, n);
 	need_g(e, B * H * W * Cin);
-	s = mm_conv3x3_scratch(Cin, Cout);
+	s = mm_conv3x3_scratch(H, W, Cin, Cout);
 	if (s > e->nscratch)
 		e->nscratch = s;
 	if ((size_t)Cout * Cin * 9 > e->maxw)
@@ -533,6 +533,7 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	 * the BLAS was given (mm_blas_threads()), each calling a
 	 * one-thread sgemm */
 	e->T = 1;
+	mm_nn_simd(-1);         /* detect the CPU before threads start */
 	if (e->kind == K_RESNET) {
 		e->T = openblas_get_num_threads();
 		e->T = e->T < 1 ? 1 : e->T > NSLICE ? NSLICE : e->T;

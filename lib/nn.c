@@ -6,6 +6,7 @@
  * in double, so a 500k-row reduction keeps float accuracy.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GCC's -O2 vectorises only loops whose trip count is a known multiple of
@@ -23,6 +24,11 @@
 #include <cblas.h>
 
 #include "nn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MM_X86 1
+#endif
 
 #define CBLK 64         /* channels per reduction block */
 #define RBLK 256        /* rows summed in float before going to double */
@@ -588,12 +594,154 @@ chunk_rows(int Cin)
 }
 
 size_t
-mm_conv3x3_scratch(int Cin, int Cout)
+mm_conv3x3_scratch(int H, int W, int Cin, int Cout)
 {
-	size_t K = 9 * (size_t)Cin;
+	size_t K = 9 * (size_t)Cin, C = Cin > Cout ? Cin : Cout;
 
-	/* permuted weight, its gradient, column chunk and its gradient */
-	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K;
+	/* permuted weight, its gradient, column chunk and its gradient,
+	 * one zero-padded sample for the direct kernels */
+	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K +
+	    (size_t)(H + 2) * (W + 2) * C;
+}
+
+/* ---- SIMD dispatch ----
+ * The direct kernels below need AVX-512F, checked at run time; without
+ * it (or when switched off, for tests and comparisons) every convolution
+ * takes the portable im2col + sgemm path. */
+static int simd_level = -1;
+
+int
+mm_nn_simd(int level)
+{
+	const char *s;
+
+	if (level >= 0) {
+		simd_level = level;
+	} else if (simd_level < 0) {
+		simd_level = 0;
+#ifdef MM_X86
+		if (__builtin_cpu_supports("avx512f"))
+			simd_level = 1;
+#endif
+		if ((s = getenv("MMIB_SIMD")) && *s == '0')
+			simd_level = 0;
+	}
+	return simd_level;
+}
+
+/* pad (H + 2, W + 2, C) = one sample x (H, W, C) inside a zero border */
+static void
+pad_sample(float *pad, const float *x, int H, int W, int C)
+{
+	size_t row = (size_t)(W + 2) * C;
+	int y;
+
+	memset(pad, 0, row * sizeof *pad);
+	for (y = 0; y < H; y++) {
+		float *d = pad + (y + 1) * row;
+		memset(d, 0, C * sizeof *d);
+		memcpy(d + C, x + (size_t)y * W * C, (size_t)W * C * sizeof *d);
+		memset(d + (size_t)(W + 1) * C, 0, C * sizeof *d);
+	}
+	memset(pad + (H + 1) * row, 0, row * sizeof *pad);
+}
+
+#ifdef MM_X86
+#define XB 8            /* output pixels per register block */
+
+/*
+ * Direct 3x3 convolution, stride 1, of one zero-padded sample into 16
+ * output channels, one AVX-512 register per output pixel:
+ *   out[y, x, :] (+)= sum over taps t = (ky, kx) and c < Cx of
+ *                     pad[y + ky, x + kx, c] * wt[t, c, :]
+ * out (H, W, 16), pad (H + 2, W + 2, Cx), wt (9, Cx, 16).  Blocks of XB
+ * pixels of a row share each weight load (XB FMAs with broadcast inputs).
+ */
+__attribute__((target("avx512f")))
+static void
+direct16_avx512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int add)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	int y, x0, nb, t, c, j;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += nb) {
+			float *o = out + ((size_t)y * W + x0) * 16;
+			nb = W - x0 < XB ? W - x0 : XB;
+			if (nb == XB) {
+				__m512 acc[XB];
+#pragma GCC unroll 8
+				for (j = 0; j < XB; j++)
+					acc[j] = add ? _mm512_loadu_ps(o + 16 * j) :
+					    _mm512_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (y + t / 3) * rs +
+					    (size_t)(x0 + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * 16;
+					for (c = 0; c < Cx; c++) {
+						__m512 w = _mm512_loadu_ps(wp + 16 * c);
+#pragma GCC unroll 8
+						for (j = 0; j < XB; j++)
+							acc[j] = _mm512_fmadd_ps(
+							    _mm512_set1_ps(ip[j * Cx + c]),
+							    w, acc[j]);
+					}
+				}
+#pragma GCC unroll 8
+				for (j = 0; j < XB; j++)
+					_mm512_storeu_ps(o + 16 * j, acc[j]);
+				continue;
+			}
+			for (j = 0; j < nb; j++) {
+				__m512 a = add ? _mm512_loadu_ps(o + 16 * j) :
+				    _mm512_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (y + t / 3) * rs +
+					    (size_t)(x0 + j + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * 16;
+					for (c = 0; c < Cx; c++)
+						a = _mm512_fmadd_ps(
+						    _mm512_set1_ps(ip[c]),
+						    _mm512_loadu_ps(wp + 16 * c), a);
+				}
+				_mm512_storeu_ps(o + 16 * j, a);
+			}
+		}
+}
+#endif
+
+/* Whether the direct kernel does a stride-1 convolution to Co channels. */
+static int
+use_direct(int Co, int stride)
+{
+#ifdef MM_X86
+	return Co == 16 && stride == 1 && mm_nn_simd(-1) > 0;
+#else
+	(void)Co;
+	(void)stride;
+	return 0;
+#endif
+}
+
+/* out (N, H, W, 16) (+)= direct convolution of x (N, H, W, Cx) with
+ * wt (9, Cx, 16); pad: scratch of (H + 2) (W + 2) Cx floats. */
+static void
+direct16(float *out, const float *x, const float *wt, float *pad, int N,
+    int H, int W, int Cx, int add)
+{
+#ifdef MM_X86
+	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * 16;
+	int n;
+
+	for (n = 0; n < N; n++) {
+		pad_sample(pad, x + n * in, H, W, Cx);
+		direct16_avx512(out + n * on, pad, wt, H, W, Cx, add);
+	}
+#else
+	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
+	(void)Cx, (void)add;
+#endif
 }
 
 static void
@@ -706,7 +854,19 @@ mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
 	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
 	size_t P = (size_t)N * Ho * Wo, p0, p1;
 	float *wp = scratch, *col = scratch + 2 * (size_t)Cout * K;
+	float *pad = col + 2 * R * K;
+	int o, c, t;
 
+	if (use_direct(Cout, stride)) {
+		/* wp (9, Cin, 16) */
+		for (o = 0; o < Cout; o++)
+			for (c = 0; c < Cin; c++)
+				for (t = 0; t < 9; t++)
+					wp[((size_t)t * Cin + c) * 16 + o] =
+					    w[((size_t)o * Cin + c) * 9 + t];
+		direct16(out, inp, wp, pad, N, H, W, Cin, 0);
+		return;
+	}
 	permute_weight(wp, w, Cin, Cout);
 	for (p0 = 0; p0 < P; p0 = p1) {
 		p1 = p0 + R < P ? p0 + R : P;
@@ -728,9 +888,21 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 	size_t P = (size_t)N * Ho * Wo, p0, p1;
 	float *wp = scratch, *dwp = wp + (size_t)Cout * K;
 	float *col = dwp + (size_t)Cout * K, *dcol = col + R * K;
-	int o, c, t;
+	int o, c, t, direct = 0;
 
-	permute_weight(wp, w, Cin, Cout);
+	if (dinp && use_direct(Cin, stride)) {
+		/* dinp is the stride-1 convolution of dout with the flipped,
+		 * transposed weight wp (9, Cout, 16): tap t' = 8 - t */
+		for (o = 0; o < Cout; o++)
+			for (c = 0; c < Cin; c++)
+				for (t = 0; t < 9; t++)
+					wp[((size_t)(8 - t) * Cout + o) * 16 + c] =
+					    w[((size_t)o * Cin + c) * 9 + t];
+		direct16(dinp, dout, wp, dcol + R * K, N, H, W, Cout, 1);
+		direct = 1;
+	} else {
+		permute_weight(wp, w, Cin, Cout);
+	}
 	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
 	for (p0 = 0; p0 < P; p0 = p1) {
 		p1 = p0 + R < P ? p0 + R : P;
@@ -739,7 +911,7 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout,
 		    (int)K, (int)(p1 - p0), 1.0f, dout + p0 * Cout, Cout, col,
 		    (int)K, 1.0f, dwp, (int)K);
-		if (!dinp)
+		if (!dinp || direct)
 			continue;
 		/* dcol (R, K) = dout (R, Cout) wp (Cout, K) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,

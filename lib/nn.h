@@ -114,8 +114,15 @@ void mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
 /* ---- 3x3 convolution, padding 1, stride 1 or 2, no bias, NHWC ----
  * Output size Ho = (H - 1) / stride + 1 (likewise Wo).  Computed as
  * im2col + sgemm in chunks of output pixels so the column buffer stays in
- * cache.  scratch must hold mm_conv3x3_scratch(Cin, Cout) floats. */
-size_t mm_conv3x3_scratch(int Cin, int Cout);
+ * cache.  scratch must hold mm_conv3x3_scratch(H, W, Cin, Cout) floats. */
+size_t mm_conv3x3_scratch(int H, int W, int Cin, int Cout);
+/* Stride-1 convolutions with 16 output channels (forward) or 16 input
+ * channels (input gradient) use a direct AVX-512 kernel when the CPU has
+ * it; mm_nn_simd(0) forces the portable path (as does MMIB_SIMD=0 in the
+ * environment), mm_nn_simd(1) allows the kernels again, mm_nn_simd(-1)
+ * only queries.  Returns the level in effect.  Not thread-safe: set it
+ * before starting threads. */
+int mm_nn_simd(int level);
 void mm_conv3x3_forward(float *out,       /* (N, Ho, Wo, Cout) */
     const float *inp,                    /* (N, H, W, Cin) */
     const float *w,                      /* (Cout, Cin, 3, 3) */

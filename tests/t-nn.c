@@ -394,7 +394,7 @@ test_conv(int N, int H, int W, int Cin, int Cout, int s, int grad)
 	size_t nin = (size_t)N * H * W * Cin, nout = (size_t)N * Ho * Wo * Cout;
 	size_t nw = (size_t)Cout * Cin * 9;
 	struct conv_ctx c = { gc_alloc(nout), gc_alloc(nin), gc_alloc(nw),
-	    gc_alloc(nout), gc_alloc(mm_conv3x3_scratch(Cin, Cout)), N, H, W,
+	    gc_alloc(nout), gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout)), N, H, W,
 	    Cin, Cout, s, nout };
 	float *xc = gc_alloc(nin), *refc = gc_alloc(nout), *ref = gc_alloc(nout);
 	float *Rc = gc_alloc(nout), *dxc = gc_alloc(nin), *dwref = gc_alloc(nw);
@@ -537,6 +537,8 @@ test_l2(void)
 int
 main(void)
 {
+	int level;
+
 	mm_rng_seed(&rng, 42);
 	test_linear();
 	test_relu();
@@ -551,6 +553,18 @@ main(void)
 	/* several im2col chunks, crossing image boundaries */
 	test_conv(3, 17, 17, 5, 8, 1, 0);
 	test_conv(3, 33, 31, 16, 32, 2, 0);
+	/* the direct kernels (16 output channels or a 16-channel input
+	 * gradient, stride 1; rows of 8-pixel blocks and shorter tails),
+	 * then the same shapes on the portable path */
+	for (level = mm_nn_simd(-1); level >= 0; level--) {
+		mm_nn_simd(level);
+		diag("direct kernels %s", level ? "on" : "off");
+		test_conv(2, 9, 11, 16, 16, 1, 1);
+		test_conv(2, 8, 17, 3, 16, 1, 0);
+		test_conv(1, 5, 4, 16, 8, 1, 0);
+		test_conv(3, 16, 16, 16, 16, 1, 0);
+	}
+	mm_nn_simd(-1);
 	test_shortcut();
 	test_pool_layout();
 	test_l2();
