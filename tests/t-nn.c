@@ -537,6 +537,7 @@ test_l2(void)
 int
 main(void)
 {
+	struct mm_rng keep;
 	int level;
 
 	mm_rng_seed(&rng, 42);
@@ -555,7 +556,9 @@ main(void)
 	test_conv(3, 33, 31, 16, 32, 2, 0);
 	/* the direct kernels (16 output channels or a 16-channel input
 	 * gradient, stride 1; rows of 8-pixel blocks and shorter tails),
-	 * then the same shapes on the portable path */
+	 * then the same shapes on the portable path; the tests after these
+	 * keep the random data they had before these were added */
+	keep = rng;
 	for (level = mm_nn_simd(-1); level >= 0; level--) {
 		mm_nn_simd(level);
 		diag("direct kernels %s", level ? "on" : "off");
@@ -565,6 +568,7 @@ main(void)
 		test_conv(3, 16, 16, 16, 16, 1, 0);
 	}
 	mm_nn_simd(-1);
+	rng = keep;
 	test_shortcut();
 	test_pool_layout();
 	test_l2();
