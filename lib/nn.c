@@ -647,67 +647,111 @@ pad_sample(float *pad, const float *x, int H, int W, int C)
 }
 
 #ifdef MM_X86
-#define XB 8            /* output pixels per register block */
-
 /*
- * Direct 3x3 convolution, stride 1, of one zero-padded sample into 16
- * output channels, one AVX-512 register per output pixel:
+ * Direct 3x3 convolution, stride 1, of one zero-padded sample into
+ * Co = 16 KO output channels, KO AVX-512 registers per output pixel:
  *   out[y, x, :] (+)= sum over taps t = (ky, kx) and c < Cx of
  *                     pad[y + ky, x + kx, c] * wt[t, c, :]
- * out (H, W, 16), pad (H + 2, W + 2, Cx), wt (9, Cx, 16).  Blocks of XB
- * pixels of a row share each weight load (XB FMAs with broadcast inputs).
+ * out (H, W, Co), pad (H + 2, W + 2, Cx), wt (9, Cx, Co).  Blocks of XB
+ * pixels of a row share each weight load (XB KO FMAs with broadcast
+ * inputs); XB KO accumulators stay in registers.  KO and XB are
+ * constants in each instance below.
  */
+static inline __attribute__((always_inline, target("avx512f"))) void
+direct_body(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int add, const int KO, const int XB)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	const int Co = 16 * KO;
+	int y, x0, nb, t, c, j, k;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += nb) {
+			float *o = out + ((size_t)y * W + x0) * Co;
+			nb = W - x0 < XB ? W - x0 : XB;
+			if (nb == XB) {
+				__m512 acc[XB][KO], w[KO], b;
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						acc[j][k] = add ? _mm512_loadu_ps(o +
+						    Co * j + 16 * k) :
+						    _mm512_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (y + t / 3) * rs +
+					    (size_t)(x0 + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < Cx; c++) {
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							w[k] = _mm512_loadu_ps(wp +
+							    Co * c + 16 * k);
+#pragma GCC unroll 16
+						for (j = 0; j < XB; j++) {
+							b = _mm512_set1_ps(ip[j * Cx + c]);
+#pragma GCC unroll 4
+							for (k = 0; k < KO; k++)
+								acc[j][k] = _mm512_fmadd_ps(b,
+								    w[k], acc[j][k]);
+						}
+					}
+				}
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						_mm512_storeu_ps(o + Co * j + 16 * k,
+						    acc[j][k]);
+				continue;
+			}
+			for (j = 0; j < nb; j++) {
+				__m512 a[KO];
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					a[k] = add ? _mm512_loadu_ps(o + Co * j +
+					    16 * k) : _mm512_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (y + t / 3) * rs +
+					    (size_t)(x0 + j + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < Cx; c++)
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							a[k] = _mm512_fmadd_ps(
+							    _mm512_set1_ps(ip[c]),
+							    _mm512_loadu_ps(wp +
+							    Co * c + 16 * k), a[k]);
+				}
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					_mm512_storeu_ps(o + Co * j + 16 * k, a[k]);
+			}
+		}
+}
+
 __attribute__((target("avx512f")))
 static void
 direct16_avx512(float *out, const float *pad, const float *wt, int H, int W,
     int Cx, int add)
 {
-	size_t rs = (size_t)(W + 2) * Cx;
-	int y, x0, nb, t, c, j;
+	direct_body(out, pad, wt, H, W, Cx, add, 1, 8);
+}
 
-	for (y = 0; y < H; y++)
-		for (x0 = 0; x0 < W; x0 += nb) {
-			float *o = out + ((size_t)y * W + x0) * 16;
-			nb = W - x0 < XB ? W - x0 : XB;
-			if (nb == XB) {
-				__m512 acc[XB];
-#pragma GCC unroll 8
-				for (j = 0; j < XB; j++)
-					acc[j] = add ? _mm512_loadu_ps(o + 16 * j) :
-					    _mm512_setzero_ps();
-				for (t = 0; t < 9; t++) {
-					const float *ip = pad + (y + t / 3) * rs +
-					    (size_t)(x0 + t % 3) * Cx;
-					const float *wp = wt + (size_t)t * Cx * 16;
-					for (c = 0; c < Cx; c++) {
-						__m512 w = _mm512_loadu_ps(wp + 16 * c);
-#pragma GCC unroll 8
-						for (j = 0; j < XB; j++)
-							acc[j] = _mm512_fmadd_ps(
-							    _mm512_set1_ps(ip[j * Cx + c]),
-							    w, acc[j]);
-					}
-				}
-#pragma GCC unroll 8
-				for (j = 0; j < XB; j++)
-					_mm512_storeu_ps(o + 16 * j, acc[j]);
-				continue;
-			}
-			for (j = 0; j < nb; j++) {
-				__m512 a = add ? _mm512_loadu_ps(o + 16 * j) :
-				    _mm512_setzero_ps();
-				for (t = 0; t < 9; t++) {
-					const float *ip = pad + (y + t / 3) * rs +
-					    (size_t)(x0 + j + t % 3) * Cx;
-					const float *wp = wt + (size_t)t * Cx * 16;
-					for (c = 0; c < Cx; c++)
-						a = _mm512_fmadd_ps(
-						    _mm512_set1_ps(ip[c]),
-						    _mm512_loadu_ps(wp + 16 * c), a);
-				}
-				_mm512_storeu_ps(o + 16 * j, a);
-			}
-		}
+__attribute__((target("avx512f")))
+static void
+direct32_avx512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int add)
+{
+	direct_body(out, pad, wt, H, W, Cx, add, 2, 8);
+}
+
+__attribute__((target("avx512f")))
+static void
+direct64_avx512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int add)
+{
+	direct_body(out, pad, wt, H, W, Cx, add, 4, 4);
 }
 #endif
 
@@ -716,7 +760,8 @@ static int
 use_direct(int Co, int stride)
 {
 #ifdef MM_X86
-	return Co == 16 && stride == 1 && mm_nn_simd(-1) > 0;
+	return (Co == 16 || Co == 32 || Co == 64) && stride == 1 &&
+	    mm_nn_simd(-1) > 0;
 #else
 	(void)Co;
 	(void)stride;
@@ -724,23 +769,29 @@ use_direct(int Co, int stride)
 #endif
 }
 
-/* out (N, H, W, 16) (+)= direct convolution of x (N, H, W, Cx) with
- * wt (9, Cx, 16); pad: scratch of (H + 2) (W + 2) Cx floats. */
+/* out (N, H, W, Co) (+)= direct convolution of x (N, H, W, Cx) with
+ * wt (9, Cx, Co), Co = 16, 32 or 64; pad: scratch of (H + 2) (W + 2) Cx
+ * floats. */
 static void
-direct16(float *out, const float *x, const float *wt, float *pad, int N,
-    int H, int W, int Cx, int add)
+direct_conv(float *out, const float *x, const float *wt, float *pad, int N,
+    int H, int W, int Cx, int Co, int add)
 {
 #ifdef MM_X86
-	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * 16;
+	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * Co;
 	int n;
 
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, x + n * in, H, W, Cx);
-		direct16_avx512(out + n * on, pad, wt, H, W, Cx, add);
+		if (Co == 16)
+			direct16_avx512(out + n * on, pad, wt, H, W, Cx, add);
+		else if (Co == 32)
+			direct32_avx512(out + n * on, pad, wt, H, W, Cx, add);
+		else
+			direct64_avx512(out + n * on, pad, wt, H, W, Cx, add);
 	}
 #else
 	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
-	(void)Cx, (void)add;
+	(void)Cx, (void)Co, (void)add;
 #endif
 }
 
@@ -858,13 +909,13 @@ mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
 	int o, c, t;
 
 	if (use_direct(Cout, stride)) {
-		/* wp (9, Cin, 16) */
+		/* wp (9, Cin, Cout) */
 		for (o = 0; o < Cout; o++)
 			for (c = 0; c < Cin; c++)
 				for (t = 0; t < 9; t++)
-					wp[((size_t)t * Cin + c) * 16 + o] =
+					wp[((size_t)t * Cin + c) * Cout + o] =
 					    w[((size_t)o * Cin + c) * 9 + t];
-		direct16(out, inp, wp, pad, N, H, W, Cin, 0);
+		direct_conv(out, inp, wp, pad, N, H, W, Cin, Cout, 0);
 		return;
 	}
 	permute_weight(wp, w, Cin, Cout);
@@ -892,13 +943,14 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 
 	if (dinp && use_direct(Cin, stride)) {
 		/* dinp is the stride-1 convolution of dout with the flipped,
-		 * transposed weight wp (9, Cout, 16): tap t' = 8 - t */
+		 * transposed weight wp (9, Cout, Cin): tap t' = 8 - t */
 		for (o = 0; o < Cout; o++)
 			for (c = 0; c < Cin; c++)
 				for (t = 0; t < 9; t++)
-					wp[((size_t)(8 - t) * Cout + o) * 16 + c] =
+					wp[((size_t)(8 - t) * Cout + o) * Cin + c] =
 					    w[((size_t)o * Cin + c) * 9 + t];
-		direct16(dinp, dout, wp, dcol + R * K, N, H, W, Cout, 1);
+		direct_conv(dinp, dout, wp, dcol + R * K, N, H, W, Cout, Cin,
+		    1);
 		direct = 1;
 	} else {
 		permute_weight(wp, w, Cin, Cout);
