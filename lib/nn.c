@@ -730,6 +730,74 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 		}
 }
 
+/*
+ * Weight gradient of the same convolution for one sample, added to
+ *   dwt[t, c, :] += sum over pixels (y, x) of
+ *                   pad[y + ky, x + kx, c] * dy[y, x, :]
+ * dwt (9, Cx, Co), pad (H + 2, W + 2, Cx), dy (H, W, Co), Co = 16 KO.
+ * For each tap and block of CB input channels, CB KO accumulators stay in
+ * registers over all pixels; Cx must be a multiple of CB.
+ */
+static inline __attribute__((always_inline, target("avx512f"))) void
+dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
+    int Cx, const int KO, const int CB)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	const int Co = 16 * KO;
+	int t, c0, c, k, y, x;
+
+	for (t = 0; t < 9; t++)
+		for (c0 = 0; c0 < Cx; c0 += CB) {
+			__m512 acc[CB][KO], d[KO], b;
+			float *o = dwt + ((size_t)t * Cx + c0) * Co;
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[c][k] = _mm512_loadu_ps(o + Co * c +
+					    16 * k);
+			for (y = 0; y < H; y++) {
+				const float *ip = pad + (y + t / 3) * rs +
+				    (size_t)(t % 3) * Cx + c0;
+				const float *g = dy + (size_t)y * W * Co;
+				for (x = 0; x < W; x++) {
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						d[k] = _mm512_loadu_ps(g +
+						    (size_t)x * Co + 16 * k);
+#pragma GCC unroll 16
+					for (c = 0; c < CB; c++) {
+						b = _mm512_set1_ps(ip[(size_t)x *
+						    Cx + c]);
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							acc[c][k] = _mm512_fmadd_ps(b,
+							    d[k], acc[c][k]);
+					}
+				}
+			}
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					_mm512_storeu_ps(o + Co * c + 16 * k,
+					    acc[c][k]);
+		}
+}
+
+__attribute__((target("avx512f")))
+static void
+dweight_avx512(float *dwt, const float *pad, const float *dy, int H, int W,
+    int Cx, int Co)
+{
+	if (Co == 16)
+		dweight_body(dwt, pad, dy, H, W, Cx, 1, 16);
+	else if (Co == 32)
+		dweight_body(dwt, pad, dy, H, W, Cx, 2, 8);
+	else
+		dweight_body(dwt, pad, dy, H, W, Cx, 4, 4);
+}
+
 __attribute__((target("avx512f")))
 static void
 direct16_avx512(float *out, const float *pad, const float *wt, int H, int W,
@@ -792,6 +860,35 @@ direct_conv(float *out, const float *x, const float *wt, float *pad, int N,
 #else
 	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
 	(void)Cx, (void)Co, (void)add;
+#endif
+}
+
+/* Whether the direct kernel computes the weight gradient of a stride-1
+ * convolution from Cx to Co channels (Cx a multiple of its block). */
+static int
+use_direct_dw(int Cx, int Co, int stride)
+{
+	return use_direct(Co, stride) && Cx % (Co == 16 ? 16 : Co == 32 ? 8 :
+	    4) == 0;
+}
+
+/* dwt (9, Cx, Co) += the weight gradient of x (N, H, W, Cx) and
+ * dy (N, H, W, Co); pad: scratch as for direct_conv(). */
+static void
+direct_dw(float *dwt, const float *x, const float *dy, float *pad, int N,
+    int H, int W, int Cx, int Co)
+{
+#ifdef MM_X86
+	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * Co;
+	int n;
+
+	for (n = 0; n < N; n++) {
+		pad_sample(pad, x + n * in, H, W, Cx);
+		dweight_avx512(dwt, pad, dy + n * on, H, W, Cx, Co);
+	}
+#else
+	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
+	(void)Cx, (void)Co;
 #endif
 }
 
@@ -939,9 +1036,15 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 	size_t P = (size_t)N * Ho * Wo, p0, p1;
 	float *wp = scratch, *dwp = wp + (size_t)Cout * K;
 	float *col = dwp + (size_t)Cout * K, *dcol = col + R * K;
-	int o, c, t, direct = 0;
+	float *pad = dcol + R * K;
+	int o, c, t;
+	int dwd = use_direct_dw(Cin, Cout, stride);
+	int dxd = dinp && use_direct(Cin, stride);
 
-	if (dinp && use_direct(Cin, stride)) {
+	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
+	if (dwd)        /* dwp (9, Cin, Cout) */
+		direct_dw(dwp, inp, dout, pad, N, H, W, Cin, Cout);
+	if (dxd) {
 		/* dinp is the stride-1 convolution of dout with the flipped,
 		 * transposed weight wp (9, Cout, Cin): tap t' = 8 - t */
 		for (o = 0; o < Cout; o++)
@@ -949,21 +1052,19 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 				for (t = 0; t < 9; t++)
 					wp[((size_t)(8 - t) * Cout + o) * Cin + c] =
 					    w[((size_t)o * Cin + c) * 9 + t];
-		direct_conv(dinp, dout, wp, dcol + R * K, N, H, W, Cout, Cin,
-		    1);
-		direct = 1;
-	} else {
+		direct_conv(dinp, dout, wp, pad, N, H, W, Cout, Cin, 1);
+	} else if (dinp) {
 		permute_weight(wp, w, Cin, Cout);
 	}
-	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
-	for (p0 = 0; p0 < P; p0 = p1) {
+	for (p0 = 0; !(dwd && (!dinp || dxd)) && p0 < P; p0 = p1) {
 		p1 = p0 + R < P ? p0 + R : P;
 		im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
 		/* dwp (Cout, K) += dout^T (Cout, R) col (R, K) */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout,
-		    (int)K, (int)(p1 - p0), 1.0f, dout + p0 * Cout, Cout, col,
-		    (int)K, 1.0f, dwp, (int)K);
-		if (!dinp || direct)
+		if (!dwd)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+			    Cout, (int)K, (int)(p1 - p0), 1.0f, dout +
+			    p0 * Cout, Cout, col, (int)K, 1.0f, dwp, (int)K);
+		if (!dinp || dxd)
 			continue;
 		/* dcol (R, K) = dout (R, Cout) wp (Cout, K) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
@@ -974,7 +1075,8 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
 			for (t = 0; t < 9; t++)
-				dw[((size_t)o * Cin + c) * 9 + t] +=
+				dw[((size_t)o * Cin + c) * 9 + t] += dwd ?
+				    dwp[((size_t)t * Cin + c) * Cout + o] :
 				    dwp[((size_t)o * 9 + t) * Cin + c];
 }
 
