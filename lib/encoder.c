@@ -89,7 +89,7 @@ struct mm_encoder {
 	 * over the batch (BatchNorm statistics, weight gradients) are kept
 	 * per slice and added in slice order, so results do not depend on
 	 * T or on timing */
-	int T;
+	int T, blas_saved;
 	struct pool *pool;
 	double *bsum;          /* (NSLICE, 2, 64) BatchNorm sums */
 	float *dwsl;           /* (NSLICE, maxw) conv weight gradients */
@@ -886,7 +886,11 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		len = M * u->Cout;
 		mm_relu_mask(j->dy + o, u->post + o, len);
 		if (b->stride == 1 && b->Cin == b->Cout) {
-			memcpy(j->dx + o, j->dy + o, len * sizeof(float));
+			/* identity: dx is dy itself (the caller's buffer
+			 * rotation), the first unit's backward adds to it */
+			if (j->dx != j->dy)
+				memcpy(j->dx + o, j->dy + o,
+				    len * sizeof(float));
 		} else {
 			k = n0 * ipix(b);
 			memset(j->dx + k, 0, n * ipix(b) * sizeof(float));
@@ -1015,12 +1019,19 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	phase(e, j, F_APPLY, -1, u->tbn, 1);
 }
 
-/* The one-thread BLAS inside the phases (each thread calls its own). */
+/* The one-thread BLAS inside the phases (each thread calls its own);
+ * the caller's setting is restored afterwards. */
 static void
 blas_serial(struct mm_encoder *e, int on)
 {
-	if (e->pool)
-		openblas_set_num_threads(on ? 1 : e->T);
+	if (!e->pool)
+		return;
+	if (on) {
+		e->blas_saved = openblas_get_num_threads();
+		openblas_set_num_threads(1);
+	} else {
+		openblas_set_num_threads(e->blas_saved);
+	}
 }
 
 static const float *
@@ -1120,7 +1131,11 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 	for (b = 3 * e->nblocks - 1; b >= 0; b--) {
 		u1 = &e->units[1 + 2 * b];
 		u2 = u1 + 1;
-		/* G: gradient of the block output */
+		/* G: gradient of the block output; DX: of its input, which
+		 * for an identity shortcut starts as G (after the ReLU) and
+		 * can share its buffer: G is not read after u2's backward */
+		if (u1->stride == 1 && u1->Cin == u1->Cout)
+			DX = G;
 		j.u = u2;
 		j.blk = u1;
 		j.dy = G;
@@ -1146,7 +1161,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 		dw_total(e, u1);
 		sw = G;
 		G = DX;
-		DX = sw;
+		DX = sw != G ? sw : e->g[1] != G ? e->g[1] : e->g[0];
 	}
 	j.u = u0;
 	j.dy = G;
