@@ -659,9 +659,9 @@ pad_sample(float *pad, const float *x, int H, int W, int C)
  */
 static inline __attribute__((always_inline, target("avx512f"))) void
 direct_body(float *out, const float *pad, const float *wt, int H, int W,
-    int Cx, int add, const int KO, const int XB)
+    int Wp, int Cx, int add, const int KO, const int XB, const int S)
 {
-	size_t rs = (size_t)(W + 2) * Cx;
+	size_t rs = (size_t)Wp * Cx;
 	const int Co = 16 * KO;
 	int y, x0, nb, t, c, j, k;
 
@@ -679,8 +679,8 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 						    Co * j + 16 * k) :
 						    _mm512_setzero_ps();
 				for (t = 0; t < 9; t++) {
-					const float *ip = pad + (y + t / 3) * rs +
-					    (size_t)(x0 + t % 3) * Cx;
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * x0 + t % 3) * Cx;
 					const float *wp = wt + (size_t)t * Cx * Co;
 					for (c = 0; c < Cx; c++) {
 #pragma GCC unroll 4
@@ -689,7 +689,8 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 							    Co * c + 16 * k);
 #pragma GCC unroll 16
 						for (j = 0; j < XB; j++) {
-							b = _mm512_set1_ps(ip[j * Cx + c]);
+							b = _mm512_set1_ps(
+							    ip[S * j * Cx + c]);
 #pragma GCC unroll 4
 							for (k = 0; k < KO; k++)
 								acc[j][k] = _mm512_fmadd_ps(b,
@@ -712,8 +713,8 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 					a[k] = add ? _mm512_loadu_ps(o + Co * j +
 					    16 * k) : _mm512_setzero_ps();
 				for (t = 0; t < 9; t++) {
-					const float *ip = pad + (y + t / 3) * rs +
-					    (size_t)(x0 + j + t % 3) * Cx;
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * (x0 + j) + t % 3) * Cx;
 					const float *wp = wt + (size_t)t * Cx * Co;
 					for (c = 0; c < Cx; c++)
 #pragma GCC unroll 4
@@ -740,9 +741,9 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
  */
 static inline __attribute__((always_inline, target("avx512f"))) void
 dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
-    int Cx, const int KO, const int CB)
+    int Wp, int Cx, const int KO, const int CB, const int S)
 {
-	size_t rs = (size_t)(W + 2) * Cx;
+	size_t rs = (size_t)Wp * Cx;
 	const int Co = 16 * KO;
 	int t, c0, c, k, y, x;
 
@@ -757,7 +758,7 @@ dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
 					acc[c][k] = _mm512_loadu_ps(o + Co * c +
 					    16 * k);
 			for (y = 0; y < H; y++) {
-				const float *ip = pad + (y + t / 3) * rs +
+				const float *ip = pad + (S * y + t / 3) * rs +
 				    (size_t)(t % 3) * Cx + c0;
 				const float *g = dy + (size_t)y * W * Co;
 				for (x = 0; x < W; x++) {
@@ -767,8 +768,8 @@ dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
 						    (size_t)x * Co + 16 * k);
 #pragma GCC unroll 16
 					for (c = 0; c < CB; c++) {
-						b = _mm512_set1_ps(ip[(size_t)x *
-						    Cx + c]);
+						b = _mm512_set1_ps(ip[(size_t)S *
+						    x * Cx + c]);
 #pragma GCC unroll 4
 						for (k = 0; k < KO; k++)
 							acc[c][k] = _mm512_fmadd_ps(b,
@@ -787,48 +788,50 @@ dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
 
 __attribute__((target("avx512f")))
 static void
-dweight_avx512(float *dwt, const float *pad, const float *dy, int H, int W,
-    int Cx, int Co)
+dweight_avx512(float *dwt, const float *pad, const float *dy, int Ho,
+    int Wo, int Wp, int Cx, int Co, int S)
 {
-	if (Co == 16)
-		dweight_body(dwt, pad, dy, H, W, Cx, 1, 16);
+	if (Co == 16 && S == 1)
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 1, 16, 1);
+	else if (Co == 32 && S == 1)
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 2, 8, 1);
+	else if (Co == 64 && S == 1)
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 4, 4, 1);
+	else if (Co == 16)
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 1, 16, 2);
 	else if (Co == 32)
-		dweight_body(dwt, pad, dy, H, W, Cx, 2, 8);
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 2, 8, 2);
 	else
-		dweight_body(dwt, pad, dy, H, W, Cx, 4, 4);
+		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 4, 4, 2);
 }
 
+/* out (Ho, Wo, Co) (+)= the direct convolution of one padded sample */
 __attribute__((target("avx512f")))
 static void
-direct16_avx512(float *out, const float *pad, const float *wt, int H, int W,
-    int Cx, int add)
+direct_avx512(float *out, const float *pad, const float *wt, int Ho, int Wo,
+    int Wp, int Cx, int Co, int S, int add)
 {
-	direct_body(out, pad, wt, H, W, Cx, add, 1, 8);
-}
-
-__attribute__((target("avx512f")))
-static void
-direct32_avx512(float *out, const float *pad, const float *wt, int H, int W,
-    int Cx, int add)
-{
-	direct_body(out, pad, wt, H, W, Cx, add, 2, 8);
-}
-
-__attribute__((target("avx512f")))
-static void
-direct64_avx512(float *out, const float *pad, const float *wt, int H, int W,
-    int Cx, int add)
-{
-	direct_body(out, pad, wt, H, W, Cx, add, 4, 4);
+	if (Co == 16 && S == 1)
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 1, 8, 1);
+	else if (Co == 32 && S == 1)
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 2, 8, 1);
+	else if (Co == 64 && S == 1)
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 4, 4, 1);
+	else if (Co == 16)
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 1, 8, 2);
+	else if (Co == 32)
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 2, 8, 2);
+	else
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 4, 4, 2);
 }
 #endif
 
-/* Whether the direct kernel does a stride-1 convolution to Co channels. */
+/* Whether the direct kernel does a convolution to Co channels. */
 static int
 use_direct(int Co, int stride)
 {
 #ifdef MM_X86
-	return (Co == 16 || Co == 32 || Co == 64) && stride == 1 &&
+	return (Co == 16 || Co == 32 || Co == 64) && stride <= 2 &&
 	    mm_nn_simd(-1) > 0;
 #else
 	(void)Co;
@@ -837,33 +840,29 @@ use_direct(int Co, int stride)
 #endif
 }
 
-/* out (N, H, W, Co) (+)= direct convolution of x (N, H, W, Cx) with
+/* out (N, Ho, Wo, Co) (+)= direct convolution of x (N, H, W, Cx) with
  * wt (9, Cx, Co), Co = 16, 32 or 64; pad: scratch of (H + 2) (W + 2) Cx
  * floats. */
 static void
 direct_conv(float *out, const float *x, const float *wt, float *pad, int N,
-    int H, int W, int Cx, int Co, int add)
+    int H, int W, int Cx, int Co, int S, int add)
 {
 #ifdef MM_X86
-	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * Co;
-	int n;
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
+	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
 
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, x + n * in, H, W, Cx);
-		if (Co == 16)
-			direct16_avx512(out + n * on, pad, wt, H, W, Cx, add);
-		else if (Co == 32)
-			direct32_avx512(out + n * on, pad, wt, H, W, Cx, add);
-		else
-			direct64_avx512(out + n * on, pad, wt, H, W, Cx, add);
+		direct_avx512(out + n * on, pad, wt, Ho, Wo, W + 2, Cx, Co, S,
+		    add);
 	}
 #else
 	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
-	(void)Cx, (void)Co, (void)add;
+	(void)Cx, (void)Co, (void)S, (void)add;
 #endif
 }
 
-/* Whether the direct kernel computes the weight gradient of a stride-1
+/* Whether the direct kernel computes the weight gradient of a
  * convolution from Cx to Co channels (Cx a multiple of its block). */
 static int
 use_direct_dw(int Cx, int Co, int stride)
@@ -873,22 +872,23 @@ use_direct_dw(int Cx, int Co, int stride)
 }
 
 /* dwt (9, Cx, Co) += the weight gradient of x (N, H, W, Cx) and
- * dy (N, H, W, Co); pad: scratch as for direct_conv(). */
+ * dy (N, Ho, Wo, Co); pad: scratch as for direct_conv(). */
 static void
 direct_dw(float *dwt, const float *x, const float *dy, float *pad, int N,
-    int H, int W, int Cx, int Co)
+    int H, int W, int Cx, int Co, int S)
 {
 #ifdef MM_X86
-	size_t in = (size_t)H * W * Cx, on = (size_t)H * W * Co;
-	int n;
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
+	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
 
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, x + n * in, H, W, Cx);
-		dweight_avx512(dwt, pad, dy + n * on, H, W, Cx, Co);
+		dweight_avx512(dwt, pad, dy + n * on, Ho, Wo, W + 2, Cx, Co,
+		    S);
 	}
 #else
 	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
-	(void)Cx, (void)Co;
+	(void)Cx, (void)Co, (void)S;
 #endif
 }
 
@@ -1012,7 +1012,7 @@ mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
 				for (t = 0; t < 9; t++)
 					wp[((size_t)t * Cin + c) * Cout + o] =
 					    w[((size_t)o * Cin + c) * 9 + t];
-		direct_conv(out, inp, wp, pad, N, H, W, Cin, Cout, 0);
+		direct_conv(out, inp, wp, pad, N, H, W, Cin, Cout, stride, 0);
 		return;
 	}
 	permute_weight(wp, w, Cin, Cout);
@@ -1039,11 +1039,11 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 	float *pad = dcol + R * K;
 	int o, c, t;
 	int dwd = use_direct_dw(Cin, Cout, stride);
-	int dxd = dinp && use_direct(Cin, stride);
+	int dxd = dinp && stride == 1 && use_direct(Cin, stride);
 
 	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
 	if (dwd)        /* dwp (9, Cin, Cout) */
-		direct_dw(dwp, inp, dout, pad, N, H, W, Cin, Cout);
+		direct_dw(dwp, inp, dout, pad, N, H, W, Cin, Cout, stride);
 	if (dxd) {
 		/* dinp is the stride-1 convolution of dout with the flipped,
 		 * transposed weight wp (9, Cout, Cin): tap t' = 8 - t */
@@ -1052,18 +1052,19 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 				for (t = 0; t < 9; t++)
 					wp[((size_t)(8 - t) * Cout + o) * Cin + c] =
 					    w[((size_t)o * Cin + c) * 9 + t];
-		direct_conv(dinp, dout, wp, pad, N, H, W, Cout, Cin, 1);
+		direct_conv(dinp, dout, wp, pad, N, H, W, Cout, Cin, 1, 1);
 	} else if (dinp) {
 		permute_weight(wp, w, Cin, Cout);
 	}
 	for (p0 = 0; !(dwd && (!dinp || dxd)) && p0 < P; p0 = p1) {
 		p1 = p0 + R < P ? p0 + R : P;
-		im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
 		/* dwp (Cout, K) += dout^T (Cout, R) col (R, K) */
-		if (!dwd)
+		if (!dwd) {
+			im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
 			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
 			    Cout, (int)K, (int)(p1 - p0), 1.0f, dout +
 			    p0 * Cout, Cout, col, (int)K, 1.0f, dwp, (int)K);
+		}
 		if (!dinp || dxd)
 			continue;
 		/* dcol (R, K) = dout (R, Cout) wp (Cout, K) */

@@ -554,9 +554,9 @@ main(void)
 	/* several im2col chunks, crossing image boundaries */
 	test_conv(3, 17, 17, 5, 8, 1, 0);
 	test_conv(3, 33, 31, 16, 32, 2, 0);
-	/* the direct kernels (16, 32 or 64 output channels, or input
-	 * gradients of that many channels, stride 1; rows of 8- or 4-pixel
-	 * blocks and shorter tails),
+	/* the direct kernels (16, 32 or 64 output channels, stride 1 or 2;
+	 * input gradients of that many channels, stride 1; rows of 8- or
+	 * 4-pixel blocks and shorter tails),
 	 * then the same shapes on the portable path; the tests after these
 	 * keep the random data they had before these were added */
 	keep = rng;
@@ -572,6 +572,10 @@ main(void)
 		test_conv(2, 5, 7, 16, 64, 1, 0);
 		test_conv(1, 4, 6, 64, 16, 1, 0);
 		test_conv(1, 4, 5, 32, 32, 1, 1);
+		test_conv(2, 7, 6, 16, 16, 2, 1);     /* stride 2 */
+		test_conv(2, 8, 8, 16, 32, 2, 0);
+		test_conv(1, 9, 19, 8, 32, 2, 0);
+		test_conv(2, 8, 9, 32, 64, 2, 0);
 	}
 	mm_nn_simd(-1);
 	rng = keep;
