@@ -790,7 +790,7 @@ dense_forward(struct mm_encoder *e, struct dense *d, const float *x, int N,
 /* ---- ResNet, slice-parallel (see struct mm_encoder) ---- */
 
 enum {
-	F_IN, F_CONV, F_SQ, F_APPLY, F_POOL,
+	F_IN, F_CONV, F_APPLY, F_POOL,
 	B_POOL, B_TOP, B_GSUM, B_CONV
 };
 
@@ -837,7 +837,7 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 	float *dw = e->dwsl + s * e->maxw;
 	size_t o = u ? n0 * opix(u) : 0, i = u ? n0 * ipix(u) : 0;
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
-	double t = 0;
+	double t = 0, cnt;
 
 	switch (j->op) {
 	case F_IN:
@@ -846,16 +846,16 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		    e->H * e->W);
 		break;
 	case F_CONV:
-		mm_conv3x3_forward(u->pre + o, j->in + i, u->w, n, u->H, u->W,
-		    u->Cin, u->Cout, u->stride, scr);
-		if (j->train) {
-			t = mm_now();
-			mm_bn_sum(s1, u->pre + o, NULL, M, u->Cout);
-			t = mm_now() - t;
+		if (!j->train) {
+			mm_conv3x3_forward(u->pre + o, j->in + i, u->w, n,
+			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+			break;
 		}
-		break;
-	case F_SQ:
-		mm_bn_sum(s1, u->pre + o, u->mean, M, u->Cout);
+		/* with the BatchNorm statistics of the slice: s1 (2, Cout) */
+		memset(s1, 0, 128 * sizeof *s1);
+		cnt = 0;
+		mm_conv3x3_forward_stats(u->pre + o, s1, &cnt, j->in + i,
+		    u->w, n, u->H, u->W, u->Cin, u->Cout, u->stride, scr);
 		break;
 	case F_APPLY:
 		if (!b || (b->stride == 1 && b->Cin == b->Cout)) {
@@ -903,16 +903,13 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		    u->pre + o, u->mean, u->rstd, M, u->Cout);
 		break;
 	case B_CONV:
-		t = mm_now();
-		mm_bn_grad_apply(T + o, j->dy + o, j->relu ? u->post + o : NULL,
-		    u->pre + o, e->coef, M, u->Cout, 0);
-		t = mm_now() - t;
+		/* the BatchNorm backward is formed inside, sample by sample
+		 * (through T only on the portable path) */
 		memset(dw, 0, e->maxw * sizeof *dw);
-		if (j->dx && !j->dx_add)
-			memset(j->dx + i, 0, n * ipix(u) * sizeof(float));
-		mm_conv3x3_backward(j->dx ? j->dx + i : NULL, dw, T + o,
-		    j->in + i, u->w, n, u->H, u->W, u->Cin, u->Cout, u->stride,
-		    scr);
+		mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL, j->dx_add, dw,
+		    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
+		    e->coef, j->in + i, u->w, n, u->H, u->W, u->Cin, u->Cout,
+		    u->stride, scr, T + o);
 		if (j->next) {
 			struct unit *v = j->next;
 			double t2 = mm_now();
@@ -998,19 +995,24 @@ static void
 unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
     const float *in, struct unit *blk, const float *res)
 {
-	double t1[64], t2[64];
+	double st[128], cnt = 0;
 	size_t M = (size_t)j->N * u->Ho * u->Wo;
+	int s, c;
 
 	j->u = u;
 	j->in = in;
 	phase(e, j, F_CONV, u->tconv, u->tbn, 1);
 	if (j->train) {
-		bn_total(e, t1, t2, u->Cout);
-		mm_bn_mean(u->mean, t1, M, u->Cout);
-		phase(e, j, F_SQ, -1, u->tbn, 1);
-		bn_total(e, t1, t2, u->Cout);
-		mm_bn_var(u->rstd, u->rmean, u->rvar, u->mean, t1, M,
-		    u->Cout);
+		/* merge the slices' (mean, squared deviations) in order */
+		memset(st, 0, sizeof st);
+		for (s = 0; s < NSLICE; s++)
+			mm_bn_stats_add(st, &cnt, e->bsum + s * 128,
+			    (double)((long)j->N * (s + 1) / NSLICE -
+			    (long)j->N * s / NSLICE) * u->Ho * u->Wo, u->Cout);
+		for (c = 0; c < u->Cout; c++)
+			u->mean[c] = (float)st[c];
+		mm_bn_var(u->rstd, u->rmean, u->rvar, u->mean, st + u->Cout,
+		    M, u->Cout);
 	} else {
 		mm_bn_eval_stats(u->mean, u->rstd, u->rmean, u->rvar, u->Cout);
 	}

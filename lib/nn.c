@@ -599,9 +599,10 @@ mm_conv3x3_scratch(int H, int W, int Cin, int Cout)
 	size_t K = 9 * (size_t)Cin, C = Cin > Cout ? Cin : Cout;
 
 	/* permuted weight, its gradient, column chunk and its gradient,
-	 * one zero-padded sample for the direct kernels */
+	 * one zero-padded sample for the direct kernels, one sample of
+	 * output gradient (mm_conv3x3_backward_bn) */
 	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K +
-	    (size_t)(H + 2) * (W + 2) * C;
+	    (size_t)(H + 2) * (W + 2) * C + (size_t)H * W * Cout;
 }
 
 /* ---- SIMD dispatch ----
@@ -994,6 +995,20 @@ permute_weight(float *wp, const float *w, int Cin, int Cout)
 				    w[((size_t)o * Cin + c) * 9 + t];
 }
 
+/* wp (9, Cin, Cout) from PyTorch's w (Cout, Cin, 3, 3), for the direct
+ * kernels. */
+static void
+direct_weight(float *wp, const float *w, int Cin, int Cout)
+{
+	int o, c, t;
+
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wp[((size_t)t * Cin + c) * Cout + o] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
 void
 mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
     int H, int W, int Cin, int Cout, int stride, float *scratch)
@@ -1003,15 +1018,9 @@ mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
 	size_t P = (size_t)N * Ho * Wo, p0, p1;
 	float *wp = scratch, *col = scratch + 2 * (size_t)Cout * K;
 	float *pad = col + 2 * R * K;
-	int o, c, t;
 
 	if (use_direct(Cout, stride)) {
-		/* wp (9, Cin, Cout) */
-		for (o = 0; o < Cout; o++)
-			for (c = 0; c < Cin; c++)
-				for (t = 0; t < 9; t++)
-					wp[((size_t)t * Cin + c) * Cout + o] =
-					    w[((size_t)o * Cin + c) * 9 + t];
+		direct_weight(wp, w, Cin, Cout);
 		direct_conv(out, inp, wp, pad, N, H, W, Cin, Cout, stride, 0);
 		return;
 	}
@@ -1079,6 +1088,121 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 				dw[((size_t)o * Cin + c) * 9 + t] += dwd ?
 				    dwp[((size_t)t * Cin + c) * Cout + o] :
 				    dwp[((size_t)o * 9 + t) * Cin + c];
+}
+
+void
+mm_bn_stats_add(double *acc, double *nacc, const double *part, double n,
+    int C)
+{
+	double na = *nacc, tot = na + n, d;
+	int c;
+
+	if (n <= 0)
+		return;
+	for (c = 0; c < C; c++) {
+		d = part[c] - acc[c];
+		acc[c] += d * (n / tot);
+		acc[C + c] += part[C + c] + d * d * (na * n / tot);
+	}
+	*nacc = tot;
+}
+
+/* part (2, C) = mean and squared deviations of the M rows x (M, C) */
+static void
+sample_stats(double *part, const float *x, size_t M, int C)
+{
+	double q[256];
+	float mf[256] = { 0 };
+	int c;
+
+	mm_bn_sum(part, x, NULL, M, C);
+	for (c = 0; c < C; c++) {
+		part[c] /= (double)M;
+		mf[c] = (float)part[c];
+	}
+	/* about the rounded mean, then moved to the exact one */
+	mm_bn_sum(q, x, mf, M, C);
+	for (c = 0; c < C; c++)
+		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
+		    (part[c] - mf[c]);
+}
+
+void
+mm_conv3x3_forward_stats(float *out, double *stats, double *count,
+    const float *inp, const float *w, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	double part[2 * 256];
+
+	if (!use_direct(Cout, stride)) {
+		mm_conv3x3_forward(out, inp, w, N, H, W, Cin, Cout, stride,
+		    scratch);
+		for (n = 0; n < N; n++) {
+			sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+			mm_bn_stats_add(stats, count, part, (double)Ho * Wo,
+			    Cout);
+		}
+		return;
+	}
+	/* sample by sample, the statistics while the output is in cache */
+	direct_weight(scratch, w, Cin, Cout);
+	for (n = 0; n < N; n++) {
+		direct_conv(out + n * on, inp + n * in, scratch, scratch +
+		    2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) * 9 * Cin,
+		    1, H, W, Cin, Cout, stride, 0);
+		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+	}
+}
+
+void
+mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
+    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *w, int N, int H, int W, int Cin, int Cout, int stride,
+    float *scratch, float *tmp)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	float *wp = scratch, *dwt = wp + (size_t)Cout * K;
+	float *pad = dwt + (size_t)Cout * K + 2 * R * K;
+	float *g = pad + (size_t)(H + 2) * (W + 2) * (Cin > Cout ? Cin : Cout);
+
+	if (!use_direct_dw(Cin, Cout, stride) || (dinp && (stride != 1 ||
+	    !use_direct(Cin, 1)))) {
+		mm_bn_grad_apply(tmp, dy, out, pre, coef, (size_t)N * Ho * Wo,
+		    Cout, 0);
+		if (dinp && !add)
+			memset(dinp, 0, (size_t)N * in * sizeof *dinp);
+		mm_conv3x3_backward(dinp, dw, tmp, inp, w, N, H, W, Cin, Cout,
+		    stride, scratch);
+		return;
+	}
+	(void)tmp;
+	if (dinp)       /* flipped, transposed: wp (9, Cout, Cin) */
+		for (o = 0; o < Cout; o++)
+			for (c = 0; c < Cin; c++)
+				for (t = 0; t < 9; t++)
+					wp[((size_t)(8 - t) * Cout + o) * Cin + c] =
+					    w[((size_t)o * Cin + c) * 9 + t];
+	memset(dwt, 0, (size_t)Cout * K * sizeof *dwt);
+	/* sample by sample: g (Ho, Wo, Cout) stays in cache for both
+	 * products */
+	for (n = 0; n < N; n++) {
+		mm_bn_grad_apply(g, dy + n * on, out ? out + n * on : NULL,
+		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
+		direct_dw(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout, stride);
+		if (dinp)
+			direct_conv(dinp + n * in, g, wp, pad, 1, H, W, Cout,
+			    Cin, 1, add);
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				dw[((size_t)o * Cin + c) * 9 + t] +=
+				    dwt[((size_t)t * Cin + c) * Cout + o];
 }
 
 /* ---- option-A shortcut ---- */

@@ -134,6 +134,36 @@ void mm_conv3x3_backward(float *dinp,     /* (N, H, W, Cin) or NULL */
     const float *w,                      /* (Cout, Cin, 3, 3) */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 
+/* The convolution followed by the statistics its train-mode BatchNorm
+ * needs, computed sample by sample (Cout <= 256) and merged into
+ * stats (2, Cout) (mean, sum of squared deviations) over *count rows so
+ * far: start from zeros and *count = 0; finish with the mean and
+ * mm_bn_var() on the squared deviations. */
+void mm_conv3x3_forward_stats(float *out, double *stats, double *count,
+    const float *inp, const float *w, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch);
+/* Merge part (2, C) (mean, squared deviations) of n rows into acc (2, C)
+ * of *nacc rows (Chan et al.'s pairwise update); *nacc += n. */
+void mm_bn_stats_add(double *acc, double *nacc, const double *part,
+    double n, int C);
+
+/* The backward of conv -> BatchNorm (train) -> ReLU (when out is not
+ * NULL) given dy, the gradient of the BatchNorm (ReLU) output, and coef
+ * from mm_bn_grad_coef(): the BatchNorm input gradient is formed sample
+ * by sample where the direct kernels apply and never stored; otherwise it
+ * goes through tmp (N, Ho, Wo, Cout).  dinp is overwritten (add 0) or
+ * added to (add 1); dw is added to.  Same scratch as above. */
+void mm_conv3x3_backward_bn(float *dinp, int add,
+    float *dw,                           /* (Cout, Cin, 3, 3) */
+    const float *dy,                     /* (N, Ho, Wo, Cout) */
+    const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
+    const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
+    const float *coef,                   /* (3 Cout) */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const float *w,                      /* (Cout, Cin, 3, 3) */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
+    float *tmp);
+
 /* ---- Option-A shortcut of a CIFAR ResNet (He et al. 2016) ----
  * out += x[:, ::2, ::2, :] with the Cin channels placed at offset
  * (Cout - Cin) / 2 and zeros around them (PyTorch: F.pad(x[:, :, ::2,

@@ -534,6 +534,108 @@ test_l2(void)
 	free(c.out); free(c.norm); free(c.x); free(c.R); free(dx);
 }
 
+/* mm_conv3x3_forward_stats: the output of mm_conv3x3_forward, and the
+ * per-channel mean and squared deviations of it in double, also when the
+ * samples come in two calls. */
+static void
+test_conv_stats(int N, int H, int W, int Cin, int Cout, int s)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1, c, n1 = N / 2;
+	size_t nout = (size_t)N * Ho * Wo * Cout, nin = (size_t)N * H * W * Cin;
+	size_t M = nout / Cout, r;
+	float *x = gc_alloc(nin), *w = gc_alloc((size_t)Cout * Cin * 9);
+	float *y1 = gc_alloc(nout), *y2 = gc_alloc(nout);
+	float *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+	double st[2][128], cnt[2] = { 0, 0 }, m, q, em = 0, eq = 0;
+
+	gc_fill(x, nin, 1, &rng);
+	for (r = 0; r < nin; r++)
+		x[r] += 0.5f;   /* a mean well away from zero */
+	gc_fill(w, (size_t)Cout * Cin * 9, 0.3f, &rng);
+	memset(st, 0, sizeof st);
+	mm_conv3x3_forward(y1, x, w, N, H, W, Cin, Cout, s, scr);
+	mm_conv3x3_forward_stats(y2, st[0], &cnt[0], x, w, N, H, W, Cin,
+	    Cout, s, scr);
+	ok(!memcmp(y1, y2, nout * sizeof *y1), "conv %dx%dx%dx%d->%d s%d "
+	    "with statistics: same output", N, H, W, Cin, Cout, s);
+	mm_conv3x3_forward_stats(y2, st[1], &cnt[1], x, w, n1, H, W, Cin,
+	    Cout, s, scr);
+	mm_conv3x3_forward_stats(y2, st[1], &cnt[1], x + n1 * nin / N, w,
+	    N - n1, H, W, Cin, Cout, s, scr);
+	for (c = 0; c < Cout; c++) {
+		for (m = 0, r = 0; r < M; r++)
+			m += y1[r * Cout + c];
+		m /= M;
+		for (q = 0, r = 0; r < M; r++)
+			q += (y1[r * Cout + c] - m) * (y1[r * Cout + c] - m);
+		for (int k = 0; k < 2; k++) {
+			em = fmax(em, fabs(st[k][c] - m) / sqrt(q / M));
+			eq = fmax(eq, fabs(st[k][Cout + c] - q) / q);
+		}
+	}
+	ok(cnt[0] == M && cnt[1] == M && em < 1e-6 && eq < 1e-6,
+	    "... mean (%.2g of a std) and squared deviations (%.2g) = double "
+	    "sums, in one call or two", em, eq);
+	free(x); free(w); free(y1); free(y2); free(scr);
+}
+
+/* mm_conv3x3_backward_bn against its definition: mm_bn_grad_apply into a
+ * buffer, then mm_conv3x3_backward. */
+static void
+test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+	size_t nout = (size_t)N * Ho * Wo * Cout, nin = (size_t)N * H * W * Cin;
+	size_t nw = (size_t)Cout * Cin * 9, i;
+	float *dy = gc_alloc(nout), *out = gc_alloc(nout), *pre = gc_alloc(nout);
+	float *coef = gc_alloc(3 * Cout), *x = gc_alloc(nin), *w = gc_alloc(nw);
+	float *tmp = gc_alloc(nout), *d0 = gc_alloc(nin);
+	float *dx1 = gc_alloc(nin), *dx2 = gc_alloc(nin), *dx3 = gc_alloc(nin);
+	float *dw1 = gc_alloc(nw), *dw2 = gc_alloc(nw), *dw3 = gc_alloc(nw);
+	float *dw0 = gc_alloc(nw), *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+
+	gc_fill(dy, nout, 1, &rng);
+	gc_fill(out, nout, 1, &rng);
+	gc_fill(pre, nout, 2, &rng);
+	gc_fill(coef, 3 * Cout, 1, &rng);
+	gc_fill(x, nin, 1, &rng);
+	gc_fill(w, nw, 0.3f, &rng);
+	gc_fill(d0, nin, 1, &rng);
+	gc_fill(dw0, nw, 1, &rng);
+	memcpy(dw1, dw0, nw * sizeof *dw1);
+	memcpy(dw2, dw1, nw * sizeof *dw1);
+	memcpy(dw3, dw1, nw * sizeof *dw1);
+	memcpy(dx1, d0, nin * sizeof *d0);
+	memcpy(dx2, d0, nin * sizeof *d0);
+	mm_bn_grad_apply(tmp, dy, relu ? out : NULL, pre, coef, nout / Cout,
+	    Cout, 0);
+	mm_conv3x3_backward(dx1, dw1, tmp, x, w, N, H, W, Cin, Cout, s, scr);
+	memset(tmp, 0, nout * sizeof *tmp);
+	mm_conv3x3_backward_bn(dx2, 1, dw2, dy, relu ? out : NULL, pre, coef,
+	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	for (i = 0; i < nin; i++)
+		dx3[i] = -7;    /* overwritten */
+	mm_conv3x3_backward_bn(dx3, 0, dw3, dy, relu ? out : NULL, pre, coef,
+	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	for (i = 0; i < nin; i++)
+		dx3[i] += d0[i];
+	ok(gc_maxrel(dx2, dx1, nin) < 1e-6 && gc_maxrel(dx3, dx1, nin) < 1e-5 &&
+	    gc_maxrel(dw2, dw1, nw) < 1e-6,
+	    "conv+bn backward %dx%dx%dx%d->%d s%d relu %d = bn then conv "
+	    "(dx %.2g, %.2g, dw %.2g)", N, H, W, Cin, Cout, s, relu,
+	    gc_maxrel(dx2, dx1, nin), gc_maxrel(dx3, dx1, nin),
+	    gc_maxrel(dw2, dw1, nw));
+	mm_conv3x3_backward_bn(NULL, 0, dw3, dy, relu ? out : NULL, pre, coef,
+	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	for (i = 0; i < nw; i++)
+		dw3[i] -= dw1[i] - dw0[i];      /* one more gradient added */
+	ok(gc_maxrel(dw3, dw1, nw) < 1e-5, "conv+bn backward without dinp "
+	    "adds the weight gradient (%.2g)", gc_maxrel(dw3, dw1, nw));
+	free(dy); free(out); free(pre); free(coef); free(x); free(w);
+	free(tmp); free(d0); free(dx1); free(dx2); free(dx3); free(dw1);
+	free(dw2); free(dw3); free(dw0); free(scr);
+}
+
 int
 main(void)
 {
@@ -576,6 +678,14 @@ main(void)
 		test_conv(2, 8, 8, 16, 32, 2, 0);
 		test_conv(1, 9, 19, 8, 32, 2, 0);
 		test_conv(2, 8, 9, 32, 64, 2, 0);
+		test_conv_stats(3, 9, 11, 16, 16, 1);
+		test_conv_stats(3, 8, 8, 16, 32, 2);
+		test_conv_stats(2, 5, 6, 3, 8, 1);
+		test_conv_bn(2, 9, 11, 16, 16, 1, 1);
+		test_conv_bn(2, 6, 5, 32, 32, 1, 0);
+		test_conv_bn(1, 5, 6, 64, 64, 1, 1);
+		test_conv_bn(2, 8, 7, 16, 32, 2, 1);
+		test_conv_bn(2, 8, 8, 3, 16, 1, 1);
 	}
 	mm_nn_simd(-1);
 	rng = keep;
