@@ -10,8 +10,12 @@
  *   res-dsp   dsprites: resnet20/64 on 1x64x64 + factor mlp
  *   res-s3d   shapes3d: resnet20/64 on 3x64x64 + mlp:64,64,32,32,64,64
  * A step is the train forward and backward of both encoders (the loss and
- * optimiser are not included).  -l prints the per-layer time table of the
- * image encoder.
+ * optimiser are not included: bench/train.sh times the whole step beside
+ * PyTorch in the same run).  Each figure is compared with PyTorch's anchor
+ * (reference/anchors.md) as is and scaled by the two machines' sgemm
+ * ceilings.  -l prints the per-layer time table of the image encoder
+ * (wall time of each phase, split between a convolution and its
+ * BatchNorm in the proportion of the calling thread's own time).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -29,13 +33,21 @@ struct config {
 	const char *name, *img, *fac;
 	int C, D, out;
 	float scale;   /* image values: 0/1 (dsprites) or 0..255 */
+	double torch1, torch2;  /* PyTorch anchors, samples/s, 1 and 2 t */
 };
+
+/* The PyTorch figures of reference/anchors.md (jemalloc, full training
+ * step) were measured on a machine whose sgemm 512^3 ran at ANCHOR_SGEMM1
+ * (1 thread) and ANCHOR_SGEMM2 GFLOP/s (2 threads). */
+#define ANCHOR_SGEMM1 99.0
+#define ANCHOR_SGEMM2 195.0
 
 static const struct config configs[] = {
 	{ "flat", "mlp-flatten:2048,2048,1024,1024,512,512", "mlp:16,16,8,8,16,16",
-	    1, 81, 256, 1 },
-	{ "res-dsp", "resnet20", "mlp:16,16,8,8,16,16", 1, 81, 64, 1 },
-	{ "res-s3d", "resnet20", "mlp:64,64,32,32,64,64", 3, 47, 64, 255 },
+	    1, 81, 256, 1, 673, 488 },
+	{ "res-dsp", "resnet20", "mlp:16,16,8,8,16,16", 1, 81, 64, 1, 64, 100 },
+	{ "res-s3d", "resnet20", "mlp:64,64,32,32,64,64", 3, 47, 64, 255, 62,
+	    103 },
 };
 
 static double
@@ -78,14 +90,15 @@ usage(void)
 }
 
 static void
-run(const struct config *c, int B, int steps, int layers, double ceil)
+run(const struct config *c, int B, int steps, int layers, double ceil,
+    int threads)
 {
 	struct mm_encoder *img, *fac;
 	struct mm_rng rng;
 	size_t nx = (size_t)B * c->C * 64 * 64, i;
 	float *x = malloc(nx * sizeof *x), *p = malloc((size_t)B * c->D *
 	    sizeof *p), *dy = malloc((size_t)B * c->out * sizeof *dy);
-	double t0 = 0, t, flops;
+	double t0 = 0, t, flops, sps, anchor, asgemm;
 	int s, rc, n, k;
 
 	if (!x || !p || !dy)
@@ -118,10 +131,20 @@ run(const struct config *c, int B, int steps, int layers, double ceil)
 	}
 	t = mm_now() - t0;
 	flops = 3 * (mm_encoder_flops(img) + mm_encoder_flops(fac)) * B * steps;
+	sps = B * steps / t;
 	printf("%-8s %-44s %8.1f samples/s %7.1f ms/step %6.1f GFLOP/s "
 	    "(%.0f%% of sgemm 512^3)\n", c->name, mm_encoder_spec(img),
-	    B * steps / t, 1e3 * t / steps, flops / t * 1e-9,
+	    sps, 1e3 * t / steps, flops / t * 1e-9,
 	    100 * flops / t * 1e-9 / ceil);
+	/* against PyTorch's anchor: as measured there, and scaled by the
+	 * ratio of the two machines' sgemm ceilings */
+	if (B == 128 && threads <= 2) {
+		anchor = threads == 1 ? c->torch1 : c->torch2;
+		asgemm = threads == 1 ? ANCHOR_SGEMM1 : ANCHOR_SGEMM2;
+		printf("  vs PyTorch anchor %.0f samples/s: %.2fx; per unit of "
+		    "sgemm ceiling: %.2fx\n", anchor, sps / anchor,
+		    sps / ceil / (anchor / asgemm));
+	}
 	fflush(stdout);
 	if (layers) {
 		const char *names[256];
@@ -186,7 +209,7 @@ main(int argc, char **argv)
 		if (only && strcmp(only, configs[k].name))
 			continue;
 		run(&configs[k], B, steps ? steps :
-		    configs[k].img[0] == 'r' ? 4 : 20, layers, g512);
+		    configs[k].img[0] == 'r' ? 4 : 20, layers, g512, threads);
 	}
 	return 0;
 }

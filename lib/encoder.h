@@ -13,6 +13,14 @@
  * optimiser can treat them as flat arrays; every activation buffer is
  * allocated once, for max_batch rows, at creation.
  *
+ * Threads: a ResNet runs its forward and backward passes on as many
+ * threads as the BLAS was given (mm_blas_threads()) when it was created,
+ * each working on whole samples with a one-thread BLAS; sums over the
+ * batch are formed per fixed slice of samples and added in slice order,
+ * so outputs and gradients are bit-identical for any thread count.  The
+ * mlp encoders use the BLAS's own threads.  An encoder is used from one
+ * thread at a time.
+ *
  * Tensor names follow PyTorch state_dicts (num_batches_tracked omitted):
  *   mlp, mlp-flatten: nn.Sequential "net" of Linear, BatchNorm1d, ReLU
  *     triples, so block i is "net.<3i>.weight|bias" (Linear) and

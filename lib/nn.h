@@ -9,7 +9,9 @@
  *    and residual branches simply accumulate;
  *  - no function allocates: scratch space is passed in by the caller
  *    (sizes given by the *_scratch() helpers);
- *  - matrix products go through cblas_sgemm.
+ *  - matrix products go through cblas_sgemm; the ResNet's convolutions
+ *    use direct AVX-512 kernels instead where the CPU has them (see
+ *    mm_nn_simd()).
  *
  * Images inside the network are channel-last, (N, H, W, C) "NHWC", so that
  * a 3x3 convolution is one matrix product with M = N*H*W rows and a batch
