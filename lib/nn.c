@@ -660,7 +660,7 @@ pad_sample(float *pad, const float *x, int H, int W, int C)
  */
 static inline __attribute__((always_inline, target("avx512f"))) void
 direct_body(float *out, const float *pad, const float *wt, int H, int W,
-    int Wp, int Cx, int add, const int KO, const int XB, const int S)
+    int Wp, int Cx, int cn, int add, const int KO, const int XB, const int S)
 {
 	size_t rs = (size_t)Wp * Cx;
 	const int Co = 16 * KO;
@@ -683,7 +683,7 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 					const float *ip = pad + (S * y + t / 3) *
 					    rs + (size_t)(S * x0 + t % 3) * Cx;
 					const float *wp = wt + (size_t)t * Cx * Co;
-					for (c = 0; c < Cx; c++) {
+					for (c = 0; c < cn; c++) {
 #pragma GCC unroll 4
 						for (k = 0; k < KO; k++)
 							w[k] = _mm512_loadu_ps(wp +
@@ -717,7 +717,7 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 					const float *ip = pad + (S * y + t / 3) *
 					    rs + (size_t)(S * (x0 + j) + t % 3) * Cx;
 					const float *wp = wt + (size_t)t * Cx * Co;
-					for (c = 0; c < Cx; c++)
+					for (c = 0; c < cn; c++)
 #pragma GCC unroll 4
 						for (k = 0; k < KO; k++)
 							a[k] = _mm512_fmadd_ps(
@@ -870,7 +870,7 @@ direct16_rows2(float *out, const float *pad, const float *wt, int H, int W,
 		}
 	if (H % 2)
 		direct_body(out + (size_t)(H - 1) * W * 16, pad + (H - 1) * rs,
-		    wt, 1, W, W + 2, Cx, add, 1, 8, 1);
+		    wt, 1, W, W + 2, Cx, Cx, add, 1, 8, 1);
 }
 
 /* out (Ho, Wo, Co) (+)= the direct convolution of one padded sample */
@@ -879,20 +879,30 @@ static void
 direct_avx512(float *out, const float *pad, const float *wt, int Ho, int Wo,
     int Wp, int Cx, int Co, int S, int add)
 {
+	int c0, cn;
+
 	if (Co == 16 && S == 1 && Wo % 8 == 0 && Wp == Wo + 2)
 		direct16_rows2(out, pad, wt, Ho, Wo, Cx, add);
 	else if (Co == 16 && S == 1)
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 1, 8, 1);
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, Cx, add, 1, 8, 1);
 	else if (Co == 32 && S == 1)
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 2, 8, 1);
-	else if (Co == 64 && S == 1)
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 4, 4, 1);
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, Cx, add, 2, 8, 1);
 	else if (Co == 16)
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 1, 8, 2);
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, Cx, add, 1, 8, 2);
 	else if (Co == 32)
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 2, 8, 2);
+		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, Cx, add, 2, 8, 2);
 	else
-		direct_body(out, pad, wt, Ho, Wo, Wp, Cx, add, 4, 4, 2);
+		/* 64 channels: 16 input channels at a time, so that their
+		 * weights (36 KiB) stay in the L1 cache */
+		for (c0 = 0; c0 < Cx; c0 += cn) {
+			cn = Cx - c0 < 16 ? Cx - c0 : 16;
+			if (S == 1)
+				direct_body(out, pad + c0, wt + (size_t)c0 * Co,
+				    Ho, Wo, Wp, Cx, cn, add || c0, 4, 4, 1);
+			else
+				direct_body(out, pad + c0, wt + (size_t)c0 * Co,
+				    Ho, Wo, Wp, Cx, cn, add || c0, 4, 4, 2);
+		}
 }
 #endif
 

@@ -676,6 +676,8 @@ main(void)
 		test_conv(2, 5, 7, 16, 64, 1, 0);
 		test_conv(1, 4, 6, 64, 16, 1, 0);
 		test_conv(1, 4, 5, 32, 32, 1, 1);
+		test_conv(1, 6, 9, 64, 64, 1, 0);     /* input channels in */
+		test_conv(1, 5, 5, 40, 64, 1, 0);     /* blocks of 16 */
 		test_conv(2, 7, 6, 16, 16, 2, 1);     /* stride 2 */
 		test_conv(2, 8, 8, 16, 32, 2, 0);
 		test_conv(1, 9, 19, 8, 32, 2, 0);
