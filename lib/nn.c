@@ -733,22 +733,32 @@ direct_body(float *out, const float *pad, const float *wt, int H, int W,
 }
 
 /*
- * Weight gradient of the same convolution for one sample, added to
- *   dwt[t, c, :] += sum over pixels (y, x) of
- *                   pad[y + ky, x + kx, c] * dy[y, x, :]
- * dwt (9, Cx, Co), pad (H + 2, W + 2, Cx), dy (H, W, Co), Co = 16 KO.
- * For each tap and block of CB input channels, CB KO accumulators stay in
- * registers over all pixels; Cx must be a multiple of CB.
+ * Weight gradient of the same convolution (stride S) for one sample:
+ *   dwt[t, c, :] += sum over output pixels (y, x) of
+ *                   x[S y + ky - 1, S x + kx - 1, c] * dy[y, x, :]
+ * over the pixels whose input lies inside the image (the zero padding
+ * adds nothing).  dwt (9, Cx, Co), x (H, W, Cx), dy (Ho, Wo, Co),
+ * Co = 16 KO.  For each tap and block of CB input channels, CB KO
+ * accumulators stay in registers over all pixels; Cx must be a multiple
+ * of CB.
  */
 static inline __attribute__((always_inline, target("avx512f"))) void
-dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
-    int Wp, int Cx, const int KO, const int CB, const int S)
+dweight_body(float *dwt, const float *x, const float *dy, int Ho, int Wo,
+    int H, int W, int Cx, const int KO, const int CB, const int S)
 {
-	size_t rs = (size_t)Wp * Cx;
 	const int Co = 16 * KO;
-	int t, c0, c, k, y, x;
+	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px;
 
-	for (t = 0; t < 9; t++)
+	for (t = 0; t < 9; t++) {
+		ky = t / 3;
+		kx = t % 3;
+		/* 0 <= S y + ky - 1 < H, likewise for x */
+		y0 = ky == 0;
+		y1 = (H - ky) / S + 1;
+		y1 = y1 < Ho ? y1 : Ho;
+		x0 = kx == 0;
+		x1 = (W - kx) / S + 1;
+		x1 = x1 < Wo ? x1 : Wo;
 		for (c0 = 0; c0 < Cx; c0 += CB) {
 			__m512 acc[CB][KO], d[KO], b;
 			float *o = dwt + ((size_t)t * Cx + c0) * Co;
@@ -758,19 +768,19 @@ dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
 				for (k = 0; k < KO; k++)
 					acc[c][k] = _mm512_loadu_ps(o + Co * c +
 					    16 * k);
-			for (y = 0; y < H; y++) {
-				const float *ip = pad + (S * y + t / 3) * rs +
-				    (size_t)(t % 3) * Cx + c0;
-				const float *g = dy + (size_t)y * W * Co;
-				for (x = 0; x < W; x++) {
+			for (y = y0; y < y1; y++) {
+				const float *ip = x + ((size_t)(S * y + ky - 1) *
+				    W + kx - 1) * Cx + c0;
+				const float *g = dy + (size_t)y * Wo * Co;
+				for (px = x0; px < x1; px++) {
 #pragma GCC unroll 4
 					for (k = 0; k < KO; k++)
 						d[k] = _mm512_loadu_ps(g +
-						    (size_t)x * Co + 16 * k);
+						    (size_t)px * Co + 16 * k);
 #pragma GCC unroll 16
 					for (c = 0; c < CB; c++) {
 						b = _mm512_set1_ps(ip[(size_t)S *
-						    x * Cx + c]);
+						    px * Cx + c]);
 #pragma GCC unroll 4
 						for (k = 0; k < KO; k++)
 							acc[c][k] = _mm512_fmadd_ps(b,
@@ -785,25 +795,26 @@ dweight_body(float *dwt, const float *pad, const float *dy, int H, int W,
 					_mm512_storeu_ps(o + Co * c + 16 * k,
 					    acc[c][k]);
 		}
+	}
 }
 
 __attribute__((target("avx512f")))
 static void
-dweight_avx512(float *dwt, const float *pad, const float *dy, int Ho,
-    int Wo, int Wp, int Cx, int Co, int S)
+dweight_avx512(float *dwt, const float *x, const float *dy, int Ho, int Wo,
+    int H, int W, int Cx, int Co, int S)
 {
 	if (Co == 16 && S == 1)
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 1, 16, 1);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 1, 16, 1);
 	else if (Co == 32 && S == 1)
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 2, 8, 1);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 2, 8, 1);
 	else if (Co == 64 && S == 1)
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 4, 4, 1);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 4, 4, 1);
 	else if (Co == 16)
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 1, 16, 2);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 1, 16, 2);
 	else if (Co == 32)
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 2, 8, 2);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 2, 8, 2);
 	else
-		dweight_body(dwt, pad, dy, Ho, Wo, Wp, Cx, 4, 4, 2);
+		dweight_body(dwt, x, dy, Ho, Wo, H, W, Cx, 4, 4, 2);
 }
 
 /*
@@ -952,22 +963,20 @@ use_direct_dw(int Cx, int Co, int stride)
 }
 
 /* dwt (9, Cx, Co) += the weight gradient of x (N, H, W, Cx) and
- * dy (N, Ho, Wo, Co); pad: scratch as for direct_conv(). */
+ * dy (N, Ho, Wo, Co). */
 static void
-direct_dw(float *dwt, const float *x, const float *dy, float *pad, int N,
-    int H, int W, int Cx, int Co, int S)
+direct_dw(float *dwt, const float *x, const float *dy, int N, int H, int W,
+    int Cx, int Co, int S)
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
 	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
 
-	for (n = 0; n < N; n++) {
-		pad_sample(pad, x + n * in, H, W, Cx);
-		dweight_avx512(dwt, pad, dy + n * on, Ho, Wo, W + 2, Cx, Co,
-		    S);
-	}
+	for (n = 0; n < N; n++)
+		dweight_avx512(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx,
+		    Co, S);
 #else
-	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
+	(void)dwt, (void)x, (void)dy, (void)N, (void)H, (void)W;
 	(void)Cx, (void)Co, (void)S;
 #endif
 }
@@ -1131,7 +1140,7 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 
 	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
 	if (dwd)        /* dwp (9, Cin, Cout) */
-		direct_dw(dwp, inp, dout, pad, N, H, W, Cin, Cout, stride);
+		direct_dw(dwp, inp, dout, N, H, W, Cin, Cout, stride);
 	if (dxd) {
 		/* dinp is the stride-1 convolution of dout with the flipped,
 		 * transposed weight wp (9, Cout, Cin): tap t' = 8 - t */
@@ -1272,7 +1281,7 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 	for (n = 0; n < N; n++) {
 		mm_bn_grad_apply(g, dy + n * on, out ? out + n * on : NULL,
 		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
-		direct_dw(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout, stride);
+		direct_dw(dwt, inp + n * in, g, 1, H, W, Cin, Cout, stride);
 		if (dinp)
 			direct_conv(dinp + n * in, g, wp, pad, 1, H, W, Cout,
 			    Cin, 1, add);
