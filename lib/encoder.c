@@ -881,10 +881,11 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		    (size_t)n0 * u->Cout, n, u->Ho * u->Wo, u->Cout);
 		break;
 	case B_TOP:
-		/* gradient of the block output, through its ReLU, to the
-		 * shortcut (dx) and to the second BatchNorm */
+		/* gradient of the block output, through its ReLU (masked
+		 * in place), to the second BatchNorm and the shortcut (dx) */
 		len = M * u->Cout;
-		mm_relu_mask(j->dy + o, u->post + o, len);
+		mm_bn_grad_sum_mask(s1, s2, j->dy + o, u->post + o, u->pre + o,
+		    u->mean, u->rstd, M, u->Cout);
 		if (b->stride == 1 && b->Cin == b->Cout) {
 			/* identity: dx is dy itself (the caller's buffer
 			 * rotation), the first unit's backward adds to it */
@@ -897,7 +898,7 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 			mm_shortcut_backward(j->dx + k, j->dy + o, n, b->H,
 			    b->W, b->Cin, b->Cout, b->stride);
 		}
-		/* fall through */
+		break;
 	case B_GSUM:
 		mm_bn_grad_sum(s1, s2, j->dy + o, j->relu ? u->post + o : NULL,
 		    u->pre + o, u->mean, u->rstd, M, u->Cout);

@@ -146,10 +146,12 @@ use_lanes(int C)
 }
 
 /* acc[j] (LANES) = sum over chunks of f(x)[j]; kind 0: x, 1: (x - mu)^2,
- * 2: g (masked by out > 0 when out) into acc and g xhat into acc2. */
+ * 2: g (masked by out > 0 when out) into acc and g xhat into acc2;
+ * 3: the same with g masked in place (gw = g, out not NULL). */
 static void
 lane_sums(double *acc, double *acc2, const float *x, const float *g,
-    const float *out, const float *mu, const float *rs, size_t n, int kind)
+    float *gw, const float *out, const float *mu, const float *rs, size_t n,
+    int kind)
 {
 	float part[LANES], part2[LANES], v, xh, gm;
 	size_t i0, len, k;
@@ -165,6 +167,7 @@ lane_sums(double *acc, double *acc2, const float *x, const float *g,
 		len = n - i0 < LANES ? n - i0 : LANES;
 		const float *xr = x + i0, *gr = g ? g + i0 : NULL;
 		const float *yr = out ? out + i0 : NULL;
+		float *wr = gw ? gw + i0 : NULL;
 		switch (kind) {
 		case 0:
 			for (k = 0; k < len; k++)
@@ -174,6 +177,15 @@ lane_sums(double *acc, double *acc2, const float *x, const float *g,
 			for (k = 0; k < len; k++) {
 				v = xr[k] - mu[k];
 				part[k] += v * v;
+			}
+			break;
+		case 3:
+			for (k = 0; k < len; k++) {
+				gm = yr[k] > 0 ? wr[k] : 0;
+				wr[k] = gm;
+				xh = (xr[k] - mu[k]) * rs[k];
+				part[k] += gm;
+				part2[k] += gm * xh;
 			}
 			break;
 		default:
@@ -237,7 +249,7 @@ mm_bn_sum(double *sum, const float *x, const float *mean, size_t M, int C)
 	if (use_lanes(C)) {
 		if (mean)
 			lane_spread(mu, mean, C);
-		lane_sums(acc, NULL, x, NULL, NULL, mu, NULL, M * C,
+		lane_sums(acc, NULL, x, NULL, NULL, NULL, mu, NULL, M * C,
 		    mean ? 1 : 0);
 		lane_fold(sum, acc, C);
 		return;
@@ -467,7 +479,7 @@ mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
 	if (use_lanes(C)) {
 		lane_spread(mu, mean, C);
 		lane_spread(rs, rstd, C);
-		lane_sums(acc, acc2, inp, dout, out, mu, rs, M * C, 2);
+		lane_sums(acc, acc2, inp, dout, NULL, out, mu, rs, M * C, 2);
 		lane_fold(sdy, acc, C);
 		lane_fold(sdyx, acc2, C);
 		return;
@@ -475,6 +487,26 @@ mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
 	for (c0 = 0; c0 < C; c0 += CBLK)
 		gsum_cols(sdy + c0, sdyx + c0, dout, out, inp, mean, rstd, M,
 		    C, c0, C - c0 < CBLK ? C - c0 : CBLK);
+}
+
+void
+mm_bn_grad_sum_mask(double *sdy, double *sdyx, float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C)
+{
+	double acc[LANES], acc2[LANES];
+	float mu[LANES], rs[LANES];
+
+	if (!use_lanes(C)) {
+		mm_relu_mask(dout, out, M * C);
+		mm_bn_grad_sum(sdy, sdyx, dout, NULL, inp, mean, rstd, M, C);
+		return;
+	}
+	lane_spread(mu, mean, C);
+	lane_spread(rs, rstd, C);
+	lane_sums(acc, acc2, inp, NULL, dout, out, mu, rs, M * C, 3);
+	lane_fold(sdy, acc, C);
+	lane_fold(sdyx, acc2, C);
 }
 
 void

@@ -104,6 +104,11 @@ void mm_bn_apply(float *out,              /* (M, C) */
 void mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
     const float *out, const float *inp, const float *mean, const float *rstd,
     size_t M, int C);
+/* The same sums of a BatchNorm followed by a ReLU (outside, e.g. after a
+ * residual add), with dout masked in place by out > 0 first. */
+void mm_bn_grad_sum_mask(double *sdy, double *sdyx, float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C);
 /* coef (3 C) from the sums over all M rows; dgamma, dbeta (C) += */
 void mm_bn_grad_coef(float *coef, float *dgamma, float *dbeta,
     const double *sdy, const double *sdyx, const float *mean,

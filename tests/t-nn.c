@@ -534,6 +534,36 @@ test_l2(void)
 	free(c.out); free(c.norm); free(c.x); free(c.R); free(dx);
 }
 
+/* mm_bn_grad_sum_mask = mm_relu_mask, then mm_bn_grad_sum without out */
+static void
+test_bn_sum_mask(size_t M, int C)
+{
+	size_t n = M * C;
+	float *g1 = gc_alloc(n), *g2 = gc_alloc(n), *out = gc_alloc(n);
+	float *x = gc_alloc(n), *mean = gc_alloc(C), *rstd = gc_alloc(C);
+	double *s1 = calloc(4 * C, sizeof *s1), *s2 = s1 + C, *s3 = s2 + C;
+	double *s4 = s3 + C, e = 0;
+	int c;
+
+	gc_fill(g1, n, 1, &rng);
+	memcpy(g2, g1, n * sizeof *g1);
+	gc_fill(out, n, 1, &rng);
+	gc_fill(x, n, 2, &rng);
+	gc_fill(mean, C, 1, &rng);
+	for (c = 0; c < C; c++)
+		rstd[c] = 0.5f + (float)c / C;
+	mm_relu_mask(g1, out, n);
+	mm_bn_grad_sum(s1, s2, g1, NULL, x, mean, rstd, M, C);
+	mm_bn_grad_sum_mask(s3, s4, g2, out, x, mean, rstd, M, C);
+	for (c = 0; c < C; c++)
+		e = fmax(e, fmax(fabs(s1[c] - s3[c]), fabs(s2[c] - s4[c])) /
+		    (1 + fabs(s1[c]) + fabs(s2[c])));
+	ok(!memcmp(g1, g2, n * sizeof *g1) && e < 1e-12, "bn grad sums with "
+	    "the ReLU mask applied in place, %zux%d (%.2g)", M, C, e);
+	free(g1); free(g2); free(out); free(x); free(mean); free(rstd);
+	free(s1);
+}
+
 /* mm_conv3x3_forward_stats: the output of mm_conv3x3_forward, and the
  * per-channel mean and squared deviations of it in double, also when the
  * samples come in two calls. */
@@ -650,6 +680,10 @@ main(void)
 	test_bn(300, 70, 0);     /* more than one channel block */
 	test_bn(300, 70, 1);
 	test_bn2d();
+	keep = rng;
+	test_bn_sum_mask(5000, 16);
+	test_bn_sum_mask(300, 70);
+	rng = keep;
 	test_conv(2, 6, 7, 3, 4, 1, 1);
 	test_conv(2, 7, 6, 2, 5, 2, 1);
 	test_conv(1, 5, 5, 1, 3, 2, 1);
