@@ -85,7 +85,7 @@ struct mm_encoder {
 	int lastN, last_train;
 
 	/* resnet parallelism: the batch is cut into NSLICE slices of whole
-	 * samples, spread over T threads (slice s on thread s % T); sums
+	 * samples, taken in turn by T threads; sums
 	 * over the batch (BatchNorm statistics, weight gradients) are kept
 	 * per slice and added in slice order, so results do not depend on
 	 * T or on timing */
@@ -810,6 +810,7 @@ struct job {
 	struct unit *next;     /* B_CONV: then the sums of this unit's
 	                        * backward, with dy = dx (ReLU fused) */
 	double tconv, tbn;     /* thread 0's own time in each part */
+	int next_slice;        /* the next slice to take */
 };
 
 static size_t
@@ -924,13 +925,29 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 	return t;
 }
 
+/* Slices are taken in turn from a shared counter, so a thread slowed by
+ * other work on its core does fewer of them; a slice's result does not
+ * depend on the thread that computes it. */
+static int
+next_slice(struct mm_encoder *e, struct job *j)
+{
+	int s;
+
+	if (!e->pool)
+		return j->next_slice++;
+	pthread_mutex_lock(&e->pool->mu);
+	s = j->next_slice++;
+	pthread_mutex_unlock(&e->pool->mu);
+	return s;
+}
+
 static void
 run_slices(struct mm_encoder *e, struct job *j, int tid)
 {
 	double t = mm_now(), tbn = 0;
 	int s;
 
-	for (s = tid; s < NSLICE; s += e->T)
+	while ((s = next_slice(e, j)) < NSLICE)
 		tbn += slice_work(e, j, s, tid);
 	if (tid == 0) {
 		j->tbn = tbn;
@@ -948,6 +965,7 @@ phase(struct mm_encoder *e, struct job *j, int op, int ic, int ib, int fwd)
 
 	j->op = op;
 	j->tconv = j->tbn = 0;
+	j->next_slice = 0;
 	pool_run(e, run_slices, j);
 	w = mm_now() - t;
 	f = j->tconv + j->tbn > 0 ? j->tconv / (j->tconv + j->tbn) : 1;
