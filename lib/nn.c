@@ -830,6 +830,57 @@ dweight_body(float *dwt, const float *x, const float *dy, int Ho, int Wo,
 	}
 }
 
+/*
+ * The weight gradient for few input channels (the first layer: Cx = CX of
+ * 1 to 3), 16 output channels, stride 1, from a zero-padded sample: all
+ * 9 CX weight rows stay in registers while each output-gradient pixel is
+ * loaded once.  dwt (9, CX, 16), pad (Ho + 2, Wo + 2, CX), dy (Ho, Wo, 16).
+ */
+static inline __attribute__((always_inline, target("avx512f"))) void
+dweight_few_body(float *dwt, const float *pad, const float *dy, int Ho,
+    int Wo, const int CX)
+{
+	size_t rs = (size_t)(Wo + 2) * CX;
+	__m512 acc[9][CX], d;
+	int t, c, y, x;
+
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			acc[t][c] = _mm512_loadu_ps(dwt + (t * CX + c) * 16);
+	for (y = 0; y < Ho; y++)
+		for (x = 0; x < Wo; x++) {
+			const float *ip = pad + y * rs + (size_t)x * CX;
+			d = _mm512_loadu_ps(dy + ((size_t)y * Wo + x) * 16);
+#pragma GCC unroll 9
+			for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+				for (c = 0; c < CX; c++)
+					acc[t][c] = _mm512_fmadd_ps(
+					    _mm512_set1_ps(ip[(t / 3) * rs +
+					    (t % 3) * CX + c]), d, acc[t][c]);
+		}
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			_mm512_storeu_ps(dwt + (t * CX + c) * 16, acc[t][c]);
+}
+
+__attribute__((target("avx512f")))
+static void
+dweight_few_avx512(float *dwt, const float *pad, const float *dy, int Ho,
+    int Wo, int Cx)
+{
+	if (Cx == 1)
+		dweight_few_body(dwt, pad, dy, Ho, Wo, 1);
+	else if (Cx == 2)
+		dweight_few_body(dwt, pad, dy, Ho, Wo, 2);
+	else
+		dweight_few_body(dwt, pad, dy, Ho, Wo, 3);
+}
+
 __attribute__((target("avx512f")))
 static void
 dweight_avx512(float *dwt, const float *x, const float *dy, int Ho, int Wo,
@@ -990,25 +1041,34 @@ direct_conv(float *out, const float *x, const float *wt, float *pad, int N,
 static int
 use_direct_dw(int Cx, int Co, int stride)
 {
+	if (Cx <= 3)
+		return use_direct(Co, stride) && Co == 16 && stride == 1;
 	return use_direct(Co, stride) && Cx % (Co == 16 ? 16 : Co == 32 ? 8 :
 	    4) == 0;
 }
 
 /* dwt (9, Cx, Co) += the weight gradient of x (N, H, W, Cx) and
- * dy (N, Ho, Wo, Co). */
+ * dy (N, Ho, Wo, Co); pad: scratch as for direct_conv() (used when
+ * Cx <= 3). */
 static void
-direct_dw(float *dwt, const float *x, const float *dy, int N, int H, int W,
-    int Cx, int Co, int S)
+direct_dw(float *dwt, const float *x, const float *dy, float *pad, int N,
+    int H, int W, int Cx, int Co, int S)
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
 	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
 
-	for (n = 0; n < N; n++)
+	for (n = 0; n < N; n++) {
+		if (Cx <= 3) {
+			pad_sample(pad, x + n * in, H, W, Cx);
+			dweight_few_avx512(dwt, pad, dy + n * on, Ho, Wo, Cx);
+			continue;
+		}
 		dweight_avx512(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx,
 		    Co, S);
+	}
 #else
-	(void)dwt, (void)x, (void)dy, (void)N, (void)H, (void)W;
+	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
 	(void)Cx, (void)Co, (void)S;
 #endif
 }
@@ -1172,7 +1232,7 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 
 	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
 	if (dwd)        /* dwp (9, Cin, Cout) */
-		direct_dw(dwp, inp, dout, N, H, W, Cin, Cout, stride);
+		direct_dw(dwp, inp, dout, pad, N, H, W, Cin, Cout, stride);
 	if (dxd) {
 		/* dinp is the stride-1 convolution of dout with the flipped,
 		 * transposed weight wp (9, Cout, Cin): tap t' = 8 - t */
@@ -1313,7 +1373,8 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 	for (n = 0; n < N; n++) {
 		mm_bn_grad_apply(g, dy + n * on, out ? out + n * on : NULL,
 		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
-		direct_dw(dwt, inp + n * in, g, 1, H, W, Cin, Cout, stride);
+		direct_dw(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout,
+		    stride);
 		if (dinp)
 			direct_conv(dinp + n * in, g, wp, pad, 1, H, W, Cout,
 			    Cin, 1, add);

@@ -705,6 +705,8 @@ main(void)
 		test_conv(3, 16, 16, 16, 16, 1, 0);
 		test_conv(2, 7, 8, 16, 16, 1, 1);     /* 2-row blocks, odd H */
 		test_conv(1, 5, 16, 3, 16, 1, 0);
+		test_conv(2, 6, 7, 1, 16, 1, 1);      /* few input channels */
+		test_conv(2, 5, 9, 2, 16, 1, 0);
 		test_conv(2, 6, 10, 8, 32, 1, 0);     /* 32 and 64 channels */
 		test_conv(1, 5, 6, 32, 8, 1, 0);
 		test_conv(2, 5, 7, 16, 64, 1, 0);
