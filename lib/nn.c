@@ -638,27 +638,33 @@ mm_conv3x3_scratch(int H, int W, int Cin, int Cout)
 }
 
 /* ---- SIMD dispatch ----
- * The direct kernels below need AVX-512F, checked at run time; without
- * it (or when switched off, for tests and comparisons) every convolution
- * takes the portable im2col + sgemm path. */
-static int simd_level = -1;
+ * The direct kernels below come in AVX-512F (level 2) and AVX2 + FMA
+ * (level 1) versions, chosen at run time; without either (or when
+ * switched off, for tests and comparisons) every convolution takes the
+ * portable im2col + sgemm path (level 0). */
+static int simd_level = -1, simd_max = -1;
 
 int
 mm_nn_simd(int level)
 {
 	const char *s;
 
-	if (level >= 0) {
-		simd_level = level;
-	} else if (simd_level < 0) {
-		simd_level = 0;
+	if (simd_max < 0) {
+		simd_max = 0;
 #ifdef MM_X86
 		if (__builtin_cpu_supports("avx512f"))
-			simd_level = 1;
+			simd_max = 2;
+		else if (__builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("fma"))
+			simd_max = 1;
 #endif
-		if ((s = getenv("MMIB_SIMD")) && *s == '0')
-			simd_level = 0;
+		simd_level = simd_max;
+		if ((s = getenv("MMIB_SIMD")) && *s >= '0' && *s <= '2' &&
+		    *s - '0' < simd_max)
+			simd_level = *s - '0';
 	}
+	if (level >= 0)
+		simd_level = level < simd_max ? level : simd_max;
 	return simd_level;
 }
 
@@ -998,6 +1004,194 @@ direct_avx512(float *out, const float *pad, const float *wt, int Ho, int Wo,
 				    Ho, Wo, Wp, Cx, cn, add || c0, 4, 4, 2);
 		}
 }
+
+/*
+ * AVX2 + FMA versions of direct_body() and dweight_body() for CPUs
+ * without AVX-512: 8-float registers, KO8 per pixel (of Co output
+ * channels in all: the caller offsets out, wt or dwt, dy to a group of
+ * 8 KO8), and blocks small enough for the 16 registers.
+ */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+direct_body_avx2(float *out, const float *pad, const float *wt, int H,
+    int W, int Wp, int Cx, int cn, int add, const int KO8, const int XB,
+    const int S, int Co)
+{
+	size_t rs = (size_t)Wp * Cx;
+	int y, x0, nb, t, c, j, k;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += nb) {
+			float *o = out + ((size_t)y * W + x0) * Co;
+			nb = W - x0 < XB ? W - x0 : XB;
+			if (nb == XB) {
+				__m256 acc[XB][KO8], b;
+#pragma GCC unroll 8
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 8
+					for (k = 0; k < KO8; k++)
+						acc[j][k] = add ? _mm256_loadu_ps(o +
+						    Co * j + 8 * k) :
+						    _mm256_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * x0 + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < cn; c++) {
+#pragma GCC unroll 8
+						for (j = 0; j < XB; j++) {
+							b = _mm256_set1_ps(
+							    ip[S * j * Cx + c]);
+#pragma GCC unroll 8
+							for (k = 0; k < KO8; k++)
+								acc[j][k] = _mm256_fmadd_ps(b,
+								    _mm256_loadu_ps(wp +
+								    Co * c + 8 * k),
+								    acc[j][k]);
+						}
+					}
+				}
+#pragma GCC unroll 8
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 8
+					for (k = 0; k < KO8; k++)
+						_mm256_storeu_ps(o + Co * j + 8 * k,
+						    acc[j][k]);
+				continue;
+			}
+			for (j = 0; j < nb; j++) {
+				__m256 a[KO8];
+#pragma GCC unroll 8
+				for (k = 0; k < KO8; k++)
+					a[k] = add ? _mm256_loadu_ps(o + Co * j +
+					    8 * k) : _mm256_setzero_ps();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * (x0 + j) + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < cn; c++)
+#pragma GCC unroll 8
+						for (k = 0; k < KO8; k++)
+							a[k] = _mm256_fmadd_ps(
+							    _mm256_set1_ps(ip[c]),
+							    _mm256_loadu_ps(wp +
+							    Co * c + 8 * k), a[k]);
+				}
+#pragma GCC unroll 8
+				for (k = 0; k < KO8; k++)
+					_mm256_storeu_ps(o + Co * j + 8 * k, a[k]);
+			}
+		}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+direct_avx2(float *out, const float *pad, const float *wt, int Ho, int Wo,
+    int Wp, int Cx, int Co, int S, int add)
+{
+	int c0, cn, h;
+
+	/* 16 input channels at a time, so that their weights stay in the
+	 * L1 cache (64 channels: 36 KiB); 64 output channels in two
+	 * halves of 32 (4 registers per pixel) */
+	for (c0 = 0; c0 < Cx; c0 += cn) {
+		cn = Cx - c0 < 16 ? Cx - c0 : 16;
+		const float *p = pad + c0, *w = wt + (size_t)c0 * Co;
+		int a = add || c0;
+		for (h = 0; h < Co; h += 32) {
+			if (Co == 16 && S == 1)
+				direct_body_avx2(out, p, w, Ho, Wo, Wp, Cx, cn,
+				    a, 2, 4, 1, Co);
+			else if (Co == 16)
+				direct_body_avx2(out, p, w, Ho, Wo, Wp, Cx, cn,
+				    a, 2, 4, 2, Co);
+			else if (S == 1)
+				direct_body_avx2(out + h, p, w + h, Ho, Wo, Wp,
+				    Cx, cn, a, 4, 2, 1, Co);
+			else
+				direct_body_avx2(out + h, p, w + h, Ho, Wo, Wp,
+				    Cx, cn, a, 4, 2, 2, Co);
+		}
+	}
+}
+
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+dweight_body_avx2(float *dwt, const float *x, const float *dy, int Ho,
+    int Wo, int H, int W, int Cx, const int KO8, const int CB, const int S,
+    int Co)
+{
+	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px;
+
+	for (t = 0; t < 9; t++) {
+		ky = t / 3;
+		kx = t % 3;
+		y0 = ky == 0;
+		y1 = (H - ky) / S + 1;
+		y1 = y1 < Ho ? y1 : Ho;
+		x0 = kx == 0;
+		x1 = (W - kx) / S + 1;
+		x1 = x1 < Wo ? x1 : Wo;
+		for (c0 = 0; c0 < Cx; c0 += CB) {
+			__m256 acc[CB][KO8], d[KO8], b;
+			float *o = dwt + ((size_t)t * Cx + c0) * Co;
+#pragma GCC unroll 8
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 8
+				for (k = 0; k < KO8; k++)
+					acc[c][k] = _mm256_loadu_ps(o + Co * c +
+					    8 * k);
+			for (y = y0; y < y1; y++) {
+				const float *ip = x + ((size_t)(S * y + ky - 1) *
+				    W + kx - 1) * Cx + c0;
+				const float *g = dy + (size_t)y * Wo * Co;
+				for (px = x0; px < x1; px++) {
+#pragma GCC unroll 8
+					for (k = 0; k < KO8; k++)
+						d[k] = _mm256_loadu_ps(g +
+						    (size_t)px * Co + 8 * k);
+#pragma GCC unroll 8
+					for (c = 0; c < CB; c++) {
+						b = _mm256_set1_ps(ip[(size_t)S *
+						    px * Cx + c]);
+#pragma GCC unroll 8
+						for (k = 0; k < KO8; k++)
+							acc[c][k] = _mm256_fmadd_ps(b,
+							    d[k], acc[c][k]);
+					}
+				}
+			}
+#pragma GCC unroll 8
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 8
+				for (k = 0; k < KO8; k++)
+					_mm256_storeu_ps(o + Co * c + 8 * k,
+					    acc[c][k]);
+		}
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+dweight_avx2(float *dwt, const float *x, const float *dy, int Ho, int Wo,
+    int H, int W, int Cx, int Co, int S)
+{
+	int h;
+
+	/* 64 output channels in two halves of 32 */
+	for (h = 0; h < Co; h += 32) {
+		if (Co == 16 && S == 1)
+			dweight_body_avx2(dwt, x, dy, Ho, Wo, H, W, Cx, 2, 4,
+			    1, Co);
+		else if (Co == 16)
+			dweight_body_avx2(dwt, x, dy, Ho, Wo, H, W, Cx, 2, 4,
+			    2, Co);
+		else if (S == 1)
+			dweight_body_avx2(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
+			    4, 2, 1, Co);
+		else
+			dweight_body_avx2(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
+			    4, 2, 2, Co);
+	}
+}
 #endif
 
 /* Whether the direct kernel does a convolution to Co channels. */
@@ -1027,8 +1221,12 @@ direct_conv(float *out, const float *x, const float *wt, float *pad, int N,
 
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, x + n * in, H, W, Cx);
-		direct_avx512(out + n * on, pad, wt, Ho, Wo, W + 2, Cx, Co, S,
-		    add);
+		if (simd_level == 2)
+			direct_avx512(out + n * on, pad, wt, Ho, Wo, W + 2, Cx,
+			    Co, S, add);
+		else
+			direct_avx2(out + n * on, pad, wt, Ho, Wo, W + 2, Cx,
+			    Co, S, add);
 	}
 #else
 	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
@@ -1042,7 +1240,11 @@ static int
 use_direct_dw(int Cx, int Co, int stride)
 {
 	if (Cx <= 3)
-		return use_direct(Co, stride) && Co == 16 && stride == 1;
+		return use_direct(Co, stride) && Co == 16 && stride == 1 &&
+		    simd_level == 2;
+	/* channel blocks: 16, 8, 4 (AVX-512) or 4, 2, 2 (AVX2) */
+	if (simd_level < 2)
+		return use_direct(Co, stride) && Cx % (Co == 16 ? 4 : 2) == 0;
 	return use_direct(Co, stride) && Cx % (Co == 16 ? 16 : Co == 32 ? 8 :
 	    4) == 0;
 }
@@ -1064,8 +1266,12 @@ direct_dw(float *dwt, const float *x, const float *dy, float *pad, int N,
 			dweight_few_avx512(dwt, pad, dy + n * on, Ho, Wo, Cx);
 			continue;
 		}
-		dweight_avx512(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx,
-		    Co, S);
+		if (simd_level == 2)
+			dweight_avx512(dwt, x + n * in, dy + n * on, Ho, Wo, H,
+			    W, Cx, Co, S);
+		else
+			dweight_avx2(dwt, x + n * in, dy + n * on, Ho, Wo, H,
+			    W, Cx, Co, S);
 	}
 #else
 	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;

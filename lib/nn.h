@@ -123,12 +123,14 @@ void mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
  * im2col + sgemm in chunks of output pixels so the column buffer stays in
  * cache.  scratch must hold mm_conv3x3_scratch(H, W, Cin, Cout) floats. */
 size_t mm_conv3x3_scratch(int H, int W, int Cin, int Cout);
-/* Stride-1 convolutions with 16 output channels (forward) or 16 input
- * channels (input gradient) use a direct AVX-512 kernel when the CPU has
- * it; mm_nn_simd(0) forces the portable path (as does MMIB_SIMD=0 in the
- * environment), mm_nn_simd(1) allows the kernels again, mm_nn_simd(-1)
- * only queries.  Returns the level in effect.  Not thread-safe: set it
- * before starting threads. */
+/* Convolutions with 16, 32 or 64 output channels (forward, stride 1 or
+ * 2), their weight gradients, and the input gradients of stride-1 ones
+ * with 16, 32 or 64 input channels use direct kernels when the CPU has
+ * AVX-512F (level 2) or AVX2 + FMA (level 1), else the portable im2col +
+ * sgemm path (level 0).  mm_nn_simd(level) sets the level (capped at what
+ * the CPU has; MMIB_SIMD=0 or 1 in the environment lowers the default),
+ * mm_nn_simd(-1) only queries.  Returns the level in effect.  Not
+ * thread-safe: set it before starting threads. */
 int mm_nn_simd(int level);
 void mm_conv3x3_forward(float *out,       /* (N, Ho, Wo, Cout) */
     const float *inp,                    /* (N, H, W, Cin) */

@@ -698,7 +698,8 @@ main(void)
 	keep = rng;
 	for (level = mm_nn_simd(-1); level >= 0; level--) {
 		mm_nn_simd(level);
-		diag("direct kernels %s", level ? "on" : "off");
+		diag("direct kernels: %s", level == 2 ? "AVX-512" :
+		    level == 1 ? "AVX2" : "off (portable path)");
 		test_conv(2, 9, 11, 16, 16, 1, 1);
 		test_conv(2, 8, 17, 3, 16, 1, 0);
 		test_conv(1, 5, 4, 16, 8, 1, 0);
