@@ -1083,6 +1083,63 @@ direct_body_avx2(float *out, const float *pad, const float *wt, int H,
 		}
 }
 
+/* 16 output channels, stride 1, AVX2: for each kernel row, each input
+ * of the 1 x (XB + 2) window is broadcast once for every tap reaching
+ * the block (XB = 4 pixels, 2 registers each). */
+__attribute__((target("avx2,fma")))
+static void
+direct16_row_avx2(float *out, const float *pad, const float *wt, int H,
+    int W, int Cx, int cn, int add)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	int y, x0, ky, c, j, k, ic;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += 4) {
+			__m256 acc[4][2], w[3][2], b;
+			float *o = out + ((size_t)y * W + x0) * 16;
+#pragma GCC unroll 4
+			for (j = 0; j < 4; j++)
+#pragma GCC unroll 2
+				for (k = 0; k < 2; k++)
+					acc[j][k] = add ? _mm256_loadu_ps(o +
+					    16 * j + 8 * k) : _mm256_setzero_ps();
+			for (ky = 0; ky < 3; ky++) {
+				const float *ip = pad + (y + ky) * rs +
+				    (size_t)x0 * Cx;
+				const float *wp = wt + (size_t)3 * ky * Cx * 16;
+				for (c = 0; c < cn; c++) {
+#pragma GCC unroll 3
+					for (j = 0; j < 3; j++)
+#pragma GCC unroll 2
+						for (k = 0; k < 2; k++)
+							w[j][k] = _mm256_loadu_ps(wp +
+							    ((size_t)j * Cx + c) * 16 +
+							    8 * k);
+#pragma GCC unroll 6
+					for (ic = 0; ic < 6; ic++) {
+						b = _mm256_set1_ps(ip[ic * Cx + c]);
+#pragma GCC unroll 4
+						for (j = 0; j < 4; j++) {
+							if (ic - j < 0 || ic - j > 2)
+								continue;
+#pragma GCC unroll 2
+							for (k = 0; k < 2; k++)
+								acc[j][k] = _mm256_fmadd_ps(b,
+								    w[ic - j][k], acc[j][k]);
+						}
+					}
+				}
+			}
+#pragma GCC unroll 4
+			for (j = 0; j < 4; j++)
+#pragma GCC unroll 2
+				for (k = 0; k < 2; k++)
+					_mm256_storeu_ps(o + 16 * j + 8 * k,
+					    acc[j][k]);
+		}
+}
+
 __attribute__((target("avx2,fma")))
 static void
 direct_avx2(float *out, const float *pad, const float *wt, int Ho, int Wo,
@@ -1098,7 +1155,10 @@ direct_avx2(float *out, const float *pad, const float *wt, int Ho, int Wo,
 		const float *p = pad + c0, *w = wt + (size_t)c0 * Co;
 		int a = add || c0;
 		for (h = 0; h < Co; h += 32) {
-			if (Co == 16 && S == 1)
+			if (Co == 16 && S == 1 && Wo % 4 == 0 &&
+			    Wp == Wo + 2)
+				direct16_row_avx2(out, p, w, Ho, Wo, Cx, cn, a);
+			else if (Co == 16 && S == 1)
 				direct_body_avx2(out, p, w, Ho, Wo, Wp, Cx, cn,
 				    a, 2, 4, 1, Co);
 			else if (Co == 16)
