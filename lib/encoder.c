@@ -95,6 +95,7 @@ struct mm_encoder {
 	float *dwsl;           /* (NSLICE, maxw) conv weight gradients */
 	size_t maxw;
 	float coef[3 * 64];    /* BatchNorm backward coefficients */
+	float *wt;             /* (maxw) the phase's conv weights rearranged */
 };
 
 #define NSLICE 16
@@ -287,8 +288,10 @@ build(struct mm_encoder *e)
 	for (i = 0; i < 4; i++)
 		e->g[i] = act(e, e->gsize);
 	e->scratch = act(e, e->nscratch * e->T);
-	if (e->kind == K_RESNET)
+	if (e->kind == K_RESNET) {
 		e->dwsl = act(e, NSLICE * e->maxw);
+		e->wt = act(e, e->maxw);
+	}
 }
 
 /* ---- spec ---- */
@@ -856,7 +859,8 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		memset(s1, 0, 128 * sizeof *s1);
 		cnt = 0;
 		mm_conv3x3_forward_stats(u->pre + o, s1, &cnt, j->in + i,
-		    u->w, n, u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+		    u->w, e->wt, n, u->H, u->W, u->Cin, u->Cout, u->stride,
+		    scr);
 		break;
 	case F_APPLY:
 		if (!b || (b->stride == 1 && b->Cin == b->Cout)) {
@@ -910,8 +914,8 @@ slice_work(struct mm_encoder *e, struct job *j, int s, int tid)
 		memset(dw, 0, e->maxw * sizeof *dw);
 		mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL, j->dx_add, dw,
 		    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
-		    e->coef, j->in + i, u->w, n, u->H, u->W, u->Cin, u->Cout,
-		    u->stride, scr, T + o);
+		    e->coef, j->in + i, u->w, j->dx ? e->wt : NULL, n, u->H,
+		    u->W, u->Cin, u->Cout, u->stride, scr, T + o);
 		if (j->next) {
 			struct unit *v = j->next;
 			double t2 = mm_now();
@@ -1020,6 +1024,8 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 
 	j->u = u;
 	j->in = in;
+	if (j->train)
+		mm_conv3x3_weights(e->wt, u->w, u->Cin, u->Cout, 0);
 	phase(e, j, F_CONV, u->tconv, u->tbn, 1);
 	if (j->train) {
 		/* merge the slices' (mean, squared deviations) in order */
@@ -1122,6 +1128,18 @@ dense_backward(struct mm_encoder *e, struct dense *d, float *dx,
 	e->tb[d->tlin] += mm_now() - t;
 }
 
+/* The B_CONV phase of j.u, with its weights rearranged once for all
+ * slices when an input gradient is wanted. */
+static void
+conv_phase(struct mm_encoder *e, struct job *j, int ic, int ib, int fwd)
+{
+	struct unit *u = j->u;
+
+	if (j->dx)
+		mm_conv3x3_weights(e->wt, u->w, u->Cin, u->Cout, 1);
+	phase(e, j, B_CONV, ic, ib, fwd);
+}
+
 /* coef and dgamma, dbeta of u from the summed slices */
 static void
 unit_coef(struct mm_encoder *e, struct unit *u, int N)
@@ -1168,7 +1186,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 		j.dx = DH;
 		j.dx_add = 0;
 		j.next = u1;
-		phase(e, &j, B_CONV, u2->tconv, u2->tbn, 0);
+		conv_phase(e, &j, u2->tconv, u2->tbn, 0);
 		dw_total(e, u2);
 		unit_coef(e, u1, N);
 		j.u = u1;
@@ -1178,7 +1196,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 		j.dx = DX;
 		j.dx_add = 1;
 		j.next = NULL;
-		phase(e, &j, B_CONV, u1->tconv, u1->tbn, 0);
+		conv_phase(e, &j, u1->tconv, u1->tbn, 0);
 		dw_total(e, u1);
 		sw = G;
 		G = DX;
@@ -1191,7 +1209,7 @@ resnet_backward(struct mm_encoder *e, const float *dy)
 	unit_coef(e, u0, N);
 	j.in = e->xin;
 	j.dx = NULL;
-	phase(e, &j, B_CONV, u0->tconv, u0->tbn, 0);
+	conv_phase(e, &j, u0->tconv, u0->tbn, 0);
 	dw_total(e, u0);
 	blas_serial(e, 0);
 }

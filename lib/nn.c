@@ -1574,9 +1574,25 @@ sample_stats(double *part, const float *x, size_t M, int C)
 }
 
 void
+mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout, int flip)
+{
+	int o, c, t;
+
+	if (!flip) {
+		direct_weight(wt, w, Cin, Cout);
+		return;
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wt[((size_t)(8 - t) * Cout + o) * Cin + c] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
+void
 mm_conv3x3_forward_stats(float *out, double *stats, double *count,
-    const float *inp, const float *w, int N, int H, int W, int Cin,
-    int Cout, int stride, float *scratch)
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch)
 {
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
 	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
@@ -1593,9 +1609,12 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 		return;
 	}
 	/* sample by sample, the statistics while the output is in cache */
-	direct_weight(scratch, w, Cin, Cout);
+	if (!wt) {
+		direct_weight(scratch, w, Cin, Cout);
+		wt = scratch;
+	}
 	for (n = 0; n < N; n++) {
-		direct_conv(out + n * on, inp + n * in, scratch, scratch +
+		direct_conv(out + n * on, inp + n * in, wt, scratch +
 		    2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) * 9 * Cin,
 		    1, H, W, Cin, Cout, stride, 0);
 		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
@@ -1606,8 +1625,8 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 void
 mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
     const float *out, const float *pre, const float *coef, const float *inp,
-    const float *w, int N, int H, int W, int Cin, int Cout, int stride,
-    float *scratch, float *tmp)
+    const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
+    int stride, float *scratch, float *tmp)
 {
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
 	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
@@ -1626,13 +1645,10 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 		    stride, scratch);
 		return;
 	}
-	(void)tmp;
-	if (dinp)       /* flipped, transposed: wp (9, Cout, Cin) */
-		for (o = 0; o < Cout; o++)
-			for (c = 0; c < Cin; c++)
-				for (t = 0; t < 9; t++)
-					wp[((size_t)(8 - t) * Cout + o) * Cin + c] =
-					    w[((size_t)o * Cin + c) * 9 + t];
+	if (dinp && !wt) {
+		mm_conv3x3_weights(wp, w, Cin, Cout, 1);
+		wt = wp;
+	}
 	memset(dwt, 0, (size_t)Cout * K * sizeof *dwt);
 	/* sample by sample: g (Ho, Wo, Cout) stays in cache for both
 	 * products */
@@ -1642,7 +1658,7 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 		direct_dw(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout,
 		    stride);
 		if (dinp)
-			direct_conv(dinp + n * in, g, wp, pad, 1, H, W, Cout,
+			direct_conv(dinp + n * in, g, wt, pad, 1, H, W, Cout,
 			    Cin, 1, add);
 	}
 	for (o = 0; o < Cout; o++)

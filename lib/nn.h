@@ -149,8 +149,14 @@ void mm_conv3x3_backward(float *dinp,     /* (N, H, W, Cin) or NULL */
  * far: start from zeros and *count = 0; finish with the mean and
  * mm_bn_var() on the squared deviations. */
 void mm_conv3x3_forward_stats(float *out, double *stats, double *count,
-    const float *inp, const float *w, int N, int H, int W, int Cin,
-    int Cout, int stride, float *scratch);
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch);
+/* wt (Cout Cin 9): w rearranged for the direct kernels, forward (flip 0)
+ * or input gradient (flip 1), for callers that run the two functions
+ * around here on many slices of a batch (wt argument; NULL there makes
+ * it in scratch at every call). */
+void mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout,
+    int flip);
 /* Merge part (2, C) (mean, squared deviations) of n rows into acc (2, C)
  * of *nacc rows (Chan et al.'s pairwise update); *nacc += n. */
 void mm_bn_stats_add(double *acc, double *nacc, const double *part,
@@ -170,6 +176,7 @@ void mm_conv3x3_backward_bn(float *dinp, int add,
     const float *coef,                   /* (3 Cout) */
     const float *inp,                    /* (N, H, W, Cin) */
     const float *w,                      /* (Cout, Cin, 3, 3) */
+    const float *wt,                     /* w with flip 1, or NULL */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
     float *tmp);
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "encoder.h"
+#include "nn.h"
 #include "err.h"
 #include "rng.h"
 #include "stream.h"
@@ -503,12 +504,20 @@ test_threads(int N)
 int
 main(void)
 {
+	int level, top;
+
 	mm_rng_seed(&rng, 1234);
 	test_specs();
 	test_layout();
 	test_init();
 	test_forward();
-	test_threads(21);
+	top = mm_nn_simd(-1);
+	for (level = top; level >= 0; level--) {
+		mm_nn_simd(level);
+		diag("convolution kernels at level %d", level);
+		test_threads(21);
+	}
+	mm_nn_simd(top);        /* back to the best the CPU has */
 	test_threads(5);
 	gradcheck_encoder("mlp:8,8/4", 6, 1, 1, 0, 5, 1, 196, 1e-3f);
 	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);

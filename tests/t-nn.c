@@ -576,6 +576,7 @@ test_conv_stats(int N, int H, int W, int Cin, int Cout, int s)
 	float *x = gc_alloc(nin), *w = gc_alloc((size_t)Cout * Cin * 9);
 	float *y1 = gc_alloc(nout), *y2 = gc_alloc(nout);
 	float *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+	float *wt = gc_alloc((size_t)Cout * Cin * 9);
 	double st[2][128], cnt[2] = { 0, 0 }, m, q, em = 0, eq = 0;
 
 	gc_fill(x, nin, 1, &rng);
@@ -584,14 +585,20 @@ test_conv_stats(int N, int H, int W, int Cin, int Cout, int s)
 	gc_fill(w, (size_t)Cout * Cin * 9, 0.3f, &rng);
 	memset(st, 0, sizeof st);
 	mm_conv3x3_forward(y1, x, w, N, H, W, Cin, Cout, s, scr);
-	mm_conv3x3_forward_stats(y2, st[0], &cnt[0], x, w, N, H, W, Cin,
-	    Cout, s, scr);
+	mm_conv3x3_forward_stats(y2, st[0], &cnt[0], x, w, NULL, N, H, W,
+	    Cin, Cout, s, scr);
 	ok(!memcmp(y1, y2, nout * sizeof *y1), "conv %dx%dx%dx%d->%d s%d "
 	    "with statistics: same output", N, H, W, Cin, Cout, s);
-	mm_conv3x3_forward_stats(y2, st[1], &cnt[1], x, w, n1, H, W, Cin,
+	/* the second time with the weights prepared by the caller */
+	mm_conv3x3_weights(wt, w, Cin, Cout, 0);
+	mm_conv3x3_forward_stats(y2, st[1], &cnt[1], x, w, wt, n1, H, W, Cin,
 	    Cout, s, scr);
-	mm_conv3x3_forward_stats(y2, st[1], &cnt[1], x + n1 * nin / N, w,
-	    N - n1, H, W, Cin, Cout, s, scr);
+	mm_conv3x3_forward_stats(y2 + n1 * nout / N, st[1], &cnt[1],
+	    x + n1 * nin / N, w, wt, N - n1, H, W, Cin, Cout, s, scr);
+	/* (bit-identical on the direct path; the sgemm of the portable
+	 * path may round rows differently in another partition) */
+	ok(gc_maxrel(y2, y1, nout) < 1e-6, "... also in two calls with "
+	    "prepared weights (%.2g)", gc_maxrel(y2, y1, nout));
 	for (c = 0; c < Cout; c++) {
 		for (m = 0, r = 0; r < M; r++)
 			m += y1[r * Cout + c];
@@ -606,7 +613,7 @@ test_conv_stats(int N, int H, int W, int Cin, int Cout, int s)
 	ok(cnt[0] == M && cnt[1] == M && em < 1e-6 && eq < 1e-6,
 	    "... mean (%.2g of a std) and squared deviations (%.2g) = double "
 	    "sums, in one call or two", em, eq);
-	free(x); free(w); free(y1); free(y2); free(scr);
+	free(x); free(w); free(y1); free(y2); free(scr); free(wt);
 }
 
 /* mm_conv3x3_backward_bn against its definition: mm_bn_grad_apply into a
@@ -622,7 +629,7 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	float *tmp = gc_alloc(nout), *d0 = gc_alloc(nin);
 	float *dx1 = gc_alloc(nin), *dx2 = gc_alloc(nin), *dx3 = gc_alloc(nin);
 	float *dw1 = gc_alloc(nw), *dw2 = gc_alloc(nw), *dw3 = gc_alloc(nw);
-	float *dw0 = gc_alloc(nw), *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+	float *dw0 = gc_alloc(nw), *wt = gc_alloc(nw), *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
 
 	gc_fill(dy, nout, 1, &rng);
 	gc_fill(out, nout, 1, &rng);
@@ -642,11 +649,12 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	mm_conv3x3_backward(dx1, dw1, tmp, x, w, N, H, W, Cin, Cout, s, scr);
 	memset(tmp, 0, nout * sizeof *tmp);
 	mm_conv3x3_backward_bn(dx2, 1, dw2, dy, relu ? out : NULL, pre, coef,
-	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	    x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nin; i++)
 		dx3[i] = -7;    /* overwritten */
+	mm_conv3x3_weights(wt, w, Cin, Cout, 1);   /* prepared by the caller */
 	mm_conv3x3_backward_bn(dx3, 0, dw3, dy, relu ? out : NULL, pre, coef,
-	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	    x, w, wt, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nin; i++)
 		dx3[i] += d0[i];
 	ok(gc_maxrel(dx2, dx1, nin) < 1e-6 && gc_maxrel(dx3, dx1, nin) < 1e-5 &&
@@ -656,21 +664,21 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	    gc_maxrel(dx2, dx1, nin), gc_maxrel(dx3, dx1, nin),
 	    gc_maxrel(dw2, dw1, nw));
 	mm_conv3x3_backward_bn(NULL, 0, dw3, dy, relu ? out : NULL, pre, coef,
-	    x, w, N, H, W, Cin, Cout, s, scr, tmp);
+	    x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nw; i++)
 		dw3[i] -= dw1[i] - dw0[i];      /* one more gradient added */
 	ok(gc_maxrel(dw3, dw1, nw) < 1e-5, "conv+bn backward without dinp "
 	    "adds the weight gradient (%.2g)", gc_maxrel(dw3, dw1, nw));
 	free(dy); free(out); free(pre); free(coef); free(x); free(w);
 	free(tmp); free(d0); free(dx1); free(dx2); free(dx3); free(dw1);
-	free(dw2); free(dw3); free(dw0); free(scr);
+	free(dw2); free(dw3); free(dw0); free(wt); free(scr);
 }
 
 int
 main(void)
 {
 	struct mm_rng keep;
-	int level;
+	int level, top;
 
 	mm_rng_seed(&rng, 42);
 	test_linear();
@@ -696,7 +704,8 @@ main(void)
 	 * then the same shapes on the portable path; the tests after these
 	 * keep the random data they had before these were added */
 	keep = rng;
-	for (level = mm_nn_simd(-1); level >= 0; level--) {
+	top = mm_nn_simd(-1);
+	for (level = top; level >= 0; level--) {
 		mm_nn_simd(level);
 		diag("direct kernels: %s", level == 2 ? "AVX-512" :
 		    level == 1 ? "AVX2" : "off (portable path)");
@@ -728,7 +737,7 @@ main(void)
 		test_conv_bn(2, 8, 7, 16, 32, 2, 1);
 		test_conv_bn(2, 8, 8, 3, 16, 1, 1);
 	}
-	mm_nn_simd(-1);
+	mm_nn_simd(top);        /* back to the best the CPU has */
 	rng = keep;
 	test_shortcut();
 	test_pool_layout();
