@@ -15,7 +15,12 @@
  * (reference/anchors.md) as is and scaled by the two machines' sgemm
  * ceilings.  -l prints the per-layer time table of the image encoder
  * (wall time of each phase, split between a convolution and its
- * BatchNorm in the proportion of the calling thread's own time).
+ * BatchNorm in the proportion of the calling thread's own time).  With
+ * the fused ResNet passes, a conv row's forward includes its BatchNorm
+ * statistics and its backward the BatchNorm input gradient; a bn row's
+ * forward is the normalisation (+ shortcut + ReLU), and the backward of
+ * a block's bn2 holds the gradient sums of both its BatchNorms (bn1
+ * rows then show 0).
  */
 #include <getopt.h>
 #include <stdio.h>
