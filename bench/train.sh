@@ -32,7 +32,11 @@ for c in "${configs[@]}"; do
 		row=$("$B" "${v[@]}" -t "$t" -s "$S" "$2" "$3" "$4" "$5" 2>"${TMPDIR:-/tmp}/b-train.$$")
 		read -r _ tr gf en ceil <<<"$row"
 		if [ "$torch" = 1 ]; then
-			trow=$("${pre[@]}" "$PY" "$MMIB_TOP/bench/torch_step.py" -t "$t" -s "$S" "$2" "$3" "$4" "$5")
+			# torch.set_num_threads does not reach the OpenBLAS behind
+			# Debian's torch (BLAS_INFO=generic): limit it as well, or the
+			# "1 thread" figure runs its matrix products on every core.
+			trow=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
+			    "$PY" "$MMIB_TOP/bench/torch_step.py" -t "$t" -s "$S" "$2" "$3" "$4" "$5")
 			read -r _ ttr ten <<<"$trow"
 			r1=$(awk -v a="$tr" -v b="$ttr" 'BEGIN { printf "%.2f", a / b }')
 			r2=$(awk -v a="$en" -v b="$ten" 'BEGIN { printf "%.2f", a / b }')
