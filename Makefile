@@ -85,13 +85,13 @@ $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BIN):
 # Build the test programs without running them.
 tests: $(TOOLS) $(TEST_BIN)
 
-# Run every test through prove (C tests and shell tests), then lint the
-# man pages.  Installs missing dependencies first.
+# Lint the man pages, then run every test through prove (C tests and shell
+# tests).  Installs missing dependencies first.
 check: deps
 	@$(MAKE) --no-print-directory tests
+	mandoc -Tlint -Wwarning $(MANS)
 	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) MMIB_BUILD=$(BUILD) OPENBLAS_NUM_THREADS=1 \
 		$(PROVE) -j2 -e '' $(TEST_BIN) $(TEST_SH)
-	mandoc -Tlint -Wwarning $(MANS)
 
 # Speed measurements: every bench/*.sh, in order, against the anchors.
 bench: deps $(TOOLS) $(BENCH_BIN)
