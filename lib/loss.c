@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "loss.h"
+#include "nn.h"
 
 const char *
 mm_reg_name(int reg)
@@ -101,28 +102,6 @@ gauss_codes(float *z, float *e, const float *x, int N, int D,
 	}
 }
 
-/* Rows of out = z / max(|z|, 1e-12), as torch.nn.functional.normalize. */
-static void
-l2norm(float *out, float *norm, const float *z, int N, int D)
-{
-	int i, d;
-
-	for (i = 0; i < N; i++) {
-		const float *zi = z + (size_t)i * D;
-		double s = 0;
-		float n;
-
-		for (d = 0; d < D; d++)
-			s += (double)zi[d] * zi[d];
-		n = (float)sqrt(s);
-		if (n < 1e-12f)
-			n = 1e-12f;
-		norm[i] = n;
-		for (d = 0; d < D; d++)
-			out[(size_t)i * D + d] = zi[d] / n;
-	}
-}
-
 /* dz = (du - u (u . du)) / norm, in place over du. */
 static void
 l2norm_back(float *du, const float *u, const float *norm, int N, int D)
@@ -158,8 +137,8 @@ mm_loss_compute(struct mm_loss *l, const float *a, const float *b,
 		za = l->z_a;
 		zb = l->z_b;
 	}
-	l2norm(l->u, l->nu, za, N, D);
-	l2norm(l->v, l->nv, zb, N, D);
+	mm_l2norm_forward(l->u, l->nu, za, N, D);
+	mm_l2norm_forward(l->v, l->nv, zb, N, D);
 	/* S = u v^T / T, (N, N) */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, D,
 	    (float)(1.0 / T), l->u, D, l->v, D, 0.0f, S, N);

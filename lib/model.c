@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "model.h"
+#include "nn.h"
 #include "stream.h"
 
 int
@@ -241,27 +242,6 @@ mm_model_eval_loss(struct mm_model *m, struct mm_loss *l, const float *x,
 	return mm_loss_compute(l, ya, yb, N, m->T, NULL, NULL, NULL);
 }
 
-/* Rows of the first D of Dy columns of y, L2-normalised into z. */
-static void
-normalise(float *z, const float *y, int N, int D, int Dy)
-{
-	int i, d;
-
-	for (i = 0; i < N; i++) {
-		const float *yi = y + (size_t)i * Dy;
-		double s = 0;
-		float n;
-
-		for (d = 0; d < D; d++)
-			s += (double)yi[d] * yi[d];
-		n = (float)sqrt(s);
-		if (n < 1e-12f)
-			n = 1e-12f;
-		for (d = 0; d < D; d++)
-			z[(size_t)i * D + d] = yi[d] / n;
-	}
-}
-
 void
 mm_model_encode(struct mm_model *m, const float *x, const float *p, int N,
     float *zi, float *zf)
@@ -269,11 +249,11 @@ mm_model_encode(struct mm_model *m, const float *x, const float *p, int N,
 	int out = mm_model_out_dim(m);
 
 	if (x && zi)
-		normalise(zi, mm_encoder_forward(m->img, x, N, 0), N, m->a.code,
-		    out);
+		mm_l2norm_rows(zi, NULL, mm_encoder_forward(m->img, x, N, 0),
+		    N, m->a.code, out);
 	if (p && zf)
-		normalise(zf, mm_encoder_forward(m->fac, p, N, 0), N, m->a.code,
-		    out);
+		mm_l2norm_rows(zf, NULL, mm_encoder_forward(m->fac, p, N, 0),
+		    N, m->a.code, out);
 }
 
 static int

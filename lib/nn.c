@@ -1766,22 +1766,34 @@ mm_nchw_to_nhwc(float *out, const float *inp, int N, int C, int HW)
 #define L2_EPS 1e-12
 
 void
-mm_l2norm_forward(float *out, float *norm, const float *inp, int N, int D)
+mm_l2norm_rows(float *out, float *norm, const float *inp, int N, int D,
+    int ld)
 {
 	int n, d;
 	double s;
-	float inv;
+	float nr;
 
 	for (n = 0; n < N; n++) {
-		const float *x = inp + (size_t)n * D;
+		const float *x = inp + (size_t)n * ld;
 		float *y = out + (size_t)n * D;
 		for (s = 0, d = 0; d < D; d++)
 			s += (double)x[d] * x[d];
-		norm[n] = (float)sqrt(s);
-		inv = 1.0f / (norm[n] > L2_EPS ? norm[n] : (float)L2_EPS);
+		nr = (float)sqrt(s);
+		if (!(nr > (float)L2_EPS))
+			nr = (float)L2_EPS;
+		if (norm)
+			norm[n] = nr;
+		/* a division, as torch's normalize does, not a product with
+		 * the inverse: the two round differently */
 		for (d = 0; d < D; d++)
-			y[d] = x[d] * inv;
+			y[d] = x[d] / nr;
 	}
+}
+
+void
+mm_l2norm_forward(float *out, float *norm, const float *inp, int N, int D)
+{
+	mm_l2norm_rows(out, norm, inp, N, D, D);
 }
 
 void

@@ -207,11 +207,18 @@ void mm_nchw_to_nhwc(float *out,          /* (N, H, W, C) */
     int N, int C, int HW);
 
 /* ---- L2 normalisation of rows: out = inp / max(|inp|, 1e-12) ----
- * (torch.nn.functional.normalize).  norm (N) is saved for backward. */
+ * (torch.nn.functional.normalize).  norm (N) is saved for backward,
+ * clamped at 1e-12. */
 void mm_l2norm_forward(float *out,        /* (N, D) */
     float *norm,                         /* (N) */
     const float *inp,                    /* (N, D) */
     int N, int D);
+/* The same over the first D columns of rows ld apart (ld >= D), for
+ * codes that share a row with other outputs; norm may be NULL. */
+void mm_l2norm_rows(float *out,           /* (N, D) */
+    float *norm,                         /* (N) or NULL */
+    const float *inp,                    /* (N, ld) */
+    int N, int D, int ld);
 /* dinp += (dout - out (out . dout)) / norm */
 void mm_l2norm_backward(float *dinp,      /* (N, D) */
     const float *dout,                   /* (N, D) */
