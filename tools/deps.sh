@@ -1,8 +1,9 @@
 #!/bin/sh
 # tools/deps.sh - make sure mmib's dependencies are present.
 #   deps.sh build   compiler, pkg-config and the libraries
-#   deps.sh check   the above plus the test harness (prove) and mandoc
-#   deps.sh run     the above plus gnuplot for the pipelines' plots
+#   deps.sh check   the above plus the test harness (prove), mandoc, zstd
+#                   and gnuplot (the pipeline test draws plots)
+#   deps.sh run     the same, for the pipelines
 # Missing packages are installed with apt-get when running as root on
 # Debian/Ubuntu; otherwise the exact command is printed and we fail.
 set -u
@@ -26,8 +27,7 @@ if [ "$mode" = check ] || [ "$mode" = run ]; then
 	command -v prove >/dev/null 2>&1 || need perl
 	command -v mandoc >/dev/null 2>&1 || need mandoc
 	command -v zstd >/dev/null 2>&1 || need zstd
-fi
-if [ "$mode" = run ]; then
+	# the pipelines' plots (their test draws them too)
 	command -v gnuplot >/dev/null 2>&1 || need gnuplot-nox
 fi
 [ -z "$pkgs" ] && exit 0
