@@ -677,17 +677,12 @@ mm_align_recall(const float *A, const float *B, int64_t N, int D,
 	double *X = to_double(A, N, D), *Y = to_double(B, N, D), *S;
 	int64_t *repA = row_reps(A, N, D), *repB = row_reps(B, N, D);
 	int64_t *hits = calloc(2 * (size_t)nk, sizeof(int64_t));
-	int dir, t;
+	int dir, t, rc = 0;
 
 	S = malloc(sizeof(double) * ROWBLOCK * N);
 	if (!X || !Y || !S || !repA || !repB || !hits) {
-		free(X);
-		free(Y);
-		free(S);
-		free(repA);
-		free(repB);
-		free(hits);
-		return mm_err(MM_ENOMEM, "recall: out of memory");
+		rc = mm_err(MM_ENOMEM, "recall: out of memory");
+		goto done;
 	}
 	for (dir = 0; dir < 2; dir++) {
 		const double *Q = dir ? Y : X, *C = dir ? X : Y;
@@ -715,13 +710,14 @@ mm_align_recall(const float *A, const float *B, int64_t N, int D,
 		ab[t] = (double)hits[t] / (double)N;
 		ba[t] = (double)hits[nk + t] / (double)N;
 	}
+done:
 	free(X);
 	free(Y);
 	free(S);
 	free(repA);
 	free(repB);
 	free(hits);
-	return 0;
+	return rc;
 }
 
 int
