@@ -3,11 +3,10 @@
  * regression fitted by L-BFGS as scipy's L-BFGS-B runs it without bounds,
  * test cross-entropy / nMI / accuracy; and the embedding table reader.
  *
- * The default objective keeps the data and the two products per evaluation
- * in float32 (sgemm) and sums the loss in float64, and the factors of one
- * representation are fitted in lockstep to share those products; with
- * opts.precise every product is a dgemm and exp is libm's, which follows
- * scikit-learn's arithmetic.  The optimiser state is float64 throughout.
+ * The objective is computed in float64, as scikit-learn computes it: the
+ * factors of one representation are fitted in lockstep, so that one pass
+ * over the data evaluates all of them with the fused kernels of lrk.c (on
+ * a processor without AVX2, each probe takes a dgemm pair instead).
  */
 #include <float.h>
 #include <math.h>
@@ -17,6 +16,7 @@
 #include <cblas.h>
 
 #include "err.h"
+#include "lrk.h"
 #include "probe.h"
 #include "stream.h"
 
@@ -593,7 +593,6 @@ mm_probe_defaults(struct mm_probe_opts *o)
 	o->C = 1.0;
 	o->max_iter = 100;
 	o->tol = 1e-4;
-	o->precise = 0;
 }
 
 void
@@ -610,267 +609,46 @@ mm_logreg_free(struct mm_logreg *m)
 	mm_logreg_init(m);
 }
 
-/*
- * The softmax of each row of logits Z (N, K; rows ld floats apart; K4 >=
- * K columns, a multiple of VW, may be overwritten), in place, minus the
- * one-hot of y: Z becomes P - Y.  Returns
- * sum_i (logsumexp(z_i) - z_i[y_i]) in float64.
- *
- * exp runs eight lanes at a time with GCC/Clang vector types (two SSE2
- * registers, or one AVX2 register where the processor has it): Cody-Waite
- * reduction x = n ln 2 + f, a degree-7 polynomial for e^f (relative error
- * < 1e-7), 2^n assembled in the exponent bits; arguments below -60 give 0.
- * Other compilers get the scalar loop with expf.
- */
-#if defined(__GNUC__)
-#define VW 8                    /* floats per vector */
-typedef float vf __attribute__((vector_size(4 * VW)));
-typedef int32_t vi __attribute__((vector_size(4 * VW)));
-
-/* *x = exp(*x), lane by lane (by pointer: no vector-typed return) */
-static inline __attribute__((always_inline)) void
-vexp(vf *x)
-{
-	vf v = *x;
-	const vf lo = v * 0.0f - 60.0f;
-	vi mask = v < lo, e;
-	vf t, nn, f, p;
-
-	/* below -60 the result is 0: e^-60 = 8.8e-27 is nothing next to the
-	 * row's largest term 1, and exact zeros keep denormals (which are
-	 * very slow in the next sgemm) out of the probabilities */
-	v = (vf)(((vi)v & ~mask) | ((vi)lo & mask));
-	t = v * 1.44269504088896341f + 12582912.0f;     /* round(x / ln 2) */
-	nn = t - 12582912.0f;
-	f = v - nn * 0.693145751953125f;
-	f = f - nn * 1.428606765330187045e-06f;
-	p = f * 1.9875691500e-4f + 1.3981999507e-3f;
-	p = p * f + 8.3334519073e-3f;
-	p = p * f + 4.1665795894e-2f;
-	p = p * f + 1.6666665459e-1f;
-	p = p * f + 5.0000001201e-1f;
-	p = p * f * f + f + 1.0f;
-	e = ((vi)t - 0x4b400000 + 127) << 23;           /* 2^n */
-	*x = (vf)((vi)(p * (vf)e) & ~mask);
-}
-
-/* Horizontal max and float64 sum of the VW = 8 lanes, as shallow trees
- * written out (loops over lanes go through memory at -O2). */
-static inline __attribute__((always_inline)) float
-fmax2(float a, float b)
-{
-	return a > b ? a : b;
-}
-
-static inline __attribute__((always_inline)) float
-hmax(vf m)
-{
-	return fmax2(fmax2(fmax2(m[0], m[4]), fmax2(m[1], m[5])),
-	    fmax2(fmax2(m[2], m[6]), fmax2(m[3], m[7])));
-}
-
-static inline __attribute__((always_inline)) double
-hsum(vf v)
-{
-	return (((double)v[0] + v[4]) + ((double)v[1] + v[5])) +
-	    (((double)v[2] + v[6]) + ((double)v[3] + v[7]));
-}
-
-/* Rows are handled in groups of ROWS so that the per-row reductions,
- * the division and the scaling of different rows overlap. */
-#define ROWS 16
-
-static inline __attribute__((always_inline)) double
-softmax_body(float *Z, int64_t N, int K, int K4, int64_t ld,
-    const int32_t *y)
-{
-	double f = 0.0, prod = 1.0, s[ROWS];
-	int64_t i0, i;
-	int k, r, nr;
-	vi keep;                /* lanes of the last chunk inside the row */
-	vf neg;
-
-	for (k = 0; k < VW; k++) {
-		keep[k] = K4 - VW + k < K ? -1 : 0;
-		neg[k] = -1e30f;
-	}
-
-	for (i0 = 0; i0 < N; i0 += ROWS) {
-		nr = (int)(N - i0 < ROWS ? N - i0 : ROWS);
-		for (r = 0; r < nr; r++) {
-			float *z = Z + (i0 + r) * ld, mx;
-			vf m, sum = { 0 }, v;
-
-			/* padding -> -1e30 (exp gives ~0), written as one
-			 * vector: scalar stores would stall the vector loads */
-			memcpy(&v, z + K4 - VW, sizeof v);
-			v = (vf)(((vi)v & keep) | ((vi)neg & ~keep));
-			memcpy(z + K4 - VW, &v, sizeof v);
-			memcpy(&m, z, sizeof m);
-			for (k = VW; k < K4; k += VW) {
-				vi gt;
-				memcpy(&v, z + k, sizeof v);
-				gt = v > m;
-				m = (vf)(((vi)v & gt) | ((vi)m & ~gt));
-			}
-			mx = hmax(m);
-			f += (double)mx - z[y[i0 + r]];
-			for (k = 0; k < K4; k += VW) {
-				memcpy(&v, z + k, sizeof v);
-				v -= mx;
-				vexp(&v);
-				sum += v;
-				memcpy(z + k, &v, sizeof v);
-			}
-			s[r] = hsum(sum);
-		}
-		for (r = 0; r < nr; r++) {
-			float *z = Z + (i0 + r) * ld;
-			float inv = (float)(1.0 / s[r]);
-			vf v;
-			/* sum of logs = log of the product: one log per many
-			 * rows (1 <= s <= K: far from overflow) */
-			prod *= s[r];
-			for (k = 0; k < K4; k += VW) {
-				memcpy(&v, z + k, sizeof v);
-				v *= inv;
-				memcpy(z + k, &v, sizeof v);
-			}
-			z[y[i0 + r]] -= 1.0f;
-		}
-		if (prod > 1e200) {
-			f += log(prod);
-			prod = 1.0;
-		}
-	}
-	(void)i;
-	return f + log(prod);
-}
-
-#if defined(__x86_64__) && !defined(__clang__) || \
-    defined(__x86_64__) && defined(__clang__) && __clang_major__ >= 9
-/* The same operations with AVX2 encodings (8 lanes in one register) where
- * the processor has them; no FMA contraction in ISO C mode, so the
- * results are bit-identical to the SSE2 build. */
-__attribute__((target("avx2"))) static double
-softmax_avx2(float *Z, int64_t N, int K, int K4, int64_t ld,
-    const int32_t *y)
-{
-	return softmax_body(Z, N, K, K4, ld, y);
-}
-
-static double
-softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
-    const int32_t *y)
-{
-	static int avx2 = -1;
-
-	if (avx2 < 0) {
-		__builtin_cpu_init();
-		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-	}
-	return avx2 ? softmax_avx2(Z, N, K, K4, ld, y) :
-	    softmax_body(Z, N, K, K4, ld, y);
-}
-#else
-static double
-softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
-    const int32_t *y)
-{
-	return softmax_body(Z, N, K, K4, ld, y);
-}
-#endif
-#else
-#define VW 1
-
-static double
-softmax_rows(float *Z, int64_t N, int K, int K4, int64_t ld,
-    const int32_t *y)
-{
-	double f = 0.0;
-	int64_t i;
-	int k;
-
-	for (i = 0; i < N; i++) {
-		float *z = Z + i * ld, mx = z[0], inv;
-		double s = 0.0;
-		for (k = 1; k < K; k++)
-			if (z[k] > mx)
-				mx = z[k];
-		f += (double)mx - z[y[i]];
-		for (k = 0; k < K; k++) {
-			float e = z[k] - mx;
-			z[k] = e < -60.0f ? 0.0f : expf(e);
-			s += z[k];
-		}
-		f += log(s);
-		inv = (float)(1.0 / s);
-		for (k = 0; k < K; k++)
-			z[k] *= inv;
-		z[y[i]] -= 1.0f;
-	}
-	return f;
-}
-#endif
-
 /* The fitting context: augmented data (N, D+1) with a ones column. */
 struct lr_ctx {
 	int64_t N;
-	int D1, K, K4;          /* K4: row stride of Zf, K rounded up to VW */
+	int D1, K;
 	double lambda;
 	const int32_t *y;      /* (N) class index in [0, K) */
-	int precise;
-	float *Xf;             /* (N, D1) */
-	float *Wf, *Zf, *Gf;   /* (K, D1), (N, K4), (K, D1) */
-	double *Xd, *Wd, *Zd, *Gd;
+	double *Xd, *Wd, *Zd, *Gd;  /* (N, D1), (K, D1), (N, K), (K, D1) */
 };
 
+/* The objective and its gradient with a dgemm pair and libm's exp, as
+ * scikit-learn computes them. */
 static int
 lr_fg(void *vctx, const double *w, double *fout, double *g)
 {
 	struct lr_ctx *c = vctx;
 	int64_t N = c->N, i;
 	int D1 = c->D1, K = c->K, k, j;
-	double f = 0.0;
+	double f = 0.0, *Z = c->Zd;
 
-	if (!c->precise) {
-		float *Z = c->Zf;
-		int K4 = c->K4;
-		for (k = 0; k < K * D1; k++)
-			c->Wf[k] = (float)w[k];
-		/* Z (N, K) = X (N, D1) W^T, rows K4 apart */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
-		    D1, 1.0f, c->Xf, D1, c->Wf, D1, 0.0f, Z, K4);
-		f = softmax_rows(Z, N, K, K4, K4, c->y);
-		/* G (K, D1) = (P - Y)^T X */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
-		    (int)N, 1.0f, Z, K4, c->Xf, D1, 0.0f, c->Gf, D1);
-		for (k = 0; k < K * D1; k++)
-			g[k] = c->Gf[k];
-	} else {
-		double *Z = c->Zd;
-		memcpy(c->Wd, w, sizeof(double) * K * D1);
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K,
-		    D1, 1.0, c->Xd, D1, c->Wd, D1, 0.0, Z, K);
-		for (i = 0; i < N; i++) {
-			double *z = Z + i * K, mx = z[0], s = 0.0;
-			for (k = 1; k < K; k++)
-				if (z[k] > mx)
-					mx = z[k];
-			f += mx - z[c->y[i]];
-			for (k = 0; k < K; k++) {
-				z[k] = exp(z[k] - mx);
-				s += z[k];
-			}
-			f += log(s);
-			for (k = 0; k < K; k++)
-				z[k] /= s;
-			z[c->y[i]] -= 1.0;
+	memcpy(c->Wd, w, sizeof(double) * K * D1);
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K, D1, 1.0,
+	    c->Xd, D1, c->Wd, D1, 0.0, Z, K);
+	for (i = 0; i < N; i++) {
+		double *z = Z + i * K, mx = z[0], s = 0.0;
+		for (k = 1; k < K; k++)
+			if (z[k] > mx)
+				mx = z[k];
+		f += mx - z[c->y[i]];
+		for (k = 0; k < K; k++) {
+			z[k] = exp(z[k] - mx);
+			s += z[k];
 		}
-		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1,
-		    (int)N, 1.0, Z, K, c->Xd, D1, 0.0, c->Gd, D1);
-		memcpy(g, c->Gd, sizeof(double) * K * D1);
+		f += log(s);
+		for (k = 0; k < K; k++)
+			z[k] /= s;
+		z[c->y[i]] -= 1.0;
 	}
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1, (int)N, 1.0,
+	    Z, K, c->Xd, D1, 0.0, c->Gd, D1);
+	memcpy(g, c->Gd, sizeof(double) * K * D1);
 	/* L2 on the weights, not on the intercept (last column) */
 	for (k = 0; k < K; k++)
 		for (j = 0; j < D1 - 1; j++) {
@@ -885,10 +663,6 @@ lr_fg(void *vctx, const double *w, double *fout, double *g)
 static void
 lr_ctx_free(struct lr_ctx *c)
 {
-	free(c->Xf);
-	free(c->Wf);
-	free(c->Zf);
-	free(c->Gf);
 	free(c->Xd);
 	free(c->Wd);
 	free(c->Zd);
@@ -898,7 +672,7 @@ lr_ctx_free(struct lr_ctx *c)
 /* Fill c for X (N, D), class indices y (N) in [0, K). */
 static int
 lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
-    int D, int K, double C, int precise)
+    int D, int K, double C)
 {
 	int D1 = D + 1, j;
 	int64_t i;
@@ -909,40 +683,23 @@ lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
 	c->K = K;
 	c->lambda = 1.0 / C;
 	c->y = y;
-	c->precise = precise;
-	if (!precise) {
-		size_t nz;
-		c->K4 = (K + VW - 1) / VW * VW;
-		nz = (size_t)N * c->K4;
-		c->Xf = malloc(sizeof(float) * N * D1);
-		c->Wf = malloc(sizeof(float) * K * D1);
-		c->Gf = malloc(sizeof(float) * K * D1);
-		c->Zf = malloc(sizeof(float) * nz);
-		if (!c->Xf || !c->Wf || !c->Gf || !c->Zf)
-			return mm_err(MM_ENOMEM, "probe: out of memory");
-		for (i = 0; i < N; i++) {
-			memcpy(c->Xf + i * D1, X + i * D, sizeof(float) * D);
-			c->Xf[i * D1 + D] = 1.0f;
-		}
-	} else {
-		c->Xd = malloc(sizeof(double) * N * D1);
-		c->Wd = malloc(sizeof(double) * K * D1);
-		c->Gd = malloc(sizeof(double) * K * D1);
-		c->Zd = malloc(sizeof(double) * N * K);
-		if (!c->Xd || !c->Wd || !c->Gd || !c->Zd)
-			return mm_err(MM_ENOMEM, "probe: out of memory");
-		for (i = 0; i < N; i++) {
-			for (j = 0; j < D; j++)
-				c->Xd[i * D1 + j] = X[i * D + j];
-			c->Xd[i * D1 + D] = 1.0;
-		}
+	c->Xd = malloc(sizeof(double) * N * D1);
+	c->Wd = malloc(sizeof(double) * K * D1);
+	c->Gd = malloc(sizeof(double) * K * D1);
+	c->Zd = malloc(sizeof(double) * N * K);
+	if (!c->Xd || !c->Wd || !c->Gd || !c->Zd)
+		return mm_err(MM_ENOMEM, "probe: out of memory");
+	for (i = 0; i < N; i++) {
+		for (j = 0; j < D; j++)
+			c->Xd[i * D1 + j] = X[i * D + j];
+		c->Xd[i * D1 + D] = 1.0;
 	}
 	return 0;
 }
 
 double
 mm_logreg_objective(const double *W, const float *X, const int32_t *y,
-    int64_t N, int D, int K, double C, int precise, double *grad)
+    int64_t N, int D, int K, double C, double *grad)
 {
 	struct lr_ctx c;
 	double f = NAN, *g = grad;
@@ -950,7 +707,7 @@ mm_logreg_objective(const double *W, const float *X, const int32_t *y,
 	memset(&c, 0, sizeof c);
 	if (!g)
 		g = malloc(sizeof(double) * K * (D + 1));
-	if (g && lr_ctx_setup(&c, X, y, N, D, K, C, precise) == 0)
+	if (g && lr_ctx_setup(&c, X, y, N, D, K, C) == 0)
 		lr_fg(&c, W, &f, g);
 	lr_ctx_free(&c);
 	if (g != grad)
@@ -1022,7 +779,7 @@ mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
 		yi[i] = lo_;
 	}
 
-	if ((rc = lr_ctx_setup(&c, X, yi, N, D, K, o->C, o->precise)) < 0)
+	if ((rc = lr_ctx_setup(&c, X, yi, N, D, K, o->C)) < 0)
 		goto out;
 	mm_lbfgs_defaults(&lo);
 	lo.max_iter = o->max_iter;
@@ -1122,50 +879,138 @@ probe_eval(const float *B, int64_t Nte, int D, const int32_t *yte, int K,
 
 /* One probe of the lockstep fit. */
 struct pjob {
-	int K, Kseen, K4, off, active;
+	int K, Kseen, K8, off, active;  /* K8: Kseen rounded up to 8 */
 	int *classes;           /* (K) */
 	int32_t *yi;            /* (N) */
 	double *W;              /* (Kseen, D+1) */
 	struct mm_lbfgs_state st;
 };
 
+/* Work space of the lockstep fit: the probes' weights side by side,
+ * transposed, and their gradients. */
+struct lockstep {
+	int64_t N;
+	int D, D1, level;
+	double *Wt, *b, *Gt, *gb, *f, *scratch;  /* (Dp, tot), (tot),
+	                                   (Dp, tot), (tot), (nj) */
+	struct mm_lrk_seg *seg;         /* (nj) */
+};
+
+static void
+lockstep_free(struct lockstep *ls)
+{
+	free(ls->Wt);
+	free(ls->b);
+	free(ls->Gt);
+	free(ls->gb);
+	free(ls->f);
+	free(ls->scratch);
+	free(ls->seg);
+}
+
+static int
+lockstep_alloc(struct lockstep *ls, int64_t N, int D, int nj, int tot,
+    int level)
+{
+	int Dp = (D + 3) & ~3;
+
+	memset(ls, 0, sizeof *ls);
+	ls->N = N;
+	ls->D = D;
+	ls->D1 = D + 1;
+	ls->level = level;
+	ls->Wt = malloc(sizeof(double) * Dp * tot);
+	ls->b = malloc(sizeof(double) * tot);
+	ls->Gt = malloc(sizeof(double) * Dp * tot);
+	ls->gb = malloc(sizeof(double) * tot);
+	ls->f = malloc(sizeof(double) * nj);
+	ls->seg = malloc(sizeof *ls->seg * nj);
+	ls->scratch = malloc(sizeof(double) * mm_lrk_scratch(D, tot));
+	if (!ls->Wt || !ls->b || !ls->Gt || !ls->gb || !ls->f || !ls->seg ||
+	    !ls->scratch)
+		return mm_err(MM_ENOMEM, "probe: out of memory");
+	return 0;
+}
+
+/* One evaluation of every active probe: p->st.f and p->st.g without the
+ * penalty, from the data A (N, D). */
+static void
+lockstep_eval(struct lockstep *ls, const float *A, struct pjob *pj, int nj)
+{
+	int D = ls->D, D1 = ls->D1, j, k, l, w = 0, ns = 0;
+
+	/* weights transposed, padding columns 0 with the pad intercept */
+	for (j = 0; j < nj; j++) {
+		struct pjob *p = &pj[j];
+		if (p->active) {
+			p->off = w;
+			w += p->K8;
+		}
+	}
+	for (j = 0; j < nj; j++) {
+		struct pjob *p = &pj[j];
+		if (!p->active)
+			continue;
+		for (k = 0; k < p->K8; k++) {
+			const double *x = p->st.x + (size_t)k * D1;
+			int c = p->off + k;
+			if (k < p->Kseen) {
+				for (l = 0; l < D; l++)
+					ls->Wt[(size_t)l * w + c] = x[l];
+				ls->b[c] = x[D];
+			} else {
+				for (l = 0; l < D; l++)
+					ls->Wt[(size_t)l * w + c] = 0.0;
+				ls->b[c] = MM_LRK_PAD;
+			}
+		}
+		ls->seg[ns].off = p->off;
+		ls->seg[ns].K = p->Kseen;
+		ls->seg[ns].y = p->yi;
+		ns++;
+	}
+	mm_lrk_eval(ls->level, A, ls->N, D, w, ls->Wt, ls->b, ns, ls->seg,
+	    ls->f, ls->Gt, ls->gb, ls->scratch);
+	for (j = 0, ns = 0; j < nj; j++) {
+		struct pjob *p = &pj[j];
+		if (!p->active)
+			continue;
+		p->st.f = ls->f[ns++];
+		for (k = 0; k < p->Kseen; k++) {
+			double *g = p->st.g + (size_t)k * D1;
+			for (l = 0; l < D; l++)
+				g[l] = ls->Gt[(size_t)l * w + p->off + k];
+			g[D] = ls->gb[p->off + k];
+		}
+	}
+}
+
 /*
- * The float32 fits of several factors over the same standardised data A
- * (N, D): every probe's L-BFGS waits for its next evaluation, then one
- * sgemm gives the logits of all of them (the probes' weights side by side,
- * each block padded to VW columns) and one sgemm all the gradients.  Each
- * probe follows exactly the path it would follow alone.
+ * The fits of several factors over the same standardised data A (N, D):
+ * every probe's L-BFGS waits for its next evaluation, then one pass over
+ * the data with the fused kernels of lrk.c (level 1 or 2) evaluates all
+ * of them.  Each probe follows exactly the path it would follow alone.
  */
 static int
 fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
-    const struct mm_probe_opts *o)
+    const struct mm_probe_opts *o, int level)
 {
 	struct mm_lbfgs_opts lo;
+	struct lockstep ls;
 	int D1 = D + 1, j, k, l, tot = 0, rc = 0, left = 0;
-	float *Xf = NULL, *Wc = NULL, *Z = NULL, *G = NULL;
 	double lambda = 1.0 / o->C;
-	int64_t i;
 
+	memset(&ls, 0, sizeof ls);
 	mm_lbfgs_defaults(&lo);
 	lo.max_iter = o->max_iter;
 	lo.gtol = o->tol;
 	for (j = 0; j < nj; j++)
 		if (pj[j].active)
-			tot += pj[j].K4;
+			tot += pj[j].K8;
 	if (tot == 0)
 		return 0;       /* nothing to fit */
-	Xf = malloc(sizeof(float) * N * D1);
-	Wc = malloc(sizeof(float) * (size_t)tot * D1);
-	G = malloc(sizeof(float) * (size_t)tot * D1);
-	Z = malloc(sizeof(float) * (size_t)N * tot);
-	if (!Xf || !Wc || !G || !Z) {
-		rc = mm_err(MM_ENOMEM, "probe: out of memory");
+	if ((rc = lockstep_alloc(&ls, N, D, nj, tot, level)) < 0)
 		goto out;
-	}
-	for (i = 0; i < N; i++) {
-		memcpy(Xf + i * D1, A + i * D, sizeof(float) * D);
-		Xf[i * D1 + D] = 1.0f;
-	}
 	for (j = 0; j < nj; j++) {
 		if (!pj[j].active)
 			continue;
@@ -1175,43 +1020,18 @@ fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
 		left++;
 	}
 	while (left > 0) {
-		int w = 0;
-		/* the active probes' weights side by side, padding rows 0 */
-		for (j = 0; j < nj; j++) {
-			struct pjob *p = &pj[j];
-			if (!p->active)
-				continue;
-			p->off = w;
-			for (k = 0; k < p->Kseen * D1; k++)
-				Wc[(size_t)w * D1 + k] = (float)p->st.x[k];
-			for (k = p->Kseen * D1; k < p->K4 * D1; k++)
-				Wc[(size_t)w * D1 + k] = 0.0f;
-			w += p->K4;
-		}
-		/* Z (N, w) = X (N, D1) Wc^T */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, w,
-		    D1, 1.0f, Xf, D1, Wc, D1, 0.0f, Z, w);
-		for (j = 0; j < nj; j++)
-			if (pj[j].active)
-				pj[j].st.f = softmax_rows(Z + pj[j].off, N,
-				    pj[j].Kseen, pj[j].K4, w, pj[j].yi);
-		/* G (w, D1) = (P - Y)^T X */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w, D1,
-		    (int)N, 1.0f, Z, w, Xf, D1, 0.0f, G, D1);
+		lockstep_eval(&ls, A, pj, nj);
 		for (j = 0; j < nj; j++) {
 			struct pjob *p = &pj[j];
 			const double *x = p->st.x;
 			if (!p->active)
 				continue;
+			/* L2 on the weights, not on the intercepts */
 			for (k = 0; k < p->Kseen; k++)
-				for (l = 0; l < D1; l++) {
+				for (l = 0; l < D; l++) {
 					size_t e = (size_t)k * D1 + l;
-					double v = G[(size_t)(p->off + k) * D1 + l];
-					if (l < D) {    /* L2 on weights only */
-						p->st.f += 0.5 * lambda * x[e] * x[e];
-						v += lambda * x[e];
-					}
-					p->st.g[e] = v;
+					p->st.f += 0.5 * lambda * x[e] * x[e];
+					p->st.g[e] += lambda * x[e];
 				}
 			if ((rc = mm_lbfgs_next(&p->st)) < 0)
 				goto out;
@@ -1223,10 +1043,7 @@ fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
 	}
 	rc = 0;
 out:
-	free(Xf);
-	free(Wc);
-	free(G);
-	free(Z);
+	lockstep_free(&ls);
 	return rc;
 }
 
@@ -1239,7 +1056,7 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 	struct pjob *pj;
 	float *A = NULL, *B = NULL;
 	int64_t i;
-	int j, rc;
+	int j, rc, level;
 
 	memset(r, 0, sizeof *r * nj);
 	for (j = 0; j < nj; j++) {
@@ -1285,14 +1102,16 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 			r[j].status = MM_EINVAL;  /* one class: nothing to fit */
 			continue;
 		}
-		p->K4 = (p->Kseen + VW - 1) / VW * VW;
+		p->K8 = (p->Kseen + 7) / 8 * 8;
 		if (!(p->W = calloc((size_t)p->Kseen * (D + 1), sizeof(double)))) {
 			rc = mm_err(MM_ENOMEM, "probe: out of memory");
 			goto out;
 		}
 		p->active = 1;
 	}
-	if (o->precise) {
+	level = mm_lrk_level();
+	if (level == 0) {
+		/* without AVX2: a dgemm pair per probe and evaluation */
 		for (j = 0; j < nj; j++) {
 			struct mm_logreg m;
 			if (!pj[j].active)
@@ -1304,7 +1123,7 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 			pj[j].st.res = m.fit;
 			mm_logreg_free(&m);
 		}
-	} else if ((rc = fit_lockstep(A, Ntr, D, pj, nj, o)) < 0) {
+	} else if ((rc = fit_lockstep(A, Ntr, D, pj, nj, o, level)) < 0) {
 		goto out;
 	}
 	for (j = 0; j < nj; j++) {

@@ -114,7 +114,6 @@ struct mm_probe_opts {
 	double C;         /* inverse L2 strength (1) */
 	int max_iter;     /* 100 */
 	double tol;       /* 1e-4 */
-	int precise;      /* 1: float64 products (dgemm) instead of float32 */
 };
 void mm_probe_defaults(struct mm_probe_opts *o);
 
@@ -132,11 +131,10 @@ void mm_logreg_free(struct mm_logreg *m);
 int mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
     int64_t N, int D, const struct mm_probe_opts *o);
 /* The objective above at W (K, D+1) and its gradient (K*(D+1), may be
- * NULL), computed the way the fit computes it: float32 products unless
- * precise.  y holds class indices in [0, K).  NaN when out of memory. */
+ * NULL), computed the way mm_logreg_fit computes it (dgemm, libm's exp).  y holds class indices in [0, K).
+ * NaN when out of memory. */
 double mm_logreg_objective(const double *W, const float *X,
-    const int32_t *y, int64_t N, int D, int K, double C, int precise,
-    double *grad);
+    const int32_t *y, int64_t N, int D, int K, double C, double *grad);
 
 /* Test figures of one probe. */
 struct mm_probe_result {
@@ -161,9 +159,10 @@ int mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
 
 /* Several factors of one representation at once: Xtr (Ntr, D) and Xte
  * (Nte, D) with nj label vectors ytr[j] (Ntr), yte[j] (Nte) in [0, K[j]).
- * The standardisation is shared and, on the float32 path, the fits run in
- * lockstep so that one pair of matrix products per step serves every
- * factor; each fit follows the path it would follow alone.  A factor whose
+ * The standardisation is shared and the fits run in lockstep, so that one
+ * pass over the data per step serves every factor (the fused kernels of
+ * lrk.h; a dgemm pair per factor where the processor lacks AVX2); each
+ * fit follows the path it would follow alone.  A factor whose
  * training rows hold one class gets r[j].status = MM_EINVAL; other bad
  * input fails the call. */
 int mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte,

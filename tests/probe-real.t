@@ -2,12 +2,12 @@
 # mmib-probe against scikit-learn 1.2 on real embeddings: codes of a model
 # trained by mmib (quick profile, dsprites, missing posX, T = 0.1), 1,500
 # train / 600 test rows, 64-d, both modalities, five factors.  Fixtures and
-# expected figures: tests/ref/probe_real.py.  The float64 path (--precise)
-# must match scikit-learn's figures; the default float32 path must agree
-# within 0.005 in nMI and accuracy.
+# expected figures: tests/ref/probe_real.py.  The probes must match
+# scikit-learn's figures (the issue asks for 0.005; they agree to 1e-4),
+# with the fused kernels and with the dgemm path alike.
 . "$(dirname "$0")/lib.sh"
 R="$MMIB_TOP/tests/ref"
-plan 6
+plan 5
 
 # compare EXPECTED GOT TOL: prints the number of probes off by more than TOL
 # in nMI or accuracy, and the number of probes compared
@@ -25,18 +25,16 @@ compare() {
 	END { print bad + 0, seen + 0 }' "$1" "$2"
 }
 
-run_cmd mmib-probe -p --train "$R/real_train.mts" "$R/real_test.mts"
-ok $RC "float64 probes run"
-cp "$TMP/.out" "$TMP/p64.tsv"
-is "$(compare "$R/real_expected.tsv" "$TMP/p64.tsv" 0.0001)" "0 10" "--precise: all 10 probes within 1e-4 of scikit-learn"
-
 run_cmd mmib-probe --train "$R/real_train.mts" "$R/real_test.mts"
-ok $RC "float32 probes run"
-cp "$TMP/.out" "$TMP/p32.tsv"
-is "$(compare "$R/real_expected.tsv" "$TMP/p32.tsv" 0.005)" "0 10" "default: all 10 probes within 0.005 of scikit-learn"
+ok $RC "probes run"
+cp "$TMP/.out" "$TMP/p.tsv"
+is "$(compare "$R/real_expected.tsv" "$TMP/p.tsv" 0.0001)" "0 10" "all 10 probes within 1e-4 of scikit-learn"
+
+MMIB_SIMD=0 run_cmd mmib-probe --train "$R/real_train.mts" "$R/real_test.mts"
+ok $RC "dgemm path runs"
+is "$(compare "$R/real_expected.tsv" "$TMP/.out" 0.0001)" "0 10" "dgemm path: all 10 probes within 1e-4 of scikit-learn"
 
 run_cmd mmib-probe -t 2 --train "$R/real_train.mts" "$R/real_test.mts"
-ok $RC "two threads run"
-cmp -s "$TMP/.out" "$TMP/p32.tsv"
+cmp -s "$TMP/.out" "$TMP/p.tsv"
 ok $? "two threads give the same figures as one"
 done_testing

@@ -20,7 +20,7 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: mmib-probe [-hpqVv] [--C C] [--factor list] "
+	    "usage: mmib-probe [-hqVv] [--C C] [--factor list] "
 	    "[--format tsv|json]\n"
 	    "                  [--max-iter N] [--modality img|fac|both] "
 	    "[-o file] [-t threads]\n"
@@ -181,7 +181,6 @@ main(int argc, char **argv)
 		{ "max-iter", required_argument, NULL, OPT_MAXITER },
 		{ "modality", required_argument, NULL, OPT_MODALITY },
 		{ "output", required_argument, NULL, 'o' },
-		{ "precise", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "tol", required_argument, NULL, OPT_TOL },
@@ -206,7 +205,7 @@ main(int argc, char **argv)
 
 	mm_cli_init(argc, argv);
 	mm_probe_defaults(&opt);
-	while ((ch = getopt_long(argc, argv, "ho:pqt:Vv", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ho:qt:Vv", lopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_C:
 			opt.C = mm_cli_double("--C", optarg, 1e-12, 1e12);
@@ -245,9 +244,6 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			outp = optarg;
-			break;
-		case 'p':
-			opt.precise = 1;
 			break;
 		case 'q':
 			mm_verbose = 0;

@@ -1,0 +1,570 @@
+/*
+ * lrk.c - fused float64 objective of several multinomial logistic
+ * regressions sharing one data matrix (see lrk.h).
+ *
+ * Rows go through in blocks of RB.  A block is converted to float64
+ * (xb, RB x Dp, zero-padded), its logits Z = xb W + b are computed by
+ * kernel A (4 rows x NV vectors of classes per register tile, the weight
+ * panel kept in L1), each probe's softmax turns its columns of Z into
+ * P - Y in place, and kernel C adds xb^T (P - Y) into Gt (4 features x NV
+ * vectors per tile).  The whole matrix is read once per evaluation, in
+ * float32 (7,500 x 64 rows: 1.9 MB, which stays in L2).
+ */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "lrk.h"
+#include "nn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MM_X86 1
+#endif
+
+#define RB 32                   /* rows per block */
+
+int
+mm_lrk_level(void)
+{
+	return mm_nn_simd(-1);
+}
+
+static int
+round4(int D)
+{
+	return (D + 3) & ~3;
+}
+
+size_t
+mm_lrk_scratch(int D, int Kt)
+{
+	return (size_t)RB * round4(D) + (size_t)RB * Kt + 10 * RB +
+	    (size_t)Kt / 8 + 8;
+}
+
+/* exp(t) for t <= 0: t = n ln 2 + r (Cody-Waite, |r| <= ln 2 / 2), the
+ * Taylor polynomial of degree 12 for e^r (truncation < 2e-16), 2^n built
+ * in the exponent bits; t < -600 gives 0. */
+#define EXP_LOG2E 1.4426950408889634
+#define EXP_MAGIC 6755399441055744.0      /* 1.5 * 2^52: rounds to integer */
+#define EXP_LN2HI 0.6931471805599453
+#define EXP_LN2LO 2.3190468138462996e-17
+#define EXP_MIN (-600.0)
+static const double ecoef[13] = {
+	1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
+	1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
+	1.0 / 39916800, 1.0 / 479001600
+};
+
+/* The horizontal sum of eight lanes, in one fixed order for both kernel
+ * levels. */
+static double
+hsum8(const double *a)
+{
+	return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
+/* Row bookkeeping after a softmax row: the loss terms (sum of the max
+ * minus the label's logit, product of the sums, folded into a log when
+ * large: 1 <= s <= K). */
+static inline void
+row_loss(double *fs, double *prod, double mx, double zy, double s)
+{
+	*fs += mx - zy;
+	*prod *= s;
+	if (*prod > 1e250) {
+		*fs += log(*prod);
+		*prod = 1.0;
+	}
+}
+
+#ifdef MM_X86
+/* ---------------- AVX-512F ---------------- */
+
+static inline __attribute__((always_inline, target("avx512f"))) __m512d
+exp512(__m512d x)
+{
+	const __m512d lo = _mm512_set1_pd(EXP_MIN);
+	__mmask8 tiny = _mm512_cmp_pd_mask(x, lo, _CMP_LT_OQ);
+	__m512d kn, n, r, p;
+	__m512i e;
+	int k;
+
+	x = _mm512_max_pd(x, lo);
+	kn = _mm512_fmadd_pd(x, _mm512_set1_pd(EXP_LOG2E),
+	    _mm512_set1_pd(EXP_MAGIC));
+	n = _mm512_sub_pd(kn, _mm512_set1_pd(EXP_MAGIC));
+	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(EXP_LN2HI), x);
+	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(EXP_LN2LO), r);
+	p = _mm512_set1_pd(ecoef[12]);
+#pragma GCC unroll 12
+	for (k = 11; k >= 0; k--)
+		p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(ecoef[k]));
+	e = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(kn),
+	    _mm512_set1_epi64(1023)), 52);
+	return _mm512_maskz_mul_pd((__mmask8)~tiny, p, _mm512_castsi512_pd(e));
+}
+
+/* Z rows r0..r0+3, columns c0..c0+8NV = b + xb W */
+static inline __attribute__((always_inline, target("avx512f"))) void
+ka512(double *Z, int Kt, const double *xb, int Dp, int D, const double *Wt,
+    const double *b, int r0, int c0, const int NV)
+{
+	__m512d acc[4][6], w[6];
+	int d, j, k;
+
+#pragma GCC unroll 6
+	for (k = 0; k < NV; k++) {
+		w[k] = _mm512_loadu_pd(b + c0 + 8 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++)
+			acc[j][k] = w[k];
+	}
+	for (d = 0; d < D; d++) {
+		const double *wr = Wt + (size_t)d * Kt + c0;
+#pragma GCC unroll 6
+		for (k = 0; k < NV; k++)
+			w[k] = _mm512_loadu_pd(wr + 8 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++) {
+			__m512d x = _mm512_set1_pd(xb[(size_t)(r0 + j) * Dp + d]);
+#pragma GCC unroll 6
+			for (k = 0; k < NV; k++)
+				acc[j][k] = _mm512_fmadd_pd(x, w[k], acc[j][k]);
+		}
+	}
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 6
+		for (k = 0; k < NV; k++)
+			_mm512_storeu_pd(Z + (size_t)(r0 + j) * Kt + c0 + 8 * k,
+			    acc[j][k]);
+}
+
+/* Gt rows d0..d0+3, columns c0..c0+8NV += sum over rows r < nr of
+ * xb[r, d] (P - Y)[r, c] */
+static inline __attribute__((always_inline, target("avx512f"))) void
+kc512(double *Gt, int Kt, const double *xb, int Dp, const double *Z, int nr,
+    int d0, int c0, const int NV)
+{
+	__m512d acc[4][6], p[6];
+	int r, j, k;
+
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 6
+		for (k = 0; k < NV; k++)
+			acc[j][k] = _mm512_loadu_pd(Gt + (size_t)(d0 + j) * Kt +
+			    c0 + 8 * k);
+	for (r = 0; r < nr; r++) {
+		const double *zr = Z + (size_t)r * Kt + c0;
+		const double *xr = xb + (size_t)r * Dp + d0;
+#pragma GCC unroll 6
+		for (k = 0; k < NV; k++)
+			p[k] = _mm512_loadu_pd(zr + 8 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++) {
+			__m512d x = _mm512_set1_pd(xr[j]);
+#pragma GCC unroll 6
+			for (k = 0; k < NV; k++)
+				acc[j][k] = _mm512_fmadd_pd(x, p[k], acc[j][k]);
+		}
+	}
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 6
+		for (k = 0; k < NV; k++)
+			_mm512_storeu_pd(Gt + (size_t)(d0 + j) * Kt + c0 + 8 * k,
+			    acc[j][k]);
+}
+
+/* One probe's softmax over rows 0..nr-1 of the block: its columns of Z
+ * become P - Y, gb gathers their sums, fs and prod the loss (row_loss).
+ * Three passes over the rows (maxima; exponentials and their lane sums;
+ * normalisation), so that the rows' dependency chains overlap.  t holds
+ * 10 RB doubles. */
+__attribute__((target("avx512f"))) static void
+softmax512(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
+    const int32_t *y, double *fs, double *prod, double *gb, double *t)
+{
+	int nc = (s->K + 7) / 8, r, c;
+	double *mx = t, *zy = t + RB, *lane = t + 2 * RB;
+
+	for (r = nr; r < RB; r++)
+		mx[r] = 0.0;
+	for (r = 0; r < nr; r++) {
+		const double *z = Z + (size_t)r * Kt + s->off;
+		__m512d m = _mm512_loadu_pd(z);
+		for (c = 1; c < nc; c++)
+			m = _mm512_max_pd(m, _mm512_loadu_pd(z + 8 * c));
+		mx[r] = _mm512_reduce_max_pd(m);
+		zy[r] = z[y[r]];
+	}
+	/* four rows at a time: four independent exp chains (rows past nr
+	 * are zero padding of the block, computed and ignored) */
+	for (r = 0; r < nr; r += 4) {
+		double *z = Z + (size_t)r * Kt + s->off;
+		__m512d m0 = _mm512_set1_pd(mx[r]), a0 = _mm512_setzero_pd();
+		__m512d m1 = _mm512_set1_pd(mx[r + 1]), a1 = a0;
+		__m512d m2 = _mm512_set1_pd(mx[r + 2]), a2 = a0;
+		__m512d m3 = _mm512_set1_pd(mx[r + 3]), a3 = a0, v0, v1, v2, v3;
+		for (c = 0; c < nc; c++) {
+			double *z0 = z + 8 * c, *z1 = z0 + Kt, *z2 = z1 + Kt;
+			double *z3 = z2 + Kt;
+			v0 = exp512(_mm512_sub_pd(_mm512_loadu_pd(z0), m0));
+			v1 = exp512(_mm512_sub_pd(_mm512_loadu_pd(z1), m1));
+			v2 = exp512(_mm512_sub_pd(_mm512_loadu_pd(z2), m2));
+			v3 = exp512(_mm512_sub_pd(_mm512_loadu_pd(z3), m3));
+			a0 = _mm512_add_pd(a0, v0);
+			a1 = _mm512_add_pd(a1, v1);
+			a2 = _mm512_add_pd(a2, v2);
+			a3 = _mm512_add_pd(a3, v3);
+			_mm512_storeu_pd(z0, v0);
+			_mm512_storeu_pd(z1, v1);
+			_mm512_storeu_pd(z2, v2);
+			_mm512_storeu_pd(z3, v3);
+		}
+		_mm512_storeu_pd(lane + 8 * r, a0);
+		_mm512_storeu_pd(lane + 8 * r + 8, a1);
+		_mm512_storeu_pd(lane + 8 * r + 16, a2);
+		_mm512_storeu_pd(lane + 8 * r + 24, a3);
+	}
+	for (r = 0; r < nr; r++) {
+		double *z = Z + (size_t)r * Kt + s->off, sum = hsum8(lane + 8 * r);
+		__m512d m;
+		row_loss(fs, prod, mx[r], zy[r], sum);
+		m = _mm512_set1_pd(1.0 / sum);
+		for (c = 0; c < nc; c++) {
+			__m512d p = _mm512_mul_pd(_mm512_loadu_pd(z + 8 * c), m);
+			if (c == y[r] >> 3)
+				p = _mm512_mask_sub_pd(p, (__mmask8)(1u << (y[r] & 7)),
+				    p, _mm512_set1_pd(1.0));
+			_mm512_storeu_pd(z + 8 * c, p);
+			_mm512_storeu_pd(gb + s->off + 8 * c, _mm512_add_pd(
+			    _mm512_loadu_pd(gb + s->off + 8 * c), p));
+		}
+	}
+}
+
+/* Columns [c0, c0 + 8 nv) of Z for rows r0..r0+3, nv <= 6 */
+__attribute__((target("avx512f"))) static void
+panel_a512(double *Z, int Kt, const double *xb, int Dp, int D,
+    const double *Wt, const double *b, int r0, int c0, int nv)
+{
+	switch (nv) {
+	case 1: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 1); break;
+	case 2: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 2); break;
+	case 3: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 3); break;
+	case 4: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 4); break;
+	case 5: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 5); break;
+	default: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 6); break;
+	}
+}
+
+__attribute__((target("avx512f"))) static void
+panel_c512(double *Gt, int Kt, const double *xb, int Dp, const double *Z,
+    int nr, int d0, int c0, int nv)
+{
+	switch (nv) {
+	case 1: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 1); break;
+	case 2: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 2); break;
+	case 3: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 3); break;
+	case 4: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 4); break;
+	case 5: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 5); break;
+	default: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 6); break;
+	}
+}
+
+/* ---------------- AVX2 + FMA ----------------
+ * The same operations on four lanes: a vector of eight classes is two
+ * registers (lanes 0-3 and 4-7), so every sum is formed in the same order
+ * as above. */
+
+static inline __attribute__((always_inline, target("avx2,fma"))) __m256d
+exp256(__m256d x)
+{
+	const __m256d lo = _mm256_set1_pd(EXP_MIN);
+	__m256d tiny = _mm256_cmp_pd(x, lo, _CMP_LT_OQ);
+	__m256d kn, n, r, p;
+	__m256i e;
+	int k;
+
+	x = _mm256_max_pd(x, lo);
+	kn = _mm256_fmadd_pd(x, _mm256_set1_pd(EXP_LOG2E),
+	    _mm256_set1_pd(EXP_MAGIC));
+	n = _mm256_sub_pd(kn, _mm256_set1_pd(EXP_MAGIC));
+	r = _mm256_fnmadd_pd(n, _mm256_set1_pd(EXP_LN2HI), x);
+	r = _mm256_fnmadd_pd(n, _mm256_set1_pd(EXP_LN2LO), r);
+	p = _mm256_set1_pd(ecoef[12]);
+#pragma GCC unroll 12
+	for (k = 11; k >= 0; k--)
+		p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(ecoef[k]));
+	e = _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(kn),
+	    _mm256_set1_epi64x(1023)), 52);
+	return _mm256_andnot_pd(tiny, _mm256_mul_pd(p,
+	    _mm256_castsi256_pd(e)));
+}
+
+/* as ka512 with NV registers of four classes, NV <= 3 */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+ka256(double *Z, int Kt, const double *xb, int Dp, int D, const double *Wt,
+    const double *b, int r0, int c0, const int NV)
+{
+	__m256d acc[4][3], w[3];
+	int d, j, k;
+
+#pragma GCC unroll 3
+	for (k = 0; k < NV; k++) {
+		w[k] = _mm256_loadu_pd(b + c0 + 4 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++)
+			acc[j][k] = w[k];
+	}
+	for (d = 0; d < D; d++) {
+		const double *wr = Wt + (size_t)d * Kt + c0;
+#pragma GCC unroll 3
+		for (k = 0; k < NV; k++)
+			w[k] = _mm256_loadu_pd(wr + 4 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++) {
+			__m256d x = _mm256_broadcast_sd(xb + (size_t)(r0 + j) * Dp +
+			    d);
+#pragma GCC unroll 3
+			for (k = 0; k < NV; k++)
+				acc[j][k] = _mm256_fmadd_pd(x, w[k], acc[j][k]);
+		}
+	}
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 3
+		for (k = 0; k < NV; k++)
+			_mm256_storeu_pd(Z + (size_t)(r0 + j) * Kt + c0 + 4 * k,
+			    acc[j][k]);
+}
+
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+kc256(double *Gt, int Kt, const double *xb, int Dp, const double *Z, int nr,
+    int d0, int c0, const int NV)
+{
+	__m256d acc[4][3], p[3];
+	int r, j, k;
+
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 3
+		for (k = 0; k < NV; k++)
+			acc[j][k] = _mm256_loadu_pd(Gt + (size_t)(d0 + j) * Kt +
+			    c0 + 4 * k);
+	for (r = 0; r < nr; r++) {
+		const double *zr = Z + (size_t)r * Kt + c0;
+		const double *xr = xb + (size_t)r * Dp + d0;
+#pragma GCC unroll 3
+		for (k = 0; k < NV; k++)
+			p[k] = _mm256_loadu_pd(zr + 4 * k);
+#pragma GCC unroll 4
+		for (j = 0; j < 4; j++) {
+			__m256d x = _mm256_broadcast_sd(xr + j);
+#pragma GCC unroll 3
+			for (k = 0; k < NV; k++)
+				acc[j][k] = _mm256_fmadd_pd(x, p[k], acc[j][k]);
+		}
+	}
+#pragma GCC unroll 4
+	for (j = 0; j < 4; j++)
+#pragma GCC unroll 3
+		for (k = 0; k < NV; k++)
+			_mm256_storeu_pd(Gt + (size_t)(d0 + j) * Kt + c0 + 4 * k,
+			    acc[j][k]);
+}
+
+__attribute__((target("avx2,fma"))) static void
+softmax256(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
+    const int32_t *y, double *fs, double *prod, double *gb, double *t)
+{
+	int nc = (s->K + 7) / 8, r, c;
+	double *mx = t, *zy = t + RB, *lane = t + 2 * RB, a[4];
+
+	for (r = 0; r < nr; r++) {
+		const double *z = Z + (size_t)r * Kt + s->off;
+		__m256d m0 = _mm256_loadu_pd(z), m1 = _mm256_loadu_pd(z + 4);
+		for (c = 1; c < nc; c++) {
+			m0 = _mm256_max_pd(m0, _mm256_loadu_pd(z + 8 * c));
+			m1 = _mm256_max_pd(m1, _mm256_loadu_pd(z + 8 * c + 4));
+		}
+		_mm256_storeu_pd(a, _mm256_max_pd(m0, m1));
+		mx[r] = a[0] > a[1] ? a[0] : a[1];
+		mx[r] = a[2] > mx[r] ? a[2] : mx[r];
+		mx[r] = a[3] > mx[r] ? a[3] : mx[r];
+		zy[r] = z[y[r]];
+	}
+	for (r = 0; r < nr; r++) {
+		double *z = Z + (size_t)r * Kt + s->off;
+		__m256d m = _mm256_set1_pd(mx[r]), a0 = _mm256_setzero_pd();
+		__m256d a1 = a0, v0, v1;
+		for (c = 0; c < nc; c++) {
+			v0 = exp256(_mm256_sub_pd(_mm256_loadu_pd(z + 8 * c), m));
+			v1 = exp256(_mm256_sub_pd(_mm256_loadu_pd(z + 8 * c + 4),
+			    m));
+			a0 = _mm256_add_pd(a0, v0);
+			a1 = _mm256_add_pd(a1, v1);
+			_mm256_storeu_pd(z + 8 * c, v0);
+			_mm256_storeu_pd(z + 8 * c + 4, v1);
+		}
+		_mm256_storeu_pd(lane + 8 * r, a0);
+		_mm256_storeu_pd(lane + 8 * r + 4, a1);
+	}
+	for (r = 0; r < nr; r++) {
+		double *z = Z + (size_t)r * Kt + s->off, sum = hsum8(lane + 8 * r);
+		__m256d m;
+		row_loss(fs, prod, mx[r], zy[r], sum);
+		m = _mm256_set1_pd(1.0 / sum);
+		for (c = 0; c < 2 * nc; c++) {
+			__m256d p = _mm256_mul_pd(_mm256_loadu_pd(z + 4 * c), m);
+			if (c == y[r] >> 2) {
+				__m256i lanes = _mm256_set_epi64x(3, 2, 1, 0);
+				__m256d hit = _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+				    lanes, _mm256_set1_epi64x(y[r] & 3)));
+				p = _mm256_sub_pd(p, _mm256_and_pd(hit,
+				    _mm256_set1_pd(1.0)));
+			}
+			_mm256_storeu_pd(z + 4 * c, p);
+			_mm256_storeu_pd(gb + s->off + 4 * c, _mm256_add_pd(
+			    _mm256_loadu_pd(gb + s->off + 4 * c), p));
+		}
+	}
+}
+
+__attribute__((target("avx2,fma"))) static void
+panel_a256(double *Z, int Kt, const double *xb, int Dp, int D,
+    const double *Wt, const double *b, int r0, int c0, int nv)
+{
+	switch (nv) {
+	case 1: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 1); break;
+	case 2: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 2); break;
+	default: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 3); break;
+	}
+}
+
+__attribute__((target("avx2,fma"))) static void
+panel_c256(double *Gt, int Kt, const double *xb, int Dp, const double *Z,
+    int nr, int d0, int c0, int nv)
+{
+	switch (nv) {
+	case 1: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 1); break;
+	case 2: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 2); break;
+	default: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 3); break;
+	}
+}
+#endif
+
+#ifdef MM_X86
+/* o[0..) = x[0..) for the multiples of 4 below D; returns how many */
+__attribute__((target("avx2"))) static int
+cvt_row(double *o, const float *x, int D)
+{
+	int d;
+
+	for (d = 0; d + 4 <= D; d += 4)
+		_mm256_storeu_pd(o + d, _mm256_cvtps_pd(_mm_loadu_ps(x + d)));
+	return d;
+}
+#endif
+
+/* Block preparation: xb (RB, Dp) = rows i0..i0+nr of X in float64, zero
+ * elsewhere. */
+static void
+load_block(double *xb, const float *X, int64_t i0, int nr, int D, int Dp,
+    int level)
+{
+	int r, d;
+
+	for (r = 0; r < RB; r++) {
+		double *o = xb + (size_t)r * Dp;
+		if (r < nr) {
+			const float *x = X + (i0 + r) * (int64_t)D;
+			d = 0;
+#ifdef MM_X86
+			if (level >= 1)
+				d = cvt_row(o, x, D);
+#endif
+			for (; d < D; d++)
+				o[d] = x[d];
+			for (; d < Dp; d++)
+				o[d] = 0.0;
+		} else {
+			memset(o, 0, sizeof(double) * Dp);
+		}
+	}
+}
+
+/* Split V vectors into panels of at most maxv, as even as possible:
+ * the width of panel p of np. */
+static int
+panel_width(int V, int maxv, int *np)
+{
+	*np = (V + maxv - 1) / maxv;
+	return (V + *np - 1) / *np;
+}
+
+void
+mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
+    const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
+    double *f, double *Gt, double *gb, double *scratch)
+{
+	int Dp = round4(D), nr, r0, d0, c0, j, lanes, maxv, V, npan, w, nv;
+	double *xb, *Z, *t, *prod;
+	int64_t i0;
+
+	/* 64-byte aligned work space */
+	xb = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+	Z = xb + (size_t)RB * Dp;
+	t = Z + (size_t)RB * Kt;        /* softmax's (10 RB) */
+	prod = t + 10 * RB;             /* (np <= Kt / 8) */
+	memset(Gt, 0, sizeof(double) * Dp * Kt);
+	memset(gb, 0, sizeof(double) * Kt);
+	for (j = 0; j < np; j++) {
+		f[j] = 0.0;
+		prod[j] = 1.0;
+	}
+	lanes = level >= 2 ? 8 : 4;
+	maxv = level >= 2 ? 6 : 3;
+	V = Kt / lanes;
+	w = panel_width(V, maxv, &npan);
+	(void)npan;
+	for (i0 = 0; i0 < N; i0 += RB) {
+		nr = N - i0 < RB ? (int)(N - i0) : RB;
+		load_block(xb, X, i0, nr, D, Dp, level);
+#ifdef MM_X86
+		for (c0 = 0; c0 < Kt; c0 += lanes * nv) {
+			nv = (Kt - c0) / lanes < w ? (Kt - c0) / lanes : w;
+			for (r0 = 0; r0 < nr; r0 += 4)
+				if (level >= 2)
+					panel_a512(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
+					    nv);
+				else
+					panel_a256(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
+					    nv);
+		}
+		for (j = 0; j < np; j++)
+			if (level >= 2)
+				softmax512(Z, Kt, nr, &seg[j], seg[j].y + i0, &f[j],
+				    &prod[j], gb, t);
+			else
+				softmax256(Z, Kt, nr, &seg[j], seg[j].y + i0, &f[j],
+				    &prod[j], gb, t);
+		for (c0 = 0; c0 < Kt; c0 += lanes * nv) {
+			nv = (Kt - c0) / lanes < w ? (Kt - c0) / lanes : w;
+			for (d0 = 0; d0 < Dp; d0 += 4)
+				if (level >= 2)
+					panel_c512(Gt, Kt, xb, Dp, Z, nr, d0, c0,
+					    nv);
+				else
+					panel_c256(Gt, Kt, xb, Dp, Z, nr, d0, c0,
+					    nv);
+		}
+#endif
+	}
+	for (j = 0; j < np; j++)
+		f[j] += log(prod[j]);
+}
