@@ -22,7 +22,7 @@
 #define MM_X86 1
 #endif
 
-#define RB 32                   /* rows per block */
+#define RB 64                   /* rows per block */
 
 int
 mm_lrk_level(void)
@@ -39,7 +39,7 @@ round4(int D)
 size_t
 mm_lrk_scratch(int D, int Kt)
 {
-	return (size_t)RB * round4(D) + (size_t)RB * Kt + 10 * RB +
+	return (size_t)RB * round4(D) + (size_t)RB * Kt + 12 * RB +
 	    (size_t)Kt / 8 + 8;
 }
 
@@ -179,31 +179,66 @@ kc512(double *Gt, int Kt, const double *xb, int Dp, const double *Z, int nr,
 			    acc[j][k]);
 }
 
+/*
+ * Eight rows' horizontal reductions at once: lane i of the result is
+ * the reduction of v[i]'s eight lanes, summed in hsum8's order
+ * ((0+4)+(2+6))+((1+5)+(3+7)) (or their maximum).  Three stages of
+ * 256-, 128- and 64-bit shuffles, then a permutation into row order.
+ */
+#define TREE8(NAME, OP)                                                      \
+static inline __attribute__((always_inline, target("avx512f"))) __m512d      \
+NAME(const __m512d *v)                                                       \
+{                                                                            \
+	__m512d s1[4], s2[2], lo, hi;                                        \
+	int i;                                                               \
+	for (i = 0; i < 4; i++)         /* rows 2i, 2i+1: (l, l+4) */        \
+		s1[i] = OP(_mm512_shuffle_f64x2(v[2 * i], v[2 * i + 1], 0x44),   \
+		    _mm512_shuffle_f64x2(v[2 * i], v[2 * i + 1], 0xee));         \
+	for (i = 0; i < 2; i++)         /* rows 4i..4i+3: (l, l+2) */        \
+		s2[i] = OP(_mm512_shuffle_f64x2(s1[2 * i], s1[2 * i + 1], 0x88), \
+		    _mm512_shuffle_f64x2(s1[2 * i], s1[2 * i + 1], 0xdd));       \
+	lo = _mm512_unpacklo_pd(s2[0], s2[1]);                               \
+	hi = _mm512_unpackhi_pd(s2[0], s2[1]);                               \
+	/* lanes now hold rows 0 4 1 5 2 6 3 7 */                            \
+	return _mm512_permutexvar_pd(_mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0), \
+	    OP(lo, hi));                                                     \
+}
+TREE8(tree_sum8, _mm512_add_pd)
+TREE8(tree_max8, _mm512_max_pd)
+
 /* One probe's softmax over rows 0..nr-1 of the block: its columns of Z
  * become P - Y, gb gathers their sums, fs and prod the loss (row_loss).
- * Three passes over the rows (maxima; exponentials and their lane sums;
- * normalisation), so that the rows' dependency chains overlap.  t holds
- * 10 RB doubles. */
+ * Passes over the rows: maxima (eight rows per reduction tree);
+ * exponentials and their lane sums (four rows interleaved); the sums and
+ * their reciprocals (eight rows at once); normalisation.  Rows from nr up
+ * to a multiple of 8 hold finite logits (kernel A computes them from zero
+ * rows) and are computed and ignored.  t holds 12 RB doubles. */
 __attribute__((target("avx512f"))) static void
 softmax512(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
     const int32_t *y, double *fs, double *prod, double *gb, double *t)
 {
-	int nc = (s->K + 7) / 8, r, c;
-	double *mx = t, *zy = t + RB, *lane = t + 2 * RB;
+	int nc = (s->K + 7) / 8, nr8 = (nr + 7) & ~7, r, c, i;
+	double *mx = t, *zy = t + RB, *inv = t + 2 * RB, *sum = t + 3 * RB;
+	double *lane = t + 4 * RB;
+	const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i eight = _mm512_set1_epi64(8);
+	const __m512d one = _mm512_set1_pd(1.0);
+	__m512d m8[8];
 
-	for (r = nr; r < RB; r++)
-		mx[r] = 0.0;
-	for (r = 0; r < nr; r++) {
-		const double *z = Z + (size_t)r * Kt + s->off;
-		__m512d m = _mm512_loadu_pd(z);
-		for (c = 1; c < nc; c++)
-			m = _mm512_max_pd(m, _mm512_loadu_pd(z + 8 * c));
-		mx[r] = _mm512_reduce_max_pd(m);
-		zy[r] = z[y[r]];
+	for (r = 0; r < nr8; r += 8) {
+		for (i = 0; i < 8; i++) {
+			const double *z = Z + (size_t)(r + i) * Kt + s->off;
+			m8[i] = _mm512_loadu_pd(z);
+			for (c = 1; c < nc; c++)
+				m8[i] = _mm512_max_pd(m8[i],
+				    _mm512_loadu_pd(z + 8 * c));
+		}
+		_mm512_storeu_pd(mx + r, tree_max8(m8));
 	}
-	/* four rows at a time: four independent exp chains (rows past nr
-	 * are zero padding of the block, computed and ignored) */
-	for (r = 0; r < nr; r += 4) {
+	for (r = 0; r < nr; r++)
+		zy[r] = Z[(size_t)r * Kt + s->off + y[r]];
+	/* four rows at a time: four independent exp chains */
+	for (r = 0; r < nr8; r += 4) {
 		double *z = Z + (size_t)r * Kt + s->off;
 		__m512d m0 = _mm512_set1_pd(mx[r]), a0 = _mm512_setzero_pd();
 		__m512d m1 = _mm512_set1_pd(mx[r + 1]), a1 = a0;
@@ -230,19 +265,27 @@ softmax512(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
 		_mm512_storeu_pd(lane + 8 * r + 16, a2);
 		_mm512_storeu_pd(lane + 8 * r + 24, a3);
 	}
+	for (r = 0; r < nr8; r += 8) {
+		__m512d sv;
+		for (i = 0; i < 8; i++)
+			m8[i] = _mm512_loadu_pd(lane + 8 * (r + i));
+		sv = tree_sum8(m8);
+		_mm512_storeu_pd(sum + r, sv);
+		_mm512_storeu_pd(inv + r, _mm512_div_pd(one, sv));
+	}
 	for (r = 0; r < nr; r++) {
-		double *z = Z + (size_t)r * Kt + s->off, sum = hsum8(lane + 8 * r);
-		__m512d m;
-		row_loss(fs, prod, mx[r], zy[r], sum);
-		m = _mm512_set1_pd(1.0 / sum);
+		double *z = Z + (size_t)r * Kt + s->off, *g = gb + s->off;
+		__m512d m = _mm512_set1_pd(inv[r]);
+		__m512i idx = iota, yv = _mm512_set1_epi64(y[r]);
+		row_loss(fs, prod, mx[r], zy[r], sum[r]);
 		for (c = 0; c < nc; c++) {
 			__m512d p = _mm512_mul_pd(_mm512_loadu_pd(z + 8 * c), m);
-			if (c == y[r] >> 3)
-				p = _mm512_mask_sub_pd(p, (__mmask8)(1u << (y[r] & 7)),
-				    p, _mm512_set1_pd(1.0));
+			p = _mm512_mask_sub_pd(p, _mm512_cmpeq_epi64_mask(idx, yv),
+			    p, one);
+			idx = _mm512_add_epi64(idx, eight);
 			_mm512_storeu_pd(z + 8 * c, p);
-			_mm512_storeu_pd(gb + s->off + 8 * c, _mm512_add_pd(
-			    _mm512_loadu_pd(gb + s->off + 8 * c), p));
+			_mm512_storeu_pd(g + 8 * c, _mm512_add_pd(
+			    _mm512_loadu_pd(g + 8 * c), p));
 		}
 	}
 }
@@ -418,16 +461,16 @@ softmax256(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
 		double *z = Z + (size_t)r * Kt + s->off, sum = hsum8(lane + 8 * r);
 		__m256d m;
 		row_loss(fs, prod, mx[r], zy[r], sum);
+		__m256i idx = _mm256_set_epi64x(3, 2, 1, 0);
+		__m256i yv = _mm256_set1_epi64x(y[r]);
 		m = _mm256_set1_pd(1.0 / sum);
 		for (c = 0; c < 2 * nc; c++) {
 			__m256d p = _mm256_mul_pd(_mm256_loadu_pd(z + 4 * c), m);
-			if (c == y[r] >> 2) {
-				__m256i lanes = _mm256_set_epi64x(3, 2, 1, 0);
-				__m256d hit = _mm256_castsi256_pd(_mm256_cmpeq_epi64(
-				    lanes, _mm256_set1_epi64x(y[r] & 3)));
-				p = _mm256_sub_pd(p, _mm256_and_pd(hit,
-				    _mm256_set1_pd(1.0)));
-			}
+			__m256d hit = _mm256_castsi256_pd(_mm256_cmpeq_epi64(idx,
+			    yv));
+			p = _mm256_sub_pd(p, _mm256_and_pd(hit,
+			    _mm256_set1_pd(1.0)));
+			idx = _mm256_add_epi64(idx, _mm256_set1_epi64x(4));
 			_mm256_storeu_pd(z + 4 * c, p);
 			_mm256_storeu_pd(gb + s->off + 4 * c, _mm256_add_pd(
 			    _mm256_loadu_pd(gb + s->off + 4 * c), p));
@@ -512,15 +555,15 @@ mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
     const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
     double *f, double *Gt, double *gb, double *scratch)
 {
-	int Dp = round4(D), nr, r0, d0, c0, j, lanes, maxv, V, npan, w, nv;
+	int Dp = round4(D), nr, nr8, r0, d0, c0, j, lanes, maxv, V, npan, w, nv;
 	double *xb, *Z, *t, *prod;
 	int64_t i0;
 
 	/* 64-byte aligned work space */
 	xb = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
 	Z = xb + (size_t)RB * Dp;
-	t = Z + (size_t)RB * Kt;        /* softmax's (10 RB) */
-	prod = t + 10 * RB;             /* (np <= Kt / 8) */
+	t = Z + (size_t)RB * Kt;        /* softmax's (12 RB) */
+	prod = t + 12 * RB;             /* (np <= Kt / 8) */
 	memset(Gt, 0, sizeof(double) * Dp * Kt);
 	memset(gb, 0, sizeof(double) * Kt);
 	for (j = 0; j < np; j++) {
@@ -534,11 +577,12 @@ mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
 	(void)npan;
 	for (i0 = 0; i0 < N; i0 += RB) {
 		nr = N - i0 < RB ? (int)(N - i0) : RB;
+		nr8 = (nr + 7) & ~7;    /* softmax512 reads up to here */
 		load_block(xb, X, i0, nr, D, Dp, level);
 #ifdef MM_X86
 		for (c0 = 0; c0 < Kt; c0 += lanes * nv) {
 			nv = (Kt - c0) / lanes < w ? (Kt - c0) / lanes : w;
-			for (r0 = 0; r0 < nr; r0 += 4)
+			for (r0 = 0; r0 < nr8; r0 += 4)
 				if (level >= 2)
 					panel_a512(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
 					    nv);

@@ -254,15 +254,11 @@ ls_step(struct mm_lbfgs_ls *s, double f, double g, double *stp)
 	return LS_FG;
 }
 
+/* BLAS level 1, as L-BFGS-B calls it */
 static double
 dot(int n, const double *a, const double *b)
 {
-	double s = 0.0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
+	return cblas_ddot(n, a, 1, b, 1);
 }
 
 static double
@@ -368,8 +364,7 @@ lbfgs_iterate(struct mm_lbfgs_state *s)
 				int k = (s->head + j) % m;
 				double a = s->rho[k] * dot(n, s->S + (size_t)k * n, d);
 				s->alpha[k] = a;
-				for (i = 0; i < n; i++)
-					d[i] -= a * s->Y[(size_t)k * n + i];
+				cblas_daxpy(n, -a, s->Y + (size_t)k * n, 1, d, 1);
 			}
 			for (i = 0; i < n; i++)
 				d[i] /= s->theta;
@@ -377,9 +372,8 @@ lbfgs_iterate(struct mm_lbfgs_state *s)
 				int k = (s->head + j) % m;
 				double beta = s->rho[k] *
 				    dot(n, s->Y + (size_t)k * n, d);
-				for (i = 0; i < n; i++)
-					d[i] += s->S[(size_t)k * n + i] *
-					    (s->alpha[k] - beta);
+				cblas_daxpy(n, s->alpha[k] - beta,
+				    s->S + (size_t)k * n, 1, d, 1);
 			}
 		} else {
 			for (i = 0; i < n; i++)

@@ -351,7 +351,10 @@ main(int argc, char **argv)
 			pthread_join(th[i], NULL);
 		free(th);
 	}
-	mm_note("%d probes in %.3f s", c.njobs, mm_now() - t0);
+	for (i = 0, m = 0; i < c.njobs; i++)
+		m += c.jobs[i].n;
+	mm_note("%d probes of %d modalit%s in %.3f s", m, c.njobs,
+	    c.njobs == 1 ? "y" : "ies", mm_now() - t0);
 
 	for (i = 0; i < c.njobs; i++) {
 		struct job *j = &c.jobs[i];
