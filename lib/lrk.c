@@ -80,104 +80,151 @@ row_loss(double *fs, double *prod, double mx, double zy, double s)
 }
 
 #ifdef MM_X86
+/*
+ * The kernels of both levels come from one template, so that they do the
+ * same operations in the same order: VD is a vector of W doubles (8 with
+ * AVX-512F, 4 with AVX2), tiles are 4 x NV vectors, NV <= MAXV.
+ *
+ * EXP: exp of each lane (see ecoef); ZERO_LT(v, x, lo) zeroes the lanes
+ * where x < lo.
+ * KA: Z rows r0..r0+3, columns c0..c0+W NV = b + xb W.
+ * KC: Gt rows d0..d0+3, columns c0..c0+W NV += sum over rows r < nr of
+ * xb[r, d] (P - Y)[r, c].
+ * PANEL_A, PANEL_C: the same for a run-time nv, dispatched to constants.
+ */
+#define LRK_TEMPLATE(SUF, TGT, VD, VI, W, MAXV, LD, ST, SET1, FMA, FNMA,     \
+    SUB, MAX, MUL, CMPLT_ZERO, SET1I, ADDI, SLLI, CASTDI, CASTID)            \
+static inline __attribute__((always_inline, target(TGT))) VD                 \
+exp##SUF(VD x)                                                               \
+{                                                                            \
+	const VD lo = SET1(EXP_MIN);                                         \
+	VD x0 = x, kn, n, r, p;                                              \
+	VI e;                                                                \
+	int k;                                                               \
+	x = MAX(x, lo);                                                      \
+	kn = FMA(x, SET1(EXP_LOG2E), SET1(EXP_MAGIC));                       \
+	n = SUB(kn, SET1(EXP_MAGIC));                                        \
+	r = FNMA(n, SET1(EXP_LN2HI), x);                                     \
+	r = FNMA(n, SET1(EXP_LN2LO), r);                                     \
+	p = SET1(ecoef[12]);                                                 \
+	_Pragma("GCC unroll 12")                                             \
+	for (k = 11; k >= 0; k--)                                            \
+		p = FMA(p, r, SET1(ecoef[k]));                               \
+	e = SLLI(ADDI(CASTDI(kn), SET1I(1023)), 52);                         \
+	return CMPLT_ZERO(MUL(p, CASTID(e)), x0, lo);                        \
+}                                                                            \
+                                                                             \
+static inline __attribute__((always_inline, target(TGT))) void               \
+ka##SUF(double *Z, int Kt, const double *xb, int Dp, int D,                  \
+    const double *Wt, const double *b, int r0, int c0, const int NV)        \
+{                                                                            \
+	VD acc[4][MAXV], w[MAXV];                                            \
+	int d, j, k;                                                         \
+	_Pragma("GCC unroll 6")                                              \
+	for (k = 0; k < NV; k++) {                                           \
+		w[k] = LD(b + c0 + W * k);                                   \
+		_Pragma("GCC unroll 4")                                      \
+		for (j = 0; j < 4; j++)                                      \
+			acc[j][k] = w[k];                                    \
+	}                                                                    \
+	for (d = 0; d < D; d++) {                                            \
+		const double *wr = Wt + (size_t)d * Kt + c0;                 \
+		_Pragma("GCC unroll 6")                                      \
+		for (k = 0; k < NV; k++)                                     \
+			w[k] = LD(wr + W * k);                               \
+		_Pragma("GCC unroll 4")                                      \
+		for (j = 0; j < 4; j++) {                                    \
+			VD x = SET1(xb[(size_t)(r0 + j) * Dp + d]);          \
+			_Pragma("GCC unroll 6")                              \
+			for (k = 0; k < NV; k++)                             \
+				acc[j][k] = FMA(x, w[k], acc[j][k]);         \
+		}                                                            \
+	}                                                                    \
+	_Pragma("GCC unroll 4")                                              \
+	for (j = 0; j < 4; j++)                                              \
+		_Pragma("GCC unroll 6")                                      \
+		for (k = 0; k < NV; k++)                                     \
+			ST(Z + (size_t)(r0 + j) * Kt + c0 + W * k, acc[j][k]); \
+}                                                                            \
+                                                                             \
+static inline __attribute__((always_inline, target(TGT))) void               \
+kc##SUF(double *Gt, int Kt, const double *xb, int Dp, const double *Z,       \
+    int nr, int d0, int c0, const int NV)                                    \
+{                                                                            \
+	VD acc[4][MAXV], p[MAXV];                                            \
+	int r, j, k;                                                         \
+	_Pragma("GCC unroll 4")                                              \
+	for (j = 0; j < 4; j++)                                              \
+		_Pragma("GCC unroll 6")                                      \
+		for (k = 0; k < NV; k++)                                     \
+			acc[j][k] = LD(Gt + (size_t)(d0 + j) * Kt + c0 +     \
+			    W * k);                                          \
+	for (r = 0; r < nr; r++) {                                           \
+		const double *zr = Z + (size_t)r * Kt + c0;                  \
+		const double *xr = xb + (size_t)r * Dp + d0;                 \
+		_Pragma("GCC unroll 6")                                      \
+		for (k = 0; k < NV; k++)                                     \
+			p[k] = LD(zr + W * k);                               \
+		_Pragma("GCC unroll 4")                                      \
+		for (j = 0; j < 4; j++) {                                    \
+			VD x = SET1(xr[j]);                                  \
+			_Pragma("GCC unroll 6")                              \
+			for (k = 0; k < NV; k++)                             \
+				acc[j][k] = FMA(x, p[k], acc[j][k]);         \
+		}                                                            \
+	}                                                                    \
+	_Pragma("GCC unroll 4")                                              \
+	for (j = 0; j < 4; j++)                                              \
+		_Pragma("GCC unroll 6")                                      \
+		for (k = 0; k < NV; k++)                                     \
+			ST(Gt + (size_t)(d0 + j) * Kt + c0 + W * k,          \
+			    acc[j][k]);                                      \
+}                                                                            \
+                                                                             \
+__attribute__((target(TGT))) static void                                     \
+panel_a##SUF(double *Z, int Kt, const double *xb, int Dp, int D,             \
+    const double *Wt, const double *b, int r0, int c0, int nv)              \
+{                                                                            \
+	switch (nv) {                                                        \
+	case 1: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 1); break;          \
+	case 2: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 2); break;          \
+	case 3: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 3); break;          \
+	case 4: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, LRK_MIN(4, MAXV));  \
+		break;                                                       \
+	case 5: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, LRK_MIN(5, MAXV));  \
+		break;                                                       \
+	default: ka##SUF(Z, Kt, xb, Dp, D, Wt, b, r0, c0, MAXV); break;      \
+	}                                                                    \
+}                                                                            \
+                                                                             \
+__attribute__((target(TGT))) static void                                     \
+panel_c##SUF(double *Gt, int Kt, const double *xb, int Dp, const double *Z,  \
+    int nr, int d0, int c0, int nv)                                          \
+{                                                                            \
+	switch (nv) {                                                        \
+	case 1: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, 1); break;            \
+	case 2: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, 2); break;            \
+	case 3: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, 3); break;            \
+	case 4: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, LRK_MIN(4, MAXV));    \
+		break;                                                       \
+	case 5: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, LRK_MIN(5, MAXV));    \
+		break;                                                       \
+	default: kc##SUF(Gt, Kt, xb, Dp, Z, nr, d0, c0, MAXV); break;        \
+	}                                                                    \
+}
+
+#define LRK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define ZERO_LT512(v, x, lo) \
+	_mm512_maskz_mov_pd(_mm512_cmp_pd_mask(x, lo, _CMP_NLT_UQ), v)
+#define ZERO_LT256(v, x, lo) \
+	_mm256_andnot_pd(_mm256_cmp_pd(x, lo, _CMP_LT_OQ), v)
+
 /* ---------------- AVX-512F ---------------- */
-
-static inline __attribute__((always_inline, target("avx512f"))) __m512d
-exp512(__m512d x)
-{
-	const __m512d lo = _mm512_set1_pd(EXP_MIN);
-	__mmask8 tiny = _mm512_cmp_pd_mask(x, lo, _CMP_LT_OQ);
-	__m512d kn, n, r, p;
-	__m512i e;
-	int k;
-
-	x = _mm512_max_pd(x, lo);
-	kn = _mm512_fmadd_pd(x, _mm512_set1_pd(EXP_LOG2E),
-	    _mm512_set1_pd(EXP_MAGIC));
-	n = _mm512_sub_pd(kn, _mm512_set1_pd(EXP_MAGIC));
-	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(EXP_LN2HI), x);
-	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(EXP_LN2LO), r);
-	p = _mm512_set1_pd(ecoef[12]);
-#pragma GCC unroll 12
-	for (k = 11; k >= 0; k--)
-		p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(ecoef[k]));
-	e = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(kn),
-	    _mm512_set1_epi64(1023)), 52);
-	return _mm512_maskz_mul_pd((__mmask8)~tiny, p, _mm512_castsi512_pd(e));
-}
-
-/* Z rows r0..r0+3, columns c0..c0+8NV = b + xb W */
-static inline __attribute__((always_inline, target("avx512f"))) void
-ka512(double *Z, int Kt, const double *xb, int Dp, int D, const double *Wt,
-    const double *b, int r0, int c0, const int NV)
-{
-	__m512d acc[4][6], w[6];
-	int d, j, k;
-
-#pragma GCC unroll 6
-	for (k = 0; k < NV; k++) {
-		w[k] = _mm512_loadu_pd(b + c0 + 8 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++)
-			acc[j][k] = w[k];
-	}
-	for (d = 0; d < D; d++) {
-		const double *wr = Wt + (size_t)d * Kt + c0;
-#pragma GCC unroll 6
-		for (k = 0; k < NV; k++)
-			w[k] = _mm512_loadu_pd(wr + 8 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++) {
-			__m512d x = _mm512_set1_pd(xb[(size_t)(r0 + j) * Dp + d]);
-#pragma GCC unroll 6
-			for (k = 0; k < NV; k++)
-				acc[j][k] = _mm512_fmadd_pd(x, w[k], acc[j][k]);
-		}
-	}
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 6
-		for (k = 0; k < NV; k++)
-			_mm512_storeu_pd(Z + (size_t)(r0 + j) * Kt + c0 + 8 * k,
-			    acc[j][k]);
-}
-
-/* Gt rows d0..d0+3, columns c0..c0+8NV += sum over rows r < nr of
- * xb[r, d] (P - Y)[r, c] */
-static inline __attribute__((always_inline, target("avx512f"))) void
-kc512(double *Gt, int Kt, const double *xb, int Dp, const double *Z, int nr,
-    int d0, int c0, const int NV)
-{
-	__m512d acc[4][6], p[6];
-	int r, j, k;
-
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 6
-		for (k = 0; k < NV; k++)
-			acc[j][k] = _mm512_loadu_pd(Gt + (size_t)(d0 + j) * Kt +
-			    c0 + 8 * k);
-	for (r = 0; r < nr; r++) {
-		const double *zr = Z + (size_t)r * Kt + c0;
-		const double *xr = xb + (size_t)r * Dp + d0;
-#pragma GCC unroll 6
-		for (k = 0; k < NV; k++)
-			p[k] = _mm512_loadu_pd(zr + 8 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++) {
-			__m512d x = _mm512_set1_pd(xr[j]);
-#pragma GCC unroll 6
-			for (k = 0; k < NV; k++)
-				acc[j][k] = _mm512_fmadd_pd(x, p[k], acc[j][k]);
-		}
-	}
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 6
-		for (k = 0; k < NV; k++)
-			_mm512_storeu_pd(Gt + (size_t)(d0 + j) * Kt + c0 + 8 * k,
-			    acc[j][k]);
-}
+LRK_TEMPLATE(512, "avx512f", __m512d, __m512i, 8, 6, _mm512_loadu_pd,
+    _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_fnmadd_pd,
+    _mm512_sub_pd, _mm512_max_pd, _mm512_mul_pd, ZERO_LT512,
+    _mm512_set1_epi64, _mm512_add_epi64, _mm512_slli_epi64,
+    _mm512_castpd_si512, _mm512_castsi512_pd)
 
 /*
  * Eight rows' horizontal reductions at once: lane i of the result is
@@ -290,136 +337,16 @@ softmax512(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
 	}
 }
 
-/* Columns [c0, c0 + 8 nv) of Z for rows r0..r0+3, nv <= 6 */
-__attribute__((target("avx512f"))) static void
-panel_a512(double *Z, int Kt, const double *xb, int Dp, int D,
-    const double *Wt, const double *b, int r0, int c0, int nv)
-{
-	switch (nv) {
-	case 1: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 1); break;
-	case 2: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 2); break;
-	case 3: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 3); break;
-	case 4: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 4); break;
-	case 5: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 5); break;
-	default: ka512(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 6); break;
-	}
-}
-
-__attribute__((target("avx512f"))) static void
-panel_c512(double *Gt, int Kt, const double *xb, int Dp, const double *Z,
-    int nr, int d0, int c0, int nv)
-{
-	switch (nv) {
-	case 1: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 1); break;
-	case 2: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 2); break;
-	case 3: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 3); break;
-	case 4: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 4); break;
-	case 5: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 5); break;
-	default: kc512(Gt, Kt, xb, Dp, Z, nr, d0, c0, 6); break;
-	}
-}
-
 /* ---------------- AVX2 + FMA ----------------
  * The same operations on four lanes: a vector of eight classes is two
  * registers (lanes 0-3 and 4-7), so every sum is formed in the same order
  * as above. */
 
-static inline __attribute__((always_inline, target("avx2,fma"))) __m256d
-exp256(__m256d x)
-{
-	const __m256d lo = _mm256_set1_pd(EXP_MIN);
-	__m256d tiny = _mm256_cmp_pd(x, lo, _CMP_LT_OQ);
-	__m256d kn, n, r, p;
-	__m256i e;
-	int k;
-
-	x = _mm256_max_pd(x, lo);
-	kn = _mm256_fmadd_pd(x, _mm256_set1_pd(EXP_LOG2E),
-	    _mm256_set1_pd(EXP_MAGIC));
-	n = _mm256_sub_pd(kn, _mm256_set1_pd(EXP_MAGIC));
-	r = _mm256_fnmadd_pd(n, _mm256_set1_pd(EXP_LN2HI), x);
-	r = _mm256_fnmadd_pd(n, _mm256_set1_pd(EXP_LN2LO), r);
-	p = _mm256_set1_pd(ecoef[12]);
-#pragma GCC unroll 12
-	for (k = 11; k >= 0; k--)
-		p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(ecoef[k]));
-	e = _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(kn),
-	    _mm256_set1_epi64x(1023)), 52);
-	return _mm256_andnot_pd(tiny, _mm256_mul_pd(p,
-	    _mm256_castsi256_pd(e)));
-}
-
-/* as ka512 with NV registers of four classes, NV <= 3 */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-ka256(double *Z, int Kt, const double *xb, int Dp, int D, const double *Wt,
-    const double *b, int r0, int c0, const int NV)
-{
-	__m256d acc[4][3], w[3];
-	int d, j, k;
-
-#pragma GCC unroll 3
-	for (k = 0; k < NV; k++) {
-		w[k] = _mm256_loadu_pd(b + c0 + 4 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++)
-			acc[j][k] = w[k];
-	}
-	for (d = 0; d < D; d++) {
-		const double *wr = Wt + (size_t)d * Kt + c0;
-#pragma GCC unroll 3
-		for (k = 0; k < NV; k++)
-			w[k] = _mm256_loadu_pd(wr + 4 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++) {
-			__m256d x = _mm256_broadcast_sd(xb + (size_t)(r0 + j) * Dp +
-			    d);
-#pragma GCC unroll 3
-			for (k = 0; k < NV; k++)
-				acc[j][k] = _mm256_fmadd_pd(x, w[k], acc[j][k]);
-		}
-	}
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 3
-		for (k = 0; k < NV; k++)
-			_mm256_storeu_pd(Z + (size_t)(r0 + j) * Kt + c0 + 4 * k,
-			    acc[j][k]);
-}
-
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-kc256(double *Gt, int Kt, const double *xb, int Dp, const double *Z, int nr,
-    int d0, int c0, const int NV)
-{
-	__m256d acc[4][3], p[3];
-	int r, j, k;
-
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 3
-		for (k = 0; k < NV; k++)
-			acc[j][k] = _mm256_loadu_pd(Gt + (size_t)(d0 + j) * Kt +
-			    c0 + 4 * k);
-	for (r = 0; r < nr; r++) {
-		const double *zr = Z + (size_t)r * Kt + c0;
-		const double *xr = xb + (size_t)r * Dp + d0;
-#pragma GCC unroll 3
-		for (k = 0; k < NV; k++)
-			p[k] = _mm256_loadu_pd(zr + 4 * k);
-#pragma GCC unroll 4
-		for (j = 0; j < 4; j++) {
-			__m256d x = _mm256_broadcast_sd(xr + j);
-#pragma GCC unroll 3
-			for (k = 0; k < NV; k++)
-				acc[j][k] = _mm256_fmadd_pd(x, p[k], acc[j][k]);
-		}
-	}
-#pragma GCC unroll 4
-	for (j = 0; j < 4; j++)
-#pragma GCC unroll 3
-		for (k = 0; k < NV; k++)
-			_mm256_storeu_pd(Gt + (size_t)(d0 + j) * Kt + c0 + 4 * k,
-			    acc[j][k]);
-}
+LRK_TEMPLATE(256, "avx2,fma", __m256d, __m256i, 4, 3, _mm256_loadu_pd,
+    _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd,
+    _mm256_sub_pd, _mm256_max_pd, _mm256_mul_pd, ZERO_LT256,
+    _mm256_set1_epi64x, _mm256_add_epi64, _mm256_slli_epi64,
+    _mm256_castpd_si256, _mm256_castsi256_pd)
 
 __attribute__((target("avx2,fma"))) static void
 softmax256(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
@@ -478,27 +405,6 @@ softmax256(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
 	}
 }
 
-__attribute__((target("avx2,fma"))) static void
-panel_a256(double *Z, int Kt, const double *xb, int Dp, int D,
-    const double *Wt, const double *b, int r0, int c0, int nv)
-{
-	switch (nv) {
-	case 1: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 1); break;
-	case 2: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 2); break;
-	default: ka256(Z, Kt, xb, Dp, D, Wt, b, r0, c0, 3); break;
-	}
-}
-
-__attribute__((target("avx2,fma"))) static void
-panel_c256(double *Gt, int Kt, const double *xb, int Dp, const double *Z,
-    int nr, int d0, int c0, int nv)
-{
-	switch (nv) {
-	case 1: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 1); break;
-	case 2: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 2); break;
-	default: kc256(Gt, Kt, xb, Dp, Z, nr, d0, c0, 3); break;
-	}
-}
 #endif
 
 #ifdef MM_X86
