@@ -61,11 +61,16 @@ if $PY -c 'import sklearn, scipy, numpy' 2>/dev/null; then
 	SK=$(bestpy $PY "$TOP/tests/ref/probe_ref.py" --bench "$W/etrain.mts" \
 		"$W/etest.mts" "$W/sk.tsv")
 	NP=$(bestpy $PY "$TOP/tests/ref/align_ref.py" --bench "$W/etest.mts")
+	SK2=$(OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 bestpy $PY \
+		"$TOP/tests/ref/probe_ref.py" --bench "$W/etrain.mts" "$W/etest.mts" \
+		"$W/sk2.tsv")
 	printf '%-36s %8.3f %8s\n' "sklearn: 10 probes (1 thread)" "$SK" "1"
+	printf '%-36s %8.3f %8s\n' "sklearn: 10 probes (2 BLAS threads)" "$SK2" "1"
 fi
 ratio() { [ $have = 1 ] && awk -v r="$1" -v t="$2" 'BEGIN { printf "%.1fx", r / t }' || echo -; }
 printf '%-36s %8.3f %8s\n' "mmib-probe: 10 probes, 1 thread" "$P1" "$(ratio "${SK:-0}" "$P1")"
 printf '%-36s %8.3f %8s\n' "mmib-probe: 10 probes, -t 2" "$P2" "$(ratio "${SK:-0}" "$P2")"
+printf '%-36s %8s %8s\n' "  -t 2 against sklearn on 2 threads" "" "$(ratio "${SK2:-0}" "$P2")"
 printf '%-36s %8.3f %8s\n' "mmib-probe, dgemm path (MMIB_SIMD=0)" "$PD" "$(ratio "${SK:-0}" "$PD")"
 printf '%-36s %8s %8s\n' "  against the anchor's sklearn 3.6 s:" \
 	"$(awk -v t="$P1" 'BEGIN { printf "%.1fx", 3.6 / t }')" \
