@@ -45,8 +45,8 @@ size_t mm_lrk_scratch(int D, int Kt);
  *   f[j]  = sum_i ( logsumexp_j(z_i) - z_i[y_j,i] )   over probe j's columns
  *   Gt (Dp, Kt) = X^T (P - Y), gb (Kt) = sum_i (P - Y)_i
  * with P the per-probe softmax of Z = X W + b and Y the one-hot labels;
- * padding columns of Gt and gb are 0, rows D..Dp-1 of Gt are not
- * written.  scratch holds mm_lrk_scratch(D, Kt) doubles.
+ * padding columns of Gt and gb, and rows D..Dp-1 of Gt, come out 0.
+ * scratch holds mm_lrk_scratch(D, Kt) doubles.
  */
 void mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
     const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
