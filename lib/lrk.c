@@ -418,13 +418,11 @@ cvt_row(double *o, const float *x, int D)
 		_mm256_storeu_pd(o + d, _mm256_cvtps_pd(_mm_loadu_ps(x + d)));
 	return d;
 }
-#endif
 
 /* Block preparation: xb (RB, Dp) = rows i0..i0+nr of X in float64, zero
  * elsewhere. */
 static void
-load_block(double *xb, const float *X, int64_t i0, int nr, int D, int Dp,
-    int level)
+load_block(double *xb, const float *X, int64_t i0, int nr, int D, int Dp)
 {
 	int r, d;
 
@@ -432,12 +430,7 @@ load_block(double *xb, const float *X, int64_t i0, int nr, int D, int Dp,
 		double *o = xb + (size_t)r * Dp;
 		if (r < nr) {
 			const float *x = X + (i0 + r) * (int64_t)D;
-			d = 0;
-#ifdef MM_X86
-			if (level >= 1)
-				d = cvt_row(o, x, D);
-#endif
-			for (; d < D; d++)
+			for (d = cvt_row(o, x, D); d < D; d++)
 				o[d] = x[d];
 			for (; d < Dp; d++)
 				o[d] = 0.0;
@@ -447,74 +440,76 @@ load_block(double *xb, const float *X, int64_t i0, int nr, int D, int Dp,
 	}
 }
 
-/* Split V vectors into panels of at most maxv, as even as possible:
- * the width of panel p of np. */
-static int
-panel_width(int V, int maxv, int *np)
-{
-	*np = (V + maxv - 1) / maxv;
-	return (V + *np - 1) / *np;
-}
+/* The kernels of one level. */
+struct kernels {
+	int lanes, maxv;        /* doubles per vector, vectors per tile */
+	void (*panel_a)(double *, int, const double *, int, int,
+	    const double *, const double *, int, int, int);
+	void (*softmax)(double *, int, int, const struct mm_lrk_seg *,
+	    const int32_t *, double *, double *, double *, double *);
+	void (*panel_c)(double *, int, const double *, int, const double *,
+	    int, int, int, int);
+};
+static const struct kernels k512 = { 8, 6, panel_a512, softmax512,
+    panel_c512 };
+static const struct kernels k256 = { 4, 3, panel_a256, softmax256,
+    panel_c256 };
+#endif
 
 void
 mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
     const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
     double *f, double *Gt, double *gb, double *scratch)
 {
-	int Dp = round4(D), nr, nr8, r0, d0, c0, j, lanes, maxv, V, npan, w, nv;
-	double *xb, *Z, *t, *prod;
-	int64_t i0;
-
+	int Dp = round4(D), j;
 	/* 64-byte aligned work space */
-	xb = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-	Z = xb + (size_t)RB * Dp;
-	t = Z + (size_t)RB * Kt;        /* softmax's (12 RB) */
-	prod = t + 12 * RB;             /* (np <= Kt / 8) */
+	double *xb = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+	double *Z = xb + (size_t)RB * Dp;
+	double *t = Z + (size_t)RB * Kt;        /* softmax's (12 RB) */
+	double *prod = t + 12 * RB;             /* (np <= Kt / 8) */
+
 	memset(Gt, 0, sizeof(double) * Dp * Kt);
 	memset(gb, 0, sizeof(double) * Kt);
 	for (j = 0; j < np; j++) {
 		f[j] = 0.0;
 		prod[j] = 1.0;
 	}
-	lanes = level >= 2 ? 8 : 4;
-	maxv = level >= 2 ? 6 : 3;
-	V = Kt / lanes;
-	w = panel_width(V, maxv, &npan);
-	(void)npan;
-	for (i0 = 0; i0 < N; i0 += RB) {
-		nr = N - i0 < RB ? (int)(N - i0) : RB;
-		nr8 = (nr + 7) & ~7;    /* softmax512 reads up to here */
-		load_block(xb, X, i0, nr, D, Dp, level);
 #ifdef MM_X86
-		for (c0 = 0; c0 < Kt; c0 += lanes * nv) {
-			nv = (Kt - c0) / lanes < w ? (Kt - c0) / lanes : w;
-			for (r0 = 0; r0 < nr8; r0 += 4)
-				if (level >= 2)
-					panel_a512(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
+	{
+		const struct kernels *k = level >= 2 ? &k512 : &k256;
+		int V = Kt / k->lanes, w, nv, nr, nr8, r0, d0, c0;
+		int64_t i0;
+
+		/* panels of at most maxv vectors, as even as possible */
+		w = (V + k->maxv - 1) / k->maxv;
+		w = (V + w - 1) / w;
+		for (i0 = 0; i0 < N; i0 += RB) {
+			nr = N - i0 < RB ? (int)(N - i0) : RB;
+			nr8 = (nr + 7) & ~7;    /* softmax512 reads up to here */
+			load_block(xb, X, i0, nr, D, Dp);
+			for (c0 = 0; c0 < Kt; c0 += k->lanes * nv) {
+				nv = (Kt - c0) / k->lanes < w ?
+				    (Kt - c0) / k->lanes : w;
+				for (r0 = 0; r0 < nr8; r0 += 4)
+					k->panel_a(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
 					    nv);
-				else
-					panel_a256(Z, Kt, xb, Dp, D, Wt, b, r0, c0,
+			}
+			for (j = 0; j < np; j++)
+				k->softmax(Z, Kt, nr, &seg[j], seg[j].y + i0,
+				    &f[j], &prod[j], gb, t);
+			for (c0 = 0; c0 < Kt; c0 += k->lanes * nv) {
+				nv = (Kt - c0) / k->lanes < w ?
+				    (Kt - c0) / k->lanes : w;
+				for (d0 = 0; d0 < Dp; d0 += 4)
+					k->panel_c(Gt, Kt, xb, Dp, Z, nr, d0, c0,
 					    nv);
+			}
 		}
-		for (j = 0; j < np; j++)
-			if (level >= 2)
-				softmax512(Z, Kt, nr, &seg[j], seg[j].y + i0, &f[j],
-				    &prod[j], gb, t);
-			else
-				softmax256(Z, Kt, nr, &seg[j], seg[j].y + i0, &f[j],
-				    &prod[j], gb, t);
-		for (c0 = 0; c0 < Kt; c0 += lanes * nv) {
-			nv = (Kt - c0) / lanes < w ? (Kt - c0) / lanes : w;
-			for (d0 = 0; d0 < Dp; d0 += 4)
-				if (level >= 2)
-					panel_c512(Gt, Kt, xb, Dp, Z, nr, d0, c0,
-					    nv);
-				else
-					panel_c256(Gt, Kt, xb, Dp, Z, nr, d0, c0,
-					    nv);
-		}
-#endif
 	}
+#else
+	/* no kernels in this build (mm_lrk_level() is 0) */
+	(void)level; (void)X; (void)N; (void)Wt; (void)b; (void)seg;
+#endif
 	for (j = 0; j < np; j++)
 		f[j] += log(prod[j]);
 }

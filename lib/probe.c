@@ -609,7 +609,7 @@ struct lr_ctx {
 	int D1, K;
 	double lambda;
 	const int32_t *y;      /* (N) class index in [0, K) */
-	double *Xd, *Wd, *Zd, *Gd;  /* (N, D1), (K, D1), (N, K), (K, D1) */
+	double *Xd, *Zd;       /* (N, D1), (N, K) */
 };
 
 /* The objective and its gradient with a dgemm pair and libm's exp, as
@@ -622,9 +622,8 @@ lr_fg(void *vctx, const double *w, double *fout, double *g)
 	int D1 = c->D1, K = c->K, k, j;
 	double f = 0.0, *Z = c->Zd;
 
-	memcpy(c->Wd, w, sizeof(double) * K * D1);
 	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, K, D1, 1.0,
-	    c->Xd, D1, c->Wd, D1, 0.0, Z, K);
+	    c->Xd, D1, w, D1, 0.0, Z, K);
 	for (i = 0; i < N; i++) {
 		double *z = Z + i * K, mx = z[0], s = 0.0;
 		for (k = 1; k < K; k++)
@@ -641,8 +640,7 @@ lr_fg(void *vctx, const double *w, double *fout, double *g)
 		z[c->y[i]] -= 1.0;
 	}
 	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D1, (int)N, 1.0,
-	    Z, K, c->Xd, D1, 0.0, c->Gd, D1);
-	memcpy(g, c->Gd, sizeof(double) * K * D1);
+	    Z, K, c->Xd, D1, 0.0, g, D1);
 	/* L2 on the weights, not on the intercept (last column) */
 	for (k = 0; k < K; k++)
 		for (j = 0; j < D1 - 1; j++) {
@@ -658,9 +656,7 @@ static void
 lr_ctx_free(struct lr_ctx *c)
 {
 	free(c->Xd);
-	free(c->Wd);
 	free(c->Zd);
-	free(c->Gd);
 }
 
 /* Fill c for X (N, D), class indices y (N) in [0, K). */
@@ -678,10 +674,8 @@ lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
 	c->lambda = 1.0 / C;
 	c->y = y;
 	c->Xd = malloc(sizeof(double) * N * D1);
-	c->Wd = malloc(sizeof(double) * K * D1);
-	c->Gd = malloc(sizeof(double) * K * D1);
 	c->Zd = malloc(sizeof(double) * N * K);
-	if (!c->Xd || !c->Wd || !c->Gd || !c->Zd)
+	if (!c->Xd || !c->Zd)
 		return mm_err(MM_ENOMEM, "probe: out of memory");
 	for (i = 0; i < N; i++) {
 		for (j = 0; j < D; j++)
@@ -689,6 +683,33 @@ lr_ctx_setup(struct lr_ctx *c, const float *X, const int32_t *y, int64_t N,
 		c->Xd[i * D1 + D] = 1.0;
 	}
 	return 0;
+}
+
+/* L-BFGS as scikit-learn runs it for these options. */
+static void
+probe_lbfgs_opts(const struct mm_probe_opts *o, struct mm_lbfgs_opts *lo)
+{
+	mm_lbfgs_defaults(lo);
+	lo->max_iter = o->max_iter;
+	lo->gtol = o->tol;
+}
+
+/* Fit W (K, D+1), starting from its contents, on X (N, D) and class
+ * indices yi (N) in [0, K), with a dgemm pair per evaluation. */
+static int
+fit_dgemm(const float *X, const int32_t *yi, int64_t N, int D, int K,
+    const struct mm_probe_opts *o, double *W, struct mm_lbfgs_result *res)
+{
+	struct lr_ctx c;
+	struct mm_lbfgs_opts lo;
+	int rc;
+
+	if ((rc = lr_ctx_setup(&c, X, yi, N, D, K, o->C)) == 0) {
+		probe_lbfgs_opts(o, &lo);
+		rc = mm_lbfgs(K * (D + 1), W, lr_fg, &c, &lo, res);
+	}
+	lr_ctx_free(&c);
+	return rc;
 }
 
 double
@@ -713,15 +734,12 @@ int
 mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
     int64_t N, int D, const struct mm_probe_opts *o)
 {
-	struct lr_ctx c;
-	struct mm_lbfgs_opts lo;
 	int32_t ymax = 0, *yi = NULL;
 	unsigned char *seen = NULL;
 	int64_t i;
 	int K = 0, D1 = D + 1, k, j, rc;
 
 	mm_logreg_free(m);
-	memset(&c, 0, sizeof c);
 	if (N < 1 || D < 1)
 		return mm_err(MM_EINVAL, "probe: empty training set");
 	for (i = 0; i < N; i++) {
@@ -773,14 +791,8 @@ mm_logreg_fit(struct mm_logreg *m, const float *X, const int32_t *y,
 		yi[i] = lo_;
 	}
 
-	if ((rc = lr_ctx_setup(&c, X, yi, N, D, K, o->C)) < 0)
-		goto out;
-	mm_lbfgs_defaults(&lo);
-	lo.max_iter = o->max_iter;
-	lo.gtol = o->tol;
-	rc = mm_lbfgs(K * D1, m->W, lr_fg, &c, &lo, &m->fit);
+	rc = fit_dgemm(X, yi, N, D, K, o, m->W, &m->fit);
 out:
-	lr_ctx_free(&c);
 	free(seen);
 	free(yi);
 	if (rc < 0)
@@ -995,9 +1007,7 @@ fit_lockstep(const float *A, int64_t N, int D, struct pjob *pj, int nj,
 	double lambda = 1.0 / o->C;
 
 	memset(&ls, 0, sizeof ls);
-	mm_lbfgs_defaults(&lo);
-	lo.max_iter = o->max_iter;
-	lo.gtol = o->tol;
+	probe_lbfgs_opts(o, &lo);
 	for (j = 0; j < nj; j++)
 		if (pj[j].active)
 			tot += pj[j].K8;
@@ -1106,17 +1116,10 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 	level = mm_lrk_level();
 	if (level == 0) {
 		/* without AVX2: a dgemm pair per probe and evaluation */
-		for (j = 0; j < nj; j++) {
-			struct mm_logreg m;
-			if (!pj[j].active)
-				continue;
-			mm_logreg_init(&m);
-			if ((rc = mm_logreg_fit(&m, A, ytr[j], Ntr, D, o)) < 0)
+		for (j = 0; j < nj; j++)
+			if (pj[j].active && (rc = fit_dgemm(A, pj[j].yi, Ntr, D,
+			    pj[j].Kseen, o, pj[j].W, &pj[j].st.res)) < 0)
 				goto out;
-			memcpy(pj[j].W, m.W, sizeof(double) * m.K * (D + 1));
-			pj[j].st.res = m.fit;
-			mm_logreg_free(&m);
-		}
 	} else if ((rc = fit_lockstep(A, Ntr, D, pj, nj, o, level)) < 0) {
 		goto out;
 	}
