@@ -1,0 +1,133 @@
+#!/bin/bash
+# Bit-identity of the whole tool chain between two builds of mmib.
+#
+#   bash bench/identity.sh [REV]
+#
+# Builds REV (default: the last commit before the modules refactor) in a
+# temporary git worktree, then runs one fixed small experiment per encoder
+# kind and objective with both that build and the current one (bin/):
+# generate, train (fresh, checkpoint + resume, -t 1 and -t 2), encode, probe,
+# align.  Every tensor of every output stream (weights, optimiser moments,
+# BatchNorm statistics, temperature, embeddings) is exported to .npy and
+# compared byte for byte, and so are the probe and alignment tables.
+# Metadata records may differ (new keys); they are shown, not compared.
+# Exit 0 only if everything is identical.
+set -eo pipefail
+
+REV=${1:-4ba6add}
+TOP=${MMIB_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+NEW=${MMIB_BIN:-$TOP/bin}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mmib-identity.XXXXXX")
+trap 'git -C "$TOP" worktree remove --force "$WORK/old" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+
+git -C "$TOP" worktree add --detach -q "$WORK/old" "$REV"
+make -C "$WORK/old" -s -j2 all >/dev/null
+OLD=$WORK/old/bin
+make -C "$TOP" -s -j2 all >/dev/null
+
+# run BIN DIR: the scenario with the tools of BIN, outputs under DIR
+run() {
+	local B=$1 D=$2
+	mkdir -p "$D"
+	cd "$D"
+	"$B/mmib-gen" -q -d dsprites -n 384 -s 5 --missing posX --part train -o tr.mts
+	"$B/mmib-gen" -q -d dsprites -n 384 -s 5 --missing posX --part test -o te.mts
+	"$B/mmib-gen" -q -d shapes3d -n 160 -s 2 --random-split --part train -o s3tr.mts
+	"$B/mmib-gen" -q -d shapes3d -n 160 -s 2 --random-split --part test -o s3te.mts
+	local T="$B/mmib-train -q --batch-size 32"
+	# mlp-flatten, InfoNCE only, default Adam
+	$T --image-encoder mlp-flatten:64,32/16 --epochs 2 -s 1 tr.mts -o m1.mts
+	# symmetric InfoNCE + cos regulariser, learned temperature, SGD + StepLR
+	$T --image-encoder mlp-flatten:48/16 --factor-encoder mlp:32/16 \
+	    --symmetric --beta 0.5 --reg cos --learn-temperature \
+	    --optimizer sgd --momentum 0.9 --lr 0.05 --step-size 1 --gamma 0.5 \
+	    --epochs 3 -s 2 tr.mts -o m2.mts
+	# resnet8, KL regulariser, AdamW, one and two threads
+	$T --image-encoder resnet8 --beta 1 --reg kl --optimizer adamw \
+	    --weight-decay 1e-3 --epochs 2 -s 3 -t 1 tr.mts -o m3.mts
+	$T --image-encoder resnet8 --beta 1 --reg kl --optimizer adamw \
+	    --weight-decay 1e-3 --epochs 2 -s 3 -t 2 tr.mts -o m3t2.mts
+	# resnet8 on 3-channel images with a held-out log, then checkpoint +
+	# resume to the same end as a straight run
+	$T --image-encoder resnet8 --learn-temperature --beta 0.1 --epochs 2 \
+	    -s 4 --test s3te.mts --log m4.log s3tr.mts -o m4.mts
+	$T --image-encoder resnet8 --learn-temperature --beta 0.1 --epochs 1 \
+	    -s 4 --checkpoint s3tr.mts -o m5.mts
+	$T --image-encoder resnet8 --learn-temperature --beta 0.1 --epochs 2 \
+	    -s 4 --resume m5.mts s3tr.mts -o m5.mts
+	local m d
+	for m in m1 m2 m3 m3t2; do
+		for d in tr te; do
+			"$B/mmib-encode" -q -m $m.mts $d.mts -o $m-$d.emb
+		done
+	done
+	for m in m4 m5; do
+		"$B/mmib-encode" -q -m $m.mts s3tr.mts -o $m-tr.emb
+		"$B/mmib-encode" -q -m $m.mts s3te.mts -o $m-te.emb
+	done
+	for m in m1 m2 m3 m3t2 m4 m5; do
+		"$B/mmib-probe" -q --train $m-tr.emb $m-te.emb -o $m.probe.tsv
+		"$B/mmib-probe" -q --format json --train $m-tr.emb $m-te.emb \
+		    -o $m.probe.json
+		"$B/mmib-align" -q $m-te.emb -o $m.align.tsv
+		"$B/mmib-align" -q -n -k 1,5 --format json $m-te.emb \
+		    -o $m.align.json
+	done
+}
+
+# export DIR: one .npy per tensor of every stream, metadata as text
+export_all() {
+	local D=$1 B=$2 f n
+	cd "$D"
+	mkdir -p npy
+	for f in *.mts *.emb; do
+		"$B/mmib-info" -l "$f" | awk -F'\t' '$1 == "T" { print $2 }' |
+		    sort -u | while read -r n; do
+			"$B/mmib-info" -q --npy "$n" -o "npy/$f.$n.npy" "$f"
+		done
+		"$B/mmib-info" "$f" > "npy/$f.info" 2>&1 || true
+	done
+}
+
+echo "identity: $REV (old) against the working tree (new)"
+(run "$OLD" "$WORK/a")
+(run "$NEW" "$WORK/b")
+(export_all "$WORK/a" "$NEW")
+(export_all "$WORK/b" "$NEW")
+
+fail=0 n=0
+cd "$WORK/a"
+# a training log without its wall-clock column
+nosec() {
+	awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") s = i }
+	    { o = ""; for (i = 1; i <= NF; i++) if (i != s) o = o $i "\t"; print o }' "$1"
+}
+for f in *.log; do
+	n=$((n + 1))
+	if [ "$(nosec "$f")" != "$(nosec "$WORK/b/$f")" ]; then
+		echo "DIFFERS: $f"
+		fail=1
+	fi
+done
+for f in npy/*.npy *.tsv *.json; do
+	n=$((n + 1))
+	if ! cmp -s "$f" "$WORK/b/$f"; then
+		echo "DIFFERS: $f"
+		fail=1
+	fi
+done
+for f in "$WORK"/b/npy/*.npy; do
+	[ -e "npy/${f##*/}" ] || { echo "NEW TENSOR: ${f##*/}"; fail=1; }
+done
+cmp -s m3.probe.tsv m3t2.probe.tsv || { echo "DIFFERS: -t 1 against -t 2"; fail=1; }
+cmp -s m4.probe.tsv m5.probe.tsv || { echo "DIFFERS: resume against straight run"; fail=1; }
+for f in npy/*.info; do
+	diff -q "$f" "$WORK/b/$f" >/dev/null ||
+	    { echo "metadata of ${f#npy/}:"; diff "$f" "$WORK/b/$f" | sed 's/^/  /' | head -20; }
+done
+if [ $fail = 0 ]; then
+	echo "identity: $n files compared, all identical"
+else
+	echo "identity: FAILED"
+fi
+exit $fail
