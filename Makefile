@@ -64,19 +64,33 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
+# The configuration that built the objects (compiler, flags, optional
+# libraries), rewritten only when it changes, so that installing HDF5 or
+# changing CFLAGS rebuilds everything.  It also stops a build whose libraries
+# are missing with one line that names `make deps`.
+CONFIG := $(BUILD)/config
+MM_CONFIG := $(CC) | $(MM_CFLAGS) $(CFLAGS) | $(LDFLAGS) $(MM_LIBS)
+MM_DEPS_MISSING := $(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || echo missing)
+$(CONFIG): FORCE | $(BUILD)/lib
+	@if [ -n "$(MM_DEPS_MISSING)" ]; then \
+		echo "mmib: build dependencies missing ($(PKGS) via $(PKG_CONFIG)):" \
+		    "run 'make deps' (as root it installs them)" >&2; exit 1; fi
+	@printf '%s\n' '$(subst ','\'',$(MM_CONFIG))' > $@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) $(CONFIG) | $(BUILD)/lib
 	$(CC) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BIN)/%: tools/%.c $(LIB) $(wildcard lib/*.h) | $(BIN)
+$(BIN)/%: tools/%.c $(LIB) $(wildcard lib/*.h) $(CONFIG) | $(BIN)
 	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(MM_LIBS)
 
-$(BUILD)/tests/%.o: tests/%.c tests/tap.h $(wildcard tests/*.h) $(wildcard lib/*.h) | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/%.c tests/tap.h $(wildcard tests/*.h) $(wildcard lib/*.h) $(CONFIG) | $(BUILD)/tests
 	$(CC) $(MM_CFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELP) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_HELP) $(LIB) $(LDFLAGS) $(MM_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(LIB) $(wildcard lib/*.h) | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c $(LIB) $(wildcard lib/*.h) $(CONFIG) | $(BUILD)/bench
 	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(MM_LIBS)
 
 $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BIN):
@@ -130,7 +144,8 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all deps tests check bench fuzz install uninstall clean
+.PHONY: all deps tests check bench fuzz install uninstall clean FORCE
+FORCE:
 .SECONDARY:
 
 # The experiment pipelines (remove-msi, alignment, regularization, demo).
