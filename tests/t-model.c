@@ -52,7 +52,7 @@ tiny_arch(int reg)
 	a.W = S;
 	a.pair_dim = K;
 	a.reg = reg;
-	a.learn_T = 1;
+	a.learn[0] = 1;	/* the temperature */
 	return a;
 }
 
@@ -71,7 +71,7 @@ same_tensors(struct mm_model *a, struct mm_model *b)
 			    vb[i].data, va[i].count * sizeof(float)))
 				return 0;
 	}
-	return a->T == b->T;
+	return a->obj == b->obj && !memcmp(a->scal, b->scal, sizeof(a->scal));
 }
 
 static void
@@ -88,7 +88,7 @@ roundtrip(void)
 
 	mm_rng_seed(&r, 3);
 	mm_model_create(&m, &a, 16);
-	mm_model_init(&m, 0.07f, &r);
+	mm_model_init(&m, &r);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-3, 0, 0);
 	o.m[0] = 0.5f;
 	o.v[o.n - 1] = 0.25f;
@@ -167,9 +167,11 @@ objective(struct mm_model *m, struct mm_loss *l, const float *x,
 	struct mm_rng r;
 	const float *ya = mm_encoder_forward(m->img, x, n, 1);
 	const float *yb = mm_encoder_forward(m->fac, p, n, 1);
+	double s[MM_LOSS_MAXSCALARS];
 
+	mm_model_scalars(m, s);
 	mm_rng_seed(&r, 5);
-	return mm_loss_compute(l, ya, yb, n, m->T, &r, NULL, NULL);
+	return mm_loss_compute(l, ya, yb, n, s, &r, NULL, NULL);
 }
 
 /* d loss / d params of the whole model vs central differences */
@@ -190,15 +192,19 @@ gradcheck(int reg)
 	for (i = 0; i < n * S * S; i++)
 		x[i] += 0.1f * (float)mm_rng_normal(&r);
 	mm_model_create(&m, &a, n);
-	mm_model_init(&m, 0.2f, &r);
-	mm_loss_init(&l, n, a.code, reg, 1, 0.5);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.2f;
+	mm_loss_init(&l, n, a.code, MM_OBJ_INFONCE, reg, 1, 0.5);
 	objective(&m, &l, x, p, n);
 	{
 		const float *ya = mm_encoder_forward(m.img, x, n, 1);
 		const float *yb = mm_encoder_forward(m.fac, p, n, 1);
 
+		double s[MM_LOSS_MAXSCALARS];
+
+		mm_model_scalars(&m, s);
 		mm_rng_seed(&r, 5);
-		mm_loss_compute(&l, ya, yb, n, m.T, &r, m.da, m.db);
+		mm_loss_compute(&l, ya, yb, n, s, &r, m.da, m.db);
 	}
 	mm_encoder_zero_grad(m.img);
 	mm_encoder_zero_grad(m.fac);
@@ -246,12 +252,12 @@ learns(void)
 	int lab[NTR], i, j, step, hits = 0;
 	double first = 0, last = 0, T0;
 
-	a.learn_T = 1;
 	mm_rng_seed(&r, 21);
 	mm_model_create(&m, &a, B > NTE ? B : NTE);
-	mm_model_init(&m, 0.1f, &r);
-	T0 = m.T;
-	mm_loss_init(&l, B, a.code, MM_REG_COS, 0, 0.0);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.1f;
+	T0 = m.scal[0];
+	mm_loss_init(&l, B, a.code, MM_OBJ_INFONCE, MM_REG_COS, 0, 0.0);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 3e-3, 0, 0);
 	make_pairs(&r, NTR, x, p, lab);
 	for (step = 0; step < 240; step++) {
@@ -266,8 +272,8 @@ learns(void)
 	}
 	ok(last < first - 1.0, "training loss falls: first epoch %.3f, last "
 	    "%.3f", first, last);
-	ok(m.T != T0 && m.T > 0, "the learnt temperature moved (%.4f -> %.4f)",
-	    T0, m.T);
+	ok(m.scal[0] != T0 && m.scal[0] > 0, "the learnt temperature moved "
+	    "(%.4f -> %.4f)", T0, m.scal[0]);
 	/* fresh test pairs: the nearest factor code of each image is its own
 	 * class far more often than chance (1/8) */
 	make_pairs(&r, NTE, x, p, lab);
@@ -352,14 +358,14 @@ golden_step(void)
 	}
 	ref_floats("x", x, 8 * 36);
 	ref_floats("p", p, 8 * 5);
-	mm_loss_init(&l, 8, 4, MM_REG_COS, 0, 0.5);
+	mm_loss_init(&l, 8, 4, MM_OBJ_INFONCE, MM_REG_COS, 0, 0.5);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-2, 1e-4, 0);
 	mm_rng_seed(&r, 1);
 	mm_model_train_step(&m, &l, &o, x, p, 8, &r);
 	w = ref_get("loss", NULL);
 	ok(w && fabs(l.loss - w[0]) < 1e-4 * fabs(w[0]) &&
 	    fabs(l.regval - w[2]) < 1e-4 * fabs(w[2]),
-	    "loss %.6f (InfoNCE %.6f, reg %.6f) as PyTorch", l.loss, l.infonce,
+	    "loss %.6f (InfoNCE %.6f, reg %.6f) as PyTorch", l.loss, l.term,
 	    l.regval);
 	for (k = 0; k < 2; k++) {
 		struct mm_encoder *e = k ? m.fac : m.img;
@@ -394,15 +400,15 @@ golden_step(void)
 		}
 	}
 	w = ref_get("grad.temperature", NULL);
-	if (w && fabs(m.dT - w[0]) / fabs(w[0]) > gworst)
-		gworst = fabs(m.dT - w[0]) / fabs(w[0]);
+	if (w && fabs(l.dscal[0] - w[0]) / fabs(w[0]) > gworst)
+		gworst = fabs(l.dscal[0] - w[0]) / fabs(w[0]);
 	ok(!missing && gworst < 1e-4, "every gradient (d/dT too) as PyTorch, "
 	    "worst relative %.1e", gworst);
 	ok(!missing && aworst < 1e-4, "every weight and BatchNorm statistic "
 	    "after one Adam step as PyTorch, worst relative %.1e", aworst);
 	w = ref_get("after.temperature", NULL);
-	ok(w && fabs(m.T - w[0]) < 1e-6, "temperature after the step %.7f as "
-	    "PyTorch", m.T);
+	ok(w && fabs(m.scal[0] - w[0]) < 1e-6, "temperature after the step "
+	    "%.7f as PyTorch", m.scal[0]);
 	mm_optim_free(&o);
 	mm_loss_free(&l);
 	mm_model_free(&m);
