@@ -1,13 +1,16 @@
 /* t-model.c - the model: save/load round trip, architecture checks,
- * gradients of the whole objective through both encoders, and a small
- * training run that learns to retrieve pairs. */
+ * gradients of the whole objective through both encoders, a small
+ * training run that learns to retrieve pairs, the objective's record and
+ * scalars in the file (old files without it), and resuming a checkpoint. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "err.h"
 #include "model.h"
+#include "stream.h"
 #include "optim.h"
 #include "rng.h"
 #include "tap.h"
@@ -415,14 +418,210 @@ golden_step(void)
 	ref_free();
 }
 
+/* Copy the model stream src to dst with the metadata key dropped (val
+ * NULL) or set to val: a file as another writer made it. */
+static int
+rewrite_meta(FILE *src, FILE *dst, const char *key, const char *val)
+{
+	struct mm_reader *rd = mm_reader_open(src, "src");
+	struct mm_writer *w = mm_writer_open(dst, 0);
+	struct mm_record rec;
+	struct mm_meta mt;
+	int rc, i, wrote = 0;
+
+	mm_record_init(&rec);
+	mm_meta_init(&mt);
+	while ((rc = mm_reader_next(rd, &rec)) > 0 && rec.kind != 'E') {
+		if (rec.kind != 'T')
+			continue;
+		if (!wrote) {
+			const struct mm_meta *in = mm_reader_meta(rd);
+
+			for (i = 0; i < in->n; i++)
+				if (strcmp(in->key[i], key))
+					mm_meta_set(&mt, in->key[i], in->val[i]);
+			if (val)
+				mm_meta_set(&mt, key, val);
+			mm_writer_meta(w, &mt);
+			wrote = 1;
+		}
+		mm_writer_record(w, &rec);
+	}
+	if (rc >= 0)
+		rc = mm_writer_end(w);
+	mm_writer_close(w);
+	mm_reader_close(rd);
+	mm_record_free(&rec);
+	mm_meta_free(&mt);
+	rewind(dst);
+	return rc;
+}
+
+/* The objective in the file: its name and scalars are kept; a file from
+ * before objectives had names is infonce; an unknown one is refused. */
+static void
+objective_record(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_KL);
+	struct mm_model m, l;
+	struct mm_rng r;
+	FILE *f = tmpfile(), *g = tmpfile(), *h = tmpfile();
+	int rc;
+
+	a.learn[0] = 0;
+	mm_rng_seed(&r, 4);
+	mm_model_create(&m, &a, 8);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.25f;
+	mm_model_save(&m, f, NULL, NULL);
+	rewind(f);
+	rc = mm_model_load(&l, f, "f", 8);
+	ok(rc == 0 && !strcmp(mm_meta_get(&l.meta, "model.objective"),
+	    "infonce") && !strcmp(mm_meta_get(&l.meta, "model.learn_temperature"),
+	    "0") && l.a.objective == MM_OBJ_INFONCE && l.a.learn[0] == 0 &&
+	    l.scal[0] == 0.25f && same_tensors(&m, &l), "the file records "
+	    "model.objective=infonce, model.learn_temperature=0 and the "
+	    "temperature 0.25 (%s)", rc ? mm_errmsg() : "ok");
+	if (rc == 0)
+		mm_model_free(&l);
+
+	rewind(f);
+	rewrite_meta(f, g, "model.objective", NULL);
+	rc = mm_model_load(&l, g, "old", 8);
+	ok(rc == 0 && !mm_meta_get(&l.meta, "model.objective") &&
+	    l.a.objective == MM_OBJ_INFONCE && mm_arch_compare(&l.a, &a) == 0 &&
+	    same_tensors(&m, &l), "a file without model.objective loads as "
+	    "infonce (%s)", rc ? mm_errmsg() : "ok");
+	if (rc == 0)
+		mm_model_free(&l);
+
+	rewind(f);
+	rewrite_meta(f, h, "model.objective", "siglip");
+	rc = mm_model_load(&l, h, "new", 8);
+	ok(rc == MM_EFORMAT && strstr(mm_errmsg(), "model.objective=siglip"),
+	    "an unknown objective is refused: %s", mm_errmsg());
+	fclose(f);
+	fclose(g);
+	fclose(h);
+	mm_model_free(&m);
+}
+
+/* Train "epochs" [e0, e1) of NP pairs in batches of 16: the epoch order
+ * and the kl samples come from r, as in mmib-train. */
+#define NP 64
+static void
+epochs(struct mm_model *m, struct mm_loss *l, struct mm_optim *o,
+    struct mm_rng *r, int e0, int e1, const float *x, const float *p)
+{
+	static float xb[16 * S * S], pb[16 * K];
+	int64_t idx[NP];
+	int e, i, j;
+
+	for (e = e0; e < e1; e++) {
+		o->lr = mm_steplr(3e-3, e, 1, 0.5);
+		for (i = 0; i < NP; i++)
+			idx[i] = i;
+		mm_rng_shuffle(r, idx, NP);
+		for (i = 0; i < NP; i += 16) {
+			for (j = 0; j < 16; j++) {
+				memcpy(xb + j * S * S, x + idx[i + j] * S * S,
+				    S * S * sizeof(float));
+				memcpy(pb + j * K, p + idx[i + j] * K,
+				    K * sizeof(float));
+			}
+			mm_model_train_step(m, l, o, xb, pb, 16, r);
+		}
+	}
+}
+
+/* A checkpoint after epoch 1 resumed by mm_ckpt_resume ends, after
+ * epoch 3, with the bytes of a straight run; and the refusals. */
+static void
+resume(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_KL), b;
+	struct mm_model m, q;
+	struct mm_loss l;
+	struct mm_optim o, oq;
+	struct mm_rng r, rq;
+	struct mm_meta meta;
+	struct mm_resume want = { NULL, 16, MM_OPT_ADAM, 3e-3, 1e-4, 0 };
+	static float x[NP * S * S], p[NP * K];
+	int lab[NP], epoch = -1, rc;
+	FILE *f = tmpfile(), *g = tmpfile();
+
+	want.arch = &a;
+	mm_rng_seed(&r, 8);
+	make_pairs(&r, NP, x, p, lab);
+	mm_loss_init(&l, 16, a.code, MM_OBJ_INFONCE, MM_REG_KL, 0, 0.5);
+	/* the straight run */
+	mm_rng_seed(&r, 9);
+	mm_model_create(&m, &a, 16);
+	mm_model_init(&m, &r);
+	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 3e-3, 1e-4, 0);
+	epochs(&m, &l, &o, &r, 0, 1, x, p);
+	mm_meta_init(&meta);
+	mm_meta_set(&meta, "train.optimizer", "adam");
+	mm_ckpt_to_meta(&meta, &o, 1, &r);
+	mm_model_save(&m, f, &meta, &o);
+	mm_model_save(&m, g, NULL, NULL);
+	epochs(&m, &l, &o, &r, 1, 3, x, p);
+	/* the resumed one */
+	rewind(f);
+	mm_rng_seed(&rq, 12345);
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc == 0 && epoch == 1 && oq.step == 4, "resume: the checkpoint "
+	    "restores epoch %d, step %lld (%s)", epoch, (long long)oq.step,
+	    rc ? mm_errmsg() : "ok");
+	if (rc == 0) {
+		epochs(&q, &l, &oq, &rq, epoch, 3, x, p);
+		ok(same_tensors(&m, &q) && oq.step == o.step &&
+		    !memcmp(oq.m, o.m, o.n * sizeof(float)) &&
+		    !memcmp(oq.v, o.v, o.n * sizeof(float)) &&
+		    !memcmp(&rq, &r, sizeof(r)), "resume: the run ends with the "
+		    "bytes of the straight run (weights, temperature, moments, "
+		    "generator)");
+		mm_optim_free(&oq);
+		mm_model_free(&q);
+	} else
+		skip(1, "no resume");
+
+	rewind(g);
+	rc = mm_ckpt_resume(g, "plain", &want, &q, &oq, &rq, &epoch);
+	ok(rc == MM_EMISSING && strstr(mm_errmsg(), "no optimiser state"),
+	    "resume refuses a model without optimiser state: %s", mm_errmsg());
+	rewind(f);
+	want.optimizer = MM_OPT_SGD;
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc < 0 && strstr(mm_errmsg(), "not sgd's"), "resume refuses "
+	    "another optimiser: %s", mm_errmsg());
+	rewind(f);
+	want.optimizer = MM_OPT_ADAM;
+	b = a;
+	b.learn[0] = 0;
+	want.arch = &b;
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc < 0 && strstr(mm_errmsg(), "another architecture: temperature "
+	    "learnt in the file, fixed asked"), "resume refuses another "
+	    "architecture: %s", mm_errmsg());
+	fclose(f);
+	fclose(g);
+	mm_meta_free(&meta);
+	mm_optim_free(&o);
+	mm_loss_free(&l);
+	mm_model_free(&m);
+}
+
 int
 main(void)
 {
-	plan(23);
+	plan(23 + 3 + 5);
 	roundtrip();
 	gradcheck(MM_REG_COS);
 	gradcheck(MM_REG_KL);
 	learns();
 	golden_step();
+	objective_record();
+	resume();
 	return done_testing();
 }
