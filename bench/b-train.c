@@ -95,12 +95,12 @@ main(int argc, char **argv)
 			mm_die("%s", mm_errmsg());
 	}
 	a.reg = MM_REG_COS;
-	a.learn_T = 1;
+	a.learn[0] = 1;	/* the temperature */
 	if ((rc = mm_model_create(&m, &a, B)) < 0)
 		mm_die_err("model", rc);
 	mm_rng_seed(&r, 1);
-	mm_model_init(&m, 0.07f, &r);
-	mm_loss_init(&l, B, a.code, MM_REG_COS, 0, 0);
+	mm_model_init(&m, &r);
+	mm_loss_init(&l, B, a.code, MM_OBJ_INFONCE, MM_REG_COS, 0, 0);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-3, 0, 0);
 	chw = (size_t)a.C * a.H * a.W;
 	x = malloc(B * chw * sizeof(float));

@@ -1,4 +1,5 @@
-/* model.c - encoders + temperature, training step, save/load (model.h). */
+/* model.c - encoders + the objective's scalars, training step, save/load
+ * (model.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,21 @@ mm_spec_split(const char *spec, char *base, size_t cap, int *out)
 	return 0;
 }
 
+/* "model.learn_<name>" of scalar k (a static buffer). */
+static const char *
+learn_key(const struct mm_objective *ob, int k)
+{
+	static char key[80];
+
+	snprintf(key, sizeof(key), "model.learn_%s", ob->scalars[k].name);
+	return key;
+}
+
 int
 mm_arch_to_meta(const struct mm_arch *a, struct mm_meta *m)
 {
-	int rc = 0;
+	const struct mm_objective *ob = mm_objective_get(a->objective);
+	int rc = 0, k;
 
 	rc |= mm_meta_set(m, "model.image_encoder", a->img_spec);
 	rc |= mm_meta_set(m, "model.factor_encoder", a->fac_spec);
@@ -44,8 +56,10 @@ mm_arch_to_meta(const struct mm_arch *a, struct mm_meta *m)
 	rc |= mm_meta_setf(m, "model.height", "%d", a->H);
 	rc |= mm_meta_setf(m, "model.width", "%d", a->W);
 	rc |= mm_meta_setf(m, "model.pair_dim", "%d", a->pair_dim);
+	rc |= mm_meta_set(m, "model.objective", ob->name);
 	rc |= mm_meta_set(m, "model.reg", mm_reg_name(a->reg));
-	rc |= mm_meta_setf(m, "model.learn_temperature", "%d", a->learn_T);
+	for (k = 0; k < ob->nscalars; k++)
+		rc |= mm_meta_setf(m, learn_key(ob, k), "%d", a->learn[k]);
 	return rc ? mm_err(MM_ENOMEM, "model metadata: out of memory") : 0;
 }
 
@@ -83,8 +97,9 @@ meta_str(const struct mm_meta *m, const char *key, char *out, size_t cap)
 int
 mm_arch_from_meta(struct mm_arch *a, const struct mm_meta *m)
 {
-	char reg[16];
-	int rc;
+	char reg[16], obj[32] = "infonce";
+	const struct mm_objective *ob;
+	int rc, k;
 
 	memset(a, 0, sizeof(*a));
 	if ((rc = meta_str(m, "model.image_encoder", a->img_spec,
@@ -96,18 +111,30 @@ mm_arch_from_meta(struct mm_arch *a, const struct mm_meta *m)
 	    (rc = meta_int(m, "model.height", 1, 4096, &a->H)) ||
 	    (rc = meta_int(m, "model.width", 1, 4096, &a->W)) ||
 	    (rc = meta_int(m, "model.pair_dim", 1, 1 << 20, &a->pair_dim)) ||
-	    (rc = meta_int(m, "model.learn_temperature", 0, 1, &a->learn_T)) ||
-	    (rc = meta_str(m, "model.reg", reg, sizeof(reg))))
+	    (rc = meta_str(m, "model.reg", reg, sizeof(reg))) ||
+	    (mm_meta_get(m, "model.objective") &&
+	    (rc = meta_str(m, "model.objective", obj, sizeof(obj)))))
 		return rc;
 	if ((a->reg = mm_reg_parse(reg)) < 0)
 		return mm_err(MM_EFORMAT, "model metadata: unknown model.reg=%s",
 		    reg);
+	/* files without model.objective predate the table: infonce */
+	if ((a->objective = mm_objective_parse(obj)) < 0)
+		return mm_err(MM_EFORMAT, "model metadata: unknown "
+		    "model.objective=%s", obj);
+	ob = mm_objective_get(a->objective);
+	for (k = 0; k < ob->nscalars; k++)
+		if ((rc = meta_int(m, learn_key(ob, k), 0, 1, &a->learn[k])))
+			return rc;
 	return 0;
 }
 
 int
 mm_arch_compare(const struct mm_arch *f, const struct mm_arch *w)
 {
+	const struct mm_objective *ob;
+	int k;
+
 	if (strcmp(f->img_spec, w->img_spec))
 		return mm_err(MM_EINVAL, "image encoder %s in the file, %s asked",
 		    f->img_spec, w->img_spec);
@@ -126,29 +153,40 @@ mm_arch_compare(const struct mm_arch *f, const struct mm_arch *w)
 	if (f->reg != w->reg)
 		return mm_err(MM_EINVAL, "regulariser %s in the file, %s asked",
 		    mm_reg_name(f->reg), mm_reg_name(w->reg));
-	if (f->learn_T != w->learn_T)
-		return mm_err(MM_EINVAL, "temperature %s in the file, %s asked",
-		    f->learn_T ? "learnt" : "fixed",
-		    w->learn_T ? "learnt" : "fixed");
+	if (f->objective != w->objective)
+		return mm_err(MM_EINVAL, "objective %s in the file, %s asked",
+		    mm_objective_name(f->objective),
+		    mm_objective_name(w->objective));
+	ob = mm_objective_get(f->objective);
+	for (k = 0; k < ob->nscalars; k++)
+		if (f->learn[k] != w->learn[k])
+			return mm_err(MM_EINVAL, "%s %s in the file, %s asked",
+			    ob->scalars[k].name, f->learn[k] ? "learnt" : "fixed",
+			    w->learn[k] ? "learnt" : "fixed");
 	return 0;
 }
 
 int
 mm_model_out_dim(const struct mm_model *m)
 {
-	return m->a.reg == MM_REG_KL ? 2 * m->a.code : m->a.code;
+	return mm_regulariser_get(m->a.reg)->width * m->a.code;
 }
 
 int
 mm_model_create(struct mm_model *m, const struct mm_arch *a, int max_batch)
 {
-	int out, rc;
+	int out, rc, k;
 
 	memset(m, 0, sizeof(*m));
 	mm_meta_init(&m->meta);
+	if (!mm_objective_get(a->objective) || !mm_regulariser_get(a->reg))
+		return mm_err(MM_EINVAL, "model: objective %d or regulariser "
+		    "%d unknown", a->objective, a->reg);
 	m->a = *a;
 	m->max_batch = max_batch;
-	m->T = 0.07f;
+	m->obj = mm_objective_get(a->objective);
+	for (k = 0; k < m->obj->nscalars; k++)
+		m->scal[k] = (float)m->obj->scalars[k].init;
 	out = mm_model_out_dim(m);
 	if (strchr(a->img_spec, '/') || strchr(a->fac_spec, '/'))
 		return mm_err(MM_EINVAL, "model: encoder specs carry no /OUT "
@@ -170,11 +208,14 @@ mm_model_create(struct mm_model *m, const struct mm_arch *a, int max_batch)
 }
 
 void
-mm_model_init(struct mm_model *m, float T, struct mm_rng *rng)
+mm_model_init(struct mm_model *m, struct mm_rng *rng)
 {
+	int k;
+
 	mm_encoder_init(m->img, rng);
 	mm_encoder_init(m->fac, rng);
-	m->T = T;
+	for (k = 0; k < m->obj->nscalars; k++)
+		m->scal[k] = (float)m->obj->scalars[k].init;
 }
 
 void
@@ -195,8 +236,35 @@ mm_model_free(struct mm_model *m)
 size_t
 mm_model_nparams(const struct mm_model *m)
 {
-	return mm_encoder_nparams(m->img) + mm_encoder_nparams(m->fac) +
-	    (m->a.learn_T ? 1 : 0);
+	size_t n = mm_encoder_nparams(m->img) + mm_encoder_nparams(m->fac);
+	int k;
+
+	for (k = 0; k < m->obj->nscalars; k++)
+		n += m->a.learn[k] != 0;
+	return n;
+}
+
+void
+mm_model_scalars(const struct mm_model *m, double *s)
+{
+	int k;
+
+	for (k = 0; k < m->obj->nscalars; k++)
+		s[k] = m->scal[k];
+}
+
+int
+mm_model_scalars_meta(const struct mm_model *m, struct mm_meta *meta,
+    const char *prefix)
+{
+	char key[80];
+	int k, rc = 0;
+
+	for (k = 0; k < m->obj->nscalars; k++) {
+		snprintf(key, sizeof(key), "%s%s", prefix, m->obj->scalars[k].name);
+		rc |= mm_meta_setf(meta, key, "%.9g", m->scal[k]);
+	}
+	return rc ? mm_err(MM_ENOMEM, "model metadata: out of memory") : 0;
 }
 
 /* u8 -> float happens in the caller; here x is already float. */
@@ -207,14 +275,19 @@ mm_model_train_step(struct mm_model *m, struct mm_loss *l,
 {
 	const float *ya, *yb;
 	size_t ni = mm_encoder_nparams(m->img), nf = mm_encoder_nparams(m->fac);
-	double loss;
+	size_t off = ni + nf;
+	double loss, s[MM_LOSS_MAXSCALARS];
+	int k;
 
 	ya = mm_encoder_forward(m->img, x, N, 1);
 	yb = mm_encoder_forward(m->fac, p, N, 1);
-	loss = mm_loss_compute(l, ya, yb, N, m->T, rng, m->da, m->db);
-	m->dT = l->dT;
-	if (!isfinite(loss) || (m->a.learn_T && !isfinite(l->dT)))
+	mm_model_scalars(m, s);
+	loss = mm_loss_compute(l, ya, yb, N, s, rng, m->da, m->db);
+	if (!isfinite(loss))
 		return loss;
+	for (k = 0; k < m->obj->nscalars; k++)
+		if (m->a.learn[k] && !isfinite(l->dscal[k]))
+			return loss;
 	mm_encoder_zero_grad(m->img);
 	mm_encoder_zero_grad(m->fac);
 	mm_encoder_backward(m->img, m->da);
@@ -224,11 +297,13 @@ mm_model_train_step(struct mm_model *m, struct mm_loss *l,
 	    mm_encoder_grads(m->img), ni);
 	mm_optim_update(o, ni, mm_encoder_params(m->fac),
 	    mm_encoder_grads(m->fac), nf);
-	if (m->a.learn_T) {
-		float g = (float)m->dT;
+	/* the learnt scalars follow the encoders, in declaration order */
+	for (k = 0; k < m->obj->nscalars; k++)
+		if (m->a.learn[k]) {
+			float g = (float)l->dscal[k];
 
-		mm_optim_update(o, ni + nf, &m->T, &g, 1);
-	}
+			mm_optim_update(o, off++, &m->scal[k], &g, 1);
+		}
 	return loss;
 }
 
@@ -238,8 +313,10 @@ mm_model_eval_loss(struct mm_model *m, struct mm_loss *l, const float *x,
 {
 	const float *ya = mm_encoder_forward(m->img, x, N, 0);
 	const float *yb = mm_encoder_forward(m->fac, p, N, 0);
+	double s[MM_LOSS_MAXSCALARS];
 
-	return mm_loss_compute(l, ya, yb, N, m->T, NULL, NULL, NULL);
+	mm_model_scalars(m, s);
+	return mm_loss_compute(l, ya, yb, N, s, NULL, NULL, NULL);
 }
 
 void
@@ -279,7 +356,7 @@ mm_model_save(struct mm_model *m, FILE *f, const struct mm_meta *meta,
 	struct mm_writer *w;
 	struct mm_meta mt;
 	int64_t one = 1, n;
-	int rc;
+	int rc, k;
 
 	mm_meta_init(&mt);
 	if ((meta && (rc = mm_meta_copy(&mt, meta)) < 0) ||
@@ -296,8 +373,9 @@ mm_model_save(struct mm_model *m, FILE *f, const struct mm_meta *meta,
 		rc = write_views(w, m->img, "img");
 	if (rc >= 0)
 		rc = write_views(w, m->fac, "fac");
-	if (rc >= 0)
-		rc = mm_writer_tensor(w, "temperature", 0, MM_F32, 1, &one, &m->T);
+	for (k = 0; k < m->obj->nscalars && rc >= 0; k++)
+		rc = mm_writer_tensor(w, m->obj->scalars[k].name, 0, MM_F32, 1,
+		    &one, &m->scal[k]);
 	if (rc >= 0 && o) {
 		n = (int64_t)o->n;
 		rc = mm_writer_tensor(w, "optim.m", 0, MM_F32, 1, &n, o->m);
@@ -357,7 +435,7 @@ mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 	struct mm_record rec;
 	struct mm_arch a;
 	char *seen = NULL;
-	int rc, built = 0, have_T = 0, nviews = 0, i, slot;
+	int rc, built = 0, have = 0, nviews = 0, i, slot, k;
 	struct mm_tensor_view *v;
 
 	memset(m, 0, sizeof(*m));
@@ -392,14 +470,14 @@ mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 				goto out;
 			}
 		}
-		if (!strcmp(rec.name, "temperature")) {
+		if ((k = mm_objective_scalar(a.objective, rec.name)) >= 0) {
 			if (rec.dtype != MM_F32 || rec.count != 1) {
-				rc = mm_err(MM_EFORMAT, "%s: temperature is not "
-				    "one f32", label);
+				rc = mm_err(MM_EFORMAT, "%s: %s is not one f32",
+				    label, rec.name);
 				goto out;
 			}
-			memcpy(&m->T, rec.data, sizeof(float));
-			have_T = 1;
+			memcpy(&m->scal[k], rec.data, sizeof(float));
+			have |= 1 << k;
 			continue;
 		}
 		if (!strcmp(rec.name, "optim.m") || !strcmp(rec.name, "optim.v")) {
@@ -446,10 +524,12 @@ mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 			    label, img ? "img" : "fac", vi[img ? i : i - ni].name);
 			goto out;
 		}
-	if (!have_T) {
-		rc = mm_err(MM_EMISSING, "%s: no temperature tensor", label);
-		goto out;
-	}
+	for (k = 0; k < m->obj->nscalars; k++)
+		if (!(have & 1 << k)) {
+			rc = mm_err(MM_EMISSING, "%s: no %s tensor", label,
+			    m->obj->scalars[k].name);
+			goto out;
+		}
 	if ((m->opt_m == NULL) != (m->opt_v == NULL)) {
 		rc = mm_err(MM_EMISSING, "%s: optimiser state incomplete", label);
 		goto out;

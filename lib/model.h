@@ -1,6 +1,7 @@
 /*
  * model.h - the trained object of mmib: an image encoder, a factor
- * encoder and the temperature, with save/load as an mmib stream.
+ * encoder and the scalars its objective declares (loss.h; infonce: the
+ * temperature), with save/load as an mmib stream.
  *
  * A model file is one stream segment:
  *   'S'  metadata: the training stream's keys (dataset, factors, ...) plus
@@ -8,16 +9,21 @@
  *        and, from mmib-train, the run's settings under "train.";
  *   'T'  batch 0: "img.<name>" and "fac.<name>" for every parameter and
  *        BatchNorm buffer of the two encoders (PyTorch's names),
- *        "temperature" (1); a checkpoint adds "optim.m" and "optim.v"
- *        (n) with the optimiser moments over the flat parameters in the
- *        order image, factor, temperature (when learnt);
+ *        then one tensor (1) per scalar of the objective, named as it
+ *        declares ("temperature"); a checkpoint adds "optim.m" and
+ *        "optim.v" (n) with the optimiser moments over the flat
+ *        parameters in the order image, factor, then the learnt scalars
+ *        in the objective's order;
  *   'E'.
  * Architecture keys:
  *   model.image_encoder=mlp-flatten:512,256   (spec without "/OUT")
  *   model.factor_encoder=mlp:16,16,8,8,16,16
  *   model.code_size=64  model.channels=1 model.height=64 model.width=64
- *   model.pair_dim=41   model.reg=cos|kl    model.learn_temperature=0|1
- * With reg=kl both encoders emit 2 code_size columns: mean, log-variance.
+ *   model.pair_dim=41   model.objective=infonce   model.reg=cos|kl
+ *   model.learn_<scalar>=0|1 for each scalar (model.learn_temperature)
+ * A file without model.objective (written before objectives had names)
+ * is infonce.  With reg=kl both encoders emit 2 code_size columns: mean,
+ * log-variance.
  */
 #ifndef MM_MODEL_H
 #define MM_MODEL_H
@@ -36,8 +42,9 @@ struct mm_arch {
 	int code;                  /* Dz */
 	int C, H, W;               /* image input shape */
 	int pair_dim;              /* D of the factor input */
-	int reg;                   /* MM_REG_COS or MM_REG_KL */
-	int learn_T;
+	int objective;             /* index into the objectives (loss.h) */
+	int reg;                   /* index into the regularisers */
+	int learn[MM_LOSS_MAXSCALARS]; /* learn the objective's scalar k */
 };
 
 /* Architecture <-> "model.*" keys.  from_meta: MM_EMISSING / MM_EFORMAT
@@ -54,8 +61,8 @@ struct mm_model {
 	struct mm_arch a;
 	struct mm_encoder *img, *fac;
 	int max_batch;
-	float T;                   /* temperature */
-	double dT;                 /* its gradient (learn_T) */
+	const struct mm_objective *obj;
+	float scal[MM_LOSS_MAXSCALARS]; /* its scalars (infonce: T) */
 	float *da, *db;            /* (max_batch, out) gradient scratch */
 	struct mm_meta meta;       /* metadata of a loaded file */
 	float *opt_m, *opt_v;      /* moments of a loaded checkpoint, or NULL */
@@ -64,17 +71,26 @@ struct mm_model {
 
 int mm_model_create(struct mm_model *m, const struct mm_arch *a,
     int max_batch);
-/* PyTorch's initialisation of both encoders from rng (image first). */
-void mm_model_init(struct mm_model *m, float T, struct mm_rng *rng);
+/* PyTorch's initialisation of both encoders from rng (image first); the
+ * scalars start at their declared values. */
+void mm_model_init(struct mm_model *m, struct mm_rng *rng);
 void mm_model_free(struct mm_model *m);
 /* Output columns of each encoder: code (cos) or 2 code (kl). */
 int mm_model_out_dim(const struct mm_model *m);
-/* Trainable scalars: both encoders, plus 1 for a learnt temperature. */
+/* Trainable scalars: both encoders, plus the learnt scalars of the
+ * objective. */
 size_t mm_model_nparams(const struct mm_model *m);
+/* The objective's scalars as doubles, s (MM_LOSS_MAXSCALARS), for
+ * mm_loss_compute. */
+void mm_model_scalars(const struct mm_model *m, double *s);
+/* Set "<prefix><name>=<value>" (%.9g) in meta for every scalar. */
+int mm_model_scalars_meta(const struct mm_model *m, struct mm_meta *meta,
+    const char *prefix);
 
 /* One optimisation step on N pairs: x (N, C, H, W) images as floats,
  * p (N, pair_dim); rng draws the kl samples.  Returns the loss (l holds
- * its parts); a non-finite loss is returned without updating anything. */
+ * its parts and the scalars' gradients); a non-finite loss (or gradient
+ * of a learnt scalar) is returned without updating anything. */
 double mm_model_train_step(struct mm_model *m, struct mm_loss *l,
     struct mm_optim *o, const float *x, const float *p, int N,
     struct mm_rng *rng);

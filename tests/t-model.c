@@ -1,13 +1,16 @@
 /* t-model.c - the model: save/load round trip, architecture checks,
- * gradients of the whole objective through both encoders, and a small
- * training run that learns to retrieve pairs. */
+ * gradients of the whole objective through both encoders, a small
+ * training run that learns to retrieve pairs, the objective's record and
+ * scalars in the file (old files without it), and resuming a checkpoint. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "err.h"
 #include "model.h"
+#include "stream.h"
 #include "optim.h"
 #include "rng.h"
 #include "tap.h"
@@ -52,7 +55,7 @@ tiny_arch(int reg)
 	a.W = S;
 	a.pair_dim = K;
 	a.reg = reg;
-	a.learn_T = 1;
+	a.learn[0] = 1;	/* the temperature */
 	return a;
 }
 
@@ -71,7 +74,7 @@ same_tensors(struct mm_model *a, struct mm_model *b)
 			    vb[i].data, va[i].count * sizeof(float)))
 				return 0;
 	}
-	return a->T == b->T;
+	return a->obj == b->obj && !memcmp(a->scal, b->scal, sizeof(a->scal));
 }
 
 static void
@@ -88,7 +91,7 @@ roundtrip(void)
 
 	mm_rng_seed(&r, 3);
 	mm_model_create(&m, &a, 16);
-	mm_model_init(&m, 0.07f, &r);
+	mm_model_init(&m, &r);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-3, 0, 0);
 	o.m[0] = 0.5f;
 	o.v[o.n - 1] = 0.25f;
@@ -167,9 +170,11 @@ objective(struct mm_model *m, struct mm_loss *l, const float *x,
 	struct mm_rng r;
 	const float *ya = mm_encoder_forward(m->img, x, n, 1);
 	const float *yb = mm_encoder_forward(m->fac, p, n, 1);
+	double s[MM_LOSS_MAXSCALARS];
 
+	mm_model_scalars(m, s);
 	mm_rng_seed(&r, 5);
-	return mm_loss_compute(l, ya, yb, n, m->T, &r, NULL, NULL);
+	return mm_loss_compute(l, ya, yb, n, s, &r, NULL, NULL);
 }
 
 /* d loss / d params of the whole model vs central differences */
@@ -190,15 +195,19 @@ gradcheck(int reg)
 	for (i = 0; i < n * S * S; i++)
 		x[i] += 0.1f * (float)mm_rng_normal(&r);
 	mm_model_create(&m, &a, n);
-	mm_model_init(&m, 0.2f, &r);
-	mm_loss_init(&l, n, a.code, reg, 1, 0.5);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.2f;
+	mm_loss_init(&l, n, a.code, MM_OBJ_INFONCE, reg, 1, 0.5);
 	objective(&m, &l, x, p, n);
 	{
 		const float *ya = mm_encoder_forward(m.img, x, n, 1);
 		const float *yb = mm_encoder_forward(m.fac, p, n, 1);
 
+		double s[MM_LOSS_MAXSCALARS];
+
+		mm_model_scalars(&m, s);
 		mm_rng_seed(&r, 5);
-		mm_loss_compute(&l, ya, yb, n, m.T, &r, m.da, m.db);
+		mm_loss_compute(&l, ya, yb, n, s, &r, m.da, m.db);
 	}
 	mm_encoder_zero_grad(m.img);
 	mm_encoder_zero_grad(m.fac);
@@ -246,12 +255,12 @@ learns(void)
 	int lab[NTR], i, j, step, hits = 0;
 	double first = 0, last = 0, T0;
 
-	a.learn_T = 1;
 	mm_rng_seed(&r, 21);
 	mm_model_create(&m, &a, B > NTE ? B : NTE);
-	mm_model_init(&m, 0.1f, &r);
-	T0 = m.T;
-	mm_loss_init(&l, B, a.code, MM_REG_COS, 0, 0.0);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.1f;
+	T0 = m.scal[0];
+	mm_loss_init(&l, B, a.code, MM_OBJ_INFONCE, MM_REG_COS, 0, 0.0);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 3e-3, 0, 0);
 	make_pairs(&r, NTR, x, p, lab);
 	for (step = 0; step < 240; step++) {
@@ -266,8 +275,8 @@ learns(void)
 	}
 	ok(last < first - 1.0, "training loss falls: first epoch %.3f, last "
 	    "%.3f", first, last);
-	ok(m.T != T0 && m.T > 0, "the learnt temperature moved (%.4f -> %.4f)",
-	    T0, m.T);
+	ok(m.scal[0] != T0 && m.scal[0] > 0, "the learnt temperature moved "
+	    "(%.4f -> %.4f)", T0, m.scal[0]);
 	/* fresh test pairs: the nearest factor code of each image is its own
 	 * class far more often than chance (1/8) */
 	make_pairs(&r, NTE, x, p, lab);
@@ -352,14 +361,14 @@ golden_step(void)
 	}
 	ref_floats("x", x, 8 * 36);
 	ref_floats("p", p, 8 * 5);
-	mm_loss_init(&l, 8, 4, MM_REG_COS, 0, 0.5);
+	mm_loss_init(&l, 8, 4, MM_OBJ_INFONCE, MM_REG_COS, 0, 0.5);
 	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 1e-2, 1e-4, 0);
 	mm_rng_seed(&r, 1);
 	mm_model_train_step(&m, &l, &o, x, p, 8, &r);
 	w = ref_get("loss", NULL);
 	ok(w && fabs(l.loss - w[0]) < 1e-4 * fabs(w[0]) &&
 	    fabs(l.regval - w[2]) < 1e-4 * fabs(w[2]),
-	    "loss %.6f (InfoNCE %.6f, reg %.6f) as PyTorch", l.loss, l.infonce,
+	    "loss %.6f (InfoNCE %.6f, reg %.6f) as PyTorch", l.loss, l.term,
 	    l.regval);
 	for (k = 0; k < 2; k++) {
 		struct mm_encoder *e = k ? m.fac : m.img;
@@ -394,29 +403,225 @@ golden_step(void)
 		}
 	}
 	w = ref_get("grad.temperature", NULL);
-	if (w && fabs(m.dT - w[0]) / fabs(w[0]) > gworst)
-		gworst = fabs(m.dT - w[0]) / fabs(w[0]);
+	if (w && fabs(l.dscal[0] - w[0]) / fabs(w[0]) > gworst)
+		gworst = fabs(l.dscal[0] - w[0]) / fabs(w[0]);
 	ok(!missing && gworst < 1e-4, "every gradient (d/dT too) as PyTorch, "
 	    "worst relative %.1e", gworst);
 	ok(!missing && aworst < 1e-4, "every weight and BatchNorm statistic "
 	    "after one Adam step as PyTorch, worst relative %.1e", aworst);
 	w = ref_get("after.temperature", NULL);
-	ok(w && fabs(m.T - w[0]) < 1e-6, "temperature after the step %.7f as "
-	    "PyTorch", m.T);
+	ok(w && fabs(m.scal[0] - w[0]) < 1e-6, "temperature after the step "
+	    "%.7f as PyTorch", m.scal[0]);
 	mm_optim_free(&o);
 	mm_loss_free(&l);
 	mm_model_free(&m);
 	ref_free();
 }
 
+/* Copy the model stream src to dst with the metadata key dropped (val
+ * NULL) or set to val: a file as another writer made it. */
+static int
+rewrite_meta(FILE *src, FILE *dst, const char *key, const char *val)
+{
+	struct mm_reader *rd = mm_reader_open(src, "src");
+	struct mm_writer *w = mm_writer_open(dst, 0);
+	struct mm_record rec;
+	struct mm_meta mt;
+	int rc, i, wrote = 0;
+
+	mm_record_init(&rec);
+	mm_meta_init(&mt);
+	while ((rc = mm_reader_next(rd, &rec)) > 0 && rec.kind != 'E') {
+		if (rec.kind != 'T')
+			continue;
+		if (!wrote) {
+			const struct mm_meta *in = mm_reader_meta(rd);
+
+			for (i = 0; i < in->n; i++)
+				if (strcmp(in->key[i], key))
+					mm_meta_set(&mt, in->key[i], in->val[i]);
+			if (val)
+				mm_meta_set(&mt, key, val);
+			mm_writer_meta(w, &mt);
+			wrote = 1;
+		}
+		mm_writer_record(w, &rec);
+	}
+	if (rc >= 0)
+		rc = mm_writer_end(w);
+	mm_writer_close(w);
+	mm_reader_close(rd);
+	mm_record_free(&rec);
+	mm_meta_free(&mt);
+	rewind(dst);
+	return rc;
+}
+
+/* The objective in the file: its name and scalars are kept; a file from
+ * before objectives had names is infonce; an unknown one is refused. */
+static void
+objective_record(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_KL);
+	struct mm_model m, l;
+	struct mm_rng r;
+	FILE *f = tmpfile(), *g = tmpfile(), *h = tmpfile();
+	int rc;
+
+	a.learn[0] = 0;
+	mm_rng_seed(&r, 4);
+	mm_model_create(&m, &a, 8);
+	mm_model_init(&m, &r);
+	m.scal[0] = 0.25f;
+	mm_model_save(&m, f, NULL, NULL);
+	rewind(f);
+	rc = mm_model_load(&l, f, "f", 8);
+	ok(rc == 0 && !strcmp(mm_meta_get(&l.meta, "model.objective"),
+	    "infonce") && !strcmp(mm_meta_get(&l.meta, "model.learn_temperature"),
+	    "0") && l.a.objective == MM_OBJ_INFONCE && l.a.learn[0] == 0 &&
+	    l.scal[0] == 0.25f && same_tensors(&m, &l), "the file records "
+	    "model.objective=infonce, model.learn_temperature=0 and the "
+	    "temperature 0.25 (%s)", rc ? mm_errmsg() : "ok");
+	if (rc == 0)
+		mm_model_free(&l);
+
+	rewind(f);
+	rewrite_meta(f, g, "model.objective", NULL);
+	rc = mm_model_load(&l, g, "old", 8);
+	ok(rc == 0 && !mm_meta_get(&l.meta, "model.objective") &&
+	    l.a.objective == MM_OBJ_INFONCE && mm_arch_compare(&l.a, &a) == 0 &&
+	    same_tensors(&m, &l), "a file without model.objective loads as "
+	    "infonce (%s)", rc ? mm_errmsg() : "ok");
+	if (rc == 0)
+		mm_model_free(&l);
+
+	rewind(f);
+	rewrite_meta(f, h, "model.objective", "siglip");
+	rc = mm_model_load(&l, h, "new", 8);
+	ok(rc == MM_EFORMAT && strstr(mm_errmsg(), "model.objective=siglip"),
+	    "an unknown objective is refused: %s", mm_errmsg());
+	fclose(f);
+	fclose(g);
+	fclose(h);
+	mm_model_free(&m);
+}
+
+/* Train "epochs" [e0, e1) of NP pairs in batches of 16: the epoch order
+ * and the kl samples come from r, as in mmib-train. */
+#define NP 64
+static void
+epochs(struct mm_model *m, struct mm_loss *l, struct mm_optim *o,
+    struct mm_rng *r, int e0, int e1, const float *x, const float *p)
+{
+	static float xb[16 * S * S], pb[16 * K];
+	int64_t idx[NP];
+	int e, i, j;
+
+	for (e = e0; e < e1; e++) {
+		o->lr = mm_steplr(3e-3, e, 1, 0.5);
+		for (i = 0; i < NP; i++)
+			idx[i] = i;
+		mm_rng_shuffle(r, idx, NP);
+		for (i = 0; i < NP; i += 16) {
+			for (j = 0; j < 16; j++) {
+				memcpy(xb + j * S * S, x + idx[i + j] * S * S,
+				    S * S * sizeof(float));
+				memcpy(pb + j * K, p + idx[i + j] * K,
+				    K * sizeof(float));
+			}
+			mm_model_train_step(m, l, o, xb, pb, 16, r);
+		}
+	}
+}
+
+/* A checkpoint after epoch 1 resumed by mm_ckpt_resume ends, after
+ * epoch 3, with the bytes of a straight run; and the refusals. */
+static void
+resume(void)
+{
+	struct mm_arch a = tiny_arch(MM_REG_KL), b;
+	struct mm_model m, q;
+	struct mm_loss l;
+	struct mm_optim o, oq;
+	struct mm_rng r, rq;
+	struct mm_meta meta;
+	struct mm_resume want = { NULL, 16, MM_OPT_ADAM, 3e-3, 1e-4, 0 };
+	static float x[NP * S * S], p[NP * K];
+	int lab[NP], epoch = -1, rc;
+	FILE *f = tmpfile(), *g = tmpfile();
+
+	want.arch = &a;
+	mm_rng_seed(&r, 8);
+	make_pairs(&r, NP, x, p, lab);
+	mm_loss_init(&l, 16, a.code, MM_OBJ_INFONCE, MM_REG_KL, 0, 0.5);
+	/* the straight run */
+	mm_rng_seed(&r, 9);
+	mm_model_create(&m, &a, 16);
+	mm_model_init(&m, &r);
+	mm_optim_init(&o, MM_OPT_ADAM, mm_model_nparams(&m), 3e-3, 1e-4, 0);
+	epochs(&m, &l, &o, &r, 0, 1, x, p);
+	mm_meta_init(&meta);
+	mm_meta_set(&meta, "train.optimizer", "adam");
+	mm_ckpt_to_meta(&meta, &o, 1, &r);
+	mm_model_save(&m, f, &meta, &o);
+	mm_model_save(&m, g, NULL, NULL);
+	epochs(&m, &l, &o, &r, 1, 3, x, p);
+	/* the resumed one */
+	rewind(f);
+	mm_rng_seed(&rq, 12345);
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc == 0 && epoch == 1 && oq.step == 4, "resume: the checkpoint "
+	    "restores epoch %d, step %lld (%s)", epoch, (long long)oq.step,
+	    rc ? mm_errmsg() : "ok");
+	if (rc == 0) {
+		epochs(&q, &l, &oq, &rq, epoch, 3, x, p);
+		ok(same_tensors(&m, &q) && oq.step == o.step &&
+		    !memcmp(oq.m, o.m, o.n * sizeof(float)) &&
+		    !memcmp(oq.v, o.v, o.n * sizeof(float)) &&
+		    !memcmp(&rq, &r, sizeof(r)), "resume: the run ends with the "
+		    "bytes of the straight run (weights, temperature, moments, "
+		    "generator)");
+		mm_optim_free(&oq);
+		mm_model_free(&q);
+	} else
+		skip(1, "no resume");
+
+	rewind(g);
+	rc = mm_ckpt_resume(g, "plain", &want, &q, &oq, &rq, &epoch);
+	ok(rc == MM_EMISSING && strstr(mm_errmsg(), "no optimiser state"),
+	    "resume refuses a model without optimiser state: %s", mm_errmsg());
+	rewind(f);
+	want.optimizer = MM_OPT_SGD;
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc < 0 && strstr(mm_errmsg(), "not sgd's"), "resume refuses "
+	    "another optimiser: %s", mm_errmsg());
+	rewind(f);
+	want.optimizer = MM_OPT_ADAM;
+	b = a;
+	b.learn[0] = 0;
+	want.arch = &b;
+	rc = mm_ckpt_resume(f, "ckpt", &want, &q, &oq, &rq, &epoch);
+	ok(rc < 0 && strstr(mm_errmsg(), "another architecture: temperature "
+	    "learnt in the file, fixed asked"), "resume refuses another "
+	    "architecture: %s", mm_errmsg());
+	fclose(f);
+	fclose(g);
+	mm_meta_free(&meta);
+	mm_optim_free(&o);
+	mm_loss_free(&l);
+	mm_model_free(&m);
+}
+
 int
 main(void)
 {
-	plan(23);
+	plan(23 + 3 + 5);
 	roundtrip();
 	gradcheck(MM_REG_COS);
 	gradcheck(MM_REG_KL);
 	learns();
 	golden_step();
+	objective_record();
+	resume();
 	return done_testing();
 }

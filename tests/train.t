@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 30
+plan 31
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -99,6 +99,8 @@ run_cmd mmib-train "${TINY[@]}" --epochs 1 "$TMP/tr.mts" -o "$TMP/no/such/dir/m.
 like "$RC:$ERR" '^1:.*no/such/dir/m.mts: No such file' "unwritable output"
 run_cmd mmib-train --reg l2 "$TMP/tr.mts" -o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*--reg: 'l2' is not cos or kl" "unknown regulariser"
+run_cmd mmib-train --objective siglip "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*--objective: 'siglip' is not infonce" "unknown objective"
 run_cmd mmib-train --temperature -1 "$TMP/tr.mts" -o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*--temperature" "negative temperature"
 run_cmd mmib-train "${TINY[@]}" --factor-encoder mlp:8/32 "$TMP/tr.mts" \

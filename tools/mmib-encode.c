@@ -53,7 +53,7 @@ write_meta(struct mm_writer *w, const struct mm_meta *in,
 	for (i = 0; i < m->meta.n; i++)
 		if (!strncmp(m->meta.key[i], "model.", 6))
 			rc |= mm_meta_set(&out, m->meta.key[i], m->meta.val[i]);
-	rc |= mm_meta_setf(&out, "model.temperature", "%.9g", m->T);
+	rc |= mm_model_scalars_meta(m, &out, "model.");
 	rc |= mm_meta_set(&out, "model.file", path);
 	rc |= mm_meta_set(&out, "modality", modality);
 	if (rc)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "err.h"
 #include "loss.h"
@@ -25,8 +26,9 @@ usage(int status)
 	    "                  [--code-size N] [--epochs N] [--factor-encoder SPEC]\n"
 	    "                  [--gamma G] [--image-encoder SPEC] [--init MODEL]\n"
 	    "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
-	    "                  [--momentum M] [--optimizer adam|adamw|sgd]\n"
-	    "                  [--reg cos|kl] [--resume MODEL] [-s seed]\n"
+	    "                  [--momentum M] [--objective infonce]\n"
+	    "                  [--optimizer adam|adamw|sgd] [--reg cos|kl]\n"
+	    "                  [--resume MODEL] [-s seed]\n"
 	    "                  [--step-size E] [--symmetric] [-t threads]\n"
 	    "                  [--temperature T] [--test FILE] [--weight-decay WD]\n"
 	    "                  [TRAIN] -o MODEL\n");
@@ -145,34 +147,10 @@ default_factor_encoder(const char *dataset)
 	return "mlp:16,16,8,8,16,16";
 }
 
-static void
-rng_to_meta(struct mm_meta *m, const struct mm_rng *r)
-{
-	if (mm_meta_setf(m, "train.rng", "%016llx,%016llx,%016llx,%016llx",
-	    (unsigned long long)r->s[0], (unsigned long long)r->s[1],
-	    (unsigned long long)r->s[2], (unsigned long long)r->s[3]) < 0)
-		mm_die("out of memory");
-}
-
-static int
-rng_from_meta(const struct mm_meta *m, struct mm_rng *r)
-{
-	const char *s = mm_meta_get(m, "train.rng");
-	unsigned long long v[4];
-	int i;
-
-	if (!s || sscanf(s, "%llx,%llx,%llx,%llx", &v[0], &v[1], &v[2],
-	    &v[3]) != 4)
-		return -1;
-	for (i = 0; i < 4; i++)
-		r->s[i] = v[i];
-	return 0;
-}
-
 enum {
 	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_FACENC,
-	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OPT,
-	O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
+	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OBJ,
+	O_OPT, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
 };
 
 static const struct option longopts[] = {
@@ -190,6 +168,7 @@ static const struct option longopts[] = {
 	{ "log", required_argument, NULL, O_LOG },
 	{ "lr", required_argument, NULL, O_LR },
 	{ "momentum", required_argument, NULL, O_MOMENTUM },
+	{ "objective", required_argument, NULL, O_OBJ },
 	{ "optimizer", required_argument, NULL, O_OPT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -210,7 +189,7 @@ static const struct option longopts[] = {
 struct opts {
 	const char *img_enc, *fac_enc, *out, *test, *log, *init, *resume;
 	int code, batch, epochs, step_size, checkpoint, symmetric, learn_T;
-	int fixed_T, reg, optimizer, threads;
+	int fixed_T, objective, reg, optimizer, threads;
 	double T, beta, lr, momentum, wd, gamma;
 	unsigned long long seed;
 };
@@ -246,11 +225,73 @@ set_run_meta(struct mm_meta *m, const struct opts *op, const struct mm_optim *o,
 	rc |= mm_meta_setf(m, "train.beta", "%.9g", op->beta);
 	rc |= mm_meta_setf(m, "train.symmetric", "%d", op->symmetric);
 	rc |= mm_meta_setf(m, "train.seed", "%llu", op->seed);
-	rc |= mm_meta_setf(m, "train.epoch", "%d", epoch);
-	rc |= mm_meta_setf(m, "train.step", "%lld", (long long)o->step);
-	if (rc)
+	if (rc || mm_ckpt_to_meta(m, o, epoch, rng) < 0)
 		mm_die("out of memory");
-	rng_to_meta(m, rng);
+}
+
+/* The trained scalars of the objective: declared starting values and
+ * learning, then --temperature and --learn-temperature for a scalar so
+ * named.  (learnt by default, the paper's configurations; --temperature
+ * alone fixes it, with --learn-temperature it is the start value.) */
+static void
+set_scalars(const struct opts *op, struct mm_arch *a, double *init)
+{
+	const struct mm_objective *ob = mm_objective_get(op->objective);
+	int k, t = mm_objective_scalar(op->objective, "temperature");
+
+	for (k = 0; k < ob->nscalars; k++) {
+		init[k] = ob->scalars[k].init;
+		a->learn[k] = ob->scalars[k].learnt;
+	}
+	if (t < 0 && (op->fixed_T || op->learn_T))
+		mm_die("--temperature: objective %s has no temperature",
+		    ob->name);
+	if (t >= 0) {
+		init[t] = op->T;
+		a->learn[t] = op->learn_T || !op->fixed_T;
+	}
+}
+
+/* Log columns: the epoch, the rate, the objective's scalars, the loss and
+ * its parts, the held-out loss and the time. */
+static void
+log_header(FILE *f, const struct mm_objective *ob)
+{
+	int k;
+
+	fprintf(f, "epoch\tlr\t");
+	for (k = 0; k < ob->nscalars; k++)
+		fprintf(f, "%s\t", ob->scalars[k].name);
+	fprintf(f, "train_loss\t%s\treg\ttest_loss\tseconds\n", ob->name);
+}
+
+/* 0 when every scalar of m is finite, and positive where declared so. */
+static int
+scalars_bad(const struct mm_model *m)
+{
+	int k;
+
+	for (k = 0; k < m->obj->nscalars; k++)
+		if (!isfinite(m->scal[k]) || (m->obj->scalars[k].positive &&
+		    m->scal[k] <= 0))
+			return 1;
+	return 0;
+}
+
+/* ", name value" for every scalar (a static buffer), for messages. */
+static const char *
+scalars_text(const struct mm_model *m, int abbrev)
+{
+	static char buf[256];
+	size_t len = 0;
+	int k;
+
+	buf[0] = '\0';
+	for (k = 0; k < m->obj->nscalars && len < sizeof(buf); k++)
+		len += snprintf(buf + len, sizeof(buf) - len, abbrev ?
+		    " %s %.4f" : ", %s %g", abbrev ? m->obj->scalars[k].abbrev :
+		    m->obj->scalars[k].name, m->scal[k]);
+	return buf;
 }
 
 int
@@ -268,9 +309,9 @@ main(int argc, char **argv)
 	FILE *logf = NULL;
 	int64_t *idx, *tid;
 	float *x, *p;
-	int c, rc, epoch, first_epoch = 0, spec_out = 0;
+	int c, rc, epoch, first_epoch = 0, spec_out = 0, k;
+	double sinit[MM_LOSS_MAXSCALARS];
 	const char *ds;
-	long v;
 
 	mm_cli_init(argc, argv);
 	memset(&op, 0, sizeof(op));
@@ -282,6 +323,7 @@ main(int argc, char **argv)
 	op.lr = 1e-3;
 	op.wd = -1;                /* per encoder, see below */
 	op.T = 0.07;
+	op.objective = MM_OBJ_INFONCE;
 	op.reg = MM_REG_COS;
 	op.optimizer = MM_OPT_ADAM;
 	op.threads = 1;
@@ -327,6 +369,10 @@ main(int argc, char **argv)
 		case O_MOMENTUM:
 			op.momentum = mm_cli_double("--momentum", optarg, 0, 1);
 			break;
+		case O_OBJ:
+			if ((op.objective = mm_objective_parse(optarg)) < 0)
+				mm_die("--objective: %s", mm_errmsg());
+			break;
 		case O_OPT:
 			if ((op.optimizer = mm_optim_parse(optarg)) < 0)
 				mm_die("--optimizer: '%s' is not adam, adamw or sgd",
@@ -334,7 +380,7 @@ main(int argc, char **argv)
 			break;
 		case O_REG:
 			if ((op.reg = mm_reg_parse(optarg)) < 0)
-				mm_die("--reg: '%s' is not cos or kl", optarg);
+				mm_die("--reg: %s", mm_errmsg());
 			break;
 		case O_RESUME:
 			op.resume = optarg;
@@ -390,9 +436,6 @@ main(int argc, char **argv)
 	if (op.checkpoint && !strcmp(op.out, "-"))
 		mm_die("--checkpoint needs -o FILE (the model is rewritten "
 		    "every epoch)");
-	/* learnt by default (the paper's configurations); --temperature
-	 * alone fixes it, with --learn-temperature it is the start value */
-	op.learn_T = op.learn_T || !op.fixed_T;
 	mm_blas_threads(op.threads);
 
 	pairs_load(&tr, argc ? argv[0] : NULL);
@@ -423,8 +466,9 @@ main(int argc, char **argv)
 	a.H = tr.H;
 	a.W = tr.W;
 	a.pair_dim = tr.D;
+	a.objective = op.objective;
 	a.reg = op.reg;
-	a.learn_T = op.learn_T;
+	set_scalars(&op, &a, sinit);
 	if (op.test) {
 		pairs_load(&te, op.test);
 		if (te.C != tr.C || te.H != tr.H || te.W != tr.W || te.D != tr.D)
@@ -433,59 +477,44 @@ main(int argc, char **argv)
 	}
 
 	mm_rng_seed(&rng, op.seed);
-	if (op.resume || op.init) {
-		const char *path = op.resume ? op.resume : op.init;
-		FILE *f = mm_in_open(path);
+	if (op.resume) {
+		struct mm_resume want = { &a, op.batch, op.optimizer, op.lr,
+		    op.wd, op.momentum };
+		FILE *f = mm_in_open(op.resume);
 
-		if ((rc = mm_model_load(&model, f, path, op.batch)) < 0)
-			mm_die_err(path, rc);
+		if ((rc = mm_ckpt_resume(f, op.resume, &want, &model, &opt, &rng,
+		    &first_epoch)) < 0)
+			mm_die_err(op.resume, rc);
 		mm_in_close(f);
-		if (mm_arch_compare(&model.a, &a) < 0)
-			mm_die("%s: another architecture: %s", path, mm_errmsg());
-		if (op.fixed_T && !op.learn_T)
-			model.T = (float)op.T;
+		mm_note("resuming %s after epoch %d (step %lld)", op.resume,
+		    first_epoch, (long long)opt.step);
 	} else {
-		if ((rc = mm_model_create(&model, &a, op.batch)) < 0)
+		if (op.init) {
+			FILE *f = mm_in_open(op.init);
+
+			if ((rc = mm_ckpt_load(f, op.init, &a, op.batch,
+			    &model)) < 0)
+				mm_die_err(op.init, rc);
+			mm_in_close(f);
+		} else if ((rc = mm_model_create(&model, &a, op.batch)) < 0)
 			mm_die_err("model", rc);
-		mm_model_init(&model, (float)op.T, &rng);
+		else
+			mm_model_init(&model, &rng);
+		if ((rc = mm_optim_init(&opt, op.optimizer,
+		    mm_model_nparams(&model), op.lr, op.wd, op.momentum)) < 0)
+			mm_die_err("setup", rc);
 	}
-	if ((rc = mm_loss_init(&loss, op.batch, op.code, op.reg, op.symmetric,
-	    op.beta)) < 0 ||
-	    (rc = mm_optim_init(&opt, op.optimizer, mm_model_nparams(&model),
-	    op.lr, op.wd, op.momentum)) < 0)
+	/* a fresh model starts its scalars at the run's values; a loaded
+	 * one keeps its learnt ones */
+	for (k = 0; k < model.obj->nscalars; k++)
+		if (!(op.resume || op.init) || !a.learn[k])
+			model.scal[k] = (float)sinit[k];
+	if ((rc = mm_loss_init(&loss, op.batch, op.code, op.objective, op.reg,
+	    op.symmetric, op.beta)) < 0)
 		mm_die_err("setup", rc);
 	mm_meta_init(&meta);
 	if (mm_meta_copy(&meta, &tr.meta) < 0)
 		mm_die("out of memory");
-	if (op.resume) {
-		long step;
-		const char *s;
-
-		if (!model.opt_m)
-			mm_die("%s: no optimiser state to resume from (written "
-			    "without --checkpoint)", op.resume);
-		if (model.opt_n != opt.n)
-			mm_die("%s: optimiser state of %zu values, the model has "
-			    "%zu", op.resume, model.opt_n, opt.n);
-		if (strcmp(mm_meta_get(&model.meta, "train.optimizer") ?
-		    mm_meta_get(&model.meta, "train.optimizer") : "",
-		    mm_optim_name(op.optimizer)))
-			mm_die("%s: optimiser state is not %s's", op.resume,
-			    mm_optim_name(op.optimizer));
-		memcpy(opt.m, model.opt_m, opt.n * sizeof(float));
-		memcpy(opt.v, model.opt_v, opt.n * sizeof(float));
-		if (!(s = mm_meta_get(&model.meta, "train.step")) ||
-		    mm_parse_long(s, 0, 0x7fffffffffffffffL, &step) < 0 ||
-		    !(s = mm_meta_get(&model.meta, "train.epoch")) ||
-		    mm_parse_long(s, 0, 1000000, &v) < 0 ||
-		    rng_from_meta(&model.meta, &rng) < 0)
-			mm_die("%s: checkpoint lacks train.step, train.epoch or "
-			    "train.rng", op.resume);
-		opt.step = step;
-		first_epoch = (int)v;
-		mm_note("resuming %s after epoch %d (step %ld)", op.resume,
-		    first_epoch, step);
-	}
 	mm_note("%s + %s, code %d, %zu parameters, %lld pairs of %dx%dx%d "
 	    "images and %d-d factors", a.img_spec, a.fac_spec, a.code,
 	    mm_model_nparams(&model), (long long)tr.N, tr.C, tr.H, tr.W, tr.D);
@@ -493,8 +522,7 @@ main(int argc, char **argv)
 	if (op.log) {
 		if (!(logf = fopen(op.log, "w")))
 			mm_die("%s: cannot write the log", op.log);
-		fprintf(logf, "epoch\tlr\ttemperature\ttrain_loss\tinfonce\treg\t"
-		    "test_loss\tseconds\n");
+		log_header(logf, model.obj);
 		fflush(logf);
 	}
 	idx = malloc(tr.N * sizeof(int64_t));
@@ -523,10 +551,10 @@ main(int argc, char **argv)
 				break;
 			gather(&tr, idx + i, n, x, p);
 			l = mm_model_train_step(&model, &loss, &opt, x, p, n, &rng);
-			if (!isfinite(l) || !isfinite(model.T) || model.T <= 0)
+			if (!isfinite(l) || scalars_bad(&model))
 				mm_die("epoch %d, step %lld: the loss is not finite "
-				    "(%g, temperature %g)%s%s", epoch + 1,
-				    (long long)opt.step + 1, l, model.T,
+				    "(%g%s)%s%s", epoch + 1,
+				    (long long)opt.step + 1, l, scalars_text(&model, 0),
 				    op.checkpoint && (epoch > first_epoch ||
 				    (op.resume && !strcmp(op.resume, op.out))) ?
 				    "; kept the last good checkpoint in " : "",
@@ -534,7 +562,7 @@ main(int argc, char **argv)
 				    (op.resume && !strcmp(op.resume, op.out))) ?
 				    op.out : "");
 			sl += l * n;
-			sn += loss.infonce * n;
+			sn += loss.term * n;
 			sr += loss.regval * n;
 			seen += n;
 			mm_progress_update(&bar, (uint64_t)(i + n));
@@ -558,8 +586,10 @@ main(int argc, char **argv)
 		sn /= seen;
 		sr /= seen;
 		if (logf) {
-			fprintf(logf, "%d\t%.6g\t%.6g\t%.6f\t%.6f\t%.6f\t", epoch + 1,
-			    opt.lr, model.T, sl, sn, sr);
+			fprintf(logf, "%d\t%.6g\t", epoch + 1, opt.lr);
+			for (k = 0; k < model.obj->nscalars; k++)
+				fprintf(logf, "%.6g\t", model.scal[k]);
+			fprintf(logf, "%.6f\t%.6f\t%.6f\t", sl, sn, sr);
 			if (op.test)
 				fprintf(logf, "%.6f", tl);
 			else
@@ -568,9 +598,9 @@ main(int argc, char **argv)
 			fflush(logf);
 		}
 		if (mm_verbose > 0) {
-			fprintf(stderr, "%s: epoch %d/%d loss %.4f (infonce %.4f "
-			    "reg %.4f) T %.4f", mm_progname, epoch + 1, op.epochs,
-			    sl, sn, sr, model.T);
+			fprintf(stderr, "%s: epoch %d/%d loss %.4f (%s %.4f "
+			    "reg %.4f)%s", mm_progname, epoch + 1, op.epochs,
+			    sl, model.obj->name, sn, sr, scalars_text(&model, 1));
 			if (op.test)
 				fprintf(stderr, " test %.4f", tl);
 			fprintf(stderr, " %.1fs\n", mm_now() - t0);
