@@ -476,88 +476,121 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 
 /* ---- SVCCA ---- */
 
-int
-mm_align_eigsym(double *S, int n, double *w, double *V)
-{
-	int p, q, r, sweep;
+/* LAPACK (Fortran symbols of the OpenBLAS already linked: Debian's
+ * libopenblas-dev ships no lapacke.h).  Matrices are column-major; a
+ * row-major symmetric matrix is its own transpose, and a row-major
+ * (m, n) matrix is the column-major (n, m) transpose, which has the same
+ * singular values. */
+extern void dsyevr_(const char *jobz, const char *range, const char *uplo,
+    const int *n, double *a, const int *lda, const double *vl,
+    const double *vu, const int *il, const int *iu, const double *abstol,
+    int *m, double *w, double *z, const int *ldz, int *isuppz, double *work,
+    const int *lwork, int *iwork, const int *liwork, int *info);
+extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
+    const int *lda, double *s, double *u, const int *ldu, double *vt,
+    const int *ldvt, double *work, const int *lwork, int *iwork, int *info);
 
-	for (p = 0; p < n; p++)
-		for (q = 0; q < n; q++)
-			V[p * n + q] = p == q;
-	for (sweep = 0; sweep < 100; sweep++) {
-		double off = 0.0, tot = 0.0;
-		for (p = 0; p < n; p++)
-			for (q = 0; q < n; q++) {
-				tot += S[p * n + q] * S[p * n + q];
-				if (p != q)
-					off += S[p * n + q] * S[p * n + q];
-			}
-		if (off <= 1e-30 * tot || off == 0.0)
-			break;
-		for (p = 0; p < n - 1; p++)
-			for (q = p + 1; q < n; q++) {
-				double apq = S[p * n + q], th, t, c, s;
-				if (apq == 0.0)
-					continue;
-				/* rotate the (p, q) plane so that S_pq = 0 */
-				th = (S[q * n + q] - S[p * n + p]) / (2.0 * apq);
-				t = (th >= 0 ? 1.0 : -1.0) /
-				    (fabs(th) + sqrt(th * th + 1.0));
-				c = 1.0 / sqrt(t * t + 1.0);
-				s = t * c;
-				for (r = 0; r < n; r++) {
-					double a = S[r * n + p], b = S[r * n + q];
-					S[r * n + p] = c * a - s * b;
-					S[r * n + q] = s * a + c * b;
-				}
-				for (r = 0; r < n; r++) {
-					double a = S[p * n + r], b = S[q * n + r];
-					S[p * n + r] = c * a - s * b;
-					S[q * n + r] = s * a + c * b;
-				}
-				for (r = 0; r < n; r++) {
-					double a = V[r * n + p], b = V[r * n + q];
-					V[r * n + p] = c * a - s * b;
-					V[r * n + q] = s * a + c * b;
-				}
-			}
+int
+mm_align_eigsym_top(double *S, int n, int q, double *w, double *V)
+{
+	int il = n - q + 1, iu = n, m = 0, info = 0, lwork = -1, liwork = -1,
+	    iw, e, r, *isuppz, *iwork;
+	double vl = 0.0, vu = 0.0, abstol = 0.0, wq, *work, *Z, *wa;
+
+	if (q < 1 || q > n)
+		return mm_err(MM_EINVAL, "eigsym: %d of %d eigenpairs", q, n);
+	/* workspace query */
+	dsyevr_("V", "I", "U", &n, S, &n, &vl, &vu, &il, &iu, &abstol, &m,
+	    w, V, &n, NULL, &wq, &lwork, &iw, &liwork, &info);
+	if (info != 0)
+		return mm_err(MM_ENUM, "dsyevr workspace query: info %d", info);
+	lwork = (int)wq;
+	liwork = iw;
+	work = malloc(sizeof(double) * lwork);
+	iwork = malloc(sizeof(int) * liwork);
+	isuppz = malloc(sizeof(int) * 2 * (size_t)n);
+	Z = malloc(sizeof(double) * (size_t)n * q);
+	wa = malloc(sizeof(double) * n);
+	if (!work || !iwork || !isuppz || !Z || !wa) {
+		free(work);
+		free(iwork);
+		free(isuppz);
+		free(Z);
+		free(wa);
+		return mm_err(MM_ENOMEM, "eigsym: out of memory");
 	}
-	for (p = 0; p < n; p++)
-		w[p] = S[p * n + p];
-	/* sort decreasing (selection sort: n is small), columns with them */
-	for (p = 0; p < n; p++) {
-		int b = p;
-		for (q = p + 1; q < n; q++)
-			if (w[q] > w[b])
-				b = q;
-		if (b != p) {
-			double t = w[p];
-			w[p] = w[b];
-			w[b] = t;
-			for (r = 0; r < n; r++) {
-				t = V[r * n + p];
-				V[r * n + p] = V[r * n + b];
-				V[r * n + b] = t;
-			}
-		}
+	dsyevr_("V", "I", "U", &n, S, &n, &vl, &vu, &il, &iu, &abstol, &m,
+	    wa, Z, &n, isuppz, work, &lwork, iwork, &liwork, &info);
+	free(work);
+	free(iwork);
+	free(isuppz);
+	if (info != 0 || m != q) {
+		free(Z);
+		free(wa);
+		return mm_err(MM_ENUM, "dsyevr failed (info %d, %d of %d "
+		    "eigenpairs)", info, m, q);
 	}
+	/* LAPACK: ascending, vector e is column e of Z (n, q) column-major;
+	 * here: descending, V (n, q) row-major */
+	for (e = 0; e < q; e++) {
+		w[e] = wa[q - 1 - e];
+		for (r = 0; r < n; r++)
+			V[(size_t)r * q + e] = Z[(size_t)(q - 1 - e) * n + r];
+	}
+	free(Z);
+	free(wa);
+	return 0;
+}
+
+/* Singular values (descending) of the row-major (m, n) matrix M
+ * (destroyed) into s (min(m, n)). */
+static int
+singular_values(double *M, int m, int n, double *s)
+{
+	int info = 0, lwork = -1, mn = m < n ? m : n, *iwork;
+	double wq, *work, dummy = 0.0;
+	int one = 1;
+
+	/* column-major (n, m) = M^T: same singular values */
+	dgesdd_("N", &n, &m, M, &n, s, &dummy, &one, &dummy, &one, &wq,
+	    &lwork, NULL, &info);
+	if (info != 0)
+		return mm_err(MM_ENUM, "dgesdd workspace query: info %d", info);
+	lwork = (int)wq;
+	work = malloc(sizeof(double) * lwork);
+	iwork = malloc(sizeof(int) * 8 * (size_t)mn);
+	if (!work || !iwork) {
+		free(work);
+		free(iwork);
+		return mm_err(MM_ENOMEM, "SVCCA: out of memory");
+	}
+	dgesdd_("N", &n, &m, M, &n, s, &dummy, &one, &dummy, &one, work,
+	    &lwork, iwork, &info);
+	free(work);
+	free(iwork);
+	if (info != 0)
+		return mm_err(MM_ENUM, "dgesdd failed (info %d)", info);
 	return 0;
 }
 
 /* The top `dim` left singular vectors (N, q) of the standardised X (N, D):
- * from the eigenvectors of X^T X, U = X V / s.  Returns q (directions
- * kept) or < 0. */
+ * the top eigenpairs (w, V) of the Gram matrix X^T X (D, D), O(N D^2 +
+ * D^2 dim) and never an N x N or N x D SVD, then U = X V / sqrt(w).
+ * Returns q (directions kept) or < 0. */
 static int
 top_left(const float *A, int64_t N, int D, int dim, double **Uout)
 {
+	int nq = dim < D ? dim : D;
 	double *X = to_double(A, N, D), *G = malloc(sizeof(double) * D * D);
-	double *V = malloc(sizeof(double) * D * D), *w = malloc(sizeof(double) * D);
+	double *V = malloc(sizeof(double) * D * nq), *w = malloc(sizeof(double) * nq);
 	double *U = NULL;
 	int64_t i;
-	int d, q = 0, e;
+	int d, q = 0, e, rc;
 
-	if (!X || !G || !V || !w)
-		goto oom;
+	if (!X || !G || !V || !w) {
+		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
+		goto done;
+	}
 	for (d = 0; d < D; d++) {
 		double mu = 0.0, var = 0.0, sd;
 		for (i = 0; i < N; i++)
@@ -571,50 +604,49 @@ top_left(const float *A, int64_t N, int D, int dim, double **Uout)
 		for (i = 0; i < N; i++)
 			X[i * D + d] /= sd;
 	}
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, (int)N, 1.0,
-	    X, D, X, D, 0.0, G, D);
-	mm_align_eigsym(G, D, w, V);
-	for (e = 0; e < D && e < dim; e++) {
+	/* G = X^T X: dsyrk fills one triangle; mirror it so that the
+	 * column-major reading of LAPACK sees the whole matrix */
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)N, 1.0, X,
+	    D, 0.0, G, D);
+	for (d = 0; d < D; d++)
+		for (e = 0; e < d; e++)
+			G[(size_t)d * D + e] = G[(size_t)e * D + d];
+	if ((rc = mm_align_eigsym_top(G, D, nq, w, V)) < 0)
+		goto done;
+	for (e = 0; e < nq; e++) {
 		if (!(w[e] > 0.0) || sqrt(w[e]) <= 1e-5 * sqrt(w[0]))
 			break;
 		q++;
 	}
-	if (q == 0) {
-		*Uout = NULL;
+	rc = q;
+	*Uout = NULL;
+	if (q == 0)
+		goto done;
+	if (!(U = malloc(sizeof(double) * N * q))) {
+		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
 		goto done;
 	}
-	if (!(U = malloc(sizeof(double) * N * q)))
-		goto oom;
+	/* U (N, q) = X (N, D) V[:, :q]; then column e / sqrt(w_e) */
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, q, D,
+	    1.0, X, D, V, nq, 0.0, U, q);
 	for (i = 0; i < N; i++)
-		for (e = 0; e < q; e++) {
-			double s = 0.0;
-			for (d = 0; d < D; d++)
-				s += X[i * D + d] * V[d * D + e];
-			U[i * q + e] = s / sqrt(w[e]);
-		}
+		for (e = 0; e < q; e++)
+			U[i * q + e] /= sqrt(w[e]);
 	*Uout = U;
 done:
 	free(X);
 	free(G);
 	free(V);
 	free(w);
-	return q;
-oom:
-	free(X);
-	free(G);
-	free(V);
-	free(w);
-	return mm_err(MM_ENOMEM, "SVCCA: out of memory");
+	return rc;
 }
 
 int
 mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
     int dim, double *out)
 {
-	double *U1 = NULL, *U2 = NULL, *M = NULL, *MtM = NULL, *V = NULL,
-	    *w = NULL, s = 0.0;
-	int q1, q2, q, a, b, c;
-	int64_t i;
+	double *U1 = NULL, *U2 = NULL, *M = NULL, *s = NULL, sum = 0.0;
+	int q1, q2, q, a, rc = 0;
 
 	*out = NAN;
 	if (N < 2 || dim < 1)
@@ -627,45 +659,28 @@ mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
 	}
 	if (q1 == 0 || q2 == 0)
 		goto done;
-	M = calloc((size_t)q1 * q2, sizeof(double));
-	MtM = malloc(sizeof(double) * q2 * q2);
-	V = malloc(sizeof(double) * q2 * q2);
-	w = malloc(sizeof(double) * q2);
-	if (!M || !MtM || !V || !w) {
-		free(U1);
-		free(U2);
-		free(M);
-		free(MtM);
-		free(V);
-		free(w);
-		return mm_err(MM_ENOMEM, "SVCCA: out of memory");
+	q = q1 < q2 ? q1 : q2;
+	M = malloc(sizeof(double) * q1 * q2);
+	s = malloc(sizeof(double) * q);
+	if (!M || !s) {
+		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
+		goto done;
 	}
 	/* canonical correlations of two orthonormal, centred bases: the
-	 * singular values of U1^T U2 */
-	for (i = 0; i < N; i++)
-		for (a = 0; a < q1; a++)
-			for (b = 0; b < q2; b++)
-				M[a * q2 + b] += U1[i * q1 + a] * U2[i * q2 + b];
-	for (a = 0; a < q2; a++)
-		for (b = 0; b < q2; b++) {
-			double t = 0.0;
-			for (c = 0; c < q1; c++)
-				t += M[c * q2 + a] * M[c * q2 + b];
-			MtM[a * q2 + b] = t;
-		}
-	mm_align_eigsym(MtM, q2, w, V);
-	q = q1 < q2 ? q1 : q2;
+	 * singular values of U1^T U2 (q1, q2) */
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q1, q2, (int)N,
+	    1.0, U1, q1, U2, q2, 0.0, M, q2);
+	if ((rc = singular_values(M, q1, q2, s)) < 0)
+		goto done;
 	for (a = 0; a < q; a++)
-		s += sqrt(w[a] > 0.0 ? w[a] : 0.0);
-	*out = s / q;
+		sum += s[a];
+	*out = sum / q;
 done:
 	free(U1);
 	free(U2);
 	free(M);
-	free(MtM);
-	free(V);
-	free(w);
-	return 0;
+	free(s);
+	return rc;
 }
 
 /* ---- cross-modal ---- */

@@ -68,9 +68,9 @@ int mm_align_recall(const float *A, const float *B, int64_t N, int D,
 int mm_align_paired(const float *A, const float *B, int64_t N, int D,
     double *cosine, double *gap);
 
-/* Eigen-decomposition of a symmetric n x n matrix S (row-major, destroyed)
- * by cyclic Jacobi rotations: eigenvalues w (n) in decreasing order and
- * eigenvectors as the columns of V (n, n). */
-int mm_align_eigsym(double *S, int n, double *w, double *V);
+/* The q largest eigenvalues of a symmetric n x n matrix S (row-major,
+ * destroyed) by LAPACK's dsyevr: w (q) in decreasing order and the
+ * eigenvectors as the columns of V (n, q), row-major.  1 <= q <= n. */
+int mm_align_eigsym_top(double *S, int n, int q, double *w, double *V);
 
 #endif

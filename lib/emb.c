@@ -72,8 +72,10 @@ check_tensor(const struct mm_record *t, enum mm_dtype want, int *width)
 }
 
 int
-mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
+mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags)
 {
+	int need_classes = flags & MM_EMB_CLASSES,
+	    factors = !(flags & MM_EMB_NOFACTORS);
 	struct mm_reader *rd;
 	struct mm_batch b;
 	int64_t capi = 0, capf = 0, capc = 0;
@@ -86,12 +88,14 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int need_classes)
 	while ((rc = mm_reader_batch(rd, &b)) > 0) {
 		struct mm_record *ti = mm_batch_get(&b, "z_img");
 		struct mm_record *tf = mm_batch_get(&b, "z_fac");
-		struct mm_record *tc = mm_batch_get(&b, "classes");
+		struct mm_record *tc = factors ?
+		    mm_batch_get(&b, "classes") : NULL;
 
 		if (nb == 0) {
 			if ((rc = mm_meta_copy(&e->meta, mm_reader_meta(rd))) < 0)
 				goto out;
-			if ((rc = mm_meta_factors(&e->meta, &e->fac)) < 0)
+			if (factors &&
+			    (rc = mm_meta_factors(&e->meta, &e->fac)) < 0)
 				goto out;
 			have_img = ti != NULL;
 			have_fac = tf != NULL;

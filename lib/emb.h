@@ -21,13 +21,17 @@ struct mm_emb {
 };
 void mm_emb_init(struct mm_emb *e);
 void mm_emb_free(struct mm_emb *e);
+/* Flags of mm_emb_read. */
+#define MM_EMB_CLASSES 1    /* 'classes' required */
+#define MM_EMB_NOFACTORS 2  /* no factor metadata needed: 'classes' and the
+                               factor keys are neither read nor checked */
+
 /* Read a whole embedding stream from f (label names it for the reader;
  * error details do not repeat it).
- * Requires factor metadata, at least one of z_img / z_fac (f32, 2-d),
- * consistent shapes across batches, finite values; classes, when present,
- * must be i32 (N, F) within the cardinalities.  need_classes makes them
- * required. */
-int mm_emb_read(struct mm_emb *e, FILE *f, const char *label,
-    int need_classes);
+ * Requires factor metadata (unless MM_EMB_NOFACTORS), at least one of
+ * z_img / z_fac (f32, 2-d), consistent shapes across batches, finite
+ * values; classes, when present, must be i32 (N, F) within the
+ * cardinalities. */
+int mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags);
 
 #endif

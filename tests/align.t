@@ -3,7 +3,7 @@
 # tests/ref/align_ref.py (to 1e-5) on two fixtures, one full of exact
 # ties, then formats, options and clear errors.
 . "$(dirname "$0")/lib.sh"
-plan 15
+plan 28
 
 R=$MMIB_TOP/tests/ref
 
@@ -45,5 +45,49 @@ like "$ERR" "-k: 10 needs more than 10 rows" "k >= N refused"
 [ "$RC" -ne 0 ] && [ ! -e "$TMP/x.tsv" ]; ok $? "failure: exit $RC, no output file"
 run_cmd mmib-align -k 0 "$R/tiny.mts"
 like "$ERR" "-k: '0' is not" "k = 0 refused"
+
+run_cmd mmib-align "$R/bad_nofactors.mts"
+is "$RC" 0 "a stream without factor metadata: mmib-align needs none"
+
+# numpy input: arrays made by numpy (fixtures) and by hand here
+run_cmd mmib-align -k 1,5,10 "$R/align_cont_img.npy" "$R/align_cont_fac.npy"
+is "$(cmp_tsv "$TMP/.out" "$R/align_cont_expected.tsv" 1e-5)" "" "two .npy (f32 16-d, f64 10-d): every metric within 1e-5 of numpy"
+cmp -s "$TMP/.out" "$TMP/cont.tsv"; ok $? ".npy input = the same arrays in a stream, to the digit"
+run_cmd mmib-align -k 1,5,10 "$R/align_codes.npz"
+cmp -s "$TMP/.out" "$TMP/codes.tsv"; ok $? "deflated .npz (z_fac stored before z_img) = the stream"
+
+# mknpy OUT DESCR FORTRAN SHAPE: a .npy header (v1.0, 128 bytes) + stdin
+mknpy() {
+	local d="{'descr': '$2', 'fortran_order': $3, 'shape': $4, }"
+	{ printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "$d"; cat; } > "$1"
+}
+zeros() { head -c "$1" /dev/zero; }
+zeros 96 | mknpy "$TMP/a.npy" '<f4' False '(6, 4)'
+zeros 96 | mknpy "$TMP/b.npy" '<f4' False '(8, 3)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "a.npy has 6 rows and .*b.npy 8: row i of both sides" "rows that differ: clear error"
+zeros 96 | mknpy "$TMP/b.npy" '<i4' False '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: dtype i32: embeddings must be float32 or float64" "integer dtype: clear error"
+zeros 96 | mknpy "$TMP/b.npy" '>f4' False '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: unsupported dtype '>f4'" "big-endian: clear error"
+zeros 96 | mknpy "$TMP/b.npy" '<f4' True '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: Fortran-order arrays are not supported" "Fortran order: clear error"
+zeros 24 | mknpy "$TMP/b.npy" '<f4' False '(6,)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: 1-d array: embeddings must be 2-d \(N, D\)" "1-d array: clear error"
+{ zeros 52; printf '\x00\x00\xc0\x7f'; zeros 40; } | mknpy "$TMP/b.npy" '<f4' False '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: row 3 holds a non-finite value" "NaN: clear error naming the row"
+zeros 90 | mknpy "$TMP/b.npy" '<f4' False '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+like "$ERR" "b.npy: shape of 24 f32 elements needs 96 bytes but the body holds 90" "truncated: clear error"
+run_cmd mmib-align "$TMP/a.npy"
+like "$ERR" "one .npy holds one side" "one .npy alone: clear error"
+zeros 96 | mknpy "$TMP/b.npy" '<f4' False '(6, 4)'
+run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
+is "$RC" 0 "two well-formed .npy: runs (all-zero rows give NaN ratios, not errors)"
 
 done_testing

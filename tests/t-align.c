@@ -270,12 +270,13 @@ test_cknna_svcca(void)
 static void
 test_eig(void)
 {
-	double S[9] = { 4, 1, -2,  1, 2, 0,  -2, 0, 3 }, S0[9], w[3], V[9];
+	double S[9] = { 4, 1, -2,  1, 2, 0,  -2, 0, 3 }, S0[9], w[3], V[9],
+	    w2[2], V2[6];
 	double e = 0, o = 0;
 	int i, j, l;
 
 	memcpy(S0, S, sizeof S);
-	mm_align_eigsym(S, 3, w, V);
+	ok(mm_align_eigsym_top(S, 3, 3, w, V) == 0, "dsyevr: all 3 pairs");
 	for (i = 0; i < 3; i++)
 		for (j = 0; j < 3; j++) {
 			double a = 0, b = 0;
@@ -287,10 +288,22 @@ test_eig(void)
 			o = fmax(o, fabs(b - (i == j)));
 		}
 	ok(e < 1e-12 && o < 1e-12 && w[0] >= w[1] && w[1] >= w[2],
-	    "Jacobi: V diag(w) V^T = S, V orthogonal, w sorted (%.2g, %.2g)",
+	    "eigsym: V diag(w) V^T = S, V orthogonal, w sorted (%.2g, %.2g)",
 	    e, o);
 	is_double(w[0] + w[1] + w[2], 9.0, 1e-12, "eigenvalues sum to the "
 	    "trace");
+	/* the top 2 only: the same values and vectors (up to sign) */
+	memcpy(S, S0, sizeof S);
+	mm_align_eigsym_top(S, 3, 2, w2, V2);
+	e = 0;
+	for (l = 0; l < 2; l++) {
+		double dp = 0;
+		for (i = 0; i < 3; i++)
+			dp += V2[i * 2 + l] * V[i * 3 + l];
+		e = fmax(e, fabs(fabs(dp) - 1) + fabs(w2[l] - w[l]));
+	}
+	ok(e < 1e-12, "eigsym top 2 = the first 2 of the full set (%.2g)", e);
+	ok(mm_align_eigsym_top(S, 3, 4, w, V) == MM_EINVAL, "q > n refused");
 }
 
 static void

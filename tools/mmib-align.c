@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "err.h"
 #include "emb.h"
+#include "npy.h"
 
 #define MAXK 64
 
@@ -22,7 +23,7 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] "
 	    "[-o file]\n"
-	    "                  [--svcca-dim N] [emb.mts]\n");
+	    "                  [--svcca-dim N] [emb.mts | a.npy b.npy | ab.npz]\n");
 	exit(status);
 }
 
@@ -143,16 +144,33 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1)
+	if (argc > 2)
 		usage(1);
 	inp = argc ? argv[0] : NULL;
 	name = mm_in_name(inp);
 
 	mm_emb_init(&e);
-	f = mm_in_open(inp);
-	if ((rc = mm_emb_read(&e, f, name, 0)) < 0)
-		mm_die_err(name, rc);
-	mm_in_close(f);
+	if (argc == 2 || mm_npy_kind(inp)) {
+		/* numpy arrays: the two sides, no metadata */
+		const char *bad;
+		if (argc == 2 && (mm_npy_kind(argv[0]) != 'y' ||
+		    mm_npy_kind(argv[1]) != 'y'))
+			mm_die("two inputs must be .npy files (got %s, %s)",
+			    argv[0], argv[1]);
+		if (argc == 1 && mm_npy_kind(inp) != 'z')
+			mm_die("%s: one .npy holds one side: give two .npy "
+			    "files or one .npz", inp);
+		if ((rc = mm_npy_emb(&e, argv[0], argc == 2 ? argv[1] : NULL,
+		    &bad)) < 0)
+			mm_die_err(bad, rc);
+		if (argc == 2)
+			name = argv[0];
+	} else {
+		f = mm_in_open(inp);
+		if ((rc = mm_emb_read(&e, f, name, MM_EMB_NOFACTORS)) < 0)
+			mm_die_err(name, rc);
+		mm_in_close(f);
+	}
 	if (!e.z_img || !e.z_fac)
 		mm_die("%s: needs both z_img and z_fac (this stream has only "
 		    "%s)", name, e.z_img ? "z_img" : "z_fac");
