@@ -117,7 +117,7 @@ bench: deps $(TOOLS) $(BENCH_BIN)
 
 # Fuzz the stream reader with libFuzzer for FUZZTIME seconds.
 FUZZTIME ?= 60
-FUZZ_SRC := lib/stream.c lib/meta.c lib/err.c
+FUZZ_SRC := lib/stream.c lib/meta.c lib/num.c lib/err.c
 fuzz: tests/fuzz/fuzz-stream.c $(FUZZ_SRC)
 	@mkdir -p build-fuzz/corpus
 	clang -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L -DMM_FUZZING -Ilib $(PKG_CFLAGS) \

@@ -52,6 +52,38 @@ void mm_cli_version(void)
 #endif
 	;
 
+/* The options every tool shares, handled in one place:
+ *   -h  usage on stdout, exit 0      -V  "prog VERSION", exit 0
+ *   -q  quiet (mm_verbose = 0)       -v  more (mm_verbose++)
+ *   -o  FILE into out                -t  N (1..256) into threads
+ * and any other option character (getopt's '?' and ':' included) is a
+ * usage error: usage on stderr, exit 2.  A tool's getopt loop hands every
+ * letter it does not own to mm_cli_option():
+ *
+ *	mm_cli_start(&cli, argc, argv, usage_text);
+ *	while ((ch = getopt_long(argc, argv, "ho:qt:Vv", lopts, NULL)) != -1)
+ *		switch (ch) {
+ *		case OPT_MINE: ...; break;
+ *		default: mm_cli_option(&cli, ch, optarg);
+ *		}
+ *
+ * usage is the text of the man page SYNOPSIS, "usage: " first and a
+ * newline at the end of each line. */
+struct mm_cli {
+	const char *usage;
+	const char *out;        /* -o FILE; NULL when not given */
+	int threads;            /* -t N; 1 when not given */
+};
+/* mm_cli_init() and the defaults above. */
+void mm_cli_start(struct mm_cli *c, int argc, char **argv, const char *usage);
+void mm_cli_option(struct mm_cli *c, int ch, const char *arg);
+/* Usage on stdout and exit 0 (status 0), or on stderr and exit status. */
+void mm_cli_usage(const struct mm_cli *c, int status)
+#if defined(__GNUC__)
+	__attribute__((noreturn))
+#endif
+	;
+
 /* Checked parsers: the whole string must be a number in [min, max].
  * They die with "prog: OPT: 'TEXT' is not ... in [min, max]". */
 long mm_cli_long(const char *opt, const char *s, long min, long max);
@@ -61,7 +93,8 @@ int mm_cli_longs(const char *opt, const char *s, long min, long max,
     long *out, int cap);
 int mm_cli_doubles(const char *opt, const char *s, double min, double max,
     double *out, int cap);
-/* The same parsers without dying: 0 or MM_EINVAL. */
+/* The same parsers without dying: 0 or MM_EINVAL (mm_num_long() and
+ * mm_num_double() of num.h, whole string). */
 int mm_parse_long(const char *s, long min, long max, long *out);
 int mm_parse_double(const char *s, double min, double max, double *out);
 

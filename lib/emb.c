@@ -188,3 +188,33 @@ out:
 		mm_emb_free(e);
 	return rc;
 }
+
+int
+mm_emb_match(const struct mm_emb *tr, const struct mm_emb *te)
+{
+	int i;
+
+	if (tr->fac.F != te->fac.F)
+		return mm_err(MM_EFORMAT, "train and test name %d and %d "
+		    "factors", tr->fac.F, te->fac.F);
+	for (i = 0; i < tr->fac.F; i++) {
+		if (strcmp(tr->fac.name[i], te->fac.name[i]) ||
+		    tr->fac.card[i] != te->fac.card[i])
+			return mm_err(MM_EFORMAT, "factor %d differs between "
+			    "train (%s, %d classes) and test (%s, %d classes)",
+			    i + 1, tr->fac.name[i], tr->fac.card[i],
+			    te->fac.name[i], te->fac.card[i]);
+		if (tr->fac.essence[i] != te->fac.essence[i])
+			return mm_err(MM_EFORMAT, "factor %s is essence in one "
+			    "and nuisance in the other", tr->fac.name[i]);
+	}
+	if ((tr->z_img != NULL) != (te->z_img != NULL) ||
+	    (tr->z_fac != NULL) != (te->z_fac != NULL))
+		return mm_err(MM_EFORMAT, "train and test hold different "
+		    "embeddings (z_img/z_fac)");
+	if (tr->Dimg != te->Dimg || tr->Dfac != te->Dfac)
+		return mm_err(MM_EFORMAT, "embedding widths differ between "
+		    "train (z_img %d, z_fac %d) and test (z_img %d, z_fac %d)",
+		    tr->Dimg, tr->Dfac, te->Dimg, te->Dfac);
+	return 0;
+}

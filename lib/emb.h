@@ -33,5 +33,9 @@ void mm_emb_free(struct mm_emb *e);
  * values; classes, when present, must be i32 (N, F) within the
  * cardinalities. */
 int mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags);
+/* Whether a test table fits a training table: the same factors (names,
+ * cardinalities, roles), the same embeddings present, the same widths.
+ * 0, or MM_EFORMAT with a detail naming what differs. */
+int mm_emb_match(const struct mm_emb *tr, const struct mm_emb *te);
 
 #endif

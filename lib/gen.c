@@ -2,6 +2,7 @@
  * gen.c - dataset registry, mixed radix, sampling, pairing, metadata and
  * image sources (renderer or published file) for mmib-gen.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -18,60 +19,65 @@ static struct mm_dataset registry[] = {
 	{ "dsprites", 1, 5,
 	  { "shape", "scale", "orientation", "posX", "posY" },
 	  { 3, 6, 40, 32, 32 }, 0,
-	  "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+	  "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", 1,
 	  mm_dsprites_init, mm_dsprites_render, mm_dsprites_free },
 	{ "shapes3d", 3, 6,
 	  { "floor_hue", "wall_hue", "object_hue", "scale", "shape",
 	    "orientation" },
 	  { 10, 10, 10, 8, 4, 15 }, 0,
-	  "3dshapes.h5",
+	  "3dshapes.h5", 255,
 	  mm_shapes3d_init, mm_shapes3d_render, mm_shapes3d_free },
 	{ "mpi3d", 3, 7,
 	  { "object_color", "object_shape", "object_size", "camera_height",
 	    "background_color", "horizontal_axis", "vertical_axis" },
 	  { 6, 6, 2, 3, 3, 40, 40 }, 0,
-	  "mpi3d_toy.npz",
+	  "mpi3d_toy.npz", 255,
 	  mm_mpi3d_init, mm_mpi3d_render, mm_mpi3d_free },
 };
 #define NDS ((int)(sizeof registry / sizeof registry[0]))
 static int ready;
 
-/* Fill rows, and apply the test-only grid override (see gen.h). */
+static void
+count_rows(struct mm_dataset *ds)
+{
+	int f;
+
+	ds->rows = 1;
+	for (f = 0; f < ds->F; f++)
+		ds->rows *= ds->card[f];
+}
+
 static void
 setup(void)
 {
-	const char *ov = getenv(MM_GEN_TEST_GRID);
-	int i, f;
+	int i;
 
 	if (ready)
 		return;
 	ready = 1;
-	for (; ov && *ov; ov = strchr(ov, ';') ? strchr(ov, ';') + 1 : "")
-		for (i = 0; i < NDS; i++) {
-			size_t l = strlen(registry[i].name);
-			const char *p = ov + l + 1;
-			int card[MM_MAXFACTORS];
+	for (i = 0; i < NDS; i++)
+		count_rows(&registry[i]);
+}
 
-			if (strncmp(ov, registry[i].name, l) != 0 || ov[l] != ':')
-				continue;
-			for (f = 0; f < registry[i].F; f++) {
-				char *end;
-				long v = strtol(p, &end, 10);
-				if (end == p || v < 1 || v > registry[i].card[f])
-					break;
-				card[f] = (int)v;
-				p = end;
-				if (*p == ',')
-					p++;
-			}
-			if (f == registry[i].F && (*p == '\0' || *p == ';'))
-				memcpy(registry[i].card, card, sizeof(int) * f);
-		}
+int
+mm_gen_shrink(const char *name, const int *card)
+{
+	int i, f;
+
+	setup();
 	for (i = 0; i < NDS; i++) {
-		registry[i].rows = 1;
+		if (strcmp(registry[i].name, name) != 0)
+			continue;
 		for (f = 0; f < registry[i].F; f++)
-			registry[i].rows *= registry[i].card[f];
+			if (card[f] < 1 || card[f] > registry[i].card[f])
+				return mm_err(MM_EINVAL, "%s: cardinality %d of "
+				    "%s is not in [1, %d]", name, card[f],
+				    registry[i].factor[f], registry[i].card[f]);
+		memcpy(registry[i].card, card, sizeof(int) * f);
+		count_rows(&registry[i]);
+		return 0;
 	}
+	return mm_err(MM_EINVAL, "unknown dataset '%s'", name);
 }
 
 int
@@ -566,4 +572,288 @@ mm_source_close(struct mm_source *s)
 		mm_h5_close(s->file);
 	free(s->scratch);
 	memset(s, 0, sizeof *s);
+}
+
+/* ---- one run of mmib-gen ---- */
+
+void
+mm_gen_defaults(struct mm_gen_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->part = "all";
+	c->n = MM_GEN_SAMPLES;
+	c->frac = MM_GEN_TRAIN_FRACTION;
+	c->batch = 512;
+}
+
+/* mm_err() with the current detail after a prefix (the detail buffer
+ * cannot be its own argument). */
+static int
+prefix_err(int rc, const char *what)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof msg, "%s", mm_errmsg());
+	return mm_err(rc, "%s: %s", what, msg);
+}
+
+static int
+open_dataset(struct mm_gen_run *g, const struct mm_gen_config *c)
+{
+	const struct mm_dataset *ds = NULL;
+	int rc;
+
+	if (c->dataset && (ds = mm_gen_find(c->dataset)) == NULL) {
+		char names[256] = "";
+		int i;
+		for (i = 0; i < mm_gen_count(); i++) {
+			strcat(names, i ? ", " : "");
+			strcat(names, mm_gen_at(i)->name);
+		}
+		return mm_err(MM_EINVAL, "unknown dataset '%s' (known: %s)",
+		    c->dataset, names);
+	}
+	if (!ds && !c->from)
+		return mm_err(MM_EINVAL, "no dataset: give -d dsprites|"
+		    "shapes3d|mpi3d (see --list) or --from FILE");
+	if (c->from)
+		rc = mm_source_file(&g->src, c->from, ds);
+	else
+		rc = mm_source_render(&g->src, ds);
+	if (rc < 0)
+		return rc;  /* the detail names the file */
+	g->ds = g->src.ds;
+	return 0;
+}
+
+static int
+choose_pairing(struct mm_gen_run *g, struct mm_rng *pairing)
+{
+	const struct mm_gen_config *c = &g->cfg;
+	int rc, f;
+
+	if (c->missing) {
+		if ((rc = mm_gen_pair_missing(g->ds, c->missing,
+		    g->essence)) < 0)
+			return prefix_err(rc, "--missing");
+		snprintf(g->pairing, sizeof g->pairing, "missing:%s",
+		    c->missing);
+	} else if (c->essence) {
+		if ((rc = mm_gen_pair_list(g->ds, c->essence, g->essence)) < 0)
+			return prefix_err(rc, "--essence");
+		snprintf(g->pairing, sizeof g->pairing, "essence");
+	} else if (c->random_split) {
+		mm_gen_pair_random(g->ds, pairing, g->essence);
+		snprintf(g->pairing, sizeof g->pairing, "random");
+	} else {
+		for (f = 0; f < g->ds->F; f++)
+			g->essence[f] = 1;
+		snprintf(g->pairing, sizeof g->pairing, "all");
+	}
+	g->D = mm_gen_pair_dim(g->ds, g->essence);
+	return 0;
+}
+
+/* The whole grid in order, or a seeded sample split in two. */
+static int
+choose_rows(struct mm_gen_run *g, struct mm_rng *samp)
+{
+	const struct mm_gen_config *c = &g->cfg;
+	int rc;
+
+	if (c->all) {
+		if (strcmp(c->part, "all") != 0)
+			return mm_err(MM_EINVAL, "--part %s: -n all streams the "
+			    "whole grid, which has no split", c->part);
+		g->n = g->ntrain = g->count = g->ds->rows;
+		g->first = 0;
+		return 0;
+	}
+	g->n = c->n;
+	if (g->n > g->ds->rows)
+		return mm_err(MM_EINVAL, "-n %lld: the %s grid has only %lld "
+		    "rows", (long long)g->n, g->ds->name,
+		    (long long)g->ds->rows);
+	if ((g->sample = malloc(sizeof *g->sample * g->n)) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	if ((rc = mm_gen_sample(samp, g->ds->rows, g->n, g->sample)) < 0)
+		return prefix_err(rc, "sampling");
+	g->ntrain = (int64_t)floor((double)g->n * c->frac + 1e-9);
+	g->first = strcmp(c->part, "test") == 0 ? g->ntrain : 0;
+	g->count = strcmp(c->part, "train") == 0 ? g->ntrain :
+	    strcmp(c->part, "test") == 0 ? g->n - g->ntrain : g->n;
+	if (g->count == 0)
+		return mm_err(MM_EINVAL, "--part %s: no rows (-n %lld, "
+		    "--train-fraction %g)", c->part, (long long)g->n, c->frac);
+	return 0;
+}
+
+int
+mm_gen_open(struct mm_gen_run *g, const struct mm_gen_config *c)
+{
+	struct mm_rng root, samp, pairing;
+	size_t b;
+	int rc;
+
+	memset(g, 0, sizeof *g);
+	g->cfg = *c;
+	if (strcmp(c->part, "train") && strcmp(c->part, "test") &&
+	    strcmp(c->part, "all"))
+		return mm_err(MM_EINVAL, "--part: '%s' is not train, test or "
+		    "all", c->part);
+	if ((c->missing != NULL) + (c->essence != NULL) + c->random_split > 1)
+		return mm_err(MM_EINVAL, "--missing, --essence and "
+		    "--random-split exclude each other");
+	if ((rc = open_dataset(g, c)) < 0)
+		return rc;
+	g->isz = (size_t)g->ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
+	/* one seeded root; sampling and pairing draw from separate children
+	 * so a pairing choice never changes which rows are drawn */
+	mm_rng_seed(&root, (uint64_t)c->seed);
+	mm_rng_split(&root, 1, &samp);
+	mm_rng_split(&root, 2, &pairing);
+	if ((rc = choose_pairing(g, &pairing)) < 0 ||
+	    (rc = choose_rows(g, &samp)) < 0)
+		goto fail;
+
+	/* a forward-only file is read in one pass over the whole part */
+	g->chunk = c->batch;
+	if (!c->all && !g->src.seekable)
+		g->chunk = g->count;
+	b = (size_t)c->batch;
+	rc = mm_err(MM_ENOMEM, "out of memory");
+	if ((g->order = malloc(sizeof *g->order * g->chunk)) == NULL ||
+	    (g->img = malloc(g->isz * b)) == NULL ||
+	    (g->cls = malloc(sizeof *g->cls * g->ds->F * b)) == NULL ||
+	    (g->pair = malloc(sizeof *g->pair * (size_t)g->D * b)) == NULL)
+		goto fail;
+	if (g->src.kind != 0 && ((g->pos = malloc(sizeof *g->pos *
+	    g->chunk)) == NULL || (g->srows = malloc(sizeof *g->srows *
+	    g->chunk)) == NULL || (g->cimg = malloc(g->isz * g->chunk)) ==
+	    NULL)) {
+		rc = mm_err(MM_ENOMEM, "out of memory (%lld rows of a deflated "
+		    "member are read in one pass)", (long long)g->chunk);
+		goto fail;
+	}
+	g->c0 = -g->chunk;
+	return 0;
+fail:
+	mm_gen_close(g);
+	return rc;
+}
+
+void
+mm_gen_limit(struct mm_gen_run *g, int64_t rows)
+{
+	if (rows < g->count)
+		g->count = rows;
+}
+
+int
+mm_gen_run_meta(const struct mm_gen_run *g, struct mm_meta *m)
+{
+	const struct mm_gen_config *c = &g->cfg;
+
+	if (mm_gen_meta(g->ds, g->essence, m) < 0 ||
+	    mm_meta_setf(m, "seed", "%lld", c->seed) < 0 ||
+	    mm_meta_set(m, "part", c->part) < 0 ||
+	    mm_meta_setf(m, "rows", "%lld", (long long)g->count) < 0 ||
+	    mm_meta_setf(m, "n", "%lld", (long long)g->n) < 0 ||
+	    mm_meta_setf(m, "train_fraction", "%g", c->all ? 1.0 : c->frac) < 0 ||
+	    mm_meta_setf(m, "train_rows", "%lld", (long long)g->ntrain) < 0 ||
+	    mm_meta_set(m, "pairing", g->pairing) < 0 ||
+	    mm_meta_set(m, "source", c->from ? "file" : "render") < 0 ||
+	    mm_meta_set(m, "order", c->all ? "grid" : "sample") < 0)
+		return mm_err(MM_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Sort positions by row so a file is read front to back. */
+static const int64_t *sort_rows;
+
+static int
+cmp_pos(const void *a, const void *b)
+{
+	int64_t x = sort_rows[*(const int64_t *)a];
+	int64_t y = sort_rows[*(const int64_t *)b];
+	return (x > y) - (x < y);
+}
+
+/* The rows of the next chunk into order[0..cn); a file source reads
+ * them all, in ascending order, into cimg. */
+static int
+next_chunk(struct mm_gen_run *g)
+{
+	int64_t i;
+	int rc;
+
+	g->c0 += g->chunk;
+	g->cn = g->count - g->c0 < g->chunk ? g->count - g->c0 : g->chunk;
+	g->done = 0;
+	for (i = 0; i < g->cn; i++)
+		g->order[i] = g->cfg.all ? g->c0 + i :
+		    g->sample[g->first + g->c0 + i];
+	if (g->src.kind == 0)
+		return 0;
+	for (i = 0; i < g->cn; i++)
+		g->pos[i] = i;
+	sort_rows = g->order;
+	qsort(g->pos, g->cn, sizeof *g->pos, cmp_pos);
+	for (i = 0; i < g->cn; i++)
+		g->srows[i] = g->order[g->pos[i]];
+	/* now pos[i] is the chunk slot that holds sorted image i */
+	if ((rc = mm_source_read(&g->src, g->srows, g->cn, g->cimg)) < 0)
+		return rc;
+	return 0;
+}
+
+int64_t
+mm_gen_next(struct mm_gen_run *g)
+{
+	const struct mm_dataset *ds = g->ds;
+	int64_t i, k, done;
+	int rc;
+
+	if (g->done >= g->cn) {
+		if (g->c0 + g->chunk >= g->count)
+			return 0;
+		if ((rc = next_chunk(g)) < 0)
+			return rc;
+	}
+	done = g->done;
+	k = g->cn - done < g->cfg.batch ? g->cn - done : g->cfg.batch;
+	if (g->src.kind == 0) {
+		if ((rc = mm_source_read(&g->src, g->order + done, k,
+		    g->img)) < 0)
+			return prefix_err(rc, g->src.label);
+	} else
+		for (i = 0; i < g->cn; i++)
+			if (g->pos[i] >= done && g->pos[i] < done + k)
+				memcpy(g->img + (g->pos[i] - done) * g->isz,
+				    g->cimg + i * g->isz, g->isz);
+	for (i = 0; i < k; i++) {
+		mm_gen_classes(ds, g->order[done + i], g->cls + i * ds->F);
+		mm_gen_pair_row(ds, g->essence, g->cls + i * ds->F,
+		    g->pair + i * g->D);
+	}
+	g->at = g->c0 + done;
+	g->k = k;
+	g->done = done + k;
+	return k;
+}
+
+void
+mm_gen_close(struct mm_gen_run *g)
+{
+	if (g->ds)
+		mm_source_close(&g->src);
+	free(g->sample);
+	free(g->order);
+	free(g->pos);
+	free(g->srows);
+	free(g->img);
+	free(g->cimg);
+	free(g->cls);
+	free(g->pair);
+	memset(g, 0, sizeof *g);
 }

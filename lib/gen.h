@@ -35,6 +35,7 @@ struct mm_dataset {
 	int card[MM_MAXFACTORS];        /* K of each factor */
 	int64_t rows;                   /* product of card[] */
 	const char *file;               /* name of the published file */
+	int pixel_max;                  /* largest stored pixel value (1 or 255) */
 	mm_render_init_fn init;
 	mm_render_fn render;
 	mm_render_free_fn fini;
@@ -121,12 +122,70 @@ int mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
     uint8_t *img);
 void mm_source_close(struct mm_source *s);
 
-/* Grid override for tests of the importers on small fixture files: when
- * the environment variable MMIB_GEN_TEST_GRID holds "dataset:K1,K2,..."
- * (several joined by ';'), those datasets' cardinalities are replaced
- * (same number of factors, each at most the real one); read once, at the
- * first registry call.
- * Not for real use: the stream's cardinalities= will say what was used. */
-#define MM_GEN_TEST_GRID "MMIB_GEN_TEST_GRID"
+/* For tests of the importers on small fixture files only (no tool calls
+ * it): replace the cardinalities of the dataset called name by card[0..F)
+ * (each in [1, its present value]), so that small files pass the row-count
+ * check.  A stream's cardinalities= key says what was used.  0, or
+ * MM_EINVAL. */
+int mm_gen_shrink(const char *name, const int *card);
+
+/* ---- one run of mmib-gen: options to rows ---- */
+
+/* The protocol's sampling: 10,000 rows, the first 75 % for training. */
+#define MM_GEN_SAMPLES 10000
+#define MM_GEN_TRAIN_FRACTION 0.75
+
+struct mm_gen_config {
+	const char *dataset;    /* registry name, or NULL to detect from `from` */
+	const char *from;       /* published file, or NULL to render */
+	const char *missing;    /* pairings: at most one of these three */
+	const char *essence;
+	int random_split;
+	const char *part;       /* "train", "test" or "all" */
+	int all;                /* the whole grid in order (no sample, no split) */
+	long long n, seed;
+	double frac;            /* training fraction of the sample */
+	long batch;             /* rows per batch */
+};
+/* MM_GEN_SAMPLES rows, MM_GEN_TRAIN_FRACTION, seed 0, batches of 512,
+ * part "all", every factor essence, render. */
+void mm_gen_defaults(struct mm_gen_config *c);
+
+/* A run: the dataset and its source, the pairing, the rows of the part,
+ * and batch by batch their images (k, C, 64, 64) u8, classes (k, F) i32
+ * and pair vectors (k, D) f32. */
+struct mm_gen_run {
+	struct mm_gen_config cfg;
+	const struct mm_dataset *ds;
+	struct mm_source src;
+	int essence[MM_MAXFACTORS];
+	int D;                  /* pair width */
+	char pairing[600];      /* "missing:NAME", "essence", "random", "all" */
+	int64_t n, ntrain;      /* sample size, its training rows */
+	int64_t first, count;   /* the part: sample[first .. first + count) */
+	/* the current batch, after mm_gen_next(): rows at .. at + k of the
+	 * part */
+	int64_t at, k;
+	uint8_t *img;
+	int32_t *cls;
+	float *pair;
+	/* private */
+	size_t isz;
+	int64_t chunk, c0, cn, done;
+	int64_t *sample, *order, *pos, *srows;
+	uint8_t *cimg;
+};
+/* Validate c (messages name the option, e.g. "--part test: no rows"),
+ * open the source and draw the sample.  On error g needs no close. */
+int mm_gen_open(struct mm_gen_run *g, const struct mm_gen_config *c);
+/* Stop after the first rows of the part (fewer rows, same batches). */
+void mm_gen_limit(struct mm_gen_run *g, int64_t rows);
+/* The run's keys after those of mm_gen_meta(): seed, part, rows, n,
+ * train_fraction, train_rows, pairing, source, order. */
+int mm_gen_run_meta(const struct mm_gen_run *g, struct mm_meta *m);
+/* The next batch into g->k, g->img, g->cls, g->pair: its row count, 0
+ * at the end, or an error. */
+int64_t mm_gen_next(struct mm_gen_run *g);
+void mm_gen_close(struct mm_gen_run *g);
 
 #endif

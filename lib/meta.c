@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "meta.h"
+#include "num.h"
 
 void
 mm_meta_init(struct mm_meta *m)
@@ -252,9 +253,8 @@ mm_meta_factors(const struct mm_meta *m, struct mm_factors *f)
 		return mm_err(MM_EFORMAT, "metadata: %d factors but %d "
 		    "cardinalities", n, k);
 	for (i = 0; i < n; i++) {
-		char *end;
-		long v = strtol(tmp[i], &end, 10);
-		if (*end || v < 1 || v > 1000000)
+		long v;
+		if (mm_num_long(tmp[i], NULL, 1, 1000000, &v) < 0)
 			return mm_err(MM_EFORMAT, "metadata: bad cardinality "
 			    "'%s' for factor %s", tmp[i], f->name[i]);
 		f->card[i] = (int)v;

@@ -10,11 +10,14 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
 
+#include "emb.h"
 #include "err.h"
 #include "lrk.h"
 #include "probe.h"
@@ -1157,4 +1160,182 @@ mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
 		return mm_err(MM_EINVAL, "probe: the training labels hold only "
 		    "one class");
 	return rc;
+}
+
+/* ---- the probes of an embedding table ---- */
+
+const char *const mm_probe_modname[MM_PROBE_NMOD] = { "img", "fac" };
+
+/* The probes of one modality, fitted together. */
+struct emb_job {
+	int mod, n;
+	int factor[MM_MAXFACTORS];
+	struct mm_probe_result r[MM_MAXFACTORS];
+	int rc;
+	char err[512];
+};
+
+struct emb_ctx {
+	const struct mm_emb *tr, *te;
+	const struct mm_probe_opts *opt;
+	struct emb_job job[MM_PROBE_NMOD];
+	int njobs, next;
+	pthread_mutex_t lock;
+};
+
+static const float *
+emb_modality(const struct mm_emb *e, int mod, int *D)
+{
+	*D = mod == 0 ? e->Dimg : e->Dfac;
+	return mod == 0 ? e->z_img : e->z_fac;
+}
+
+/* Column f of the (N, F) class table. */
+static int32_t *
+emb_column(const struct mm_emb *e, int f)
+{
+	int32_t *y = malloc(sizeof(int32_t) * e->N);
+	int64_t i;
+
+	if (!y)
+		return NULL;
+	for (i = 0; i < e->N; i++)
+		y[i] = e->classes[i * e->F + f];
+	return y;
+}
+
+static void
+emb_run(struct emb_ctx *c, struct emb_job *j)
+{
+	int D, K[MM_MAXFACTORS], k, ok = 1;
+	const float *Xtr = emb_modality(c->tr, j->mod, &D);
+	const float *Xte = emb_modality(c->te, j->mod, &D);
+	int32_t *ytr[MM_MAXFACTORS], *yte[MM_MAXFACTORS];
+
+	for (k = 0; k < j->n; k++) {
+		ytr[k] = emb_column(c->tr, j->factor[k]);
+		yte[k] = emb_column(c->te, j->factor[k]);
+		K[k] = c->tr->fac.card[j->factor[k]];
+		ok = ok && ytr[k] && yte[k];
+	}
+	if (!ok) {
+		j->rc = MM_ENOMEM;
+		snprintf(j->err, sizeof j->err, "out of memory");
+	} else {
+		j->rc = mm_probe_many(Xtr, c->tr->N, Xte, c->te->N, D, j->n,
+		    (const int32_t *const *)ytr, (const int32_t *const *)yte, K,
+		    c->opt, j->r);
+		if (j->rc < 0)
+			snprintf(j->err, sizeof j->err, "%s", mm_errmsg());
+	}
+	for (k = 0; k < j->n; k++) {
+		free(ytr[k]);
+		free(yte[k]);
+	}
+}
+
+static void *
+emb_worker(void *arg)
+{
+	struct emb_ctx *c = arg;
+
+	for (;;) {
+		int k;
+		pthread_mutex_lock(&c->lock);
+		k = c->next++;
+		pthread_mutex_unlock(&c->lock);
+		if (k >= c->njobs)
+			return NULL;
+		emb_run(c, &c->job[k]);
+	}
+}
+
+int
+mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
+    const int *use, const int *want, const struct mm_probe_opts *o,
+    int threads, struct mm_probe_fit *fits)
+{
+	struct emb_ctx *c = calloc(1, sizeof *c);
+	pthread_t th[MM_PROBE_NMOD];
+	int i, m, k, n = 0, rc = 0, started = 0;
+
+	if (!c)
+		return mm_err(MM_ENOMEM, "out of memory");
+	c->tr = tr;
+	c->te = te;
+	c->opt = o;
+	for (m = 0; m < MM_PROBE_NMOD; m++) {
+		struct emb_job *j = &c->job[c->njobs];
+		if (!use[m])
+			continue;
+		j->mod = m;
+		for (i = 0; i < tr->fac.F; i++)
+			if (want[i])
+				j->factor[j->n++] = i;
+		if (j->n)
+			c->njobs++;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	if (threads > c->njobs)
+		threads = c->njobs;
+	if (threads <= 1) {
+		emb_worker(c);
+	} else {
+		for (i = 0; i < threads; i++, started++)
+			if (pthread_create(&th[i], NULL, emb_worker, c)) {
+				rc = mm_err(MM_ENOMEM, "cannot start a thread");
+				break;
+			}
+		for (i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+	}
+	pthread_mutex_destroy(&c->lock);
+	for (i = 0; i < c->njobs && rc == 0; i++) {
+		struct emb_job *j = &c->job[i];
+		if (j->rc < 0) {
+			rc = mm_err(j->rc, "%s: %s", mm_probe_modname[j->mod],
+			    j->err);
+			break;
+		}
+		for (k = 0; k < j->n; k++, n++) {
+			fits[n].mod = j->mod;
+			fits[n].factor = j->factor[k];
+			fits[n].essence = tr->fac.essence[j->factor[k]];
+			fits[n].r = j->r[k];
+		}
+	}
+	free(c);
+	return rc < 0 ? rc : n;
+}
+
+int
+mm_probe_groups(const struct mm_probe_fit *fits, int nfit,
+    struct mm_probe_group *g)
+{
+	int m, e, i, ng = 0;
+
+	for (m = 0; m < MM_PROBE_NMOD; m++)
+		for (e = 1; e >= 0; e--) {
+			struct mm_probe_group *x = &g[ng];
+			memset(x, 0, sizeof *x);
+			x->mod = m;
+			x->essence = e;
+			for (i = 0; i < nfit; i++) {
+				const struct mm_probe_result *r = &fits[i].r;
+				if (fits[i].mod != m || fits[i].essence != e ||
+				    r->status < 0)
+					continue;
+				x->lnK += r->lnK;
+				x->ce += r->ce;
+				x->mi += r->mi;
+				x->acc += r->acc;
+				x->n++;
+			}
+			if (x->n == 0)
+				continue;
+			x->nmi = x->mi / x->lnK;
+			x->acc /= x->n;
+			ng++;
+		}
+	return ng;
 }

@@ -170,4 +170,40 @@ int mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte,
     const int32_t *const *yte, const int *K, const struct mm_probe_opts *o,
     struct mm_probe_result *r);
 
+/* ---- the probes of an embedding table (mmib-probe) ---- */
+
+struct mm_emb;
+
+/* Modalities: 0 is z_img, 1 is z_fac. */
+#define MM_PROBE_NMOD 2
+extern const char *const mm_probe_modname[MM_PROBE_NMOD];  /* "img", "fac" */
+
+/* One fitted probe: which modality and factor, and its figures
+ * (r.status < 0: the training rows hold one class; no figures). */
+struct mm_probe_fit {
+	int mod;
+	int factor;       /* index into the table's factors */
+	int essence;      /* the factor's role */
+	struct mm_probe_result r;
+};
+/* Probe every factor f with want[f] in every modality m with use[m],
+ * training on tr and testing on te (tables that mm_emb_match), one
+ * mm_probe_many() per modality, on up to threads threads.  fits
+ * (MM_PROBE_NMOD * F) receives them in modality then factor order; returns
+ * their count, or an error whose detail starts with the modality name. */
+int mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
+    const int *use, const int *want, const struct mm_probe_opts *o,
+    int threads, struct mm_probe_fit *fits);
+
+/* The group rows: for each modality (in order) and role (essence, then
+ * nuisance) among the fitted probes (r.status == 0), the sums of lnK, ce
+ * and mi over the n factors, nmi = mi / lnK of the sums, and acc the mean
+ * accuracy.  g holds up to 2 * MM_PROBE_NMOD; returns the count. */
+struct mm_probe_group {
+	int mod, essence, n;
+	double lnK, ce, mi, nmi, acc;
+};
+int mm_probe_groups(const struct mm_probe_fit *fits, int nfit,
+    struct mm_probe_group *g);
+
 #endif

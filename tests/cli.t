@@ -1,9 +1,28 @@
 #!/bin/bash
 # Shared CLI behaviour: -o to a FIFO or device is written in place (never
 # replaced by a renamed temporary), binary output refuses a terminal, and a
-# failed run leaves no file behind.
+# failed run leaves no file behind; the common options (-h usage on stdout
+# with exit 0, a usage error on stderr with exit 2, -V) and usage texts
+# equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
-plan 7
+TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info"
+plan $((7 + 5 * 5))
+
+# synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
+# each on one line with blanks squeezed and none around '|'
+squeeze() { tr -s ' \t\n' ' ' | sed -e 's/ *| */|/g' -e 's/^ //' -e 's/ $//'; }
+for t in $TOOLS; do
+	run_cmd $t -h
+	[ "$RC" -eq 0 ] && [ -z "$ERR" ]; ok $? "$t -h: exit 0, nothing on stderr"
+	like "$(cat "$TMP/.out")" "^usage: $t " "$t -h: usage on stdout"
+	u=$(sed 's/^usage: //' "$TMP/.out" | squeeze)
+	m=$(mandoc -Tascii "$MMIB_TOP/man/$t.1" 2>/dev/null | col -b |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | squeeze)
+	is "$u" "$m" "$t: usage text = man page SYNOPSIS"
+	run_cmd $t --no-such-option
+	[ "$RC" -eq 2 ] && [ ! -s "$TMP/.out" ]; ok $? "$t: unknown option: exit 2, nothing on stdout"
+	like "$ERR" "usage: $t " "$t: unknown option: usage on stderr"
+done
 
 mkfifo "$TMP/fifo"
 cat "$TMP/fifo" > "$TMP/got" &

@@ -74,7 +74,7 @@ run_cmd mmib-info -c "$TMP/missing.mts"
 like "$ERR" "missing.mts: No such file" "missing file: $ERR"
 
 run_cmd mmib-info --bogus
-is "$RC" 1 "unknown option exits 1"
+is "$RC" 2 "unknown option: usage error, exit 2"
 run_cmd mmib-info -h
 like "$(cat "$TMP/.out")" "^usage: mmib-info" "-h prints usage on stdout"
 run_cmd mmib-info -V

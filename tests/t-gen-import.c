@@ -3,7 +3,7 @@
  * made here: npz (zip) with stored and deflated members, a ZIP64 npz like
  * numpy writes for MPI3D, and an HDF5 file with gzip chunks like
  * 3dshapes.h5.  The real grids are huge, so the test declares small ones
- * through MMIB_GEN_TEST_GRID (see gen.h) before the registry is used.
+ * through mm_gen_shrink() (see gen.h) before the registry is used.
  * Each fixture row r is filled with bytes (r * 7 + position) so a wrong
  * row, a wrong transpose or a wrong offset shows.
  */
@@ -291,45 +291,39 @@ t_npz(const char *ds_name, int C, int method, int zip64)
 	free(blob);
 }
 
-/* Run bin/mmib-gen --from path and check every image against the row its
- * classes name: the tool's sort-read-scatter keeps rows and images
- * together.  Returns the number of rows checked, -1 on a mismatch. */
+/* Run mmib-gen's loop (mm_gen_open/next) on --from path with n rows
+ * (0: -n all), seed, part and batch, and check every image against the
+ * row its classes name: the sort-read-scatter of a chunk keeps rows and
+ * images together.  Returns the number of rows checked, -1 on a
+ * mismatch, -2 on an error. */
 static int64_t
-cli_from(const char *path, const char *args, int C)
+run_from(const char *path, long long n, long long seed, const char *part,
+    long batch, int C)
 {
-	char cmd[1024];
-	const char *top = getenv("MMIB_TOP");
-	const struct mm_dataset *ds = NULL;
-	struct mm_reader *r;
-	struct mm_batch b;
-	FILE *p;
-	int64_t n = 0, i;
-	int rc, good = 1;
+	struct mm_gen_config c;
+	struct mm_gen_run g;
+	int64_t k, i, rows = 0;
+	int good = 1;
 
-	snprintf(cmd, sizeof cmd, "%s/bin/mmib-gen --from '%s' %s",
-	    top ? top : ".", path, args);
-	if ((p = popen(cmd, "r")) == NULL)
-		return -1;
-	r = mm_reader_open(p, "mmib-gen");
-	mm_batch_init(&b);
-	while ((rc = mm_reader_batch(r, &b)) == 1) {
-		struct mm_record *im = mm_batch_get(&b, "images");
-		struct mm_record *cl = mm_batch_get(&b, "classes");
-		if (!ds)
-			ds = mm_gen_find(mm_meta_get(mm_reader_meta(r),
-			    "dataset"));
-		if (!im || !cl || !ds)
-			break;
-		for (i = 0; i < b.rows; i++, n++)
-			good &= row_ok((const uint8_t *)im->data +
-			    i * C * NPX, mm_gen_row(ds, (const int32_t *)
-			    cl->data + i * ds->F), C);
-	}
-	mm_batch_free(&b);
-	mm_reader_close(r);
-	if (pclose(p) != 0 || rc != 0)
+	mm_gen_defaults(&c);
+	c.from = path;
+	c.all = n == 0;
+	c.n = n;
+	c.seed = seed;
+	c.part = part;
+	c.batch = batch;
+	if (mm_gen_open(&g, &c) < 0)
 		return -2;
-	return good ? n : -1;
+	while ((k = mm_gen_next(&g)) > 0) {
+		for (i = 0; i < k; i++, rows++)
+			good &= row_ok(g.img + i * C * NPX, mm_gen_row(g.ds,
+			    g.cls + i * g.ds->F), C);
+		good &= g.k == k && g.at + k <= g.count;
+	}
+	mm_gen_close(&g);
+	if (k < 0)
+		return -2;
+	return good ? rows : -1;
 }
 
 static void
@@ -391,7 +385,7 @@ t_h5(void)
 		good &= rc == 0 && row_ok(img + i * 3 * NPX, rows[i], 3);
 	ok(good, "h5 rows 0, 2, 3, 9 (two hyperslab runs) read back");
 	mm_source_close(&s);
-	is_int(cli_from(path, "-n 10 -s 2 --batch 4", 3), 10,
+	is_int(run_from(path, 10, 2, "all", 4, 3), 10,
 	    "mmib-gen --from h5: 10 rows, each image its row's");
 	/* truncated */
 	{
@@ -430,24 +424,33 @@ main(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	/* small grids: dsprites 48 rows, mpi3d 16, shapes3d 16 */
-	setenv(MM_GEN_TEST_GRID, "dsprites:3,2,2,2,2;mpi3d:2,2,1,1,1,2,2;"
-	    "shapes3d:2,1,1,1,2,5", 1);
+	/* small grids: dsprites 48 rows, mpi3d 16, shapes3d 20 */
+	static const int g_dsprites[] = { 3, 2, 2, 2, 2 };
+	static const int g_mpi3d[] = { 2, 2, 1, 1, 1, 2, 2 };
+	static const int g_shapes3d[] = { 2, 1, 1, 1, 2, 5 };
+	static const int g_bad[] = { 4, 2, 2, 2, 2 };
+
+	if (mm_gen_shrink("dsprites", g_dsprites) < 0 ||
+	    mm_gen_shrink("mpi3d", g_mpi3d) < 0 ||
+	    mm_gen_shrink("shapes3d", g_shapes3d) < 0)
+		fprintf(stderr, "Bail out! mm_gen_shrink: %s\n", mm_errmsg());
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(32);
+	plan(33);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
+	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
+	    "real one is refused: %s", mm_errmsg());
 	t_npz("dsprites", 1, 0, 0);
 	t_npz("dsprites", 1, 8, 0);
 	{
 		char path[300];
 		int64_t k;
 		snprintf(path, sizeof path, "%s/dsprites-8-0.npz", dir);
-		k = cli_from(path, "-n 40 -s 3 --part train --batch 7", 1);
+		k = run_from(path, 40, 3, "train", 7, 1);
 		is_int(k, 30, "mmib-gen --from deflated npz: 30 train rows, "
 		    "each image its row's");
-		k = cli_from(path, "-n all --batch 5", 1);
+		k = run_from(path, 0, 0, "all", 5, 1);
 		is_int(k, 48, "mmib-gen --from deflated npz -n all: 48 rows");
 	}
 	t_grid_mismatch();
@@ -456,7 +459,7 @@ main(void)
 	{
 		char path[300];
 		snprintf(path, sizeof path, "%s/mpi3d-0-1.npz", dir);
-		is_int(cli_from(path, "-n 12 -s 5 --part test --batch 2", 3), 3,
+		is_int(run_from(path, 12, 5, "test", 2, 3), 3,
 		    "mmib-gen --from stored ZIP64 npz: 3 test rows");
 	}
 	t_h5();

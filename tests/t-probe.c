@@ -459,6 +459,40 @@ test_lockstep(void)
 	    "accuracy, nMI within %.2g", dn);
 }
 
+/* Group rows: sums per modality and role over the fitted probes, in
+ * modality then essence-before-nuisance order, skipping unfitted ones. */
+static void
+test_groups(void)
+{
+	struct mm_probe_fit f[5];
+	struct mm_probe_group g[4];
+	int i, n;
+
+	memset(f, 0, sizeof f);
+	for (i = 0; i < 5; i++) {
+		f[i].mod = i < 3 ? 0 : 1;
+		f[i].factor = i % 3;
+		f[i].essence = i != 1;
+		f[i].r.lnK = 1 + i;
+		f[i].r.ce = 0.5 * i;
+		f[i].r.mi = 0.25 * (1 + i);
+		f[i].r.acc = 0.1 * (1 + i);
+	}
+	f[4].r.status = MM_EINVAL;      /* fac/essence: only row 3 counts */
+	n = mm_probe_groups(f, 5, g);
+	is_int(n, 3, "groups: img essence, img nuisance, fac essence");
+	ok(g[0].mod == 0 && g[0].essence && g[0].n == 2 && g[0].lnK == 1 + 3 &&
+	    g[0].ce == 0 + 1.0 && g[0].mi == 0.25 + 0.75 &&
+	    g[0].nmi == (0.25 + 0.75) / (1 + 3) &&
+	    g[0].acc == (0.1 + 0.30000000000000004) / 2,
+	    "img essence: sums of lnK, ce, mi; nmi of the sums; mean acc");
+	ok(g[1].mod == 0 && !g[1].essence && g[1].n == 1 && g[1].lnK == 2,
+	    "img nuisance: one factor");
+	ok(g[2].mod == 1 && g[2].essence && g[2].n == 1 && g[2].lnK == 4,
+	    "fac essence: the unfitted probe left out");
+	is_str(mm_probe_modname[1], "fac", "modality names");
+}
+
 int
 main(void)
 {
@@ -471,6 +505,7 @@ main(void)
 	test_probe();
 	test_lrk();
 	test_lockstep();
+	test_groups();
 	ref_free();
 	return done_testing();
 }

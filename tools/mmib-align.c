@@ -14,46 +14,43 @@
 #include "err.h"
 #include "emb.h"
 #include "npy.h"
+#include "table.h"
 
 #define MAXK 64
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] "
-	    "[-o file]\n"
-	    "                  [--svcca-dim N] [emb.mts | a.npy b.npy | ab.npz]\n");
-	exit(status);
-}
+static const char usage[] =
+    "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] [-o file]\n"
+    "                  [--svcca-dim N] [emb.mts]\n"
+    "       mmib-align [options] a.npy b.npy\n"
+    "       mmib-align [options] ab.npz\n";
 
 enum { OPT_FORMAT = 256, OPT_SVCCA };
 
-struct out {
-	FILE *f;
-	int json, n;
+static const struct option lopts[] = {
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "k", required_argument, NULL, 'k' },
+	{ "normalize", no_argument, NULL, 'n' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
 };
 
+/* One metric row; k 0 for a metric without a neighbourhood size. */
 static void
-emit(struct out *o, const char *metric, int k, double v)
+emit(struct mm_table *t, const char *metric, int k, double v)
 {
-	char ks[16];
-
+	mm_table_row(t);
+	mm_table_str(t, "metric", metric);
 	if (k > 0)
-		snprintf(ks, sizeof ks, "%d", k);
+		mm_table_int(t, "k", k);
 	else
-		strcpy(ks, "-");
-	if (o->json) {
-		fprintf(o->f, "%s\n  {\"metric\": \"%s\", \"k\": %s, \"value\": ",
-		    o->n ? "," : "", metric, k > 0 ? ks : "null");
-		if (isfinite(v))
-			fprintf(o->f, "%.8f}", v);
-		else
-			fprintf(o->f, "null}");
-	} else {
-		fprintf(o->f, "%s\t%s\t%.8f\n", metric, ks, v);
-	}
-	o->n++;
+		mm_table_none(t, "k");
+	mm_table_num(t, "value", v, 8);
+	mm_table_end_row(t);
 }
 
 static void
@@ -76,47 +73,27 @@ normalise(float *Z, int64_t N, int D)
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "k", required_argument, NULL, 'k' },
-		{ "normalize", no_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct mm_cli cli;
 	struct mm_emb e;
-	struct out o;
-	const char *inp = NULL, *outp = NULL;
+	struct mm_table tab;
 	long kl[MAXK];
-	int ks[MAXK], nk = 2, json = 0, norm = 0, svdim = 10, ch, t, rc;
+	int ks[MAXK] = { 1, 5 }, nk = 2, json = 0, norm = 0, svdim = 10, ch, t;
 	double cka, ucka, sv, cs, gap, ab[MAXK], ba[MAXK], t0;
 	int32_t *nnA = NULL, *nnB = NULL;
-	const char *name;
+	const char *name, *inp;
+	int rc;
 	FILE *f;
 
-	mm_cli_init(argc, argv);
-	ks[0] = 1;
-	ks[1] = 5;
-	while ((ch = getopt_long(argc, argv, "hk:no:qVv", lopts, NULL)) != -1) {
+	mm_cli_start(&cli, argc, argv, usage);
+	while ((ch = getopt_long(argc, argv, "hk:no:qVv", lopts, NULL)) != -1)
 		switch (ch) {
 		case OPT_FORMAT:
-			if (strcmp(optarg, "tsv") == 0)
-				json = 0;
-			else if (strcmp(optarg, "json") == 0)
-				json = 1;
-			else
+			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",
 				    optarg);
 			break;
 		case OPT_SVCCA:
 			svdim = (int)mm_cli_long("--svcca-dim", optarg, 1, 4096);
-			break;
-		case 'h':
-			usage(0);
 			break;
 		case 'k':
 			nk = mm_cli_longs("-k", optarg, 1, 1000000, kl, MAXK);
@@ -126,26 +103,13 @@ main(int argc, char **argv)
 		case 'n':
 			norm = 1;
 			break;
-		case 'o':
-			outp = optarg;
-			break;
-		case 'q':
-			mm_verbose = 0;
-			break;
-		case 'V':
-			mm_cli_version();
-			break;
-		case 'v':
-			mm_verbose++;
-			break;
 		default:
-			usage(1);
+			mm_cli_option(&cli, ch, optarg);
 		}
-	}
 	argc -= optind;
 	argv += optind;
 	if (argc > 2)
-		usage(1);
+		mm_cli_usage(&cli, 2);
 	inp = argc ? argv[0] : NULL;
 	name = mm_in_name(inp);
 
@@ -187,61 +151,56 @@ main(int argc, char **argv)
 	}
 
 	t0 = mm_now();
-	o.f = mm_out_open(outp, 0);
-	o.json = json;
-	o.n = 0;
-	if (json)
-		fprintf(o.f, "{\"rows\": %lld, \"metrics\": [", (long long)e.N);
-	else
-		fprintf(o.f, "metric\tk\tvalue\n");
-	if ((rc = mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, &cka,
-	    &ucka)) < 0)
+	mm_table_open(&tab, mm_out_open(cli.out, 0), json);
+	mm_table_member_int(&tab, "rows", e.N);
+	mm_table_array(&tab, "metrics", "metric\tk\tvalue");
+	if (mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, &cka,
+	    &ucka) < 0)
 		mm_die("%s", mm_errmsg());
-	emit(&o, "cka", 0, cka);
-	emit(&o, "cka_unbiased", 0, ucka);
-	if ((rc = mm_align_svcca(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, svdim,
-	    &sv)) < 0)
+	emit(&tab, "cka", 0, cka);
+	emit(&tab, "cka_unbiased", 0, ucka);
+	if (mm_align_svcca(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, svdim,
+	    &sv) < 0)
 		mm_die("%s", mm_errmsg());
-	emit(&o, "svcca", 0, sv);
+	emit(&tab, "svcca", 0, sv);
 	if (e.Dimg == e.Dfac) {
-		if ((rc = mm_align_paired(e.z_img, e.z_fac, e.N, e.Dimg, &cs,
-		    &gap)) < 0 ||
-		    (rc = mm_align_recall(e.z_img, e.z_fac, e.N, e.Dimg, ks, nk,
-		    ab, ba)) < 0)
+		if (mm_align_paired(e.z_img, e.z_fac, e.N, e.Dimg, &cs,
+		    &gap) < 0 || mm_align_recall(e.z_img, e.z_fac, e.N, e.Dimg,
+		    ks, nk, ab, ba) < 0)
 			mm_die("%s", mm_errmsg());
-		emit(&o, "cosine", 0, cs);
-		emit(&o, "gap", 0, gap);
+		emit(&tab, "cosine", 0, cs);
+		emit(&tab, "gap", 0, gap);
 	} else {
 		mm_warn("%s: z_img (%d) and z_fac (%d) differ in width: no "
 		    "cosine, gap or recall", name, e.Dimg, e.Dfac);
 	}
 	for (t = 0; t < nk; t++) {
 		int k = ks[t];
+		double v;
 		if (!(nnA = malloc(sizeof(int32_t) * e.N * k)) ||
 		    !(nnB = malloc(sizeof(int32_t) * e.N * k)))
 			mm_die("out of memory");
-		if ((rc = mm_align_knn(e.z_img, e.N, e.Dimg, k, nnA)) < 0 ||
-		    (rc = mm_align_knn(e.z_fac, e.N, e.Dfac, k, nnB)) < 0)
+		if (mm_align_knn(e.z_img, e.N, e.Dimg, k, nnA) < 0 ||
+		    mm_align_knn(e.z_fac, e.N, e.Dfac, k, nnB) < 0)
 			mm_die("%s", mm_errmsg());
-		emit(&o, "mutual_knn", k, mm_align_mutual_knn(nnA, nnB, e.N, k));
-		emit(&o, "cycle_knn", k, mm_align_cycle_knn(nnA, nnB, e.N, k));
+		emit(&tab, "mutual_knn", k, mm_align_mutual_knn(nnA, nnB, e.N,
+		    k));
+		emit(&tab, "cycle_knn", k, mm_align_cycle_knn(nnA, nnB, e.N, k));
 		if (k >= 2) {
-			double v;
-			if ((rc = mm_align_cknna(e.z_img, e.Dimg, e.z_fac,
-			    e.Dfac, e.N, nnA, nnB, k, &v)) < 0)
+			if (mm_align_cknna(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N,
+			    nnA, nnB, k, &v) < 0)
 				mm_die("%s", mm_errmsg());
-			emit(&o, "cknna", k, v);
+			emit(&tab, "cknna", k, v);
 		}
 		if (e.Dimg == e.Dfac) {
-			emit(&o, "recall_img2fac", k, ab[t]);
-			emit(&o, "recall_fac2img", k, ba[t]);
+			emit(&tab, "recall_img2fac", k, ab[t]);
+			emit(&tab, "recall_fac2img", k, ba[t]);
 		}
 		free(nnA);
 		free(nnB);
 	}
-	if (json)
-		fprintf(o.f, "\n]}\n");
-	mm_out_close(o.f);
+	mm_table_close(&tab);
+	mm_out_close(tab.f);
 	mm_note("%lld rows: metrics in %.3f s", (long long)e.N, mm_now() - t0);
 	mm_emb_free(&e);
 	return 0;

@@ -12,17 +12,13 @@
 #include "err.h"
 #include "meta.h"
 #include "model.h"
+#include "pairs.h"
 #include "stream.h"
 
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: mmib-encode [-hqVvz] [--modality img|fac|both] [-o file]\n"
-	    "                   [-t threads] -m model [file]\n");
-	exit(status);
-}
+static const char usage[] =
+    "usage: mmib-encode [-hqVvz] [--modality img|fac|both] [-o file]\n"
+    "                   [-t threads] -m model [file]\n";
 
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -63,27 +59,111 @@ write_meta(struct mm_writer *w, const struct mm_meta *in,
 	mm_meta_free(&out);
 }
 
+/* The model, its scratch rows and what to embed. */
+struct enc {
+	struct mm_model model;
+	const char *mpath, *name;       /* model file, input name */
+	int want_img, want_fac, chunk, code;
+	float *x, *p, *zi, *zf;         /* (chunk, C, H, W), (chunk, D), 2 x (chunk, code) */
+};
+
+/* The batch's tensors must be those the model was trained on. */
+static void
+check_batch(const struct enc *e, struct mm_batch *b)
+{
+	const struct mm_arch *a = &e->model.a;
+	struct mm_record *im = mm_batch_get(b, "images");
+	struct mm_record *pr = mm_batch_get(b, "pair");
+
+	if (e->want_img) {
+		if (!im)
+			mm_die("%s: batch %u has no 'images' tensor", e->name,
+			    b->index);
+		if (im->dtype != MM_U8 || im->ndim != 4 || im->shape[1] != a->C ||
+		    im->shape[2] != a->H || im->shape[3] != a->W)
+			mm_die("%s: images are %s %lldx%lldx%lld, the model "
+			    "%s wants u8 %dx%dx%d", e->name,
+			    mm_dtype_name(im->dtype),
+			    (long long)(im->ndim > 1 ? im->shape[1] : 0),
+			    (long long)(im->ndim > 2 ? im->shape[2] : 0),
+			    (long long)(im->ndim > 3 ? im->shape[3] : 0),
+			    e->mpath, a->C, a->H, a->W);
+	}
+	if (e->want_fac) {
+		if (!pr)
+			mm_die("%s: batch %u has no 'pair' tensor", e->name,
+			    b->index);
+		if (pr->dtype != MM_F32 || pr->ndim != 2 ||
+		    pr->shape[1] != a->pair_dim)
+			mm_die("%s: pair vectors have %lld columns, the model "
+			    "%s wants %d (another essence split?)", e->name,
+			    (long long)(pr->ndim == 2 ? pr->shape[1] : 0),
+			    e->mpath, a->pair_dim);
+	}
+}
+
+/* z_img and z_fac of one batch (those wanted), and its classes. */
+static void
+encode_batch(struct enc *e, struct mm_batch *b, struct mm_writer *w)
+{
+	struct mm_record *cl = mm_batch_get(b, "classes");
+	struct mm_pairs v;
+	int64_t n = b->rows, r, shape[2];
+	size_t zsz = (size_t)n * e->code * sizeof(float);
+	float *ozi = NULL, *ozf = NULL;
+	int rc;
+
+	check_batch(e, b);
+	if (mm_pairs_view(&v, b, (e->want_img ? MM_PAIRS_IMAGES : 0) |
+	    (e->want_fac ? MM_PAIRS_PAIR : 0)) < 0)
+		mm_die("%s: %s", e->name, mm_errmsg());
+	if ((e->want_img && !(ozi = malloc(zsz))) ||
+	    (e->want_fac && !(ozf = malloc(zsz))))
+		mm_die("out of memory");
+	for (r = 0; r < n; r += e->chunk) {
+		int m = (int)(n - r < e->chunk ? n - r : e->chunk);
+		size_t mz = (size_t)m * e->code * sizeof(float);
+
+		mm_pairs_slice(&v, r, m, e->want_img ? e->x : NULL,
+		    e->want_fac ? e->p : NULL);
+		mm_model_encode(&e->model, e->want_img ? e->x : NULL,
+		    e->want_fac ? e->p : NULL, m, e->zi, e->zf);
+		if (e->want_img)
+			memcpy(ozi + r * e->code, e->zi, mz);
+		if (e->want_fac)
+			memcpy(ozf + r * e->code, e->zf, mz);
+	}
+	shape[0] = n;
+	shape[1] = e->code;
+	if ((e->want_img && (rc = mm_writer_tensor(w, "z_img", b->index,
+	    MM_F32, 2, shape, ozi)) < 0) ||
+	    (e->want_fac && (rc = mm_writer_tensor(w, "z_fac", b->index,
+	    MM_F32, 2, shape, ozf)) < 0) ||
+	    (cl && (rc = mm_writer_tensor(w, "classes", b->index,
+	    cl->dtype, cl->ndim, cl->shape, cl->data)) < 0))
+		mm_die_err("output", rc);
+	free(ozi);
+	free(ozf);
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *mpath = NULL, *out = NULL, *modality = "both", *name;
-	struct mm_model model;
+	const char *modality = "both";
+	struct mm_cli cli;
+	struct enc e;
 	struct mm_reader *rd;
 	struct mm_writer *w;
 	struct mm_batch b;
 	FILE *in, *f, *o;
-	float *x, *p, *zi, *zf;
-	int c, rc, threads = 1, zlevel = 0, want_img, want_fac, started = 0;
-	int code, chunk;
+	int c, i, rc, zlevel = 0, started = 0;
 
-	mm_cli_init(argc, argv);
+	memset(&e, 0, sizeof e);
+	mm_cli_start(&cli, argc, argv, usage);
 	while ((c = getopt_long(argc, argv, "hm:o:qt:Vvz", longopts, NULL)) != -1)
 		switch (c) {
-		case 'h':
-			usage(0);
-			break;
 		case 'm':
-			mpath = optarg;
+			e.mpath = optarg;
 			break;
 		case 'M':
 			if (strcmp(optarg, "img") && strcmp(optarg, "fac") &&
@@ -92,156 +172,70 @@ main(int argc, char **argv)
 				    optarg);
 			modality = optarg;
 			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'q':
-			mm_verbose = 0;
-			break;
-		case 't':
-			threads = (int)mm_cli_long("-t", optarg, 1, 256);
-			break;
-		case 'V':
-			mm_cli_version();
-			break;
-		case 'v':
-			mm_verbose++;
-			break;
 		case 'z':
 			zlevel = 3;
 			break;
 		default:
-			usage(1);
+			mm_cli_option(&cli, c, optarg);
 		}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || !mpath)
-		usage(1);
-	want_img = strcmp(modality, "fac") != 0;
-	want_fac = strcmp(modality, "img") != 0;
-	mm_blas_threads(threads);
+	if (argc > 1 || !e.mpath)
+		mm_cli_usage(&cli, 2);
+	e.want_img = strcmp(modality, "fac") != 0;
+	e.want_fac = strcmp(modality, "img") != 0;
+	mm_blas_threads(cli.threads);
 
-	f = mm_in_open(mpath);
-	if ((rc = mm_model_load(&model, f, mpath, 0)) < 0)
-		mm_die_err(mpath, rc);
+	f = mm_in_open(e.mpath);
+	if ((rc = mm_model_load(&e.model, f, e.mpath, 0)) < 0)
+		mm_die_err(e.mpath, rc);
 	mm_in_close(f);
-	chunk = model.max_batch;
-	code = model.a.code;
+	e.chunk = e.model.max_batch;
+	e.code = e.model.a.code;
+	e.x = malloc((size_t)e.chunk * e.model.a.C * e.model.a.H *
+	    e.model.a.W * sizeof(float));
+	e.p = malloc((size_t)e.chunk * e.model.a.pair_dim * sizeof(float));
+	e.zi = malloc((size_t)e.chunk * e.code * sizeof(float));
+	e.zf = malloc((size_t)e.chunk * e.code * sizeof(float));
+	if (!e.x || !e.p || !e.zi || !e.zf)
+		mm_die("out of memory");
 
 	in = mm_in_open(argc ? argv[0] : NULL);
-	name = mm_in_name(argc ? argv[0] : NULL);
-	if (!(rd = mm_reader_open(in, name)))
+	e.name = mm_in_name(argc ? argv[0] : NULL);
+	if (!(rd = mm_reader_open(in, e.name)))
 		mm_die("out of memory");
-	x = malloc((size_t)chunk * model.a.C * model.a.H * model.a.W *
-	    sizeof(float));
-	p = malloc((size_t)chunk * model.a.pair_dim * sizeof(float));
-	zi = malloc((size_t)chunk * code * sizeof(float));
-	zf = malloc((size_t)chunk * code * sizeof(float));
-	if (!x || !p || !zi || !zf)
-		mm_die("out of memory");
-	o = mm_out_open(out, 1);
+	o = mm_out_open(cli.out, 1);
 	if (!(w = mm_writer_open(o, zlevel)))
 		mm_die("out of memory");
 	mm_batch_init(&b);
 	while ((rc = mm_reader_batch(rd, &b)) > 0) {
-		struct mm_record *im = mm_batch_get(&b, "images");
-		struct mm_record *pr = mm_batch_get(&b, "pair");
-		struct mm_record *cl = mm_batch_get(&b, "classes");
-		int64_t n = b.rows, r, k, shape[2];
-		float *ozi = NULL, *ozf = NULL;
-		int i;
-
 		if (b.new_segment) {
 			if (started && (rc = mm_writer_end(w)) < 0)
 				mm_die_err("output", rc);
-			write_meta(w, mm_reader_meta(rd), &model, mpath, modality);
+			write_meta(w, mm_reader_meta(rd), &e.model, e.mpath,
+			    modality);
 			started = 1;
 		}
 		for (i = 0; i < b.nside; i++)
 			if (b.side[i].kind != 'S' &&
 			    (rc = mm_writer_record(w, &b.side[i])) < 0)
 				mm_die_err("output", rc);
-		if (want_img) {
-			if (!im)
-				mm_die("%s: batch %u has no 'images' tensor", name,
-				    b.index);
-			if (im->dtype != MM_U8 || im->ndim != 4 ||
-			    im->shape[1] != model.a.C || im->shape[2] != model.a.H ||
-			    im->shape[3] != model.a.W)
-				mm_die("%s: images are %s %lldx%lldx%lld, the model "
-				    "%s wants u8 %dx%dx%d", name,
-				    mm_dtype_name(im->dtype),
-				    (long long)(im->ndim > 1 ? im->shape[1] : 0),
-				    (long long)(im->ndim > 2 ? im->shape[2] : 0),
-				    (long long)(im->ndim > 3 ? im->shape[3] : 0),
-				    mpath, model.a.C, model.a.H, model.a.W);
-			if (!(ozi = malloc((size_t)n * code * sizeof(float))))
-				mm_die("out of memory");
-		}
-		if (want_fac) {
-			if (!pr)
-				mm_die("%s: batch %u has no 'pair' tensor", name,
-				    b.index);
-			if (pr->dtype != MM_F32 || pr->ndim != 2 ||
-			    pr->shape[1] != model.a.pair_dim)
-				mm_die("%s: pair vectors have %lld columns, the "
-				    "model %s wants %d (another essence split?)",
-				    name, (long long)(pr->ndim == 2 ? pr->shape[1] :
-				    0), mpath, model.a.pair_dim);
-			if (!(ozf = malloc((size_t)n * code * sizeof(float))))
-				mm_die("out of memory");
-		}
-		for (r = 0; r < n; r += chunk) {
-			int m = (int)(n - r < chunk ? n - r : chunk);
-
-			if (want_img) {
-				size_t chw = (size_t)model.a.C * model.a.H *
-				    model.a.W;
-				const uint8_t *s = (const uint8_t *)im->data +
-				    r * chw;
-
-				for (k = 0; k < (int64_t)(m * chw); k++)
-					x[k] = s[k];
-			}
-			if (want_fac)
-				memcpy(p, (const float *)pr->data + r *
-				    model.a.pair_dim,
-				    (size_t)m * model.a.pair_dim * sizeof(float));
-			mm_model_encode(&model, want_img ? x : NULL,
-			    want_fac ? p : NULL, m, zi, zf);
-			if (want_img)
-				memcpy(ozi + r * code, zi, (size_t)m * code *
-				    sizeof(float));
-			if (want_fac)
-				memcpy(ozf + r * code, zf, (size_t)m * code *
-				    sizeof(float));
-		}
-		shape[0] = n;
-		shape[1] = code;
-		if ((want_img && (rc = mm_writer_tensor(w, "z_img", b.index,
-		    MM_F32, 2, shape, ozi)) < 0) ||
-		    (want_fac && (rc = mm_writer_tensor(w, "z_fac", b.index,
-		    MM_F32, 2, shape, ozf)) < 0) ||
-		    (cl && (rc = mm_writer_tensor(w, "classes", b.index,
-		    cl->dtype, cl->ndim, cl->shape, cl->data)) < 0))
-			mm_die_err("output", rc);
-		free(ozi);
-		free(ozf);
+		encode_batch(&e, &b, w);
 	}
 	if (rc < 0)
-		mm_die_err(name, rc);
+		mm_die_err(e.name, rc);
 	if (!started)
-		mm_die("%s: no batches to encode", name);
+		mm_die("%s: no batches to encode", e.name);
 	if ((rc = mm_writer_end(w)) < 0 || (rc = mm_writer_close(w)) < 0)
 		mm_die_err("output", rc);
 	mm_out_close(o);
 	mm_batch_free(&b);
 	mm_reader_close(rd);
 	mm_in_close(in);
-	mm_model_free(&model);
-	free(x);
-	free(p);
-	free(zi);
-	free(zf);
+	mm_model_free(&e.model);
+	free(e.x);
+	free(e.p);
+	free(e.zi);
+	free(e.zf);
 	return 0;
 }

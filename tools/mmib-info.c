@@ -11,14 +11,9 @@
 #include "meta.h"
 #include "stream.h"
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: mmib-info [-chlqVv] [file ...]\n"
-	    "       mmib-info --npy name -o out.npy [file ...]\n");
-	exit(status);
-}
+static const char usage[] =
+    "usage: mmib-info [-chlqVv] [file ...]\n"
+    "       mmib-info --npy name -o out.npy [file ...]\n";
 
 /* Per-segment summary of one tensor name. */
 struct field {
@@ -205,27 +200,24 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct mm_cli cli;
 	struct npy_out npy = { 0 };
 	struct summary sum = { 0 };
 	struct mm_record rec;
-	const char *out = NULL;
+	const char *out;
 	int c, check = 0, lng = 0, i, nin, rc;
 	uint64_t total_rec = 0;
 	int total_seg = 0;
 
-	mm_cli_init(argc, argv);
+	mm_cli_start(&cli, argc, argv, usage);
 	while ((c = getopt_long(argc, argv, "chlo:qVv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': check = 1; break;
-		case 'h': usage(0); break;
 		case 'l': lng = 1; break;
 		case 'N': npy.name = optarg; break;
-		case 'o': out = optarg; break;
-		case 'q': mm_verbose = 0; break;
-		case 'V': mm_cli_version(); break;
-		case 'v': mm_verbose++; break;
-		default: usage(1);
+		default: mm_cli_option(&cli, c, optarg);
 		}
+	out = cli.out;
 	if (out && !npy.name)
 		mm_die("-o is only used with --npy");
 	if (npy.name && (!out || strcmp(out, "-") == 0))
