@@ -16,7 +16,7 @@
 #include <cblas.h>
 
 #include "err.h"
-#include "lrk.h"
+#include "probe-kern.h"
 #include "probe.h"
 #include "stream.h"
 
