@@ -5,7 +5,7 @@
 # when /usr/bin/python3 has them (tests/ref/probe_ref.py, align_ref.py
 # --bench), printing ratios, and the largest nMI / accuracy difference to
 # scikit-learn on these real codes.  Best of 3 wall-clock runs each.  Then
-# b-lrk: one evaluation of the fused kernels against dgemm.
+# b-probe-kern: one evaluation of the fused kernels against dgemm.
 # Anchor (reference/anchors.md): sklearn's nine probes ~3.6 s; the goal is
 # 5x faster.
 set -eo pipefail
@@ -94,4 +94,4 @@ if [ $have = 1 ]; then
 fi
 echo
 # one evaluation of the five probes against the BLAS ceiling
-"${MMIB_BUILD:-$TOP/build}/bench/b-lrk" 
+"${MMIB_BUILD:-$TOP/build}/bench/b-probe-kern" 

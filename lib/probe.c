@@ -19,7 +19,7 @@
 
 #include "emb.h"
 #include "err.h"
-#include "lrk.h"
+#include "probe-kern.h"
 #include "probe.h"
 #include "stream.h"
 

@@ -4,7 +4,7 @@
  * (tests/ref/probe.txt from tests/ref/probe_ref.py), the objective
  * against a plain-loop oracle and finite differences, and the edge cases
  * of a probe (unseen classes, one class, bad labels); the fused float64
- * kernels (lrk.h) against the dgemm objective, level against level, and
+ * kernels (probe-kern.h) against the dgemm objective, level against level, and
  * their fits against the dgemm fits.
  */
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "lrk.h"
+#include "probe-kern.h"
 #include "nn.h"
 #include "probe.h"
 #include "rng.h"

@@ -1,5 +1,6 @@
 /*
- * lrk.h - the float64 objective of several multinomial logistic
+ * probe-kern.h - the probes' kernels (names mm_lrk_*: logistic-regression
+ * kernels): the float64 objective of several multinomial logistic
  * regressions over one data matrix, fused: for each block of rows the
  * logits, the softmax and the gradient contribution are computed while
  * the block is in cache, with AVX-512F or AVX2 + FMA kernels.
@@ -20,8 +21,8 @@
  * results; they differ from a dgemm by rounding only (about 1e-15
  * relative).
  */
-#ifndef MM_LRK_H
-#define MM_LRK_H
+#ifndef MM_PROBE_KERN_H
+#define MM_PROBE_KERN_H
 
 #include <stdint.h>
 

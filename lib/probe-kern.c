@@ -1,6 +1,6 @@
 /*
- * lrk.c - fused float64 objective of several multinomial logistic
- * regressions sharing one data matrix (see lrk.h).
+ * probe-kern.c - fused float64 objective of several multinomial logistic
+ * regressions sharing one data matrix (see probe-kern.h).
  *
  * Rows go through in blocks of RB.  A block is converted to float64
  * (xb, RB x Dp, zero-padded), its logits Z = xb W + b are computed by
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "lrk.h"
+#include "probe-kern.h"
 #include "nn.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -1,10 +1,10 @@
 /*
- * b-lrk.c - the fused float64 probe objective (lrk.h) on the shape of one
+ * b-probe-kern.c - the fused float64 probe objective (probe-kern.h) on the shape of one
  * dSprites evaluation (7,500 rows, 64 features, five probes of 3, 6, 40,
  * 32 and 32 classes: 120 columns with padding) against the same products
  * as a dgemm pair, and against OpenBLAS's dgemm ceiling (1024^3), measured
  * side by side on one thread.  Run with OPENBLAS_NUM_THREADS=1.
- * Usage: b-lrk [repeats]   (default 30; the best time counts)
+ * Usage: b-probe-kern [repeats]   (default 30; the best time counts)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include <cblas.h>
 
 #include "cli.h"
-#include "lrk.h"
+#include "probe-kern.h"
 #include "rng.h"
 
 #define N 7500

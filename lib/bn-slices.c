@@ -1,0 +1,519 @@
+/*
+ * bn-slices.c - batch normalisation in pieces (see bn-slices.h); the
+ * whole-batch layer of nn.c is built from them.
+ *
+ * Reductions over many rows sum blocks of rows in float, which the
+ * compiler vectorises across channels, and the block sums in double, so
+ * a 500k-row reduction keeps float accuracy.  Rows of (M, ld) matrices
+ * are ld floats apart; the lane functions, which walk the data flat,
+ * need ld = C.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "autovec.h"
+#include "nn.h"
+
+#define CBLK 64         /* channels per reduction block */
+#define RBLK 256        /* rows summed in float before going to double */
+
+/* acc[c] = sum over rows of x[r, c0 + c] (c < cb), or of
+ * (x[r, c0 + c] - mu[c])^2 when mu, for x (M, ld). */
+static void
+colsum(double *acc, const float *x, const float *mu, size_t M, int ld,
+    int c0, int cb)
+{
+	float part[CBLK], d;
+	size_t r0, r, end;
+	int c;
+
+	for (c = 0; c < cb; c++)
+		acc[c] = 0;
+	for (r0 = 0; r0 < M; r0 += RBLK) {
+		end = r0 + RBLK < M ? r0 + RBLK : M;
+		for (c = 0; c < cb; c++)
+			part[c] = 0;
+		for (r = r0; r < end; r++) {
+			const float *xr = x + r * ld + c0;
+			if (mu)
+				for (c = 0; c < cb; c++) {
+					d = xr[c] - mu[c];
+					part[c] += d * d;
+				}
+			else
+				for (c = 0; c < cb; c++)
+					part[c] += xr[c];
+		}
+		for (c = 0; c < cb; c++)
+			acc[c] += part[c];
+	}
+}
+
+/*
+ * Few channels (C a power of two up to 256, the ResNet's 16/32/64): rows
+ * are too short for the per-row loops above to pay their start-up cost, so
+ * the data is walked as one flat array in chunks of LANES values, with the
+ * per-channel quantities replicated LANES / C times (value j belongs to
+ * channel j % C in every chunk, including a short last one).
+ */
+#define LANES 1024
+#define FOLD 64         /* chunks summed in float before going to double */
+
+static int
+use_lanes(int C)
+{
+	return C <= 256 && LANES % C == 0;
+}
+
+/* acc[j] (LANES) = sum over chunks of f(x)[j]; kind 0: x, 1: (x - mu)^2,
+ * 2: g (masked by out > 0 when out) into acc and g xhat into acc2;
+ * 3: the same with g masked in place (gw = g, out not NULL). */
+static void
+lane_sums(double *acc, double *acc2, const float *x, const float *g,
+    float *gw, const float *out, const float *mu, const float *rs, size_t n,
+    int kind)
+{
+	float part[LANES], part2[LANES], v, xh, gm;
+	size_t i0, len, k;
+	int j, f = 0;
+
+	for (j = 0; j < LANES; j++) {
+		acc[j] = 0;
+		part[j] = 0;
+		if (acc2)
+			acc2[j] = part2[j] = 0;
+	}
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = x + i0, *gr = g ? g + i0 : NULL;
+		const float *yr = out ? out + i0 : NULL;
+		float *wr = gw ? gw + i0 : NULL;
+		switch (kind) {
+		case 0:
+			for (k = 0; k < len; k++)
+				part[k] += xr[k];
+			break;
+		case 1:
+			for (k = 0; k < len; k++) {
+				v = xr[k] - mu[k];
+				part[k] += v * v;
+			}
+			break;
+		case 3:
+			for (k = 0; k < len; k++) {
+				gm = yr[k] > 0 ? wr[k] : 0;
+				wr[k] = gm;
+				xh = (xr[k] - mu[k]) * rs[k];
+				part[k] += gm;
+				part2[k] += gm * xh;
+			}
+			break;
+		default:
+			if (yr)
+				for (k = 0; k < len; k++) {
+					gm = gr[k] * (float)(yr[k] > 0);
+					xh = (xr[k] - mu[k]) * rs[k];
+					part[k] += gm;
+					part2[k] += gm * xh;
+				}
+			else
+				for (k = 0; k < len; k++) {
+					xh = (xr[k] - mu[k]) * rs[k];
+					part[k] += gr[k];
+					part2[k] += gr[k] * xh;
+				}
+		}
+		if (++f == FOLD || i0 + LANES >= n) {
+			for (j = 0; j < LANES; j++) {
+				acc[j] += part[j];
+				part[j] = 0;
+			}
+			if (acc2)
+				for (j = 0; j < LANES; j++) {
+					acc2[j] += part2[j];
+					part2[j] = 0;
+				}
+			f = 0;
+		}
+	}
+}
+
+/* out[c] = sum of acc[j] over j % C == c */
+static void
+lane_fold(double *out, const double *acc, int C)
+{
+	int j;
+
+	for (j = 0; j < C; j++)
+		out[j] = 0;
+	for (j = 0; j < LANES; j++)
+		out[j % C] += acc[j];
+}
+
+static void
+lane_spread(float *lane, const float *v, int C)
+{
+	int j;
+
+	for (j = 0; j < LANES; j++)
+		lane[j] = v[j % C];
+}
+
+void
+mm_bn_sum_ld(double *sum, const float *x, const float *mean, size_t M, int C,
+    int ld)
+{
+	double acc[LANES];
+	float mu[LANES];
+	int c0;
+
+	if (ld == C && use_lanes(C)) {
+		if (mean)
+			lane_spread(mu, mean, C);
+		lane_sums(acc, NULL, x, NULL, NULL, NULL, mu, NULL, M * C,
+		    mean ? 1 : 0);
+		lane_fold(sum, acc, C);
+		return;
+	}
+	for (c0 = 0; c0 < C; c0 += CBLK)
+		colsum(sum + c0, x, mean ? mean + c0 : NULL, M, ld, c0,
+		    C - c0 < CBLK ? C - c0 : CBLK);
+}
+
+void
+mm_bn_sum(double *sum, const float *x, const float *mean, size_t M, int C)
+{
+	mm_bn_sum_ld(sum, x, mean, M, C, C);
+}
+
+void
+mm_bn_mean(float *mean, const double *sum, size_t M, int C)
+{
+	int c;
+
+	for (c = 0; c < C; c++)
+		mean[c] = (float)(sum[c] / (double)M);
+}
+
+void
+mm_bn_var(float *rstd, float *running_mean, float *running_var,
+    const float *mean, const double *sqdev, size_t M, int C)
+{
+	double var;
+	int c;
+
+	for (c = 0; c < C; c++) {
+		var = sqdev[c] / (double)M;
+		rstd[c] = (float)(1.0 / sqrt(var + MM_BN_EPS));
+		/* unbiased for the running estimate, as PyTorch */
+		if (M > 1)
+			var = sqdev[c] / (double)(M - 1);
+		running_mean[c] = (1 - MM_BN_MOMENTUM) * running_mean[c] +
+		    MM_BN_MOMENTUM * mean[c];
+		running_var[c] = (1 - MM_BN_MOMENTUM) * running_var[c] +
+		    MM_BN_MOMENTUM * (float)var;
+	}
+}
+
+void
+mm_bn_eval_stats(float *mean, float *rstd, const float *running_mean,
+    const float *running_var, int C)
+{
+	int c;
+
+	for (c = 0; c < C; c++) {
+		mean[c] = running_mean[c];
+		rstd[c] = (float)(1.0 / sqrt((double)running_var[c] +
+		    MM_BN_EPS));
+	}
+}
+
+void
+mm_bn_apply(float *out, const float *inp, const float *res,
+    const float *mean, const float *rstd, const float *gamma,
+    const float *beta, size_t M, int C, int relu)
+{
+	float sc[LANES], sh[LANES], v;
+	size_t n = M * C, i0, len, k, r;
+	int c, c0, cb;
+
+	/* per-channel scale and shift, replicated over the lanes when
+	 * the data is walked flat */
+	if (use_lanes(C)) {
+		for (c = 0; c < C; c++) {
+			sc[c] = rstd[c] * gamma[c];
+			sh[c] = beta[c] - mean[c] * sc[c];
+		}
+		for (c = C; c < LANES; c++) {
+			sc[c] = sc[c % C];
+			sh[c] = sh[c % C];
+		}
+		for (i0 = 0; i0 < n; i0 += LANES) {
+			len = n - i0 < LANES ? n - i0 : LANES;
+			const float *xr = inp + i0, *rr = res ? res + i0 : NULL;
+			float *yr = out + i0;
+			if (rr && relu)
+				for (k = 0; k < len; k++) {
+					v = xr[k] * sc[k] + sh[k] + rr[k];
+					yr[k] = v > 0 ? v : 0;
+				}
+			else if (rr)
+				for (k = 0; k < len; k++)
+					yr[k] = xr[k] * sc[k] + sh[k] + rr[k];
+			else if (relu)
+				for (k = 0; k < len; k++) {
+					v = xr[k] * sc[k] + sh[k];
+					yr[k] = v > 0 ? v : 0;
+				}
+			else
+				for (k = 0; k < len; k++)
+					yr[k] = xr[k] * sc[k] + sh[k];
+		}
+		return;
+	}
+	/* other widths: block by block over the rows */
+	for (c0 = 0; c0 < C; c0 += CBLK) {
+		float scale[CBLK], shift[CBLK];
+		cb = C - c0 < CBLK ? C - c0 : CBLK;
+		for (c = 0; c < cb; c++) {
+			scale[c] = rstd[c0 + c] * gamma[c0 + c];
+			shift[c] = beta[c0 + c] - mean[c0 + c] * scale[c];
+		}
+		for (r = 0; r < M; r++) {
+			const float *xr = inp + r * C + c0;
+			const float *rr = res ? res + r * C + c0 : NULL;
+			float *yr = out + r * C + c0;
+			if (rr)
+				for (c = 0; c < cb; c++) {
+					v = xr[c] * scale[c] + shift[c] + rr[c];
+					yr[c] = relu && !(v > 0) ? 0 : v;
+				}
+			else if (relu)
+				for (c = 0; c < cb; c++) {
+					v = xr[c] * scale[c] + shift[c];
+					yr[c] = v > 0 ? v : 0;
+				}
+			else
+				for (c = 0; c < cb; c++)
+					yr[c] = xr[c] * scale[c] + shift[c];
+		}
+	}
+}
+
+/* Sums of dy and dy * xhat over rows for channels [c0, c0 + cb), with dy
+ * masked by out > 0 when out: sdy, sdyx (cb). */
+static void
+gsum_cols(double *sdy, double *sdyx, const float *dout, const float *out,
+    const float *inp, const float *mean, const float *rstd, size_t M, int ld,
+    int c0, int cb)
+{
+	float mu[CBLK], rs[CBLK], p1[CBLK], p2[CBLK], g, xh;
+	size_t r0, r, end;
+	int c;
+
+	for (c = 0; c < cb; c++) {
+		sdy[c] = sdyx[c] = 0;
+		mu[c] = mean[c0 + c];
+		rs[c] = rstd[c0 + c];
+	}
+	for (r0 = 0; r0 < M; r0 += RBLK) {
+		end = r0 + RBLK < M ? r0 + RBLK : M;
+		for (c = 0; c < cb; c++)
+			p1[c] = p2[c] = 0;
+		for (r = r0; r < end; r++) {
+			const float *xr = inp + r * ld + c0;
+			const float *gr = dout + r * ld + c0;
+			if (out) {
+				const float *yr = out + r * ld + c0;
+				for (c = 0; c < cb; c++) {
+					g = yr[c] > 0 ? gr[c] : 0;
+					xh = (xr[c] - mu[c]) * rs[c];
+					p1[c] += g;
+					p2[c] += g * xh;
+				}
+			} else {
+				for (c = 0; c < cb; c++) {
+					xh = (xr[c] - mu[c]) * rs[c];
+					p1[c] += gr[c];
+					p2[c] += gr[c] * xh;
+				}
+			}
+		}
+		for (c = 0; c < cb; c++) {
+			sdy[c] += p1[c];
+			sdyx[c] += p2[c];
+		}
+	}
+}
+
+/* dinp (=, or += when add) k dy + a x + b for channels [c0, c0 + cb);
+ * k, a, b indexed from c0. */
+static void
+gapply_cols(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *k, const float *a, const float *b,
+    size_t M, int ld, int c0, int cb, int add)
+{
+	size_t r;
+	float g;
+	int c;
+
+	for (r = 0; r < M; r++) {
+		const float *xr = inp + r * ld + c0;
+		const float *gr = dout + r * ld + c0;
+		float *dr = dinp + r * ld + c0;
+		if (out) {
+			const float *yr = out + r * ld + c0;
+			for (c = 0; c < cb; c++) {
+				g = yr[c] > 0 ? gr[c] : 0;
+				dr[c] = (add ? dr[c] : 0) + (k[c] * g +
+				    a[c] * xr[c] + b[c]);
+			}
+		} else {
+			for (c = 0; c < cb; c++)
+				dr[c] = (add ? dr[c] : 0) + (k[c] * gr[c] +
+				    a[c] * xr[c] + b[c]);
+		}
+	}
+}
+
+/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)), written as
+ * dx = k dy + a x + b per channel; all arrays (n). */
+static void
+gcoef(float *k, float *a, float *b, float *dgamma, float *dbeta,
+    const double *sdy, const double *sdyx, const float *mean,
+    const float *rstd, const float *gamma, size_t M, int n)
+{
+	int c;
+
+	for (c = 0; c < n; c++) {
+		dgamma[c] += (float)sdyx[c];
+		dbeta[c] += (float)sdy[c];
+		k[c] = gamma[c] * rstd[c];
+		a[c] = -k[c] * rstd[c] * (float)(sdyx[c] / (double)M);
+		b[c] = -k[c] * (float)(sdy[c] / (double)M) - a[c] * mean[c];
+	}
+}
+
+void
+mm_bn_grad_sum_ld(double *sdy, double *sdyx, const float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C, int ld)
+{
+	double acc[LANES], acc2[LANES];
+	float mu[LANES], rs[LANES];
+	int c0;
+
+	if (ld == C && use_lanes(C)) {
+		lane_spread(mu, mean, C);
+		lane_spread(rs, rstd, C);
+		lane_sums(acc, acc2, inp, dout, NULL, out, mu, rs, M * C, 2);
+		lane_fold(sdy, acc, C);
+		lane_fold(sdyx, acc2, C);
+		return;
+	}
+	for (c0 = 0; c0 < C; c0 += CBLK)
+		gsum_cols(sdy + c0, sdyx + c0, dout, out, inp, mean, rstd, M,
+		    ld, c0, C - c0 < CBLK ? C - c0 : CBLK);
+}
+
+void
+mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C)
+{
+	mm_bn_grad_sum_ld(sdy, sdyx, dout, out, inp, mean, rstd, M, C, C);
+}
+
+void
+mm_bn_grad_sum_mask(double *sdy, double *sdyx, float *dout,
+    const float *out, const float *inp, const float *mean, const float *rstd,
+    size_t M, int C)
+{
+	double acc[LANES], acc2[LANES];
+	float mu[LANES], rs[LANES];
+
+	if (!use_lanes(C)) {
+		mm_relu_mask(dout, out, M * C);
+		mm_bn_grad_sum(sdy, sdyx, dout, NULL, inp, mean, rstd, M, C);
+		return;
+	}
+	lane_spread(mu, mean, C);
+	lane_spread(rs, rstd, C);
+	lane_sums(acc, acc2, inp, NULL, dout, out, mu, rs, M * C, 3);
+	lane_fold(sdy, acc, C);
+	lane_fold(sdyx, acc2, C);
+}
+
+void
+mm_bn_grad_coef(float *coef, float *dgamma, float *dbeta, const double *sdy,
+    const double *sdyx, const float *mean, const float *rstd,
+    const float *gamma, size_t M, int C)
+{
+	gcoef(coef, coef + C, coef + 2 * C, dgamma, dbeta, sdy, sdyx, mean,
+	    rstd, gamma, M, C);
+}
+
+void
+mm_bn_grad_apply_ld(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *coef, size_t M, int C, int ld, int add)
+{
+	const float *k = coef, *a = coef + C, *b = coef + 2 * C;
+	float kl[LANES], al[LANES], bl[LANES];
+	size_t n = M * C, i0, len, j;
+	int c0;
+
+	if (ld != C || !use_lanes(C)) {
+		for (c0 = 0; c0 < C; c0 += CBLK)
+			gapply_cols(dinp, dout, out, inp, k + c0, a + c0,
+			    b + c0, M, ld, c0, C - c0 < CBLK ? C - c0 : CBLK,
+			    add);
+		return;
+	}
+	lane_spread(kl, k, C);
+	lane_spread(al, a, C);
+	lane_spread(bl, b, C);
+	for (i0 = 0; i0 < n; i0 += LANES) {
+		len = n - i0 < LANES ? n - i0 : LANES;
+		const float *xr = inp + i0, *gr = dout + i0;
+		const float *yr = out ? out + i0 : NULL;
+		float *dr = dinp + i0;
+		if (yr && add)
+			for (j = 0; j < len; j++)
+				dr[j] += kl[j] * gr[j] * (float)(yr[j] > 0) +
+				    al[j] * xr[j] + bl[j];
+		else if (yr)
+			for (j = 0; j < len; j++)
+				dr[j] = kl[j] * gr[j] * (float)(yr[j] > 0) +
+				    al[j] * xr[j] + bl[j];
+		else if (add)
+			for (j = 0; j < len; j++)
+				dr[j] += kl[j] * gr[j] + al[j] * xr[j] + bl[j];
+		else
+			for (j = 0; j < len; j++)
+				dr[j] = kl[j] * gr[j] + al[j] * xr[j] + bl[j];
+	}
+}
+
+void
+mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
+    const float *inp, const float *coef, size_t M, int C, int add)
+{
+	mm_bn_grad_apply_ld(dinp, dout, out, inp, coef, M, C, C, add);
+}
+
+void
+mm_bn_stats_add(double *acc, double *nacc, const double *part, double n,
+    int C)
+{
+	double na = *nacc, tot = na + n, d;
+	int c;
+
+	if (n <= 0)
+		return;
+	for (c = 0; c < C; c++) {
+		d = part[c] - acc[c];
+		acc[c] += d * (n / tot);
+		acc[C + c] += part[C + c] + d * d * (na * n / tot);
+	}
+	*nacc = tot;
+}

@@ -1,0 +1,259 @@
+/*
+ * conv-x86-kern.h - the direct 3x3 convolution kernels of one SIMD level:
+ * a template that conv-x86.c includes once per level, so that AVX-512F and
+ * AVX2 + FMA do the same operations in the same order (only the vector
+ * width and the register blocking differ).  Not a header of its own.
+ *
+ * The includer defines:
+ *   K(name)       the level's name for a function (name##_512, ...)
+ *   TGT           its target attribute string
+ *   VL, VF        floats per vector, the vector type
+ *   VLOAD, VSTORE, VSET1, VFMA, VZERO   unaligned load and store,
+ *                 broadcast, fused multiply-add (a b + c), zero
+ *   CHUNK(Co, Cx) input channels per pass of the forward kernel (so that
+ *                 their weights stay in the L1 cache)
+ *   FWD16, FWD32, FWD64   forward blocking for 16, 32, 64 output
+ *                 channels: "KO, XB" = vectors per pixel, pixels per block
+ *   DW16, DW32, DW64      weight-gradient blocking: "KO, CB" = vectors per
+ *                 tap row, input channels per block
+ *   D16_WMOD      the row length multiple K(direct16) needs
+ * and, after the include, K(direct16): its own register-blocked kernel
+ * for 16 output channels at stride 1 (declared below).
+ *
+ * A group of KO vectors covers VL KO of the Co output channels; when that
+ * is fewer than Co the kernels run once per group (the caller's arrays
+ * keep their Co-wide rows).
+ */
+
+/*
+ * Direct 3x3 convolution, stride S, of one zero-padded sample into one
+ * group of output channels:
+ *   out[y, x, g] (+)= sum over taps t = (ky, kx), then c < cn, of
+ *                     pad[S y + ky, S x + kx, c] * wt[t, c, g]
+ * out (H, W, Co), pad (., Wp, Cx), wt (9, Cx, Co), g < VL KO.  Blocks of
+ * XB pixels of a row share each weight load (XB KO FMAs with broadcast
+ * inputs); XB KO accumulators stay in registers.  KO, XB and S are
+ * constants in each instance below.
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+K(direct_body)(float *out, const float *pad, const float *wt, int H, int W,
+    int Wp, int Cx, int cn, int add, const int KO, const int XB, const int S,
+    int Co)
+{
+	size_t rs = (size_t)Wp * Cx;
+	int y, x0, nb, t, c, j, k;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += nb) {
+			float *o = out + ((size_t)y * W + x0) * Co;
+			nb = W - x0 < XB ? W - x0 : XB;
+			if (nb == XB) {
+				VF acc[XB][KO], w[KO], b;
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						acc[j][k] = add ? VLOAD(o + Co * j +
+						    VL * k) : VZERO();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * x0 + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < cn; c++) {
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							w[k] = VLOAD(wp + Co * c +
+							    VL * k);
+#pragma GCC unroll 16
+						for (j = 0; j < XB; j++) {
+							b = VSET1(ip[S * j * Cx + c]);
+#pragma GCC unroll 4
+							for (k = 0; k < KO; k++)
+								acc[j][k] = VFMA(b, w[k],
+								    acc[j][k]);
+						}
+					}
+				}
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						VSTORE(o + Co * j + VL * k,
+						    acc[j][k]);
+				continue;
+			}
+			for (j = 0; j < nb; j++) {
+				VF a[KO];
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					a[k] = add ? VLOAD(o + Co * j + VL * k) :
+					    VZERO();
+				for (t = 0; t < 9; t++) {
+					const float *ip = pad + (S * y + t / 3) *
+					    rs + (size_t)(S * (x0 + j) + t % 3) * Cx;
+					const float *wp = wt + (size_t)t * Cx * Co;
+					for (c = 0; c < cn; c++)
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							a[k] = VFMA(VSET1(ip[c]),
+							    VLOAD(wp + Co * c + VL * k),
+							    a[k]);
+				}
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					VSTORE(o + Co * j + VL * k, a[k]);
+			}
+		}
+}
+
+/*
+ * Weight gradient of the same convolution for one sample and one group of
+ * output channels:
+ *   dwt[t, c, g] += sum over output pixels (y, x) of
+ *                   x[S y + ky - 1, S x + kx - 1, c] * dy[y, x, g]
+ * over the pixels whose input lies inside the image (the zero padding
+ * adds nothing).  dwt (9, Cx, Co), x (H, W, Cx), dy (Ho, Wo, Co),
+ * g < VL KO.  For each tap and block of CB input channels, CB KO
+ * accumulators stay in registers over all pixels; Cx must be a multiple
+ * of CB.
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
+    int H, int W, int Cx, const int KO, const int CB, const int S, int Co)
+{
+	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px;
+
+	for (t = 0; t < 9; t++) {
+		ky = t / 3;
+		kx = t % 3;
+		/* 0 <= S y + ky - 1 < H, likewise for x */
+		y0 = ky == 0;
+		y1 = (H - ky) / S + 1;
+		y1 = y1 < Ho ? y1 : Ho;
+		x0 = kx == 0;
+		x1 = (W - kx) / S + 1;
+		x1 = x1 < Wo ? x1 : Wo;
+		for (c0 = 0; c0 < Cx; c0 += CB) {
+			VF acc[CB][KO], d[KO], b;
+			float *o = dwt + ((size_t)t * Cx + c0) * Co;
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[c][k] = VLOAD(o + Co * c + VL * k);
+			for (y = y0; y < y1; y++) {
+				const float *ip = x + ((size_t)(S * y + ky - 1) *
+				    W + kx - 1) * Cx + c0;
+				const float *g = dy + (size_t)y * Wo * Co;
+				for (px = x0; px < x1; px++) {
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						d[k] = VLOAD(g + (size_t)px * Co +
+						    VL * k);
+#pragma GCC unroll 16
+					for (c = 0; c < CB; c++) {
+						b = VSET1(ip[(size_t)S * px * Cx +
+						    c]);
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							acc[c][k] = VFMA(b, d[k],
+							    acc[c][k]);
+					}
+				}
+			}
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					VSTORE(o + Co * c + VL * k, acc[c][k]);
+		}
+	}
+}
+
+/* The bodies over all groups of Co output channels, with the stride made
+ * a constant. */
+static inline __attribute__((always_inline, target(TGT))) void
+K(direct_groups)(float *out, const float *pad, const float *wt, int Ho,
+    int Wo, int Wp, int Cx, int cn, int add, int Co, int S, const int KO,
+    const int XB)
+{
+	int h;
+
+	for (h = 0; h < Co; h += VL * KO)
+		if (S == 1)
+			K(direct_body)(out + h, pad, wt + h, Ho, Wo, Wp, Cx, cn,
+			    add, KO, XB, 1, Co);
+		else
+			K(direct_body)(out + h, pad, wt + h, Ho, Wo, Wp, Cx, cn,
+			    add, KO, XB, 2, Co);
+}
+
+static inline __attribute__((always_inline, target(TGT))) void
+K(dweight_groups)(float *dwt, const float *x, const float *dy, int Ho,
+    int Wo, int H, int W, int Cx, int Co, int S, const int KO, const int CB)
+{
+	int h;
+
+	for (h = 0; h < Co; h += VL * KO)
+		if (S == 1)
+			K(dweight_body)(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
+			    KO, CB, 1, Co);
+		else
+			K(dweight_body)(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
+			    KO, CB, 2, Co);
+}
+
+/* 16 output channels, stride 1, W a multiple of D16_WMOD, Wp = W + 2:
+ * the level's own blocking (defined by the includer). */
+__attribute__((target(TGT))) static void
+K(direct16)(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add);
+
+/* out (Ho, Wo, Co) (+)= the direct convolution of one padded sample
+ * pad (., Wp, Cx) with wt (9, Cx, Co), Co = 16, 32 or 64, stride S = 1
+ * or 2; input channels in passes of CHUNK(Co, Cx). */
+__attribute__((target(TGT))) static void
+K(direct)(float *out, const float *pad, const float *wt, int Ho, int Wo,
+    int Wp, int Cx, int Co, int S, int add)
+{
+	int c0, cn, a;
+
+	for (c0 = 0; c0 < Cx; c0 += cn) {
+		const float *p = pad + c0, *w = wt + (size_t)c0 * Co;
+		cn = Cx - c0 < CHUNK(Co, Cx) ? Cx - c0 : CHUNK(Co, Cx);
+		a = add || c0;
+		if (Co == 16 && S == 1 && Wo % D16_WMOD == 0 && Wp == Wo + 2)
+			K(direct16)(out, p, w, Ho, Wo, Cx, cn, a);
+		else if (Co == 16)
+			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
+			    S, FWD16);
+		else if (Co == 32)
+			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
+			    S, FWD32);
+		else
+			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
+			    S, FWD64);
+	}
+}
+
+/* dwt (9, Cx, Co) += the weight gradient of one sample x (H, W, Cx) and
+ * dy (Ho, Wo, Co); Cx a multiple of K(dweight_block)(Co). */
+__attribute__((target(TGT))) static void
+K(dweight)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
+    int H, int W, int Cx, int Co, int S)
+{
+	if (Co == 16)
+		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW16);
+	else if (Co == 32)
+		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW32);
+	else
+		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW64);
+}
+
+/* The input channels per block of K(dweight) for Co output channels. */
+static int
+K(dweight_block)(int Co)
+{
+	return Co == 16 ? second(DW16) : Co == 32 ? second(DW32) :
+	    second(DW64);
+}

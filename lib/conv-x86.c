@@ -1,0 +1,404 @@
+/*
+ * conv-x86.c - the direct 3x3 convolution kernels for x86 (see
+ * conv-x86.h) and the SIMD level of the library (mm_nn_simd, conv.h).
+ *
+ * The kernels of both levels come from one template, conv-x86-kern.h,
+ * instantiated below for AVX-512F (16 floats a vector, 32 registers) and
+ * for AVX2 + FMA (8 floats, 16 registers) with each level's register
+ * blocking.  Beside the template each level has what only its register
+ * file allows: a kernel for 16 output channels that shares each input
+ * broadcast between the taps (2 rows x 8 pixels with AVX-512, 1 row x 4
+ * pixels with AVX2), and, with AVX-512 only, the weight gradient of the
+ * first layer's 1 to 3 input channels.  Blocking fixes the order of each
+ * sum, so the levels round differently; t-nn compares each with the
+ * naive convolution.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "autovec.h"
+#include "conv.h"
+#include "conv-x86.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MM_X86 1
+#endif
+
+/* ---- SIMD level ----
+ * The kernels come in AVX-512F (level 2) and AVX2 + FMA (level 1)
+ * versions, chosen at run time; without either (or when switched off,
+ * for tests and comparisons) every convolution takes the portable
+ * im2col + sgemm path (level 0), and the probes dgemm. */
+static int simd_level = -1, simd_max = -1;
+
+int
+mm_nn_simd(int level)
+{
+	const char *s;
+
+	if (simd_max < 0) {
+		simd_max = 0;
+#ifdef MM_X86
+		if (__builtin_cpu_supports("avx512f"))
+			simd_max = 2;
+		else if (__builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("fma"))
+			simd_max = 1;
+#endif
+		simd_level = simd_max;
+		if ((s = getenv("MMIB_SIMD")) && *s >= '0' && *s <= '2' &&
+		    *s - '0' < simd_max)
+			simd_level = *s - '0';
+	}
+	if (level >= 0)
+		simd_level = level < simd_max ? level : simd_max;
+	return simd_level;
+}
+
+#ifdef MM_X86
+/* pad (H + 2, W + 2, C) = one sample x (H, W, C) inside a zero border */
+static void
+pad_sample(float *pad, const float *x, int H, int W, int C)
+{
+	size_t row = (size_t)(W + 2) * C;
+	int y;
+
+	memset(pad, 0, row * sizeof *pad);
+	for (y = 0; y < H; y++) {
+		float *d = pad + (y + 1) * row;
+		memset(d, 0, C * sizeof *d);
+		memcpy(d + C, x + (size_t)y * W * C, (size_t)W * C * sizeof *d);
+		memset(d + (size_t)(W + 1) * C, 0, C * sizeof *d);
+	}
+	memset(pad + (H + 1) * row, 0, row * sizeof *pad);
+}
+
+/* The second of a blocking pair "KO, CB" (see conv-x86-kern.h). */
+static inline int
+second(int a, int b)
+{
+	(void)a;
+	return b;
+}
+
+/* The template's vector operations, from each level's intrinsics
+ * _mm512_*_ps or _mm256_*_ps (VP). */
+#define VLOAD VP(loadu)
+#define VSTORE VP(storeu)
+#define VSET1 VP(set1)
+#define VFMA VP(fmadd)
+#define VZERO VP(setzero)
+
+/* ---- AVX-512F ---- */
+#define K(name) name##_512
+#define TGT "avx512f"
+#define VL 16
+#define VF __m512
+#define VP(op) _mm512_##op##_ps
+/* 64 channels: 16 input channels at a time, so that their weights
+ * (36 KiB) stay in the L1 cache; fewer channels all at once */
+#define CHUNK(Co, Cx) ((Co) == 64 ? 16 : (Cx))
+#define FWD16 1, 8
+#define FWD32 2, 8
+#define FWD64 4, 4
+#define DW16 1, 16
+#define DW32 2, 8
+#define DW64 4, 4
+#define D16_WMOD 8
+#include "conv-x86-kern.h"
+
+/*
+ * The direct convolution into 16 output channels, stride 1, W a multiple
+ * of 8, in blocks of 2 rows x 8 pixels: each input value of the block's
+ * 4 x 10 window is broadcast once and multiplies every tap weight that
+ * reaches an output of the block (144 FMAs per 40 broadcasts and 9
+ * weight loads per input channel, against one broadcast per FMA in
+ * direct_body).  An odd last row goes through direct_body_512().
+ */
+__attribute__((target("avx512f"))) static void
+direct16_512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	int y0, x0, c, t, ir, ic, r, j;
+
+	for (y0 = 0; y0 + 2 <= H; y0 += 2)
+		for (x0 = 0; x0 < W; x0 += 8) {
+			__m512 acc[2][8], w[9], b;
+			float *o = out + ((size_t)y0 * W + x0) * 16;
+#pragma GCC unroll 2
+			for (r = 0; r < 2; r++)
+#pragma GCC unroll 8
+				for (j = 0; j < 8; j++)
+					acc[r][j] = add ? _mm512_loadu_ps(o +
+					    ((size_t)r * W + j) * 16) :
+					    _mm512_setzero_ps();
+			for (c = 0; c < cn; c++) {
+				const float *ip = pad + y0 * rs +
+				    (size_t)x0 * Cx + c;
+#pragma GCC unroll 9
+				for (t = 0; t < 9; t++)
+					w[t] = _mm512_loadu_ps(wt +
+					    ((size_t)t * Cx + c) * 16);
+#pragma GCC unroll 4
+				for (ir = 0; ir < 4; ir++)
+#pragma GCC unroll 10
+					for (ic = 0; ic < 10; ic++) {
+						b = _mm512_set1_ps(ip[ir * rs +
+						    (size_t)ic * Cx]);
+#pragma GCC unroll 2
+						for (r = 0; r < 2; r++) {
+							if (ir - r < 0 || ir - r > 2)
+								continue;
+#pragma GCC unroll 8
+							for (j = 0; j < 8; j++) {
+								if (ic - j < 0 || ic - j > 2)
+									continue;
+								acc[r][j] = _mm512_fmadd_ps(b,
+								    w[(ir - r) * 3 + ic - j],
+								    acc[r][j]);
+							}
+						}
+					}
+			}
+#pragma GCC unroll 2
+			for (r = 0; r < 2; r++)
+#pragma GCC unroll 8
+				for (j = 0; j < 8; j++)
+					_mm512_storeu_ps(o + ((size_t)r * W + j) *
+					    16, acc[r][j]);
+		}
+	if (H % 2)
+		direct_body_512(out + (size_t)(H - 1) * W * 16, pad + (H - 1) * rs,
+		    wt, 1, W, W + 2, Cx, cn, add, 1, 8, 1, 16);
+}
+
+/*
+ * The weight gradient for few input channels (the first layer: Cx = CX of
+ * 1 to 3), 16 output channels, stride 1, from a zero-padded sample: all
+ * 9 CX weight rows stay in registers while each output-gradient pixel is
+ * loaded once.  dwt (9, CX, 16), pad (Ho + 2, Wo + 2, CX), dy (Ho, Wo, 16).
+ */
+static inline __attribute__((always_inline, target("avx512f"))) void
+dweight_few_512_body(float *dwt, const float *pad, const float *dy, int Ho,
+    int Wo, const int CX)
+{
+	size_t rs = (size_t)(Wo + 2) * CX;
+	__m512 acc[9][CX], d;
+	int t, c, y, x;
+
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			acc[t][c] = _mm512_loadu_ps(dwt + (t * CX + c) * 16);
+	for (y = 0; y < Ho; y++)
+		for (x = 0; x < Wo; x++) {
+			const float *ip = pad + y * rs + (size_t)x * CX;
+			d = _mm512_loadu_ps(dy + ((size_t)y * Wo + x) * 16);
+#pragma GCC unroll 9
+			for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+				for (c = 0; c < CX; c++)
+					acc[t][c] = _mm512_fmadd_ps(
+					    _mm512_set1_ps(ip[(t / 3) * rs +
+					    (t % 3) * CX + c]), d, acc[t][c]);
+		}
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			_mm512_storeu_ps(dwt + (t * CX + c) * 16, acc[t][c]);
+}
+
+__attribute__((target("avx512f"))) static void
+dweight_few_512(float *dwt, const float *pad, const float *dy, int Ho,
+    int Wo, int Cx)
+{
+	if (Cx == 1)
+		dweight_few_512_body(dwt, pad, dy, Ho, Wo, 1);
+	else if (Cx == 2)
+		dweight_few_512_body(dwt, pad, dy, Ho, Wo, 2);
+	else
+		dweight_few_512_body(dwt, pad, dy, Ho, Wo, 3);
+}
+
+#undef K
+#undef TGT
+#undef VL
+#undef VF
+#undef VP
+#undef CHUNK
+#undef FWD16
+#undef FWD32
+#undef FWD64
+#undef DW16
+#undef DW32
+#undef DW64
+#undef D16_WMOD
+
+/* ---- AVX2 + FMA ----
+ * Groups of at most 32 output channels (4 registers a pixel); input
+ * channels 16 at a time, so that their weights stay in the L1 cache. */
+#define K(name) name##_256
+#define TGT "avx2,fma"
+#define VL 8
+#define VF __m256
+#define VP(op) _mm256_##op##_ps
+#define CHUNK(Co, Cx) 16
+#define FWD16 2, 4
+#define FWD32 4, 2
+#define FWD64 4, 2
+#define DW16 2, 4
+#define DW32 4, 2
+#define DW64 4, 2
+#define D16_WMOD 4
+#include "conv-x86-kern.h"
+
+/* 16 output channels, stride 1, AVX2: for each kernel row, each input
+ * of the 1 x (XB + 2) window is broadcast once for every tap reaching
+ * the block (XB = 4 pixels, 2 registers each). */
+__attribute__((target("avx2,fma"))) static void
+direct16_256(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add)
+{
+	size_t rs = (size_t)(W + 2) * Cx;
+	int y, x0, ky, c, j, k, ic;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += 4) {
+			__m256 acc[4][2], w[3][2], b;
+			float *o = out + ((size_t)y * W + x0) * 16;
+#pragma GCC unroll 4
+			for (j = 0; j < 4; j++)
+#pragma GCC unroll 2
+				for (k = 0; k < 2; k++)
+					acc[j][k] = add ? _mm256_loadu_ps(o +
+					    16 * j + 8 * k) : _mm256_setzero_ps();
+			for (ky = 0; ky < 3; ky++) {
+				const float *ip = pad + (y + ky) * rs +
+				    (size_t)x0 * Cx;
+				const float *wp = wt + (size_t)3 * ky * Cx * 16;
+				for (c = 0; c < cn; c++) {
+#pragma GCC unroll 3
+					for (j = 0; j < 3; j++)
+#pragma GCC unroll 2
+						for (k = 0; k < 2; k++)
+							w[j][k] = _mm256_loadu_ps(wp +
+							    ((size_t)j * Cx + c) * 16 +
+							    8 * k);
+#pragma GCC unroll 6
+					for (ic = 0; ic < 6; ic++) {
+						b = _mm256_set1_ps(ip[ic * Cx + c]);
+#pragma GCC unroll 4
+						for (j = 0; j < 4; j++) {
+							if (ic - j < 0 || ic - j > 2)
+								continue;
+#pragma GCC unroll 2
+							for (k = 0; k < 2; k++)
+								acc[j][k] = _mm256_fmadd_ps(b,
+								    w[ic - j][k], acc[j][k]);
+						}
+					}
+				}
+			}
+#pragma GCC unroll 4
+			for (j = 0; j < 4; j++)
+#pragma GCC unroll 2
+				for (k = 0; k < 2; k++)
+					_mm256_storeu_ps(o + 16 * j + 8 * k,
+					    acc[j][k]);
+		}
+}
+
+/* The kernels of one level. */
+struct kernels {
+	void (*direct)(float *, const float *, const float *, int, int, int,
+	    int, int, int, int);
+	void (*dweight)(float *, const float *, const float *, int, int, int,
+	    int, int, int, int);
+	int (*dweight_block)(int);
+};
+static const struct kernels k512 = { direct_512, dweight_512,
+    dweight_block_512 };
+static const struct kernels k256 = { direct_256, dweight_256,
+    dweight_block_256 };
+
+static const struct kernels *
+kernels(void)
+{
+	return simd_level == 2 ? &k512 : &k256;
+}
+#endif
+
+int
+mm_direct_ok(int Co, int stride)
+{
+#ifdef MM_X86
+	return (Co == 16 || Co == 32 || Co == 64) && stride <= 2 &&
+	    mm_nn_simd(-1) > 0;
+#else
+	(void)Co;
+	(void)stride;
+	return 0;
+#endif
+}
+
+int
+mm_direct_dw_ok(int Cx, int Co, int stride)
+{
+	if (!mm_direct_ok(Co, stride))
+		return 0;
+#ifdef MM_X86
+	if (Cx <= 3)
+		return Co == 16 && stride == 1 && simd_level == 2;
+	return Cx % kernels()->dweight_block(Co) == 0;
+#else
+	(void)Cx;
+	return 0;
+#endif
+}
+
+void
+mm_direct_forward(float *out, const float *x, const float *wt, float *pad,
+    int N, int H, int W, int Cx, int Co, int S, int add)
+{
+#ifdef MM_X86
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
+	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
+	const struct kernels *k = kernels();
+
+	for (n = 0; n < N; n++) {
+		pad_sample(pad, x + n * in, H, W, Cx);
+		k->direct(out + n * on, pad, wt, Ho, Wo, W + 2, Cx, Co, S, add);
+	}
+#else
+	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
+	(void)Cx, (void)Co, (void)S, (void)add;
+#endif
+}
+
+void
+mm_direct_dweight(float *dwt, const float *x, const float *dy, float *pad,
+    int N, int H, int W, int Cx, int Co, int S)
+{
+#ifdef MM_X86
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
+	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
+	const struct kernels *k = kernels();
+
+	for (n = 0; n < N; n++) {
+		if (Cx <= 3) {
+			pad_sample(pad, x + n * in, H, W, Cx);
+			dweight_few_512(dwt, pad, dy + n * on, Ho, Wo, Cx);
+			continue;
+		}
+		k->dweight(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx, Co,
+		    S);
+	}
+#else
+	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
+	(void)Cx, (void)Co, (void)S;
+#endif
+}

@@ -1,0 +1,348 @@
+/*
+ * conv.c - 3x3 convolution (see conv.h): im2col + sgemm in chunks of
+ * output pixels, or the direct kernels of conv-x86.c where they apply,
+ * and the convolution fused with its BatchNorm's statistics (forward) and
+ * input gradient (backward), sample by sample while the data is in cache.
+ */
+#include <string.h>
+
+#include "autovec.h"
+
+#include <cblas.h>
+
+#include "nn.h"
+#include "conv-x86.h"
+
+#define COL_FLOATS 32768 /* im2col chunk: 128 KiB, stays in L2 */
+
+/* Rows of the im2col chunk for K = 9 Cin columns. */
+static size_t
+chunk_rows(int Cin)
+{
+	size_t K = 9 * (size_t)Cin, R = COL_FLOATS / K;
+
+	return R ? R : 1;
+}
+
+size_t
+mm_conv3x3_scratch(int H, int W, int Cin, int Cout)
+{
+	size_t K = 9 * (size_t)Cin, C = Cin > Cout ? Cin : Cout;
+
+	/* permuted weight, its gradient, column chunk and its gradient,
+	 * one zero-padded sample for the direct kernels, one sample of
+	 * output gradient (mm_conv3x3_backward_bn) */
+	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K +
+	    (size_t)(H + 2) * (W + 2) * C + (size_t)H * W * Cout;
+}
+
+static void
+copyf(float *dst, const float *src, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = src[i];
+}
+
+static void
+zerof(float *dst, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = 0;
+}
+
+/* Columns of output pixels [p0, p1): col (p1 - p0, 3, 3, Cin), the
+ * (ky, kx, c) order that makes each tap a contiguous copy in NHWC. */
+static void
+im2col(float *col, const float *inp, size_t p0, size_t p1, int H, int W,
+    int Cin, int Ho, int Wo, int stride)
+{
+	size_t p, HWo = (size_t)Ho * Wo, K = 9 * (size_t)Cin;
+	int n, oy, ox, iy, ix, ky, kx, rem;
+
+	for (p = p0; p < p1; p++) {
+		float *dst = col + (p - p0) * K;
+		n = (int)(p / HWo);
+		rem = (int)(p % HWo);
+		oy = rem / Wo;
+		ox = rem % Wo;
+		for (ky = 0; ky < 3; ky++, dst += 3 * Cin) {
+			iy = oy * stride - 1 + ky;
+			if (iy < 0 || iy >= H) {
+				zerof(dst, 3 * Cin);
+				continue;
+			}
+			ix = ox * stride - 1;
+			/* row (n, iy) of the input, indexed by x */
+			const float *row = inp + ((size_t)n * H + iy) * W * Cin;
+			if (ix >= 0 && ix + 2 < W) {
+				copyf(dst, row + (size_t)ix * Cin, 3 * Cin);
+				continue;
+			}
+			for (kx = 0; kx < 3; kx++) {
+				if (ix + kx < 0 || ix + kx >= W)
+					zerof(dst + kx * Cin, Cin);
+				else
+					copyf(dst + kx * Cin, row +
+					    (size_t)(ix + kx) * Cin, Cin);
+			}
+		}
+	}
+}
+
+/* dinp += the columns of output pixels [p0, p1) put back in place. */
+static void
+col2im(float *dinp, const float *col, size_t p0, size_t p1, int H, int W,
+    int Cin, int Ho, int Wo, int stride)
+{
+	size_t p, HWo = (size_t)Ho * Wo, K = 9 * (size_t)Cin;
+	int n, oy, ox, iy, ix, ky, kx, rem, c, lo, hi;
+
+	for (p = p0; p < p1; p++) {
+		const float *src = col + (p - p0) * K;
+		n = (int)(p / HWo);
+		rem = (int)(p % HWo);
+		oy = rem / Wo;
+		ox = rem % Wo;
+		ix = ox * stride - 1;
+		lo = ix < 0 ? -ix : 0;
+		hi = ix + 2 >= W ? W - ix : 3;
+		for (ky = 0; ky < 3; ky++, src += 3 * Cin) {
+			iy = oy * stride - 1 + ky;
+			if (iy < 0 || iy >= H)
+				continue;
+			float *row = dinp + ((size_t)n * H + iy) * W * Cin;
+			for (kx = lo; kx < hi; kx++) {
+				float *d = row + (size_t)(ix + kx) * Cin;
+				const float *s = src + kx * Cin;
+				for (c = 0; c < Cin; c++)
+					d[c] += s[c];
+			}
+		}
+	}
+}
+
+/* wp (Cout, 3, 3, Cin) from PyTorch's w (Cout, Cin, 3, 3). */
+static void
+permute_weight(float *wp, const float *w, int Cin, int Cout)
+{
+	int o, c, t;
+
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wp[((size_t)o * 9 + t) * Cin + c] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
+/* wp (9, Cin, Cout) from PyTorch's w (Cout, Cin, 3, 3), for the direct
+ * kernels. */
+static void
+direct_weight(float *wp, const float *w, int Cin, int Cout)
+{
+	int o, c, t;
+
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wp[((size_t)t * Cin + c) * Cout + o] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
+void
+mm_conv3x3_forward(float *out, const float *inp, const float *w, int N,
+    int H, int W, int Cin, int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t P = (size_t)N * Ho * Wo, p0, p1;
+	float *wp = scratch, *col = scratch + 2 * (size_t)Cout * K;
+	float *pad = col + 2 * R * K;
+
+	if (mm_direct_ok(Cout, stride)) {
+		direct_weight(wp, w, Cin, Cout);
+		mm_direct_forward(out, inp, wp, pad, N, H, W, Cin, Cout, stride,
+		    0);
+		return;
+	}
+	permute_weight(wp, w, Cin, Cout);
+	for (p0 = 0; p0 < P; p0 = p1) {
+		p1 = p0 + R < P ? p0 + R : P;
+		im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
+		/* out (R, Cout) = col (R, K) wp^T (K, Cout) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+		    (int)(p1 - p0), Cout, (int)K, 1.0f, col, (int)K, wp,
+		    (int)K, 0.0f, out + p0 * Cout, Cout);
+	}
+}
+
+void
+mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
+    const float *inp, const float *w, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t P = (size_t)N * Ho * Wo, p0, p1;
+	float *wp = scratch, *dwp = wp + (size_t)Cout * K;
+	float *col = dwp + (size_t)Cout * K, *dcol = col + R * K;
+	float *pad = dcol + R * K;
+	int o, c, t;
+	int dwd = mm_direct_dw_ok(Cin, Cout, stride);
+	int dxd = dinp && stride == 1 && mm_direct_ok(Cin, stride);
+
+	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
+	if (dwd)        /* dwp (9, Cin, Cout) */
+		mm_direct_dweight(dwp, inp, dout, pad, N, H, W, Cin, Cout,
+		    stride);
+	if (dxd) {
+		/* dinp is the stride-1 convolution of dout with the flipped,
+		 * transposed weight wp (9, Cout, Cin) */
+		mm_conv3x3_weights(wp, w, Cin, Cout, 1);
+		mm_direct_forward(dinp, dout, wp, pad, N, H, W, Cout, Cin, 1,
+		    1);
+	} else if (dinp) {
+		permute_weight(wp, w, Cin, Cout);
+	}
+	for (p0 = 0; !(dwd && (!dinp || dxd)) && p0 < P; p0 = p1) {
+		p1 = p0 + R < P ? p0 + R : P;
+		/* dwp (Cout, K) += dout^T (Cout, R) col (R, K) */
+		if (!dwd) {
+			im2col(col, inp, p0, p1, H, W, Cin, Ho, Wo, stride);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+			    Cout, (int)K, (int)(p1 - p0), 1.0f, dout +
+			    p0 * Cout, Cout, col, (int)K, 1.0f, dwp, (int)K);
+		}
+		if (!dinp || dxd)
+			continue;
+		/* dcol (R, K) = dout (R, Cout) wp (Cout, K) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+		    (int)(p1 - p0), (int)K, Cout, 1.0f, dout + p0 * Cout, Cout,
+		    wp, (int)K, 0.0f, dcol, (int)K);
+		col2im(dinp, dcol, p0, p1, H, W, Cin, Ho, Wo, stride);
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				dw[((size_t)o * Cin + c) * 9 + t] += dwd ?
+				    dwp[((size_t)t * Cin + c) * Cout + o] :
+				    dwp[((size_t)o * 9 + t) * Cin + c];
+}
+
+/* part (2, C) = mean and squared deviations of the M rows x (M, C) */
+static void
+sample_stats(double *part, const float *x, size_t M, int C)
+{
+	double q[256];
+	float mf[256] = { 0 };
+	int c;
+
+	mm_bn_sum(part, x, NULL, M, C);
+	for (c = 0; c < C; c++) {
+		part[c] /= (double)M;
+		mf[c] = (float)part[c];
+	}
+	/* about the rounded mean, then moved to the exact one */
+	mm_bn_sum(q, x, mf, M, C);
+	for (c = 0; c < C; c++)
+		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
+		    (part[c] - mf[c]);
+}
+
+void
+mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout, int flip)
+{
+	int o, c, t;
+
+	if (!flip) {
+		direct_weight(wt, w, Cin, Cout);
+		return;
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				wt[((size_t)(8 - t) * Cout + o) * Cin + c] =
+				    w[((size_t)o * Cin + c) * 9 + t];
+}
+
+void
+mm_conv3x3_forward_stats(float *out, double *stats, double *count,
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	double part[2 * 256];
+
+	if (!mm_direct_ok(Cout, stride)) {
+		mm_conv3x3_forward(out, inp, w, N, H, W, Cin, Cout, stride,
+		    scratch);
+		for (n = 0; n < N; n++) {
+			sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+			mm_bn_stats_add(stats, count, part, (double)Ho * Wo,
+			    Cout);
+		}
+		return;
+	}
+	/* sample by sample, the statistics while the output is in cache */
+	if (!wt) {
+		direct_weight(scratch, w, Cin, Cout);
+		wt = scratch;
+	}
+	for (n = 0; n < N; n++) {
+		mm_direct_forward(out + n * on, inp + n * in, wt, scratch +
+		    2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) * 9 * Cin,
+		    1, H, W, Cin, Cout, stride, 0);
+		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+	}
+}
+
+void
+mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
+    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
+    int stride, float *scratch, float *tmp)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
+	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	float *wp = scratch, *dwt = wp + (size_t)Cout * K;
+	float *pad = dwt + (size_t)Cout * K + 2 * R * K;
+	float *g = pad + (size_t)(H + 2) * (W + 2) * (Cin > Cout ? Cin : Cout);
+
+	if (!mm_direct_dw_ok(Cin, Cout, stride) || (dinp && (stride != 1 ||
+	    !mm_direct_ok(Cin, 1)))) {
+		mm_bn_grad_apply(tmp, dy, out, pre, coef, (size_t)N * Ho * Wo,
+		    Cout, 0);
+		if (dinp && !add)
+			memset(dinp, 0, (size_t)N * in * sizeof *dinp);
+		mm_conv3x3_backward(dinp, dw, tmp, inp, w, N, H, W, Cin, Cout,
+		    stride, scratch);
+		return;
+	}
+	if (dinp && !wt) {
+		mm_conv3x3_weights(wp, w, Cin, Cout, 1);
+		wt = wp;
+	}
+	memset(dwt, 0, (size_t)Cout * K * sizeof *dwt);
+	/* sample by sample: g (Ho, Wo, Cout) stays in cache for both
+	 * products */
+	for (n = 0; n < N; n++) {
+		mm_bn_grad_apply(g, dy + n * on, out ? out + n * on : NULL,
+		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
+		mm_direct_dweight(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout,
+		    stride);
+		if (dinp)
+			mm_direct_forward(dinp + n * in, g, wt, pad, 1, H, W,
+			    Cout, Cin, 1, add);
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				dw[((size_t)o * Cin + c) * 9 + t] +=
+				    dwt[((size_t)t * Cin + c) * Cout + o];
+}

@@ -1,0 +1,69 @@
+/*
+ * conv.h - 3x3 convolution, padding 1, stride 1 or 2, no bias, on NHWC
+ * images, with PyTorch's weight layout (Cout, Cin, 3, 3); conventions as
+ * in nn.h (backward adds, scratch from the caller).  conv.c computes it
+ * as im2col + sgemm, or with the direct kernels of conv-x86.c, and fuses
+ * it with the train-mode BatchNorm that follows it in a ResNet.
+ */
+#ifndef MM_CONV_H
+#define MM_CONV_H
+
+#include <stddef.h>
+
+/* ---- 3x3 convolution, padding 1, stride 1 or 2, no bias, NHWC ----
+ * Output size Ho = (H - 1) / stride + 1 (likewise Wo).  Computed as
+ * im2col + sgemm in chunks of output pixels so the column buffer stays in
+ * cache.  scratch must hold mm_conv3x3_scratch(H, W, Cin, Cout) floats. */
+size_t mm_conv3x3_scratch(int H, int W, int Cin, int Cout);
+/* Convolutions with 16, 32 or 64 output channels (forward, stride 1 or
+ * 2), their weight gradients, and the input gradients of stride-1 ones
+ * with 16, 32 or 64 input channels use direct kernels when the CPU has
+ * AVX-512F (level 2) or AVX2 + FMA (level 1), else the portable im2col +
+ * sgemm path (level 0).  mm_nn_simd(level) sets the level (capped at what
+ * the CPU has; MMIB_SIMD=0 or 1 in the environment lowers the default),
+ * mm_nn_simd(-1) only queries.  Returns the level in effect.  Not
+ * thread-safe: set it before starting threads. */
+int mm_nn_simd(int level);
+void mm_conv3x3_forward(float *out,       /* (N, Ho, Wo, Cout) */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const float *w,                      /* (Cout, Cin, 3, 3) */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
+void mm_conv3x3_backward(float *dinp,     /* (N, H, W, Cin) or NULL */
+    float *dw,                           /* (Cout, Cin, 3, 3) */
+    const float *dout,                   /* (N, Ho, Wo, Cout) */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const float *w,                      /* (Cout, Cin, 3, 3) */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
+
+/* The convolution followed by the statistics its train-mode BatchNorm
+ * needs, computed sample by sample (Cout <= 256) and merged into
+ * stats (2, Cout) (mean, sum of squared deviations) over *count rows so
+ * far: start from zeros and *count = 0; finish with the mean and
+ * mm_bn_var() on the squared deviations. */
+void mm_conv3x3_forward_stats(float *out, double *stats, double *count,
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch);
+/* wt (Cout Cin 9): w rearranged for the direct kernels, forward (flip 0)
+ * or input gradient (flip 1), for callers that run the two functions
+ * around here on many slices of a batch (wt argument; NULL there makes
+ * it in scratch at every call). */
+void mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout,
+    int flip);
+/* The backward of conv -> BatchNorm (train) -> ReLU (when out is not
+ * NULL) given dy, the gradient of the BatchNorm (ReLU) output, and coef
+ * from mm_bn_grad_coef(): the BatchNorm input gradient is formed sample
+ * by sample where the direct kernels apply and never stored; otherwise it
+ * goes through tmp (N, Ho, Wo, Cout).  dinp is overwritten (add 0) or
+ * added to (add 1); dw is added to.  Same scratch as above. */
+void mm_conv3x3_backward_bn(float *dinp, int add,
+    float *dw,                           /* (Cout, Cin, 3, 3) */
+    const float *dy,                     /* (N, Ho, Wo, Cout) */
+    const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
+    const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
+    const float *coef,                   /* (3 Cout) */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const float *w,                      /* (Cout, Cin, 3, 3) */
+    const float *wt,                     /* w with flip 1, or NULL */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
+    float *tmp);
+#endif
