@@ -8,6 +8,10 @@
  *         "mlp-flatten:2048,2048,1024/256"  the same over the flattened image
  *         "resnet20" ... "resnet110"        6n+2 layers, 16/32/64 channels
  * An optional "/OUT" suffix fixes the output size; otherwise out_dim is used.
+ * Each kind (mlp, mlp-flatten, resnet) is one file lib/enc-<kind>.c and one
+ * line in the table of lib/encoder.c; callers ask about a kind through
+ * mm_encoder_spec_info() and list the kinds with mm_encoder_kind(), never
+ * by comparing names.
  *
  * Parameters, gradients and buffers each live in one contiguous block so an
  * optimiser can treat them as flat arrays; every activation buffer is
@@ -53,6 +57,32 @@ struct mm_tensor_view {
 	int64_t count;
 	int is_param;          /* 1 parameter (has a gradient), 0 buffer */
 };
+
+/* What a spec's kind says about it (mm_encoder_spec_info()). */
+struct mm_encoder_info {
+	const char *kind;          /* "mlp", "mlp-flatten", "resnet" */
+	int depth;                 /* hidden layers of an mlp, N of resnetN */
+	int bn_stats;              /* 1 when it keeps BatchNorm running
+	                            * statistics (then a train batch needs
+	                            * at least 2 rows) */
+	int eval_batch;            /* rows an evaluation pass takes at once
+	                            * when the caller lets it choose: every
+	                            * layer's output is held for the largest
+	                            * batch (256 for an mlp, 64 for a ResNet,
+	                            * about 7 MB a row for ResNet-20 on 64x64) */
+	double weight_decay;       /* the protocol's default weight decay when
+	                            * it is the image encoder (1e-4 for
+	                            * mlp-flatten, as published, else 0) */
+};
+
+/* Describe spec ("resnet20", "mlp:8,8/16", with or without "/OUT")
+ * without building it.  0, or MM_EINVAL with mm_err detail as from
+ * mm_encoder_create(). */
+int mm_encoder_spec_info(const char *spec, struct mm_encoder_info *info);
+/* The kinds in table order, i = 0, 1, ... until NULL: the name, and
+ * through syntax and help (either may be NULL) its spec syntax
+ * ("resnetN[/OUT]") and a one-line description for --help. */
+const char *mm_encoder_kind(int i, const char **syntax, const char **help);
 
 /* Create an encoder for inputs of shape (C, H, W) per sample; a vector
  * input (factor encoder) is (D, 1, 1).  out_dim is used unless the spec

@@ -47,9 +47,14 @@ int
 mm_arch_to_meta(const struct mm_arch *a, struct mm_meta *m)
 {
 	const struct mm_objective *ob = mm_objective_get(a->objective);
+	struct mm_encoder_info ii;
 	int rc = 0, k;
 
+	if ((rc = mm_encoder_spec_info(a->img_spec, &ii)) < 0)
+		return rc;
 	rc |= mm_meta_set(m, "model.image_encoder", a->img_spec);
+	rc |= mm_meta_set(m, "model.image_kind", ii.kind);
+	rc |= mm_meta_setf(m, "model.image_depth", "%d", ii.depth);
 	rc |= mm_meta_set(m, "model.factor_encoder", a->fac_spec);
 	rc |= mm_meta_setf(m, "model.code_size", "%d", a->code);
 	rc |= mm_meta_setf(m, "model.channels", "%d", a->C);
@@ -428,6 +433,21 @@ take_moments(float **dst, const struct mm_record *r, size_t *n)
 	return 0;
 }
 
+/* The smaller default evaluation batch of the two encoders' kinds. */
+static int
+eval_batch(const struct mm_arch *a, int *max_batch)
+{
+	struct mm_encoder_info ii, fi;
+	int rc;
+
+	if ((rc = mm_encoder_spec_info(a->img_spec, &ii)) < 0 ||
+	    (rc = mm_encoder_spec_info(a->fac_spec, &fi)) < 0)
+		return rc;
+	*max_batch = ii.eval_batch < fi.eval_batch ? ii.eval_batch :
+	    fi.eval_batch;
+	return 0;
+}
+
 int
 mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 {
@@ -453,9 +473,9 @@ mm_model_load(struct mm_model *m, FILE *f, const char *label, int max_batch)
 
 			if ((rc = mm_arch_from_meta(&a, mm_reader_meta(rd))) < 0)
 				goto out;
-			if (max_batch <= 0)
-				max_batch = strncmp(a.img_spec, "resnet", 6) ?
-				    MM_MODEL_BATCH : MM_MODEL_BATCH_CONV;
+			if (max_batch <= 0 &&
+			    (rc = eval_batch(&a, &max_batch)) < 0)
+				goto out;
 			if ((rc = mm_model_create(m, &a, max_batch)) < 0)
 				goto out;
 			mm_meta_init(&keep);

@@ -17,6 +17,8 @@
  *   'E'.
  * Architecture keys:
  *   model.image_encoder=mlp-flatten:512,256   (spec without "/OUT")
+ *   model.image_kind=mlp-flatten  model.image_depth=2   (written, not read:
+ *   the kind and depth of mm_encoder_spec_info(), for pipelines)
  *   model.factor_encoder=mlp:16,16,8,8,16,16
  *   model.code_size=64  model.channels=1 model.height=64 model.width=64
  *   model.pair_dim=41   model.objective=infonce   model.reg=cos|kl
@@ -107,14 +109,9 @@ void mm_model_encode(struct mm_model *m, const float *x, const float *p,
  * optimiser moments.  0 or < 0. */
 int mm_model_save(struct mm_model *m, FILE *f, const struct mm_meta *meta,
     const struct mm_optim *o);
-/* Rows an evaluation pass takes at once when the caller lets the model
- * choose: the encoders hold every layer's output for their largest batch,
- * and a ResNet-20 needs about 7 MB a row. */
-#define MM_MODEL_BATCH 256
-#define MM_MODEL_BATCH_CONV 64
 /* Read a model file (the first segment of f) and build it for batches of
- * up to max_batch rows (<= 0: MM_MODEL_BATCH, or MM_MODEL_BATCH_CONV for
- * a ResNet).  m->meta receives the file's metadata; a
+ * up to max_batch rows (<= 0: the smaller eval_batch of the two encoders'
+ * kinds, mm_encoder_spec_info()).  m->meta receives the file's metadata; a
  * checkpoint's moments go to m->opt_m, opt_v.  Every parameter and buffer
  * must be present with its shape. */
 int mm_model_load(struct mm_model *m, FILE *f, const char *label,

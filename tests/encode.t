@@ -2,7 +2,7 @@
 # encode.t - mmib-encode: embeddings batch by batch, metadata passed
 # through, refusals of mismatched models and streams.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 17
 
 mmib-gen -q -d dsprites -n 900 -s 4 --essence posX,scale --part train \
 	-o "$TMP/tr.mts" &&
@@ -20,6 +20,7 @@ like "$info" $'tensor\tz_fac\tf32\t225x8\t3\t' "z_fac likewise"
 like "$info" $'tensor\tclasses\ti32\t225x5\t3\t' "classes passed through"
 like "$info" $'meta\tessence\tscale,posX' "metadata passed through"
 like "$info" $'meta\tmodel.image_encoder\tmlp-flatten:32' "model keys added"
+like "$info" $'meta\tmodel.image_depth\t1' "image encoder depth recorded"
 ! printf '%s' "$info" | grep -q images
 ok $? "images are not copied"
 

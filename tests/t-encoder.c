@@ -71,6 +71,102 @@ test_specs(void)
 	    "no output size at all refused");
 }
 
+/* One line per kind of the table: a spec of it and what
+ * mm_encoder_spec_info() must say.  A kind missing here fails
+ * test_kinds(), so a new kind comes with its line. */
+static const struct {
+	const char *kind, *spec;
+	int depth, bn_stats, eval_batch;
+	double wd;
+} kind_cases[] = {
+	{ "mlp", "mlp:16,16,8,8,16,16", 6, 1, 256, 0 },
+	{ "mlp", "mlp/3", 0, 0, 256, 0 },
+	{ "mlp-flatten", "mlp-flatten:512,256/64", 2, 1, 256, 1e-4 },
+	{ "mlp-flatten", "mlp-flatten:7", 1, 1, 256, 1e-4 },
+	{ "resnet", "resnet20", 20, 1, 64, 0 },
+	{ "resnet", "resnet110/64", 110, 1, 64, 0 },
+};
+#define NCASES ((int)(sizeof kind_cases / sizeof *kind_cases))
+
+/* The table of kinds: every kind listed, described and covered here;
+ * queries per kind; an unknown kind named with the known ones; specs
+ * that survive a round trip through their canonical form. */
+static void
+test_kinds(void)
+{
+	const char *name, *syntax, *help, *msg;
+	struct mm_encoder_info in;
+	struct mm_encoder *e, *e2;
+	struct mm_tensor_view *v, *v2;
+	char canon[256];
+	int i, k, n, n2, same, covered;
+
+	for (i = 0; (name = mm_encoder_kind(i, &syntax, &help)); i++) {
+		ok(syntax && !strncmp(syntax, name, strlen(name)) && help &&
+		    *help, "kind %s: syntax \"%s\" and a description", name,
+		    syntax ? syntax : "");
+		for (covered = 0, k = 0; k < NCASES; k++)
+			covered |= !strcmp(kind_cases[k].kind, name);
+		ok(covered, "kind %s has a case in kind_cases", name);
+	}
+	/* and the other way round: every kind of the cases is in the table */
+	for (n = 0, k = 0; k < NCASES; k++) {
+		for (same = 0, n2 = 0; (name = mm_encoder_kind(n2, NULL, NULL));
+		    n2++)
+			same |= !strcmp(kind_cases[k].kind, name);
+		n += same;
+	}
+	is_int(n, NCASES, "every kind of kind_cases is in the table (%d "
+	    "kinds)", i);
+	ok(mm_encoder_kind(-1, NULL, NULL) == NULL &&
+	    mm_encoder_kind(i, NULL, NULL) == NULL, "no kind outside 0..%d",
+	    i - 1);
+	for (k = 0; k < NCASES; k++) {
+		const char *spec = kind_cases[k].spec;
+
+		if (mm_encoder_spec_info(spec, &in) < 0) {
+			ok(0, "%s: %s", spec, mm_errmsg());
+			continue;
+		}
+		ok(!strcmp(in.kind, kind_cases[k].kind) &&
+		    in.depth == kind_cases[k].depth &&
+		    in.bn_stats == kind_cases[k].bn_stats &&
+		    in.eval_batch == kind_cases[k].eval_batch &&
+		    in.weight_decay == kind_cases[k].wd,
+		    "%s: kind %s depth %d bn_stats %d eval_batch %d wd %g",
+		    spec, in.kind, in.depth, in.bn_stats, in.eval_batch,
+		    in.weight_decay);
+		/* round trip: the canonical spec builds the same encoder */
+		e = make(spec, 3, 8, 8, 5, 2);
+		snprintf(canon, sizeof canon, "%s", mm_encoder_spec(e));
+		e2 = make(canon, 3, 8, 8, 99, 2);
+		n = mm_encoder_tensors(e, &v);
+		n2 = mm_encoder_tensors(e2, &v2);
+		same = n == n2 && mm_encoder_nparams(e) ==
+		    mm_encoder_nparams(e2);
+		for (i = 0; same && i < n; i++)
+			same = !strcmp(v[i].name, v2[i].name) &&
+			    v[i].count == v2[i].count;
+		ok(same && !strcmp(mm_encoder_spec(e2), canon) &&
+		    mm_encoder_spec_info(canon, &in) == 0 &&
+		    in.depth == kind_cases[k].depth,
+		    "%s -> %s -> %s: same tensors and depth", spec, canon,
+		    mm_encoder_spec(e2));
+		mm_encoder_free(e);
+		mm_encoder_free(e2);
+	}
+	ok(mm_encoder_spec_info("resnet21", &in) == MM_EINVAL,
+	    "spec_info refuses resnet21: %s", mm_errmsg());
+	ok(mm_encoder_create(&e, "cnn:8", 1, 8, 8, 4, 2) == MM_EINVAL &&
+	    e == NULL, "unknown kind refused");
+	msg = mm_errmsg();
+	for (same = 1, i = 0; (name = mm_encoder_kind(i, &syntax, NULL)); i++)
+		same &= strstr(msg, syntax) != NULL;
+	ok(same && strstr(msg, "cnn:8"), "the message names the spec and "
+	    "every kind: %s", msg);
+	ok(mm_encoder_spec_info("", &in) == MM_EINVAL, "empty spec refused");
+}
+
 static void
 test_layout(void)
 {
@@ -518,6 +614,7 @@ main(void)
 
 	mm_rng_seed(&rng, 1234);
 	test_specs();
+	test_kinds();
 	test_layout();
 	test_init();
 	test_forward();

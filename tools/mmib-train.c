@@ -18,6 +18,18 @@
 #include "rng.h"
 #include "stream.h"
 
+/* The encoder kinds for --help, from the library's table. */
+static void
+encoder_kinds(void)
+{
+	const char *name, *syntax, *help;
+	int i;
+
+	printf("encoder SPECs:\n");
+	for (i = 0; (name = mm_encoder_kind(i, &syntax, &help)); i++)
+		printf("  %-30s %s\n", syntax, help);
+}
+
 static void
 usage(int status)
 {
@@ -32,6 +44,8 @@ usage(int status)
 	    "                  [--step-size E] [--symmetric] [-t threads]\n"
 	    "                  [--temperature T] [--test FILE] [--weight-decay WD]\n"
 	    "                  [TRAIN] -o MODEL\n");
+	if (!status)
+		encoder_kinds();
 	exit(status);
 }
 
@@ -300,6 +314,7 @@ main(int argc, char **argv)
 	struct opts op;
 	struct pairs tr, te;
 	struct mm_arch a;
+	struct mm_encoder_info img;
 	struct mm_model model;
 	struct mm_loss loss;
 	struct mm_optim opt;
@@ -459,8 +474,10 @@ main(int argc, char **argv)
 	if (spec_out && spec_out != op.code)
 		mm_die("--factor-encoder %s disagrees with the code size %d",
 		    op.fac_enc, op.code);
+	if (mm_encoder_spec_info(a.img_spec, &img) < 0)
+		mm_die("--image-encoder: %s", mm_errmsg());
 	if (op.wd < 0)
-		op.wd = !strncmp(a.img_spec, "mlp-flatten", 11) ? 1e-4 : 0;
+		op.wd = img.weight_decay;
 	a.code = op.code;
 	a.C = tr.C;
 	a.H = tr.H;
