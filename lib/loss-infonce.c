@@ -8,7 +8,7 @@
 #include "loss.h"
 
 static const struct mm_scalar scalars[] = {
-	{ "temperature", "T", 0.07, 1, 1 },
+	{ "temperature", "T", 0.07, 1, 1, MM_TEMP_SELF },
 };
 
 /* work: logsumexp of every row and every column, (2 N) doubles */

@@ -10,11 +10,12 @@
 #include "nn.h"
 
 /* The tables: one line per member (defined in loss-<name>.c). */
-extern const struct mm_objective mm_loss_infonce;
+extern const struct mm_objective mm_loss_infonce, mm_loss_siglip;
 extern const struct mm_regulariser mm_loss_cos, mm_loss_kl;
 
 static const struct mm_objective *const objectives[] = {
-	&mm_loss_infonce,
+	&mm_loss_infonce,            /* MM_OBJ_INFONCE */
+	&mm_loss_siglip,             /* MM_OBJ_SIGLIP */
 };
 static const struct mm_regulariser *const regularisers[] = {
 	&mm_loss_cos,                /* MM_REG_COS */
@@ -87,6 +88,24 @@ mm_objective_scalar(int obj, const char *name)
 	for (k = 0; o && k < o->nscalars; k++)
 		if (!strcmp(o->scalars[k].name, name))
 			return k;
+	return -1;
+}
+
+int
+mm_objective_temperature(int obj, double T, double *value)
+{
+	const struct mm_objective *o = mm_objective_get(obj);
+	int k;
+
+	for (k = 0; o && k < o->nscalars; k++)
+		switch (o->scalars[k].temp) {
+		case MM_TEMP_SELF:
+			*value = T;
+			return k;
+		case MM_TEMP_NEGLOG:
+			*value = -log(T);
+			return k;
+		}
 	return -1;
 }
 

@@ -1,8 +1,9 @@
 /*
  * loss.h - the training objective of mmib: a contrastive objective between
  * the two modalities plus beta times an alignment regulariser.  Both are
- * parts chosen by name from two tables (loss.c): the objectives (today
- * "infonce", one-sided or symmetric) and the regularisers ("cos", "kl").
+ * parts chosen by name from two tables (loss.c): the objectives
+ * ("infonce", one-sided or symmetric; "siglip") and the regularisers
+ * ("cos", "kl").
  *
  * Let a (N, Da) and b (N, Da) be the raw outputs of the image and factor
  * encoders for a batch of N pairs.  The regulariser decides what the
@@ -22,6 +23,19 @@
  *   symmetric: the mean of that and the factor -> image form (logsumexp
  *   over i of S_ij for each column j).
  *   d/dT = -sum_ij G_ij S_ij / T with G = dInfoNCE/dS.
+ * objective = siglip, scalars t' ("logit_scale", start ln 10) and b
+ *   ("logit_bias", start -10), both learnt, of any sign (Zhai et al.
+ *   2023, sigmoid loss for language-image pre-training):
+ *   z_ij = t u_i . v_j + b with t = exp(t'), y_ij = +1 if i = j else -1,
+ *   SigLIP = -(1/N) sum_ij ln sigma(y_ij z_ij)
+ *          =  (1/N) sum_ij softplus(-y_ij z_ij),
+ *   softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|) (stable for
+ *   any logit).  G_ij = dSigLIP/dz_ij = -y_ij sigma(-y_ij z_ij) / N;
+ *   d/dt' = sum_ij G_ij (z_ij - b), d/db = sum_ij G_ij, du = t G v,
+ *   dv = t G^T u.  Every pair is its own binary decision, so the loss is
+ *   symmetric in the two modalities by construction: "symmetric" changes
+ *   nothing.  A run's temperature T (mmib-train --temperature) is the
+ *   inverse scale, t' = -ln T (t = 1 / T; the start T = 0.1).
  * reg = cos: R = 1 - mean_i u_i . v_i
  * reg = kl:  R = mean_i KL(N(mu_a,i, e^lv_a,i) || N(mu_b,i, e^lv_b,i)),
  *     the KL of diagonal Gaussians summed over the D dimensions:
@@ -60,8 +74,12 @@
 
 /* Indices into the tables: the default objective, and the regularisers
  * that the tests and the model's defaults name. */
-enum { MM_OBJ_INFONCE = 0 };
+enum { MM_OBJ_INFONCE = 0, MM_OBJ_SIGLIP = 1 };
 enum { MM_REG_COS = 0, MM_REG_KL = 1 };
+
+/* How a temperature T sets a scalar (mm_objective_temperature): it does
+ * not, the scalar is T, or the scalar is the log-scale -ln T. */
+enum { MM_TEMP_NONE = 0, MM_TEMP_SELF = 1, MM_TEMP_NEGLOG = 2 };
 
 /* A trained scalar of an objective. */
 struct mm_scalar {
@@ -71,6 +89,7 @@ struct mm_scalar {
 	double init;               /* starting value */
 	int learnt;                /* learnt unless the run fixes it */
 	int positive;              /* must stay > 0 (else the run diverged) */
+	int temp;                  /* MM_TEMP_*: what a temperature sets */
 };
 
 struct mm_loss;
@@ -129,6 +148,10 @@ const char *mm_objective_name(int obj);
 const char *mm_reg_name(int reg);
 /* Index of the scalar called name of objective obj, or -1. */
 int mm_objective_scalar(int obj, const char *name);
+/* Index of the scalar of objective obj that a temperature T > 0 sets
+ * (infonce: T itself; siglip: t' = -ln T), its value for T in *value;
+ * -1 when no scalar is a temperature. */
+int mm_objective_temperature(int obj, double T, double *value);
 
 int mm_loss_init(struct mm_loss *l, int max_batch, int D, int obj, int reg,
     int symmetric, double beta);
@@ -137,7 +160,7 @@ void mm_loss_free(struct mm_loss *l);
 int mm_loss_in_dim(const struct mm_loss *l);
 
 /* Loss of N <= max_batch pairs with the objective's scalars s (T for
- * infonce); fills l->loss, term, regval, dscal and returns l->loss.  When
+ * infonce; t', b for siglip); fills l->loss, term, regval, dscal and returns l->loss.  When
  * da and db are not NULL they receive (overwrite) the gradients with
  * respect to a and b, (N, Da) each.  rng: see above.  Returns NaN (never
  * stops) on non-finite inputs; callers check. */

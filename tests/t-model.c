@@ -496,13 +496,39 @@ objective_record(void)
 		mm_model_free(&l);
 
 	rewind(f);
-	rewrite_meta(f, h, "model.objective", "siglip");
+	rewrite_meta(f, h, "model.objective", "clip");
 	rc = mm_model_load(&l, h, "new", 8);
-	ok(rc == MM_EFORMAT && strstr(mm_errmsg(), "model.objective=siglip"),
+	ok(rc == MM_EFORMAT && strstr(mm_errmsg(), "model.objective=clip"),
 	    "an unknown objective is refused: %s", mm_errmsg());
 	fclose(f);
 	fclose(g);
 	fclose(h);
+	mm_model_free(&m);
+
+	/* siglip: both scalars, each with its own learning flag */
+	a = tiny_arch(MM_REG_COS);
+	a.objective = MM_OBJ_SIGLIP;
+	a.learn[0] = 1;
+	a.learn[1] = 0;
+	f = tmpfile();
+	mm_model_create(&m, &a, 8);
+	mm_model_init(&m, &r);
+	rc = m.scal[0] == (float)log(10.0) && m.scal[1] == -10.0f;
+	m.scal[0] = 1.5f;
+	m.scal[1] = -3.25f;
+	mm_model_save(&m, f, NULL, NULL);
+	rewind(f);
+	rc = rc && mm_model_load(&l, f, "f", 8) == 0;
+	ok(rc && !strcmp(mm_meta_get(&l.meta, "model.objective"), "siglip") &&
+	    !strcmp(mm_meta_get(&l.meta, "model.learn_logit_scale"), "1") &&
+	    !strcmp(mm_meta_get(&l.meta, "model.learn_logit_bias"), "0") &&
+	    l.a.objective == MM_OBJ_SIGLIP && l.a.learn[0] == 1 &&
+	    l.a.learn[1] == 0 && l.scal[0] == 1.5f && l.scal[1] == -3.25f &&
+	    same_tensors(&m, &l), "a siglip model starts at t' = ln 10, "
+	    "b = -10 and keeps logit_scale, logit_bias and their learning");
+	if (rc)
+		mm_model_free(&l);
+	fclose(f);
 	mm_model_free(&m);
 }
 
@@ -615,7 +641,7 @@ resume(void)
 int
 main(void)
 {
-	plan(23 + 3 + 5);
+	plan(23 + 4 + 5);
 	roundtrip();
 	gradcheck(MM_REG_COS);
 	gradcheck(MM_REG_KL);

@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 38
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -56,6 +56,50 @@ mmib-train "${TINY[@]}" --learn-temperature --epochs 2 --log "$TMP/lt.tsv" \
 	awk -F'\t' 'NR == 3 && $3 != 0.1 { moved = 1 } END { exit !moved }' "$TMP/lt.tsv"
 ok $? "--learn-temperature: the logged temperature moves from 0.1"
 
+# siglip: the loss falls; --temperature T fixes t' = -ln T while b is
+# learnt; by default both are learnt from ln 10 and -10
+run_cmd mmib-train "${TINY[@]}" --objective siglip --epochs 3 \
+	--log "$TMP/sg.tsv" "$TMP/tr.mts" -o "$TMP/sg.mts"
+is "$RC:$(head -1 "$TMP/sg.tsv")" \
+	"0:$(printf 'epoch\tlr\tlogit_scale\tlogit_bias\ttrain_loss\tsiglip\treg\ttest_loss\tseconds')" \
+	"siglip trains and logs its two scalars ($ERR)"
+awk -F'\t' 'NR == 2 { a = $5 } NR == 4 { b = $5 } END { exit !(b < a - 0.3) }' \
+	"$TMP/sg.tsv"
+ok $? "siglip: the loss falls over 3 epochs ($(awk -F'\t' 'NR > 1 { printf "%s ", $5 }' "$TMP/sg.tsv"))"
+awk -F'\t' 'NR > 1 && $3 != 2.30259 { bad = 1 } NR == 4 && $4 == -10 { bad = 1 }
+	END { exit bad }' "$TMP/sg.tsv"
+ok $? "siglip --temperature 0.1: logit_scale stays ln 10, logit_bias moves"
+mmib-train --image-encoder mlp-flatten:64/16 --batch-size 64 -q \
+	--learn-temperature --objective siglip --epochs 2 --log "$TMP/sg2.tsv" \
+	"$TMP/tr.mts" -o "$TMP/sg2.mts" 2>/dev/null
+awk -F'\t' 'NR == 2 && $3 != 2.30259 && $4 != -10 { moved = 1 } END { exit !moved }' \
+	"$TMP/sg2.tsv" 2>/dev/null
+ok $? "siglip --learn-temperature: both scalars learnt"
+mmib-encode -m "$TMP/sg.mts" "$TMP/tr.mts" -o "$TMP/sg-tr.emb" &&
+	mmib-encode -m "$TMP/sg.mts" "$TMP/te.mts" -o "$TMP/sg-te.emb" &&
+	mmib-probe -q --train "$TMP/sg-tr.emb" "$TMP/sg-te.emb" \
+		-o "$TMP/sg.probe.tsv" &&
+	mmib-align -q "$TMP/sg-te.emb" -o "$TMP/sg.align.tsv" &&
+	[ -s "$TMP/sg.probe.tsv" ] && [ -s "$TMP/sg.align.tsv" ]
+ok $? "a siglip model feeds mmib-encode, mmib-probe and mmib-align"
+SG=(--image-encoder mlp-flatten:64/16 --objective siglip --reg kl --beta 0.5
+	--batch-size 64 --step-size 3 --checkpoint -q)
+mmib-train "${SG[@]}" --epochs 2 "$TMP/tr.mts" -o "$TMP/sghalf.mts" &&
+	mmib-train "${SG[@]}" --epochs 4 --resume "$TMP/sghalf.mts" \
+		"$TMP/tr.mts" -o "$TMP/sgres.mts" &&
+	mmib-train "${SG[@]}" --epochs 4 "$TMP/tr.mts" -o "$TMP/sgwhole.mts" &&
+	cmp -s "$TMP/sgres.mts" "$TMP/sgwhole.mts"
+ok $? "siglip: a resumed run is bit-identical to the uninterrupted one"
+same=0
+for t in logit_scale logit_bias optim.m optim.v img.net.0.weight; do
+	mmib-info --npy $t -o "$TMP/r.npy" "$TMP/sgres.mts" &&
+	mmib-info --npy $t -o "$TMP/w.npy" "$TMP/sgwhole.mts" &&
+	mmib-info --npy $t -o "$TMP/h.npy" "$TMP/sghalf.mts" &&
+	cmp -s "$TMP/r.npy" "$TMP/w.npy" && ! cmp -s "$TMP/h.npy" "$TMP/w.npy" &&
+	same=$((same + 1))
+done
+is "$same" 5 "... logit_scale, logit_bias and the moments equal, moved since the checkpoint"
+
 # resume: a run stopped after 2 epochs and resumed to 4 ends with the
 # same bytes as an uninterrupted 4-epoch run (kl samples use the rng too)
 KL=(--image-encoder mlp-flatten:64/16 --learn-temperature --reg kl --beta 0.5
@@ -99,8 +143,9 @@ run_cmd mmib-train "${TINY[@]}" --epochs 1 "$TMP/tr.mts" -o "$TMP/no/such/dir/m.
 like "$RC:$ERR" '^1:.*no/such/dir/m.mts: No such file' "unwritable output"
 run_cmd mmib-train --reg l2 "$TMP/tr.mts" -o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*--reg: 'l2' is not cos or kl" "unknown regulariser"
-run_cmd mmib-train --objective siglip "$TMP/tr.mts" -o "$TMP/bad.mts"
-like "$RC:$ERR" "^1:.*--objective: 'siglip' is not infonce" "unknown objective"
+run_cmd mmib-train --objective clip "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*--objective: 'clip' is not infonce or siglip" \
+	"unknown objective"
 run_cmd mmib-train --temperature -1 "$TMP/tr.mts" -o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*--temperature" "negative temperature"
 run_cmd mmib-train "${TINY[@]}" --factor-encoder mlp:8/32 "$TMP/tr.mts" \

@@ -1,6 +1,6 @@
 /*
  * mmib-train - train an image encoder and a factor encoder with InfoNCE
- * (plus an optional alignment regulariser) on a paired stream.
+ * or SigLIP (plus an optional alignment regulariser) on a paired stream.
  */
 #include <getopt.h>
 #include <math.h>
@@ -38,7 +38,7 @@ usage(int status)
 	    "                  [--code-size N] [--epochs N] [--factor-encoder SPEC]\n"
 	    "                  [--gamma G] [--image-encoder SPEC] [--init MODEL]\n"
 	    "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
-	    "                  [--momentum M] [--objective infonce]\n"
+	    "                  [--momentum M] [--objective infonce|siglip]\n"
 	    "                  [--optimizer adam|adamw|sgd] [--reg cos|kl]\n"
 	    "                  [--resume MODEL] [-s seed]\n"
 	    "                  [--step-size E] [--symmetric] [-t threads]\n"
@@ -244,14 +244,16 @@ set_run_meta(struct mm_meta *m, const struct opts *op, const struct mm_optim *o,
 }
 
 /* The trained scalars of the objective: declared starting values and
- * learning, then --temperature and --learn-temperature for a scalar so
- * named.  (learnt by default, the paper's configurations; --temperature
- * alone fixes it, with --learn-temperature it is the start value.) */
+ * learning, then --temperature and --learn-temperature for the scalar a
+ * temperature sets (infonce: T; siglip: t' = -ln T).  It is learnt by
+ * default, the paper's configurations; --temperature alone fixes it,
+ * with --learn-temperature it is the start value. */
 static void
 set_scalars(const struct opts *op, struct mm_arch *a, double *init)
 {
 	const struct mm_objective *ob = mm_objective_get(op->objective);
-	int k, t = mm_objective_scalar(op->objective, "temperature");
+	double v;
+	int k, t = mm_objective_temperature(op->objective, op->T, &v);
 
 	for (k = 0; k < ob->nscalars; k++) {
 		init[k] = ob->scalars[k].init;
@@ -261,7 +263,8 @@ set_scalars(const struct opts *op, struct mm_arch *a, double *init)
 		mm_die("--temperature: objective %s has no temperature",
 		    ob->name);
 	if (t >= 0) {
-		init[t] = op->T;
+		if (op->fixed_T)
+			init[t] = v;
 		a->learn[t] = op->learn_T || !op->fixed_T;
 	}
 }
