@@ -1,0 +1,353 @@
+/*
+ * vit-layers.c - the layers of the Vision Transformer (vit.h): LayerNorm,
+ * GELU, multi-head self-attention, patch embedding and tokens.
+ *
+ * Row sums (LayerNorm statistics, softmax denominators) are formed in 16
+ * float lanes added pairwise at the end: a fixed order, so results do not
+ * depend on anything but the data, and a loop the compiler vectorises
+ * without being allowed to reassociate.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "vit.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", \
+    "no-trapping-math")
+#endif
+
+#define LANES 16
+
+static float
+lanes_total(float *acc)
+{
+	int j, k;
+
+	for (j = LANES / 2; j; j >>= 1)
+		for (k = 0; k < j; k++)
+			acc[k] += acc[k + j];
+	return acc[0];
+}
+
+/* sum x[i] */
+static float
+row_sum(const float *x, int n)
+{
+	float acc[LANES] = { 0 };
+	int i, j;
+
+	for (i = 0; i + LANES <= n; i += LANES)
+		for (j = 0; j < LANES; j++)
+			acc[j] += x[i + j];
+	for (j = 0; i < n; i++, j++)
+		acc[j] += x[i];
+	return lanes_total(acc);
+}
+
+/* sum (x[i] - m)^2 */
+static float
+row_sqdev(const float *x, float m, int n)
+{
+	float acc[LANES] = { 0 }, d;
+	int i, j;
+
+	for (i = 0; i + LANES <= n; i += LANES)
+		for (j = 0; j < LANES; j++) {
+			d = x[i + j] - m;
+			acc[j] += d * d;
+		}
+	for (j = 0; i < n; i++, j++) {
+		d = x[i] - m;
+		acc[j] += d * d;
+	}
+	return lanes_total(acc);
+}
+
+/* ---- LayerNorm ---- */
+
+void
+mm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+    const float *w, const float *b, size_t M, int D, float eps)
+{
+	size_t r;
+	float m, s;
+	int d;
+
+	for (r = 0; r < M; r++) {
+		const float *x = inp + r * D;
+		float *y = out + r * D;
+
+		m = row_sum(x, D) / D;
+		s = 1.0f / sqrtf(row_sqdev(x, m, D) / D + eps);
+		for (d = 0; d < D; d++)
+			y[d] = (x[d] - m) * s * w[d] + b[d];
+		mean[r] = m;
+		rstd[r] = s;
+	}
+}
+
+/* With xh = (x - mean) rstd and g = dout w:
+ *   dinp += rstd (g - mean(g) - xh mean(g xh)),
+ *   dw += dout xh, db += dout (summed over rows in row order). */
+void
+mm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *mean, const float *rstd, const float *w,
+    size_t M, int D)
+{
+	float a1[LANES], a2[LANES], xh, g, s1, s2, m, s;
+	size_t r;
+	int d, j;
+
+	for (r = 0; r < M; r++) {
+		const float *x = inp + r * D, *dy = dout + r * D;
+		float *dx = dinp + r * D;
+
+		m = mean[r];
+		s = rstd[r];
+		memset(a1, 0, sizeof a1);
+		memset(a2, 0, sizeof a2);
+		for (d = 0; d + LANES <= D; d += LANES)
+			for (j = 0; j < LANES; j++) {
+				xh = (x[d + j] - m) * s;
+				g = dy[d + j] * w[d + j];
+				a1[j] += g;
+				a2[j] += g * xh;
+			}
+		for (j = 0; d < D; d++, j++) {
+			xh = (x[d] - m) * s;
+			g = dy[d] * w[d];
+			a1[j] += g;
+			a2[j] += g * xh;
+		}
+		s1 = lanes_total(a1) / D;
+		s2 = lanes_total(a2) / D;
+		for (d = 0; d < D; d++) {
+			xh = (x[d] - m) * s;
+			dw[d] += dy[d] * xh;
+			db[d] += dy[d];
+			dx[d] += s * (dy[d] * w[d] - s1 - xh * s2);
+		}
+	}
+}
+
+/* ---- GELU ---- */
+
+#define SQRT1_2 0.707106781186547524f
+
+void
+mm_gelu_forward(float *out, const float *inp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * SQRT1_2));
+}
+
+void
+mm_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+	const float c = 0.398942280401432678f;  /* 1 / sqrt(2 pi) */
+	float x, cdf, pdf;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x = inp[i];
+		cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
+		pdf = c * expf(-0.5f * x * x);
+		dinp[i] += dout[i] * (cdf + x * pdf);
+	}
+}
+
+/* ---- Attention ---- */
+
+/* Rows of p (T, T) in place: p = softmax(p) */
+static void
+softmax_rows(float *p, int T)
+{
+	float mx, acc[LANES], inv;
+	int r, i, j;
+
+	for (r = 0; r < T; r++, p += T) {
+		mx = p[0];
+		for (i = 1; i < T; i++)
+			mx = p[i] > mx ? p[i] : mx;
+		for (i = 0; i < T; i++)
+			p[i] = expf(p[i] - mx);
+		memset(acc, 0, sizeof acc);
+		for (i = 0; i + LANES <= T; i += LANES)
+			for (j = 0; j < LANES; j++)
+				acc[j] += p[i + j];
+		for (j = 0; i < T; i++, j++)
+			acc[j] += p[i];
+		inv = 1.0f / lanes_total(acc);
+		for (i = 0; i < T; i++)
+			p[i] *= inv;
+	}
+}
+
+void
+mm_attention_forward(float *out, float *att, const float *qkv, int N, int T,
+    int D, int heads)
+{
+	int dh = D / heads, n, h;
+	float scale = 1.0f / sqrtf((float)dh);
+
+	for (n = 0; n < N; n++)
+		for (h = 0; h < heads; h++) {
+			const float *q = qkv + (size_t)n * T * 3 * D + h * dh;
+			const float *k = q + D, *v = q + 2 * D;
+			float *p = att + ((size_t)n * heads + h) * T * T;
+
+			/* p (T, T) = scale q k^T */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+			    T, T, dh, scale, q, 3 * D, k, 3 * D, 0.0f, p, T);
+			softmax_rows(p, T);
+			/* out (T, dh) = p v */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+			    T, dh, T, 1.0f, p, T, v, 3 * D, 0.0f,
+			    out + (size_t)n * T * D + h * dh, D);
+		}
+}
+
+/* With dP = dO v^T and dS = P (dP - rowsum(dP P)) scale:
+ *   dq += dS k, dk += dS^T q, dv += P^T dO. */
+void
+mm_attention_backward(float *dqkv, const float *dout, const float *qkv,
+    const float *att, int N, int T, int D, int heads, float *ds)
+{
+	int dh = D / heads, n, h, r, i, j;
+	float scale = 1.0f / sqrtf((float)dh), acc[LANES], dot;
+
+	for (n = 0; n < N; n++)
+		for (h = 0; h < heads; h++) {
+			size_t off = (size_t)n * T * 3 * D + h * dh;
+			const float *q = qkv + off, *k = q + D, *v = q + 2 * D;
+			const float *p = att + ((size_t)n * heads + h) * T * T;
+			const float *dO = dout + (size_t)n * T * D + h * dh;
+			float *dq = dqkv + off, *dk = dq + D, *dv = dq + 2 * D;
+
+			/* ds (T, T) = dO v^T */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+			    T, T, dh, 1.0f, dO, D, v, 3 * D, 0.0f, ds, T);
+			for (r = 0; r < T; r++) {
+				const float *pr = p + (size_t)r * T;
+				float *sr = ds + (size_t)r * T;
+
+				memset(acc, 0, sizeof acc);
+				for (i = 0; i + LANES <= T; i += LANES)
+					for (j = 0; j < LANES; j++)
+						acc[j] += sr[i + j] * pr[i + j];
+				for (j = 0; i < T; i++, j++)
+					acc[j] += sr[i] * pr[i];
+				dot = lanes_total(acc);
+				for (i = 0; i < T; i++)
+					sr[i] = pr[i] * (sr[i] - dot);
+			}
+			/* dq (T, dh) += scale ds k; dk += scale ds^T q */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+			    T, dh, T, scale, ds, T, k, 3 * D, 1.0f, dq, 3 * D);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+			    T, dh, T, scale, ds, T, q, 3 * D, 1.0f, dk, 3 * D);
+			/* dv (T, dh) += p^T dO */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+			    T, dh, T, 1.0f, p, T, dO, D, 1.0f, dv, 3 * D);
+		}
+}
+
+/* ---- Patches ---- */
+
+void
+mm_patch_im2col(float *cols, const float *img, int N, int C, int H, int W,
+    int P, int lead)
+{
+	int nh = H / P, nw = W / P, L = lead + nh * nw, K = C * P * P;
+	int n, py, px, c, i, j;
+
+	for (n = 0; n < N; n++) {
+		float *cn = cols + (size_t)n * L * K;
+
+		memset(cn, 0, (size_t)lead * K * sizeof *cn);
+		for (py = 0; py < nh; py++)
+			for (px = 0; px < nw; px++) {
+				float *row = cn + (size_t)(lead + py * nw +
+				    px) * K;
+				for (c = 0; c < C; c++)
+					for (i = 0; i < P; i++) {
+						const float *src = img +
+						    (((size_t)n * C + c) * H +
+						    py * P + i) * W + px * P;
+						for (j = 0; j < P; j++)
+							row[(c * P + i) * P +
+							    j] = src[j];
+					}
+			}
+	}
+}
+
+void
+mm_patch_col2im(float *dimg, const float *dcols, int N, int C, int H, int W,
+    int P, int lead)
+{
+	int nh = H / P, nw = W / P, L = lead + nh * nw, K = C * P * P;
+	int n, py, px, c, i, j;
+
+	for (n = 0; n < N; n++)
+		for (py = 0; py < nh; py++)
+			for (px = 0; px < nw; px++) {
+				const float *row = dcols + ((size_t)n * L +
+				    lead + py * nw + px) * K;
+				for (c = 0; c < C; c++)
+					for (i = 0; i < P; i++) {
+						float *dst = dimg +
+						    (((size_t)n * C + c) * H +
+						    py * P + i) * W + px * P;
+						for (j = 0; j < P; j++)
+							dst[j] += row[(c * P +
+							    i) * P + j];
+					}
+			}
+}
+
+/* ---- Tokens ---- */
+
+void
+mm_tokens_forward(float *x, const float *cls, const float *b,
+    const float *pos, int N, int T, int D)
+{
+	int n, t, d;
+
+	for (n = 0; n < N; n++) {
+		float *xn = x + (size_t)n * T * D;
+
+		for (d = 0; d < D; d++)
+			xn[d] = cls[d] + pos[d];
+		for (t = 1; t < T; t++)
+			for (d = 0; d < D; d++)
+				xn[t * D + d] = (xn[t * D + d] + b[d]) +
+				    pos[t * D + d];
+	}
+}
+
+void
+mm_tokens_backward(float *dcls, float *db, float *dpos, const float *dx,
+    int N, int T, int D)
+{
+	int n, t, d;
+
+	for (n = 0; n < N; n++) {
+		const float *g = dx + (size_t)n * T * D;
+
+		for (d = 0; d < D; d++) {
+			dcls[d] += g[d];
+			dpos[d] += g[d];
+		}
+		for (t = 1; t < T; t++)
+			for (d = 0; d < D; d++) {
+				db[d] += g[t * D + d];
+				dpos[t * D + d] += g[t * D + d];
+			}
+	}
+}
