@@ -276,8 +276,13 @@ mm_in_open(const char *path)
 {
 	FILE *f;
 
-	if (!path || strcmp(path, "-") == 0)
+	if (!path || strcmp(path, "-") == 0) {
+		/* a forgotten operand would otherwise wait on the keyboard */
+		if (isatty(STDIN_FILENO))
+			mm_die("standard input is a terminal: name an input "
+			    "file or pipe a stream in (see -h)");
 		return stdin;
+	}
 	if ((f = fopen(path, "rb")) == NULL)
 		mm_die("%s: %s", path, strerror(errno));
 	return f;

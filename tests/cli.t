@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info"
-plan $((7 + 5 * 5))
+plan $((7 + 5 * 5 + 4))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
@@ -43,6 +43,18 @@ if command -v script >/dev/null 2>&1; then
 else
 	skip "script(1) not available"
 fi
+
+# a forgotten input operand: standard input is the terminal, refused at once
+# instead of waiting on the keyboard (timeout: a hang fails, not blocks)
+for c in "mmib-info" "mmib-align" "mmib-train -o $TMP/m.mts" "mmib-probe --train $MMIB_TOP/tests/ref/probe_train.mts"; do
+	set -- $c
+	if command -v script >/dev/null 2>&1; then
+		out=$(timeout 20 script -qec "$(command -v $1) ${c#$1}" /dev/null 2>&1 < /dev/null)
+		like "$out" "standard input is a terminal" "$1: a terminal on standard input is refused"
+	else
+		skip "script(1) not available"
+	fi
+done
 
 mkdir "$TMP/ro" && chmod 555 "$TMP/ro"
 if [ "$(id -u)" -ne 0 ]; then
