@@ -2,6 +2,7 @@
  * gen.c - dataset registry, mixed radix, sampling, pairing, metadata and
  * image sources (renderer or published file) for mmib-gen.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,9 +467,12 @@ mm_source_file(struct mm_source *s, const char *path,
 	memset(s, 0, sizeof *s);
 	snprintf(s->label, sizeof s->label, "%s", path);
 	if ((f = fopen(path, "rb")) == NULL)
-		return mm_err(MM_EIO, "%s: cannot open", path);
+		return mm_err(MM_EIO, "%s: %s", path, strerror(errno));
 	if (fread(magic, 1, 8, f) == 0) {
+		int bad = ferror(f), e = errno;
 		fclose(f);
+		if (bad)
+			return mm_err(MM_EIO, "%s: %s", path, strerror(e));
 		return mm_err(MM_EEMPTY, "%s: empty file", path);
 	}
 	fclose(f);

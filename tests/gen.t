@@ -2,7 +2,7 @@
 # mmib-gen command line: listing, determinism, options, clear errors and
 # no output file on failure.
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 29
 
 run_cmd mmib-gen --list
 is "$RC" 0 "--list exits 0"
@@ -51,6 +51,9 @@ run_cmd mmib-gen -d dsprites --missing posX --random-split
 like "$ERR" "exclude each other" "pairings exclude each other"
 run_cmd mmib-gen --from "$TMP/nofile.npz" -o "$TMP/x4"
 [ "$RC" -ne 0 ] && [ ! -e "$TMP/x4" ]; ok $? "missing --from file: error, no output"
+like "$ERR" "nofile.npz: No such file or directory" "missing --from file: the system's reason"
+run_cmd mmib-gen --from "$TMP" -o "$TMP/x4"
+like "$ERR" ": Is a directory" "--from a directory: the system's reason"
 mmib-gen -d shapes3d -n 100 --png "$TMP/sheet.png" --png-count 16
 is "$(head -c 4 "$TMP/sheet.png" | od -An -c | tr -d ' ')" '211PNG' "--png writes a PNG contact sheet"
 done_testing
