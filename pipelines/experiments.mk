@@ -21,7 +21,9 @@
 #       row.tsv (one summary row)                            per run
 #   results/<experiment>/summary.tsv report.txt *.png
 # A run is shared by every experiment that asks for the same settings, so
-# changing one setting redoes only what depends on it.  The runs do not
+# changing one setting redoes only what depends on it.  An experiment is a
+# run list and one $(eval $(call mm_experiment,...)) (see "an experiment"
+# below), plus its sections in report.sh and plot.sh.  The runs do not
 # depend on the tools' timestamps (rebuilding a tool does not redo hours of
 # training): after changing a tool, remove runs/ or the affected part.
 
@@ -196,10 +198,11 @@ $(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts pipelines/curve.gp
 		pipelines/curve.gp; mv $(mm_tmp) $@
 
 # mm_run: define a run's rules (and its data's) once; expands to its row.tsv.
+# mm_run_once has the run's directory as $7; mm_data likewise for the data.
 MM_DEFINED :=
 MM_DATA :=
-mm_run = $(strip $(call mm_run1,$1,$2,$3,$4,$5,$6,$(call mm_rundir,$1,$2,$3,$4,$5,$6)))
-mm_run1 = $(if $(filter $7,$(MM_DEFINED)),,$(call mm_data,$1,$2,$3)$(eval \
+mm_run = $(strip $(call mm_run_once,$1,$2,$3,$4,$5,$6,$(call mm_rundir,$1,$2,$3,$4,$5,$6)))
+mm_run_once = $(if $(filter $7,$(MM_DEFINED)),,$(call mm_data,$1,$2,$3)$(eval \
 	$(call mm_run_rules,$1,$2,$3,$4,$5,$6,$7))$(eval MM_DEFINED += $7))$7/row.tsv
 mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
 	$(call mm_data_rules,$1,$2,$3))$(eval MM_DATA += $(call mm_datatag,$1,$2,$3)))
@@ -215,12 +218,10 @@ mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
 #   PREFIX_OUT/runs.list summary.tsv report.txt *.png data/
 #   make NAME      the report (printed), make NAME-curves
 # report.sh and plot.sh have its section (case NAME).
-MM_EXPERIMENTS :=
 MM_OUT_VARS :=
 MM_RESULT_DEPS := pipelines/report.sh pipelines/plot.sh pipelines/agg.awk \
 	pipelines/corr.awk pipelines/where.awk $(wildcard pipelines/*.gp)
 define mm_experiment
-MM_EXPERIMENTS += $1
 MM_OUT_VARS += $2_OUT
 $2_OUT ?= $$(RESULTS)/$1
 ifneq ($$(filter $1% demo figures $$(RESULTS)/% $$(RUNS)/%,$$(MAKECMDGOALS)),)
