@@ -1,5 +1,6 @@
 # pipelines/agg.awk - group a summary TSV and average columns.
-#   awk -v by=col1,col2 -v cols=x,y [-v where='col=value,col!=value,...'] -f agg.awk in.tsv
+#   awk -v by=col1,col2 -v cols=x,y -f agg.awk in.tsv
+# (select the rows first with where.awk).
 # Prints the group columns, then for every averaged column c: c_mean, c_sd
 # (sample standard deviation, 0 for one row) and n; rows whose value is NA
 # or empty are left out of that column's figures.  Groups come out in order
@@ -7,24 +8,15 @@
 BEGIN {
 	FS = OFS = "\t"
 	nb = split(by, B, ","); nv = split(cols, V, ",")
-	nw = split(where, Wh, ",")
-	for (i = 1; i <= nw; i++) {
-		eq = index(Wh[i], "=")
-		wk[i] = substr(Wh[i], 1, eq - 1); wv[i] = substr(Wh[i], eq + 1)
-		wn[i] = 0
-		if (wk[i] ~ /!$/) { wn[i] = 1; wk[i] = substr(wk[i], 1, length(wk[i]) - 1) }
-	}
 }
 NR == 1 {
 	for (i = 1; i <= NF; i++) c[$i] = i
 	for (i = 1; i <= nb; i++) if (!(B[i] in c)) miss = miss " " B[i]
 	for (i = 1; i <= nv; i++) if (!(V[i] in c)) miss = miss " " V[i]
-	for (i = 1; i <= nw; i++) if (!(wk[i] in c)) miss = miss " " wk[i]
 	if (miss != "") { print "agg.awk: no column(s)" miss > "/dev/stderr"; bad = 1; exit 1 }
 	next
 }
 {
-	for (i = 1; i <= nw; i++) if (($(c[wk[i]]) == wv[i]) == wn[i]) next
 	key = ""
 	for (i = 1; i <= nb; i++) key = key (i > 1 ? OFS : "") $(c[B[i]])
 	if (!(key in gi)) { gi[key] = ++ng; gk[ng] = key }

@@ -1,6 +1,6 @@
 # pipelines/corr.awk - correlation of two columns of a summary TSV.
-#   awk -v x=COL -v y=COL [-v where='col=value,col!=value,...'] [-v label=TEXT] \
-#       [-v header=1] -f corr.awk summary.tsv
+#   awk -v x=COL -v y=COL [-v label=TEXT] [-v header=1] -f corr.awk summary.tsv
+# (select the rows first with where.awk).
 # Prints one TSV row: label, x, y, n, Pearson r with its 95 % confidence
 # interval (Fisher z: atanh r +- 1.96 / sqrt(n - 3)), Spearman rho (average
 # ranks for ties) with its 95 % interval (Fisher z with the Fieller,
@@ -44,13 +44,6 @@ function ci(r, se, sign,    z) {
 function fmt(v) { return v == "NA" ? "NA" : sprintf("%.4f", v) }
 BEGIN {
 	FS = OFS = "\t"
-	nw = split(where, Wh, ",")
-	for (i = 1; i <= nw; i++) {
-		eq = index(Wh[i], "=")
-		wk[i] = substr(Wh[i], 1, eq - 1); wv[i] = substr(Wh[i], eq + 1)
-		wn[i] = 0
-		if (wk[i] ~ /!$/) { wn[i] = 1; wk[i] = substr(wk[i], 1, length(wk[i]) - 1) }
-	}
 	if (label == "") label = y "~" x
 }
 NR == 1 {
@@ -59,14 +52,9 @@ NR == 1 {
 		print "corr.awk: no column " (x in c ? y : x) > "/dev/stderr"
 		bad = 1; exit 1
 	}
-	for (i = 1; i <= nw; i++) if (!(wk[i] in c)) {
-		print "corr.awk: no column " wk[i] > "/dev/stderr"
-		bad = 1; exit 1
-	}
 	next
 }
 {
-	for (i = 1; i <= nw; i++) if (($(c[wk[i]]) == wv[i]) == wn[i]) next
 	a = $(c[x]); b = $(c[y])
 	if (a == "NA" || b == "NA" || a == "" || b == "") next
 	n++; X[n] = a + 0; Y[n] = b + 0

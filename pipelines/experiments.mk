@@ -21,7 +21,9 @@
 #       row.tsv (one summary row)                            per run
 #   results/<experiment>/summary.tsv report.txt *.png
 # A run is shared by every experiment that asks for the same settings, so
-# changing one setting redoes only what depends on it.  The runs do not
+# changing one setting redoes only what depends on it.  An experiment is a
+# run list and one $(eval $(call mm_experiment,...)) (see "an experiment"
+# below), plus its sections in report.sh and plot.sh.  The runs do not
 # depend on the tools' timestamps (rebuilding a tool does not redo hours of
 # training): after changing a tool, remove runs/ or the affected part.
 
@@ -121,17 +123,12 @@ REG_SEEDS ?= $(or $(SEEDS),1 2 3 4 5)
 else
 $(error PROFILE must be quick or paper, not '$(PROFILE)')
 endif
-# Where each experiment's summary, report and plots go.
-MSI_OUT ?= $(RESULTS)/remove-msi
-ALIGN_OUT ?= $(RESULTS)/alignment
-REG_OUT ?= $(RESULTS)/regularization
-
 MM_GEN := $(BIN)/mmib-gen
 MM_TRAIN := $(BIN)/mmib-train
 MM_ENCODE := $(BIN)/mmib-encode
 MM_PROBE := $(BIN)/mmib-probe
 MM_ALIGN := $(BIN)/mmib-align
-MM_TOOLS := $(MM_GEN) $(MM_TRAIN) $(MM_ENCODE) $(MM_PROBE) $(MM_ALIGN)
+MM_INFO := $(BIN)/mmib-info
 
 # ---- helpers -----------------------------------------------------------
 # A spec as a path component: mlp-flatten:512,256/64 -> mlp-flatten-512.256-o64
@@ -139,9 +136,6 @@ mm_tag = $(subst /,-o,$(subst $(mm_comma),.,$(subst :,-,$1)))
 mm_imgspec = $(or $(IMG_$1_$2),$(IMG_$1),$(error no image encoder IMG_$1))
 mm_facspec = $(or $(FAC_$1),$(error no factor encoder FAC_$1))
 mm_wd = $(or $(WD_$1),$(WD))
-# Depth of an image spec: N of resnetN, else the number of hidden layers.
-mm_depth = $(if $(filter resnet%,$1),$(patsubst resnet%,%,$1),$(words \
-	$(subst $(mm_comma), ,$(firstword $(subst /, ,$(lastword $(subst :, ,$1)))))))
 mm_missing = $(or $(MISSING),$(MISSING_$1))
 # Pairing as mmib-gen options: missing-F, random, essence-a.b
 mm_pairopt = $(if $(filter missing-%,$1),--missing $(patsubst missing-%,%,$1),$(if \
@@ -153,85 +147,99 @@ mm_hyptag = T$1-b$2-e$(EPOCHS)-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs
 # Directory of a run: dataset seed pairing image-name temperature beta
 mm_rundir = $(RUNS)/train/$(call mm_datatag,$1,$2,$3)/$(call mm_tag,$(call \
 	mm_imgspec,$4,$1))+$(call mm_tag,$(call mm_facspec,$1))/$(call mm_hyptag,$5,$6,$4)
+# A recipe line that writes its target writes $(mm_tmp) and renames it: the
+# name holds the line's shell PID, so two makes in one tree never share it,
+# and $(mm_trap) removes it if the line fails.
+mm_tmp = $@.$$$$
+mm_trap = trap 'rm -f $(mm_tmp)' EXIT;
 
-# Data: any runs/data/<dataset>-n<N>-s<seed>-<pairing>-<part>.mts; the
-# name is parsed back into mmib-gen options (FROM_<dataset> names a real file).
-mm_w = $(subst -, ,$1)
-mm_genargs = -d $(word 1,$(mm_w)) -n $(patsubst n%,%,$(word 2,$(mm_w))) \
-	-s $(patsubst s%,%,$(word 3,$(mm_w))) $(call mm_pairopt,$(subst $(mm_space),-,$(wordlist \
-	5,$(words $(mm_w)),x $(mm_w)))) $(if $(FROM_$(word 1,$(mm_w))),--from \
-	$(FROM_$(word 1,$(mm_w)))) --part $(lastword $(mm_w))
-$(RUNS)/data/%.mts: | $(MM_GEN) mm-deps
-	@mkdir -p $(@D)
-	$(RUN) $(MM_GEN) $(QUIET) $(call mm_genargs,$*) -o $@
+# The data of $1 dataset, $2 seed, $3 pairing, both parts (FROM_<dataset>
+# names a real file for mmib-gen --from).
+define mm_data_rules
+$(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts): \
+		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: | $(MM_GEN) mm-deps
+	@mkdir -p $$(@D)
+	$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3) $(if \
+		$(FROM_$1),--from $(FROM_$1)) --part $$* -o $$@
+endef
 
 # The rules of one run: $1 dataset, $2 seed, $3 pairing, $4 image encoder
-# name, $5 temperature (a number or learn), $6 beta.
+# name, $5 temperature (a number or learn), $6 beta; $7 its directory.
 define mm_run_rules
-$(call mm_rundir,$1,$2,$3,$4,$5,$6)/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN)
+$7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN)
 	@mkdir -p $$(@D)
 	$$(RUN) $(MM_TRAIN) $$(QUIET) --image-encoder $(call mm_imgspec,$4,$1) \
 		--factor-encoder $(call mm_facspec,$1) $(call mm_tempopt,$5) \
 		--beta $6 --epochs $(EPOCHS) --step-size $(STEP) --gamma $(GAMMA) \
 		--weight-decay $(call mm_wd,$4) --lr $(LR) --batch-size $(BATCH) \
 		$(TRAIN_OPTS) -s $2 --log $$(@D)/log.tsv -o $$@ $$<
-$(call mm_rundir,$1,$2,$3,$4,$5,$6)/emb-%.mts: $(call mm_rundir,$1,$2,$3,$4,$5,$6)/model.mts \
-		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts | $(MM_ENCODE)
+$7/emb-%.mts: $7/model.mts $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts | $(MM_ENCODE)
 	$$(RUN) $(MM_ENCODE) $$(QUIET) -m $$< -o $$@ $$(word 2,$$^)
-endef
-
-# Analysis of a run directory (the same for every run).
-$(RUNS)/train/%/probe.tsv: $(RUNS)/train/%/emb-train.mts $(RUNS)/train/%/emb-test.mts | $(MM_PROBE)
-	$(RUN) $(MM_PROBE) $(QUIET) --train $< $(word 2,$^) > $@.tmp
-	mv $@.tmp $@
-$(RUNS)/train/%/align.tsv: $(RUNS)/train/%/emb-test.mts | $(MM_ALIGN)
-	$(RUN) $(MM_ALIGN) $(QUIET) $< > $@.tmp
-	mv $@.tmp $@
-# A training curve on request: make runs/train/.../curve.png
-$(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts pipelines/curve.gp
-	gnuplot -e "logfile='$(@D)/log.tsv'; outfile='$@.tmp'; title='$*'" pipelines/curve.gp
-	mv $@.tmp $@
-
-define mm_row_rule
-$(call mm_rundir,$1,$2,$3,$4,$5,$6)/row.tsv: $(call mm_rundir,$1,$2,$3,$4,$5,$6)/probe.tsv \
-		$(call mm_rundir,$1,$2,$3,$4,$5,$6)/align.tsv pipelines/row.sh
-	sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 pairing=$3 \
-		missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
-		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) \
-		depth=$(call mm_depth,$(call mm_imgspec,$4,$1)) \
+$7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts pipelines/row.sh | $(MM_INFO)
+	$$(mm_trap) MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 \
+		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
+		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
 		factor_spec=$(call mm_facspec,$1) temperature=$5 \
 		learn_temperature=$(if $(filter learn,$5),1,0) beta=$6 \
 		epochs=$(EPOCHS) step=$(STEP) gamma=$(GAMMA) weight_decay=$(call mm_wd,$4) \
 		lr=$(LR) batch=$(BATCH) train_opts='$(strip $(TRAIN_OPTS))' \
-		unlearnable=$(UNLEARNABLE_$1) \
-		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv > $$@.tmp
-	mv $$@.tmp $$@
+		unlearnable=$(UNLEARNABLE_$1) model=$$(@D)/model.mts \
+		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv > $$(mm_tmp); mv $$(mm_tmp) $$@
 endef
 
-# mm_run: define a run's rules once; expands to its row.tsv.
-MM_DEFINED :=
-mm_run = $(strip $(if $(filter $(call mm_rundir,$1,$2,$3,$4,$5,$6),$(MM_DEFINED)),,$(eval \
-	$(call mm_run_rules,$1,$2,$3,$4,$5,$6))$(eval $(call mm_row_rule,$1,$2,$3,$4,$5,$6))$(eval \
-	MM_DEFINED += $(call mm_rundir,$1,$2,$3,$4,$5,$6)))$(call mm_rundir,$1,$2,$3,$4,$5,$6)/row.tsv)
+# Analysis of a run directory (the same for every run).
+$(RUNS)/train/%/probe.tsv: $(RUNS)/train/%/emb-train.mts $(RUNS)/train/%/emb-test.mts | $(MM_PROBE)
+	$(RUN) $(MM_PROBE) $(QUIET) --train $< -o $@ $(word 2,$^)
+$(RUNS)/train/%/align.tsv: $(RUNS)/train/%/emb-test.mts | $(MM_ALIGN)
+	$(RUN) $(MM_ALIGN) $(QUIET) -o $@ $<
+# A training curve on request: make runs/train/.../curve.png
+$(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts pipelines/curve.gp
+	$(mm_trap) gnuplot -e "logfile='$(@D)/log.tsv'; outfile='$(mm_tmp)'; title='$*'" \
+		pipelines/curve.gp; mv $(mm_tmp) $@
 
-# ---- the experiments -------------------------------------------------------
-# The runs are defined only when a pipeline target is asked for, so that
-# `make`, `make check` and the rest neither pay for nor depend on them.
-MM_WANT := $(filter remove-msi% alignment% regularization% demo figures \
-	$(RESULTS)/% $(RUNS)/%,$(MAKECMDGOALS))
-ifneq ($(MM_WANT),)
-# remove-msi: per dataset, missing factor and seed, a temperature sweep with
-# the default image encoder and a depth sweep at DEPTH_TEMP.
-MSI_ROWS := $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach s,$(MSI_SEEDS),\
-	$(foreach t,$(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$t,0)) \
-	$(foreach e,$(DEPTHS),$(call mm_run,$d,$s,missing-$m,$e,$(DEPTH_TEMP),0))))))
-# alignment: SEEDS random essence/nuisance splits at ALIGN_TEMP.
-ALIGN_ROWS := $(foreach d,$(DATASETS),$(foreach s,$(ALIGN_SEEDS),\
-	$(call mm_run,$d,$s,random,$(IMG),$(ALIGN_TEMP),0)))
-# regularization: random splits x BETAS x temperature modes (fixed, learn).
-REG_ROWS := $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
-	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
+# mm_run: define a run's rules (and its data's) once; expands to its row.tsv.
+# mm_run_once has the run's directory as $7; mm_data likewise for the data.
+MM_DEFINED :=
+MM_DATA :=
+mm_run = $(strip $(call mm_run_once,$1,$2,$3,$4,$5,$6,$(call mm_rundir,$1,$2,$3,$4,$5,$6)))
+mm_run_once = $(if $(filter $7,$(MM_DEFINED)),,$(call mm_data,$1,$2,$3)$(eval \
+	$(call mm_run_rules,$1,$2,$3,$4,$5,$6,$7))$(eval MM_DEFINED += $7))$7/row.tsv
+mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
+	$(call mm_data_rules,$1,$2,$3))$(eval MM_DATA += $(call mm_datatag,$1,$2,$3)))
+
+# ---- an experiment ---------------------------------------------------------
+# $(eval $(call mm_experiment,NAME,PREFIX,RUNS)) makes experiment NAME from
+# RUNS, a function whose value lists the row.tsv of its runs, each from
+# $(call mm_run,dataset,seed,pairing,image-name,temperature,beta):
+#   PREFIX_OUT     its directory, $(RESULTS)/NAME unless given
+#   PREFIX_ROWS    its rows (defined, and the runs' rules made, only when a
+#                  pipeline target is asked for, so that `make`, `make check`
+#                  and the rest neither pay for nor depend on them)
+#   PREFIX_OUT/runs.list summary.tsv report.txt *.png data/
+#   make NAME      the report (printed), make NAME-curves
+# report.sh and plot.sh have its section (case NAME).
+MM_OUT_VARS :=
+MM_RESULT_DEPS := pipelines/report.sh pipelines/plot.sh pipelines/agg.awk \
+	pipelines/corr.awk pipelines/where.awk $(wildcard pipelines/*.gp)
+define mm_experiment
+MM_OUT_VARS += $2_OUT
+$2_OUT ?= $$(RESULTS)/$1
+ifneq ($$(filter $1% demo figures $$(RESULTS)/% $$(RUNS)/%,$$(MAKECMDGOALS)),)
+$2_ROWS := $$(call $3)
 endif
+$$($2_OUT)/runs.list: MM_LIST = $$($2_ROWS)
+$$($2_OUT)/runs.list: mm-force
+	$$(mm_runs_list)
+$$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) pipelines/tsvcat.awk
+	$$(mm_summary)
+$$($2_OUT)/report.txt: MM_EXP = $1
+$$($2_OUT)/report.txt: $$($2_OUT)/summary.tsv $$(MM_RESULT_DEPS) | mm-deps
+	$$(mm_report)
+$1: $$($2_OUT)/report.txt
+	@cat $$<
+$1-curves: $$($2_ROWS:row.tsv=curve.png)
+.PHONY: $1 $1-curves
+endef
 
 # The list of rows of an experiment, rewritten only when it changes, so a
 # summary is rebuilt when runs are added or dropped.  The top Makefile's
@@ -239,51 +247,46 @@ endif
 # missing secondary file for its own sake: so the list is also touched when
 # a row is missing (runs/ removed, say), which rebuilds the summary and,
 # with it, every missing row and whatever that row needs.
-$(MSI_OUT)/runs.list $(ALIGN_OUT)/runs.list $(REG_OUT)/runs.list: mm-force
-	@mkdir -p $(@D)
-	@printf '%s\n' $(MM_LIST) > $@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-	@while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
-$(MSI_OUT)/runs.list: MM_LIST = $(MSI_ROWS)
-$(ALIGN_OUT)/runs.list: MM_LIST = $(ALIGN_ROWS)
-$(REG_OUT)/runs.list: MM_LIST = $(REG_ROWS)
-
-$(MSI_OUT)/summary.tsv: $(MSI_OUT)/runs.list $(MSI_ROWS) pipelines/tsvcat.awk
-$(ALIGN_OUT)/summary.tsv: $(ALIGN_OUT)/runs.list $(ALIGN_ROWS) pipelines/tsvcat.awk
-$(REG_OUT)/summary.tsv: $(REG_OUT)/runs.list $(REG_ROWS) pipelines/tsvcat.awk
-$(MSI_OUT)/summary.tsv $(ALIGN_OUT)/summary.tsv $(REG_OUT)/summary.tsv:
-	awk -f pipelines/tsvcat.awk $$(cat $(@D)/runs.list) > $@.tmp
-	mv $@.tmp $@
-
+define mm_runs_list
+@mkdir -p $(@D)
+@$(mm_trap) printf '%s\n' $(MM_LIST) > $(mm_tmp); \
+	if cmp -s $(mm_tmp) $@; then rm -f $(mm_tmp); else mv $(mm_tmp) $@; fi
+@while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
+endef
+define mm_summary
+$(mm_trap) awk -f pipelines/tsvcat.awk $$(cat $(@D)/runs.list) > $(mm_tmp); mv $(mm_tmp) $@
+endef
 # Report and plots (report.sh and plot.sh; gnuplot scripts pipelines/*.gp).
-MM_RESULT_DEPS := pipelines/report.sh pipelines/plot.sh pipelines/agg.awk \
-	pipelines/corr.awk $(wildcard pipelines/*.gp)
-$(MSI_OUT)/report.txt: MM_EXP = remove-msi
-$(ALIGN_OUT)/report.txt: MM_EXP = alignment
-$(REG_OUT)/report.txt: MM_EXP = regularization
-$(MSI_OUT)/report.txt $(ALIGN_OUT)/report.txt $(REG_OUT)/report.txt: %/report.txt: \
-		%/summary.tsv $(MM_RESULT_DEPS) | mm-deps
-	IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) PROFILE=$(PROFILE) \
-		sh pipelines/report.sh $(MM_EXP) $< > $@.tmp
-	mv $@.tmp $@
-	IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
+define mm_report
+$(mm_trap) IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) PROFILE=$(PROFILE) \
+	sh pipelines/report.sh $(MM_EXP) $< > $(mm_tmp); mv $(mm_tmp) $@
+IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
+endef
 
-remove-msi: $(MSI_OUT)/report.txt
-	@cat $<
-alignment: $(ALIGN_OUT)/report.txt
-	@cat $<
-regularization: $(REG_OUT)/report.txt
-	@cat $<
-remove-msi-curves: $(MSI_ROWS:row.tsv=curve.png)
-alignment-curves: $(ALIGN_ROWS:row.tsv=curve.png)
-regularization-curves: $(REG_ROWS:row.tsv=curve.png)
+# ---- the experiments -------------------------------------------------------
+# remove-msi: per dataset, missing factor and seed, a temperature sweep with
+# the default image encoder and a depth sweep at DEPTH_TEMP.
+mm_msi_runs = $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
+	s,$(MSI_SEEDS),$(foreach t,$(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$t,0)) \
+	$(foreach e,$(DEPTHS),$(call mm_run,$d,$s,missing-$m,$e,$(DEPTH_TEMP),0))))))
+$(eval $(call mm_experiment,remove-msi,MSI,mm_msi_runs))
+
+# alignment: SEEDS random essence/nuisance splits at ALIGN_TEMP.
+mm_align_runs = $(foreach d,$(DATASETS),$(foreach s,$(ALIGN_SEEDS),\
+	$(call mm_run,$d,$s,random,$(IMG),$(ALIGN_TEMP),0)))
+$(eval $(call mm_experiment,alignment,ALIGN,mm_align_runs))
+
+# regularization: random splits x BETAS x temperature modes (fixed, learn).
+mm_reg_runs = $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
+	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
+$(eval $(call mm_experiment,regularization,REG,mm_reg_runs))
 
 # Copy the plots and reports of the experiments that were run next to the
 # pipelines.
 figures:
 	@mkdir -p pipelines/figures
-	@for f in $(MSI_OUT)/*.png $(ALIGN_OUT)/*.png $(REG_OUT)/*.png \
-		$(MSI_OUT)/report.txt $(ALIGN_OUT)/report.txt $(REG_OUT)/report.txt; do \
+	@for f in $(foreach v,$(MM_OUT_VARS),$($v)/*.png) \
+		$(foreach v,$(MM_OUT_VARS),$($v)/report.txt); do \
 		[ -e "$$f" ] || continue; \
 		d=$$(basename $$(dirname $$f)); cp "$$f" pipelines/figures/$$d-$$(basename $$f); \
 		echo "pipelines/figures/$$d-$$(basename $$f)"; done
@@ -307,5 +310,4 @@ mm-deps:
 
 mm-force:
 
-.PHONY: demo remove-msi alignment regularization figures mm-deps mm-force \
-	remove-msi-curves alignment-curves regularization-curves
+.PHONY: demo figures mm-deps mm-force

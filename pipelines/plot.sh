@@ -22,18 +22,16 @@ fi
 mkdir -p "$out/data"
 tab=$(printf '\t')
 
+# sel WHERE: the header and the summary rows matching where-list WHERE
+sel() { awk -v where="${1:-}" -f "$here/where.awk" "$sum"; }
 distinct() { # column $1 of rows matching where-list $2
-	awk -F '\t' -v c="$1" -v w="${2:-}" '
-	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
-		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
-		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
-		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
-	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
+	sel "${2:-}" | awk -F '\t' -v c="$1" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	{ v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }'
 }
 # agg BY COLS WHERE > file: group means sorted numerically on BY
 agg() {
-	awk -v by="$1" -v cols="$2" -v where="${3:-}" -f "$here/agg.awk" "$sum" |
+	sel "${3:-}" | awk -v by="$1" -v cols="$2" -f "$here/agg.awk" |
 	{ IFS= read -r h; printf '%s\n' "$h"; sort -t "$tab" -k1,1 -g; }
 }
 rows() { # data rows of a table file
@@ -77,13 +75,12 @@ alignment)
 	for y in "$CKA" "$MKNN1"; do
 		for ds in $(distinct dataset); do
 			for deg in 0 1; do
-				awk -F '\t' -v OFS='\t' -v ds="$ds" -v y="$y" -v deg=$deg '
+				sel "dataset=$ds,degenerate=$deg" | awk -F '\t' -v OFS='\t' -v y="$y" '
 				NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; print "x", "y", "seed", "essence"; next }
-				$(h["dataset"]) == ds && $(h["degenerate"]) == deg {
-					print $(h["img_nui_mi"]), $(h[y]), $(h["seed"]), $(h["essence"]) }' "$sum" \
+				{ print $(h["img_nui_mi"]), $(h[y]), $(h["seed"]), $(h["essence"]) }' \
 					> "$out/data/scatter-$ds-$y-deg$deg.tsv"
 			done
-			c=$(awk -v x=img_nui_mi -v y="$y" -v where="dataset=$ds,degenerate=0" -f "$here/corr.awk" "$sum")
+			c=$(sel "dataset=$ds,degenerate=0" | awk -v x=img_nui_mi -v y="$y" -f "$here/corr.awk")
 			slope=$(echo "$c" | cut -f11) icpt=$(echo "$c" | cut -f12)
 			[ "$slope" = NA ] && slope=NaN icpt=NaN
 			r=$(echo "$c" | cut -f5) rho=$(echo "$c" | cut -f8) n=$(echo "$c" | cut -f4)

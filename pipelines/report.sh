@@ -14,6 +14,12 @@ sum=${2:?usage: report.sh EXPERIMENT SUMMARY}
 here=$(dirname "$0")
 : "${IMG:=}" "${DEPTH_TEMP:=0.1}" "${PROFILE:=quick}"
 [ -s "$sum" ] || { echo "report.sh: $sum: empty summary" >&2; exit 1; }
+# One temporary for the group-mean table in use, removed however we end.
+tmp=$(mktemp "${TMPDIR:-/tmp}/report.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Alignment metric columns as mmib-align names them (see row.sh).
 CKA=${CKA:-cka}
@@ -21,34 +27,27 @@ MKNN1=${MKNN1:-mutual_knn1}
 MKNN5=${MKNN5:-mutual_knn5}
 
 has_col() { head -n 1 "$sum" | tr '\t' '\n' | grep -qx "$1"; }
+# sel WHERE: the header and the rows of the summary that match where-list
+# WHERE (see where.awk), the input of every helper below
+sel() { awk -v where="${1:-}" -f "$here/where.awk" "$sum"; }
 # distinct values of column $1 (in first-appearance order), rows matching $2
 distinct() {
-	awk -F '\t' -v c="$1" -v w="${2:-}" '
-	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
-		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
-		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
-		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
-	  v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }' "$sum"
+	sel "${2:-}" | awk -F '\t' -v c="$1" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	{ v = $(h[c]); if (!(v in s)) { s[v] = 1; print v } }'
 }
 count() { # rows matching where-list $1
-	awk -F '\t' -v w="${1:-}" '
-	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i
-		nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
-		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
-		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
-	  n++ } END { print n + 0 }' "$sum"
+	sel "${1:-}" | awk 'END { print (NR > 1 ? NR - 1 : 0) }'
 }
 # agg BY COLS WHERE: grouped means, sorted numerically on the last by-column
 agg() {
 	nb=$(echo "$1" | tr "," "\n" | wc -l)
-	awk -v by="$1" -v cols="$2" -v where="${3:-}" -f "$here/agg.awk" "$sum" |
+	sel "${3:-}" | awk -v by="$1" -v cols="$2" -f "$here/agg.awk" |
 	{ IFS= read -r h; printf "%s\n" "$h"; sort -t "$(printf "\t")" -k"$nb,$nb" -g; }
 }
 # corr X Y WHERE: one correlation row (see corr.awk)
 corr() {
-	awk -v x="$1" -v y="$2" -v where="${3:-}" -f "$here/corr.awk" "$sum"
+	sel "${3:-}" | awk -v x="$1" -v y="$2" -f "$here/corr.awk"
 }
 # Table of group means: agg output on stdin, column titles in $1 (space list),
 # the group column first, then mean +- sd per metric, then n of the first.
@@ -86,16 +85,13 @@ ends() {
 # paired COL WHERE B0 B1 DIR: in how many splits (seeds) COL moves DIR (down
 # or up) from beta=B0 to beta=B1: "k of n splits"
 paired() {
-	awk -F '\t' -v c="$1" -v w="$2" -v b0="$3" -v b1="$4" -v d="$5" '
-	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; nw = split(w, W, ","); next }
-	{ for (i = 1; i <= nw; i++) { e = index(W[i], "="); k = substr(W[i], 1, e - 1)
-		ng = k ~ /!$/; if (ng) k = substr(k, 1, length(k) - 1)
-		if (($(h[k]) == substr(W[i], e + 1)) == ng) next }
-	  if ($(h[c]) == "NA") next
+	sel "$2" | awk -F '\t' -v c="$1" -v b0="$3" -v b1="$4" -v d="$5" '
+	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	{ if ($(h[c]) == "NA") next
 	  if ($(h["beta"]) == b0) a[$(h["seed"])] = $(h[c])
 	  if ($(h["beta"]) == b1) b[$(h["seed"])] = $(h[c]) }
 	END { for (s in a) if (s in b) { n++; if ((d == "down") ? b[s] < a[s] : b[s] > a[s]) k++ }
-	  printf "%d of %d splits", k, n }' "$sum"
+	  printf "%d of %d splits", k, n }'
 }
 f3() { awk -v v="$1" 'BEGIN { if (v == "NA") print "NA"; else printf "%.3f", v }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 < b + 0) }'; }
@@ -132,11 +128,10 @@ remove-msi)
 		if [ "$(count "$tw")" -gt 0 ]; then
 			spec=$(distinct image_spec "$tw" | head -n 1)
 			echo "temperature sweep, image encoder $spec (mean +- sd over seeds):"
-			agg temperature miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$tw" > "${TMPDIR:-/tmp}/msi.$$"
-			table "T nMI(z_img;$m) essence-nMI CKA mkNN@1" < "${TMPDIR:-/tmp}/msi.$$"
-			set -- $(ends miss_nmi < "${TMPDIR:-/tmp}/msi.$$")
+			agg temperature miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$tw" > "$tmp"
+			table "T nMI(z_img;$m) essence-nMI CKA mkNN@1" < "$tmp"
+			set -- $(ends miss_nmi < "$tmp")
 			t0=$1 n0=$2 t1=$3 n1=$4 nt=$5
-			rm -f "${TMPDIR:-/tmp}/msi.$$"
 			v=$(awk -v x="$n0" 'BEGIN { print (x != "NA" && x > 0.1) ? "holds" : "does not hold" }')
 			echo "C1 InfoNCE alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0 (well above 0 means > 0.1): $v"
 			if [ "$nt" -ge 2 ]; then
@@ -150,10 +145,9 @@ remove-msi)
 		dw="$w,temperature=$DEPTH_TEMP"
 		if [ "$(distinct depth "$dw" | wc -l)" -ge 2 ]; then
 			echo "depth sweep at T=$DEPTH_TEMP (depth = hidden layers of mlp-flatten, or N of resnetN):"
-			agg depth miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$dw" > "${TMPDIR:-/tmp}/msi.$$"
-			table "depth nMI(z_img;$m) essence-nMI CKA mkNN@1" < "${TMPDIR:-/tmp}/msi.$$"
-			set -- $(ends miss_nmi < "${TMPDIR:-/tmp}/msi.$$")
-			rm -f "${TMPDIR:-/tmp}/msi.$$"
+			agg depth miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$dw" > "$tmp"
+			table "depth nMI(z_img;$m) essence-nMI CKA mkNN@1" < "$tmp"
+			set -- $(ends miss_nmi < "$tmp")
 			c=$(corr depth miss_nmi "$dw" | tr -d '\n')
 			rho=$(echo "$c" | cut -f8)
 			v=$(change down "$2" "$4" "$rho")
@@ -171,12 +165,12 @@ alignment)
 		echo "== $ds: $nall random essence/nuisance splits, temperature $(distinct temperature "$w" | tr '\n' ' ')"
 		if [ "$ndeg" -gt 0 ]; then
 			echo "$ndeg degenerate split(s) left out (essence only of factors a cheap image encoder does not learn):"
-			awk -F '\t' -v ds="$ds" -v cka="$CKA" -v mk="$MKNN1" '
+			sel "$w,degenerate=1" | awk -F '\t' -v cka="$CKA" -v mk="$MKNN1" '
 			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
-			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
+			{
 				printf "  seed %s essence {%s}: essence nMI %.3f, nuisance MI %.3f, CKA %.3f, mkNN@1 %.3f\n",
 				$(h["seed"]), $(h["essence"]), $(h["img_ess_nmi"]), $(h["img_nui_mi"]),
-				$(h[cka]), $(h[mk]) }' "$sum"
+				$(h[cka]), $(h[mk]) }'
 		fi
 		w="$w,degenerate=0"
 		echo "correlations over the $(count "$w") other splits (95 % intervals by Fisher z):"
@@ -231,12 +225,12 @@ regularization)
 		echo "== $ds: $(distinct seed "$ok" | wc -l) random split(s) (seeds $(distinct seed "$ok" | tr '\n' ' '))"
 		if [ "$(count "$w0,degenerate=1")" -gt 0 ]; then
 			echo "left out as degenerate (essence only of factors a cheap image encoder does not learn):"
-			awk -F '\t' -v ds="$ds" -v cka="$CKA" '
+			sel "$w0,degenerate=1" | awk -F '\t' -v cka="$CKA" '
 			NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
-			$(h["dataset"]) == ds && $(h["degenerate"]) == 1 {
+			{
 				printf "  seed %s essence {%s}: T %s beta %s: nuisance nMI %.3f, CKA %.3f\n",
 				$(h["seed"]), $(h["essence"]), $(h["temperature"]), $(h["beta"]),
-				$(h["img_nui_nmi"]), $(h[cka]) }' "$sum"
+				$(h["img_nui_nmi"]), $(h[cka]) }'
 		fi
 		if [ "$(count "$w0,degenerate=0,nuisance=-")" -gt 0 ]; then
 			echo "left out, no nuisance factor (every factor in the essence: nothing to remove):"
@@ -254,7 +248,7 @@ regularization)
 				cols=img_nui_nmi,img_ess_nmi,$CKA,$MKNN1
 				titles="beta nuisance-nMI essence-nMI CKA mkNN@1"
 			fi
-			f=${TMPDIR:-/tmp}/reg.$$
+			f=$tmp
 			agg beta "$cols" "$w" > "$f"
 			table "$titles" < "$f"
 			set -- $(ends img_nui_nmi < "$f")
@@ -276,7 +270,6 @@ regularization)
 				v=$(EPS=$(awk -v t="$2" 'BEGIN { print 0.1 * t }') EPSTXT="10 %" change down "$2" "$4" "$c")
 				echo "C5 information homeostasis: the learned temperature falls as beta grows: T = $(awk -v x="$2" 'BEGIN{printf "%.4f", x}') at beta=$1 -> $(awk -v x="$4" 'BEGIN{printf "%.4f", x}') at beta=$3 (lower in $(paired final_temperature "$w" "$1" "$3" down); Spearman rho(beta, T) = $c): $v"
 			fi
-			rm -f "$f"
 		done
 		echo
 	done

@@ -7,16 +7,34 @@
 # The special key unlearnable=a,b names factors a cheap image encoder is
 # known not to learn; a run whose essence lies within them is flagged
 # degenerate=1 (nothing learnable to align); essence_learnable counts the
-# other essence factors.  From PROBE_TSV (mmib-probe:
+# other essence factors.  The special key model=FILE names the run's model
+# (not a column), and depth=model asks for the image encoder's depth from
+# it: the metadata key model.img_depth, read with mmib-info ($MMIB_INFO,
+# else mmib-info on the PATH).  A model written before that key existed, or
+# no model=, falls back to the image_spec column as the pipelines always
+# did: N of resnetN, else the number of hidden widths (mlp-flatten:512,256/64
+# is 2).  From PROBE_TSV (mmib-probe:
 # one row per modality and factor, columns found by their header names) come
 # <modality>_<factor>_nmi and _acc, the essence and nuisance groups summed
-# as the paper does (MI in nats, H = sum ln K, nMI = MI / H, mean accuracy),
+# as the paper does (MI in nats, H = sum ln K, nMI = MI / H, mean accuracy;
+# summed here from the factor rows as printed, not read from mmib-probe's
+# group rows: those are sums rounded once to 6 decimals, whose nMI = MI / H
+# and %.6g columns differ from these in the last digit for some runs),
 # and miss_nmi / miss_acc: the image nMI of the nuisance factor when there
 # is exactly one.  ALIGN_TSV (mmib-align: metric, k, value) gives one column
 # per metric, k appended (mknn1, mknn5).  The optional training log gives the
 # final temperature, loss and the training time.
 set -eu
-awk -v OFS='\t' '
+model=
+for a; do case $a in model=*) model=${a#model=} ;; esac; done
+img_depth=
+if [ -n "$model" ]; then
+	meta=$("${MMIB_INFO:-mmib-info}" -q "$model")
+	img_depth=$(printf '%s\n' "$meta" | awk -F '\t' '
+		$1 == "meta" && $2 == "model.img_depth" && v == "" { v = $3 }
+		END { print v }')
+fi
+awk -v OFS='\t' -v img_depth="$img_depth" '
 function col(name, alt1, alt2,    i) {
 	for (i = 1; i <= NF; i++) {
 		n = tolower($i)
@@ -24,6 +42,16 @@ function col(name, alt1, alt2,    i) {
 			return i
 	}
 	return 0
+}
+# Depth of an image encoder spec, split as make splits words (the fallback
+# for models without model.img_depth): resnetN is N; otherwise the widths
+# between the last ":" and the first "/", counted.
+function spec_depth(s,    a, n) {
+	if (s ~ /^resnet/) return substr(s, 7)
+	gsub(/:/, " ", s); n = split(s, a, " "); s = a[n]
+	gsub(/\//, " ", s); split(s, a, " "); s = a[1]
+	gsub(/,/, " ", s)
+	return split(s, a, " ")
 }
 function add(k, v) {
 	if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
@@ -37,7 +65,7 @@ BEGIN {
 			eq = index(ARGV[i], "=")
 			k = substr(ARGV[i], 1, eq - 1); v = substr(ARGV[i], eq + 1)
 			if (k == "unlearnable") unlearn = v
-			else add(k, v)
+			else if (k != "model") add(k, v)
 			ARGV[i] = ""
 		} else
 			file[++nfile] = ARGV[i]
@@ -106,6 +134,8 @@ END {
 	if (usage) exit 2
 	if (bad != "") { print "row.sh: " bad > "/dev/stderr"; exit 1 }
 	if (nm == 0) { print "row.sh: " file[1] ": no probe rows" > "/dev/stderr"; exit 1 }
+	if (val["depth"] == "model")
+		val["depth"] = img_depth != "" ? img_depth : spec_depth(val["image_spec"])
 	add("essence", ess); add("nuisance", nui == "" ? "-" : nui)
 	add("degenerate", (ne > 0 && !learnable) ? 1 : 0)
 	add("essence_learnable", learnable + 0)

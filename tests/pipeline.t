@@ -5,14 +5,14 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 37
+plan 45
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
-c=$(awk -v x=x -v y=y -v where=degenerate=0 -f "$P/corr.awk" "$TMP/xy.tsv")
+c=$(awk -v where=degenerate=0 -f "$P/where.awk" "$TMP/xy.tsv" | awk -v x=x -v y=y -f "$P/corr.awk")
 # scipy: pearsonr 0.97701, spearmanr 1, polyfit (2.1, -0.2); Fisher z
 # interval (0.68643, 0.99855); with the sixth row spearmanr 0.142857
-is "$(echo "$c" | cut -f4)" 5 "corr.awk: where= filters the degenerate row"
+is "$(echo "$c" | cut -f4)" 5 "where.awk | corr.awk: the degenerate row is filtered out"
 is "$(echo "$c" | cut -f5)" 0.9770 "corr.awk: Pearson r"
 is "$(echo "$c" | cut -f8)" 1.0000 "corr.awk: Spearman rho"
 is "$(echo "$c" | cut -f11,12)" "$(printf '2.1\t-0.2')" "corr.awk: least-squares line"
@@ -22,8 +22,14 @@ is "$(echo "$c" | cut -f4,8)" "$(printf '6\t0.1429')" "corr.awk: Spearman with e
 printf 'g\tv\n1\t1\n1\t3\n2\t5\n2\tNA\n' > "$TMP/g.tsv"
 a=$(awk -v by=g -v cols=v -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
 is "$a" "$(printf '1 2 1.41421 2\n2 5 0 1')" "agg.awk: mean, sd, n; NA left out"
-a=$(awk -v by=g -v cols=v -v 'where=g!=1' -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
-is "$a" "2 5 0 1" "agg.awk: where col!=value"
+a=$(awk -v 'where=g!=1' -f "$P/where.awk" "$TMP/g.tsv" | awk -v by=g -v cols=v -f "$P/agg.awk" |
+	tail -n +2 | tr '\t' ' ')
+is "$a" "2 5 0 1" "where.awk | agg.awk: where col!=value"
+is "$(awk -v 'where=g=2,v!=NA' -f "$P/where.awk" "$TMP/g.tsv" | tr '\t\n' ',;')" "g,v;2,5;" \
+	"where.awk: header kept, every term must hold (strings compared)"
+run_cmd awk -v where=g=1,nosuch=1 -f "$P/where.awk" "$TMP/g.tsv"
+ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q 'no column(s) nosuch'; echo $?) \
+	"where.awk: a term naming no column is an error, nothing printed"
 printf 'a\tb\n1\t2\n' > "$TMP/t1.tsv"; printf 'b\tc\n3\t4\n' > "$TMP/t2.tsv"
 is "$(awk -f "$P/tsvcat.awk" "$TMP/t1.tsv" "$TMP/t2.tsv" | tr '\t\n' ',;')" \
 	"a,b,c;1,2,NA;NA,3,4;" "tsvcat.awk: union of columns"
@@ -42,25 +48,55 @@ is "$(col miss_nmi "$TMP/row.tsv"),$(col img_nui_mi "$TMP/row.tsv"),$(col mutual
 	"0.5,1.7329,0.2" "row.sh: missing-factor nMI, nuisance MI, metric@k columns"
 run_cmd sh "$P/row.sh" "$TMP/a.tsv" "$TMP/p.tsv"
 ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
+# depth=model: from the model's metadata (model.img_depth), else from the spec
+depth() {
+	spec=$1; shift
+	sh "$P/row.sh" image_spec="$spec" depth=model "$@" "$TMP/p.tsv" "$TMP/a.tsv" | col depth /dev/stdin
+}
+is "$(depth mlp-flatten:512,256,256/64),$(depth resnet56),$(depth mlp:8)" 3,56,1 \
+	"row.sh: depth=model without a model counts hidden widths, or N of resnetN"
+# stand-ins for mmib-info -q MODEL: a model with the key, one without, a bad one
+cat > "$TMP/info-new" <<EOF
+#!/bin/sh
+[ "\$1 \$2" = "-q $TMP/m.mts" ] || exit 1
+printf 'meta\tmodel.image_encoder\tresnet20\nmeta\tmodel.img_depth\t7\n'
+EOF
+printf '#!/bin/sh\nprintf "meta\\tmodel.image_encoder\\tresnet20\\n"\n' > "$TMP/info-old"
+printf '#!/bin/sh\necho "mmib-info: $2: truncated stream" >&2; exit 1\n' > "$TMP/info-bad"
+chmod +x "$TMP"/info-*
+is "$(MMIB_INFO=$TMP/info-new depth resnet20 model="$TMP/m.mts")" 7 \
+	"row.sh: depth=model reads model.img_depth with mmib-info"
+is "$(MMIB_INFO=$TMP/info-old depth resnet20 model="$TMP/m.mts")" 20 \
+	"row.sh: a model without model.img_depth falls back to the spec"
+run_cmd env MMIB_INFO="$TMP/info-bad" sh "$P/row.sh" depth=model model="$TMP/m.mts" "$TMP/p.tsv" "$TMP/a.tsv"
+ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q truncated; echo $?) \
+	"row.sh: an unreadable model is an error, not a fallback"
 
 # ---- the pipelines at toy size ------------------------------------------------
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
-    ! [ -x "$MMIB_BIN/mmib-encode" ]; then
-	for i in $(seq 13 37); do skip "tools not built"; done
+    ! [ -x "$MMIB_BIN/mmib-encode" ] || ! [ -x "$MMIB_BIN/mmib-info" ]; then
+	for i in $(seq 19 45); do skip "tools not built"; done
 	done_testing
 fi
 # make -o: use the built tools as they are, never rebuild them from here.
 M=(make --no-print-directory -j2 BIN="$MMIB_BIN" RUNS="$TMP/runs" RESULTS="$TMP/results"
 	PIPE_DEPS=0 N=400 EPOCHS=2 STEP=1 DATASETS=dsprites IMG=tiny
 	IMG_tiny=mlp-flatten:32/16 FAC_dsprites=mlp:8/16 SEEDS=1)
-for t in gen train encode probe align; do M+=(-o "$MMIB_BIN/mmib-$t"); done
+for t in gen train encode probe align info; do M+=(-o "$MMIB_BIN/mmib-$t"); done
 tsv_rows() { echo $(($(wc -l < "$1") - 1)); }
 in_range() { # in_range FILE COLUMN LO HI: every value numeric within [LO, HI]
 	col "$2" "$1" | awk -v lo="$3" -v hi="$4" '
 		!($0 ~ /^-?[0-9.]+(e-?[0-9]+)?$/) || $0 + 0 < lo || $0 + 0 > hi { bad = 1 }
 		END { exit bad || NR == 0 }'
 }
+
+# Data rules are made from the settings, not parsed back from file names: a
+# dataset or factor name may contain '-' (make -n: no such dataset exists).
+run_cmd "${M[@]}" -n remove-msi DATASETS=toy-set FAC_toy-set=mlp:8/16 MISSING=a-b TEMPS=0.1 DEPTHS=
+like "$(grep -- '-part train' "$TMP/.out")" \
+	"mmib-gen -q -d toy-set -n 400 -s 1 --missing a-b +--part train -o $TMP/runs/data/toy-set-n400-s1-missing-a-b-train\\.mts\$" \
+	"data rules: a dataset and a factor named with '-'"
 
 S=$TMP/results/remove-msi
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
@@ -75,6 +111,8 @@ like "$(cat "$S/report.txt" 2>/dev/null)" 'C2 .*at T=0\.1 -> -?[0-9.]+ at T=1 .*
 	"remove-msi: report states C2 (temperature)"
 like "$(cat "$S/report.txt" 2>/dev/null)" "C2' .*depth 1 -> -?[0-9.]+ at depth 2" \
 	"remove-msi: report states C2' (depth)"
+ok $(ls "$TMP"/runs/train/*/*/*/row.tsv.* "$S"/*.[0-9]* "$TMP"/runs/train/*/*/*/*.tmp* 2>/dev/null | grep -q .
+	[ $? -ne 0 ]; echo $?) "remove-msi: no temporary left behind"
 ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models1"
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "remove-msi: a second make runs no tool"
