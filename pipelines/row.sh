@@ -9,7 +9,7 @@
 # degenerate=1 (nothing learnable to align); essence_learnable counts the
 # other essence factors.  The special key model=FILE names the run's model
 # (not a column), and depth=model asks for the image encoder's depth from
-# it: the metadata key model.img_depth, read with mmib-info ($MMIB_INFO,
+# it: the metadata key model.image_depth, read with mmib-info ($MMIB_INFO,
 # else mmib-info on the PATH).  A model written before that key existed, or
 # no model=, falls back to the image_spec column as the pipelines always
 # did: N of resnetN, else the number of hidden widths (mlp-flatten:512,256/64
@@ -31,7 +31,7 @@ img_depth=
 if [ -n "$model" ]; then
 	meta=$("${MMIB_INFO:-mmib-info}" -q "$model")
 	img_depth=$(printf '%s\n' "$meta" | awk -F '\t' '
-		$1 == "meta" && $2 == "model.img_depth" && v == "" { v = $3 }
+		$1 == "meta" && $2 == "model.image_depth" && v == "" { v = $3 }
 		END { print v }')
 fi
 awk -v OFS='\t' -v img_depth="$img_depth" '
@@ -44,7 +44,7 @@ function col(name, alt1, alt2,    i) {
 	return 0
 }
 # Depth of an image encoder spec, split as make splits words (the fallback
-# for models without model.img_depth): resnetN is N; otherwise the widths
+# for models without model.image_depth): resnetN is N; otherwise the widths
 # between the last ":" and the first "/", counted.
 function spec_depth(s,    a, n) {
 	if (s ~ /^resnet/) return substr(s, 7)

@@ -48,7 +48,7 @@ is "$(col miss_nmi "$TMP/row.tsv"),$(col img_nui_mi "$TMP/row.tsv"),$(col mutual
 	"0.5,1.7329,0.2" "row.sh: missing-factor nMI, nuisance MI, metric@k columns"
 run_cmd sh "$P/row.sh" "$TMP/a.tsv" "$TMP/p.tsv"
 ok $((RC == 0)) "row.sh: tables in the wrong order are refused"
-# depth=model: from the model's metadata (model.img_depth), else from the spec
+# depth=model: from the model's metadata (model.image_depth), else from the spec
 depth() {
 	spec=$1; shift
 	sh "$P/row.sh" image_spec="$spec" depth=model "$@" "$TMP/p.tsv" "$TMP/a.tsv" | col depth /dev/stdin
@@ -59,15 +59,15 @@ is "$(depth mlp-flatten:512,256,256/64),$(depth resnet56),$(depth mlp:8)" 3,56,1
 cat > "$TMP/info-new" <<EOF
 #!/bin/sh
 [ "\$1 \$2" = "-q $TMP/m.mts" ] || exit 1
-printf 'meta\tmodel.image_encoder\tresnet20\nmeta\tmodel.img_depth\t7\n'
+printf 'meta\tmodel.image_encoder\tresnet20\nmeta\tmodel.image_depth\t7\n'
 EOF
 printf '#!/bin/sh\nprintf "meta\\tmodel.image_encoder\\tresnet20\\n"\n' > "$TMP/info-old"
 printf '#!/bin/sh\necho "mmib-info: $2: truncated stream" >&2; exit 1\n' > "$TMP/info-bad"
 chmod +x "$TMP"/info-*
 is "$(MMIB_INFO=$TMP/info-new depth resnet20 model="$TMP/m.mts")" 7 \
-	"row.sh: depth=model reads model.img_depth with mmib-info"
+	"row.sh: depth=model reads model.image_depth with mmib-info"
 is "$(MMIB_INFO=$TMP/info-old depth resnet20 model="$TMP/m.mts")" 20 \
-	"row.sh: a model without model.img_depth falls back to the spec"
+	"row.sh: a model without model.image_depth falls back to the spec"
 run_cmd env MMIB_INFO="$TMP/info-bad" sh "$P/row.sh" depth=model model="$TMP/m.mts" "$TMP/p.tsv" "$TMP/a.tsv"
 ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q truncated; echo $?) \
 	"row.sh: an unreadable model is an error, not a fallback"
