@@ -24,6 +24,10 @@ struct mm_zip_member {
 	z_stream zs;
 	int zinit;
 	unsigned char *in;      /* CHUNK of compressed input */
+	/* CRC-32 of the bytes delivered so far, while they have been read
+	 * front to back without a gap (crcgap set by a seek elsewhere) */
+	uLong crc;
+	int crcgap;
 };
 
 static uint16_t
@@ -245,6 +249,7 @@ mm_zip_member_open(struct mm_zip *z, const struct mm_zip_entry *e,
 	m->z = z;
 	m->e = e;
 	m->data = e->local + 30 + g16(b + 26) + g16(b + 28);
+	m->crc = crc32(0L, Z_NULL, 0);
 	if (e->method == 8) {
 		if ((m->in = malloc(CHUNK)) == NULL ||
 		    inflateInit2(&m->zs, -15) != Z_OK) {
@@ -262,9 +267,34 @@ mm_zip_member_open(struct mm_zip *z, const struct mm_zip_entry *e,
 	return 0;
 }
 
+/* Fold n delivered bytes into the member's CRC; when the whole member
+ * has been delivered in order, compare with the central directory's. */
+static int
+crc_update(struct mm_zip_member *m, const void *buf, uint64_t n)
+{
+	const unsigned char *p = buf;
+
+	if (m->crcgap)
+		return 0;
+	while (n > 0) {
+		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+		m->crc = crc32(m->crc, p, k);
+		p += k;
+		n -= k;
+	}
+	if (m->pos == m->e->usize && m->crc != m->e->crc)
+		return mm_err(MM_EBCRC, "%s: member %s: CRC-32 mismatch "
+		    "(stored %08lx, data %08lx): corrupt file", m->z->label,
+		    m->e->name, (unsigned long)m->e->crc,
+		    (unsigned long)m->crc);
+	return 0;
+}
+
 int
 mm_zip_read(struct mm_zip_member *m, void *buf, uint64_t n)
 {
+	uint64_t n0 = n;
+
 	struct mm_zip *z = m->z;
 
 	if (n > m->e->usize - m->pos)
@@ -277,7 +307,7 @@ mm_zip_read(struct mm_zip_member *m, void *buf, uint64_t n)
 			    "%s: member %s: file ends early (truncated?)",
 			    z->label, m->e->name);
 		m->pos += n;
-		return 0;
+		return crc_update(m, buf, n);
 	}
 	m->zs.next_out = buf;
 	while (n > 0) {
@@ -316,7 +346,7 @@ mm_zip_read(struct mm_zip_member *m, void *buf, uint64_t n)
 		n -= step;
 		m->pos += step;
 	}
-	return 0;
+	return crc_update(m, buf, n0);
 }
 
 int
@@ -348,6 +378,8 @@ mm_zip_seek(struct mm_zip_member *m, uint64_t off)
 	if (fseeko(m->z->f, (off_t)(m->data + off), SEEK_SET) != 0)
 		return mm_err(MM_EIO, "%s: seek: %s", m->z->label,
 		    strerror(errno));
+	if (off != m->pos)
+		m->crcgap = 1;  /* bytes skipped: the CRC cannot be checked */
 	m->pos = off;
 	return 0;
 }
