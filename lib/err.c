@@ -1,6 +1,7 @@
 /* err.c - the last error's detail, kept for the tool to report. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -9,11 +10,15 @@ static char errbuf[512];
 int
 mm_err(int code, const char *fmt, ...)
 {
+	char tmp[sizeof errbuf];
 	va_list ap;
 
+	/* through a copy: a caller may pass mm_errmsg() as an argument, to
+	 * prefix the message it replaces */
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
+	memcpy(errbuf, tmp, sizeof errbuf);
 	return code;
 }
 

@@ -374,7 +374,7 @@ open_npz(struct mm_source *s, const char *path, const struct mm_dataset *ds)
 	const struct mm_zip_entry *e;
 	struct mm_zip_member *m;
 	unsigned char hdr[4096];
-	uint64_t hl;
+	uint64_t hl, pre;
 	enum mm_dtype t;
 	int64_t shape[MM_MAXDIM];
 	int ndim, rc;
@@ -415,12 +415,20 @@ open_npz(struct mm_source *s, const char *path, const struct mm_dataset *ds)
 	if (memcmp(hdr, "\x93NUMPY", 6) != 0)
 		return mm_err(MM_EFORMAT, "%s: %s.npy is not a .npy array",
 		    path, member);
-	hl = hdr[6] == 1 ? 10 + (uint64_t)(hdr[8] | hdr[9] << 8) :
-	    12 + (uint64_t)(hdr[8] | hdr[9] << 8 | hdr[10] << 16);
+	/* v1: 2-byte header length at 8; v2 and v3: 4 bytes at 8 */
+	pre = 10;
+	if (hdr[6] != 1) {
+		if ((rc = mm_zip_read(m, hdr + 10, 2)) < 0)
+			return rc;
+		pre = 12;
+	}
+	hl = pre == 10 ? 10 + (uint64_t)(hdr[8] | hdr[9] << 8) :
+	    12 + ((uint64_t)hdr[8] | (uint64_t)hdr[9] << 8 |
+	    (uint64_t)hdr[10] << 16 | (uint64_t)hdr[11] << 24);
 	if (hl > sizeof hdr || hl > e->usize)
 		return mm_err(MM_EFORMAT, "%s: %s.npy header too long", path,
 		    member);
-	if ((rc = mm_zip_read(m, hdr + 10, hl - 10)) < 0)
+	if ((rc = mm_zip_read(m, hdr + pre, hl - pre)) < 0)
 		return rc;
 	if ((rc = mm_npy_parse(hdr, e->usize, &t, &ndim, shape, &hl)) < 0) {
 		char why[256];

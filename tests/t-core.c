@@ -112,9 +112,20 @@ test_parse(void)
 	ok(mm_parse_double("0.5 ", 0, 1, &d) < 0, "trailing space refused");
 }
 
+/* A message that prefixes the one it replaces stays readable. */
+static void
+test_err(void)
+{
+	mm_err(MM_EFORMAT, ".npy header has no 'descr'");
+	mm_err(MM_EFORMAT, "tensor '%s': %s", "images", mm_errmsg());
+	is_str(mm_errmsg(), "tensor 'images': .npy header has no 'descr'",
+	    "mm_err with mm_errmsg() as an argument");
+}
+
 int
 main(void)
 {
+	test_err();
 	test_meta();
 	test_rng();
 	test_parse();

@@ -160,6 +160,8 @@ write_zip(const char *path, const struct member *m, int n, int zip64)
 }
 
 /* An npy blob of rows (rows, 64, 64[, C]) u8 with the fixture pattern. */
+static int npy_version = 1;     /* format version of the next npy() */
+
 static unsigned char *
 npy(int64_t rows, int C, size_t *len)
 {
@@ -174,14 +176,21 @@ npy(int64_t rows, int C, size_t *len)
 	else
 		snprintf(hd, sizeof hd, "{'descr': '|u1', 'fortran_order': "
 		    "False, 'shape': (%lld, 64, 64, %d), }", (long long)rows, C);
+	/* v1: 2-byte header length; v2: 4 bytes (12-byte prefix) */
+	size_t pre = npy_version == 1 ? 10 : 12;
 	hl = strlen(hd);
-	hl = (10 + hl + 1 + 63) / 64 * 64;
+	hl = (pre + hl + 1 + 63) / 64 * 64;
 	*len = hl + row * rows;
 	b = malloc(*len);
-	memcpy(b, "\x93NUMPY\x01\x00", 8);
-	p16(b + 8, (unsigned)(hl - 10));
-	memset(b + 10, ' ', hl - 10);
-	memcpy(b + 10, hd, strlen(hd));
+	memcpy(b, "\x93NUMPY", 6);
+	b[6] = (unsigned char)npy_version;
+	b[7] = 0;
+	if (pre == 10)
+		p16(b + 8, (unsigned)(hl - 10));
+	else
+		p32(b + 8, (uint32_t)(hl - 12));
+	memset(b + pre, ' ', hl - pre);
+	memcpy(b + pre, hd, strlen(hd));
 	b[hl - 1] = '\n';
 	for (r = 0; r < rows; r++)
 		for (i = 0; i < row; i++)
@@ -468,7 +477,7 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(37);
+	plan(44);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
 	    "real one is refused: %s", mm_errmsg());
@@ -487,6 +496,9 @@ main(void)
 	t_grid_mismatch();
 	t_npz("mpi3d", 3, 0, 1);
 	t_npz("mpi3d", 3, 8, 1);
+	npy_version = 2;        /* a .npy v2 member (4-byte header length) */
+	t_npz("mpi3d", 3, 0, 0);
+	npy_version = 1;
 	{
 		char path[300];
 		snprintf(path, sizeof path, "%s/mpi3d-0-1.npz", dir);
