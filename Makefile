@@ -144,7 +144,13 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all deps tests check bench fuzz install uninstall clean FORCE
+# Remove the temporaries (<file>.tmp.XXXXXX) that a tool killed by SIGKILL
+# left beside its output, here and under the pipelines' directories.  Run it
+# when no tool is writing: a live run's temporary looks the same.
+clean-tmp:
+	find . $(wildcard $(RUNS) $(RESULTS)) -type f -name '*.tmp.??????' -print -delete
+
+.PHONY: all deps tests check bench fuzz install uninstall clean clean-tmp FORCE
 FORCE:
 .SECONDARY:
 

@@ -1,5 +1,7 @@
 /* cli.c - the tools' shared command-line helpers (see cli.h). */
 #define _POSIX_C_SOURCE 200809L
+/* realpath(3) is XSI */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -325,19 +327,63 @@ mm_out_open(const char *path, int binary)
 			return out_file;
 		}
 	}
-	if (strlen(path) + 16 >= sizeof out_tmp)
-		mm_die("%s: path too long", path);
-	snprintf(out_final, sizeof out_final, "%s", path);
-	snprintf(out_tmp, sizeof out_tmp, "%s.tmp.XXXXXX", path);
-	if ((fd = mkstemp(out_tmp)) < 0) {
-		out_tmp[0] = '\0';
-		mm_die("%s: %s", path, strerror(errno));
-	}
-	/* mkstemp makes 0600; give the file the usual umask-derived mode. */
+	/* -o through a symbolic link writes the file it points to (the link
+	 * stays a link); a new file is made beside the final name. */
 	{
-		mode_t um = umask(0);
-		umask(um);
-		fchmod(fd, 0666 & ~um);
+		char *real = realpath(path, NULL), link[PATH_MAX];
+		const char *fin = real ? real : path, *base;
+		ssize_t ll;
+
+		/* a link to a file not yet there: write where it points */
+		if (!real && (ll = readlink(path, link, sizeof link - 1)) > 0) {
+			const char *slash = strrchr(path, '/');
+			link[ll] = '\0';
+			if (link[0] != '/' && slash) {
+				char rel[PATH_MAX];
+				if (snprintf(rel, sizeof rel, "%.*s%s",
+				    (int)(slash - path + 1), path, link) >=
+				    (int)sizeof rel)
+					mm_die("%s: path too long", path);
+				memcpy(link, rel, sizeof link);
+			}
+			fin = link;
+		}
+		struct stat st;
+		size_t dl, bl, room;
+		int had = real && stat(real, &st) == 0;
+
+		if (strlen(fin) >= sizeof out_final) {
+			free(real);
+			mm_die("%s: path too long", path);
+		}
+		snprintf(out_final, sizeof out_final, "%s", fin);
+		free(real);
+		/* the temporary: "<name>.tmp.XXXXXX" beside it, the name cut
+		 * so the whole stays within NAME_MAX */
+		base = strrchr(out_final, '/');
+		base = base ? base + 1 : out_final;
+		dl = (size_t)(base - out_final);
+		bl = strlen(base);
+		room = NAME_MAX - strlen(".tmp.XXXXXX");
+		if (bl > room)
+			bl = room;
+		if (dl + bl + 12 >= sizeof out_tmp)
+			mm_die("%s: path too long", path);
+		snprintf(out_tmp, sizeof out_tmp, "%.*s%.*s.tmp.XXXXXX",
+		    (int)dl, out_final, (int)bl, base);
+		if ((fd = mkstemp(out_tmp)) < 0) {
+			out_tmp[0] = '\0';
+			mm_die("%s: %s", path, strerror(errno));
+		}
+		/* mkstemp makes 0600: a replaced file keeps its mode, a new
+		 * one gets the usual umask-derived mode */
+		if (had)
+			fchmod(fd, st.st_mode & 07777);
+		else {
+			mode_t um = umask(0);
+			umask(um);
+			fchmod(fd, 0666 & ~um);
+		}
 	}
 	if ((out_file = fdopen(fd, "wb")) == NULL) {
 		close(fd);

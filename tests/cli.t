@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info"
-plan $((7 + 5 * 5 + 4))
+plan $((7 + 5 * 5 + 4 + 9))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
@@ -55,6 +55,29 @@ for c in "mmib-info" "mmib-align" "mmib-train -o $TMP/m.mts" "mmib-probe --train
 		skip "script(1) not available"
 	fi
 done
+
+# -o through a symbolic link writes its target, and the link stays
+mmib-gen -q -d dsprites -n 16 -o "$TMP/real.mts"
+ln -s real.mts "$TMP/link.mts"
+chmod 444 "$TMP/real.mts"
+mmib-gen -q -d dsprites -n 20 -o "$TMP/link.mts"
+[ -L "$TMP/link.mts" ]; ok $? "-o through a symlink: the link stays a link"
+like "$(mmib-info -l "$TMP/real.mts")" "images	u8	20x1x64x64" "-o through a symlink: its target is rewritten"
+is "$(stat -c %a "$TMP/real.mts")" 444 "a replaced file keeps its mode (0444)"
+mkdir "$TMP/sub" && ln -s sub/new.mts "$TMP/dangling.mts"
+mmib-gen -q -d dsprites -n 16 -o "$TMP/dangling.mts"
+[ -L "$TMP/dangling.mts" ] && [ -f "$TMP/sub/new.mts" ]; ok $? "-o through a link to a file not yet there writes where it points"
+long=$(printf 'a%.0s' $(seq 251))
+run_cmd mmib-gen -q -d dsprites -n 16 -o "$TMP/$long.mts"
+ok $RC "a 255-character file name is written: $ERR"
+[ -f "$TMP/$long.mts" ]; ok $? "the long name exists"
+ls "$TMP" | grep -q '\.tmp\.'; ok $((! $?)) "no temporary left behind"
+
+# make clean-tmp: a killed tool's temporaries go, other files stay
+mkdir "$TMP/ct" && touch "$TMP/ct/a.mts.tmp.AbC123" "$TMP/ct/keep.tmp.txt"
+make -s --no-print-directory -C "$MMIB_TOP" clean-tmp RUNS="$TMP/ct" RESULTS="$TMP/none" >/dev/null
+[ ! -e "$TMP/ct/a.mts.tmp.AbC123" ]; ok $? "make clean-tmp removes a leftover temporary"
+[ -e "$TMP/ct/keep.tmp.txt" ]; ok $? "make clean-tmp leaves other files"
 
 mkdir "$TMP/ro" && chmod 555 "$TMP/ro"
 if [ "$(id -u)" -ne 0 ]; then
