@@ -35,6 +35,8 @@ append_rows(void **buf, int64_t have, int64_t *cap, const struct mm_record
 {
 	int64_t rows = mm_record_rows(rec);
 
+	if (rows == 0)
+		return 0;   /* an empty batch: nothing to copy (data may be NULL) */
 	if (have + rows > *cap) {
 		int64_t nc = *cap ? *cap : 1024;
 		void *p;
@@ -49,6 +51,39 @@ append_rows(void **buf, int64_t have, int64_t *cap, const struct mm_record
 	}
 	memcpy((char *)*buf + (size_t)have * rowbytes, rec->data,
 	    (size_t)rows * rowbytes);
+	return 0;
+}
+
+/* Append the rows of an i64 (rows, F) tensor to the i32 table *buf,
+ * refusing values beyond the i32 range. */
+static int
+append_i64(int32_t **buf, int64_t have, int64_t *cap,
+    const struct mm_record *rec, int F)
+{
+	int64_t rows = mm_record_rows(rec), i;
+	const unsigned char *p = rec->data;
+
+	if (rows == 0)
+		return 0;
+	if (have + rows > *cap) {
+		int64_t nc = *cap ? *cap : 1024;
+		int32_t *q;
+		while (nc < have + rows)
+			nc *= 2;
+		if (!(q = realloc(*buf, (size_t)nc * F * sizeof *q)))
+			return mm_err(MM_ENOMEM, "out of memory reading "
+			    "classes");
+		*buf = q;
+		*cap = nc;
+	}
+	for (i = 0; i < rows * F; i++) {
+		int64_t v;
+		memcpy(&v, p + 8 * i, 8);   /* little-endian hosts only */
+		if (v < INT32_MIN || v > INT32_MAX)
+			return mm_err(MM_EFORMAT, "'classes' value %lld does "
+			    "not fit 32 bits", (long long)v);
+		(*buf)[have * F + i] = (int32_t)v;
+	}
 	return 0;
 }
 
@@ -132,7 +167,10 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags)
 				goto out;
 		}
 		if (tc) {
-			if ((rc = check_tensor(tc, MM_I32, &e->F)) < 0)
+			/* classes are i32; i64 (numpy's default integer) is
+			 * narrowed here, each value checked below */
+			if ((rc = check_tensor(tc, tc->dtype == MM_I64 ? MM_I64 :
+			    MM_I32, &e->F)) < 0)
 				goto out;
 			if (e->F != e->fac.F) {
 				rc = mm_err(MM_ESIZE, "'classes' has %d "
@@ -140,8 +178,12 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags)
 				    e->F, e->fac.F);
 				goto out;
 			}
-			if ((rc = append_rows((void **)&e->classes, e->N, &capc,
-			    tc, sizeof(int32_t) * e->F)) < 0)
+			if (tc->dtype == MM_I64)
+				rc = append_i64(&e->classes, e->N, &capc, tc, e->F);
+			else
+				rc = append_rows((void **)&e->classes, e->N,
+				    &capc, tc, sizeof(int32_t) * e->F);
+			if (rc < 0)
 				goto out;
 		}
 		e->N += b.rows;

@@ -810,7 +810,10 @@ mm_reader_batch(struct mm_reader *r, struct mm_batch *b)
 				break;
 			continue;
 		} else {
-			if (b->n > 0)
+			/* metadata opens a new segment and so ends the batch;
+			 * an ancillary record between its tensors (valid by
+			 * the spec) joins the batch's side records */
+			if (b->n > 0 && p->kind == 'S')
 				break;
 			if ((rc = take(&b->side, &b->sidecap, b->nside, p)) < 0)
 				return rc;

@@ -84,8 +84,9 @@ const struct mm_meta *mm_reader_meta(struct mm_reader *r);
 int mm_reader_segments(struct mm_reader *r);
 
 /* A batch: every 'T' record with one batch number, plus the non-tensor
- * records met before it ('S' and ancillary, in order) for a filter to
- * pass through.  Buffers are owned by the batch and reused. */
+ * records met before it ('S' and ancillary, in order) and any ancillary
+ * record met between its tensors (after those), for a filter to pass
+ * through ahead of the batch.  Buffers are owned by the batch and reused. */
 struct mm_batch {
 	uint32_t index;
 	int64_t rows;              /* common first dimension */
