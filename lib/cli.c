@@ -297,6 +297,42 @@ mm_in_close(FILE *f)
 		fclose(f);
 }
 
+/* path with its directory part resolved, into buf (cap bytes) */
+static void
+resolve_dir(const char *path, char *buf, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX], *r;
+
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1,
+	    slash ? (slash == path ? "/" : path) : ".");
+	if ((r = realpath(dir, NULL)) == NULL) {
+		snprintf(buf, cap, "%s", path);
+		return;
+	}
+	if (snprintf(buf, cap, "%s/%s", r, slash ? slash + 1 : path) >=
+	    (int)cap)
+		snprintf(buf, cap, "%s", path);
+	free(r);
+}
+
+int
+mm_same_path(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-"))
+		return 0;
+	if (!strcmp(a, b))
+		return 1;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	resolve_dir(a, ra, sizeof ra);
+	resolve_dir(b, rb, sizeof rb);
+	return !strcmp(ra, rb);
+}
+
 FILE *
 mm_out_open(const char *path, int binary)
 {

@@ -108,6 +108,10 @@ const char *mm_in_name(const char *path);
  * it and renamed by mm_out_close(); mm_die() (and SIGINT/SIGTERM) remove
  * the temporary, so a failed run never leaves a half file.  With binary
  * set, refuses to write to a terminal.  One output file at a time. */
+/* 1 when paths a and b name one file (the same spelling, or after
+ * resolving links and ".." in the directory part; existing files by
+ * device and inode).  NULL or "-" (standard streams) never match. */
+int mm_same_path(const char *a, const char *b);
 FILE *mm_out_open(const char *path, int binary);
 void mm_out_close(FILE *f);   /* checks fflush/fclose, renames; dies on error */
 

@@ -2,7 +2,7 @@
 # mmib-gen command line: listing, determinism, options, clear errors and
 # no output file on failure.
 . "$(dirname "$0")/lib.sh"
-plan 29
+plan 31
 
 run_cmd mmib-gen --list
 is "$RC" 0 "--list exits 0"
@@ -54,6 +54,9 @@ run_cmd mmib-gen --from "$TMP/nofile.npz" -o "$TMP/x4"
 like "$ERR" "nofile.npz: No such file or directory" "missing --from file: the system's reason"
 run_cmd mmib-gen --from "$TMP" -o "$TMP/x4"
 like "$ERR" ": Is a directory" "--from a directory: the system's reason"
+run_cmd mmib-gen -d dsprites -n 16 -o "$TMP/same.mts" --png "$TMP/./same.mts"
+[ "$RC" -ne 0 ] && [ ! -e "$TMP/same.mts" ]; ok $? "-o and --png naming one file: refused, nothing written"
+like "$ERR" "--png and -o name the same file" "-o and --png naming one file: the reason"
 mmib-gen -d shapes3d -n 100 --png "$TMP/sheet.png" --png-count 16
 is "$(head -c 4 "$TMP/sheet.png" | od -An -c | tr -d ' ')" '211PNG' "--png writes a PNG contact sheet"
 done_testing

@@ -150,6 +150,10 @@ main(int argc, char **argv)
 		}
 	if (optind < argc)
 		mm_cli_usage(&cli, 2);
+	if (mm_same_path(png, cli.out))
+		mm_die("%s: --png and -o name the same file", png);
+	if (mm_same_path(cfg.from, cli.out))
+		mm_die("%s: -o would replace the --from file", cli.out);
 	if ((rc = mm_gen_open(&g, &cfg)) < 0)
 		mm_die("%s", mm_errmsg());
 	isz = g.isz;
