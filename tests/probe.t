@@ -3,7 +3,7 @@
 # (tests/ref/probe_ref.py), output formats and options, and clear errors
 # on bad input with no output file left behind.
 . "$(dirname "$0")/lib.sh"
-plan 32
+plan 34
 
 R=$MMIB_TOP/tests/ref
 TR=$R/probe_train.mts
@@ -75,6 +75,10 @@ run_cmd mmib-probe --modality fac --train "$R/bad_imgonly.mts" "$R/bad_imgonly.m
 like "$ERR" "no z_fac tensor for --modality fac" "--modality absent from the stream"
 run_cmd mmib-probe --factor colour --train "$TR" "$TE"
 like "$ERR" "--factor: 'colour' is not a factor of .*probe_train.mts \(its factors: shape,size,hue,pos,const\)" "unknown --factor"
+run_cmd mmib-probe --factor '' --train "$TR" -o "$TMP/none.tsv" "$TE"
+[ "$RC" -ne 0 ] && [ ! -e "$TMP/none.tsv" ]; ok $? "--factor '': an error, no table"
+run_cmd mmib-probe --factor const --train "$TR" "$TE"
+like "$ERR" "no factor to probe" "--factor naming only a 1-class factor: the reason"
 head -c 3000 "$TE" > "$TMP/trunc.mts"
 run_cmd mmib-probe --train "$TR" -o "$TMP/x.tsv" "$TMP/trunc.mts"
 like "$ERR" "trunc.mts: truncated stream" "truncated test stream"

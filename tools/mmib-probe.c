@@ -99,6 +99,12 @@ choose_factors(const struct mm_emb *e, const char *list, const char *name,
 			    "undefined)", e->fac.name[i]);
 			want[i] = 0;
 		}
+	for (i = 0; i < e->fac.F && !want[i]; i++)
+		;
+	if (i == e->fac.F)
+		mm_die("%s: no factor to probe (%s)", name, list ?
+		    "--factor names none with 2 or more classes" :
+		    "every factor has 1 class");
 }
 
 /* What the fits say beyond their figures. */
