@@ -72,8 +72,14 @@ mm_pairs_view(struct mm_pairs *d, struct mm_batch *b, int need)
 		d->img = im->data;
 	}
 	if (pr) {
+		int64_t i, n = (int64_t)d->N * pr->shape[1];
 		d->D = (int)pr->shape[1];
 		d->pair = pr->data;
+		for (i = 0; i < n; i++)
+			if (!isfinite(d->pair[i]))
+				return mm_err(MM_ENUM, "batch %u: 'pair' row "
+				    "%lld is not finite", (unsigned)b->index,
+				    (long long)(i / d->D));
 	}
 	return 0;
 }

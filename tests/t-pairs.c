@@ -74,7 +74,7 @@ main(void)
 	float x[2 * 6], p[2 * 4];
 	int rc, k, good;
 
-	plan(14);
+	plan(15);
 	rc = load(&d, 0);
 	ok(rc == 0, "two batches load: %s", rc ? mm_errmsg() : "ok");
 	ok(d.N == 5 && d.C == 2 && d.H == 3 && d.W == 1 && d.D == 4,
@@ -124,6 +124,21 @@ main(void)
 		    "view: a needed tensor is missing");
 		ok(mm_pairs_view(&v, &b, MM_PAIRS_IMAGES) == 0 && !v.pair &&
 		    v.D == 0 && v.img, "view: an unneeded one may be");
+		mm_batch_free(&b);
+		mm_reader_close(rd);
+		fclose(f);
+	}
+	/* a view refuses a NaN pair value too (mmib-encode reads by views) */
+	{
+		FILE *f = stream(3);
+		struct mm_reader *rd = mm_reader_open(f, "t");
+		struct mm_batch b;
+		mm_batch_init(&b);
+		mm_reader_batch(rd, &b);
+		mm_reader_batch(rd, &b);
+		rc = mm_pairs_view(&v, &b, MM_PAIRS_PAIR);
+		ok(rc == MM_ENUM && strstr(mm_errmsg(), "batch 1: 'pair' row 1"),
+		    "view: NaN pair value: %s", mm_errmsg());
 		mm_batch_free(&b);
 		mm_reader_close(rd);
 		fclose(f);
