@@ -23,7 +23,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] "
 	    "[-o file]\n"
-	    "                  [--svcca-dim N] [emb.mts | a.npy b.npy | ab.npz]\n");
+	    "                  [--svcca-dim N] [-t threads] "
+	    "[emb.mts | a.npy b.npy | ab.npz]\n");
 	exit(status);
 }
 
@@ -84,6 +85,7 @@ main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
+		{ "threads", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -92,16 +94,18 @@ main(int argc, char **argv)
 	struct out o;
 	const char *inp = NULL, *outp = NULL;
 	long kl[MAXK];
-	int ks[MAXK], nk = 2, json = 0, norm = 0, svdim = 10, ch, t, rc;
+	int ks[MAXK], nk = 2, json = 0, norm = 0, svdim = 10, threads = 1, kmax;
+	int ch, t, rc;
 	double cka, ucka, sv, cs, gap, ab[MAXK], ba[MAXK], t0;
-	int32_t *nnA = NULL, *nnB = NULL;
+	int32_t *nnA = NULL, *nnB = NULL, *la = NULL, *lb = NULL;
+	int64_t i;
 	const char *name;
 	FILE *f;
 
 	mm_cli_init(argc, argv);
 	ks[0] = 1;
 	ks[1] = 5;
-	while ((ch = getopt_long(argc, argv, "hk:no:qVv", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hk:no:qt:Vv", lopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if (strcmp(optarg, "tsv") == 0)
@@ -131,6 +135,9 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			mm_verbose = 0;
+			break;
+		case 't':
+			threads = (int)mm_cli_long("-t", optarg, 1, 256);
 			break;
 		case 'V':
 			mm_cli_version();
@@ -194,20 +201,20 @@ main(int argc, char **argv)
 		fprintf(o.f, "{\"rows\": %lld, \"metrics\": [", (long long)e.N);
 	else
 		fprintf(o.f, "metric\tk\tvalue\n");
-	if ((rc = mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, &cka,
-	    &ucka)) < 0)
+	if ((rc = mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, threads,
+	    &cka, &ucka)) < 0)
 		mm_die("%s", mm_errmsg());
 	emit(&o, "cka", 0, cka);
 	emit(&o, "cka_unbiased", 0, ucka);
 	if ((rc = mm_align_svcca(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, svdim,
-	    &sv)) < 0)
+	    threads, &sv)) < 0)
 		mm_die("%s", mm_errmsg());
 	emit(&o, "svcca", 0, sv);
 	if (e.Dimg == e.Dfac) {
 		if ((rc = mm_align_paired(e.z_img, e.z_fac, e.N, e.Dimg, &cs,
 		    &gap)) < 0 ||
 		    (rc = mm_align_recall(e.z_img, e.z_fac, e.N, e.Dimg, ks, nk,
-		    ab, ba)) < 0)
+		    threads, ab, ba)) < 0)
 			mm_die("%s", mm_errmsg());
 		emit(&o, "cosine", 0, cs);
 		emit(&o, "gap", 0, gap);
@@ -215,20 +222,31 @@ main(int argc, char **argv)
 		mm_warn("%s: z_img (%d) and z_fac (%d) differ in width: no "
 		    "cosine, gap or recall", name, e.Dimg, e.Dfac);
 	}
+	/* the neighbour lists once, at the largest k: those at a smaller k
+	 * are their prefixes */
+	for (t = kmax = 0; t < nk; t++)
+		if (ks[t] > kmax)
+			kmax = ks[t];
+	if (!(nnA = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(nnB = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(la = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(lb = malloc(sizeof(int32_t) * e.N * kmax)))
+		mm_die("out of memory");
+	if ((rc = mm_align_knn(e.z_img, e.N, e.Dimg, kmax, threads, nnA)) < 0 ||
+	    (rc = mm_align_knn(e.z_fac, e.N, e.Dfac, kmax, threads, nnB)) < 0)
+		mm_die("%s", mm_errmsg());
 	for (t = 0; t < nk; t++) {
 		int k = ks[t];
-		if (!(nnA = malloc(sizeof(int32_t) * e.N * k)) ||
-		    !(nnB = malloc(sizeof(int32_t) * e.N * k)))
-			mm_die("out of memory");
-		if ((rc = mm_align_knn(e.z_img, e.N, e.Dimg, k, nnA)) < 0 ||
-		    (rc = mm_align_knn(e.z_fac, e.N, e.Dfac, k, nnB)) < 0)
-			mm_die("%s", mm_errmsg());
-		emit(&o, "mutual_knn", k, mm_align_mutual_knn(nnA, nnB, e.N, k));
-		emit(&o, "cycle_knn", k, mm_align_cycle_knn(nnA, nnB, e.N, k));
+		for (i = 0; i < e.N; i++) {
+			memcpy(la + i * k, nnA + i * kmax, sizeof(int32_t) * k);
+			memcpy(lb + i * k, nnB + i * kmax, sizeof(int32_t) * k);
+		}
+		emit(&o, "mutual_knn", k, mm_align_mutual_knn(la, lb, e.N, k));
+		emit(&o, "cycle_knn", k, mm_align_cycle_knn(la, lb, e.N, k));
 		if (k >= 2) {
 			double v;
 			if ((rc = mm_align_cknna(e.z_img, e.Dimg, e.z_fac,
-			    e.Dfac, e.N, nnA, nnB, k, &v)) < 0)
+			    e.Dfac, e.N, la, lb, k, threads, &v)) < 0)
 				mm_die("%s", mm_errmsg());
 			emit(&o, "cknna", k, v);
 		}
@@ -236,9 +254,11 @@ main(int argc, char **argv)
 			emit(&o, "recall_img2fac", k, ab[t]);
 			emit(&o, "recall_fac2img", k, ba[t]);
 		}
-		free(nnA);
-		free(nnB);
 	}
+	free(nnA);
+	free(nnB);
+	free(la);
+	free(lb);
 	if (json)
 		fprintf(o.f, "\n]}\n");
 	mm_out_close(o.f);
