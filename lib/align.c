@@ -571,7 +571,13 @@ done:
 static int
 search_run(struct search *s, int T)
 {
+	/* the k best of a tile's rows stay within BLOCK_BYTES too (large k
+	 * in retrieval); like the tiles, this depends on k and D only */
 	s->rows = tile_rows;
+	if (s->rows * (int64_t)s->k * 12 > BLOCK_BYTES)
+		s->rows = BLOCK_BYTES / (12 * (int64_t)s->k);
+	if (s->rows < 1)
+		s->rows = 1;
 	s->cols = cols_per_tile(s->D);
 	return team_run(&s->team, (s->N + s->rows - 1) / s->rows, T,
 	    search_worker, s);

@@ -37,7 +37,9 @@
  * Scale: memory is bounded by blocks, not by N x N.  Beside the inputs,
  * CKA takes O(D^2) (one Gram matrix at a time), SVCCA O(D^2 + N dim),
  * the neighbour searches O(N) plus, per thread, a tile of 256 query rows
- * by up to 16 MB of float64 candidates, and the lists themselves (N, k).
+ * (fewer when k > 5000) by up to 16 MB of float64 candidates, and the
+ * lists themselves (N, k).  Each candidate that enters a row's k best
+ * costs O(k): k is meant to be small next to N.
  * `threads` (>= 1): the Gram matrices run on that many BLAS threads, the
  * neighbour searches and CKNNA's kernel values on that many threads of
  * their own; every result is the same for any number of threads.  The
