@@ -1,12 +1,24 @@
 /*
  * align.c - alignment metrics between two representations (see align.h).
  *
- * Everything is computed in float64 from the float32 inputs.  Kernel
- * matrices are never formed whole: CKA works in feature space, the
- * neighbour searches take N x N inner products one block of rows at a
- * time (dgemm), and CKNNA only needs the k neighbours of each row.
+ * Everything is computed in float64 from the float32 inputs, but the
+ * inputs are never copied whole: rows are converted to float64 a block at
+ * a time.  Kernel matrices are never formed: CKA and SVCCA accumulate
+ * feature-space Gram matrices (D x D) over blocks of rows, the neighbour
+ * searches take inner products one tile (rows x candidates) at a time
+ * (dgemm) and keep each row's k best across the candidate tiles, and
+ * CKNNA only needs the k neighbours of each row.
+ *
+ * Threads: the Gram matrices use the BLAS's threads (OpenBLAS splits the
+ * output, never the sum, so every entry is summed in the same order
+ * whatever the count); the neighbour searches run threads of their own,
+ * one tile of rows each, the BLAS at one thread.  Tile sizes depend only
+ * on the widths and each row's k best under a total order do not depend
+ * on the order the candidates arrive in, so results are the same for any
+ * number of threads.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,62 +27,220 @@
 #include "align.h"
 #include "err.h"
 
-#define ROWBLOCK 256
+/* Default blocks: query rows per neighbour tile, and the bytes of float64
+ * one candidate tile or one block of Gram rows may take. */
+#define TILE_ROWS 256
+#define BLOCK_BYTES ((int64_t)16 << 20)
 
-static double *
-to_double(const float *A, int64_t N, int D)
+static int tile_rows = TILE_ROWS, tile_cols, gram_rows;
+
+void
+mm_align_blocks(int rows, int cols, int grows)
 {
-	double *d = malloc(sizeof(double) * (size_t)N * D);
-	int64_t i;
+	tile_rows = rows > 0 ? rows : TILE_ROWS;
+	tile_cols = cols > 0 ? cols : 0;
+	gram_rows = grows > 0 ? grows : 0;
+}
 
-	if (d)
-		for (i = 0; i < N * D; i++)
-			d[i] = A[i];
-	return d;
+/* Candidates per tile of a neighbour search: BLOCK_BYTES of float64 rows,
+ * a multiple of 64 in [64, 8192]. */
+static int64_t
+cols_per_tile(int D)
+{
+	int64_t c = BLOCK_BYTES / (8 * (int64_t)D) / 64 * 64;
+
+	if (tile_cols > 0)
+		return tile_cols;
+	return c < 64 ? 64 : c > 8192 ? 8192 : c;
+}
+
+/* Rows per block of a Gram accumulation: BLOCK_BYTES per side, >= 64. */
+static int64_t
+rows_per_block(int D)
+{
+	int64_t r = BLOCK_BYTES / (8 * (int64_t)D);
+
+	if (gram_rows > 0)
+		return gram_rows;
+	return r < 64 ? 64 : r;
+}
+
+/* Rows i0 .. i0 + nb of A (., D) as float64, minus mu (D) when mu, divided
+ * by sd (D) when sd, into X (nb, D). */
+static void
+rows_double(double *X, const float *A, int D, int64_t i0, int64_t nb,
+    const double *mu, const double *sd)
+{
+	int64_t i;
+	int d;
+
+	for (i = 0; i < nb; i++) {
+		const float *a = A + (i0 + i) * D;
+		double *x = X + i * D;
+		for (d = 0; d < D; d++) {
+			x[d] = a[d];
+			if (mu)
+				x[d] -= mu[d];
+			if (sd)
+				x[d] /= sd[d];
+		}
+	}
+}
+
+/* The BLAS's thread count for a phase; returns the previous one. */
+static int
+blas_threads(int n)
+{
+	int old = openblas_get_num_threads();
+
+	openblas_set_num_threads(n < 1 ? 1 : n);
+	return old;
+}
+
+/* ---- a team of threads sharing a queue of items ---- */
+
+struct team {
+	pthread_mutex_t mu;
+	int64_t next, n;	/* items handed out, items in all */
+	int rc;			/* the first failure, 0 if none */
+};
+
+/* The next item, or -1 when none is left or a thread failed. */
+static int64_t
+team_take(struct team *t)
+{
+	int64_t i = -1;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->rc == 0 && t->next < t->n)
+		i = t->next++;
+	pthread_mutex_unlock(&t->mu);
+	return i;
+}
+
+static void
+team_fail(struct team *t, int rc)
+{
+	pthread_mutex_lock(&t->mu);
+	if (t->rc == 0)
+		t->rc = rc;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Run fn(arg) on T threads, the calling thread one of them, over the n
+ * items of t (whose mutex is made here); fn takes items until none is
+ * left.  The BLAS runs at one thread meanwhile.  Returns t->rc. */
+static int
+team_run(struct team *t, int64_t n, int T, void *(*fn)(void *), void *arg)
+{
+	pthread_t *th = NULL;
+	int started = 0, i, ob;
+
+	pthread_mutex_init(&t->mu, NULL);
+	t->next = 0;
+	t->n = n;
+	t->rc = 0;
+	if (T > n)
+		T = (int)n;
+	if (T > 1)
+		th = malloc(sizeof *th * (T - 1));
+	ob = blas_threads(1);
+	for (i = 0; th && i < T - 1; i++)
+		if (pthread_create(&th[started], NULL, fn, arg) == 0)
+			started++;
+	fn(arg);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	blas_threads(ob);
+	free(th);
+	pthread_mutex_destroy(&t->mu);
+	return t->rc;
 }
 
 /* ---- CKA ---- */
 
-/* Squared Frobenius norm of X^T Y for X (N, Dx), Y (N, Dy). */
-static double
-cross_fro2(const double *X, int Dx, const double *Y, int Dy, int64_t N,
-    double *tmp)
+/* Squared Frobenius norm of X^T Y (Dx, Dy) for X = A - muA (N, Dx) and
+ * Y = B - muB (N, Dy) (no centring where mu is NULL), accumulated over
+ * blocks of rows in a fixed order on the BLAS's `threads` threads. */
+static int
+cross_fro2(const float *A, int Dx, const double *muA, const float *B,
+    int Dy, const double *muB, int64_t N, int threads, double *out)
 {
-	double s = 0.0;
-	int i;
+	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, n;
+	int self = A == B && muA == muB, ob;
+	double *X, *Y, *G, s = 0.0;
 
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy, (int)N,
-	    1.0, X, Dx, Y, Dy, 0.0, tmp, Dy);
-	for (i = 0; i < Dx * Dy; i++)
-		s += tmp[i] * tmp[i];
-	return s;
+	if (R > N)
+		R = N;
+	X = malloc(sizeof(double) * R * Dx);
+	Y = self ? X : malloc(sizeof(double) * R * Dy);
+	G = malloc(sizeof(double) * Dx * Dy);
+	if (!X || !Y || !G) {
+		free(X);
+		if (!self)
+			free(Y);
+		free(G);
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	}
+	ob = blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_double(X, A, Dx, i0, nb, muA, NULL);
+		if (!self)
+			rows_double(Y, B, Dy, i0, nb, muB, NULL);
+		/* G (Dx, Dy) += X^T Y over this block */
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
+		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
+	}
+	blas_threads(ob);
+	for (n = 0; n < (int64_t)Dx * Dy; n++)
+		s += G[n] * G[n];
+	free(X);
+	if (!self)
+		free(Y);
+	free(G);
+	*out = s;
+	return 0;
+}
+
+/* Column sums (D) of A (N, D), row after row. */
+static void
+col_sums(const float *A, int64_t N, int D, double *s)
+{
+	int64_t i;
+	int d;
+
+	memset(s, 0, sizeof(double) * D);
+	for (i = 0; i < N; i++)
+		for (d = 0; d < D; d++)
+			s[d] += A[i * D + d];
 }
 
 /* Unbiased HSIC of K = X X^T and L = Y Y^T in feature space. */
-static double
-hsic_unbiased(const double *X, int Dx, const double *Y, int Dy, int64_t N,
-    double *tmp)
+static int
+hsic_unbiased(const float *X, int Dx, const float *Y, int Dy, int64_t N,
+    int threads, double *out)
 {
 	double m = (double)N, t1, sk = 0.0, sl = 0.0, t3 = 0.0;
-	double *sx = calloc(Dx, sizeof(double)), *sy = calloc(Dy, sizeof(double));
+	double *sx = malloc(sizeof(double) * Dx), *sy = malloc(sizeof(double) * Dy);
 	int64_t i;
-	int d;
+	int d, rc;
 
 	if (!sx || !sy) {
 		free(sx);
 		free(sy);
-		return NAN;
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
-	for (i = 0; i < N; i++) {
-		for (d = 0; d < Dx; d++)
-			sx[d] += X[i * Dx + d];
-		for (d = 0; d < Dy; d++)
-			sy[d] += Y[i * Dy + d];
-	}
+	col_sums(X, N, Dx, sx);
+	col_sums(Y, N, Dy, sy);
 	/* sum(K~ o L~^T) = |X^T Y|^2 - sum_i K_ii L_ii;
 	 * sum(K~) = |X^T 1|^2 - sum_i K_ii;  1^T K~ L~ 1 = (K~ 1).(L~ 1)
 	 * with K~ 1 = X (X^T 1) - diag K */
-	t1 = cross_fro2(X, Dx, Y, Dy, N, tmp);
+	if ((rc = cross_fro2(X, Dx, NULL, Y, Dy, NULL, N, threads, &t1)) < 0) {
+		free(sx);
+		free(sy);
+		return rc;
+	}
 	for (d = 0; d < Dx; d++)
 		sk += sx[d] * sx[d];
 	for (d = 0; d < Dy; d++)
@@ -78,12 +248,14 @@ hsic_unbiased(const double *X, int Dx, const double *Y, int Dy, int64_t N,
 	for (i = 0; i < N; i++) {
 		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
 		for (d = 0; d < Dx; d++) {
-			kii += X[i * Dx + d] * X[i * Dx + d];
-			kr += X[i * Dx + d] * sx[d];
+			double x = X[i * Dx + d];
+			kii += x * x;
+			kr += x * sx[d];
 		}
 		for (d = 0; d < Dy; d++) {
-			lii += Y[i * Dy + d] * Y[i * Dy + d];
-			lr += Y[i * Dy + d] * sy[d];
+			double y = Y[i * Dy + d];
+			lii += y * y;
+			lr += y * sy[d];
 		}
 		t1 -= kii * lii;
 		sk -= kii;
@@ -92,8 +264,9 @@ hsic_unbiased(const double *X, int Dx, const double *Y, int Dy, int64_t N,
 	}
 	free(sx);
 	free(sy);
-	return (t1 + sk * sl / ((m - 1.0) * (m - 2.0)) - 2.0 * t3 / (m - 2.0)) /
+	*out = (t1 + sk * sl / ((m - 1.0) * (m - 2.0)) - 2.0 * t3 / (m - 2.0)) /
 	    (m * (m - 3.0));
+	return 0;
 }
 
 static double
@@ -108,55 +281,42 @@ ratio(double kl, double kk, double ll)
 
 int
 mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
-    double *cka, double *cka_unbiased)
+    int threads, double *cka, double *cka_unbiased)
 {
-	double *X = to_double(A, N, Da), *Y = to_double(B, N, Db), *tmp;
-	int Dm = Da > Db ? Da : Db, d;
-	int64_t i;
+	double kl, kk, ll, *ma, *mb;
+	int d, rc = 0;
 
-	tmp = malloc(sizeof(double) * Dm * Dm);
-	if (!X || !Y || !tmp) {
-		free(X);
-		free(Y);
-		free(tmp);
+	*cka = *cka_unbiased = NAN;
+	if (N >= 4) {
+		if ((rc = hsic_unbiased(A, Da, B, Db, N, threads, &kl)) < 0 ||
+		    (rc = hsic_unbiased(A, Da, A, Da, N, threads, &kk)) < 0 ||
+		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &ll)) < 0)
+			return rc;
+		*cka_unbiased = ratio(kl, kk, ll);
+	}
+	if (N < 2)
+		return 0;
+	/* centred columns: HSIC_biased = |Ac^T Bc|^2 */
+	ma = malloc(sizeof(double) * Da);
+	mb = malloc(sizeof(double) * Db);
+	if (!ma || !mb) {
+		free(ma);
+		free(mb);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
-	*cka = *cka_unbiased = NAN;
-	if (N >= 4)
-		*cka_unbiased = ratio(hsic_unbiased(X, Da, Y, Db, N, tmp),
-		    hsic_unbiased(X, Da, X, Da, N, tmp),
-		    hsic_unbiased(Y, Db, Y, Db, N, tmp));
-	if (N >= 2) {
-		/* centre the columns: HSIC_biased = |Xc^T Yc|^2 */
-		double *mx = calloc(Dm, sizeof(double));
-		if (!mx) {
-			free(X);
-			free(Y);
-			free(tmp);
-			return mm_err(MM_ENOMEM, "CKA: out of memory");
-		}
-		for (i = 0; i < N; i++)
-			for (d = 0; d < Da; d++)
-				mx[d] += X[i * Da + d];
-		for (i = 0; i < N; i++)
-			for (d = 0; d < Da; d++)
-				X[i * Da + d] -= mx[d] / (double)N;
-		memset(mx, 0, sizeof(double) * Dm);
-		for (i = 0; i < N; i++)
-			for (d = 0; d < Db; d++)
-				mx[d] += Y[i * Db + d];
-		for (i = 0; i < N; i++)
-			for (d = 0; d < Db; d++)
-				Y[i * Db + d] -= mx[d] / (double)N;
-		free(mx);
-		*cka = ratio(cross_fro2(X, Da, Y, Db, N, tmp),
-		    cross_fro2(X, Da, X, Da, N, tmp),
-		    cross_fro2(Y, Db, Y, Db, N, tmp));
-	}
-	free(X);
-	free(Y);
-	free(tmp);
-	return 0;
+	col_sums(A, N, Da, ma);
+	for (d = 0; d < Da; d++)
+		ma[d] /= (double)N;
+	col_sums(B, N, Db, mb);
+	for (d = 0; d < Db; d++)
+		mb[d] /= (double)N;
+	if ((rc = cross_fro2(A, Da, ma, B, Db, mb, N, threads, &kl)) == 0 &&
+	    (rc = cross_fro2(A, Da, ma, A, Da, ma, N, threads, &kk)) == 0 &&
+	    (rc = cross_fro2(B, Db, mb, B, Db, mb, N, threads, &ll)) == 0)
+		*cka = ratio(kl, kk, ll);
+	free(ma);
+	free(mb);
+	return rc;
 }
 
 /* ---- identical rows ---- */
@@ -239,66 +399,217 @@ row_reps(const float *A, int64_t N, int D)
 	return rep;
 }
 
-/* ---- neighbours ---- */
+/* The distinct rows of a candidate matrix (N, D): distinct row t has the
+ * value of row u[t] (the lowest index holding it; u increasing) and
+ * stands for rows mem[start[t] .. start[t + 1]), in increasing order.
+ * O(N) memory. */
+struct distinct {
+	int64_t n;
+	int64_t *u, *start, *mem;
+};
+
+static void
+distinct_free(struct distinct *ds)
+{
+	free(ds->u);
+	free(ds->start);
+	free(ds->mem);
+	ds->u = ds->start = ds->mem = NULL;
+}
+
+static int
+distinct_rows(struct distinct *ds, const float *A, int64_t N, int D)
+{
+	int64_t *rep = row_reps(A, N, D), *pos = malloc(sizeof(int64_t) * N);
+	int64_t i, n = 0;
+
+	ds->u = malloc(sizeof(int64_t) * N);
+	ds->start = calloc((size_t)N + 1, sizeof(int64_t));
+	ds->mem = malloc(sizeof(int64_t) * N);
+	if (!rep || !pos || !ds->u || !ds->start || !ds->mem) {
+		free(rep);
+		free(pos);
+		distinct_free(ds);
+		return mm_err(MM_ENOMEM, "neighbours: out of memory");
+	}
+	for (i = 0; i < N; i++)
+		if (rep[i] == i) {
+			pos[i] = n;
+			ds->u[n++] = i;
+		}
+	ds->n = n;
+	/* rep[i] becomes the group of row i; counts, then offsets */
+	for (i = 0; i < N; i++) {
+		rep[i] = pos[rep[i]];
+		ds->start[rep[i] + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		ds->start[i + 1] += ds->start[i];
+	memcpy(pos, ds->start, sizeof(int64_t) * n);
+	for (i = 0; i < N; i++)
+		ds->mem[pos[rep[i]]++] = i;
+	free(rep);
+	free(pos);
+	return 0;
+}
+
+/* A search of the k best candidates C_j (j in 0 .. N) of every query Q_i
+ * by inner product, then lower index; j = i skipped when self.  Either
+ * the lists (nn, (N, k), best first) or, for retrieval, the rank of
+ * candidate i in query i's list (rank (N), k when it is not in it). */
+struct search {
+	const float *Q, *C;
+	int64_t N;
+	int D, k, self;
+	const struct distinct *ds;
+	int32_t *nn, *rank;
+	int64_t rows, cols;	/* tile: queries x distinct candidates */
+	struct team team;
+};
+
+/* Put (v, j) among the n best (bv, bj) (k places, best first), ranked by
+ * value then lower index; returns the new n. */
+static int
+topk_insert(double *bv, int32_t *bj, int n, int k, double v, int32_t j)
+{
+	int p = n < k ? n++ : k - 1;
+
+	while (p > 0 && (bv[p - 1] < v || (bv[p - 1] == v && bj[p - 1] > j))) {
+		bv[p] = bv[p - 1];
+		bj[p] = bj[p - 1];
+		p--;
+	}
+	bv[p] = v;
+	bj[p] = j;
+	return n;
+}
+
+static void *
+search_worker(void *arg)
+{
+	struct search *s = arg;
+	const struct distinct *ds = s->ds;
+	int64_t R = s->rows, CT = s->cols, it, t0, c;
+	int D = s->D, k = s->k, r;
+	double *Qb = malloc(sizeof(double) * R * D);
+	double *Cb = malloc(sizeof(double) * CT * D);
+	double *S = malloc(sizeof(double) * R * CT);
+	double *bv = malloc(sizeof(double) * R * k);
+	int32_t *bj = malloc(sizeof(int32_t) * R * k);
+	int *cnt = malloc(sizeof(int) * R);
+
+	if (!Qb || !Cb || !S || !bv || !bj || !cnt) {
+		team_fail(&s->team, mm_err(MM_ENOMEM,
+		    "neighbours: out of memory"));
+		goto done;
+	}
+	while ((it = team_take(&s->team)) >= 0) {
+		int64_t i0 = it * R, nb = s->N - i0 < R ? s->N - i0 : R;
+		rows_double(Qb, s->Q, D, i0, nb, NULL, NULL);
+		memset(cnt, 0, sizeof(int) * R);
+		for (t0 = 0; t0 < ds->n; t0 += CT) {
+			int64_t nc = ds->n - t0 < CT ? ds->n - t0 : CT;
+			for (c = 0; c < nc; c++)
+				rows_double(Cb + c * D, s->C, D, ds->u[t0 + c],
+				    1, NULL, NULL);
+			/* S (nb, nc) = Qb Cb^T */
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+			    (int)nb, (int)nc, D, 1.0, Qb, D, Cb, D, 0.0, S,
+			    (int)nc);
+			for (r = 0; r < nb; r++) {
+				const double *sr = S + r * nc;
+				double *b = bv + (int64_t)r * k;
+				int32_t *j = bj + (int64_t)r * k;
+				int64_t i = i0 + r, m;
+				int n = cnt[r];
+				for (c = 0; c < nc; c++) {
+					double v = sr[c];
+					/* every row of the group has value v */
+					if (n == k && v < b[k - 1])
+						continue;
+					for (m = ds->start[t0 + c];
+					    m < ds->start[t0 + c + 1]; m++) {
+						int64_t jm = ds->mem[m];
+						if (s->self && jm == i)
+							continue;
+						/* members grow: once one loses
+						 * a tie, so do the rest */
+						if (n == k && !(v > b[k - 1]) &&
+						    jm > j[k - 1])
+							break;
+						n = topk_insert(b, j, n, k, v,
+						    (int32_t)jm);
+					}
+				}
+				cnt[r] = n;
+			}
+		}
+		for (r = 0; r < nb; r++) {
+			int64_t i = i0 + r;
+			const int32_t *j = bj + (int64_t)r * k;
+			int p;
+			if (s->nn)
+				memcpy(s->nn + i * k, j, sizeof(int32_t) * k);
+			if (s->rank) {
+				for (p = 0; p < cnt[r] && j[p] != i; p++)
+					;
+				s->rank[i] = p < cnt[r] ? p : k;
+			}
+		}
+	}
+done:
+	free(Qb);
+	free(Cb);
+	free(S);
+	free(bv);
+	free(bj);
+	free(cnt);
+	return NULL;
+}
+
+/* Fill s->nn or s->rank: row tiles shared among T threads. */
+static int
+search_run(struct search *s, int T)
+{
+	/* the k best of a tile's rows stay within BLOCK_BYTES too (large k
+	 * in retrieval); like the tiles, this depends on k and D only */
+	s->rows = tile_rows;
+	if (s->rows * (int64_t)s->k * 12 > BLOCK_BYTES)
+		s->rows = BLOCK_BYTES / (12 * (int64_t)s->k);
+	if (s->rows < 1)
+		s->rows = 1;
+	s->cols = cols_per_tile(s->D);
+	return team_run(&s->team, (s->N + s->rows - 1) / s->rows, T,
+	    search_worker, s);
+}
 
 int
-mm_align_knn(const float *A, int64_t N, int D, int k, int32_t *nn)
+mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
+    int32_t *nn)
 {
-	double *X, *S, *bs;
-	int64_t *rep, i0, j;
-	int32_t *bj;
+	struct distinct ds;
+	struct search s;
+	int rc;
 
 	if (k < 1 || k >= N)
 		return mm_err(MM_EINVAL, "kNN: k = %d needs 1 <= k < N = %lld",
 		    k, (long long)N);
-	X = to_double(A, N, D);
-	S = malloc(sizeof(double) * ROWBLOCK * N);
-	rep = row_reps(A, N, D);
-	bs = malloc(sizeof(double) * k);
-	bj = malloc(sizeof(int32_t) * k);
-	if (!X || !S || !rep || !bs || !bj) {
-		free(X);
-		free(S);
-		free(rep);
-		free(bs);
-		free(bj);
-		return mm_err(MM_ENOMEM, "kNN: out of memory");
-	}
-	for (i0 = 0; i0 < N; i0 += ROWBLOCK) {
-		int nb = (int)(N - i0 < ROWBLOCK ? N - i0 : ROWBLOCK), r;
-		/* S (nb, N) = X[i0:i0+nb] X^T */
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)N,
-		    D, 1.0, X + i0 * D, D, X, D, 0.0, S, (int)N);
-		for (r = 0; r < nb; r++) {
-			const double *s = S + (int64_t)r * N;
-			int64_t i = i0 + r;
-			int n = 0, p;
-			for (j = 0; j < N; j++) {
-				double v;
-				if (j == i)
-					continue;
-				v = s[rep[j]];
-				/* j grows, so a tie with the k-th never wins */
-				if (n == k && !(v > bs[k - 1]))
-					continue;
-				p = n < k ? n++ : k - 1;
-				while (p > 0 && bs[p - 1] < v) {
-					bs[p] = bs[p - 1];
-					bj[p] = bj[p - 1];
-					p--;
-				}
-				bs[p] = v;
-				bj[p] = (int32_t)j;
-			}
-			memcpy(nn + i * k, bj, sizeof(int32_t) * k);
-		}
-	}
-	free(X);
-	free(S);
-	free(rep);
-	free(bs);
-	free(bj);
-	return 0;
+	if (N > INT32_MAX)
+		return mm_err(MM_EINVAL, "kNN: %lld rows: at most %d",
+		    (long long)N, INT32_MAX);
+	if ((rc = distinct_rows(&ds, A, N, D)) < 0)
+		return rc;
+	memset(&s, 0, sizeof s);
+	s.Q = s.C = A;
+	s.N = N;
+	s.D = D;
+	s.k = k;
+	s.self = 1;
+	s.ds = &ds;
+	s.nn = nn;
+	rc = search_run(&s, threads);
+	distinct_free(&ds);
+	return rc;
 }
 
 static int
@@ -355,14 +666,15 @@ struct sparse {
 	int *cnt;
 };
 
+/* a . b (D) in float64, in index order */
 static double
-dotd(const double *a, const double *b, int D)
+dotf(const float *a, const float *b, int D)
 {
 	double s = 0.0;
 	int d;
 
 	for (d = 0; d < D; d++)
-		s += a[d] * b[d];
+		s += (double)a[d] * b[d];
 	return s;
 }
 
@@ -400,14 +712,51 @@ hsic_sparse(const struct sparse *sp, double *col)
 	    (m * (m - 3.0));
 }
 
+/* The kernel values of every neighbour pair: ka (N, k) = A_i . A_j for j
+ * in nnA's row i, lb (N, k) = B_i . B_j for j in nnB's; chunks of rows
+ * shared among threads. */
+#define PAIR_CHUNK 1024
+
+struct pairs {
+	const float *A, *B;
+	int Da, Db, k;
+	int64_t N;
+	const int32_t *nnA, *nnB;
+	double *ka, *lb;
+	struct team team;
+};
+
+static void *
+pairs_worker(void *arg)
+{
+	struct pairs *p = arg;
+	int64_t it, i, e;
+	int t;
+
+	while ((it = team_take(&p->team)) >= 0) {
+		e = (it + 1) * PAIR_CHUNK < p->N ? (it + 1) * PAIR_CHUNK : p->N;
+		for (i = it * PAIR_CHUNK; i < e; i++)
+			for (t = 0; t < p->k; t++) {
+				int64_t a = p->nnA[i * p->k + t],
+				    b = p->nnB[i * p->k + t];
+				p->ka[i * p->k + t] = dotf(p->A + i * p->Da,
+				    p->A + a * p->Da, p->Da);
+				p->lb[i * p->k + t] = dotf(p->B + i * p->Db,
+				    p->B + b * p->Db, p->Db);
+			}
+	}
+	return NULL;
+}
+
 int
 mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
-    const int32_t *nnA, const int32_t *nnB, int k, double *out)
+    const int32_t *nnA, const int32_t *nnB, int k, int threads, double *out)
 {
 	struct sparse sp;
-	double *X, *Y, *col, kl = NAN, kk = NAN, ll = NAN;
+	struct pairs pr;
+	double *col, kl = NAN, kk = NAN, ll = NAN;
 	int64_t i;
-	int t, pass;
+	int t, u, pass, rc = 0;
 
 	if (k < 2)
 		return mm_err(MM_EINVAL, "CKNNA needs k >= 2 (got %d)", k);
@@ -415,23 +764,29 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 		return mm_err(MM_EINVAL, "CKNNA needs at least 4 rows");
 	sp.N = N;
 	sp.k = k;
-	X = to_double(A, N, Da);
-	Y = to_double(B, N, Db);
 	col = malloc(sizeof(double) * N);
 	sp.idx = malloc(sizeof(int32_t) * N * k);
 	sp.kv = malloc(sizeof(double) * N * k);
 	sp.lv = malloc(sizeof(double) * N * k);
 	sp.cnt = malloc(sizeof(int) * N);
-	if (!X || !Y || !col || !sp.idx || !sp.kv || !sp.lv || !sp.cnt) {
-		free(X);
-		free(Y);
-		free(col);
-		free(sp.idx);
-		free(sp.kv);
-		free(sp.lv);
-		free(sp.cnt);
-		return mm_err(MM_ENOMEM, "CKNNA: out of memory");
+	pr.ka = malloc(sizeof(double) * N * k);
+	pr.lb = malloc(sizeof(double) * N * k);
+	if (!col || !sp.idx || !sp.kv || !sp.lv || !sp.cnt || !pr.ka ||
+	    !pr.lb) {
+		rc = mm_err(MM_ENOMEM, "CKNNA: out of memory");
+		goto done;
 	}
+	pr.A = A;
+	pr.B = B;
+	pr.Da = Da;
+	pr.Db = Db;
+	pr.k = k;
+	pr.N = N;
+	pr.nnA = nnA;
+	pr.nnB = nnB;
+	if ((rc = team_run(&pr.team, (N + PAIR_CHUNK - 1) / PAIR_CHUNK,
+	    threads, pairs_worker, &pr)) < 0)
+		goto done;
 	/* pass 0: mask NA & NB with (K, L); 1: NA with (K, K); 2: NB, (L, L) */
 	for (pass = 0; pass < 3; pass++) {
 		for (i = 0; i < N; i++) {
@@ -440,14 +795,18 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 			for (t = 0; t < k; t++) {
 				int64_t j = l[t];
 				double kv, lv;
-				if (pass == 0 && !in_list(nnB + i * k, k, j))
-					continue;
 				if (pass == 2) {
-					kv = lv = dotd(Y + i * Db, Y + j * Db, Db);
+					kv = lv = pr.lb[i * k + t];
+				} else if (pass == 1) {
+					kv = lv = pr.ka[i * k + t];
 				} else {
-					kv = dotd(X + i * Da, X + j * Da, Da);
-					lv = pass == 0 ?
-					    dotd(Y + i * Db, Y + j * Db, Db) : kv;
+					for (u = 0; u < k && nnB[i * k + u] != j;
+					    u++)
+						;
+					if (u == k)
+						continue;
+					kv = pr.ka[i * k + t];
+					lv = pr.lb[i * k + u];
 				}
 				sp.idx[i * k + c] = (int32_t)j;
 				sp.kv[i * k + c] = kv;
@@ -464,14 +823,15 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 			ll = hsic_sparse(&sp, col);
 	}
 	*out = ratio(kl, kk, ll);
-	free(X);
-	free(Y);
+done:
 	free(col);
 	free(sp.idx);
 	free(sp.kv);
 	free(sp.lv);
 	free(sp.cnt);
-	return 0;
+	free(pr.ka);
+	free(pr.lb);
+	return rc;
 }
 
 /* ---- SVCCA ---- */
@@ -574,40 +934,51 @@ singular_values(double *M, int m, int n, double *s)
 }
 
 /* The top `dim` left singular vectors (N, q) of the standardised X (N, D):
- * the top eigenpairs (w, V) of the Gram matrix X^T X (D, D), O(N D^2 +
- * D^2 dim) and never an N x N or N x D SVD, then U = X V / sqrt(w).
- * Returns q (directions kept) or < 0. */
+ * the top eigenpairs (w, V) of the Gram matrix X^T X (D, D), accumulated
+ * over blocks of rows (dsyrk on the BLAS's `threads` threads), then
+ * U = X V / sqrt(w), a block of rows at a time: O(N D^2) time, O(D^2 +
+ * N dim) memory, never an N x N matrix, an N x D SVD or a float64 copy
+ * of A.  Returns q (directions kept) or < 0. */
 static int
-top_left(const float *A, int64_t N, int D, int dim, double **Uout)
+top_left(const float *A, int64_t N, int D, int dim, int threads,
+    double **Uout)
 {
 	int nq = dim < D ? dim : D;
-	double *X = to_double(A, N, D), *G = malloc(sizeof(double) * D * D);
+	int64_t R = rows_per_block(D) < N ? rows_per_block(D) : N, i, i0;
+	double *X = malloc(sizeof(double) * R * D);
+	double *G = malloc(sizeof(double) * D * D);
 	double *V = malloc(sizeof(double) * D * nq), *w = malloc(sizeof(double) * nq);
+	double *mu = calloc(D, sizeof(double)), *sd = calloc(D, sizeof(double));
 	double *U = NULL;
-	int64_t i;
-	int d, q = 0, e, rc;
+	int d, q = 0, e, rc, ob;
 
-	if (!X || !G || !V || !w) {
+	*Uout = NULL;
+	if (!X || !G || !V || !w || !mu || !sd) {
 		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
 		goto done;
 	}
-	for (d = 0; d < D; d++) {
-		double mu = 0.0, var = 0.0, sd;
-		for (i = 0; i < N; i++)
-			mu += X[i * D + d];
-		mu /= (double)N;
-		for (i = 0; i < N; i++) {
-			X[i * D + d] -= mu;
-			var += X[i * D + d] * X[i * D + d];
+	/* the mean, then the squared deviations, each column summed in row
+	 * order */
+	col_sums(A, N, D, mu);
+	for (d = 0; d < D; d++)
+		mu[d] /= (double)N;
+	for (i = 0; i < N; i++)
+		for (d = 0; d < D; d++) {
+			double x = (double)A[i * D + d] - mu[d];
+			sd[d] += x * x;
 		}
-		sd = sqrt(var / (double)(N - 1)) + 1e-8;
-		for (i = 0; i < N; i++)
-			X[i * D + d] /= sd;
-	}
+	for (d = 0; d < D; d++)
+		sd[d] = sqrt(sd[d] / (double)(N - 1)) + 1e-8;
 	/* G = X^T X: dsyrk fills one triangle; mirror it so that the
 	 * column-major reading of LAPACK sees the whole matrix */
-	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)N, 1.0, X,
-	    D, 0.0, G, D);
+	ob = blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_double(X, A, D, i0, nb, mu, sd);
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
+		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
+	}
+	blas_threads(ob);
 	for (d = 0; d < D; d++)
 		for (e = 0; e < d; e++)
 			G[(size_t)d * D + e] = G[(size_t)e * D + d];
@@ -619,16 +990,20 @@ top_left(const float *A, int64_t N, int D, int dim, double **Uout)
 		q++;
 	}
 	rc = q;
-	*Uout = NULL;
 	if (q == 0)
 		goto done;
 	if (!(U = malloc(sizeof(double) * N * q))) {
 		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
 		goto done;
 	}
-	/* U (N, q) = X (N, D) V[:, :q]; then column e / sqrt(w_e) */
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, q, D,
-	    1.0, X, D, V, nq, 0.0, U, q);
+	/* U (N, q) = X (N, D) V[:, :q], a block of rows at a time; then
+	 * column e / sqrt(w_e) */
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_double(X, A, D, i0, nb, mu, sd);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
+		    q, D, 1.0, X, D, V, nq, 0.0, U + i0 * q, q);
+	}
 	for (i = 0; i < N; i++)
 		for (e = 0; e < q; e++)
 			U[i * q + e] /= sqrt(w[e]);
@@ -638,12 +1013,14 @@ done:
 	free(G);
 	free(V);
 	free(w);
+	free(mu);
+	free(sd);
 	return rc;
 }
 
 int
 mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
-    int dim, double *out)
+    int dim, int threads, double *out)
 {
 	double *U1 = NULL, *U2 = NULL, *M = NULL, *s = NULL, sum = 0.0;
 	int q1, q2, q, a, rc = 0;
@@ -651,9 +1028,9 @@ mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
 	*out = NAN;
 	if (N < 2 || dim < 1)
 		return mm_err(MM_EINVAL, "SVCCA needs N >= 2 and dim >= 1");
-	if ((q1 = top_left(A, N, Da, dim, &U1)) < 0)
+	if ((q1 = top_left(A, N, Da, dim, threads, &U1)) < 0)
 		return q1;
-	if ((q2 = top_left(B, N, Db, dim, &U2)) < 0) {
+	if ((q2 = top_left(B, N, Db, dim, threads, &U2)) < 0) {
 		free(U1);
 		return q2;
 	}
@@ -687,51 +1064,46 @@ done:
 
 int
 mm_align_recall(const float *A, const float *B, int64_t N, int D,
-    const int *ks, int nk, double *ab, double *ba)
+    const int *ks, int nk, int threads, double *ab, double *ba)
 {
-	double *X = to_double(A, N, D), *Y = to_double(B, N, D), *S;
-	int64_t *repA = row_reps(A, N, D), *repB = row_reps(B, N, D);
-	int64_t *hits = calloc(2 * (size_t)nk, sizeof(int64_t));
-	int dir, t, rc = 0;
+	struct distinct ds;
+	struct search s;
+	int32_t *rank = malloc(sizeof(int32_t) * N);
+	int64_t i, hits;
+	int dir, t, K = 0, rc = 0;
 
-	S = malloc(sizeof(double) * ROWBLOCK * N);
-	if (!X || !Y || !S || !repA || !repB || !hits) {
-		rc = mm_err(MM_ENOMEM, "recall: out of memory");
-		goto done;
+	if (!rank)
+		return mm_err(MM_ENOMEM, "recall: out of memory");
+	for (t = 0; t < nk; t++)
+		if (ks[t] > K)
+			K = ks[t];
+	if (K < 1 || K > N || N > INT32_MAX) {
+		free(rank);
+		return mm_err(MM_EINVAL, "recall: k = %d with %lld rows", K,
+		    (long long)N);
 	}
-	for (dir = 0; dir < 2; dir++) {
-		const double *Q = dir ? Y : X, *C = dir ? X : Y;
-		const int64_t *rep = dir ? repA : repB;
-		int64_t i0, j;
-		for (i0 = 0; i0 < N; i0 += ROWBLOCK) {
-			int nb = (int)(N - i0 < ROWBLOCK ? N - i0 : ROWBLOCK), r;
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb,
-			    (int)N, D, 1.0, Q + i0 * D, D, C, D, 0.0, S, (int)N);
-			for (r = 0; r < nb; r++) {
-				const double *s = S + (int64_t)r * N;
-				int64_t i = i0 + r, rank = 0;
-				double target = s[rep[i]];
-				/* candidates ranked before the partner */
-				for (j = 0; j < N; j++) {
-					double v = s[rep[j]];
-					rank += v > target || (v == target && j < i);
-				}
-				for (t = 0; t < nk; t++)
-					hits[dir * nk + t] += rank < ks[t];
-			}
+	/* the partner's rank among all N candidates (itself included) is
+	 * its place in the query's K best, or >= K when it is not there */
+	for (dir = 0; dir < 2 && rc == 0; dir++) {
+		if ((rc = distinct_rows(&ds, dir ? A : B, N, D)) < 0)
+			break;
+		memset(&s, 0, sizeof s);
+		s.Q = dir ? B : A;
+		s.C = dir ? A : B;
+		s.N = N;
+		s.D = D;
+		s.k = K;
+		s.ds = &ds;
+		s.rank = rank;
+		rc = search_run(&s, threads);
+		distinct_free(&ds);
+		for (t = 0; rc == 0 && t < nk; t++) {
+			for (i = hits = 0; i < N; i++)
+				hits += rank[i] < ks[t];
+			(dir ? ba : ab)[t] = (double)hits / (double)N;
 		}
 	}
-	for (t = 0; t < nk; t++) {
-		ab[t] = (double)hits[t] / (double)N;
-		ba[t] = (double)hits[nk + t] / (double)N;
-	}
-done:
-	free(X);
-	free(Y);
-	free(S);
-	free(repA);
-	free(repB);
-	free(hits);
+	free(rank);
 	return rc;
 }
 

@@ -33,6 +33,17 @@
  * rows with identical values are treated as exactly tied (their inner
  * products are taken from one computation).  Undefined ratios (a zero or
  * negative denominator) are NaN.
+ *
+ * Scale: memory is bounded by blocks, not by N x N.  Beside the inputs,
+ * CKA takes O(D^2) (one Gram matrix at a time), SVCCA O(D^2 + N dim),
+ * the neighbour searches O(N) plus, per thread, a tile of 256 query rows
+ * (fewer when k > 5000) by up to 16 MB of float64 candidates, and the
+ * lists themselves (N, k).  Each candidate that enters a row's k best
+ * costs O(k): k is meant to be small next to N.
+ * `threads` (>= 1): the Gram matrices run on that many BLAS threads, the
+ * neighbour searches and CKNNA's kernel values on that many threads of
+ * their own; every result is the same for any number of threads.  The
+ * BLAS's own thread count is restored on return.
  */
 #ifndef MM_ALIGN_H
 #define MM_ALIGN_H
@@ -41,11 +52,13 @@
 
 /* Linear CKA, biased and unbiased.  N >= 2 (biased), N >= 4 (unbiased). */
 int mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
-    double *cka, double *cka_unbiased);
+    int threads, double *cka, double *cka_unbiased);
 
 /* k nearest neighbours by inner product, self excluded, ties by lower
- * index: nn (N, k), best first.  1 <= k < N. */
-int mm_align_knn(const float *A, int64_t N, int D, int k, int32_t *nn);
+ * index: nn (N, k), best first.  1 <= k < N <= INT32_MAX.  The lists at
+ * a smaller k are the prefixes of these. */
+int mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
+    int32_t *nn);
 
 double mm_align_mutual_knn(const int32_t *nnA, const int32_t *nnB,
     int64_t N, int k);
@@ -53,16 +66,17 @@ double mm_align_cycle_knn(const int32_t *nnA, const int32_t *nnB,
     int64_t N, int k);
 /* nnA, nnB from mm_align_knn at the same k (>= 2). */
 int mm_align_cknna(const float *A, int Da, const float *B, int Db,
-    int64_t N, const int32_t *nnA, const int32_t *nnB, int k, double *out);
+    int64_t N, const int32_t *nnA, const int32_t *nnB, int k, int threads,
+    double *out);
 
 /* SVCCA with `dim` singular directions per side (10 in the suite). */
 int mm_align_svcca(const float *A, int Da, const float *B, int Db,
-    int64_t N, int dim, double *out);
+    int64_t N, int dim, int threads, double *out);
 
 /* Cross-modal retrieval: recall@k for every k in ks (nk values), A->B
  * into ab[] and B->A into ba[].  Needs Da == Db. */
 int mm_align_recall(const float *A, const float *B, int64_t N, int D,
-    const int *ks, int nk, double *ab, double *ba);
+    const int *ks, int nk, int threads, double *ab, double *ba);
 
 /* Mean paired cosine and modality gap.  Needs Da == Db. */
 int mm_align_paired(const float *A, const float *B, int64_t N, int D,
@@ -72,5 +86,12 @@ int mm_align_paired(const float *A, const float *B, int64_t N, int D,
  * destroyed) by LAPACK's dsyevr: w (q) in decreasing order and the
  * eigenvectors as the columns of V (n, q), row-major.  1 <= q <= n. */
 int mm_align_eigsym_top(double *S, int n, int q, double *w, double *V);
+
+/* The blocks (for tests; 0 keeps the default): query rows per neighbour
+ * tile (256), distinct candidates per tile (16 MB of float64 rows, 64 to
+ * 8192) and rows per block of a Gram accumulation (16 MB per side).  Not
+ * thread-safe: set before any metric runs.  The neighbour lists do not
+ * depend on them; sums of Gram blocks may differ in their last bits. */
+void mm_align_blocks(int tile_rows, int tile_cols, int gram_rows);
 
 #endif

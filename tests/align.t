@@ -3,7 +3,7 @@
 # tests/ref/align_ref.py (to 1e-5) on two fixtures, one full of exact
 # ties, then formats, options and clear errors.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 31
 
 R=$MMIB_TOP/tests/ref
 
@@ -24,6 +24,13 @@ for f in codes cont; do
 	is "$(cmp_tsv "$TMP/$f.tsv" "$R/align_${f}_expected.tsv" 1e-5)" "" "$f: every metric within 1e-5 of numpy"
 done
 like "$ERR" "z_img \(16\) and z_fac \(10\) differ in width: no cosine, gap or recall" "different widths: cross-modal metrics skipped, said so"
+
+for f in codes cont; do
+	mmib-align -q -t 2 -k 1,5,10 "$R/align_$f.mts" > "$TMP/${f}2.tsv"
+	cmp -s "$TMP/$f.tsv" "$TMP/${f}2.tsv"; ok $? "$f: -t 2 table = -t 1 table, byte for byte"
+done
+run_cmd mmib-align -t 0 "$R/tiny.mts"
+like "$ERR" "-t: '0' is not" "-t 0 refused"
 
 run_cmd mmib-align "$R/align_codes.mts"
 is "$(cut -f1,2 "$TMP/.out" | tr '\t\n' ' ')" "metric k cka - cka_unbiased - svcca - cosine - gap - mutual_knn 1 cycle_knn 1 recall_img2fac 1 recall_fac2img 1 mutual_knn 5 cycle_knn 5 cknna 5 recall_img2fac 5 recall_fac2img 5 " "default -k 1,5; rows in a fixed order"

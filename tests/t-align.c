@@ -41,18 +41,18 @@ test_ties(void)
 	    want4[] = { 2, 5 }, want3[] = { 0, 1, 2 };
 	int rc;
 
-	rc = mm_align_knn(A, 6, 2, 3, nn);
+	rc = mm_align_knn(A, 6, 2, 3, 1, nn);
 	ok(rc == 0, "kNN runs");
 	ok(same(nn, want0, 3), "row 0: duplicates first, lower index first "
 	    "(%d %d %d)", nn[0], nn[1], nn[2]);
 	ok(same(nn + 9, want3, 3), "row 3: its duplicates 0, 1, then 2 of "
 	    "the tied 0.5s (%d %d %d)", nn[9], nn[10], nn[11]);
-	mm_align_knn(A, 6, 2, 2, nn);
+	mm_align_knn(A, 6, 2, 2, 1, nn);
 	ok(same(nn + 4, want2, 2), "row 2: five-way tie at 0.5 -> lowest "
 	    "indices 0, 1 (%d %d)", nn[4], nn[5]);
 	ok(same(nn + 8, want4, 2), "row 4: tie of 2 and 5 at 0.5 before the "
 	    "zeros (%d %d)", nn[8], nn[9]);
-	rc = mm_align_knn(A, 6, 2, 6, nn);
+	rc = mm_align_knn(A, 6, 2, 6, 1, nn);
 	ok(rc == MM_EINVAL, "k >= N refused (%s)", mm_errmsg());
 }
 
@@ -76,7 +76,7 @@ test_ties_blocks(void)
 	for (i = 0; i < D; i++)       /* make row 5 the longest vector */
 		A[5 * D + i] *= 10.0f, A[300 * D + i] *= 10.0f,
 		A[333 * D + i] *= 10.0f, A[699 * D + i] *= 10.0f;
-	mm_align_knn(A, N, D, k, nn);
+	mm_align_knn(A, N, D, k, 1, nn);
 	{
 		static const int32_t w5[] = { 300, 333, 699 },
 		    w333[] = { 5, 300, 699 }, w699[] = { 5, 300, 333 };
@@ -183,11 +183,11 @@ test_cka(void)
 	    hsic_lit(L, L, N, 0));
 	uwant = hsic_lit(K, L, N, 1) / sqrt(hsic_lit(K, K, N, 1) *
 	    hsic_lit(L, L, N, 1));
-	ok(mm_align_cka(A, Da, B, Db, N, &cka, &ucka) == 0, "CKA runs");
+	ok(mm_align_cka(A, Da, B, Db, N, 1, &cka, &ucka) == 0, "CKA runs");
 	is_double(cka, want, 1e-10, "biased CKA = tr(KHLH) form (%.10f)", want);
 	is_double(ucka, uwant, 1e-10, "unbiased CKA = Song et al. N x N form "
 	    "(%.10f)", uwant);
-	mm_align_cka(A, Da, A, Da, N, &cka, &ucka);
+	mm_align_cka(A, Da, A, Da, N, 1, &cka, &ucka);
 	ok(fabs(cka - 1) < 1e-12 && fabs(ucka - 1) < 1e-12,
 	    "CKA(A, A) = 1 (%.15f, %.15f)", cka, ucka);
 	/* rotation in the (0, 1) plane and isotropic scaling: invariant */
@@ -197,7 +197,7 @@ test_cka(void)
 		C[i * Da + 0] = 2.5f * (0.6f * A[i * Da] - 0.8f * A[i * Da + 1]);
 		C[i * Da + 1] = 2.5f * (0.8f * A[i * Da] + 0.6f * A[i * Da + 1]);
 	}
-	mm_align_cka(A, Da, C, Da, N, &cka, &ucka);
+	mm_align_cka(A, Da, C, Da, N, 1, &cka, &ucka);
 	ok(fabs(cka - 1) < 1e-6 && fabs(ucka - 1) < 1e-6,
 	    "CKA invariant to rotation and scale (%.9f, %.9f)", cka, ucka);
 }
@@ -231,14 +231,14 @@ test_cknna_svcca(void)
 
 	mm_rng_seed(&r, 5);
 	randn(&r, A, N * D);
-	mm_align_knn(A, N, D, 5, na);
-	rc = mm_align_cknna(A, D, A, D, N, na, na, 5, &v);
+	mm_align_knn(A, N, D, 5, 1, na);
+	rc = mm_align_cknna(A, D, A, D, N, na, na, 5, 1, &v);
 	ok(rc == 0 && fabs(v - 1) < 1e-12, "CKNNA(A, A) = 1 (%.15f)", v);
-	rc = mm_align_cknna(A, D, A, D, N, na, na, 1, &v);
+	rc = mm_align_cknna(A, D, A, D, N, na, na, 1, 1, &v);
 	ok(rc == MM_EINVAL, "CKNNA k = 1 refused");
 	randn(&r, B, N * D);
-	mm_align_knn(B, N, D, 5, nb);
-	mm_align_cknna(A, D, B, D, N, na, nb, 5, &v);
+	mm_align_knn(B, N, D, 5, 1, nb);
+	mm_align_cknna(A, D, B, D, N, na, nb, 5, 1, &v);
 	ok(fabs(v) < 0.5, "CKNNA of independent data small (%.4f)", v);
 
 	/* SVCCA: invariant to any invertible map when all directions kept */
@@ -246,7 +246,7 @@ test_cknna_svcca(void)
 		for (d = 0; d < D; d++)
 			B[i * D + d] = A[i * D + d] + 0.5f * A[i * D + (d + 1) % D]
 			    - 2.0f;
-	rc = mm_align_svcca(A, D, B, D, N, 10, &v);
+	rc = mm_align_svcca(A, D, B, D, N, 10, 1, &v);
 	ok(rc == 0 && fabs(v - 1) < 1e-9, "SVCCA(A, A M) = 1 (%.12f)", v);
 	/* only dim directions: A's first 2 columns carry most variance */
 	for (i = 0; i < N; i++) {
@@ -255,7 +255,7 @@ test_cknna_svcca(void)
 		C[i * 6 + 0] += A[i * D + 0] * 5.0f;
 		C[i * 6 + 3] += A[i * D + 1] * 5.0f;
 	}
-	mm_align_svcca(A, D, C, 6, N, 2, &v);
+	mm_align_svcca(A, D, C, 6, N, 2, 1, &v);
 	ok(v > 0.3 && v <= 1.0 + 1e-12, "SVCCA with dim 2: in (0.3, 1] (%.6f)",
 	    v);
 	/* rank-deficient side: a constant column and a copy */
@@ -263,7 +263,7 @@ test_cknna_svcca(void)
 		C[i * 6 + 1] = 1.0f;
 		C[i * 6 + 2] = C[i * 6 + 0];
 	}
-	rc = mm_align_svcca(A, D, C, 6, N, 10, &v);
+	rc = mm_align_svcca(A, D, C, 6, N, 10, 1, &v);
 	ok(rc == 0 && isfinite(v), "SVCCA drops null directions (%.6f)", v);
 }
 
@@ -316,7 +316,7 @@ test_cross(void)
 	int ks[] = { 1, 2 };
 	double ab[2], ba[2], cs, gap;
 
-	mm_align_recall(A, B, 4, 2, ks, 2, ab, ba);
+	mm_align_recall(A, B, 4, 2, ks, 2, 1, ab, ba);
 	/* A->B: q0 (1,0): scores .6 0 .6 -1, partner 0 rank 0 -> hit;
 	 * q1 (0,1): .8 1 .8 0 -> hit; q2 (.6,.8): 1 .8 1 -.6, partner 2
 	 * ties with 0 -> rank 1: miss at 1, hit at 2; q3 (-1,0): hit */
@@ -336,6 +336,209 @@ test_cross(void)
 	    "hand");
 }
 
+/* ---- against naive O(N^2) versions ---- */
+
+/* Small integers: every inner product is exact, so ties between rows of
+ * different values are exact too, and every third row copies an earlier
+ * one. */
+static void
+int_rows(struct mm_rng *r, float *X, int N, int D)
+{
+	int i, d;
+
+	for (i = 0; i < N; i++)
+		for (d = 0; d < D; d++)
+			X[i * D + d] = i % 3 == 2 ?
+			    X[(int)(mm_rng_uniform(r) * i) * D + d] :
+			    (float)((int)(mm_rng_uniform(r) * 4) - 1);
+}
+
+/* The k best j (!= i when self) of query i by Q_i . C_j, then lower j,
+ * from the whole row of scores: nn (N, k); rank (N) of candidate i. */
+static void
+naive_search(const float *Q, const float *C, int N, int D, int k, int self,
+    int32_t *nn, int *rank)
+{
+	double *s = malloc(sizeof(double) * N);
+	int i, j, t, d;
+
+	for (i = 0; i < N; i++) {
+		for (j = 0; j < N; j++) {
+			s[j] = 0;
+			for (d = 0; d < D; d++)
+				s[j] += (double)Q[i * D + d] * C[j * D + d];
+		}
+		if (rank) {
+			rank[i] = 0;
+			for (j = 0; j < N; j++)
+				rank[i] += s[j] > s[i] || (s[j] == s[i] && j < i);
+		}
+		if (nn)
+			for (t = 0; t < k; t++) {
+				int b = -1;
+				for (j = 0; j < N; j++)
+					if (!(self && j == i) && s[j] != -INFINITY &&
+					    (b < 0 || s[j] > s[b]))
+						b = j;
+				nn[i * k + t] = b;
+				s[b] = -INFINITY;
+			}
+	}
+	free(s);
+}
+
+static void
+test_naive(void)
+{
+	enum { N = 700, D = 5, K = 9 };
+	static float A[N * D], B[N * D];
+	static int32_t want[N * K], got[N * K], wb[N * K];
+	static int rab[N], rba[N];
+	struct mm_rng r;
+	int ks[] = { 1, 4, 9 }, i, t, th, bad, ties = 0;
+	double ab[3], ba[3];
+
+	mm_rng_seed(&r, 17);
+	int_rows(&r, A, N, D);
+	int_rows(&r, B, N, D);
+	for (i = 0; i < N; i += 2)    /* half the pairs match */
+		memcpy(B + i * D, A + i * D, sizeof(float) * D);
+	naive_search(A, A, N, D, K, 1, want, NULL);
+	naive_search(B, B, N, D, K, 1, wb, NULL);
+	naive_search(A, B, N, D, 0, 0, NULL, rab);
+	naive_search(B, A, N, D, 0, 0, NULL, rba);
+	for (i = 0; i < N; i++) {     /* the fixture must be full of ties */
+		int a = want[i * K], b = want[i * K + 1];
+		double sa = 0, sb = 0;
+		for (t = 0; t < D; t++) {
+			sa += A[i * D + t] * A[a * D + t];
+			sb += A[i * D + t] * A[b * D + t];
+		}
+		ties += sa == sb && memcmp(A + a * D, A + b * D,
+		    sizeof(float) * D) != 0;
+	}
+	ok(ties > 100, "naive: %d rows whose best two neighbours are "
+	    "different rows with exactly equal scores", ties);
+	/* default tiles, then small ones (several row and candidate tiles,
+	 * duplicates split across them), on one and two threads */
+	for (th = 0; th < 4; th++) {
+		int T = 1 + th % 2;
+		if (th == 2)
+			mm_align_blocks(64, 64, 0);
+		mm_align_knn(A, N, D, K, T, got);
+		bad = 0;
+		for (i = 0; i < N * K; i++)
+			bad += got[i] != want[i];
+		ok(bad == 0, "kNN = naive sort of the full rows (tiles %s, "
+		    "%d threads): %d entries differ", th < 2 ? "default" :
+		    "64 x 64", T, bad);
+		mm_align_knn(B, N, D, K, T, got);
+		ok(memcmp(got, wb, sizeof got) == 0, "kNN of B = naive (%d "
+		    "threads)", T);
+		mm_align_recall(A, B, N, D, ks, 3, T, ab, ba);
+		bad = 0;
+		for (t = 0; t < 3; t++) {
+			int ha = 0, hb = 0;
+			for (i = 0; i < N; i++) {
+				ha += rab[i] < ks[t];
+				hb += rba[i] < ks[t];
+			}
+			bad += ab[t] != (double)ha / N || ba[t] != (double)hb / N;
+		}
+		ok(bad == 0, "recall@1,4,9 both ways = naive ranks (%d "
+		    "threads; %.4f %.4f %.4f)", T, ab[0], ab[1], ab[2]);
+	}
+	mm_align_blocks(0, 0, 0);
+}
+
+/* CKNNA against the dense masks and the literal unbiased HSIC. */
+static void
+test_cknna_naive(void)
+{
+	enum { N = 120, Da = 6, Db = 4, k = 6 };
+	static float A[N * Da], B[N * Db];
+	static double K[N * N], L[N * N], MK[N * N], ML[N * N], AK[N * N],
+	    BL[N * N];
+	int32_t na[N * k], nb[N * k];
+	struct mm_rng r;
+	double v, want;
+	int i, j, t;
+
+	mm_rng_seed(&r, 23);
+	int_rows(&r, A, N, Da);
+	randn(&r, B, N * Db);
+	for (i = 0; i < N; i++)
+		B[i * Db] += A[i * Da] + A[i * Da + 1];
+	gram(A, N, Da, K);
+	gram(B, N, Db, L);
+	naive_search(A, A, N, Da, k, 1, na, NULL);
+	mm_align_knn(B, N, Db, k, 1, nb);
+	memset(MK, 0, sizeof MK);
+	memset(ML, 0, sizeof ML);
+	memset(AK, 0, sizeof AK);
+	memset(BL, 0, sizeof BL);
+	for (i = 0; i < N; i++)
+		for (t = 0; t < k; t++) {
+			int a = na[i * k + t], b = nb[i * k + t];
+			AK[i * N + a] = K[i * N + a];
+			BL[i * N + b] = L[i * N + b];
+		}
+	for (i = 0; i < N * N; i++)
+		if (AK[i] != 0 && BL[i] != 0) {
+			MK[i] = K[i];
+			ML[i] = L[i];
+		}
+	/* an entry of K that is exactly 0 drops out of the mask here but
+	 * adds 0 in the sparse form: the same sums */
+	want = hsic_lit(MK, ML, N, 1) / sqrt(hsic_lit(AK, AK, N, 1) *
+	    hsic_lit(BL, BL, N, 1));
+	j = mm_align_cknna(A, Da, B, Db, N, na, nb, k, 2, &v);
+	ok(j == 0 && fabs(v - want) < 1e-10, "CKNNA = literal masked HSICs "
+	    "(%.12f, want %.12f)", v, want);
+}
+
+/* Every metric on one and two threads, to the bit; Gram matrices summed
+ * over blocks of 64 rows agree with one block to rounding. */
+static void
+test_threads(void)
+{
+	enum { N = 1000, Da = 40, Db = 24, k = 7 };
+	static float A[N * Da], B[N * Da];
+	static int32_t na[2][N * k], nb[2][N * k];
+	struct mm_rng r;
+	double v[2][4], ab[2][2], ba[2][2], vb[3];
+	int ks[] = { 1, 7 }, T;
+
+	mm_rng_seed(&r, 29);
+	randn(&r, A, N * Da);
+	randn(&r, B, N * Da);
+	for (T = 1; T <= 2; T++) {
+		double *w = v[T - 1];
+		mm_align_cka(A, Da, B, Db, N, T, &w[0], &w[1]);
+		mm_align_svcca(A, Da, B, Db, N, 10, T, &w[2]);
+		mm_align_knn(A, N, Da, k, T, na[T - 1]);
+		mm_align_knn(B, N, Db, k, T, nb[T - 1]);
+		mm_align_cknna(A, Da, B, Db, N, na[T - 1], nb[T - 1], k, T,
+		    &w[3]);
+		mm_align_recall(A, B, N, Da, ks, 2, T, ab[T - 1], ba[T - 1]);
+	}
+	ok(memcmp(v[0], v[1], sizeof v[0]) == 0, "CKA, unbiased CKA, SVCCA, "
+	    "CKNNA: 1 and 2 threads to the bit (%.17g %.17g %.17g %.17g)",
+	    v[0][0], v[0][1], v[0][2], v[0][3]);
+	ok(memcmp(na[0], na[1], sizeof na[0]) == 0 && memcmp(nb[0], nb[1],
+	    sizeof nb[0]) == 0 && memcmp(ab[0], ab[1], sizeof ab[0]) == 0 &&
+	    memcmp(ba[0], ba[1], sizeof ba[0]) == 0, "kNN lists and recall: "
+	    "1 and 2 threads equal");
+	mm_align_blocks(0, 0, 64);
+	mm_align_cka(A, Da, B, Db, N, 2, &vb[0], &vb[1]);
+	mm_align_svcca(A, Da, B, Db, N, 10, 2, &vb[2]);
+	mm_align_blocks(0, 0, 0);
+	ok(fabs(vb[0] - v[0][0]) < 1e-12 && fabs(vb[1] - v[0][1]) < 1e-12 &&
+	    fabs(vb[2] - v[0][2]) < 1e-10, "Gram blocks of 64 rows = one block "
+	    "(%.2g %.2g %.2g)", vb[0] - v[0][0], vb[1] - v[0][1],
+	    vb[2] - v[0][2]);
+}
+
 int
 main(void)
 {
@@ -346,5 +549,8 @@ main(void)
 	test_cknna_svcca();
 	test_eig();
 	test_cross();
+	test_naive();
+	test_cknna_naive();
+	test_threads();
 	return done_testing();
 }

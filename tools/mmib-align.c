@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] [-o file]\n"
-    "                  [--svcca-dim N] [emb.mts]\n"
+    "                  [--svcca-dim N] [-t threads] [emb.mts]\n"
     "       mmib-align [options] a.npy b.npy\n"
     "       mmib-align [options] ab.npz\n";
 
@@ -34,6 +34,7 @@ static const struct option lopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
+	{ "threads", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -79,13 +80,15 @@ main(int argc, char **argv)
 	long kl[MAXK];
 	int ks[MAXK] = { 1, 5 }, nk = 2, json = 0, norm = 0, svdim = 10, ch, t;
 	double cka, ucka, sv, cs, gap, ab[MAXK], ba[MAXK], t0;
-	int32_t *nnA = NULL, *nnB = NULL;
+	int32_t *nnA = NULL, *nnB = NULL, *la = NULL, *lb = NULL;
+	int64_t i;
+	int kmax;
 	const char *name, *inp;
 	int rc;
 	FILE *f;
 
 	mm_cli_start(&cli, argc, argv, usage);
-	while ((ch = getopt_long(argc, argv, "hk:no:qVv", lopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "hk:no:qt:Vv", lopts, NULL)) != -1)
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((json = mm_table_format(optarg)) < 0)
@@ -154,19 +157,19 @@ main(int argc, char **argv)
 	mm_table_open(&tab, mm_out_open(cli.out, 0), json);
 	mm_table_member_int(&tab, "rows", e.N);
 	mm_table_array(&tab, "metrics", "metric\tk\tvalue");
-	if (mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, &cka,
-	    &ucka) < 0)
+	if (mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, cli.threads,
+	    &cka, &ucka) < 0)
 		mm_die("%s", mm_errmsg());
 	emit(&tab, "cka", 0, cka);
 	emit(&tab, "cka_unbiased", 0, ucka);
 	if (mm_align_svcca(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, svdim,
-	    &sv) < 0)
+	    cli.threads, &sv) < 0)
 		mm_die("%s", mm_errmsg());
 	emit(&tab, "svcca", 0, sv);
 	if (e.Dimg == e.Dfac) {
 		if (mm_align_paired(e.z_img, e.z_fac, e.N, e.Dimg, &cs,
 		    &gap) < 0 || mm_align_recall(e.z_img, e.z_fac, e.N, e.Dimg,
-		    ks, nk, ab, ba) < 0)
+		    ks, nk, cli.threads, ab, ba) < 0)
 			mm_die("%s", mm_errmsg());
 		emit(&tab, "cosine", 0, cs);
 		emit(&tab, "gap", 0, gap);
@@ -174,21 +177,31 @@ main(int argc, char **argv)
 		mm_warn("%s: z_img (%d) and z_fac (%d) differ in width: no "
 		    "cosine, gap or recall", name, e.Dimg, e.Dfac);
 	}
+	/* the neighbour lists once, at the largest k: those at a smaller k
+	 * are their prefixes */
+	for (t = kmax = 0; t < nk; t++)
+		if (ks[t] > kmax)
+			kmax = ks[t];
+	if (!(nnA = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(nnB = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(la = malloc(sizeof(int32_t) * e.N * kmax)) ||
+	    !(lb = malloc(sizeof(int32_t) * e.N * kmax)))
+		mm_die("out of memory");
+	if (mm_align_knn(e.z_img, e.N, e.Dimg, kmax, cli.threads, nnA) < 0 ||
+	    mm_align_knn(e.z_fac, e.N, e.Dfac, kmax, cli.threads, nnB) < 0)
+		mm_die("%s", mm_errmsg());
 	for (t = 0; t < nk; t++) {
 		int k = ks[t];
 		double v;
-		if (!(nnA = malloc(sizeof(int32_t) * e.N * k)) ||
-		    !(nnB = malloc(sizeof(int32_t) * e.N * k)))
-			mm_die("out of memory");
-		if (mm_align_knn(e.z_img, e.N, e.Dimg, k, nnA) < 0 ||
-		    mm_align_knn(e.z_fac, e.N, e.Dfac, k, nnB) < 0)
-			mm_die("%s", mm_errmsg());
-		emit(&tab, "mutual_knn", k, mm_align_mutual_knn(nnA, nnB, e.N,
-		    k));
-		emit(&tab, "cycle_knn", k, mm_align_cycle_knn(nnA, nnB, e.N, k));
+		for (i = 0; i < e.N; i++) {
+			memcpy(la + i * k, nnA + i * kmax, sizeof(int32_t) * k);
+			memcpy(lb + i * k, nnB + i * kmax, sizeof(int32_t) * k);
+		}
+		emit(&tab, "mutual_knn", k, mm_align_mutual_knn(la, lb, e.N, k));
+		emit(&tab, "cycle_knn", k, mm_align_cycle_knn(la, lb, e.N, k));
 		if (k >= 2) {
 			if (mm_align_cknna(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N,
-			    nnA, nnB, k, &v) < 0)
+			    la, lb, k, cli.threads, &v) < 0)
 				mm_die("%s", mm_errmsg());
 			emit(&tab, "cknna", k, v);
 		}
@@ -196,9 +209,11 @@ main(int argc, char **argv)
 			emit(&tab, "recall_img2fac", k, ab[t]);
 			emit(&tab, "recall_fac2img", k, ba[t]);
 		}
-		free(nnA);
-		free(nnB);
 	}
+	free(nnA);
+	free(nnB);
+	free(la);
+	free(lb);
 	mm_table_close(&tab);
 	mm_out_close(tab.f);
 	mm_note("%lld rows: metrics in %.3f s", (long long)e.N, mm_now() - t0);
