@@ -12,6 +12,7 @@
 #include "gen.h"
 #include "h5.h"
 #include "stream.h"
+#include "source-impl.h"
 #include "zip.h"
 
 /* Factor order and cardinalities are those of the published files (see
@@ -317,7 +318,39 @@ mm_gen_meta(const struct mm_dataset *ds, const int *essence,
 
 /* ---------------------------------------------------------------- sources */
 
-enum { SRC_RENDER, SRC_NPZ, SRC_H5 };
+/* The file source kinds, sniffed by their first bytes (source-impl.h). */
+static const struct mm_source_kind *const file_kinds[] = {
+	&mm_src_npz,
+	&mm_src_h5,
+};
+#define NKINDS ((int)(sizeof file_kinds / sizeof file_kinds[0]))
+
+static int
+render_read(struct mm_source *s, const int64_t *rows, int64_t k,
+    uint8_t *img)
+{
+	const struct mm_dataset *ds = s->ds;
+	size_t isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
+	int32_t cls[MM_MAXFACTORS];
+	int64_t i;
+
+	for (i = 0; i < k; i++) {
+		mm_gen_classes(ds, rows[i], cls);
+		ds->render(s->ctx, cls, img + i * isz);
+	}
+	return 0;
+}
+
+static void
+render_close(struct mm_source *s)
+{
+	if (s->ctx && s->ds)
+		s->ds->fini(s->ctx);
+}
+
+static const struct mm_source_kind render_kind = {
+	"render", NULL, NULL, render_read, render_close,
+};
 
 int
 mm_source_render(struct mm_source *s, const struct mm_dataset *ds)
@@ -325,7 +358,7 @@ mm_source_render(struct mm_source *s, const struct mm_dataset *ds)
 	memset(s, 0, sizeof *s);
 	s->ds = ds;
 	s->seekable = 1;
-	s->kind = SRC_RENDER;
+	s->kind = &render_kind;
 	snprintf(s->label, sizeof s->label, "%s renderer", ds->name);
 	if ((s->ctx = ds->init()) == NULL)
 		return mm_err(MM_ENOMEM, "out of memory");
@@ -349,8 +382,8 @@ grid_mismatch(const char *path, const struct mm_dataset *ds, int64_t n)
 
 /* Check an image array shape: (rows, 64, 64) for one channel, or
  * (rows, 64, 64, C). */
-static int
-check_shape(const char *path, const struct mm_dataset *ds, int ndim,
+int
+mm_src_check_shape(const char *path, const struct mm_dataset *ds, int ndim,
     const int64_t *shape)
 {
 	int want = ds->channels == 1 ? 3 : 4;
@@ -367,147 +400,9 @@ check_shape(const char *path, const struct mm_dataset *ds, int ndim,
 	return 0;
 }
 
-static int
-open_npz(struct mm_source *s, const char *path, const struct mm_dataset *ds)
-{
-	struct mm_zip *z;
-	const struct mm_zip_entry *e;
-	struct mm_zip_member *m;
-	unsigned char hdr[4096];
-	uint64_t hl, pre;
-	enum mm_dtype t;
-	int64_t shape[MM_MAXDIM];
-	int ndim, rc;
-	const char *member;
-
-	if ((z = calloc(1, sizeof *z)) == NULL)
-		return mm_err(MM_ENOMEM, "out of memory");
-	s->zip = z;
-	if ((rc = mm_zip_open(z, path)) < 0)
-		return rc;
-	if ((e = mm_zip_find(z, "imgs.npy")) != NULL) {
-		member = "imgs";
-		if (!ds)
-			ds = mm_gen_find("dsprites");
-	} else if ((e = mm_zip_find(z, "images.npy")) != NULL) {
-		member = "images";
-		if (!ds)
-			ds = mm_gen_find("mpi3d");
-	} else
-		return mm_err(MM_EMISSING, "%s: no 'imgs' (dSprites) or "
-		    "'images' (MPI3D) array in the npz", path);
-	if (strcmp(ds->name, "dsprites") != 0 && strcmp(ds->name, "mpi3d") != 0)
-		return mm_err(MM_EINVAL, "%s: an npz file cannot hold %s",
-		    path, ds->name);
-	if ((strcmp(member, "imgs") == 0) != (strcmp(ds->name, "dsprites") == 0))
-		return mm_err(MM_EINVAL, "%s: has '%s', not a %s file", path,
-		    member, ds->name);
-	s->ds = ds;
-	if ((rc = mm_zip_member_open(z, e, &m)) < 0)
-		return rc;
-	s->file = m;
-	/* the .npy header: 10 (v1) or 12 (v2) bytes, then its text */
-	if (e->usize < 12)
-		return mm_err(MM_EFORMAT, "%s: %s.npy is too short", path,
-		    member);
-	if ((rc = mm_zip_read(m, hdr, 10)) < 0)
-		return rc;
-	if (memcmp(hdr, "\x93NUMPY", 6) != 0)
-		return mm_err(MM_EFORMAT, "%s: %s.npy is not a .npy array",
-		    path, member);
-	/* v1: 2-byte header length at 8; v2 and v3: 4 bytes at 8 */
-	pre = 10;
-	if (hdr[6] != 1) {
-		if ((rc = mm_zip_read(m, hdr + 10, 2)) < 0)
-			return rc;
-		pre = 12;
-	}
-	hl = pre == 10 ? 10 + (uint64_t)(hdr[8] | hdr[9] << 8) :
-	    12 + ((uint64_t)hdr[8] | (uint64_t)hdr[9] << 8 |
-	    (uint64_t)hdr[10] << 16 | (uint64_t)hdr[11] << 24);
-	if (hl > sizeof hdr || hl > e->usize)
-		return mm_err(MM_EFORMAT, "%s: %s.npy header too long", path,
-		    member);
-	if ((rc = mm_zip_read(m, hdr + pre, hl - pre)) < 0)
-		return rc;
-	if ((rc = mm_npy_parse(hdr, e->usize, &t, &ndim, shape, &hl)) < 0) {
-		char why[256];
-		snprintf(why, sizeof why, "%s", mm_errmsg());
-		return mm_err(rc, "%s: %s.npy: %s", path, member, why);
-	}
-	if (t != MM_U8)
-		return mm_err(MM_EDTYPE, "%s: %s.npy is %s, not u8", path,
-		    member, mm_dtype_name(t));
-	if ((rc = check_shape(path, ds, ndim, shape)) < 0)
-		return rc;
-	s->seekable = mm_zip_seekable(m);
-	return 0;
-}
-
-static int
-open_h5(struct mm_source *s, const char *path, const struct mm_dataset *ds)
-{
-	struct mm_h5 *h;
-	int64_t shape[8];
-	int ndim, rc;
-
-	if (!ds)
-		ds = mm_gen_find("shapes3d");
-	if (strcmp(ds->name, "shapes3d") != 0)
-		return mm_err(MM_EINVAL, "%s: an HDF5 file holds shapes3d, "
-		    "not %s", path, ds->name);
-	s->ds = ds;
-	if ((rc = mm_h5_open(path, "images", &h, shape, &ndim)) < 0)
-		return rc;
-	s->file = h;
-	s->seekable = 1;
-	return check_shape(path, ds, ndim, shape);
-}
-
-int
-mm_source_file(struct mm_source *s, const char *path,
-    const struct mm_dataset *ds)
-{
-	unsigned char magic[8] = {0};
-	FILE *f;
-	int rc;
-
-	memset(s, 0, sizeof *s);
-	snprintf(s->label, sizeof s->label, "%s", path);
-	if ((f = fopen(path, "rb")) == NULL)
-		return mm_err(MM_EIO, "%s: %s", path, strerror(errno));
-	if (fread(magic, 1, 8, f) == 0) {
-		int bad = ferror(f), e = errno;
-		fclose(f);
-		if (bad)
-			return mm_err(MM_EIO, "%s: %s", path, strerror(e));
-		return mm_err(MM_EEMPTY, "%s: empty file", path);
-	}
-	fclose(f);
-	if (memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
-		s->kind = SRC_H5;
-		rc = open_h5(s, path, ds);
-	} else if (memcmp(magic, "PK", 2) == 0) {
-		s->kind = SRC_NPZ;
-		rc = open_npz(s, path, ds);
-	} else
-		rc = mm_err(MM_EFORMAT, "%s: neither an npz (zip) nor an HDF5 "
-		    "file", path);
-	if (rc < 0) {
-		mm_source_close(s);
-		return rc;
-	}
-	if ((s->scratch = malloc((size_t)MM_GEN_H_PX * MM_GEN_W_PX *
-	    s->ds->channels)) == NULL) {
-		mm_source_close(s);
-		return mm_err(MM_ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
 /* (H, W, C) -> (C, H, W) */
-static void
-hwc_to_chw(const uint8_t *src, int C, uint8_t *dst)
+void
+mm_src_hwc_to_chw(const uint8_t *src, int C, uint8_t *dst)
 {
 	int i, c, n = MM_GEN_H_PX * MM_GEN_W_PX;
 
@@ -521,67 +416,55 @@ hwc_to_chw(const uint8_t *src, int C, uint8_t *dst)
 }
 
 int
+mm_source_file(struct mm_source *s, const char *path,
+    const struct mm_dataset *ds)
+{
+	unsigned char magic[8] = {0};
+	FILE *f;
+	int rc, i;
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->label, sizeof s->label, "%s", path);
+	if ((f = fopen(path, "rb")) == NULL)
+		return mm_err(MM_EIO, "%s: %s", path, strerror(errno));
+	if (fread(magic, 1, 8, f) == 0) {
+		int bad = ferror(f), e = errno;
+		fclose(f);
+		if (bad)
+			return mm_err(MM_EIO, "%s: %s", path, strerror(e));
+		return mm_err(MM_EEMPTY, "%s: empty file", path);
+	}
+	fclose(f);
+	for (i = 0; i < NKINDS && !file_kinds[i]->sniff(magic); i++)
+		;
+	if (i == NKINDS)
+		return mm_err(MM_EFORMAT, "%s: neither an npz (zip) nor an HDF5 "
+		    "file", path);
+	s->kind = file_kinds[i];
+	if ((rc = s->kind->open(s, path, ds)) < 0) {
+		mm_source_close(s);
+		return rc;
+	}
+	if ((s->scratch = malloc((size_t)MM_GEN_H_PX * MM_GEN_W_PX *
+	    s->ds->channels)) == NULL) {
+		mm_source_close(s);
+		return mm_err(MM_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int
 mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
     uint8_t *img)
 {
-	const struct mm_dataset *ds = s->ds;
-	size_t isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
-	int32_t cls[MM_MAXFACTORS];
-	int64_t i;
-	int rc;
-
-	if (s->kind == SRC_RENDER) {
-		for (i = 0; i < k; i++) {
-			mm_gen_classes(ds, rows[i], cls);
-			ds->render(s->ctx, cls, img + i * isz);
-		}
-		return 0;
-	}
-	if (s->kind == SRC_H5) {
-		uint8_t *buf = malloc(isz * (k ? k : 1));
-		if (!buf)
-			return mm_err(MM_ENOMEM, "out of memory");
-		if ((rc = mm_h5_read(s->file, rows, k, buf)) == 0)
-			for (i = 0; i < k; i++)
-				hwc_to_chw(buf + i * isz, ds->channels,
-				    img + i * isz);
-		free(buf);
-		return rc;
-	}
-	for (i = 0; i < k; i++) {
-		struct mm_zip_member *m = s->file;
-		uint64_t base = mm_zip_tell(m) - (uint64_t)s->next_row * isz;
-
-		if (rows[i] < s->next_row && !s->seekable)
-			return mm_err(MM_EINVAL, "%s: row %lld asked after row "
-			    "%lld of a deflated member", s->label,
-			    (long long)rows[i], (long long)s->next_row);
-		if (s->seekable)
-			rc = mm_zip_seek(m, base + (uint64_t)rows[i] * isz);
-		else
-			rc = mm_zip_skip(m, (uint64_t)(rows[i] - s->next_row) *
-			    isz);
-		if (rc < 0 || (rc = mm_zip_read(m, s->scratch, isz)) < 0)
-			return rc;
-		s->next_row = rows[i] + 1;
-		hwc_to_chw(s->scratch, ds->channels, img + i * isz);
-	}
-	return 0;
+	return s->kind->read(s, rows, k, img);
 }
 
 void
 mm_source_close(struct mm_source *s)
 {
-	if (s->kind == SRC_RENDER && s->ctx && s->ds)
-		s->ds->fini(s->ctx);
-	if (s->kind == SRC_NPZ) {
-		mm_zip_member_close(s->file);
-		if (s->zip)
-			mm_zip_close(s->zip);
-		free(s->zip);
-	}
-	if (s->kind == SRC_H5)
-		mm_h5_close(s->file);
+	if (s->kind && s->kind->close)
+		s->kind->close(s);
 	free(s->scratch);
 	memset(s, 0, sizeof *s);
 }
@@ -739,7 +622,7 @@ mm_gen_open(struct mm_gen_run *g, const struct mm_gen_config *c)
 	    (g->cls = malloc(sizeof *g->cls * g->ds->F * b)) == NULL ||
 	    (g->pair = malloc(sizeof *g->pair * (size_t)g->D * b)) == NULL)
 		goto fail;
-	if (g->src.kind != 0 && ((g->pos = malloc(sizeof *g->pos *
+	if (g->src.kind != &render_kind && ((g->pos = malloc(sizeof *g->pos *
 	    g->chunk)) == NULL || (g->srows = malloc(sizeof *g->srows *
 	    g->chunk)) == NULL || (g->cimg = malloc(g->isz * g->chunk)) ==
 	    NULL)) {
@@ -805,7 +688,7 @@ next_chunk(struct mm_gen_run *g)
 	for (i = 0; i < g->cn; i++)
 		g->order[i] = g->cfg.all ? g->c0 + i :
 		    g->sample[g->first + g->c0 + i];
-	if (g->src.kind == 0)
+	if (g->src.kind == &render_kind)
 		return 0;
 	for (i = 0; i < g->cn; i++)
 		g->pos[i] = i;
@@ -834,7 +717,7 @@ mm_gen_next(struct mm_gen_run *g)
 	}
 	done = g->done;
 	k = g->cn - done < g->cfg.batch ? g->cn - done : g->cfg.batch;
-	if (g->src.kind == 0) {
+	if (g->src.kind == &render_kind) {
 		if ((rc = mm_source_read(&g->src, g->order + done, k,
 		    g->img)) < 0)
 			return prefix_err(rc, g->src.label);

@@ -98,13 +98,15 @@ void mm_mpi3d_free(void *ctx);
  * into img (k, C, 64, 64).  A source that can seek serves any rows
  * cheaply; one that cannot (a deflated npz member) must be read in one
  * forward pass, so the caller asks for all its rows at once. */
+struct mm_source_kind;
+
 struct mm_source {
 	const struct mm_dataset *ds;
 	int seekable;
 	int64_t next_row;       /* forward-only sources: rows before this are gone */
 	void *ctx;              /* renderer tables */
+	const struct mm_source_kind *kind;   /* lib/source-impl.h */
 	/* file sources */
-	int kind;               /* 0 render, 1 npz, 2 h5 */
 	void *file;             /* struct mm_zip_member * or struct mm_h5 * */
 	void *zip;              /* struct mm_zip * */
 	unsigned char *scratch; /* one stored row (H, W, C) */
