@@ -38,7 +38,8 @@ test_specs(void)
 {
 	static const char *bad[] = { "mlp:0", "mlp:8,,8", "mlp:8,x", "mlp:8/0",
 	    "resnet21", "resnet", "resnet6", "resnet20x", "cnn", "mlp:8/4/2",
-	    "mlp:-3", "" };
+	    "mlp:-3", "", "vit:patch=0", "vit:dim=10,heads=3", "vit:size=4",
+	    "vit:depth=2,depth=3", "vitx", "vit:patch=3", "vit/0" };
 	struct mm_encoder *e;
 	size_t i;
 
@@ -85,6 +86,8 @@ static const struct {
 	{ "mlp-flatten", "mlp-flatten:7", 1, 1, 256, 1e-4 },
 	{ "resnet", "resnet20", 20, 1, 64, 0 },
 	{ "resnet", "resnet110/64", 110, 1, 64, 0 },
+	{ "vit", "vit:patch=4,dim=12,depth=3,heads=3,mlp=20/5", 3, 0, 32, 0 },
+	{ "vit", "vit", 2, 0, 32, 0 },
 };
 #define NCASES ((int)(sizeof kind_cases / sizeof *kind_cases))
 
@@ -630,8 +633,13 @@ main(void)
 	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);
 	gradcheck_encoder("resnet8/6", 2, 9, 9, 0, 3, 1, 400, 1e-3f);
 	gradcheck_encoder("resnet8/6", 1, 8, 8, 0, 4, 1, 400, 1e-3f);
+	gradcheck_encoder("vit:patch=4,dim=12,depth=2,heads=3,mlp=20/5", 2, 8,
+	    12, 0, 3, 1, 400, 1e-3f);
+	gradcheck_encoder("vit:patch=2,dim=8,depth=1,heads=2,mlp=16", 1, 4, 4,
+	    8, 2, 1, 400, 1e-3f);
 	golden("mlp", "mlp:8,8", 6, 1, 1, 5);
 	golden("flat", "mlp-flatten:16", 1, 8, 8, 4);
 	golden("resnet8", "resnet8", 3, 16, 16, 3);
+	golden("vit", "vit:patch=4,dim=12,depth=2,heads=3,mlp=20", 1, 8, 12, 3);
 	return done_testing();
 }
