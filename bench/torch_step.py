@@ -6,10 +6,14 @@ for the configurations that mmib's b-train measures.
     torch_step.py [-t threads] [-b batch] [-s seconds] C PAIR_DIM IMG_SPEC FAC_SPEC
 
 prints one TSV row:  threads  train_samples_s  encode_samples_s
-Specs as mmib's: mlp-flatten:H1,H2,.../OUT, resnetN, mlp:H1,H2,...
+Specs as mmib's: mlp-flatten:H1,H2,.../OUT, resnetN, mlp:H1,H2,...,
+vit:patch=P,dim=D,depth=L,heads=H,mlp=M/OUT (the ViT of
+tests/ref/vit_ref.py: torchvision's, rebuilt from torch.nn parts)
 """
 import argparse
 import math
+import os
+import sys
 import time
 
 import torch
@@ -67,9 +71,23 @@ class ResNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+def vit(base, cin, out):
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "..", "tests", "ref"))
+    from vit_ref import ViT
+    cfg = {"patch": 8, "dim": 64, "depth": 2, "heads": 2, "mlp": 128}
+    for kv in filter(None, base[4:].split(",")):
+        k, _, v = kv.partition("=")
+        cfg[k] = int(v)
+    return ViT(cin, 64, 64, cfg["patch"], cfg["dim"], cfg["depth"],
+               cfg["heads"], cfg["mlp"], out)
+
+
 def build(spec, cin, din, code):
     base, _, out = spec.partition("/")
     out = int(out) if out else code
+    if base.startswith("vit"):
+        return vit(base, cin, out), out
     if base.startswith("resnet"):
         return ResNet(int(base[6:]), cin, out), out
     kind, _, hid = base.partition(":")

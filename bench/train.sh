@@ -4,6 +4,9 @@
 # machine in the same run when /usr/bin/python3 has torch (with jemalloc
 # preloaded, purging off, when it is installed: see the anchors).
 # MMIB_BENCH_SECONDS sets the time per measurement (default 3).
+# The ViT row is a mid-sized ViT (65 tokens of width 192, 4 blocks): the
+# paper's tiny ViT (257 tokens of 384, 12 blocks) takes some 30 s a step
+# of 128 and 10 GB of activations.  MMIB_BENCH_ONLY=NAME runs one row.
 set -eo pipefail
 S=${MMIB_BENCH_SECONDS:-3}
 B="$MMIB_BUILD/bench/b-train"
@@ -22,10 +25,12 @@ configs=(
 	"dsprites-resnet20 1 81 resnet20 mlp:16,16,8,8,16,16"
 	"shapes3d-resnet20 3 42 resnet20 mlp:64,64,32,32,64,64"
 	"shapes3d-mlpflatten 3 42 mlp-flatten:4096,2048,2048,1024,1024/512 mlp:64,64,32,32,64,64"
+	"dsprites-vit 1 81 vit:patch=8,dim=192,depth=4,heads=3,mlp=384/64 mlp:16,16,8,8,16,16"
 )
 printf 'config\tthreads\ttrain_sps\ttorch_train_sps\tratio\tencode_sps\ttorch_encode_sps\tratio\tgflop_s\tsgemm_gflop_s\n'
 for c in "${configs[@]}"; do
 	set -- $c
+	[ -n "${MMIB_BENCH_ONLY:-}" ] && [ "$1" != "$MMIB_BENCH_ONLY" ] && continue
 	for t in 1 2; do
 		v=()
 		[ "$t" = 1 ] && v=(-v)

@@ -9,7 +9,9 @@
  *            kind's state e->k and sets *end past what it read;
  *   canon    to write the canonical spec (name and kind part, no /OUT);
  *   setup    (may be NULL) once the input shape and batch are known, for
- *            what is not carved from the blocks (threads, sums);
+ *            what is not carved from the blocks (threads, sums); it
+ *            returns 0, MM_EINVAL with mm_err detail (an input the kind
+ *            cannot take) or another negative value (out of memory);
  *   build    twice: pass 0 counts, pass 1 carves (see encoder.c).  It
  *            declares, in PyTorch state_dict order, every parameter and
  *            buffer with mm_enc_reg(), activations with mm_enc_act() and
@@ -28,7 +30,9 @@
 #include "encoder.h"
 #include "rng.h"
 
-#define MM_ENC_NAMELEN 48
+/* room for the longest name, a ViT block's
+ * "encoder.layers.encoder_layer_63.self_attention.out_proj.weight" */
+#define MM_ENC_NAMELEN 64
 #define MM_ENC_SPECLEN 256
 
 struct mm_encoder_kind {
@@ -53,7 +57,7 @@ struct mm_encoder_kind {
 };
 
 extern const struct mm_encoder_kind mm_enc_mlp, mm_enc_mlp_flatten,
-    mm_enc_resnet;
+    mm_enc_resnet, mm_enc_vit;
 
 struct mm_encoder {
 	const struct mm_encoder_kind *kind;

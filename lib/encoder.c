@@ -27,6 +27,7 @@ static const struct mm_encoder_kind *const kinds[] = {
 	&mm_enc_mlp,
 	&mm_enc_mlp_flatten,
 	&mm_enc_resnet,
+	&mm_enc_vit,
 };
 #define NKINDS ((int)(sizeof kinds / sizeof *kinds))
 
@@ -366,8 +367,12 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	e->din = C * H * W;
 	e->max_batch = max_batch;
 	mm_nn_simd(-1);         /* detect the CPU before threads start */
-	if (e->kind->setup && e->kind->setup(e) < 0)
-		goto nomem;
+	if (e->kind->setup && (rc = e->kind->setup(e)) < 0) {
+		if (rc != MM_EINVAL)
+			goto nomem;
+		mm_encoder_free(e);     /* an input the kind cannot take */
+		return rc;
+	}
 	build(e, 0);
 	e->views = calloc(e->nviews, sizeof *e->views);
 	e->names = calloc(e->nviews, sizeof *e->names);

@@ -1,14 +1,17 @@
 /*
- * encoder.h - the encoders of mmib: an image encoder (mlp-flatten or a
- * CIFAR-style ResNet) or a factor encoder (mlp), built from a spec string,
+ * encoder.h - the encoders of mmib: an image encoder (mlp-flatten, a
+ * CIFAR-style ResNet or a Vision Transformer) or a factor encoder (mlp),
+ * built from a spec string,
  * with PyTorch's initialisation, a train/eval forward pass and a backward
  * pass that accumulates parameter gradients.
  *
  * Specs:  "mlp:16,16,8,8,16,16"            Linear-BN1d-ReLU blocks, then Linear
  *         "mlp-flatten:2048,2048,1024/256"  the same over the flattened image
  *         "resnet20" ... "resnet110"        6n+2 layers, 16/32/64 channels
+         "vit:patch=4,dim=384,depth=12,heads=6,mlp=768"  torchvision's ViT
+                                           (any keys, defaults in vit.h)
  * An optional "/OUT" suffix fixes the output size; otherwise out_dim is used.
- * Each kind (mlp, mlp-flatten, resnet) is one file lib/enc-<kind>.c and one
+ * Each kind (mlp, mlp-flatten, resnet, vit) is one file lib/enc-<kind>.c and one
  * line in the table of lib/encoder.c; callers ask about a kind through
  * mm_encoder_spec_info() and list the kinds with mm_encoder_kind(), never
  * by comparing names.
@@ -21,8 +24,9 @@
  * threads as the BLAS was given (mm_blas_threads()) when it was created,
  * each working on whole samples with a one-thread BLAS; sums over the
  * batch are formed per fixed slice of samples and added in slice order,
- * so outputs and gradients are bit-identical for any thread count.  The
- * mlp encoders use the BLAS's own threads.  An encoder is used from one
+ * so outputs and gradients are bit-identical for any thread count.  A
+ * ViT does the same with pieces of its own (vit.h).  The mlp encoders use
+ * the BLAS's own threads.  An encoder is used from one
  * thread at a time.
  *
  * Tensor names follow PyTorch state_dicts (num_batches_tracked omitted):
@@ -35,6 +39,10 @@
  *     "layer<s>.<j>.bn1|bn2.*", "linear.weight|bias" (the CIFAR ResNet of
  *     Y. Idelbayev's reference code; option-A shortcuts place the input
  *     channels at offset Cout/4 between zeros).
+ *   vit: torchvision's VisionTransformer, "class_token", "conv_proj.*",
+ *     "encoder.pos_embedding", "encoder.layers.encoder_layer_<i>.ln_1|
+ *     self_attention|ln_2|mlp.0|mlp.3.*", "encoder.ln.*" and, when OUT
+ *     differs from dim, "heads.head.*" (vit.h); all parameters.
  * Tensors come in state_dict order; parameters are packed in that order
  * in the flat block.
  */
@@ -60,8 +68,9 @@ struct mm_tensor_view {
 
 /* What a spec's kind says about it (mm_encoder_spec_info()). */
 struct mm_encoder_info {
-	const char *kind;          /* "mlp", "mlp-flatten", "resnet" */
-	int depth;                 /* hidden layers of an mlp, N of resnetN */
+	const char *kind;          /* "mlp", "mlp-flatten", "resnet", "vit" */
+	int depth;                 /* hidden layers of an mlp, N of resnetN,
+	                            * blocks of a vit */
 	int bn_stats;              /* 1 when it keeps BatchNorm running
 	                            * statistics (then a train batch needs
 	                            * at least 2 rows) */
@@ -69,7 +78,9 @@ struct mm_encoder_info {
 	                            * when the caller lets it choose: every
 	                            * layer's output is held for the largest
 	                            * batch (256 for an mlp, 64 for a ResNet,
-	                            * about 7 MB a row for ResNet-20 on 64x64) */
+	                            * about 7 MB a row for ResNet-20 on 64x64,
+	                            * 32 for a ViT, 80 MB a row for the
+	                            * paper's tiny ViT) */
 	double weight_decay;       /* the protocol's default weight decay when
 	                            * it is the image encoder (1e-4 for
 	                            * mlp-flatten, as published, else 0) */

@@ -189,27 +189,73 @@ softmax_rows(float *p, int T)
 }
 
 void
+mm_attention_forward_one(float *out, float *att, const float *qkv, int n,
+    int h, int T, int D, int heads)
+{
+	int dh = D / heads;
+	float scale = 1.0f / sqrtf((float)dh);
+	const float *q = qkv + (size_t)n * T * 3 * D + h * dh;
+	const float *k = q + D, *v = q + 2 * D;
+	float *p = att + ((size_t)n * heads + h) * T * T;
+
+	/* p (T, T) = scale q k^T */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, scale,
+	    q, 3 * D, k, 3 * D, 0.0f, p, T);
+	softmax_rows(p, T);
+	/* out (T, dh) = p v */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f,
+	    p, T, v, 3 * D, 0.0f, out + (size_t)n * T * D + h * dh, D);
+}
+
+void
 mm_attention_forward(float *out, float *att, const float *qkv, int N, int T,
     int D, int heads)
 {
-	int dh = D / heads, n, h;
-	float scale = 1.0f / sqrtf((float)dh);
+	int n, h;
 
 	for (n = 0; n < N; n++)
-		for (h = 0; h < heads; h++) {
-			const float *q = qkv + (size_t)n * T * 3 * D + h * dh;
-			const float *k = q + D, *v = q + 2 * D;
-			float *p = att + ((size_t)n * heads + h) * T * T;
+		for (h = 0; h < heads; h++)
+			mm_attention_forward_one(out, att, qkv, n, h, T, D,
+			    heads);
+}
 
-			/* p (T, T) = scale q k^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-			    T, T, dh, scale, q, 3 * D, k, 3 * D, 0.0f, p, T);
-			softmax_rows(p, T);
-			/* out (T, dh) = p v */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-			    T, dh, T, 1.0f, p, T, v, 3 * D, 0.0f,
-			    out + (size_t)n * T * D + h * dh, D);
-		}
+void
+mm_attention_backward_one(float *dqkv, const float *dout, const float *qkv,
+    const float *att, int n, int h, int T, int D, int heads, float *ds)
+{
+	int dh = D / heads, r, i, j;
+	float scale = 1.0f / sqrtf((float)dh), acc[LANES], dot;
+	size_t off = (size_t)n * T * 3 * D + h * dh;
+	const float *q = qkv + off, *k = q + D, *v = q + 2 * D;
+	const float *p = att + ((size_t)n * heads + h) * T * T;
+	const float *dO = dout + (size_t)n * T * D + h * dh;
+	float *dq = dqkv + off, *dk = dq + D, *dv = dq + 2 * D;
+
+	/* ds (T, T) = dO v^T */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f,
+	    dO, D, v, 3 * D, 0.0f, ds, T);
+	for (r = 0; r < T; r++) {
+		const float *pr = p + (size_t)r * T;
+		float *sr = ds + (size_t)r * T;
+
+		memset(acc, 0, sizeof acc);
+		for (i = 0; i + LANES <= T; i += LANES)
+			for (j = 0; j < LANES; j++)
+				acc[j] += sr[i + j] * pr[i + j];
+		for (j = 0; i < T; i++, j++)
+			acc[j] += sr[i] * pr[i];
+		dot = lanes_total(acc);
+		for (i = 0; i < T; i++)
+			sr[i] = pr[i] * (sr[i] - dot);
+	}
+	/* dq (T, dh) += scale ds k; dk += scale ds^T q */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale,
+	    ds, T, k, 3 * D, 1.0f, dq, 3 * D);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale,
+	    ds, T, q, 3 * D, 1.0f, dk, 3 * D);
+	/* dv (T, dh) += p^T dO */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f,
+	    p, T, dO, D, 1.0f, dv, 3 * D);
 }
 
 /* With dP = dO v^T and dS = P (dP - rowsum(dP P)) scale:
@@ -218,43 +264,12 @@ void
 mm_attention_backward(float *dqkv, const float *dout, const float *qkv,
     const float *att, int N, int T, int D, int heads, float *ds)
 {
-	int dh = D / heads, n, h, r, i, j;
-	float scale = 1.0f / sqrtf((float)dh), acc[LANES], dot;
+	int n, h;
 
 	for (n = 0; n < N; n++)
-		for (h = 0; h < heads; h++) {
-			size_t off = (size_t)n * T * 3 * D + h * dh;
-			const float *q = qkv + off, *k = q + D, *v = q + 2 * D;
-			const float *p = att + ((size_t)n * heads + h) * T * T;
-			const float *dO = dout + (size_t)n * T * D + h * dh;
-			float *dq = dqkv + off, *dk = dq + D, *dv = dq + 2 * D;
-
-			/* ds (T, T) = dO v^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-			    T, T, dh, 1.0f, dO, D, v, 3 * D, 0.0f, ds, T);
-			for (r = 0; r < T; r++) {
-				const float *pr = p + (size_t)r * T;
-				float *sr = ds + (size_t)r * T;
-
-				memset(acc, 0, sizeof acc);
-				for (i = 0; i + LANES <= T; i += LANES)
-					for (j = 0; j < LANES; j++)
-						acc[j] += sr[i + j] * pr[i + j];
-				for (j = 0; i < T; i++, j++)
-					acc[j] += sr[i] * pr[i];
-				dot = lanes_total(acc);
-				for (i = 0; i < T; i++)
-					sr[i] = pr[i] * (sr[i] - dot);
-			}
-			/* dq (T, dh) += scale ds k; dk += scale ds^T q */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-			    T, dh, T, scale, ds, T, k, 3 * D, 1.0f, dq, 3 * D);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-			    T, dh, T, scale, ds, T, q, 3 * D, 1.0f, dk, 3 * D);
-			/* dv (T, dh) += p^T dO */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-			    T, dh, T, 1.0f, p, T, dO, D, 1.0f, dv, 3 * D);
-		}
+		for (h = 0; h < heads; h++)
+			mm_attention_backward_one(dqkv, dout, qkv, att, n, h,
+			    T, D, heads, ds);
 }
 
 /* ---- Patches ---- */

@@ -3,10 +3,12 @@
  * layout, torchvision's initialisation, and forward and backward passes
  * assembled from the layers of vit-layers.c.
  *
- * Every product over tokens takes all N T tokens of the batch at once:
- * the patch embedding (with a zero row per sample where the class token
- * goes), in_proj, out_proj and both MLP layers are one sgemm each; only
- * attention works per sample and head.
+ * Every product over tokens takes a row group of whole samples (ROWS
+ * tokens or more) at once: the patch embedding (with a zero row per
+ * sample where the class token goes), in_proj, out_proj and both MLP
+ * layers are one sgemm per group; attention works per sample and head;
+ * weight gradients are sums over fixed token slices.  A pool's threads
+ * take these pieces in turn (vit.h, Threads).
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,9 +22,11 @@
 
 #include "err.h"
 #include "nn.h"
+#include "pool.h"
 #include "vit.h"
 
 #define MAXSIZE 65536
+#define ROWS 256               /* tokens of a row group, at least */
 
 /* ---- spec ---- */
 
@@ -247,7 +251,8 @@ static size_t
 carve(struct mm_vit *v, const struct mm_vit_cfg *c, int C, int H, int W,
     int out, int B, float *base)
 {
-	size_t off = 0, BT, D = c->dim, M = c->mlp;
+	size_t off = 0, BT, D = c->dim, M = c->mlp, np;
+	size_t cpp = (size_t)C * c->patch * c->patch;
 	int T = tokens(c, H, W), i;
 	struct mm_vit_block *b;
 
@@ -282,7 +287,18 @@ carve(struct mm_vit *v, const struct mm_vit_cfg *c, int C, int H, int W,
 	v->dh = take(base, &off, BT * M);
 	v->dha = take(base, &off, BT * M);
 	v->dc = take(base, &off, (size_t)B * D);
-	v->scratch = take(base, &off, (size_t)T * T);
+	v->dx2 = take(base, &off, BT * D);
+	v->scratch = take(base, &off, (size_t)MM_VIT_MAXTHREADS * T * T);
+	/* the largest phase of weight gradients: fc2 + fc1 + out_proj, or
+	 * in_proj, or conv_proj */
+	np = 2 * D * M + D * D + M + 2 * D;
+	np = np > 3 * D * D + 3 * D ? np : 3 * D * D + 3 * D;
+	np = np > D * cpp ? np : D * cpp;
+	v->npart = np;
+	v->part = take(base, &off, (size_t)MM_VIT_KSLICES * np);
+	v->group = (ROWS + T - 1) / T;
+	v->lnp = take(base, &off, (size_t)(B + v->group - 1) / v->group * 2 *
+	    D);
 	return off;
 }
 
@@ -384,6 +400,16 @@ mm_vit_free(struct mm_vit *v)
 	free(v);
 }
 
+int
+mm_vit_set_pool(struct mm_vit *v, struct mm_pool *pool)
+{
+	if (mm_pool_threads(pool) > MM_VIT_MAXTHREADS)
+		return mm_err(MM_EINVAL, "vit: %d threads (at most %d)",
+		    mm_pool_threads(pool), MM_VIT_MAXTHREADS);
+	v->pool = pool;
+	return 0;
+}
+
 /* ---- initialisation ---- */
 
 static void
@@ -465,6 +491,82 @@ mm_vit_init(struct mm_vit *v, struct mm_rng *rng)
 	}
 }
 
+/* ---- the pieces of a pass ----
+ * A pass is a few phases, each a list of items of up to four kinds that
+ * the pool's threads take in turn (mm_pool_next); every item writes its
+ * own outputs, so which thread runs it does not matter.  Items are whole
+ * row groups (ROWS tokens or more, whole samples), sample-heads, token
+ * slices of a weight gradient, and chunks of the slice sums. */
+
+#define KS MM_VIT_KSLICES
+#define RCHUNK 4096            /* floats of a chunk of slice sums */
+
+struct job;
+typedef void (*item_fn)(struct job *j, int item, int tid);
+
+/* A weight gradient (and its bias's) of a Linear layer or of conv_proj:
+ * gw (Dout, Din) += dout^T inp, gb (Dout) += column sums of dout, over
+ * the N T tokens, as KS products over fixed token ranges. */
+struct prod {
+	const float *dout, *inp;   /* (NT, Dout), (NT, Din) */
+	float *gw, *gb;            /* gb NULL: no bias */
+	int Dout, Din;
+	float *part;               /* (KS, len) the slices' sums */
+	size_t len;                /* Dout Din (+ Dout with a bias) */
+	int nchunk;
+};
+
+struct job {
+	struct mm_vit *v;
+	int N, ngroups, i;         /* batch, its row groups, the block */
+	const float *x;            /* the images (forward) */
+	float *A, *B;              /* backward: gradients of the block output
+	                            * (then input) and of its middle xm */
+	int nkind, next;
+	item_fn fn[4];
+	int n[4];
+	int nprod;
+	struct prod prod[3];
+};
+
+static void
+run_items(void *arg, int tid)
+{
+	struct job *j = arg;
+	int total = 0, it, t;
+
+	for (t = 0; t < j->nkind; t++)
+		total += j->n[t];
+	while ((it = mm_pool_next(j->v->pool, &j->next)) < total) {
+		for (t = 0; it >= j->n[t]; t++)
+			it -= j->n[t];
+		j->fn[t](j, it, tid);
+	}
+}
+
+/* One phase: n0 items of f0, then n1 of f1 (f1 may be NULL). */
+static void
+phase(struct job *j, item_fn f0, int n0, item_fn f1, int n1)
+{
+	j->nkind = f1 ? 2 : 1;
+	j->fn[0] = f0;
+	j->n[0] = n0;
+	j->fn[1] = f1;
+	j->n[1] = f1 ? n1 : 0;
+	j->next = 0;
+	mm_pool_run(j->v->pool, run_items, j);
+}
+
+/* Samples n0..n1-1 of row group g. */
+static void
+group(const struct job *j, int g, int *n0, int *n1)
+{
+	int G = j->v->group;
+
+	*n0 = g * G;
+	*n1 = *n0 + G < j->N ? *n0 + G : j->N;
+}
+
 /* ---- forward ---- */
 
 /* out (R, Dout) = res + b + inp w^T, res (R, Dout) or NULL, out may be
@@ -493,8 +595,7 @@ linear(float *out, const float *res, const float *inp, const float *w,
 /* The products run on a one-thread BLAS, restored afterwards: OpenBLAS's
  * threaded driver cuts the sum of a product (k) into blocks other than
  * its one-thread driver does when k is between one and two blocks, so
- * its results would depend on the thread count at the ViT's sizes (k =
- * N T in every weight gradient). */
+ * its results would depend on the thread count. */
 static int
 blas_one(void)
 {
@@ -512,13 +613,98 @@ blas_restore(int saved)
 		openblas_set_num_threads(saved);
 }
 
+/* ln_1 and in_proj of block i, rows r0 .. r0 + R - 1 */
+static void
+attn_in(struct mm_vit *v, int i, size_t r0, size_t R)
+{
+	struct mm_vit_block *b = &v->blk[i];
+	int D = v->D;
+
+	mm_layernorm_forward(b->ln1 + r0 * D, b->mu1 + r0, b->rs1 + r0,
+	    b->x + r0 * D, b->ln1_w, b->ln1_b, R, D, MM_VIT_LN_EPS);
+	linear(b->qkv + r0 * 3 * D, NULL, b->ln1 + r0 * D, b->qkv_w, b->qkv_b,
+	    R, D, 3 * D);
+}
+
+/* tokens of a row group: patches times conv_proj, class token, position;
+ * then block 0's ln_1 and in_proj */
+static void
+f_embed(struct job *j, int g, int tid)
+{
+	struct mm_vit *v = j->v;
+	int n0, n1, T = v->T, D = v->D;
+	size_t r0, R;
+	float *xo;
+
+	(void)tid;
+	group(j, g, &n0, &n1);
+	r0 = (size_t)n0 * T;
+	R = (size_t)(n1 - n0) * T;
+	mm_patch_im2col(v->cols + r0 * v->cpp, j->x + (size_t)n0 * v->C *
+	    v->H * v->W, n1 - n0, v->C, v->H, v->W, v->cfg.patch, 1);
+	xo = v->blk[0].x + r0 * D;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, D,
+	    v->cpp, 1.0f, v->cols + r0 * v->cpp, v->cpp, v->conv_w, v->cpp,
+	    0.0f, xo, D);
+	mm_tokens_forward(xo, v->cls, v->conv_b, v->pos, n1 - n0, T, D);
+	attn_in(v, 0, r0, R);
+}
+
+static void
+f_attention(struct job *j, int item, int tid)
+{
+	struct mm_vit *v = j->v;
+	struct mm_vit_block *b = &v->blk[j->i];
+
+	(void)tid;
+	mm_attention_forward_one(b->ao, b->att, b->qkv, item / v->heads,
+	    item % v->heads, v->T, v->D, v->heads);
+}
+
+/* the rest of block i for a row group: out_proj + residual, ln_2, the
+ * MLP + residual; then the next block's ln_1 and in_proj */
+static void
+f_rest(struct job *j, int g, int tid)
+{
+	struct mm_vit *v = j->v;
+	struct mm_vit_block *b = &v->blk[j->i];
+	int n0, n1, T = v->T, D = v->D, M = v->M, last;
+	size_t r0, R;
+	float *xo;
+
+	(void)tid;
+	group(j, g, &n0, &n1);
+	r0 = (size_t)n0 * T;
+	R = (size_t)(n1 - n0) * T;
+	last = j->i + 1 == v->cfg.depth;
+	linear(b->xm + r0 * D, b->x + r0 * D, b->ao + r0 * D, b->proj_w,
+	    b->proj_b, R, D, D);
+	mm_layernorm_forward(b->ln2 + r0 * D, b->mu2 + r0, b->rs2 + r0,
+	    b->xm + r0 * D, b->ln2_w, b->ln2_b, R, D, MM_VIT_LN_EPS);
+	linear(b->h + r0 * M, NULL, b->ln2 + r0 * D, b->fc1_w, b->fc1_b, R,
+	    D, M);
+	mm_gelu_forward(b->ha + r0 * M, b->h + r0 * M, R * M);
+	xo = (last ? v->xL : v->blk[j->i + 1].x) + r0 * D;
+	linear(xo, b->xm + r0 * D, b->ha + r0 * M, b->fc2_w, b->fc2_b, R, M,
+	    D);
+	if (!last)
+		attn_in(v, j->i + 1, r0, R);
+}
+
+static void
+job_init(struct job *j, struct mm_vit *v, int N)
+{
+	memset(j, 0, sizeof *j);
+	j->v = v;
+	j->N = N;
+	j->ngroups = (N + v->group - 1) / v->group;
+}
+
 static const float *
 forward(struct mm_vit *v, const float *x, int N)
 {
-	int T = v->T, D = v->D, M = v->M, i, n;
-	size_t NT = (size_t)N * T;
-	struct mm_vit_block *b;
-	float *xo;
+	int D = v->D, i, n;
+	struct job j;
 
 	if (N < 1 || N > v->max_batch) {
 		mm_err(MM_EINVAL, "vit forward: batch of %d rows (1..%d)", N,
@@ -526,30 +712,18 @@ forward(struct mm_vit *v, const float *x, int N)
 		return NULL;
 	}
 	v->lastN = N;
-	/* tokens: patches (row 0 of each sample zero) times conv_proj */
-	mm_patch_im2col(v->cols, x, N, v->C, v->H, v->W, v->cfg.patch, 1);
-	xo = v->blk[0].x;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NT, D,
-	    v->cpp, 1.0f, v->cols, v->cpp, v->conv_w, v->cpp, 0.0f, xo, D);
-	mm_tokens_forward(xo, v->cls, v->conv_b, v->pos, N, T, D);
+	job_init(&j, v, N);
+	j.x = x;
+	phase(&j, f_embed, j.ngroups, NULL, 0);
 	for (i = 0; i < v->cfg.depth; i++) {
-		b = &v->blk[i];
-		xo = i + 1 < v->cfg.depth ? v->blk[i + 1].x : v->xL;
-		mm_layernorm_forward(b->ln1, b->mu1, b->rs1, b->x, b->ln1_w,
-		    b->ln1_b, NT, D, MM_VIT_LN_EPS);
-		linear(b->qkv, NULL, b->ln1, b->qkv_w, b->qkv_b, NT, D, 3 * D);
-		mm_attention_forward(b->ao, b->att, b->qkv, N, T, D, v->heads);
-		linear(b->xm, b->x, b->ao, b->proj_w, b->proj_b, NT, D, D);
-		mm_layernorm_forward(b->ln2, b->mu2, b->rs2, b->xm, b->ln2_w,
-		    b->ln2_b, NT, D, MM_VIT_LN_EPS);
-		linear(b->h, NULL, b->ln2, b->fc1_w, b->fc1_b, NT, D, M);
-		mm_gelu_forward(b->ha, b->h, NT * M);
-		linear(xo, b->xm, b->ha, b->fc2_w, b->fc2_b, NT, M, D);
+		j.i = i;
+		phase(&j, f_attention, N * v->heads, NULL, 0);
+		phase(&j, f_rest, j.ngroups, NULL, 0);
 	}
 	/* the final LayerNorm of the class tokens only (the other rows of
 	 * torchvision's encoder.ln are discarded) */
 	for (n = 0; n < N; n++)
-		memcpy(v->xc + (size_t)n * D, v->xL + (size_t)n * T * D,
+		memcpy(v->xc + (size_t)n * D, v->xL + (size_t)n * v->T * D,
 		    D * sizeof(float));
 	mm_layernorm_forward(v->lnf, v->muf, v->rsf, v->xc, v->lnf_w,
 	    v->lnf_b, N, D, MM_VIT_LN_EPS);
@@ -577,13 +751,196 @@ zero(float *p, size_t n)
 	memset(p, 0, n * sizeof *p);
 }
 
+/* Block j->i, a row group, from the gradient of its output (A): through
+ * the MLP and ln_2 to the gradient of xm (B), then of the attention
+ * output (dao); dqkv's rows zeroed for the heads.  ln_2's weight
+ * gradient goes to the group's lnp. */
+static void
+b_mlp(struct job *j, int g, int tid)
+{
+	struct mm_vit *v = j->v;
+	struct mm_vit_block *b = &v->blk[j->i];
+	int n0, n1, T = v->T, D = v->D, M = v->M;
+	size_t r0, R;
+	float *lp = v->lnp + (size_t)g * 2 * D;
+
+	(void)tid;
+	group(j, g, &n0, &n1);
+	r0 = (size_t)n0 * T;
+	R = (size_t)(n1 - n0) * T;
+	/* dha (R, M) = dA fc2_w */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, M, D,
+	    1.0f, j->A + r0 * D, D, b->fc2_w, M, 0.0f, v->dha + r0 * M, M);
+	zero(v->dh + r0 * M, R * M);
+	mm_gelu_backward(v->dh + r0 * M, v->dha + r0 * M, b->h + r0 * M,
+	    R * M);
+	/* dln (R, D) = dh fc1_w */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, D, M,
+	    1.0f, v->dh + r0 * M, M, b->fc1_w, D, 0.0f, v->dln + r0 * D, D);
+	memcpy(j->B + r0 * D, j->A + r0 * D, R * D * sizeof(float));
+	zero(lp, 2 * (size_t)D);
+	mm_layernorm_backward(j->B + r0 * D, lp, lp + D, v->dln + r0 * D,
+	    b->xm + r0 * D, b->mu2 + r0, b->rs2 + r0, b->ln2_w, R, D);
+	/* dao (R, D) = dB proj_w */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, D, D,
+	    1.0f, j->B + r0 * D, D, b->proj_w, D, 0.0f, v->dao + r0 * D, D);
+	zero(v->dqkv + r0 * 3 * D, R * 3 * D);
+}
+
+static void
+b_attention(struct job *j, int item, int tid)
+{
+	struct mm_vit *v = j->v;
+	struct mm_vit_block *b = &v->blk[j->i];
+
+	mm_attention_backward_one(v->dqkv, v->dao, b->qkv, b->att,
+	    item / v->heads, item % v->heads, v->T, v->D, v->heads,
+	    v->scratch + (size_t)tid * v->T * v->T);
+}
+
+/* Block j->i, a row group: through in_proj and ln_1 to the gradient of
+ * the block input, A = B + ...; ln_1's weight gradient to lnp. */
+static void
+b_attn_in(struct job *j, int g, int tid)
+{
+	struct mm_vit *v = j->v;
+	struct mm_vit_block *b = &v->blk[j->i];
+	int n0, n1, T = v->T, D = v->D;
+	size_t r0, R;
+	float *lp = v->lnp + (size_t)g * 2 * D;
+
+	(void)tid;
+	group(j, g, &n0, &n1);
+	r0 = (size_t)n0 * T;
+	R = (size_t)(n1 - n0) * T;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, D,
+	    3 * D, 1.0f, v->dqkv + r0 * 3 * D, 3 * D, b->qkv_w, D, 0.0f,
+	    v->dln + r0 * D, D);
+	memcpy(j->A + r0 * D, j->B + r0 * D, R * D * sizeof(float));
+	zero(lp, 2 * (size_t)D);
+	mm_layernorm_backward(j->A + r0 * D, lp, lp + D, v->dln + r0 * D,
+	    b->x + r0 * D, b->mu1 + r0, b->rs1 + r0, b->ln1_w, R, D);
+}
+
+/* w, b (D) += the groups' LayerNorm weight gradients, in group order */
+static void
+ln_total(const struct job *j, float *w, float *b)
+{
+	int D = j->v->D, g, d;
+	const float *lp;
+
+	for (g = 0; g < j->ngroups; g++) {
+		lp = j->v->lnp + (size_t)g * 2 * D;
+		for (d = 0; d < D; d++) {
+			w[d] += lp[d];
+			b[d] += lp[D + d];
+		}
+	}
+}
+
+/* Add a weight gradient to the job's products (parts packed in order). */
+static void
+add_prod(struct job *j, const float *dout, const float *inp, float *gw,
+    float *gb, int Dout, int Din)
+{
+	struct prod *p = &j->prod[j->nprod];
+
+	p->dout = dout;
+	p->inp = inp;
+	p->gw = gw;
+	p->gb = gb;
+	p->Dout = Dout;
+	p->Din = Din;
+	p->len = (size_t)Dout * Din + (gb ? Dout : 0);
+	p->nchunk = (int)((p->len + RCHUNK - 1) / RCHUNK);
+	p->part = j->nprod ? j->prod[j->nprod - 1].part +
+	    KS * j->prod[j->nprod - 1].len : j->v->part;
+	j->nprod++;
+}
+
+/* Token slice s of product item / KS: its sums into its part. */
+static void
+b_slice(struct job *j, int item, int tid)
+{
+	const struct prod *p = &j->prod[item / KS];
+	size_t NT = (size_t)j->N * j->v->T, r, r0, r1;
+	int s = item % KS, o;
+	float *pw = p->part + s * p->len, *pb = pw + (size_t)p->Dout * p->Din;
+
+	(void)tid;
+	r0 = NT * s / KS;
+	r1 = NT * (s + 1) / KS;
+	if (r1 > r0)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->Dout,
+		    p->Din, (int)(r1 - r0), 1.0f, p->dout + r0 * p->Dout,
+		    p->Dout, p->inp + r0 * p->Din, p->Din, 0.0f, pw, p->Din);
+	else
+		zero(pw, (size_t)p->Dout * p->Din);
+	if (!p->gb)
+		return;
+	zero(pb, p->Dout);
+	for (r = r0; r < r1; r++)
+		for (o = 0; o < p->Dout; o++)
+			pb[o] += p->dout[r * p->Dout + o];
+}
+
+/* Chunk item of the products' parts: the slices added in slice order
+ * (into slice 0), then into the gradients. */
+static void
+b_sum(struct job *j, int item, int tid)
+{
+	const struct prod *p = j->prod;
+	size_t k0, k1, k, nw;
+	int s;
+
+	(void)tid;
+	while (item >= p->nchunk)
+		item -= p++->nchunk;
+	k0 = (size_t)item * RCHUNK;
+	k1 = k0 + RCHUNK < p->len ? k0 + RCHUNK : p->len;
+	for (s = 1; s < KS; s++) {
+		const float *q = p->part + s * p->len;
+
+		for (k = k0; k < k1; k++)
+			p->part[k] += q[k];
+	}
+	nw = (size_t)p->Dout * p->Din;
+	for (k = k0; k < k1; k++) {
+		if (k < nw)
+			p->gw[k] += p->part[k];
+		else
+			p->gb[k - nw] += p->part[k];
+	}
+}
+
+static int
+nchunks(const struct job *j)
+{
+	int n = 0, p;
+
+	for (p = 0; p < j->nprod; p++)
+		n += j->prod[p].nchunk;
+	return n;
+}
+
+/* The job's products: slices, then their sums (f1, n1 join the first
+ * phase); the products are emptied. */
+static void
+products(struct job *j, item_fn f1, int n1)
+{
+	phase(j, b_slice, KS * j->nprod, f1, n1);
+	phase(j, b_sum, nchunks(j), NULL, 0);
+	j->nprod = 0;
+}
+
 static void
 backward(struct mm_vit *v, const float *dy)
 {
-	int N = v->lastN, T = v->T, D = v->D, M = v->M, i, n;
+	int N = v->lastN, T = v->T, D = v->D, i, n;
 	size_t NT = (size_t)N * T;
 	struct mm_vit_block *b;
 	const float *g = dy;
+	struct job j;
 
 	if (N < 1)
 		return;
@@ -602,37 +959,31 @@ backward(struct mm_vit *v, const float *dy)
 	for (n = 0; n < N; n++)
 		memcpy(v->dx + (size_t)n * T * D, v->dln + (size_t)n * D,
 		    D * sizeof(float));
-	/* dx: gradient of the block output, then (in place, through the
-	 * residual connections) of its input */
+	job_init(&j, v, N);
+	j.A = v->dx;
+	j.B = v->dx2;
 	for (i = v->cfg.depth - 1; i >= 0; i--) {
 		b = &v->blk[i];
-		zero(v->dha, NT * M);
-		mm_linear_backward(v->dha, b->gfc2_w, b->gfc2_b, v->dx, b->ha,
-		    b->fc2_w, (int)NT, M, D);
-		zero(v->dh, NT * M);
-		mm_gelu_backward(v->dh, v->dha, b->h, NT * M);
-		zero(v->dln, NT * D);
-		mm_linear_backward(v->dln, b->gfc1_w, b->gfc1_b, v->dh, b->ln2,
-		    b->fc1_w, (int)NT, D, M);
-		mm_layernorm_backward(v->dx, b->gln2_w, b->gln2_b, v->dln,
-		    b->xm, b->mu2, b->rs2, b->ln2_w, NT, D);
-		zero(v->dao, NT * D);
-		mm_linear_backward(v->dao, b->gproj_w, b->gproj_b, v->dx, b->ao,
-		    b->proj_w, (int)NT, D, D);
-		zero(v->dqkv, NT * 3 * D);
-		mm_attention_backward(v->dqkv, v->dao, b->qkv, b->att, N, T, D,
-		    v->heads, v->scratch);
-		zero(v->dln, NT * D);
-		mm_linear_backward(v->dln, b->gqkv_w, b->gqkv_b, v->dqkv, b->ln1,
-		    b->qkv_w, (int)NT, D, 3 * D);
-		mm_layernorm_backward(v->dx, b->gln1_w, b->gln1_b, v->dln, b->x,
-		    b->mu1, b->rs1, b->ln1_w, NT, D);
+		j.i = i;
+		phase(&j, b_mlp, j.ngroups, NULL, 0);
+		ln_total(&j, b->gln2_w, b->gln2_b);
+		/* the MLP's and out_proj's weights beside the heads; their
+		 * sums beside in_proj and ln_1 */
+		add_prod(&j, j.A, b->ha, b->gfc2_w, b->gfc2_b, D, v->M);
+		add_prod(&j, v->dh, b->ln2, b->gfc1_w, b->gfc1_b, v->M, D);
+		add_prod(&j, j.B, b->ao, b->gproj_w, b->gproj_b, D, D);
+		phase(&j, b_slice, KS * j.nprod, b_attention, N * v->heads);
+		phase(&j, b_sum, nchunks(&j), b_attn_in, j.ngroups);
+		j.nprod = 0;
+		ln_total(&j, b->gln1_w, b->gln1_b);
+		add_prod(&j, v->dqkv, b->ln1, b->gqkv_w, b->gqkv_b, 3 * D, D);
+		products(&j, NULL, 0);
 	}
 	mm_tokens_backward(v->gcls, v->gconv_b, v->gpos, v->dx, N, T, D);
 	/* conv_proj.weight (D, C P P) += dx^T cols; the class rows of cols
 	 * are zero and add nothing */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, v->cpp, (int)NT,
-	    1.0f, v->dx, D, v->cols, v->cpp, 1.0f, v->gconv_w, v->cpp);
+	add_prod(&j, v->dx, v->cols, v->gconv_w, NULL, D, v->cpp);
+	products(&j, NULL, 0);
 }
 
 void

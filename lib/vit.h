@@ -43,11 +43,23 @@
  * torchvision's zeros: a zero head gives zero codes, which an L2
  * normalisation cannot turn into directions.
  *
- * Threads: mm_vit_forward and mm_vit_backward run the BLAS on one thread
- * (and restore the caller's count), so results are bit-identical for any
- * thread count (tested): OpenBLAS's threaded driver blocks a long sum
- * (k between one and two blocks) differently from its one-thread driver.
- * The layers themselves use whatever the BLAS is set to.
+ * Threads: mm_vit_forward and mm_vit_backward share their work out over
+ * a pool of threads (mm_vit_set_pool, pool.h), each calling a one-thread
+ * BLAS (the caller's count is restored afterwards).  The pieces are fixed
+ * by the batch alone, never by the number of threads:
+ *   rows     groups of G = ceil(256 / T) whole samples: LayerNorm, GELU,
+ *            the patch embedding and every Linear layer's output and input
+ *            gradient (one sgemm per group and layer);
+ *   heads    attention, forward and backward, per sample and head;
+ *   slices   every weight gradient (a sum over the N T tokens) as
+ *            MM_VIT_KSLICES products over fixed token ranges, added in
+ *            slice order (and a LayerNorm's weight gradient per group,
+ *            added in group order);
+ * so outputs and gradients are bit-identical for any thread count (and
+ * timing), as without a pool (tested).  OpenBLAS's own threads are not
+ * used: its threaded driver blocks a long sum differently from its
+ * one-thread driver.  The layers themselves use whatever the BLAS is set
+ * to.
  */
 #ifndef MM_VIT_H
 #define MM_VIT_H
@@ -95,6 +107,14 @@ void mm_attention_backward(float *dqkv,   /* (N, T, 3D) += */
     const float *qkv,                    /* (N, T, 3D) */
     const float *att,                    /* (N, heads, T, T) */
     int N, int T, int D, int heads, float *scratch);
+/* The same for sample n and head h alone (the whole batch's arrays are
+ * passed): the loops above call these, so the pieces of a pool give the
+ * same bits. */
+void mm_attention_forward_one(float *out, float *att, const float *qkv,
+    int n, int h, int T, int D, int heads);
+void mm_attention_backward_one(float *dqkv, const float *dout,
+    const float *qkv, const float *att, int n, int h, int T, int D,
+    int heads, float *scratch);
 
 /* ---- Patch embedding: a convolution with kernel = stride = P is a
  * product of the image's patches, one row each, with the weight (D, C P P).
@@ -131,6 +151,8 @@ void mm_tokens_backward(float *dcls, float *db, float *dpos,
  * two cores). */
 #define MM_VIT_MAXDEPTH 64
 #define MM_VIT_NAMELEN 64
+#define MM_VIT_MAXTHREADS 16   /* threads of a pool (attention scratch) */
+#define MM_VIT_KSLICES 16      /* token ranges of a weight gradient */
 struct mm_vit_cfg {
 	int patch, dim, depth, heads, mlp;
 };
@@ -183,6 +205,8 @@ struct mm_vit_block {
 	float *h, *ha;         /* (B, T, M) before and after the GELU */
 };
 
+struct mm_pool;
+
 struct mm_vit {
 	struct mm_vit_cfg cfg;
 	int C, H, W, T, D, M, heads, out_dim, max_batch, cpp, head;
@@ -204,7 +228,13 @@ struct mm_vit {
 	float *dao;            /* (B, T, D) */
 	float *dh, *dha;       /* (B, T, M) */
 	float *dc;             /* (B, D) */
-	float *scratch;        /* (T, T) */
+	float *dx2;            /* (B, T, D) a second residual gradient */
+	float *scratch;        /* (MM_VIT_MAXTHREADS, T, T) */
+	float *part;           /* (MM_VIT_KSLICES, npart) weight gradients */
+	float *lnp;            /* (groups, 2, D) LayerNorm weight gradients */
+	size_t npart;
+	int group;             /* G: samples of a row group */
+	struct mm_pool *pool;  /* NULL: the calling thread alone */
 	int lastN;
 };
 
@@ -220,6 +250,10 @@ int mm_vit_setup(struct mm_vit *v, const struct mm_vit_cfg *c, int C,
 int mm_vit_create(struct mm_vit **v, const struct mm_vit_cfg *c, int C,
     int H, int W, int out_dim, int max_batch);
 void mm_vit_free(struct mm_vit *v);
+/* Share forward and backward out over pool's threads (NULL: none, the
+ * default); the pool stays the caller's.  0, or MM_EINVAL when it has
+ * more than MM_VIT_MAXTHREADS threads. */
+int mm_vit_set_pool(struct mm_vit *v, struct mm_pool *pool);
 /* torchvision's initialisation, drawn in state_dict order from rng. */
 void mm_vit_init(struct mm_vit *v, struct mm_rng *rng);
 /* Forward of N (1..max_batch) images x (N, C, H, W); keeps what backward

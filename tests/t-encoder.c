@@ -38,7 +38,8 @@ test_specs(void)
 {
 	static const char *bad[] = { "mlp:0", "mlp:8,,8", "mlp:8,x", "mlp:8/0",
 	    "resnet21", "resnet", "resnet6", "resnet20x", "cnn", "mlp:8/4/2",
-	    "mlp:-3", "" };
+	    "mlp:-3", "", "vit:patch=0", "vit:dim=10,heads=3", "vit:size=4",
+	    "vit:depth=2,depth=3", "vitx", "vit:patch=3", "vit/0" };
 	struct mm_encoder *e;
 	size_t i;
 
@@ -85,6 +86,8 @@ static const struct {
 	{ "mlp-flatten", "mlp-flatten:7", 1, 1, 256, 1e-4 },
 	{ "resnet", "resnet20", 20, 1, 64, 0 },
 	{ "resnet", "resnet110/64", 110, 1, 64, 0 },
+	{ "vit", "vit:patch=4,dim=12,depth=3,heads=3,mlp=20/5", 3, 0, 32, 0 },
+	{ "vit", "vit", 2, 0, 32, 0 },
 };
 #define NCASES ((int)(sizeof kind_cases / sizeof *kind_cases))
 
@@ -607,6 +610,44 @@ test_threads(int N)
 	free(dy);
 }
 
+/* The vit kind takes as many pool threads as the BLAS has: 1 and 2
+ * threads give the same bits (vit.h). */
+static void
+test_vit_threads(void)
+{
+	const char *spec = "vit:patch=4,dim=24,depth=2,heads=2,mlp=48/7";
+	struct mm_encoder *e[2];
+	struct mm_rng r;
+	int N = 9, k;
+	size_t nx = (size_t)N * 32 * 32, ny = (size_t)N * 7;
+	float *x = gc_alloc(nx), *dy = gc_alloc(ny), *y[2];
+
+	gc_fill(x, nx, 1, &rng);
+	gc_fill(dy, ny, 1, &rng);
+	for (k = 0; k < 2; k++) {
+		mm_blas_threads(k + 1);
+		e[k] = make(spec, 1, 32, 32, 0, N);
+		mm_rng_seed(&r, 8);
+		mm_encoder_init(e[k], &r);
+		mm_encoder_zero_grad(e[k]);
+		y[k] = gc_alloc(ny);
+		memcpy(y[k], mm_encoder_forward(e[k], x, N, 1), ny *
+		    sizeof(float));
+		mm_encoder_backward(e[k], dy);
+	}
+	mm_blas_threads(1);
+	ok(!memcmp(y[0], y[1], ny * sizeof(float)) &&
+	    !memcmp(mm_encoder_grads(e[0]), mm_encoder_grads(e[1]),
+	    mm_encoder_nparams(e[0]) * sizeof(float)),
+	    "%s: outputs and gradients equal with 1 and 2 threads", spec);
+	for (k = 0; k < 2; k++) {
+		mm_encoder_free(e[k]);
+		free(y[k]);
+	}
+	free(x);
+	free(dy);
+}
+
 int
 main(void)
 {
@@ -630,8 +671,14 @@ main(void)
 	gradcheck_encoder("mlp-flatten:16/8", 1, 8, 8, 0, 4, 1, 300, 1e-3f);
 	gradcheck_encoder("resnet8/6", 2, 9, 9, 0, 3, 1, 400, 1e-3f);
 	gradcheck_encoder("resnet8/6", 1, 8, 8, 0, 4, 1, 400, 1e-3f);
+	gradcheck_encoder("vit:patch=4,dim=12,depth=2,heads=3,mlp=20/5", 2, 8,
+	    12, 0, 3, 1, 400, 1e-3f);
+	gradcheck_encoder("vit:patch=2,dim=8,depth=1,heads=2,mlp=16", 1, 4, 4,
+	    8, 2, 1, 400, 1e-3f);
 	golden("mlp", "mlp:8,8", 6, 1, 1, 5);
 	golden("flat", "mlp-flatten:16", 1, 8, 8, 4);
 	golden("resnet8", "resnet8", 3, 16, 16, 3);
+	golden("vit", "vit:patch=4,dim=12,depth=2,heads=3,mlp=20", 1, 8, 12, 3);
+	test_vit_threads();
 	return done_testing();
 }

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "err.h"
 #include "optim.h"
+#include "pool.h"
 #include "rng.h"
 #include "stream.h"
 #include "tap.h"
@@ -655,6 +656,63 @@ test_threads(void)
 	free(dy);
 }
 
+/* A pool shares the passes out in pieces fixed by the batch: no pool, 2
+ * and 3 threads give the same bits, over two steps (gradients added),
+ * for a batch of several row groups (T = 65: 4 samples a group, the
+ * last one short) and weight gradients of several chunks. */
+static void
+test_pool(void)
+{
+	struct mm_vit_cfg c;
+	struct mm_vit *v[3];
+	struct mm_pool *pool[3];
+	struct mm_rng r;
+	int N = 7, C = 2, H = 32, W = 32, out = 10, k, s, same_y = 1, same_g;
+	size_t nx = (size_t)N * C * H * W, ny = (size_t)N * out;
+	float *x = gc_alloc(nx), *dy = gc_alloc(ny), *y[3];
+
+	mm_vit_parse(&c, ":patch=4,dim=48,depth=2,heads=3,mlp=96", NULL);
+	gc_fill(x, nx, 1, &rng);
+	gc_fill(dy, ny, 1, &rng);
+	for (k = 0; k < 3; k++) {
+		pool[k] = k ? mm_pool_new(k + 1) : NULL;
+		if (mm_vit_create(&v[k], &c, C, H, W, out, N) ||
+		    mm_vit_set_pool(v[k], pool[k])) {
+			printf("Bail out! %s\n", mm_errmsg());
+			exit(1);
+		}
+		mm_rng_seed(&r, 42);
+		mm_vit_init(v[k], &r);
+		y[k] = gc_alloc(ny);
+		for (s = 0; s < 2; s++) {
+			memcpy(y[k], mm_vit_forward(v[k], x, N - s),
+			    (N - s) * out * sizeof(float));
+			mm_vit_backward(v[k], dy);
+		}
+	}
+	ok(mm_pool_threads(pool[1]) == 2 && mm_pool_threads(pool[2]) == 3,
+	    "pools of 2 and 3 threads started");
+	for (k = 1; k < 3; k++) {
+		same_y &= !memcmp(y[0], y[k], ny * sizeof(float));
+		same_g = !memcmp(v[0]->grads, v[k]->grads, v[0]->nparams *
+		    sizeof(float));
+		ok(same_y && same_g, "no pool and %d threads: outputs and "
+		    "gradients bit-identical", k + 1);
+	}
+	ok(v[0]->group == 4 && (N - 1 + v[0]->group - 1) / v[0]->group == 2,
+	    "65 tokens: row groups of 4 samples, 2 groups for 6 samples");
+	pool[0] = mm_pool_new(MM_VIT_MAXTHREADS + 1);
+	ok(mm_vit_set_pool(v[0], pool[0]) == MM_EINVAL || !pool[0],
+	    "a pool above %d threads refused", MM_VIT_MAXTHREADS);
+	for (k = 0; k < 3; k++) {
+		mm_vit_free(v[k]);
+		mm_pool_free(pool[k]);
+		free(y[k]);
+	}
+	free(x);
+	free(dy);
+}
+
 /* ---- golden values from PyTorch ---- */
 
 static const char *
@@ -842,6 +900,7 @@ main(void)
 	    2);
 	test_batch();
 	test_threads();
+	test_pool();
 	golden("head", ":patch=4,dim=12,depth=2,heads=3,mlp=20", 2, 8, 12, 3);
 	golden("cls", ":patch=2,dim=8,depth=1,heads=2,mlp=16", 1, 8, 8, 2);
 	return done_testing();

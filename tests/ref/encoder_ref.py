@@ -12,7 +12,11 @@ case under tests/ref/fixtures/:
   encoder-<case>-ytrain.npy train-mode output
   encoder-<case>-grads.npy  parameter gradients of sum(ytrain * R), concatenated
   encoder-<case>-after.npy  the BatchNorm running statistics after the step
+                            (empty for the ViT, which has none)
   encoder-<case>-yeval.npy  eval-mode output after the step
+
+The ViT is vit_ref.py's (torchvision's VisionTransformer rebuilt from
+torch.nn parts, same state_dict).
 
 Usage: encoder_ref.py [OUTDIR]
 """
@@ -23,6 +27,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vit_ref import ViT  # noqa: E402
 
 
 def mlp(din, hidden, out):
@@ -83,8 +90,8 @@ def tensors(m):
 
 
 def flat(ts):
-    return np.concatenate([v.detach().numpy().astype(np.float32).ravel()
-                           for v in ts])
+    parts = [v.detach().numpy().astype(np.float32).ravel() for v in ts]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def case(outdir, name, model, x, out):
@@ -138,6 +145,10 @@ def main():
     # resnet8/8 on 3x16x16 raw 0..255 values, batch 3
     x = torch.randint(0, 256, (3, 3, 16, 16)).float()
     case(outdir, "resnet8", ResNet(8, 3, 8), x, 8)
+    # vit:patch=4,dim=12,depth=2,heads=3,mlp=20/6 on 1x8x12 binary
+    # images (6 patches + class token), batch 3: with a head
+    x = (torch.rand(3, 1, 8, 12) > 0.5).float()
+    case(outdir, "vit", ViT(1, 8, 12, 4, 12, 2, 3, 20, 6), x, 6)
 
 
 if __name__ == "__main__":
