@@ -130,6 +130,7 @@ mm_cli_start(struct mm_cli *c, int argc, char **argv, const char *usage)
 {
 	mm_cli_init(argc, argv);
 	c->usage = usage;
+	c->help = NULL;
 	c->out = NULL;
 	c->threads = 1;
 }
@@ -140,6 +141,13 @@ mm_cli_usage(const struct mm_cli *c, int status)
 	FILE *f = status ? stderr : stdout;
 
 	fputs(c->usage, f);
+	if (status == 0) {
+		if (c->help)
+			fprintf(f, "\n%s", c->help);
+		fprintf(f, "\nSee %s(1) for the details.\n", mm_progname);
+	} else
+		fprintf(f, "Try '%s -h', or see %s(1).\n", mm_progname,
+		    mm_progname);
 	if (status == 0 && (fflush(stdout) != 0 || ferror(stdout)))
 		exit(1);
 	exit(status);

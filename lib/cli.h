@@ -68,9 +68,13 @@ void mm_cli_version(void)
  *		}
  *
  * usage is the text of the man page SYNOPSIS, "usage: " first and a
- * newline at the end of each line. */
+ * newline at the end of each line.  -h prints it, a blank line, help (set
+ * c->help after mm_cli_start) and "See prog(1)."; a usage error prints it
+ * and "Try 'prog -h', or see prog(1)." on stderr. */
 struct mm_cli {
 	const char *usage;
+	const char *help;       /* one line per option, printed by -h after
+	                           the usage; NULL: none */
 	const char *out;        /* -o FILE; NULL when not given */
 	int threads;            /* -t N; 1 when not given */
 };

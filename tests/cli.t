@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info"
-plan $((7 + 5 * 5 + 4 + 9))
+plan $((7 + 5 * 7 + 4 + 9))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
@@ -15,13 +15,16 @@ for t in $TOOLS; do
 	run_cmd $t -h
 	[ "$RC" -eq 0 ] && [ -z "$ERR" ]; ok $? "$t -h: exit 0, nothing on stderr"
 	like "$(cat "$TMP/.out")" "^usage: $t " "$t -h: usage on stdout"
-	u=$(sed 's/^usage: //' "$TMP/.out" | squeeze)
+	u=$(sed -e '/^$/,$d' -e 's/^usage: //' "$TMP/.out" | squeeze)
 	m=$(mandoc -Tascii "$MMIB_TOP/man/$t.1" 2>/dev/null | col -b |
 		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | squeeze)
 	is "$u" "$m" "$t: usage text = man page SYNOPSIS"
 	run_cmd $t --no-such-option
 	[ "$RC" -eq 2 ] && [ ! -s "$TMP/.out" ]; ok $? "$t: unknown option: exit 2, nothing on stdout"
 	like "$ERR" "usage: $t " "$t: unknown option: usage on stderr"
+	like "$ERR" "Try '$t -h', or see $t\\(1\\)" "$t: unknown option: where to look"
+	run_cmd $t -h
+	like "$(tr "\n" " " < "$TMP/.out")" "  -o, --output FILE .*See $t\\(1\\) for the details" "$t -h: one line per option, then the man page"
 done
 
 mkfifo "$TMP/fifo"

@@ -24,6 +24,17 @@ static const char usage[] =
     "       mmib-align [options] a.npy b.npy\n"
     "       mmib-align [options] ab.npz\n";
 
+static const char help[] =
+    "  -k, --k LIST          neighbourhood sizes for the kNN metrics (1,5)\n"
+    "  -n, --normalize       L2-normalise both sides first\n"
+    "  --svcca-dim N         directions kept per side by SVCCA (10)\n"
+    "  --format F            tsv (default) or json\n"
+    "  -o, --output FILE     write the table to FILE, not stdout\n"
+    "  -t, --threads N       threads for the products and searches (1)\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, -V                this help, the version\n"
+    "Input: an mmib-encode stream, two .npy files (one per side) or one .npz.\n";
+
 enum { OPT_FORMAT = 256, OPT_SVCCA };
 
 static const struct option lopts[] = {
@@ -88,6 +99,7 @@ main(int argc, char **argv)
 	FILE *f;
 
 	mm_cli_start(&cli, argc, argv, usage);
+	cli.help = help;
 	while ((ch = getopt_long(argc, argv, "hk:no:qt:Vv", lopts, NULL)) != -1)
 		switch (ch) {
 		case OPT_FORMAT:

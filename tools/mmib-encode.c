@@ -20,6 +20,15 @@ static const char usage[] =
     "usage: mmib-encode [-hqVvz] [--modality img|fac|both] [-o file]\n"
     "                   [-t threads] -m model [file]\n";
 
+static const char help[] =
+    "  -m, --model FILE      the model from mmib-train (required)\n"
+    "  --modality M          img, fac or both (default both)\n"
+    "  -o, --output FILE     write the stream to FILE, not stdout\n"
+    "  -t, --threads N       BLAS threads (1)\n"
+    "  -z, --zstd            compress the stream with zstd\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, -V                this help, the version\n";
+
 static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "model", required_argument, NULL, 'm' },
@@ -160,6 +169,7 @@ main(int argc, char **argv)
 
 	memset(&e, 0, sizeof e);
 	mm_cli_start(&cli, argc, argv, usage);
+	cli.help = help;
 	while ((c = getopt_long(argc, argv, "hm:o:qt:Vvz", longopts, NULL)) != -1)
 		switch (c) {
 		case 'm':

@@ -26,6 +26,25 @@ static const char usage[] =
     "       mmib-gen --list\n"
     "       mmib-gen -h | -V\n";
 
+static const char help[] =
+    "  -d, --dataset NAME    dsprites, shapes3d or mpi3d (--list shows them)\n"
+    "  -n, --samples N|all   rows to draw (default 10000); all: the whole grid\n"
+    "  -s, --seed S          seed of the sample and of a random split (0)\n"
+    "  -o, --output FILE     write the stream to FILE (atomically), not stdout\n"
+    "  --part P              train, test or all (default all)\n"
+    "  --train-fraction F    share of the sample in the train part (0.75)\n"
+    "  --missing FACTOR      pair every factor but FACTOR (default: pair all)\n"
+    "  --essence LIST        pair exactly these factors (comma-separated)\n"
+    "  --random-split        a random non-empty essence, drawn from the seed\n"
+    "  --batch ROWS          rows per batch of the stream (512)\n"
+    "  --from FILE           read images from a published file (npz, h5)\n"
+    "  --png FILE            a contact sheet of the first images as PNG\n"
+    "  --png-count K         images on the sheet (64)\n"
+    "  --list                list the datasets and their factors\n"
+    "  -z, --zstd            compress the stream with zstd\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, -V                this help, the version\n";
+
 enum {
 	OPT_PART = 256, OPT_FRAC, OPT_MISSING, OPT_ESSENCE, OPT_RANDOM,
 	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST
@@ -112,6 +131,7 @@ main(int argc, char **argv)
 	size_t isz;
 
 	mm_cli_start(&cli, argc, argv, usage);
+	cli.help = help;
 	mm_gen_defaults(&cfg);
 	while ((ch = getopt_long(argc, argv, "d:hn:o:qs:vVz", longopts,
 	    NULL)) != -1)

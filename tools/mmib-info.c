@@ -15,6 +15,14 @@ static const char usage[] =
     "usage: mmib-info [-chlqVv] [file ...]\n"
     "       mmib-info --npy name -o out.npy [file ...]\n";
 
+static const char help[] =
+    "  -c, --check           print nothing; exit 0 only if every input is intact\n"
+    "  -l, --long            every record: kind, name, dtype, shape, offsets\n"
+    "  --npy NAME            export tensor NAME (all batches) as .npy to -o\n"
+    "  -o, --output FILE     the .npy file of --npy\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, -V                this help, the version\n";
+
 /* Per-segment summary of one tensor name. */
 struct field {
 	char name[MM_MAXNAME + 1];
@@ -210,6 +218,7 @@ main(int argc, char **argv)
 	int total_seg = 0;
 
 	mm_cli_start(&cli, argc, argv, usage);
+	cli.help = help;
 	while ((c = getopt_long(argc, argv, "chlo:qVv", longopts, NULL)) != -1)
 		switch (c) {
 		case 'c': check = 1; break;

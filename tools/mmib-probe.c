@@ -20,6 +20,20 @@ static const char usage[] =
     "                  [--max-iter N] [--modality img|fac|both] [-o file]\n"
     "                  [-t threads] [--tol T] --train train.mts [test.mts]\n";
 
+static const char help[] =
+    "  --train FILE          embeddings to fit on (required); test: the operand\n"
+    "                        or stdin\n"
+    "  --factor LIST         probe only these factors (default: all)\n"
+    "  --modality M          img, fac or both (default both)\n"
+    "  --C C                 inverse L2 strength, as scikit-learn (1.0)\n"
+    "  --max-iter N          L-BFGS iterations per probe (100)\n"
+    "  --tol T               gradient tolerance of the fit (1e-4)\n"
+    "  --format F            tsv (default) or json\n"
+    "  -o, --output FILE     write the table to FILE, not stdout\n"
+    "  -t, --threads N       fit the two modalities on two threads (1)\n"
+    "  -q, -v                quieter, more verbose\n"
+    "  -h, -V                this help, the version\n";
+
 enum { OPT_C = 256, OPT_FACTOR, OPT_FORMAT, OPT_MAXITER, OPT_MODALITY,
     OPT_TOL, OPT_TRAIN };
 
@@ -195,6 +209,7 @@ main(int argc, char **argv)
 	FILE *out;
 
 	mm_cli_start(&cli, argc, argv, usage);
+	cli.help = help;
 	mm_probe_defaults(&opt);
 	while ((ch = getopt_long(argc, argv, "ho:qt:Vv", lopts, NULL)) != -1)
 		switch (ch) {
