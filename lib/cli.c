@@ -128,6 +128,7 @@ mm_cli_start(struct mm_cli *c, int argc, char **argv, const char *usage)
 {
 	mm_cli_init(argc, argv);
 	c->usage = usage;
+	c->help = NULL;
 	c->out = NULL;
 	c->threads = 1;
 }
@@ -138,6 +139,8 @@ mm_cli_usage(const struct mm_cli *c, int status)
 	FILE *f = status ? stderr : stdout;
 
 	fputs(c->usage, f);
+	if (status == 0 && c->help)
+		c->help(f);
 	if (status == 0 && (fflush(stdout) != 0 || ferror(stdout)))
 		exit(1);
 	exit(status);

@@ -71,6 +71,7 @@ void mm_cli_version(void)
  * newline at the end of each line. */
 struct mm_cli {
 	const char *usage;
+	void (*help)(FILE *f);  /* -h: more after the usage, or NULL */
 	const char *out;        /* -o FILE; NULL when not given */
 	int threads;            /* -t N; 1 when not given */
 };
