@@ -171,25 +171,12 @@ mm_cli_option(struct mm_cli *c, int ch, const char *arg)
 	}
 }
 
-/* Kept for callers not yet on mm_num_long / mm_num_double. */
-int
-mm_parse_long(const char *s, long min, long max, long *out)
-{
-	return mm_num_long(s, NULL, min, max, out);
-}
-
-int
-mm_parse_double(const char *s, double min, double max, double *out)
-{
-	return mm_num_double(s, NULL, min, max, out);
-}
-
 long
 mm_cli_long(const char *opt, const char *s, long min, long max)
 {
 	long v;
 
-	if (mm_parse_long(s, min, max, &v) < 0)
+	if (mm_num_long(s, NULL, min, max, &v) < 0)
 		mm_die("%s: '%s' is not an integer in [%ld, %ld]", opt,
 		    s ? s : "", min, max);
 	return v;
@@ -200,7 +187,7 @@ mm_cli_double(const char *opt, const char *s, double min, double max)
 {
 	double v;
 
-	if (mm_parse_double(s, min, max, &v) < 0)
+	if (mm_num_double(s, NULL, min, max, &v) < 0)
 		mm_die("%s: '%s' is not a number in [%g, %g]", opt,
 		    s ? s : "", min, max);
 	return v;

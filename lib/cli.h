@@ -94,10 +94,6 @@ int mm_cli_longs(const char *opt, const char *s, long min, long max,
     long *out, int cap);
 int mm_cli_doubles(const char *opt, const char *s, double min, double max,
     double *out, int cap);
-/* The same parsers without dying: 0 or MM_EINVAL (mm_num_long() and
- * mm_num_double() of num.h, whole string). */
-int mm_parse_long(const char *s, long min, long max, long *out);
-int mm_parse_double(const char *s, double min, double max, double *out);
 
 /* Input: NULL or "-" is stdin.  Dies with "prog: path: strerror". */
 FILE *mm_in_open(const char *path);
