@@ -10,7 +10,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "emb.h"
 #include "err.h"
+#include "pool.h"
 #include "probe-kern.h"
 #include "probe.h"
 #include "stream.h"
@@ -1180,7 +1180,7 @@ struct emb_ctx {
 	const struct mm_probe_opts *opt;
 	struct emb_job job[MM_PROBE_NMOD];
 	int njobs, next;
-	pthread_mutex_t lock;
+	struct mm_pool *pool;
 };
 
 static const float *
@@ -1234,20 +1234,17 @@ emb_run(struct emb_ctx *c, struct emb_job *j)
 	}
 }
 
-static void *
-emb_worker(void *arg)
+/* A thread of the pool: the next job until none is left.  A job's
+ * result does not depend on the thread that runs it. */
+static void
+emb_worker(void *arg, int tid)
 {
 	struct emb_ctx *c = arg;
+	int k;
 
-	for (;;) {
-		int k;
-		pthread_mutex_lock(&c->lock);
-		k = c->next++;
-		pthread_mutex_unlock(&c->lock);
-		if (k >= c->njobs)
-			return NULL;
+	(void)tid;
+	while ((k = mm_pool_next(c->pool, &c->next)) < c->njobs)
 		emb_run(c, &c->job[k]);
-	}
 }
 
 int
@@ -1256,8 +1253,7 @@ mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
     int threads, struct mm_probe_fit *fits)
 {
 	struct emb_ctx *c = calloc(1, sizeof *c);
-	pthread_t th[MM_PROBE_NMOD];
-	int i, m, k, n = 0, rc = 0, started = 0;
+	int i, m, k, n = 0, rc = 0;
 
 	if (!c)
 		return mm_err(MM_ENOMEM, "out of memory");
@@ -1275,21 +1271,10 @@ mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
 		if (j->n)
 			c->njobs++;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	if (threads > c->njobs)
-		threads = c->njobs;
-	if (threads <= 1) {
-		emb_worker(c);
-	} else {
-		for (i = 0; i < threads; i++, started++)
-			if (pthread_create(&th[i], NULL, emb_worker, c)) {
-				rc = mm_err(MM_ENOMEM, "cannot start a thread");
-				break;
-			}
-		for (i = 0; i < started; i++)
-			pthread_join(th[i], NULL);
-	}
-	pthread_mutex_destroy(&c->lock);
+	/* no pool (one thread, or none could be started): all on this one */
+	c->pool = mm_pool_new(threads < c->njobs ? threads : c->njobs);
+	mm_pool_run(c->pool, emb_worker, c);
+	mm_pool_free(c->pool);
 	for (i = 0; i < c->njobs && rc == 0; i++) {
 		struct emb_job *j = &c->job[i];
 		if (j->rc < 0) {
