@@ -5,8 +5,9 @@
  *
  * The objective is computed in float64, as scikit-learn computes it: the
  * factors of one representation are fitted in lockstep, so that one pass
- * over the data evaluates all of them with the fused kernels of lrk.c (on
- * a processor without AVX2, each probe takes a dgemm pair instead).
+ * over the data evaluates all of them with the fused kernels of
+ * probe-kern.c (on a processor without AVX2, each probe takes a dgemm pair
+ * instead).
  */
 #include <float.h>
 #include <math.h>
@@ -902,7 +903,7 @@ struct lockstep {
 	int D, D1, level;
 	double *Wt, *b, *Gt, *gb, *f, *scratch;  /* (Dp, tot), (tot),
 	                                   (Dp, tot), (tot), (nj) */
-	struct mm_lrk_seg *seg;         /* (nj) */
+	struct mm_probe_kern_seg *seg;         /* (nj) */
 };
 
 static void
@@ -934,7 +935,7 @@ lockstep_alloc(struct lockstep *ls, int64_t N, int D, int nj, int tot,
 	ls->gb = malloc(sizeof(double) * tot);
 	ls->f = malloc(sizeof(double) * nj);
 	ls->seg = malloc(sizeof *ls->seg * nj);
-	ls->scratch = malloc(sizeof(double) * mm_lrk_scratch(D, tot));
+	ls->scratch = malloc(sizeof(double) * mm_probe_kern_scratch(D, tot));
 	if (!ls->Wt || !ls->b || !ls->Gt || !ls->gb || !ls->f || !ls->seg ||
 	    !ls->scratch)
 		return mm_err(MM_ENOMEM, "probe: out of memory");
@@ -978,8 +979,8 @@ lockstep_eval(struct lockstep *ls, const float *A, struct pjob *pj, int nj)
 		ls->seg[ns].y = p->yi;
 		ns++;
 	}
-	mm_lrk_eval(ls->level, A, ls->N, D, w, ls->Wt, ls->b, ns, ls->seg,
-	    ls->f, ls->Gt, ls->gb, ls->scratch);
+	mm_probe_kern_eval(ls->level, A, ls->N, D, w, ls->Wt, ls->b, ns,
+	    ls->seg, ls->f, ls->Gt, ls->gb, ls->scratch);
 	for (j = 0, ns = 0; j < nj; j++) {
 		struct pjob *p = &pj[j];
 		if (!p->active)
@@ -997,7 +998,7 @@ lockstep_eval(struct lockstep *ls, const float *A, struct pjob *pj, int nj)
 /*
  * The fits of several factors over the same standardised data A (N, D):
  * every probe's L-BFGS waits for its next evaluation, then one pass over
- * the data with the fused kernels of lrk.c (level 1 or 2) evaluates all
+ * the data with the fused kernels of probe-kern.c (level 1 or 2) evaluates all
  * of them.  Each probe follows exactly the path it would follow alone.
  */
 static int
@@ -1116,7 +1117,7 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 		}
 		p->active = 1;
 	}
-	level = mm_lrk_level();
+	level = mm_probe_kern_level();
 	if (level == 0) {
 		/* without AVX2: a dgemm pair per probe and evaluation */
 		for (j = 0; j < nj; j++)
