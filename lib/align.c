@@ -407,7 +407,7 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 	struct sparse sp;
 	double *X, *Y, *col, kl = NAN, kk = NAN, ll = NAN;
 	int64_t i;
-	int t, pass;
+	int t, pass, rc = 0;
 
 	if (k < 2)
 		return mm_err(MM_EINVAL, "CKNNA needs k >= 2 (got %d)", k);
@@ -423,14 +423,8 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 	sp.lv = malloc(sizeof(double) * N * k);
 	sp.cnt = malloc(sizeof(int) * N);
 	if (!X || !Y || !col || !sp.idx || !sp.kv || !sp.lv || !sp.cnt) {
-		free(X);
-		free(Y);
-		free(col);
-		free(sp.idx);
-		free(sp.kv);
-		free(sp.lv);
-		free(sp.cnt);
-		return mm_err(MM_ENOMEM, "CKNNA: out of memory");
+		rc = mm_err(MM_ENOMEM, "CKNNA: out of memory");
+		goto out;
 	}
 	/* pass 0: mask NA & NB with (K, L); 1: NA with (K, K); 2: NB, (L, L) */
 	for (pass = 0; pass < 3; pass++) {
@@ -464,6 +458,7 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 			ll = hsic_sparse(&sp, col);
 	}
 	*out = ratio(kl, kk, ll);
+out:
 	free(X);
 	free(Y);
 	free(col);
@@ -471,7 +466,7 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 	free(sp.kv);
 	free(sp.lv);
 	free(sp.cnt);
-	return 0;
+	return rc;
 }
 
 /* ---- SVCCA ---- */

@@ -351,6 +351,22 @@ lbfgs_done(struct mm_lbfgs_state *s, enum mm_lbfgs_status st)
 	return 0;
 }
 
+/* After a failed line search: 1 when the memory is empty already (the
+ * fit ends, ABNORMAL, after counting the iteration), else 0 with the
+ * memory dropped, to restart from steepest descent. */
+static int
+ls_failed_ends(struct mm_lbfgs_state *s)
+{
+	if (s->col == 0) {
+		s->iter++;
+		return 1;
+	}
+	s->col = 0;
+	s->head = 0;
+	s->theta = 1.0;
+	return 0;
+}
+
 /* Start an iteration from (x, f, g): direction, then the line search's
  * first trial point.  Returns 1 (evaluate) or 0 (finished). */
 static int
@@ -404,13 +420,8 @@ lbfgs_iterate(struct mm_lbfgs_state *s)
 		}
 		/* not a descent direction: as a failed line search */
 		memcpy(s->x, s->t, sizeof(double) * n);
-		if (s->col == 0) {
-			s->iter++;
+		if (ls_failed_ends(s))
 			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
-		}
-		s->col = 0;
-		s->head = 0;
-		s->theta = 1.0;
 	}
 }
 
@@ -448,13 +459,8 @@ mm_lbfgs_next(struct mm_lbfgs_state *s)
 		memcpy(s->x, s->t, sizeof(double) * n);
 		memcpy(s->g, s->r, sizeof(double) * n);
 		s->f = s->fold;
-		if (s->col == 0) {
-			s->iter++;
+		if (ls_failed_ends(s))
 			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
-		}
-		s->col = 0;
-		s->head = 0;
-		s->theta = 1.0;
 		return lbfgs_iterate(s);
 	}
 
