@@ -24,8 +24,8 @@ main(int argc, char **argv)
 {
 	static const int K[NP] = { 3, 6, 40, 32, 32 };
 	int reps = argc > 1 ? atoi(argv[1]) : 30, Kt = 0, j, k, d, r, n = 1024;
-	int level = mm_lrk_level();
-	struct mm_lrk_seg seg[NP];
+	int level = mm_probe_kern_level();
+	struct mm_probe_kern_seg seg[NP];
 	struct mm_rng rng;
 	float *X = malloc(sizeof(float) * N * D);
 	int32_t *y = malloc(sizeof(int32_t) * N);
@@ -48,7 +48,7 @@ main(int argc, char **argv)
 	b = malloc(sizeof(double) * Kt);
 	Gt = malloc(sizeof(double) * D * Kt);
 	gb = malloc(sizeof(double) * Kt);
-	scr = malloc(sizeof(double) * mm_lrk_scratch(D, Kt));
+	scr = malloc(sizeof(double) * mm_probe_kern_scratch(D, Kt));
 	for (j = 0; j < NP; j++)
 		for (k = 0; k < (K[j] + 7) / 8 * 8; k++) {
 			int c = seg[j].off + k;
@@ -78,8 +78,8 @@ main(int argc, char **argv)
 	for (r = 0; r < reps; r++) {
 		if (level > 0) {
 			t = mm_now();
-			mm_lrk_eval(level, X, N, D, Kt, Wt, b, NP, seg, f, Gt, gb,
-			    scr);
+			mm_probe_kern_eval(level, X, N, D, Kt, Wt, b, NP, seg,
+			    f, Gt, gb, scr);
 			t = mm_now() - t;
 			best_k = t < best_k ? t : best_k;
 		}

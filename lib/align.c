@@ -1143,3 +1143,22 @@ mm_align_paired(const float *A, const float *B, int64_t N, int D,
 	free(mb);
 	return 0;
 }
+
+void
+mm_align_normalise(float *Z, int64_t N, int D)
+{
+	int64_t i;
+	int d;
+
+	for (i = 0; i < N; i++) {
+		float *z = Z + i * D;
+		double s = 0.0;
+
+		for (d = 0; d < D; d++)
+			s += (double)z[d] * z[d];
+		s = sqrt(s);
+		if (s > 0.0)
+			for (d = 0; d < D; d++)
+				z[d] = (float)(z[d] / s);
+	}
+}

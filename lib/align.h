@@ -82,6 +82,13 @@ int mm_align_recall(const float *A, const float *B, int64_t N, int D,
 int mm_align_paired(const float *A, const float *B, int64_t N, int D,
     double *cosine, double *gap);
 
+/* Scale every row of Z (N, D) to unit length in place (mmib-align -n):
+ * the norm summed and rooted in double, each value divided by it in
+ * double and rounded once to float; a zero row stays zero.  (nn.h's
+ * mm_l2norm_rows, torch's normalize, divides by the norm rounded to
+ * float: the two can differ in the last bit.) */
+void mm_align_normalise(float *Z, int64_t N, int D);
+
 /* The q largest eigenvalues of a symmetric n x n matrix S (row-major,
  * destroyed) by LAPACK's dsyevr: w (q) in decreasing order and the
  * eigenvectors as the columns of V (n, q), row-major.  1 <= q <= n. */

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "checkpoint.h"
-#include "cli.h"
 #include "err.h"
+#include "num.h"
 
 int
 mm_ckpt_to_meta(struct mm_meta *m, const struct mm_optim *o, int epoch,
@@ -62,9 +62,9 @@ position(const struct mm_meta *m, long *step, long *epoch,
 	const char *s;
 
 	if (!(s = mm_meta_get(m, "train.step")) ||
-	    mm_parse_long(s, 0, 0x7fffffffffffffffL, step) < 0 ||
+	    mm_num_long(s, NULL, 0, 0x7fffffffffffffffL, step) < 0 ||
 	    !(s = mm_meta_get(m, "train.epoch")) ||
-	    mm_parse_long(s, 0, 1000000, epoch) < 0 ||
+	    mm_num_long(s, NULL, 0, 1000000, epoch) < 0 ||
 	    rng_from_meta(m, r) < 0)
 		return mm_err(MM_EMISSING, "checkpoint lacks train.step, "
 		    "train.epoch or train.rng");

@@ -131,6 +131,7 @@ mm_cli_start(struct mm_cli *c, int argc, char **argv, const char *usage)
 	mm_cli_init(argc, argv);
 	c->usage = usage;
 	c->help = NULL;
+	c->more = NULL;
 	c->out = NULL;
 	c->threads = 1;
 }
@@ -144,6 +145,8 @@ mm_cli_usage(const struct mm_cli *c, int status)
 	if (status == 0) {
 		if (c->help)
 			fprintf(f, "\n%s", c->help);
+		if (c->more)
+			c->more(f);
 		fprintf(f, "\nSee %s(1) for the details.\n", mm_progname);
 	} else
 		fprintf(f, "Try '%s -h', or see %s(1).\n", mm_progname,
@@ -178,25 +181,12 @@ mm_cli_option(struct mm_cli *c, int ch, const char *arg)
 	}
 }
 
-/* Kept for callers not yet on mm_num_long / mm_num_double. */
-int
-mm_parse_long(const char *s, long min, long max, long *out)
-{
-	return mm_num_long(s, NULL, min, max, out);
-}
-
-int
-mm_parse_double(const char *s, double min, double max, double *out)
-{
-	return mm_num_double(s, NULL, min, max, out);
-}
-
 long
 mm_cli_long(const char *opt, const char *s, long min, long max)
 {
 	long v;
 
-	if (mm_parse_long(s, min, max, &v) < 0)
+	if (mm_num_long(s, NULL, min, max, &v) < 0)
 		mm_die("%s: '%s' is not an integer in [%ld, %ld]", opt,
 		    s ? s : "", min, max);
 	return v;
@@ -207,7 +197,7 @@ mm_cli_double(const char *opt, const char *s, double min, double max)
 {
 	double v;
 
-	if (mm_parse_double(s, min, max, &v) < 0)
+	if (mm_num_double(s, NULL, min, max, &v) < 0)
 		mm_die("%s: '%s' is not a number in [%g, %g]", opt,
 		    s ? s : "", min, max);
 	return v;

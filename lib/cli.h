@@ -75,6 +75,7 @@ struct mm_cli {
 	const char *usage;
 	const char *help;       /* one line per option, printed by -h after
 	                           the usage; NULL: none */
+	void (*more)(FILE *f);  /* -h: printed after help, or NULL */
 	const char *out;        /* -o FILE; NULL when not given */
 	int threads;            /* -t N; 1 when not given */
 };
@@ -97,10 +98,6 @@ int mm_cli_longs(const char *opt, const char *s, long min, long max,
     long *out, int cap);
 int mm_cli_doubles(const char *opt, const char *s, double min, double max,
     double *out, int cap);
-/* The same parsers without dying: 0 or MM_EINVAL (mm_num_long() and
- * mm_num_double() of num.h, whole string). */
-int mm_parse_long(const char *s, long min, long max, long *out);
-int mm_parse_double(const char *s, double min, double max, double *out);
 
 /* Input: NULL or "-" is stdin.  Dies with "prog: path: strerror". */
 FILE *mm_in_open(const char *path);

@@ -9,7 +9,6 @@
  * gradients, buffers and activations each live in one contiguous
  * allocation, and tensors are named and ordered as PyTorch's state_dict.
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "encoder-impl.h"
 #include "err.h"
 #include "nn.h"
+#include "num.h"
 
 /* The kinds, in the order --help lists them. */
 static const struct mm_encoder_kind *const kinds[] = {
@@ -229,15 +229,11 @@ mm_enc_dense_backward(struct mm_encoder *e, struct mm_enc_dense *d,
 int
 mm_enc_parse_int(const char **s, int *v)
 {
-	char *end;
 	long x;
 
-	errno = 0;
-	x = strtol(*s, &end, 10);
-	if (end == *s || errno || x < 1 || x > 1 << 20)
+	if (mm_num_long(*s, s, 1, 1 << 20, &x) < 0)
 		return -1;
 	*v = (int)x;
-	*s = end;
 	return 0;
 }
 

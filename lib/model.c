@@ -8,6 +8,7 @@
 #include "err.h"
 #include "model.h"
 #include "nn.h"
+#include "num.h"
 #include "stream.h"
 
 int
@@ -15,7 +16,6 @@ mm_spec_split(const char *spec, char *base, size_t cap, int *out)
 {
 	const char *slash = strchr(spec, '/');
 	size_t len = slash ? (size_t)(slash - spec) : strlen(spec);
-	char *end;
 	long v;
 
 	*out = 0;
@@ -24,8 +24,7 @@ mm_spec_split(const char *spec, char *base, size_t cap, int *out)
 	memcpy(base, spec, len);
 	base[len] = '\0';
 	if (slash) {
-		v = strtol(slash + 1, &end, 10);
-		if (end == slash + 1 || *end || v < 1 || v > 1 << 20)
+		if (mm_num_long(slash + 1, NULL, 1, 1 << 20, &v) < 0)
 			return mm_err(MM_EINVAL, "bad output size in encoder "
 			    "spec \"%s\"", spec);
 		*out = (int)v;
@@ -73,13 +72,11 @@ meta_int(const struct mm_meta *m, const char *key, int min, int max,
     int *out)
 {
 	const char *s = mm_meta_get(m, key);
-	char *end;
 	long v;
 
 	if (!s)
 		return mm_err(MM_EMISSING, "model metadata lacks %s", key);
-	v = strtol(s, &end, 10);
-	if (end == s || *end || v < min || v > max)
+	if (mm_num_long(s, NULL, min, max, &v) < 0)
 		return mm_err(MM_EFORMAT, "model metadata: %s=%s is not an "
 		    "integer in [%d, %d]", key, s, min, max);
 	*out = (int)v;

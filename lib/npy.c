@@ -14,6 +14,7 @@
 
 #include "emb.h"
 #include "err.h"
+#include "le.h"
 #include "npy.h"
 #include "stream.h"
 #include "zip.h"
@@ -135,12 +136,11 @@ mm_npy_read(const char *path, const char *member, enum mm_npy_want want,
 		goto out;
 	}
 	if (hdr[6] == 1)
-		hl = 10 + (uint64_t)(hdr[8] | hdr[9] << 8);
+		hl = 10 + (uint64_t)mm_le16(hdr + 8);
 	else {
 		if ((rc = src_read(&s, hdr + 10, 2)) < 0)
 			goto out;
-		hl = 12 + ((uint64_t)hdr[8] | (uint64_t)hdr[9] << 8 |
-		    (uint64_t)hdr[10] << 16 | (uint64_t)hdr[11] << 24);
+		hl = 12 + (uint64_t)mm_le32(hdr + 8);
 	}
 	if (hl > sizeof hdr || hl > s.size) {
 		rc = mm_err(MM_EFORMAT, ".npy header too long");

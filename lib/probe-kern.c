@@ -25,7 +25,7 @@
 #define RB 64                   /* rows per block */
 
 int
-mm_lrk_level(void)
+mm_probe_kern_level(void)
 {
 	return mm_nn_simd(-1);
 }
@@ -37,7 +37,7 @@ round4(int D)
 }
 
 size_t
-mm_lrk_scratch(int D, int Kt)
+mm_probe_kern_scratch(int D, int Kt)
 {
 	return (size_t)RB * round4(D) + (size_t)RB * Kt + 12 * RB +
 	    (size_t)Kt / 8 + 8;
@@ -261,7 +261,7 @@ TREE8(tree_max8, _mm512_max_pd)
  * to a multiple of 8 hold finite logits (kernel A computes them from zero
  * rows) and are computed and ignored.  t holds 12 RB doubles. */
 __attribute__((target("avx512f"))) static void
-softmax512(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
+softmax512(double *Z, int Kt, int nr, const struct mm_probe_kern_seg *s,
     const int32_t *y, double *fs, double *prod, double *gb, double *t)
 {
 	int nc = (s->K + 7) / 8, nr8 = (nr + 7) & ~7, r, c, i;
@@ -349,7 +349,7 @@ LRK_TEMPLATE(256, "avx2,fma", __m256d, __m256i, 4, 3, _mm256_loadu_pd,
     _mm256_castpd_si256, _mm256_castsi256_pd)
 
 __attribute__((target("avx2,fma"))) static void
-softmax256(double *Z, int Kt, int nr, const struct mm_lrk_seg *s,
+softmax256(double *Z, int Kt, int nr, const struct mm_probe_kern_seg *s,
     const int32_t *y, double *fs, double *prod, double *gb, double *t)
 {
 	int nc = (s->K + 7) / 8, r, c;
@@ -445,7 +445,7 @@ struct kernels {
 	int lanes, maxv;        /* doubles per vector, vectors per tile */
 	void (*panel_a)(double *, int, const double *, int, int,
 	    const double *, const double *, int, int, int);
-	void (*softmax)(double *, int, int, const struct mm_lrk_seg *,
+	void (*softmax)(double *, int, int, const struct mm_probe_kern_seg *,
 	    const int32_t *, double *, double *, double *, double *);
 	void (*panel_c)(double *, int, const double *, int, const double *,
 	    int, int, int, int);
@@ -457,9 +457,10 @@ static const struct kernels k256 = { 4, 3, panel_a256, softmax256,
 #endif
 
 void
-mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
-    const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
-    double *f, double *Gt, double *gb, double *scratch)
+mm_probe_kern_eval(int level, const float *X, int64_t N, int D, int Kt,
+    const double *Wt, const double *b, int np,
+    const struct mm_probe_kern_seg *seg, double *f, double *Gt, double *gb,
+    double *scratch)
 {
 	int Dp = round4(D), j;
 	/* 64-byte aligned work space */
@@ -507,7 +508,7 @@ mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
 		}
 	}
 #else
-	/* no kernels in this build (mm_lrk_level() is 0) */
+	/* no kernels in this build (mm_probe_kern_level() is 0) */
 	(void)level; (void)X; (void)N; (void)Wt; (void)b; (void)seg;
 #endif
 	for (j = 0; j < np; j++)

@@ -1,9 +1,9 @@
 /*
- * probe-kern.h - the probes' kernels (names mm_lrk_*: logistic-regression
- * kernels): the float64 objective of several multinomial logistic
- * regressions over one data matrix, fused: for each block of rows the
- * logits, the softmax and the gradient contribution are computed while
- * the block is in cache, with AVX-512F or AVX2 + FMA kernels.
+ * probe-kern.h - the probes' kernels (mm_probe_kern_*): the float64
+ * objective of several multinomial logistic regressions over one data
+ * matrix, fused: for each block of rows the logits, the softmax and the
+ * gradient contribution are computed while the block is in cache, with
+ * AVX-512F or AVX2 + FMA kernels.
  *
  * Layout.  The np probes sit side by side in Kt columns: probe j owns
  * columns [seg[j].off, seg[j].off + K8) where K8 is seg[j].K rounded up
@@ -28,7 +28,7 @@
 
 #define MM_LRK_PAD (-1e300)
 
-struct mm_lrk_seg {
+struct mm_probe_kern_seg {
 	int off;                /* first column, a multiple of 8 */
 	int K;                  /* classes */
 	const int32_t *y;       /* (N) class indices in [0, K) */
@@ -36,10 +36,10 @@ struct mm_lrk_seg {
 
 /* The kernel level available: 2 (AVX-512F), 1 (AVX2 + FMA) or 0 (none:
  * callers use dgemm), lowered like the convolutions' by mm_nn_simd(). */
-int mm_lrk_level(void);
+int mm_probe_kern_level(void);
 
-/* Doubles of work space mm_lrk_eval needs. */
-size_t mm_lrk_scratch(int D, int Kt);
+/* Doubles of work space mm_probe_kern_eval needs. */
+size_t mm_probe_kern_scratch(int D, int Kt);
 
 /*
  * At level 1 or 2, with X (N, D) float32 and the weights as above:
@@ -47,10 +47,11 @@ size_t mm_lrk_scratch(int D, int Kt);
  *   Gt (Dp, Kt) = X^T (P - Y), gb (Kt) = sum_i (P - Y)_i
  * with P the per-probe softmax of Z = X W + b and Y the one-hot labels;
  * padding columns of Gt and gb, and rows D..Dp-1 of Gt, come out 0.
- * scratch holds mm_lrk_scratch(D, Kt) doubles.
+ * scratch holds mm_probe_kern_scratch(D, Kt) doubles.
  */
-void mm_lrk_eval(int level, const float *X, int64_t N, int D, int Kt,
-    const double *Wt, const double *b, int np, const struct mm_lrk_seg *seg,
-    double *f, double *Gt, double *gb, double *scratch);
+void mm_probe_kern_eval(int level, const float *X, int64_t N, int D, int Kt,
+    const double *Wt, const double *b, int np,
+    const struct mm_probe_kern_seg *seg, double *f, double *Gt, double *gb,
+    double *scratch);
 
 #endif

@@ -5,12 +5,12 @@
  *
  * The objective is computed in float64, as scikit-learn computes it: the
  * factors of one representation are fitted in lockstep, so that one pass
- * over the data evaluates all of them with the fused kernels of lrk.c (on
- * a processor without AVX2, each probe takes a dgemm pair instead).
+ * over the data evaluates all of them with the fused kernels of
+ * probe-kern.c (on a processor without AVX2, each probe takes a dgemm pair
+ * instead).
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 
 #include "emb.h"
 #include "err.h"
+#include "pool.h"
 #include "probe-kern.h"
 #include "probe.h"
 #include "stream.h"
@@ -350,6 +351,22 @@ lbfgs_done(struct mm_lbfgs_state *s, enum mm_lbfgs_status st)
 	return 0;
 }
 
+/* After a failed line search: 1 when the memory is empty already (the
+ * fit ends, ABNORMAL, after counting the iteration), else 0 with the
+ * memory dropped, to restart from steepest descent. */
+static int
+ls_failed_ends(struct mm_lbfgs_state *s)
+{
+	if (s->col == 0) {
+		s->iter++;
+		return 1;
+	}
+	s->col = 0;
+	s->head = 0;
+	s->theta = 1.0;
+	return 0;
+}
+
 /* Start an iteration from (x, f, g): direction, then the line search's
  * first trial point.  Returns 1 (evaluate) or 0 (finished). */
 static int
@@ -403,13 +420,8 @@ lbfgs_iterate(struct mm_lbfgs_state *s)
 		}
 		/* not a descent direction: as a failed line search */
 		memcpy(s->x, s->t, sizeof(double) * n);
-		if (s->col == 0) {
-			s->iter++;
+		if (ls_failed_ends(s))
 			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
-		}
-		s->col = 0;
-		s->head = 0;
-		s->theta = 1.0;
 	}
 }
 
@@ -447,13 +459,8 @@ mm_lbfgs_next(struct mm_lbfgs_state *s)
 		memcpy(s->x, s->t, sizeof(double) * n);
 		memcpy(s->g, s->r, sizeof(double) * n);
 		s->f = s->fold;
-		if (s->col == 0) {
-			s->iter++;
+		if (ls_failed_ends(s))
 			return lbfgs_done(s, MM_LBFGS_ABNORMAL);
-		}
-		s->col = 0;
-		s->head = 0;
-		s->theta = 1.0;
 		return lbfgs_iterate(s);
 	}
 
@@ -902,7 +909,7 @@ struct lockstep {
 	int D, D1, level;
 	double *Wt, *b, *Gt, *gb, *f, *scratch;  /* (Dp, tot), (tot),
 	                                   (Dp, tot), (tot), (nj) */
-	struct mm_lrk_seg *seg;         /* (nj) */
+	struct mm_probe_kern_seg *seg;         /* (nj) */
 };
 
 static void
@@ -934,7 +941,7 @@ lockstep_alloc(struct lockstep *ls, int64_t N, int D, int nj, int tot,
 	ls->gb = malloc(sizeof(double) * tot);
 	ls->f = malloc(sizeof(double) * nj);
 	ls->seg = malloc(sizeof *ls->seg * nj);
-	ls->scratch = malloc(sizeof(double) * mm_lrk_scratch(D, tot));
+	ls->scratch = malloc(sizeof(double) * mm_probe_kern_scratch(D, tot));
 	if (!ls->Wt || !ls->b || !ls->Gt || !ls->gb || !ls->f || !ls->seg ||
 	    !ls->scratch)
 		return mm_err(MM_ENOMEM, "probe: out of memory");
@@ -978,8 +985,8 @@ lockstep_eval(struct lockstep *ls, const float *A, struct pjob *pj, int nj)
 		ls->seg[ns].y = p->yi;
 		ns++;
 	}
-	mm_lrk_eval(ls->level, A, ls->N, D, w, ls->Wt, ls->b, ns, ls->seg,
-	    ls->f, ls->Gt, ls->gb, ls->scratch);
+	mm_probe_kern_eval(ls->level, A, ls->N, D, w, ls->Wt, ls->b, ns,
+	    ls->seg, ls->f, ls->Gt, ls->gb, ls->scratch);
 	for (j = 0, ns = 0; j < nj; j++) {
 		struct pjob *p = &pj[j];
 		if (!p->active)
@@ -997,7 +1004,7 @@ lockstep_eval(struct lockstep *ls, const float *A, struct pjob *pj, int nj)
 /*
  * The fits of several factors over the same standardised data A (N, D):
  * every probe's L-BFGS waits for its next evaluation, then one pass over
- * the data with the fused kernels of lrk.c (level 1 or 2) evaluates all
+ * the data with the fused kernels of probe-kern.c (level 1 or 2) evaluates all
  * of them.  Each probe follows exactly the path it would follow alone.
  */
 static int
@@ -1116,7 +1123,7 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 		}
 		p->active = 1;
 	}
-	level = mm_lrk_level();
+	level = mm_probe_kern_level();
 	if (level == 0) {
 		/* without AVX2: a dgemm pair per probe and evaluation */
 		for (j = 0; j < nj; j++)
@@ -1180,7 +1187,7 @@ struct emb_ctx {
 	const struct mm_probe_opts *opt;
 	struct emb_job job[MM_PROBE_NMOD];
 	int njobs, next;
-	pthread_mutex_t lock;
+	struct mm_pool *pool;
 };
 
 static const float *
@@ -1234,20 +1241,17 @@ emb_run(struct emb_ctx *c, struct emb_job *j)
 	}
 }
 
-static void *
-emb_worker(void *arg)
+/* A thread of the pool: the next job until none is left.  A job's
+ * result does not depend on the thread that runs it. */
+static void
+emb_worker(void *arg, int tid)
 {
 	struct emb_ctx *c = arg;
+	int k;
 
-	for (;;) {
-		int k;
-		pthread_mutex_lock(&c->lock);
-		k = c->next++;
-		pthread_mutex_unlock(&c->lock);
-		if (k >= c->njobs)
-			return NULL;
+	(void)tid;
+	while ((k = mm_pool_next(c->pool, &c->next)) < c->njobs)
 		emb_run(c, &c->job[k]);
-	}
 }
 
 int
@@ -1256,8 +1260,7 @@ mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
     int threads, struct mm_probe_fit *fits)
 {
 	struct emb_ctx *c = calloc(1, sizeof *c);
-	pthread_t th[MM_PROBE_NMOD];
-	int i, m, k, n = 0, rc = 0, started = 0;
+	int i, m, k, n = 0, rc = 0;
 
 	if (!c)
 		return mm_err(MM_ENOMEM, "out of memory");
@@ -1275,21 +1278,10 @@ mm_probe_emb(const struct mm_emb *tr, const struct mm_emb *te,
 		if (j->n)
 			c->njobs++;
 	}
-	pthread_mutex_init(&c->lock, NULL);
-	if (threads > c->njobs)
-		threads = c->njobs;
-	if (threads <= 1) {
-		emb_worker(c);
-	} else {
-		for (i = 0; i < threads; i++, started++)
-			if (pthread_create(&th[i], NULL, emb_worker, c)) {
-				rc = mm_err(MM_ENOMEM, "cannot start a thread");
-				break;
-			}
-		for (i = 0; i < started; i++)
-			pthread_join(th[i], NULL);
-	}
-	pthread_mutex_destroy(&c->lock);
+	/* no pool (one thread, or none could be started): all on this one */
+	c->pool = mm_pool_new(threads < c->njobs ? threads : c->njobs);
+	mm_pool_run(c->pool, emb_worker, c);
+	mm_pool_free(c->pool);
 	for (i = 0; i < c->njobs && rc == 0; i++) {
 		struct emb_job *j = &c->job[i];
 		if (j->rc < 0) {

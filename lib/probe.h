@@ -161,7 +161,7 @@ int mm_probe_run(const float *Xtr, const int32_t *ytr, int64_t Ntr,
  * (Nte, D) with nj label vectors ytr[j] (Ntr), yte[j] (Nte) in [0, K[j]).
  * The standardisation is shared and the fits run in lockstep, so that one
  * pass over the data per step serves every factor (the fused kernels of
- * lrk.h; a dgemm pair per factor where the processor lacks AVX2); each
+ * probe-kern.h; a dgemm pair per factor where the processor lacks AVX2); each
  * fit follows the path it would follow alone.  A factor whose
  * training rows hold one class gets r[j].status = MM_EINVAL; other bad
  * input fails the call. */

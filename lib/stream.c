@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "err.h"
+#include "le.h"
 #include "meta.h"
 #include "stream.h"
 
@@ -33,31 +34,6 @@ little_endian(void)
 	const uint16_t one = 1;
 
 	return *(const unsigned char *)&one == 1;
-}
-
-static uint16_t get16(const unsigned char *p) { return p[0] | p[1] << 8; }
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-static void put16(unsigned char *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
-}
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint32_t
@@ -158,8 +134,7 @@ mm_npy_header(char *buf, size_t cap, enum mm_dtype t, int ndim,
 	if (total > cap || total - 10 > 65535)
 		return mm_err(MM_ESIZE, "npy header too long");
 	memcpy(buf, "\x93NUMPY\x01\x00", 8);
-	buf[8] = (char)((total - 10) & 0xff);
-	buf[9] = (char)((total - 10) >> 8);
+	mm_put_le16((unsigned char *)buf + 8, (uint16_t)(total - 10));
 	memcpy(buf + 10, dict, hl);
 	memset(buf + 10 + hl, ' ', total - 10 - hl - 1);
 	buf[total - 1] = '\n';
@@ -196,12 +171,12 @@ mm_npy_parse(const unsigned char *body, uint64_t body_len, enum mm_dtype *t,
 	if (body_len < 10 || memcmp(body, "\x93NUMPY", 6) != 0)
 		return mm_err(MM_EFORMAT, "tensor body is not a .npy blob");
 	if (body[6] == 1) {
-		hl = get16(body + 8);
+		hl = mm_le16(body + 8);
 		d = (const char *)body + 10;
 	} else if (body[6] == 2 || body[6] == 3) {
 		if (body_len < 12)
 			return mm_err(MM_EFORMAT, "truncated .npy header");
-		hl = get32(body + 8);
+		hl = mm_le32(body + 8);
 		d = (const char *)body + 12;
 	} else
 		return mm_err(MM_EFORMAT, ".npy version %d.%d not supported",
@@ -639,26 +614,26 @@ mm_reader_next(struct mm_reader *r, struct mm_record *rec)
 	if (h[4] != MM_STREAM_VERSION)
 		return mm_err(MM_EVERSION, "stream format version %d (this "
 		    "reader supports %d)", h[4], MM_STREAM_VERSION);
-	namelen = get16(h + 6);
+	namelen = mm_le16(h + 6);
 	if (namelen > MM_MAXNAME)
 		return mm_err(MM_EHCRC, "corrupt record header at byte %llu "
 		    "(name length %u)", (unsigned long long)rec->offset, namelen);
 	if ((rc = src_exact(r, rec->name, namelen, "the header", "?")) < 0)
 		return rc;
 	rec->name[namelen] = '\0';
-	if (CRC_BAD(get32(h + 20), hcrc(h, rec->name, namelen)))
+	if (CRC_BAD(mm_le32(h + 20), hcrc(h, rec->name, namelen)))
 		return mm_err(MM_EHCRC, "header CRC mismatch at byte %llu: "
 		    "corrupt stream", (unsigned long long)rec->offset);
-	if (get16(h + 30) != 0)
+	if (mm_le16(h + 30) != 0)
 		return mm_err(MM_EFORMAT, "record '%s': reserved header bytes "
 		    "are not zero", rec->name);
 	if (memchr(rec->name, '\0', namelen))
 		return mm_err(MM_EFORMAT, "record name contains a NUL byte");
 	kind = h[5];
 	rec->kind = kind;
-	rec->body_len = get64(h + 8);
-	rec->batch = get32(h + 24);
-	rec->field = get16(h + 28);
+	rec->body_len = mm_le64(h + 8);
+	rec->batch = mm_le32(h + 24);
+	rec->field = mm_le16(h + 28);
 	rec->dtype = MM_DT_NONE;
 	rec->ndim = 0;
 	rec->data = NULL;
@@ -684,7 +659,7 @@ mm_reader_next(struct mm_reader *r, struct mm_record *rec)
 	if ((rc = skip_pad(r, PAD(rec->body_len) - rec->body_len,
 	    rec->name)) < 0)
 		return rc;
-	if (CRC_BAD(get32(h + 16), (uint32_t)crc(0, rec->body, rec->body_len)))
+	if (CRC_BAD(mm_le32(h + 16), (uint32_t)crc(0, rec->body, rec->body_len)))
 		return mm_err(MM_EBCRC, "body CRC mismatch in record '%s' "
 		    "(batch %u) at byte %llu: corrupt stream", rec->name,
 		    rec->batch, (unsigned long long)rec->offset);
@@ -697,7 +672,7 @@ mm_reader_next(struct mm_reader *r, struct mm_record *rec)
 	}
 	r->records++;
 	if (kind == 'E') {
-		uint64_t nrec = get64(rec->body), nbytes = get64(rec->body + 8);
+		uint64_t nrec = mm_le64(rec->body), nbytes = mm_le64(rec->body + 8);
 		if (nrec != r->seg_records || nbytes != r->seg_bytes)
 			return mm_err(MM_EEND, "end record says %llu records / "
 			    "%llu body bytes but the segment has %llu / %llu: "
@@ -962,13 +937,13 @@ write_rec(struct mm_writer *w, int kind, const char *name, uint32_t batch,
 	memcpy(h, magic, 4);
 	h[4] = MM_STREAM_VERSION;
 	h[5] = (unsigned char)kind;
-	put16(h + 6, (uint16_t)namelen);
-	put64(h + 8, blen);
-	put32(h + 16, (uint32_t)crc(crc(0, a, na), b, nb));
-	put32(h + 24, batch);
-	put16(h + 28, field);
-	put16(h + 30, 0);
-	put32(h + 20, hcrc(h, name, namelen));
+	mm_put_le16(h + 6, (uint16_t)namelen);
+	mm_put_le64(h + 8, blen);
+	mm_put_le32(h + 16, (uint32_t)crc(crc(0, a, na), b, nb));
+	mm_put_le32(h + 24, batch);
+	mm_put_le16(h + 28, field);
+	mm_put_le16(h + 30, 0);
+	mm_put_le32(h + 20, hcrc(h, name, namelen));
 	if ((rc = put(w, h, HDR)) < 0 || (rc = put(w, name, namelen)) < 0 ||
 	    (rc = put(w, zero, PAD(HDR + namelen) - HDR - namelen)) < 0 ||
 	    (rc = put(w, a, na)) < 0 || (rc = put(w, b, nb)) < 0 ||
@@ -1056,8 +1031,8 @@ mm_writer_end(struct mm_writer *w)
 	unsigned char body[16];
 	int rc;
 
-	put64(body, w->seg_records);
-	put64(body + 8, w->seg_bytes);
+	mm_put_le64(body, w->seg_records);
+	mm_put_le64(body + 8, w->seg_bytes);
 	if ((rc = write_rec(w, 'E', "", 0, 0, body, 16, NULL, 0)) < 0)
 		return rc;
 	if ((rc = end_frame(w)) < 0)

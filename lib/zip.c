@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "le.h"
 #include "zip.h"
 
 #define CHUNK 65536
@@ -29,25 +30,6 @@ struct mm_zip_member {
 	uLong crc;
 	int crcgap;
 };
-
-static uint16_t
-g16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-g32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-g64(const unsigned char *p)
-{
-	return (uint64_t)g32(p) | (uint64_t)g32(p + 4) << 32;
-}
 
 static int
 readat(struct mm_zip *z, uint64_t off, void *buf, size_t n)
@@ -82,7 +64,7 @@ find_eocd(struct mm_zip *z, uint64_t fsize, uint64_t *eocd)
 		return rc;
 	}
 	for (i = span - 22 + 1; i-- > 0;)
-		if (g32(buf + i) == 0x06054b50) {
+		if (mm_le32(buf + i) == 0x06054b50) {
 			*eocd = fsize - span + i;
 			free(buf);
 			return 0;
@@ -113,27 +95,27 @@ mm_zip_open(struct mm_zip *z, const char *path)
 		goto fail;
 	if ((rc = readat(z, eocd, b, 22)) < 0)
 		goto fail;
-	nent = g16(b + 10);
-	cdsize = g32(b + 12);
-	cdoff = g32(b + 16);
+	nent = mm_le16(b + 10);
+	cdsize = mm_le32(b + 12);
+	cdoff = mm_le32(b + 16);
 	if (nent == 0xffff || cdsize == 0xffffffff || cdoff == 0xffffffff) {
 		/* ZIP64: locator just before the EOCD, then the record */
 		uint64_t z64;
 		if (eocd < 20 || (rc = readat(z, eocd - 20, b, 20)) < 0 ||
-		    g32(b) != 0x07064b50) {
+		    mm_le32(b) != 0x07064b50) {
 			rc = mm_err(MM_EFORMAT, "%s: ZIP64 locator missing", path);
 			goto fail;
 		}
-		z64 = g64(b + 8);
+		z64 = mm_le64(b + 8);
 		if ((rc = readat(z, z64, b, 56)) < 0)
 			goto fail;
-		if (g32(b) != 0x06064b50) {
+		if (mm_le32(b) != 0x06064b50) {
 			rc = mm_err(MM_EFORMAT, "%s: bad ZIP64 end record", path);
 			goto fail;
 		}
-		nent = g64(b + 32);
-		cdsize = g64(b + 40);
-		cdoff = g64(b + 48);
+		nent = mm_le64(b + 32);
+		cdsize = mm_le64(b + 40);
+		cdoff = mm_le64(b + 48);
 	}
 	if (cdoff + cdsize > fsize || nent > cdsize / 46 || cdsize > (1 << 26)) {
 		rc = mm_err(MM_EFORMAT, "%s: central directory out of bounds "
@@ -152,19 +134,19 @@ mm_zip_open(struct mm_zip *z, const char *path)
 		unsigned nl, xl, cl;
 		const unsigned char *x, *xe;
 
-		if (p + 46 > cd + cdsize || g32(p) != 0x02014b50) {
+		if (p + 46 > cd + cdsize || mm_le32(p) != 0x02014b50) {
 			rc = mm_err(MM_EFORMAT, "%s: bad central directory "
 			    "entry %llu", path, (unsigned long long)i);
 			goto fail;
 		}
-		e->method = g16(p + 10);
-		e->crc = g32(p + 16);
-		e->csize = g32(p + 20);
-		e->usize = g32(p + 24);
-		nl = g16(p + 28);
-		xl = g16(p + 30);
-		cl = g16(p + 32);
-		e->local = g32(p + 42);
+		e->method = mm_le16(p + 10);
+		e->crc = mm_le32(p + 16);
+		e->csize = mm_le32(p + 20);
+		e->usize = mm_le32(p + 24);
+		nl = mm_le16(p + 28);
+		xl = mm_le16(p + 30);
+		cl = mm_le16(p + 32);
+		e->local = mm_le32(p + 42);
 		if (p + 46 + nl + xl + cl > cd + cdsize) {
 			rc = mm_err(MM_EFORMAT, "%s: central directory entry "
 			    "overruns", path);
@@ -174,17 +156,17 @@ mm_zip_open(struct mm_zip *z, const char *path)
 		e->name[nl < 255 ? nl : 255] = '\0';
 		/* ZIP64 extra: only the fields whose 32-bit slot is full */
 		for (x = p + 46 + nl, xe = x + xl; x + 4 <= xe;) {
-			unsigned id = g16(x), sz = g16(x + 2);
+			unsigned id = mm_le16(x), sz = mm_le16(x + 2);
 			const unsigned char *q = x + 4, *qe = x + 4 + sz;
 			if (qe > xe)
 				break;
 			if (id == 0x0001) {
 				if (e->usize == 0xffffffff && q + 8 <= qe)
-					e->usize = g64(q), q += 8;
+					e->usize = mm_le64(q), q += 8;
 				if (e->csize == 0xffffffff && q + 8 <= qe)
-					e->csize = g64(q), q += 8;
+					e->csize = mm_le64(q), q += 8;
 				if (e->local == 0xffffffff && q + 8 <= qe)
-					e->local = g64(q), q += 8;
+					e->local = mm_le64(q), q += 8;
 			}
 			x = qe;
 		}
@@ -241,14 +223,14 @@ mm_zip_member_open(struct mm_zip *z, const struct mm_zip_entry *e,
 	*out = NULL;
 	if ((rc = readat(z, e->local, b, 30)) < 0)
 		return rc;
-	if (g32(b) != 0x04034b50)
+	if (mm_le32(b) != 0x04034b50)
 		return mm_err(MM_EFORMAT, "%s: member %s: bad local header",
 		    z->label, e->name);
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		return mm_err(MM_ENOMEM, "out of memory");
 	m->z = z;
 	m->e = e;
-	m->data = e->local + 30 + g16(b + 26) + g16(b + 28);
+	m->data = e->local + 30 + mm_le16(b + 26) + mm_le16(b + 28);
 	m->crc = crc32(0L, Z_NULL, 0);
 	if (e->method == 8) {
 		if ((m->in = malloc(CHUNK)) == NULL ||

@@ -539,6 +539,36 @@ test_threads(void)
 	    vb[2] - v[0][2]);
 }
 
+/* Rows to unit length: against a double computation rounded once, a
+ * zero row kept; on (.1, .2, .7) dividing by the norm rounded to float
+ * first (nn.h's way) gives another last value. */
+static void
+test_normalise(void)
+{
+	float Z[3 * 3] = { 3, 4, 0,  0, 0, 0,  0.1f, 0.2f, 0.7f };
+	float y[3], nr;
+	double s = 0;
+	int d, same = 1, other = 0;
+
+	mm_align_normalise(Z, 3, 3);
+	ok(Z[0] == 0.6f && Z[1] == 0.8f && Z[2] == 0,
+	    "(3, 4, 0) -> (.6, .8, 0)");
+	ok(Z[3] == 0 && Z[4] == 0 && Z[5] == 0, "a zero row stays zero");
+	y[0] = 0.1f;
+	y[1] = 0.2f;
+	y[2] = 0.7f;
+	for (d = 0; d < 3; d++)
+		s += (double)y[d] * y[d];
+	s = sqrt(s);
+	nr = (float)s;
+	for (d = 0; d < 3; d++) {
+		same &= Z[6 + d] == (float)(y[d] / s);
+		other |= Z[6 + d] != y[d] / nr;
+	}
+	ok(same, "each value divided in double, rounded once");
+	ok(other, "... which is not a division by the float norm");
+}
+
 int
 main(void)
 {
@@ -552,5 +582,6 @@ main(void)
 	test_naive();
 	test_cknna_naive();
 	test_threads();
+	test_normalise();
 	return done_testing();
 }

@@ -1,10 +1,8 @@
-/* t-core.c - metadata records, the PRNG and the checked number parsers. */
-#include <math.h>
+/* t-core.c - metadata records and the PRNG (the number parser: t-num.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "err.h"
 #include "meta.h"
 #include "rng.h"
@@ -94,24 +92,6 @@ test_rng(void)
 	ok(perm, "shuffle is a permutation");
 }
 
-static void
-test_parse(void)
-{
-	long v;
-	double d;
-
-	ok(mm_parse_long("42", 0, 100, &v) == 0 && v == 42, "42 parses");
-	ok(mm_parse_long("42x", 0, 100, &v) < 0, "trailing garbage refused");
-	ok(mm_parse_long("", 0, 100, &v) < 0, "empty refused");
-	ok(mm_parse_long("101", 0, 100, &v) < 0, "out of range refused");
-	ok(mm_parse_long("99999999999999999999", 0, 100, &v) < 0,
-	    "overflow refused");
-	ok(mm_parse_double("1e-3", 0, 1, &d) == 0 && d == 1e-3, "1e-3 parses");
-	ok(mm_parse_double("nan", 0, 1, &d) < 0, "nan refused");
-	ok(mm_parse_double("inf", 0, INFINITY, &d) < 0, "inf refused");
-	ok(mm_parse_double("0.5 ", 0, 1, &d) < 0, "trailing space refused");
-}
-
 /* A message that prefixes the one it replaces stays readable. */
 static void
 test_err(void)
@@ -128,6 +108,5 @@ main(void)
 	test_err();
 	test_meta();
 	test_rng();
-	test_parse();
 	return done_testing();
 }

@@ -283,16 +283,16 @@ test_probe(void)
  * more than 600 below their row's maximum (exp taken as 0).
  */
 static void
-test_lrk(void)
+test_probe_kern(void)
 {
 	enum { N = 203, D = 13, NP = 3 };
 	static const int K[NP] = { 2, 9, 17 };
 	static float X[N * D];
 	static int32_t y[NP][N];
 	struct mm_rng r;
-	struct mm_lrk_seg seg[NP];
+	struct mm_probe_kern_seg seg[NP];
 	double *Wt, *b, *Gt[3], *gb[3], *scr, f[3][NP], *W, *g;
-	int Kt = 0, Dp = 16, j, k, d, lev, top = mm_lrk_level(), i;
+	int Kt = 0, Dp = 16, j, k, d, lev, top = mm_probe_kern_level(), i;
 	double ef = 0.0, eg = 0.0, spread = 0.0;
 
 	if (top < 1) {
@@ -314,7 +314,7 @@ test_lrk(void)
 	b = calloc(Kt, sizeof *b);
 	W = calloc((size_t)17 * (D + 1), sizeof *W);
 	g = calloc((size_t)17 * (D + 1), sizeof *g);
-	scr = malloc(sizeof(double) * mm_lrk_scratch(D, Kt));
+	scr = malloc(sizeof(double) * mm_probe_kern_scratch(D, Kt));
 	for (lev = 1; lev <= 2; lev++) {
 		Gt[lev] = calloc((size_t)Dp * Kt, sizeof(double));
 		gb[lev] = calloc(Kt, sizeof(double));
@@ -328,8 +328,8 @@ test_lrk(void)
 				    (j == 2 ? 60.0 : 1.0) * mm_rng_normal(&r) : 0.0;
 		}
 	for (lev = 1; lev <= top && lev <= 2; lev++)
-		mm_lrk_eval(lev, X, N, D, Kt, Wt, b, NP, seg, f[lev], Gt[lev],
-		    gb[lev], scr);
+		mm_probe_kern_eval(lev, X, N, D, Kt, Wt, b, NP, seg, f[lev],
+		    Gt[lev], gb[lev], scr);
 	lev = top > 2 ? 2 : top;
 	for (j = 0; j < NP; j++) {
 		double fr, gmax = 0.0;
@@ -503,7 +503,7 @@ main(void)
 	test_scaler();
 	test_objective();
 	test_probe();
-	test_lrk();
+	test_probe_kern();
 	test_lockstep();
 	test_groups();
 	ref_free();

@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 44
+plan 47
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -181,6 +181,13 @@ like "$RC:$ERR" "^1:.*--objective: 'clip' is not infonce or siglip" \
 	"unknown objective"
 run_cmd mmib-train --temperature -1 "$TMP/tr.mts" -o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*--temperature" "negative temperature"
+run_cmd mmib-train -h
+like "$RC:$(tr "\n" " " < "$TMP/.out")" "^0:usage: mmib-train .*encoder SPECs:.*resnet" \
+	"-h: usage and the encoder kinds on stdout, exit 0"
+run_cmd mmib-train "$TMP/tr.mts"
+like "$RC:$ERR" "^2:usage: mmib-train " "no -o: usage on stderr, exit 2"
+run_cmd mmib-train "$TMP/tr.mts" "$TMP/te.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^2:usage: mmib-train " "two inputs: usage error, exit 2"
 run_cmd mmib-train "${TINY[@]}" --factor-encoder mlp:8/32 "$TMP/tr.mts" \
 	-o "$TMP/bad.mts"
 like "$RC:$ERR" "^1:.*disagrees with the code size 16" "code sizes must agree"

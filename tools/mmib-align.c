@@ -4,7 +4,6 @@
  * cross-modal recall@k, mean paired cosine and the modality gap.
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,21 +64,35 @@ emit(struct mm_table *t, const char *metric, int k, double v)
 	mm_table_end_row(t);
 }
 
-static void
-normalise(float *Z, int64_t N, int D)
+/* The embeddings of the operands: two .npy files, one .npz, or a stream
+ * (absent or "-": stdin); returns the name for messages. */
+static const char *
+read_input(struct mm_emb *e, int argc, char **argv)
 {
-	int64_t i;
-	int d;
+	const char *inp = argc ? argv[0] : NULL, *name = mm_in_name(inp), *bad;
+	FILE *f;
+	int rc;
 
-	for (i = 0; i < N; i++) {
-		double s = 0.0;
-		for (d = 0; d < D; d++)
-			s += (double)Z[i * D + d] * Z[i * D + d];
-		s = sqrt(s);
-		if (s > 0.0)
-			for (d = 0; d < D; d++)
-				Z[i * D + d] = (float)(Z[i * D + d] / s);
+	mm_emb_init(e);
+	if (argc == 2 || mm_npy_kind(inp)) {
+		/* numpy arrays: the two sides, no metadata */
+		if (argc == 2 && (mm_npy_kind(argv[0]) != 'y' ||
+		    mm_npy_kind(argv[1]) != 'y'))
+			mm_die("two inputs must be .npy files (got %s, %s)",
+			    argv[0], argv[1]);
+		if (argc == 1 && mm_npy_kind(inp) != 'z')
+			mm_die("%s: one .npy holds one side: give two .npy "
+			    "files or one .npz", inp);
+		if ((rc = mm_npy_emb(e, argv[0], argc == 2 ? argv[1] : NULL,
+		    &bad)) < 0)
+			mm_die_err(bad, rc);
+		return argc == 2 ? argv[0] : name;
 	}
+	f = mm_in_open(inp);
+	if ((rc = mm_emb_read(e, f, name, MM_EMB_NOFACTORS)) < 0)
+		mm_die_err(name, rc);
+	mm_in_close(f);
+	return name;
 }
 
 int
@@ -94,9 +107,7 @@ main(int argc, char **argv)
 	int32_t *nnA = NULL, *nnB = NULL, *la = NULL, *lb = NULL;
 	int64_t i;
 	int kmax;
-	const char *name, *inp;
-	int rc;
-	FILE *f;
+	const char *name;
 
 	mm_cli_start(&cli, argc, argv, usage);
 	cli.help = help;
@@ -125,31 +136,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 2)
 		mm_cli_usage(&cli, 2);
-	inp = argc ? argv[0] : NULL;
-	name = mm_in_name(inp);
-
-	mm_emb_init(&e);
-	if (argc == 2 || mm_npy_kind(inp)) {
-		/* numpy arrays: the two sides, no metadata */
-		const char *bad;
-		if (argc == 2 && (mm_npy_kind(argv[0]) != 'y' ||
-		    mm_npy_kind(argv[1]) != 'y'))
-			mm_die("two inputs must be .npy files (got %s, %s)",
-			    argv[0], argv[1]);
-		if (argc == 1 && mm_npy_kind(inp) != 'z')
-			mm_die("%s: one .npy holds one side: give two .npy "
-			    "files or one .npz", inp);
-		if ((rc = mm_npy_emb(&e, argv[0], argc == 2 ? argv[1] : NULL,
-		    &bad)) < 0)
-			mm_die_err(bad, rc);
-		if (argc == 2)
-			name = argv[0];
-	} else {
-		f = mm_in_open(inp);
-		if ((rc = mm_emb_read(&e, f, name, MM_EMB_NOFACTORS)) < 0)
-			mm_die_err(name, rc);
-		mm_in_close(f);
-	}
+	name = read_input(&e, argc, argv);
 	if (!e.z_img || !e.z_fac)
 		mm_die("%s: needs both z_img and z_fac (this stream has only "
 		    "%s)", name, e.z_img ? "z_img" : "z_fac");
@@ -161,8 +148,8 @@ main(int argc, char **argv)
 			mm_die("-k: %d needs more than %d rows (%s has %lld)",
 			    ks[t], ks[t], name, (long long)e.N);
 	if (norm) {
-		normalise(e.z_img, e.N, e.Dimg);
-		normalise(e.z_fac, e.N, e.Dfac);
+		mm_align_normalise(e.z_img, e.N, e.Dimg);
+		mm_align_normalise(e.z_fac, e.N, e.Dfac);
 	}
 
 	t0 = mm_now();
