@@ -7,9 +7,9 @@
 # that stay fixed get no panel: their value goes into the title.  Legends
 # sit below the panels, off the data.
 if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-	set terminal pngcairo size 900,440 font ",10"
+	set terminal pngcairo size 900,480 font ",10"
 } else {
-	set terminal png size 900,440
+	set terminal png size 900,480
 }
 set output outfile
 set datafile separator "\t"
@@ -37,7 +37,9 @@ do for [s in scal] {
 	if (strstrt(s, "=") > 0) { fixed = fixed . " " . s } else { vary = vary . " " . s }
 }
 has(w) = strstrt(" " . vary . " ", " " . w . " ") > 0
-head = title . (strlen(fixed) > 0 ? "   (fixed:" . fixed . ")" : "")
+# the run's path, one component a line (it is wider than the picture)
+head = system("printf '%s' '" . title . "' | tr '/' '\\n'") . \
+	(strlen(fixed) > 0 ? "   (fixed:" . fixed . ")" : "")
 set ylabel (strstrt(cols, "infonce") > 0 ? "loss (InfoNCE as in the paper: can be < 0)" : "loss")
 if (words(vary) == 0) {
 	set title head noenhanced
