@@ -10,22 +10,34 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 set output outfile
 set datafile separator "\t"
 set datafile missing "NA"
+set datafile columnheaders
 set grid
-set key noenhanced
+set key noenhanced below horizontal
 set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05
 set xlabel "beta"
 t(i) = system("echo '" . word(titles, i) . "' | tr _ ' '")
+# the series side by side around each beta, so that error bars do not hide
+# one another; the beta labels at 0, 1, ... from the first file
+nf = words(files)
+off(i) = (i - (nf + 1) / 2.0) * 0.1
+eval system("awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"beta\") c = i; next } " . \
+	"{ s = s (s == \"\" ? \"\" : \", \") \"\\047\" $c \"\\047 \" NR - 2 } " . \
+	"END { print \"set xtics (\" s \"); set xrange [-0.5:\" NR - 1.5 \"]\" }' '" . word(files, 1) . "'")
 set multiplot layout 2,2 title "regularisation: metrics vs beta (mean +- sd over random splits)"
 set title "nuisance nMI of z_img" noenhanced
-plot for [i=1:words(files)] word(files, i) using 0:"img_nui_nmi_mean":"img_nui_nmi_sd":xticlabels(strcol("beta")) \
-	with yerrorlines lw 2 pt 7 title t(i)
+c = "img_nui_nmi"
+plot for [i=1:nf] word(files, i) using ($0 + off(i)):(column(c . "_mean")):(column(c . "_sd")) \
+	with yerrorlines lw 2 pt 7 lc i title t(i)
 set title "essence nMI of z_img" noenhanced
-plot for [i=1:words(files)] word(files, i) using 0:"img_ess_nmi_mean":"img_ess_nmi_sd":xticlabels(strcol("beta")) \
-	with yerrorlines lw 2 pt 7 title t(i)
+c = "img_ess_nmi"
+plot for [i=1:nf] word(files, i) using ($0 + off(i)):(column(c . "_mean")):(column(c . "_sd")) \
+	with yerrorlines lw 2 pt 7 lc i title t(i)
 set title "linear CKA" noenhanced
-plot for [i=1:words(files)] word(files, i) using 0:cka."_mean":cka."_sd":xticlabels(strcol("beta")) \
-	with yerrorlines lw 2 pt 7 title t(i)
+c = cka
+plot for [i=1:nf] word(files, i) using ($0 + off(i)):(column(c . "_mean")):(column(c . "_sd")) \
+	with yerrorlines lw 2 pt 7 lc i title t(i)
 set title "mutual kNN@1" noenhanced
-plot for [i=1:words(files)] word(files, i) using 0:mknn."_mean":mknn."_sd":xticlabels(strcol("beta")) \
-	with yerrorlines lw 2 pt 7 title t(i)
+c = mknn
+plot for [i=1:nf] word(files, i) using ($0 + off(i)):(column(c . "_mean")):(column(c . "_sd")) \
+	with yerrorlines lw 2 pt 7 lc i title t(i)
 unset multiplot

@@ -28,6 +28,10 @@
 # training): after changing a tool, remove runs/ or the affected part.
 
 .DELETE_ON_ERROR:
+# ... except the pipelines' files (.PRECIOUS below): they are written
+# through temporaries and renamed, so a failed recipe leaves none half
+# written, and a make that fails or is interrupted while it waits for a lock
+# must not delete the file another make has just finished.
 # Pipelines fail on the first failing command of a pipe (the system /bin/sh
 # lacks pipefail, hence bash, set by the top Makefile).
 .SHELLFLAGS := -eo pipefail -c
@@ -45,10 +49,30 @@ N ?= 10000
 SEEDS ?=
 # Extra mmib-train options (they become part of the run's directory name).
 TRAIN_OPTS ?=
-# Options given to every tool: -q silences the per-epoch lines of mmib-train.
+# The training objective, infonce or siglip (part of the run's name, except
+# the default infonce, whose runs keep their names).
+OBJECTIVE ?= infonce
+# Threads of each train, encode and probe (-t).  Not part of a run's name:
+# a run made with another thread count is reused.
+THREADS ?= 1
+# Options given to every tool: -q silences the per-epoch lines of mmib-train
+# (empty: every line a tool prints, prefixed by its run).
 QUIET ?= -q
+# 1: echo every tool command (quiet by default: one progress line per run).
+V ?=
 # 1: make sure the dependencies (gnuplot) are there first (tools/deps.sh run).
 PIPE_DEPS ?= 1
+
+# The demo's settings: defaults that a setting on the command line replaces
+# (make gives command-line variables precedence over these assignments).
+ifneq ($(filter demo,$(MAKECMDGOALS))$(MM_DEMO),)
+MSI_OUT := $(RESULTS)/demo
+DATASETS := dsprites
+MISSING := posX
+SEEDS := 1
+TEMPS := 0.01 0.03 0.1 0.3 1
+DEPTHS :=
+endif
 
 mm_comma := ,
 mm_empty :=
@@ -68,6 +92,8 @@ IMG_r32 ?= resnet32
 IMG_r44 ?= resnet44
 IMG_r56 ?= resnet56
 IMG_r110 ?= resnet110
+# A small Vision Transformer (a quick profile for it: IMG=vit or DEPTHS='m2 vit').
+IMG_vit ?= vit:patch=8,dim=64,depth=2,heads=2,mlp=128
 # Factor encoders, per dataset (the protocol's).
 FAC_dsprites ?= mlp:16,16,8,8,16,16
 FAC_shapes3d ?= mlp:64,64,32,32,64,64
@@ -131,8 +157,9 @@ MM_ALIGN := $(BIN)/mmib-align
 MM_INFO := $(BIN)/mmib-info
 
 # ---- helpers -----------------------------------------------------------
-# A spec as a path component: mlp-flatten:512,256/64 -> mlp-flatten-512.256-o64
-mm_tag = $(subst /,-o,$(subst $(mm_comma),.,$(subst :,-,$1)))
+# A spec as a path component: mlp-flatten:512,256/64 -> mlp-flatten-512.256-o64,
+# vit:patch=8,dim=64 -> vit-patch8.dim64 (make reads '=' in a target as an assignment)
+mm_tag = $(subst =,,$(subst /,-o,$(subst $(mm_comma),.,$(subst :,-,$1))))
 mm_imgspec = $(or $(IMG_$1_$2),$(IMG_$1),$(error no image encoder IMG_$1))
 mm_facspec = $(or $(FAC_$1),$(error no factor encoder FAC_$1))
 mm_wd = $(or $(WD_$1),$(WD))
@@ -143,59 +170,76 @@ mm_pairopt = $(if $(filter missing-%,$1),--missing $(patsubst missing-%,%,$1),$(
 mm_datatag = $1-n$(N)-s$2-$3
 mm_tempopt = $(if $(filter learn,$1),--learn-temperature,--temperature $1)
 mm_hyptag = T$1-b$2-e$(EPOCHS)-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
-	$(strip $(TRAIN_OPTS)),-x$(subst =,-,$(call mm_tag,$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))))
+	$(filter-out infonce,$(OBJECTIVE)),-$(OBJECTIVE))$(if $(strip $(TRAIN_OPTS)),-x$(subst =,-,$(call mm_tag,$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))))
 # Directory of a run: dataset seed pairing image-name temperature beta
 mm_rundir = $(RUNS)/train/$(call mm_datatag,$1,$2,$3)/$(call mm_tag,$(call \
 	mm_imgspec,$4,$1))+$(call mm_tag,$(call mm_facspec,$1))/$(call mm_hyptag,$5,$6,$4)
-# A recipe line that writes its target writes $(mm_tmp) and renames it: the
-# name holds the line's shell PID, so two makes in one tree never share it,
-# and $(mm_trap) removes it if the line fails.
-mm_tmp = $@.$$$$
-mm_trap = trap 'rm -f $(mm_tmp)' EXIT;
+# A run's name on its progress and tool lines: dataset seed pairing image T beta
+mm_runname = $1 s$2 $3 $4 T=$5 b=$6$(if $(filter-out infonce,$(OBJECTIVE)), $(OBJECTIVE))
+# Every recipe that makes a file runs through step.sh: under the lock of its
+# directory (flock: a second make in the same tree waits, then finds the file
+# made), its output through a unique temporary (-s, @TMP@), its tool's lines
+# tagged (-t), the command echoed with V=1.
+mm_step = V='$(V)' bash pipelines/step.sh
+# make's -j, for the estimate of the time left
+mm_jobs = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
+mm_threads = -t $(THREADS)
 
 # The data of $1 dataset, $2 seed, $3 pairing, both parts (FROM_<dataset>
 # names a real file for mmib-gen --from).
 define mm_data_rules
+.PRECIOUS: $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts)
 $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts): \
 		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: | $(MM_GEN) mm-deps
 	@mkdir -p $$(@D)
-	$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3) $(if \
+	@$$(mm_step) -l $$(@D)/.$(call mm_datatag,$1,$2,$3).lock -t '$1 s$2 $3 $$*' $$@ -- \
+		$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3) $(if \
 		$(FROM_$1),--from $(FROM_$1)) --part $$* -o $$@
 endef
 
 # The rules of one run: $1 dataset, $2 seed, $3 pairing, $4 image encoder
 # name, $5 temperature (a number or learn), $6 beta; $7 its directory.
+# Training is checkpointed every epoch and an interrupted one resumed
+# (train.sh); the last recipe prints the run's progress line when an
+# experiment asked for it (MM_LIST_FILE, its runs.list).
 define mm_run_rules
-$7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN)
-	@mkdir -p $$(@D)
-	$$(RUN) $(MM_TRAIN) $$(QUIET) --image-encoder $(call mm_imgspec,$4,$1) \
-		--factor-encoder $(call mm_facspec,$1) $(call mm_tempopt,$5) \
+$7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN) $(MM_INFO)
+	@$$(mm_step) -q -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+		env MMIB_INFO=$(MM_INFO) bash pipelines/train.sh $$(@D) $$< -- \
+		$$(RUN) $(MM_TRAIN) $$(QUIET) $$(mm_threads) --image-encoder $(call mm_imgspec,$4,$1) \
+		--factor-encoder $(call mm_facspec,$1) --objective $(OBJECTIVE) $(call mm_tempopt,$5) \
 		--beta $6 --epochs $(EPOCHS) --step-size $(STEP) --gamma $(GAMMA) \
 		--weight-decay $(call mm_wd,$4) --lr $(LR) --batch-size $(BATCH) \
-		$(TRAIN_OPTS) -s $2 --log $$(@D)/log.tsv -o $$@ $$<
+		$(TRAIN_OPTS) -s $2
+.PRECIOUS: $(addprefix $7/,model.mts emb-train.mts emb-test.mts probe.tsv align.tsv row.tsv curve.png)
 $7/emb-%.mts: $7/model.mts $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts | $(MM_ENCODE)
-	$$(RUN) $(MM_ENCODE) $$(QUIET) -m $$< -o $$@ $$(word 2,$$^)
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+		$$(RUN) $(MM_ENCODE) $$(QUIET) $$(mm_threads) -m $$< -o $$@ $$(word 2,$$^)
+$7/probe.tsv: $7/emb-train.mts $7/emb-test.mts | $(MM_PROBE)
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+		$$(RUN) $(MM_PROBE) $$(QUIET) $$(mm_threads) --train $$< -o $$@ $$(word 2,$$^)
+$7/align.tsv: $7/emb-test.mts | $(MM_ALIGN)
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+		$$(RUN) $(MM_ALIGN) $$(QUIET) -o $$@ $$<
 $7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts pipelines/row.sh | $(MM_INFO)
-	$$(mm_trap) MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 \
+	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+		env MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 \
 		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
 		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
-		factor_spec=$(call mm_facspec,$1) temperature=$5 \
+		factor_spec=$(call mm_facspec,$1) objective=$(OBJECTIVE) temperature=$5 \
 		learn_temperature=$(if $(filter learn,$5),1,0) beta=$6 \
 		epochs=$(EPOCHS) step=$(STEP) gamma=$(GAMMA) weight_decay=$(call mm_wd,$4) \
 		lr=$(LR) batch=$(BATCH) train_opts='$(strip $(TRAIN_OPTS))' \
 		unlearnable=$(UNLEARNABLE_$1) model=$$(@D)/model.mts \
-		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv > $$(mm_tmp); mv $$(mm_tmp) $$@
+		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv
+	@$$(if $$(MM_LIST_FILE),sh pipelines/progress.sh $$(MM_LIST_FILE) $$@ \
+		'$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$(mm_jobs))
 endef
 
-# Analysis of a run directory (the same for every run).
-$(RUNS)/train/%/probe.tsv: $(RUNS)/train/%/emb-train.mts $(RUNS)/train/%/emb-test.mts | $(MM_PROBE)
-	$(RUN) $(MM_PROBE) $(QUIET) --train $< -o $@ $(word 2,$^)
-$(RUNS)/train/%/align.tsv: $(RUNS)/train/%/emb-test.mts | $(MM_ALIGN)
-	$(RUN) $(MM_ALIGN) $(QUIET) -o $@ $<
 # A training curve on request: make runs/train/.../curve.png
 $(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts pipelines/curve.gp
-	$(mm_trap) gnuplot -e "logfile='$(@D)/log.tsv'; outfile='$(mm_tmp)'; title='$*'" \
-		pipelines/curve.gp; mv $(mm_tmp) $@
+	@$(mm_step) $@ $^ -- gnuplot -e "logfile='$(@D)/log.tsv'; outfile='@TMP@'; title='$*'" \
+		pipelines/curve.gp
 
 # mm_run: define a run's rules (and its data's) once; expands to its row.tsv.
 # mm_run_once has the run's directory as $7; mm_data likewise for the data.
@@ -227,9 +271,14 @@ $2_OUT ?= $$(RESULTS)/$1
 ifneq ($$(filter $1% demo figures $$(RESULTS)/% $$(RUNS)/%,$$(MAKECMDGOALS)),)
 $2_ROWS := $$(call $3)
 endif
+.PRECIOUS: $$(addprefix $$($2_OUT)/,runs.list summary.tsv report.txt)
 $$($2_OUT)/runs.list: MM_LIST = $$($2_ROWS)
+$$($2_OUT)/runs.list: MM_EXP = $1
 $$($2_OUT)/runs.list: mm-force
 	$$(mm_runs_list)
+# every run after its list (progress lines count from it), which it knows
+$$($2_ROWS): | $$($2_OUT)/runs.list
+$$($2_OUT)/summary.tsv: MM_LIST_FILE = $$($2_OUT)/runs.list
 $$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) pipelines/tsvcat.awk
 	$$(mm_summary)
 $$($2_OUT)/report.txt: MM_EXP = $1
@@ -246,21 +295,29 @@ endef
 # .SECONDARY: makes every target secondary, and make does not remake a
 # missing secondary file for its own sake: so the list is also touched when
 # a row is missing (runs/ removed, say), which rebuilds the summary and,
-# with it, every missing row and whatever that row needs.
+# with it, every missing row and whatever that row needs.  An empty list (a
+# setting that selects no run) is an error.  The line printed says how many
+# runs are still to be made.
 define mm_runs_list
+$(if $(strip $(MM_LIST)),,@echo "$(MM_EXP): no runs: DATASETS, SEEDS and the swept lists select none" >&2; exit 1)
 @mkdir -p $(@D)
-@$(mm_trap) printf '%s\n' $(MM_LIST) > $(mm_tmp); \
-	if cmp -s $(mm_tmp) $@; then rm -f $(mm_tmp); else mv $(mm_tmp) $@; fi
+@t=$$(mktemp $@.tmp.XXXXXX); trap 'rm -f "$$t"' EXIT; printf '%s\n' $(MM_LIST) > "$$t"; \
+	if cmp -s "$$t" $@; then rm -f "$$t"; else mv "$$t" $@; fi
 @while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
+@n=$(words $(filter-out $(wildcard $(MM_LIST)),$(MM_LIST))); [ "$$n" -eq 0 ] || \
+	echo "$(MM_EXP): $(words $(MM_LIST)) runs, $$n to make (results in $(@D)/)" >&2
 endef
+# The summary reads the list itself (tsvcat.awk -v list=): a missing or empty
+# list, or a listed row that is missing or empty, is an error.
 define mm_summary
-$(mm_trap) awk -f pipelines/tsvcat.awk $$(cat $(@D)/runs.list) > $(mm_tmp); mv $(mm_tmp) $@
+@$(mm_step) -s $@ $^ -- awk -v list=$(@D)/runs.list -f pipelines/tsvcat.awk
 endef
-# Report and plots (report.sh and plot.sh; gnuplot scripts pipelines/*.gp).
+# Report and plots (report.sh and plot.sh; gnuplot scripts pipelines/*.gp),
+# under the lock of the results directory.
 define mm_report
-$(mm_trap) IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) PROFILE=$(PROFILE) \
-	sh pipelines/report.sh $(MM_EXP) $< > $(mm_tmp); mv $(mm_tmp) $@
-IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
+@$(mm_step) -s $@ $^ -- env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) \
+	PROFILE=$(PROFILE) sh pipelines/report.sh $(MM_EXP) $<
+@flock $(@D)/.lock env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
 endef
 
 # ---- the experiments -------------------------------------------------------
@@ -293,14 +350,19 @@ figures:
 
 # The main job for a new user: dependencies, the tools, then a small
 # remove-msi temperature sweep on dsprites (one seed, missing posX, five
-# temperatures: about a minute on 2 cores) and its report.
+# temperatures: about a minute on 2 cores) and its report.  These are
+# defaults: a setting on the command line (TEMPS=, SEEDS=, DEPTHS=, ...)
+# replaces the demo's, and the message says what will run.
 DEMO_JOBS ?= 2
 demo: mm-deps
 	@$(MAKE) --no-print-directory all
-	@echo "demo: training 5 small models (dsprites, missing posX, T = 0.01 .. 1): about a minute on 2 cores"
-	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(DEMO_JOBS)) $(RESULTS)/demo/report.txt \
-		MSI_OUT=$(RESULTS)/demo DATASETS=dsprites MISSING=posX SEEDS=1 \
-		TEMPS='0.01 0.03 0.1 0.3 1' DEPTHS=
+	@echo "demo: remove-msi on $(DATASETS), missing $(or $(MISSING),$(foreach \
+		d,$(DATASETS),$(MISSING_$d))), seed(s) $(MSI_SEEDS), T = $(TEMPS)$(if \
+		$(strip $(DEPTHS)), and depths $(DEPTHS) at T = $(DEPTH_TEMP)): $(words \
+		$(MSI_ROWS)) runs, $(words $(filter-out $(wildcard $(MSI_ROWS)),$(MSI_ROWS))) to train$(if \
+		$(filter quick,$(PROFILE)), (about 10 s of a core each))"
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(DEMO_JOBS)) \
+		$(RESULTS)/demo/report.txt MM_DEMO=1
 	@cat $(RESULTS)/demo/report.txt
 	@echo "demo: summary, report and plots in $(RESULTS)/demo/"
 

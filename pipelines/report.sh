@@ -14,6 +14,8 @@ sum=${2:?usage: report.sh EXPERIMENT SUMMARY}
 here=$(dirname "$0")
 : "${IMG:=}" "${DEPTH_TEMP:=0.1}" "${PROFILE:=quick}"
 [ -s "$sum" ] || { echo "report.sh: $sum: empty summary" >&2; exit 1; }
+[ "$(awk 'END { print NR }' "$sum")" -ge 2 ] ||
+	{ echo "report.sh: $sum: no runs in the summary" >&2; exit 1; }
 # One temporary for the group-mean table in use, removed however we end.
 tmp=$(mktemp "${TMPDIR:-/tmp}/report.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
@@ -50,7 +52,8 @@ corr() {
 	sel "${3:-}" | awk -v x="$1" -v y="$2" -f "$here/corr.awk"
 }
 # Table of group means: agg output on stdin, column titles in $1 (space list),
-# the group column first, then mean +- sd per metric, then n of the first.
+# the group column first, then the mean per metric, +- sd when it is over
+# 2 runs or more (a single run has no spread to show), then n of the first.
 table() {
 	awk -F '\t' -v titles="$1" '
 	NR == 1 { nb = 0; for (i = 1; i <= NF; i++) if ($i !~ /_(mean|sd|n)$/) nb++
@@ -59,8 +62,15 @@ table() {
 		print line " runs"; next }
 	{ line = sprintf("  %-12s", $nb)
 	  for (i = nb + 1; i <= NF; i += 3)
-		line = line sprintf(" %-16s", $i == "NA" ? "NA" : sprintf("%.3f +- %.3f", $i, $(i + 1)))
+		line = line sprintf(" %-16s", $i == "NA" ? "NA" : $(i + 2) >= 2 ? \
+			sprintf("%.3f +- %.3f", $i, $(i + 1)) : sprintf("%.3f", $i))
 	  print line " " $(nb + 3) }'
+}
+# spread WHERE WORD: "mean +- sd over N WORDs" (seeds or splits) of the rows
+# matching WHERE, or "one WORD" when there is one seed
+spread() {
+	k=$(distinct seed "$1" | wc -l)
+	if [ "$k" -ge 2 ]; then echo "mean +- sd over $k ${2}s"; else echo "one $2"; fi
 }
 # verdict of a correlation row (negative expected)
 neg_verdict() {
@@ -127,7 +137,7 @@ remove-msi)
 		tw="$w,image_encoder=$img"
 		if [ "$(count "$tw")" -gt 0 ]; then
 			spec=$(distinct image_spec "$tw" | head -n 1)
-			echo "temperature sweep, image encoder $spec (mean +- sd over seeds):"
+			echo "temperature sweep, image encoder $spec ($(spread "$tw" seed)):"
 			agg temperature miss_nmi,img_ess_nmi,$CKA,$MKNN1 "$tw" > "$tmp"
 			table "T nMI(z_img;$m) essence-nMI CKA mkNN@1" < "$tmp"
 			set -- $(ends miss_nmi < "$tmp")
@@ -196,7 +206,7 @@ alignment)
 			echo "   (for reference, with the degenerate splits mixed in, $CKA: $(echo "$c" | corr_text))"
 		fi
 		if has_col essence_learnable; then
-			echo "by the number of learnable essence factors (mean +- sd over splits):"
+			echo "by the number of learnable essence factors ($(spread "$w" split)):"
 			agg essence_learnable img_nui_mi,$CKA,$MKNN1 "$w" |
 				table "learnable nuisance-MI CKA mkNN@1"
 			echo "the correlation within splits of the same essence size (the essence size moves"
@@ -240,11 +250,11 @@ regularization)
 			w="$ok,temperature=$t"
 			[ "$(count "$w")" -gt 0 ] || continue
 			if [ "$t" = learn ]; then
-				echo "learnable temperature (initial 0.07), mean +- sd over splits:"
+				echo "learnable temperature (initial 0.07), $(spread "$w" split):"
 				cols=img_nui_nmi,img_ess_nmi,$CKA,$MKNN1,final_temperature
 				titles="beta nuisance-nMI essence-nMI CKA mkNN@1 learned-T"
 			else
-				echo "fixed temperature T=$t, mean +- sd over splits:"
+				echo "fixed temperature T=$t, $(spread "$w" split):"
 				cols=img_nui_nmi,img_ess_nmi,$CKA,$MKNN1
 				titles="beta nuisance-nMI essence-nMI CKA mkNN@1"
 			fi

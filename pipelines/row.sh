@@ -23,7 +23,10 @@
 # and miss_nmi / miss_acc: the image nMI of the nuisance factor when there
 # is exactly one.  ALIGN_TSV (mmib-align: metric, k, value) gives one column
 # per metric, k appended (mknn1, mknn5).  The optional training log gives the
-# final temperature, loss and the training time.
+# final temperature, loss and the training time; a siglip log (logit_scale
+# t' and logit_bias b instead of temperature) gives final_temperature =
+# exp(-t'), the inverse of its logit scale (mmib-train(1): a temperature
+# sets t' = -ln T), so that it reads as InfoNCE's, and final_logit_bias.
 set -eu
 model=
 for a; do case $a in model=*) model=${a#model=} ;; esac; done
@@ -48,6 +51,7 @@ function col(name, alt1, alt2,    i) {
 # between the last ":" and the first "/", counted.
 function spec_depth(s,    a, n) {
 	if (s ~ /^resnet/) return substr(s, 7)
+	if (s ~ /^vit/) return match(s, /depth=[0-9]+/) ? substr(s, RSTART + 6, RLENGTH - 6) : "NA"
 	gsub(/:/, " ", s); n = split(s, a, " "); s = a[n]
 	gsub(/\//, " ", s); split(s, a, " "); s = a[1]
 	gsub(/,/, " ", s)
@@ -92,6 +96,7 @@ FNR == 1 {
 			bad = FILENAME ": alignment table lacks metric/value columns"
 	} else if (fi == 3) {
 		ct = col("temperature", "temp", "t"); cl = col("loss", "train_loss")
+		cls = col("logit_scale"); clb = col("logit_bias")
 		cs = col("seconds", "time", "secs"); ce_ = col("epoch")
 		ctl = col("test_loss", "test")
 	}
@@ -124,6 +129,8 @@ fi == 2 {
 fi == 3 {
 	if ($0 ~ /^#/ || $0 == "") next
 	if (ct) lastT = $ct
+	else if (cls) lastT = sprintf("%.5g", exp(-$cls))    # 6 digits in the log
+	if (clb) lastB = $clb
 	if (cl) lastL = $cl
 	if (ctl) lastTL = $ctl
 	if (cs) secs += $cs
@@ -158,6 +165,7 @@ END {
 	add("miss_acc", nn == 1 ? missacc : "NA")
 	if (nfile >= 3) {
 		add("final_temperature", lastT == "" ? "NA" : lastT)
+		if (clb) add("final_logit_bias", lastB == "" ? "NA" : lastB)
 		add("final_loss", lastL == "" ? "NA" : lastL)
 		add("final_test_loss", lastTL == "" ? "NA" : lastTL)
 		add("train_seconds", secs == "" ? "NA" : sprintf("%.1f", secs))

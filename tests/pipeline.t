@@ -5,7 +5,7 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 45
+plan 69
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -33,6 +33,16 @@ ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q 'no column
 printf 'a\tb\n1\t2\n' > "$TMP/t1.tsv"; printf 'b\tc\n3\t4\n' > "$TMP/t2.tsv"
 is "$(awk -f "$P/tsvcat.awk" "$TMP/t1.tsv" "$TMP/t2.tsv" | tr '\t\n' ',;')" \
 	"a,b,c;1,2,NA;NA,3,4;" "tsvcat.awk: union of columns"
+printf '%s\n' "$TMP/t1.tsv" > "$TMP/list"
+is "$(awk -v list="$TMP/list" -f "$P/tsvcat.awk" | tr '\t\n' ',;')" "a,b;1,2;" "tsvcat.awk: the files of a list"
+: > "$TMP/empty.list"; printf 'a\tb\n' > "$TMP/h.tsv"; printf '%s\n' "$TMP/h.tsv" > "$TMP/h.list"
+for l in nosuch.list empty.list h.list; do
+	run_cmd awk -v list="$TMP/$l" -f "$P/tsvcat.awk"
+	ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && [ -n "$ERR" ]; echo $?) \
+		"tsvcat.awk: $l (missing, empty, no rows) is an error, nothing printed"
+done
+run_cmd sh "$P/report.sh" remove-msi "$TMP/h.tsv"
+ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'no runs'; echo $?) "report.sh: a summary without rows is an error"
 
 # row.sh on a probe table whose essence is only unlearnable factors
 printf 'modality\tfactor\trole\tK\tlnK\tce\tmi\tnmi\tacc\titers\n' > "$TMP/p.tsv"
@@ -76,9 +86,12 @@ ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q truncated;
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
     ! [ -x "$MMIB_BIN/mmib-encode" ] || ! [ -x "$MMIB_BIN/mmib-info" ]; then
-	for i in $(seq 19 45); do skip "tools not built"; done
+	for i in $(seq 25 69); do skip "tools not built"; done
 	done_testing
 fi
+# The makes below are our own, not sub-makes of the make that runs the tests
+# (whose jobserver they would share and warn about on standard error).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 # make -o: use the built tools as they are, never rebuild them from here.
 M=(make --no-print-directory -j2 BIN="$MMIB_BIN" RUNS="$TMP/runs" RESULTS="$TMP/results"
 	PIPE_DEPS=0 N=400 EPOCHS=2 STEP=1 DATASETS=dsprites IMG=tiny
@@ -93,14 +106,30 @@ in_range() { # in_range FILE COLUMN LO HI: every value numeric within [LO, HI]
 
 # Data rules are made from the settings, not parsed back from file names: a
 # dataset or factor name may contain '-' (make -n: no such dataset exists).
-run_cmd "${M[@]}" -n remove-msi DATASETS=toy-set FAC_toy-set=mlp:8/16 MISSING=a-b TEMPS=0.1 DEPTHS=
-like "$(grep -- '-part train' "$TMP/.out")" \
+run_cmd "${M[@]}" -n V=1 remove-msi DATASETS=toy-set FAC_toy-set=mlp:8/16 MISSING=a-b TEMPS=0.1 DEPTHS=
+like "$(grep -- '-part train' "$TMP/.out" | sed 's/.* -- //')" \
 	"mmib-gen -q -d toy-set -n 400 -s 1 --missing a-b +--part train -o $TMP/runs/data/toy-set-n400-s1-missing-a-b-train\\.mts\$" \
 	"data rules: a dataset and a factor named with '-'"
+
+# what a sweep's settings select, without running (make -n)
+run_cmd "${M[@]}" -n remove-msi MISSING=posX TEMPS=0.1 DEPTHS= OBJECTIVE=siglip IMG=vit
+like "$(grep 'train\.sh' "$TMP/.out")" "/vit-patch8\\.dim64\\.depth2\\.heads2\\.mlp128\\+mlp-8-o16/T0\\.1-b0-e2-.*-bs128-siglip .*/mmib-train .*--image-encoder vit:patch=8,dim=64,depth=2,heads=2,mlp=128 .*--objective siglip " \
+	"OBJECTIVE and IMG=vit: passed to mmib-train, part of the run's name"
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS= DEPTHS=
+ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'remove-msi: no runs'; echo $?) "an experiment of no runs is an error"
+run_cmd "${M[@]}" -n demo TEMPS='0.3 1' SEEDS=2 DEPTHS=tiny
+like "$(grep '^echo "demo' "$TMP/.out")" 'seed\(s\) 2, T = 0\.3 1 and depths tiny at T = 0\.1: 3 runs, 3 to train' \
+	"demo: settings on the command line replace the demo's, the message counts the runs"
+is "$(grep -c -- '--temperature 0.3 .* -s 2\b' "$TMP/.out"),$(grep -c -- '--temperature 0.01 ' "$TMP/.out")" 1,0 \
+	"demo: and those runs are the ones made"
 
 S=$TMP/results/remove-msi
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $RC "remove-msi runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+like "$ERR" '\[1/3\] dsprites s1 missing-posX tiny T=0\.1 b=0: [0-9]+ s, ~[0-9]+ s left' \
+	"progress: one line per finished run with the time left"
+like "$ERR" '\[3/3\] dsprites s1 missing-posX tiny2 T=0\.1 b=0: [0-9]+ s, done' "progress: the last run says done"
+ok $(grep -q "$MMIB_BIN/mmib-\|step\.sh" "$TMP/.out" "$TMP/.err"; [ $? -ne 0 ]; echo $?) "quiet by default: no command echoed"
 is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 3 "remove-msi: one summary row per run (2 temperatures + 1 depth)"
 in_range "$S/summary.tsv" miss_nmi -1 1; ok $? "remove-msi: missing-factor nMI in [-1, 1]"
 in_range "$S/summary.tsv" img_ess_nmi -1 1; ok $? "remove-msi: essence nMI in [-1, 1]"
@@ -116,13 +145,15 @@ ok $(ls "$TMP"/runs/train/*/*/*/row.tsv.* "$S"/*.[0-9]* "$TMP"/runs/train/*/*/*/
 ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models1"
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "remove-msi: a second make runs no tool"
+run_cmd "${M[@]}" V=1 THREADS=2 remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "THREADS is not part of a run's name"
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 0.3 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $RC "remove-msi: one more temperature"
 ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models2"
 is "$(grep -c . "$TMP/models2")" 4 "remove-msi: only the new run was trained"
 is "$(tsv_rows "$S/summary.tsv")" 4 "remove-msi: summary rebuilt with the new run"
 rm -f "$TMP"/runs/train/*/*/T0.3-*/probe.tsv "$TMP"/runs/train/*/*/T0.3-*/row.tsv
-run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 0.3 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
+run_cmd "${M[@]}" V=1 remove-msi MISSING=posX TEMPS='0.1 0.3 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $([ "$RC" -eq 0 ] && [ -s "$(ls "$TMP"/runs/train/*/*/T0.3-*/row.tsv)" ] &&
 	grep -q "$MMIB_BIN/mmib-probe" "$TMP/.out" && ! grep -q "$MMIB_BIN/mmib-train" "$TMP/.out"; echo $?) \
 	"remove-msi: a deleted row and probe table are redone, nothing else"
@@ -133,12 +164,59 @@ else
 	skip "gnuplot not installed"
 fi
 
+if command -v gnuplot >/dev/null 2>&1; then
+	c=$(ls -d "$TMP"/runs/train/*/*/T0.3-*)
+	run_cmd "${M[@]}" "$c/curve.png"
+	ok $([ "$RC" -eq 0 ] && [ -s "$c/curve.png" ] && [ -z "$ERR" ]; echo $?) \
+		"curve.png of a fixed-T run: drawn without a warning"
+else
+	skip "gnuplot not installed"
+fi
+
+# SigLIP: the objective in the summary, its temperature as InfoNCE's
+run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS=0.1 DEPTHS= OBJECTIVE=siglip MSI_OUT="$TMP/results/siglip"
+ok $RC "remove-msi with OBJECTIVE=siglip runs"; [ "$RC" -ne 0 ] && diag "$ERR"
+is "$(col objective "$TMP/results/siglip/summary.tsv"),$(col final_temperature "$TMP/results/siglip/summary.tsv")" \
+	siglip,0.1 "siglip: objective recorded, final_temperature = exp(-logit_scale) (fixed T)"
+if command -v gnuplot >/dev/null 2>&1; then
+	c=$(ls -d "$TMP"/runs/train/*/*/T0.1-*-siglip)
+	run_cmd "${M[@]}" "$c/curve.png" OBJECTIVE=siglip
+	ok $([ "$RC" -eq 0 ] && [ -s "$c/curve.png" ] && [ -z "$ERR" ]; echo $?) "curve.png of a siglip run"
+else
+	skip "gnuplot not installed"
+fi
+
+# An interrupted training resumes from its checkpoint, bit-identically
+r=dsprites-n400-s1-missing-posX/mlp-flatten-32-o16+mlp-8-o16/T0.1-b0-e100-st50-g0.3-wd0.0001-lr0.001-bs128
+K=("${M[@]}" MISSING=posX TEMPS=0.1 DEPTHS= EPOCHS=100 STEP=50)
+setsid "${K[@]}" RUNS="$TMP/kill" "$TMP/kill/train/$r/model.mts" > "$TMP/kill.out" 2>&1 &
+kpid=$!
+for i in $(seq 400); do ls "$TMP"/kill/train/*/*/*/checkpoint.mts >/dev/null 2>&1 && break; sleep 0.05; done
+kill -TERM -- -"$kpid" 2>/dev/null; wait "$kpid"
+ok $([ -e "$(ls "$TMP"/kill/train/*/*/*/checkpoint.mts)" ] && ! ls "$TMP"/kill/train/*/*/*/model.mts >/dev/null 2>&1
+	echo $?) "a killed training leaves its checkpoint and no model"
+run_cmd "${K[@]}" RUNS="$TMP/kill" "$TMP/kill/train/$r/model.mts"
+like "$ERR" 'resuming the interrupted training after epoch [0-9]+' "the next make resumes it"
+run_cmd "${K[@]}" RUNS="$TMP/nokill" "$TMP/nokill/train/$r/model.mts"
+k=$(ls -d "$TMP"/kill/train/*/*/*) u=$(ls -d "$TMP"/nokill/train/*/*/*)
+ok $(cmp -s "$k/model.mts" "$u/model.mts" && [ ! -e "$k/checkpoint.mts" ]; echo $?) \
+	"resumed: the model is the uninterrupted run's, byte for byte; checkpoint removed"
+is "$(cut -f1-7 "$k/log.tsv" | md5sum),$(wc -l < "$k/log.tsv")" "$(cut -f1-7 "$u/log.tsv" | md5sum),101" \
+	"resumed: the log has every epoch once, as the uninterrupted run's"
+
+# Two identical makes at once in one tree: both succeed, every tool runs
+# once in all, identical summaries.
 S=$TMP/results/alignment
-run_cmd "${M[@]}" alignment SEEDS='1 2 3 4 5' RUN='env MMIB_RUN_PREFIX=1'
-ok $RC "alignment runs"; [ "$RC" -ne 0 ] && diag "$ERR"
-is "$(grep -c "^env MMIB_RUN_PREFIX=1 $MMIB_BIN/mmib-" "$TMP/.out")" 35 \
-	"alignment: every tool invocation goes through \$(RUN) (5 splits x 7: gen 2, train, encode 2, probe, align)"
-is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 5 "alignment: one row per random split"
+A=("${M[@]}" V=1 alignment SEEDS='1 2 3 4' RUN='env MMIB_RUN_PREFIX=1')
+"${A[@]}" > "$TMP/a1.out" 2> "$TMP/a1.err" & a1=$!
+"${A[@]}" > "$TMP/a2.out" 2> "$TMP/a2.err"; RC=$?
+wait "$a1"; RC1=$?
+ok $((RC + RC1)) "alignment: two makes at once both succeed"; [ "$RC1" -ne 0 ] && diag "$(cat "$TMP/a1.err")"
+is "$(cat "$TMP/a1.out" "$TMP/a2.out" | grep -c "^env MMIB_RUN_PREFIX=1 $MMIB_BIN/mmib-")" 32 \
+	"alignment: every tool invocation goes through \$(RUN), once in all (4 splits x 8: gen 2, train 2, encode 2, probe, align)"
+ok $(diff <(sed -n '/^mmib alignment report/,$p' "$TMP/a1.out") <(sed -n '/^mmib alignment report/,$p' "$TMP/a2.out") >/dev/null
+	echo $?) "alignment: both makes print the same report"
+is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 4 "alignment: one row per random split"
 in_range "$S/summary.tsv" cka 0 1; ok $? "alignment: CKA in [0, 1]"
 in_range "$S/summary.tsv" mutual_knn1 0 1; ok $? "alignment: mutual kNN@1 in [0, 1]"
 like "$(cat "$S/report.txt" 2>/dev/null)" 'C3 .*\(cka\): Pearson r = -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\], Spearman rho = -?[0-9.]+ \[.*n = [0-9]+: ' \
@@ -153,4 +231,6 @@ like "$(cat "$S/report.txt" 2>/dev/null)" 'C5 .*T = [0-9.]+ at beta=0 -> [0-9.]+
 	"regularization: report states C5 (learned temperature)"
 like "$(cat "$S/report.txt" 2>/dev/null)" 'C4 the regulariser removes nuisance information \(T=0\.1\)' \
 	"regularization: report states C4"
+like "$(cat "$S/report.txt")" 'fixed temperature T=0\.1, one split:' "one seed: said so, no sd"
+ok $(grep -q -- '+-' "$S/report.txt"; [ $? -ne 0 ]; echo $?) "one seed: no '+- 0.000'"
 done_testing
