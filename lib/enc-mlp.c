@@ -194,6 +194,7 @@ const struct mm_encoder_kind mm_enc_mlp = {
 	.flops = mlp_flops,
 	.info = mlp_info,
 	.free = mlp_free,
+	.bf16 = 1,
 };
 
 /* as published, the flattened-image mlp trains with weight decay 1e-4 */
@@ -212,4 +213,5 @@ const struct mm_encoder_kind mm_enc_mlp_flatten = {
 	.flops = mlp_flops,
 	.info = mlp_info,
 	.free = mlp_free,
+	.bf16 = 1,
 };

@@ -54,6 +54,9 @@ struct mm_encoder_kind {
 	/* depth and bn_stats of info (the rest comes from the fields above) */
 	void (*info)(const struct mm_encoder *e, struct mm_encoder_info *i);
 	void (*free)(struct mm_encoder *e);
+	int bf16;                  /* 1: its products all go through the
+	                            * mm_enc_dense functions, which follow
+	                            * e->prec (mm_encoder_set_precision) */
 };
 
 extern const struct mm_encoder_kind mm_enc_mlp, mm_enc_mlp_flatten,
@@ -79,6 +82,9 @@ struct mm_encoder {
 	double *tf, *tb;           /* (ntimers) seconds forward, backward */
 	float *g[4];               /* gradient work buffers, gsize floats each */
 	size_t gsize;
+	int prec;                  /* MM_PREC_FP32 or MM_PREC_BF16 */
+	void *bf16_work;           /* scratch of the bf16 products, or NULL */
+	size_t bf16_size;          /* its bytes */
 };
 
 /* A parameter (is_param 1, gradient through *grad when grad) or buffer

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "encoder-impl.h"
 #include "err.h"
+#include "gemm-bf16.h"
 #include "nn.h"
 #include "num.h"
 
@@ -204,7 +205,13 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 {
 	double t = mm_now(), t2;
 
-	mm_linear_forward(d->pre, x, d->w, d->b, N, d->Din, d->Dout);
+	/* the bf16 product cannot fail here: mm_encoder_set_precision()
+	 * checked the CPU and sized the scratch for every layer */
+	if (e->prec == MM_PREC_BF16)
+		(void)mm_linear_forward_bf16(d->pre, x, d->w, d->b, N, d->Din,
+		    d->Dout, e->bf16_work);
+	else
+		mm_linear_forward(d->pre, x, d->w, d->b, N, d->Din, d->Dout);
 	t2 = mm_now();
 	e->tf[d->tlin] += t2 - t;
 	if (!d->bn)
@@ -220,7 +227,12 @@ mm_enc_dense_backward(struct mm_encoder *e, struct mm_enc_dense *d,
 {
 	double t = mm_now();
 
-	mm_linear_backward(dx, d->dw, d->db, dy, x, d->w, N, d->Din, d->Dout);
+	if (e->prec == MM_PREC_BF16)
+		(void)mm_linear_backward_bf16(dx, d->dw, d->db, dy, x, d->w, N,
+		    d->Din, d->Dout, e->bf16_work);
+	else
+		mm_linear_backward(dx, d->dw, d->db, dy, x, d->w, N, d->Din,
+		    d->Dout);
 	e->tb[d->tlin] += mm_now() - t;
 }
 
@@ -402,6 +414,7 @@ mm_encoder_free(struct mm_encoder *e)
 	if (!e)
 		return;
 	e->kind->free(e);
+	free(e->bf16_work);
 	free(e->views);
 	free(e->names);
 	free(e->tnames);
@@ -469,6 +482,80 @@ mm_encoder_tensors(struct mm_encoder *e, struct mm_tensor_view **v)
 {
 	*v = e->views;
 	return e->nviews;
+}
+
+/* The scratch of the largest Linear layer: the views name every Linear
+ * weight "<name>.weight" (Dout, Din), the only 2-d parameters of the
+ * kinds with a bf16 path. */
+static size_t
+bf16_scratch(const struct mm_encoder *e)
+{
+	size_t s, best = 0;
+	int i;
+
+	for (i = 0; i < e->nviews; i++)
+		if (e->views[i].is_param && e->views[i].ndim == 2) {
+			s = mm_linear_bf16_scratch(e->max_batch,
+			    (int)e->views[i].shape[1], (int)e->views[i].shape[0]);
+			if (s > best)
+				best = s;
+		}
+	return best;
+}
+
+int
+mm_encoder_set_precision(struct mm_encoder *e, int prec)
+{
+	void *w;
+	size_t n;
+
+	if (prec == MM_PREC_FP32) {
+		e->prec = prec;
+		return 0;
+	}
+	if (prec != MM_PREC_BF16)
+		return mm_err(MM_EINVAL, "precision %d unknown", prec);
+	if (!e->kind->bf16)
+		return mm_err(MM_EUNSUP, "encoder %s: no bf16 path for kind %s "
+		    "yet (fp32 only)", e->spec, e->kind->name);
+	if (!mm_bf16_level(-1))
+		return mm_err(MM_EUNSUP, "bf16 precision: %s",
+		    mm_bf16_missing());
+	n = bf16_scratch(e);
+	if (n > e->bf16_size) {
+		if (!(w = malloc(n)))
+			return mm_err(MM_ENOMEM, "encoder %s: out of memory "
+			    "for bf16 panels", e->spec);
+		free(e->bf16_work);
+		e->bf16_work = w;
+		e->bf16_size = n;
+	}
+	e->prec = prec;
+	return 0;
+}
+
+int
+mm_encoder_precision(const struct mm_encoder *e)
+{
+	return e->prec;
+}
+
+int
+mm_precision_parse(const char *s, int *prec)
+{
+	if (!strcmp(s, "fp32"))
+		*prec = MM_PREC_FP32;
+	else if (!strcmp(s, "bf16"))
+		*prec = MM_PREC_BF16;
+	else
+		return mm_err(MM_EINVAL, "precision \"%s\" (fp32 or bf16)", s);
+	return 0;
+}
+
+const char *
+mm_precision_name(int prec)
+{
+	return prec == MM_PREC_BF16 ? "bf16" : "fp32";
 }
 
 double

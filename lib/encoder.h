@@ -131,6 +131,22 @@ const float *mm_encoder_forward(struct mm_encoder *e, const float *x, int N,
  * parameter gradients (call mm_encoder_zero_grad() between steps). */
 void mm_encoder_backward(struct mm_encoder *e, const float *dy);
 
+/* Precision of the matrix products (MM_PREC_FP32, the default, is
+ * bit-reproducible as before).  MM_PREC_BF16 runs the forward pass and
+ * both gradients of the Linear layers as bf16 products with fp32
+ * accumulation (gemm-bf16.h); weights, gradients, optimiser state,
+ * BatchNorm, loss and softmax stay fp32.  mm_encoder_set_precision()
+ * returns 0, or MM_EUNSUP with mm_err detail for a kind without a bf16
+ * path (so far only mlp and mlp-flatten have one) or a CPU without
+ * AVX512-BF16, MM_ENOMEM, MM_EINVAL for an unknown precision; the
+ * encoder is unchanged on failure.  mm_precision_parse() reads "fp32"
+ * or "bf16" (0 or MM_EINVAL); mm_precision_name() is its inverse. */
+enum { MM_PREC_FP32 = 0, MM_PREC_BF16 = 1 };
+int mm_encoder_set_precision(struct mm_encoder *e, int prec);
+int mm_encoder_precision(const struct mm_encoder *e);
+int mm_precision_parse(const char *s, int *prec);
+const char *mm_precision_name(int prec);
+
 /* Floating-point operations of one forward pass per sample: 2 M N K per
  * matrix product (convolutions and Linear layers); backward is twice. */
 double mm_encoder_flops(const struct mm_encoder *e);

@@ -1,0 +1,85 @@
+/*
+ * gemm-bf16.h - a matrix product with bf16 inputs and fp32 accumulation,
+ * the opt-in mixed precision of mmib (fp32 stays the default):
+ *
+ *   C (M, N) = beta C + op(A) op(B)     op(A) (M, K), op(B) (K, N)
+ *
+ * ta = 0: A is stored (M, K) with row stride lda; ta = 1: A is stored
+ * (K, M) (op(A) = A^T).  tb = 0: B is stored (K, N) with row stride ldb;
+ * tb = 1: B is stored (N, K).  C is (M, N) with row stride ldc; beta = 0
+ * does not read C.
+ *
+ * Numerics (what both kernels do, in this order):
+ *  - every input is rounded fp32 -> bf16 to nearest, ties to even (NaN ->
+ *    0x7fc0), as PyTorch's autocast does (mm_bf16_round());
+ *  - each C element is one fp32 accumulator s, started at beta C (0 when
+ *    beta = 0), then for the pairs of K in order, p = 0, 1, ...:
+ *      s = s + a[2p+1] b[2p+1];  s = s + a[2p] b[2p]
+ *    (an odd K gets a zero last pair member), each addition rounded to
+ *    nearest even in fp32.  Products of two bf16 are exact in fp32.
+ *    As the vdpbf16ps instruction does, bf16 inputs and the accumulator
+ *    below 2^-126 in magnitude are read as zero, and a sum that falls
+ *    there is flushed to zero (sign kept).
+ * So the result does not depend on blocking or threads, and the reference
+ * kernel gives the same bits as the AVX512-BF16 kernel on a CPU whose
+ * vdpbf16ps rounds as above (AMD Zen 4 does; tests/t-bf16.c checks the
+ * instruction first and falls back to a tolerance otherwise).  Against an
+ * fp32 product the relative error is about 2^-8 per input (8-bit
+ * significands), i.e. |C - C32| <= ~2^-7 sum_k |a_k b_k| + fp32 rounding.
+ *
+ * Kernels: AVX512-BF16 (vdpbf16ps, with AVX-512F/BW/VL), chosen at run
+ * time from cpuid; none for CPUs without it (mm_gemm_bf16() then fails
+ * with MM_EUNSUP), while mm_gemm_bf16_ref() is a portable loop with the
+ * same numerics, the oracle of the tests (slow).  No AMX kernel yet.
+ */
+#ifndef MM_GEMM_BF16_H
+#define MM_GEMM_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* fp32 -> bf16, round to nearest even (NaN -> quiet 0x7fc0), and back. */
+uint16_t mm_bf16_round(float x);
+float mm_bf16_float(uint16_t h);
+
+/* The bf16 level in effect: 1 when the AVX512-BF16 kernel is used, 0 when
+ * the CPU (or the build) lacks it.  mm_bf16_level(0) switches the kernel
+ * off (for tests of the refusal paths; MMIB_BF16=0 in the environment
+ * does it from the start), mm_bf16_level(1) back on where the CPU has it,
+ * mm_bf16_level(-1) only queries.  Not thread-safe. */
+int mm_bf16_level(int level);
+/* Why the level is 0, for messages: "the CPU lacks AVX512-BF16", ... */
+const char *mm_bf16_missing(void);
+
+/* Bytes of scratch mm_gemm_bf16() needs for this shape (packed panels). */
+size_t mm_gemm_bf16_scratch(int M, int N, int K);
+/* C = beta C + op(A) op(B) with the AVX512-BF16 kernel.  scratch holds
+ * mm_gemm_bf16_scratch(M, N, K) bytes, or is NULL (then it is allocated
+ * and freed here).  0, MM_EUNSUP with mm_err detail when the level is 0,
+ * MM_ENOMEM, or MM_EINVAL for a bad size or stride. */
+int mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A,
+    int lda, const float *B, int ldb, float beta, float *C, int ldc,
+    void *scratch);
+/* The same numerics in plain loops (any CPU). */
+void mm_gemm_bf16_ref(int ta, int tb, int M, int N, int K, const float *A,
+    int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The Linear layer of nn.h with bf16 products (same shapes and
+ * conventions: forward writes out, backward adds into dinp, dw, db).
+ * db stays an fp32 sum.  scratch holds mm_linear_bf16_scratch() bytes
+ * (or NULL); 0 or an error of mm_gemm_bf16(). */
+size_t mm_linear_bf16_scratch(int N, int Din, int Dout);
+int mm_linear_forward_bf16(float *out,    /* (N, Dout) */
+    const float *inp,                    /* (N, Din) */
+    const float *w,                      /* (Dout, Din) */
+    const float *b,                      /* (Dout) or NULL */
+    int N, int Din, int Dout, void *scratch);
+int mm_linear_backward_bf16(float *dinp,  /* (N, Din) or NULL */
+    float *dw,                           /* (Dout, Din) */
+    float *db,                           /* (Dout) or NULL */
+    const float *dout,                   /* (N, Dout) */
+    const float *inp,                    /* (N, Din) */
+    const float *w,                      /* (Dout, Din) */
+    int N, int Din, int Dout, void *scratch);
+
+#endif
