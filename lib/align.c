@@ -17,6 +17,7 @@
  * on the order the candidates arrive in, so results are the same for any
  * number of threads.
  */
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <cblas.h>
 
 #include "align.h"
+#include "pool.h"
 #include "err.h"
 
 /* Default blocks: query rows per neighbour tile, and the bytes of float64
@@ -97,25 +99,30 @@ blas_threads(int n)
 	return old;
 }
 
-/* ---- a team of threads sharing a queue of items ---- */
+/* ---- a team of threads sharing a queue of items (on lib/pool.h) ---- */
 
 struct team {
+	struct mm_pool *pool;
 	pthread_mutex_t mu;
-	int64_t next, n;	/* items handed out, items in all */
+	int next, n;		/* items handed out, items in all */
 	int rc;			/* the first failure, 0 if none */
+	void *(*fn)(void *);
+	void *arg;
 };
 
 /* The next item, or -1 when none is left or a thread failed. */
 static int64_t
 team_take(struct team *t)
 {
-	int64_t i = -1;
+	int rc, i;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->rc == 0 && t->next < t->n)
-		i = t->next++;
+	rc = t->rc;
 	pthread_mutex_unlock(&t->mu);
-	return i;
+	if (rc)
+		return -1;
+	i = mm_pool_next(t->pool, &t->next);
+	return i < t->n ? i : -1;
 }
 
 static void
@@ -127,32 +134,38 @@ team_fail(struct team *t, int rc)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* Run fn(arg) on T threads, the calling thread one of them, over the n
- * items of t (whose mutex is made here); fn takes items until none is
- * left.  The BLAS runs at one thread meanwhile.  Returns t->rc. */
+static void
+team_body(void *arg, int tid)
+{
+	struct team *t = arg;
+
+	(void)tid;
+	t->fn(t->arg);
+}
+
+/* Run fn(arg) on T threads of a pool, the calling thread one of them,
+ * over the n items of t; fn takes items until none is left.  The BLAS
+ * runs at one thread meanwhile.  Returns t->rc. */
 static int
 team_run(struct team *t, int64_t n, int T, void *(*fn)(void *), void *arg)
 {
-	pthread_t *th = NULL;
-	int started = 0, i, ob;
+	int ob;
 
+	if (n > INT_MAX)
+		return mm_err(MM_ESIZE, "too many blocks (%lld)", (long long)n);
 	pthread_mutex_init(&t->mu, NULL);
 	t->next = 0;
-	t->n = n;
+	t->n = (int)n;
 	t->rc = 0;
+	t->fn = fn;
+	t->arg = arg;
 	if (T > n)
 		T = (int)n;
-	if (T > 1)
-		th = malloc(sizeof *th * (T - 1));
+	t->pool = mm_pool_new(T);   /* NULL (one thread) when T < 2 */
 	ob = blas_threads(1);
-	for (i = 0; th && i < T - 1; i++)
-		if (pthread_create(&th[started], NULL, fn, arg) == 0)
-			started++;
-	fn(arg);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	mm_pool_run(t->pool, team_body, t);
 	blas_threads(ob);
-	free(th);
+	mm_pool_free(t->pool);
 	pthread_mutex_destroy(&t->mu);
 	return t->rc;
 }
