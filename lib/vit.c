@@ -10,7 +10,6 @@
  * weight gradients are sums over fixed token slices.  A pool's threads
  * take these pieces in turn (vit.h, Threads).
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include "err.h"
 #include "nn.h"
 #include "pool.h"
+#include "num.h"
 #include "vit.h"
 
 #define MAXSIZE 65536
@@ -47,7 +47,7 @@ mm_vit_parse(struct mm_vit_cfg *c, const char *s, const char **end)
 {
 	static const struct mm_vit_cfg def = MM_VIT_DEFAULTS;
 	const char *p = s;
-	char *e;
+	const char *e;
 	int seen = 0, i, max;
 	long val;
 	size_t len;
@@ -70,9 +70,8 @@ mm_vit_parse(struct mm_vit_cfg *c, const char *s, const char **end)
 			seen |= 1 << i;
 			p += len + 1;
 			max = i == 2 ? MM_VIT_MAXDEPTH : MAXSIZE;
-			errno = 0;
-			val = *p >= '0' && *p <= '9' ? strtol(p, &e, 10) : -1;
-			if (val < 1 || val > max || errno)
+			if (*p < '0' || *p > '9' ||
+			    mm_num_long(p, &e, 1, max, &val) < 0)
 				return mm_err(MM_EINVAL, "vit: %s must be an "
 				    "integer in 1..%d", keys[i], max);
 			*field(c, i) = (int)val;
