@@ -314,6 +314,25 @@ resolve_dir(const char *path, char *buf, size_t cap)
 	free(r);
 }
 
+void
+mm_out_check(const char *path)
+{
+	const char *slash;
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!path || !strcmp(path, "-"))
+		return;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		mm_die("%s: is a directory", path);
+	slash = strrchr(path, '/');
+	if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) :
+	    1, slash ? (slash == path ? "/" : path) : ".") >= (int)sizeof dir)
+		mm_die("%s: path too long", path);
+	if (access(dir, W_OK | X_OK) != 0)
+		mm_die("%s: %s", path, strerror(errno));
+}
+
 int
 mm_same_path(const char *a, const char *b)
 {

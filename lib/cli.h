@@ -109,6 +109,10 @@ const char *mm_in_name(const char *path);
  * it and renamed by mm_out_close(); mm_die() (and SIGINT/SIGTERM) remove
  * the temporary, so a failed run never leaves a half file.  With binary
  * set, refuses to write to a terminal.  One output file at a time. */
+/* Die with the system's reason unless an output file could be made at
+ * path (its directory exists and is writable); "-" or NULL pass.  For
+ * tools that write their output only after long work. */
+void mm_out_check(const char *path);
 /* 1 when paths a and b name one file (the same spelling, or after
  * resolving links and ".." in the directory part; existing files by
  * device and inode).  NULL or "-" (standard streams) never match. */

@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 47
+plan 51
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -193,4 +193,13 @@ run_cmd mmib-train "${TINY[@]}" --factor-encoder mlp:8/32 "$TMP/tr.mts" \
 like "$RC:$ERR" "^1:.*disagrees with the code size 16" "code sizes must agree"
 [ ! -e "$TMP/bad.mts" ] && ! ls "$TMP"/bad.mts.tmp* >/dev/null 2>&1
 ok $? "no failed run left a file behind"
+# a long run says so at once, on a terminal or not; a model or log that
+# cannot be written fails before training, not after
+run_cmd timeout 8 mmib-train "$TMP/tr.mts" -o "$TMP/long.mts"
+like "$ERR" "about [0-9.]+ (min|h) for 50 epochs" "the default (ResNet-20, 50 epochs) states its time"
+[ ! -e "$TMP/long.mts" ]; ok $? "... and an interrupted run leaves no model"
+run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 "$TMP/tr.mts" -o "$TMP/nodir/m.mts"
+like "$ERR" "nodir/m.mts: No such file or directory" "-o in a missing directory: refused before training"
+run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 --log "$TMP/nodir/l.tsv" "$TMP/tr.mts" -o "$TMP/m9.mts"
+[ "$RC" -ne 0 ] && [ ! -e "$TMP/m9.mts" ]; ok $? "--log in a missing directory: refused, no model"
 done_testing

@@ -354,10 +354,39 @@ save(const struct opts *op, struct mm_model *m, struct mm_meta *meta,
 	mm_out_close(f);
 }
 
+/* What the progress callback sees: the bar, and enough to say once,
+ * terminal or not, how long the whole run will take when that is more
+ * than a minute (a default run is the paper's ResNet-20: hours). */
+struct eta {
+	struct mm_progress bar;
+	double t0;              /* start of the first epoch of this process */
+	int64_t rows;           /* pairs per epoch */
+	int epochs;             /* epochs left, this one included */
+	int said;
+};
+
 static void
-progress(void *bar, int64_t done)
+progress(void *arg, int64_t done)
 {
-	mm_progress_update(bar, (uint64_t)done);
+	struct eta *e = arg;
+	double el, total;
+
+	mm_progress_update(&e->bar, (uint64_t)done);
+	if (e->said || mm_verbose < 1 || done <= 0 ||
+	    (el = mm_now() - e->t0) < 2.0)
+		return;
+	e->said = 1;
+	total = el / (double)done * (double)e->rows * e->epochs;
+	if (total < 60)
+		return;
+	if (total < 3600)
+		mm_warn("about %.0f min for %d epochs (-q hides this; a quick "
+		    "run: --image-encoder mlp-flatten:512,256/64 --epochs 10)",
+		    total / 60, e->epochs);
+	else
+		mm_warn("about %.1f h for %d epochs (-q hides this; a quick "
+		    "run: --image-encoder mlp-flatten:512,256/64 --epochs 10)",
+		    total / 3600, e->epochs);
 }
 
 int
@@ -371,13 +400,17 @@ main(int argc, char **argv)
 	struct mm_rng rng;
 	struct mm_meta meta;
 	struct mm_train run;
-	struct mm_progress bar;
+	struct eta eta;
 	double sinit[MM_LOSS_MAXSCALARS], t0;
 	char line[512];
 	FILE *logf = NULL;
 	int rc, epoch, first, kept;
 
 	parse(&op, argc, argv);
+	/* a model that cannot be written should fail now, not after hours */
+	mm_out_check(op.cli.out);
+	if (op.log)
+		mm_out_check(op.log);
 	mm_blas_threads(op.cli.threads);
 	load(&tr, op.train);
 	arch(&op, &tr, &a, sinit);
@@ -391,8 +424,11 @@ main(int argc, char **argv)
 	if ((rc = mm_train_init(&run, &op.cfg, &model, &opt, &rng, &tr,
 	    op.test ? &te : NULL)) < 0)
 		mm_die_err("setup", rc);
+	memset(&eta, 0, sizeof eta);
+	eta.rows = tr.N;
+	eta.epochs = op.cfg.epochs - first;
 	run.progress = progress;
-	run.progress_arg = &bar;
+	run.progress_arg = &eta;
 	mm_meta_init(&meta);
 	if (mm_meta_copy(&meta, &tr.meta) < 0)
 		mm_die("out of memory");
@@ -405,9 +441,11 @@ main(int argc, char **argv)
 
 	for (epoch = first; epoch < op.cfg.epochs; epoch++) {
 		t0 = mm_now();
-		mm_progress_start(&bar, "train", (uint64_t)tr.N);
+		if (epoch == first)
+			eta.t0 = t0;
+		mm_progress_start(&eta.bar, "train", (uint64_t)tr.N);
 		rc = mm_train_epoch(&run, epoch);
-		mm_progress_end(&bar);
+		mm_progress_end(&eta.bar);
 		if (rc < 0) {
 			/* a checkpoint of this run, or one resumed in place,
 			 * holds the last good state */
