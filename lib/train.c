@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "err.h"
+#include "encoder.h"
 #include "train.h"
 
 /* reference/protocol.md: "Encoders", "Training". */
@@ -84,6 +85,7 @@ mm_train_meta(struct mm_meta *m, const struct mm_train_config *c,
 	int rc = 0;
 
 	rc |= mm_meta_set(m, "train.optimizer", mm_optim_name(c->optimizer));
+	rc |= mm_meta_set(m, "train.precision", mm_precision_name(c->precision));
 	rc |= mm_meta_setf(m, "train.lr", "%.9g", c->lr);
 	rc |= mm_meta_setf(m, "train.weight_decay", "%.9g", c->weight_decay);
 	rc |= mm_meta_setf(m, "train.momentum", "%.9g", c->momentum);

@@ -60,6 +60,8 @@ struct mm_train_config {
 	int fixed_T;               /* ... given: it fixes the scalar it sets */
 	int learn_T;               /* ... learnt from T even when given */
 	unsigned long long seed;   /* 1 */
+	int precision;             /* of the encoders' products (MM_PREC_FP32;
+	                              MM_PREC_BF16: encoder.h) */
 };
 /* The protocol's values, those in parentheses above. */
 void mm_train_defaults(struct mm_train_config *c);

@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 54
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -202,4 +202,16 @@ run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 "$TMP/tr.mts" -o 
 like "$ERR" "nodir/m.mts: No such file or directory" "-o in a missing directory: refused before training"
 run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 --log "$TMP/nodir/l.tsv" "$TMP/tr.mts" -o "$TMP/m9.mts"
 [ "$RC" -ne 0 ] && [ ! -e "$TMP/m9.mts" ]; ok $? "--log in a missing directory: refused, no model"
+# --precision bf16: the mlp encoders' products in bf16 where the CPU has it
+run_cmd mmib-train --image-encoder mlp-flatten:32/16 --precision bf16 --epochs 3 \
+	--log "$TMP/bf.log" -s 2 "$TMP/tr.mts" -o "$TMP/bf.mts"
+if [ "$RC" -ne 0 ] && [[ "$ERR" == *AVX512-BF16* ]]; then
+	skip "the CPU lacks AVX512-BF16: $ERR"
+	skip "the CPU lacks AVX512-BF16"
+else
+	ok $RC "--precision bf16 trains an mlp-flatten model: $ERR"
+	like "$(mmib-info "$TMP/bf.mts")" "train.precision	bf16" "the model records train.precision=bf16"
+fi
+run_cmd mmib-train --image-encoder resnet8 --precision bf16 --epochs 1 "$TMP/tr.mts" -o "$TMP/bfr.mts"
+[ "$RC" -ne 0 ] && [ ! -e "$TMP/bfr.mts" ] && [[ "$ERR" == *--precision\ bf16* ]]; ok $? "--precision bf16 with a ResNet: refused with the reason ($ERR)"
 done_testing

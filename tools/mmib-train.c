@@ -21,7 +21,8 @@ static const char usage[] =
     "                  [--gamma G] [--image-encoder SPEC] [--init MODEL]\n"
     "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
     "                  [--momentum M] [--objective infonce|siglip]\n"
-    "                  [--optimizer adam|adamw|sgd] [--reg cos|kl]\n"
+    "                  [--optimizer adam|adamw|sgd] [--precision fp32|bf16]\n"
+    "                  [--reg cos|kl]\n"
     "                  [--resume MODEL] [-s seed]\n"
     "                  [--step-size E] [--symmetric] [-t threads]\n"
     "                  [--temperature T] [--test FILE] [--weight-decay WD]\n"
@@ -44,6 +45,8 @@ static const char help[] =
     "  --batch-size N        pairs per step (128)\n"
     "  --lr LR               learning rate (1e-3)\n"
     "  --optimizer O         adam (default), adamw or sgd; --momentum M for sgd\n"
+    "  --precision P         fp32 (default) or bf16 products (AVX512-BF16; mlp\n"
+    "                        encoders)\n"
     "  --weight-decay WD     (default: the encoder kind's)\n"
     "  --step-size E, --gamma G   StepLR: lr times G every E epochs (20, 0.3)\n"
     "  --test FILE           also log the loss on FILE each epoch\n"
@@ -70,7 +73,7 @@ encoder_kinds(FILE *f)
 enum {
 	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_FACENC,
 	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OBJ,
-	O_OPT, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
+	O_OPT, O_PREC, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
 };
 
 static const struct option longopts[] = {
@@ -91,6 +94,7 @@ static const struct option longopts[] = {
 	{ "objective", required_argument, NULL, O_OBJ },
 	{ "optimizer", required_argument, NULL, O_OPT },
 	{ "output", required_argument, NULL, 'o' },
+	{ "precision", required_argument, NULL, O_PREC },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "reg", required_argument, NULL, O_REG },
 	{ "resume", required_argument, NULL, O_RESUME },
@@ -166,6 +170,10 @@ option(struct opts *op, int c, const char *arg)
 	case O_OBJ:
 		if ((t->objective = mm_objective_parse(arg)) < 0)
 			mm_die("--objective: %s", mm_errmsg());
+		break;
+	case O_PREC:
+		if (mm_precision_parse(arg, &t->precision) < 0)
+			mm_die("--precision: %s", mm_errmsg());
 		break;
 	case O_OPT:
 		if ((t->optimizer = mm_optim_parse(arg)) < 0)
@@ -332,6 +340,11 @@ start(const struct opts *op, const struct mm_arch *a, const double *sinit,
 	for (k = 0; k < m->obj->nscalars; k++)
 		if (!(op->resume || op->init) || !a->learn[k])
 			m->scal[k] = (float)sinit[k];
+	if (c->precision != MM_PREC_FP32 &&
+	    ((rc = mm_encoder_set_precision(m->img, c->precision)) < 0 ||
+	    (rc = mm_encoder_set_precision(m->fac, c->precision)) < 0))
+		mm_die("--precision %s: %s", mm_precision_name(c->precision),
+		    mm_errmsg());
 	return done;
 }
 
