@@ -386,7 +386,7 @@ progress(void *arg, int64_t done)
 
 	mm_progress_update(&e->bar, (uint64_t)done);
 	if (e->said || mm_verbose < 1 || done <= 0 ||
-	    (el = mm_now() - e->t0) < 2.0)
+	    (el = mm_now() - e->t0) < 0.5)
 		return;
 	e->said = 1;
 	total = el / (double)done * (double)e->rows * e->epochs;
