@@ -127,18 +127,23 @@ fuzz: tests/fuzz/fuzz-stream.c $(FUZZ_SRC)
 		-rss_limit_mb=1024 build-fuzz/corpus tests/fuzz/corpus
 
 # Install the tools and man pages under $(DESTDIR)$(PREFIX).
+# The Python reader goes to share/mmib/python (add it to PYTHONPATH:
+# `import mts`), the stream spec beside it.
 install: $(TOOLS)
-	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmib/python
 	cp $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	for m in $(MANS); do s=$${m##*.}; \
 		mkdir -p $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 		cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	cp formats/mts.py $(DESTDIR)$(PREFIX)/share/mmib/python/
+	cp formats/stream.md $(DESTDIR)$(PREFIX)/share/mmib/
 
 # Remove what install put in place.
 uninstall:
 	rm -f $(TOOLS:$(BIN)/%=$(DESTDIR)$(PREFIX)/bin/%)
 	for m in $(MANS); do s=$${m##*.}; \
 		rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
+	rm -rf $(DESTDIR)$(PREFIX)/share/mmib
 
 # Remove build products (not runs/ or results/ of the pipelines).
 clean:
