@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 54
+plan 58
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -214,4 +214,19 @@ else
 fi
 run_cmd mmib-train --image-encoder resnet8 --precision bf16 --epochs 1 "$TMP/tr.mts" -o "$TMP/bfr.mts"
 [ "$RC" -ne 0 ] && [ ! -e "$TMP/bfr.mts" ] && [[ "$ERR" == *--precision\ bf16* ]]; ok $? "--precision bf16 with a ResNet: refused with the reason ($ERR)"
+# the log on --resume goes on from the checkpoint's epochs; --log naming an
+# input is refused before anything is written
+T=(mmib-train -q --image-encoder mlp-flatten:16/8 -s 1 "$TMP/tr.mts")
+"${T[@]}" --epochs 2 --checkpoint --log "$TMP/c.log" -o "$TMP/c.mts" &&
+cp "$TMP/c.mts" "$TMP/c1.mts" &&
+"${T[@]}" --epochs 4 --resume "$TMP/c.mts" --log "$TMP/c.log" -o "$TMP/c.mts" &&
+"${T[@]}" --epochs 4 --log "$TMP/s.log" -o "$TMP/s.mts"
+ok $? "checkpoint, resume and a straight run"
+is "$(cut -f1-7 "$TMP/c.log")" "$(cut -f1-7 "$TMP/s.log")" "a resumed run's log holds every epoch, as a straight run's"
+printf 'something else\n' > "$TMP/other.log"
+run_cmd "${T[@]}" --epochs 4 --resume "$TMP/c1.mts" --log "$TMP/other.log" -o "$TMP/c2.mts"
+like "$ERR" "other.log: not this run's log" "--resume onto another log: refused"
+cp "$TMP/tr.mts" "$TMP/tr2.mts"
+run_cmd mmib-train -q --image-encoder mlp-flatten:16/8 --epochs 1 --log "$TMP/tr2.mts" "$TMP/tr2.mts" -o "$TMP/m8.mts"
+[ "$RC" -ne 0 ] && cmp -s "$TMP/tr.mts" "$TMP/tr2.mts"; ok $? "--log naming the training data: refused, the data intact"
 done_testing

@@ -3,7 +3,9 @@
  * or SigLIP (plus an optional alignment regulariser) on a paired stream.
  */
 #include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint.h"
@@ -402,6 +404,38 @@ progress(void *arg, int64_t done)
 		    total / 3600, e->epochs);
 }
 
+/* The log: a new one with its header, or, when resuming and the file
+ * exists with the same header, the same file continued (the epochs before
+ * the checkpoint stay). */
+static FILE *
+open_log(const struct opts *op, const struct mm_model *m)
+{
+	char *want = NULL, line[1024];
+	size_t wl = 0;
+	FILE *f, *mem;
+
+	if (op->resume && (f = fopen(op->log, "r")) != NULL) {
+		int have = fgets(line, sizeof line, f) != NULL;
+		fclose(f);
+		if (have) {
+			if (!(mem = open_memstream(&want, &wl)) ||
+			    mm_train_log_header(mem, m->obj) < 0 ||
+			    fclose(mem) != 0)
+				mm_die("out of memory");
+			if (strcmp(line, want))
+				mm_die("%s: not this run's log (its header "
+				    "differs): name a new --log", op->log);
+			free(want);
+			if (!(f = fopen(op->log, "a")))
+				mm_die("%s: %s", op->log, strerror(errno));
+			return f;
+		}
+	}
+	if (!(f = fopen(op->log, "w")) || mm_train_log_header(f, m->obj) < 0)
+		mm_die("%s: cannot write the log", op->log);
+	return f;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,8 +456,15 @@ main(int argc, char **argv)
 	parse(&op, argc, argv);
 	/* a model that cannot be written should fail now, not after hours */
 	mm_out_check(op.cli.out);
-	if (op.log)
+	if (op.log) {
 		mm_out_check(op.log);
+		if (mm_same_path(op.log, op.cli.out) ||
+		    mm_same_path(op.log, op.train) ||
+		    mm_same_path(op.log, op.test) ||
+		    mm_same_path(op.log, op.resume) ||
+		    mm_same_path(op.log, op.init))
+			mm_die("%s: --log names an input or the output", op.log);
+	}
 	mm_blas_threads(op.cli.threads);
 	load(&tr, op.train);
 	arch(&op, &tr, &a, sinit);
@@ -448,9 +489,8 @@ main(int argc, char **argv)
 	mm_note("%s + %s, code %d, %zu parameters, %lld pairs of %dx%dx%d "
 	    "images and %d-d factors", a.img_spec, a.fac_spec, a.code,
 	    mm_model_nparams(&model), (long long)tr.N, tr.C, tr.H, tr.W, tr.D);
-	if (op.log && (!(logf = fopen(op.log, "w")) ||
-	    mm_train_log_header(logf, model.obj) < 0))
-		mm_die("%s: cannot write the log", op.log);
+	if (op.log)
+		logf = open_log(&op, &model);
 
 	for (epoch = first; epoch < op.cfg.epochs; epoch++) {
 		t0 = mm_now();
