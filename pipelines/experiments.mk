@@ -360,7 +360,7 @@ demo: mm-deps
 		d,$(DATASETS),$(MISSING_$d))), seed(s) $(MSI_SEEDS), T = $(TEMPS)$(if \
 		$(strip $(DEPTHS)), and depths $(DEPTHS) at T = $(DEPTH_TEMP)): $(words \
 		$(MSI_ROWS)) runs, $(words $(filter-out $(wildcard $(MSI_ROWS)),$(MSI_ROWS))) to train$(if \
-		$(filter quick,$(PROFILE)), (about 10 s of a core each))"
+		$(filter quick,$(PROFILE)), (some 10-20 s each on a laptop core))"
 	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(DEMO_JOBS)) \
 		$(RESULTS)/demo/report.txt MM_DEMO=1
 	@cat $(RESULTS)/demo/report.txt
