@@ -18,8 +18,13 @@ tag=${3:?usage: progress.sh LIST ROW TAG [JOBS]}
 jobs=${4:-1}
 [ -r "$list" ] || { echo "progress.sh: $list: no list of runs" >&2; exit 1; }
 # runs finished after this one (at once, with make -j) are not counted, so
-# that two runs finishing together get distinct numbers
-newer=$(tr '\n' '\0' < "$list" | xargs -0 sh -c 'find "$@" -prune -newer "$0" 2>/dev/null' "$row" | wc -l)
+# that two runs finishing together get distinct numbers: later modification
+# time, or the same time and a later name
+newer=$( { stat -c '%.9Y %n' "$row"; tr '\n' '\0' < "$list" |
+	xargs -0 stat -c '%.9Y %n' 2>/dev/null; } | awk '
+	NR == 1 { t = $1; n = $2; next }
+	$1 > t || ($1 == t && $2 > n) { c++ }
+	END { print c + 0 }')
 awk -v row="$row" -v tag="$tag" -v jobs="$jobs" -v newer="$newer" '
 function secs(f,    s, line, a, r) {
 	s = 0; r = 0
