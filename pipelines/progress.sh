@@ -18,10 +18,10 @@ tag=${3:?usage: progress.sh LIST ROW TAG [JOBS]}
 jobs=${4:-1}
 [ -r "$list" ] || { echo "progress.sh: $list: no list of runs" >&2; exit 1; }
 # runs finished after this one (at once, with make -j) are not counted, so
-# that two runs finishing together get distinct numbers: later modification
-# time, or the same time and a later name
-newer=$( { stat -c '%.9Y %n' "$row"; tr '\n' '\0' < "$list" |
-	xargs -0 stat -c '%.9Y %n' 2>/dev/null; } | awk '
+# that two runs finishing together get distinct numbers: a later modification
+# time, or the same time (clocks are coarse) and a larger inode number
+newer=$( { stat -c '%.9Y %i' "$row"; tr '\n' '\0' < "$list" |
+	xargs -0 stat -c '%.9Y %i' 2>/dev/null; } | awk '
 	NR == 1 { t = $1; n = $2; next }
 	$1 > t || ($1 == t && $2 > n) { c++ }
 	END { print c + 0 }')
