@@ -17,15 +17,16 @@ row=${2:?usage: progress.sh LIST ROW TAG [JOBS]}
 tag=${3:?usage: progress.sh LIST ROW TAG [JOBS]}
 jobs=${4:-1}
 [ -r "$list" ] || { echo "progress.sh: $list: no list of runs" >&2; exit 1; }
-# runs finished after this one (at once, with make -j) are not counted, so
-# that two runs finishing together get distinct numbers: a later modification
-# time, or the same time (clocks are coarse) and a larger inode number
-newer=$( { stat -c '%.9Y %i' "$row"; tr '\n' '\0' < "$list" |
+# k: the listed rows that exist and are not newer than this one, in one
+# look (stat) at the list, so that runs finishing together get distinct
+# numbers: newer means a later modification time, or the same time (the
+# file clock is coarse) and a larger inode number
+k=$( { stat -c '%.9Y %i' "$row"; tr '\n' '\0' < "$list" |
 	xargs -0 stat -c '%.9Y %i' 2>/dev/null; } | awk '
 	NR == 1 { t = $1; n = $2; next }
-	$1 > t || ($1 == t && $2 > n) { c++ }
+	$1 < t || ($1 == t && $2 <= n) { c++ }
 	END { print c + 0 }')
-awk -v row="$row" -v tag="$tag" -v jobs="$jobs" -v newer="$newer" '
+awk -v row="$row" -v tag="$tag" -v jobs="$jobs" -v k="$k" '
 function secs(f,    s, line, a, r) {
 	s = 0; r = 0
 	while ((r = (getline line < f)) > 0) { split(line, a, "\t"); s += a[2] }
@@ -41,7 +42,6 @@ $0 != "" {
 	n++
 	if ((getline x < $0) < 0) next
 	close($0)
-	k++
 	d = $0; sub(/[^\/]*$/, "", d)
 	s = secs(d "times.tsv")
 	if (s > 0) { tot += s; nt++ }
@@ -49,7 +49,6 @@ $0 != "" {
 END {
 	d = row; sub(/[^\/]*$/, "", d)
 	s = secs(d "times.tsv")
-	k -= newer
 	line = sprintf("[%d/%d] %s: %s", k, n, tag, s >= 0 ? dur(s) : "(time not recorded)")
 	if (k >= n) line = line ", done"
 	else if (nt > 0) {
