@@ -295,6 +295,21 @@ mm_in_close(FILE *f)
 		fclose(f);
 }
 
+/* The directory part of path into dir (cap bytes): "." for a bare name,
+ * "/" for a name in the root.  -1 when it does not fit. */
+static int
+dir_of(const char *path, char *dir, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return snprintf(dir, cap, ".") < (int)cap ? 0 : -1;
+	if (slash == path)
+		return snprintf(dir, cap, "/") < (int)cap ? 0 : -1;
+	return snprintf(dir, cap, "%.*s", (int)(slash - path), path) <
+	    (int)cap ? 0 : -1;
+}
+
 /* path with its directory part resolved, into buf (cap bytes) */
 static void
 resolve_dir(const char *path, char *buf, size_t cap)
@@ -302,9 +317,8 @@ resolve_dir(const char *path, char *buf, size_t cap)
 	const char *slash = strrchr(path, '/');
 	char dir[PATH_MAX], *r;
 
-	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1,
-	    slash ? (slash == path ? "/" : path) : ".");
-	if ((r = realpath(dir, NULL)) == NULL) {
+	if (dir_of(path, dir, sizeof dir) < 0 ||
+	    (r = realpath(dir, NULL)) == NULL) {
 		snprintf(buf, cap, "%s", path);
 		return;
 	}
@@ -317,7 +331,6 @@ resolve_dir(const char *path, char *buf, size_t cap)
 void
 mm_out_check(const char *path)
 {
-	const char *slash;
 	char dir[PATH_MAX];
 	struct stat st;
 
@@ -325,9 +338,7 @@ mm_out_check(const char *path)
 		return;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		mm_die("%s: is a directory", path);
-	slash = strrchr(path, '/');
-	if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) :
-	    1, slash ? (slash == path ? "/" : path) : ".") >= (int)sizeof dir)
+	if (dir_of(path, dir, sizeof dir) < 0)
 		mm_die("%s: path too long", path);
 	if (access(dir, W_OK | X_OK) != 0)
 		mm_die("%s: %s", path, strerror(errno));

@@ -9,6 +9,7 @@
 
 #include "emb.h"
 #include "err.h"
+#include "le.h"
 #include "stream.h"
 
 void
@@ -28,27 +29,36 @@ mm_emb_free(struct mm_emb *e)
 	mm_emb_init(e);
 }
 
+/* Room in *buf (rows of rowbytes, *cap of them) for need rows, doubling. */
+static int
+grow(void **buf, int64_t need, int64_t *cap, size_t rowbytes)
+{
+	int64_t nc = *cap ? *cap : 1024;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	if (!(p = realloc(*buf, (size_t)nc * rowbytes)))
+		return mm_err(MM_ENOMEM, "out of memory reading embeddings");
+	*buf = p;
+	*cap = nc;
+	return 0;
+}
+
 /* Append the rows of tensor rec to *buf (rows so far: have). */
 static int
 append_rows(void **buf, int64_t have, int64_t *cap, const struct mm_record
     *rec, size_t rowbytes)
 {
 	int64_t rows = mm_record_rows(rec);
+	int rc;
 
 	if (rows == 0)
 		return 0;   /* an empty batch: nothing to copy (data may be NULL) */
-	if (have + rows > *cap) {
-		int64_t nc = *cap ? *cap : 1024;
-		void *p;
-		while (nc < have + rows)
-			nc *= 2;
-		p = realloc(*buf, (size_t)nc * rowbytes);
-		if (!p)
-			return mm_err(MM_ENOMEM, "out of memory reading "
-			    "embeddings");
-		*buf = p;
-		*cap = nc;
-	}
+	if ((rc = grow(buf, have + rows, cap, rowbytes)) < 0)
+		return rc;
 	memcpy((char *)*buf + (size_t)have * rowbytes, rec->data,
 	    (size_t)rows * rowbytes);
 	return 0;
@@ -62,23 +72,14 @@ append_i64(int32_t **buf, int64_t have, int64_t *cap,
 {
 	int64_t rows = mm_record_rows(rec), i;
 	const unsigned char *p = rec->data;
+	int rc;
 
 	if (rows == 0)
 		return 0;
-	if (have + rows > *cap) {
-		int64_t nc = *cap ? *cap : 1024;
-		int32_t *q;
-		while (nc < have + rows)
-			nc *= 2;
-		if (!(q = realloc(*buf, (size_t)nc * F * sizeof *q)))
-			return mm_err(MM_ENOMEM, "out of memory reading "
-			    "classes");
-		*buf = q;
-		*cap = nc;
-	}
+	if ((rc = grow((void **)buf, have + rows, cap, sizeof(int32_t) * F)) < 0)
+		return rc;
 	for (i = 0; i < rows * F; i++) {
-		int64_t v;
-		memcpy(&v, p + 8 * i, 8);   /* little-endian hosts only */
+		int64_t v = (int64_t)mm_le64(p + 8 * i);
 		if (v < INT32_MIN || v > INT32_MAX)
 			return mm_err(MM_EFORMAT, "'classes' value %lld does "
 			    "not fit 32 bits", (long long)v);
