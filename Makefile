@@ -128,9 +128,16 @@ fuzz: tests/fuzz/fuzz-stream.c $(FUZZ_SRC)
 
 # Install the tools and man pages under $(DESTDIR)$(PREFIX).
 # The Python reader goes to share/mmib/python (add it to PYTHONPATH:
-# `import mts`), the stream spec beside it.
+# `import mts`), the stream spec beside it; the experiments to
+# share/mmib/experiments.mk (make -f it in any directory) with their
+# scripts in share/mmib/pipelines.
+PIPE_FILES := pipelines/experiments.mk $(wildcard pipelines/*.sh pipelines/*.awk pipelines/*.gp)
 install: $(TOOLS)
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmib/python
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmib/python \
+		$(DESTDIR)$(PREFIX)/share/mmib/pipelines
+	cp $(PIPE_FILES) $(DESTDIR)$(PREFIX)/share/mmib/pipelines/
+	cp pipelines/installed.make $(DESTDIR)$(PREFIX)/share/mmib/experiments.mk
+	cp tools/deps.sh $(DESTDIR)$(PREFIX)/share/mmib/deps.sh
 	cp $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	for m in $(MANS); do s=$${m##*.}; \
 		mkdir -p $(DESTDIR)$(PREFIX)/share/man/man$$s; \

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "gen.h"
 #include "h5.h"
+#include "pool.h"
 #include "stream.h"
 #include "source-impl.h"
 #include "zip.h"
@@ -325,25 +326,56 @@ static const struct mm_source_kind *const file_kinds[] = {
 };
 #define NKINDS ((int)(sizeof file_kinds / sizeof file_kinds[0]))
 
+/* One batch to render: pieces of RENDER_PIECE rows handed out in turn. */
+#define RENDER_PIECE 16
+struct render_job {
+	struct mm_source *s;
+	const int64_t *rows;
+	int64_t k;
+	uint8_t *img;           /* (k, C, 64, 64) */
+	int next;
+};
+
+static void
+render_piece(void *arg, int tid)
+{
+	struct render_job *j = arg;
+	const struct mm_dataset *ds = j->s->ds;
+	size_t isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
+	void *ctx = tid ? j->s->tctx[tid - 1] : j->s->ctx;
+	int pieces = (int)((j->k + RENDER_PIECE - 1) / RENDER_PIECE), p;
+	int32_t cls[MM_MAXFACTORS];
+	int64_t i, end;
+
+	while ((p = mm_pool_next(j->s->pool, &j->next)) < pieces) {
+		end = (int64_t)(p + 1) * RENDER_PIECE;
+		for (i = (int64_t)p * RENDER_PIECE; i < end && i < j->k; i++) {
+			mm_gen_classes(ds, j->rows[i], cls);
+			ds->render(ctx, cls, j->img + i * isz);
+		}
+	}
+}
+
 static int
 render_read(struct mm_source *s, const int64_t *rows, int64_t k,
     uint8_t *img)
 {
-	const struct mm_dataset *ds = s->ds;
-	size_t isz = (size_t)ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
-	int32_t cls[MM_MAXFACTORS];
-	int64_t i;
+	struct render_job j = { s, rows, k, img, 0 };
 
-	for (i = 0; i < k; i++) {
-		mm_gen_classes(ds, rows[i], cls);
-		ds->render(s->ctx, cls, img + i * isz);
-	}
+	mm_pool_run(s->pool, render_piece, &j);
 	return 0;
 }
 
 static void
 render_close(struct mm_source *s)
 {
+	int t;
+
+	for (t = 0; s->tctx && t < mm_pool_threads(s->pool) - 1; t++)
+		if (s->tctx[t])
+			s->ds->fini(s->tctx[t]);
+	free(s->tctx);
+	mm_pool_free(s->pool);
 	if (s->ctx && s->ds)
 		s->ds->fini(s->ctx);
 }
@@ -351,6 +383,26 @@ render_close(struct mm_source *s)
 static const struct mm_source_kind render_kind = {
 	"render", NULL, NULL, render_read, render_close,
 };
+
+int
+mm_source_threads(struct mm_source *s, int T)
+{
+	int t;
+
+	if (s->kind != &render_kind || T < 2 || s->pool)
+		return 0;
+	/* without a pool (T = 1, or no threads to be had) the caller
+	 * renders alone */
+	if (!(s->pool = mm_pool_new(T)))
+		return 0;
+	T = mm_pool_threads(s->pool);
+	if (!(s->tctx = calloc((size_t)T - 1, sizeof *s->tctx)))
+		return mm_err(MM_ENOMEM, "out of memory");
+	for (t = 0; t < T - 1; t++)
+		if (!(s->tctx[t] = s->ds->init()))
+			return mm_err(MM_ENOMEM, "out of memory");
+	return 0;
+}
 
 int
 mm_source_render(struct mm_source *s, const struct mm_dataset *ds)
@@ -479,6 +531,7 @@ mm_gen_defaults(struct mm_gen_config *c)
 	c->n = MM_GEN_SAMPLES;
 	c->frac = MM_GEN_TRAIN_FRACTION;
 	c->batch = 512;
+	c->threads = 1;
 }
 
 /* mm_err() with the current detail after a prefix (the detail buffer
@@ -513,8 +566,9 @@ open_dataset(struct mm_gen_run *g, const struct mm_gen_config *c)
 		    "shapes3d|mpi3d (see --list) or --from FILE");
 	if (c->from)
 		rc = mm_source_file(&g->src, c->from, ds);
-	else
-		rc = mm_source_render(&g->src, ds);
+	else if ((rc = mm_source_render(&g->src, ds)) >= 0 &&
+	    (rc = mm_source_threads(&g->src, c->threads)) < 0)
+		mm_source_close(&g->src);
 	if (rc < 0)
 		return rc;  /* the detail names the file */
 	g->ds = g->src.ds;

@@ -105,6 +105,8 @@ struct mm_source {
 	int seekable;
 	int64_t next_row;       /* forward-only sources: rows before this are gone */
 	void *ctx;              /* renderer tables */
+	struct mm_pool *pool;   /* renderer: threads beyond the caller's, */
+	void **tctx;            /* each with its own tables, or NULL */
 	const struct mm_source_kind *kind;   /* lib/source-impl.h */
 	/* file sources */
 	void *file;             /* struct mm_zip_member * or struct mm_h5 * */
@@ -115,6 +117,9 @@ struct mm_source {
 
 /* The renderer of ds. */
 int mm_source_render(struct mm_source *s, const struct mm_dataset *ds);
+/* Render on T threads (a file source ignores it); an image depends only on
+ * its factors, so the output does not depend on T. */
+int mm_source_threads(struct mm_source *s, int T);
 /* A published file; ds may be NULL to detect the dataset from the file
  * (the npz member names, or the .h5 dataset).  Refuses a file whose row
  * count is not the known grid, naming both. */
@@ -148,6 +153,7 @@ struct mm_gen_config {
 	long long n, seed;
 	double frac;            /* training fraction of the sample */
 	long batch;             /* rows per batch */
+	int threads;            /* rendering threads (1) */
 };
 /* MM_GEN_SAMPLES rows, MM_GEN_TRAIN_FRACTION, seed 0, batches of 512,
  * part "all", every factor essence, render. */

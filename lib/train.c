@@ -38,6 +38,40 @@ mm_protocol_find(const char *dataset)
 	return &protocol[0];
 }
 
+/* reference/quick-profile.md (the pipelines' PROFILE=quick) and
+ * protocol.md; the first line is mmib-train's default. */
+static const struct mm_profile profile[] = {
+	{ "quick", "mlp-flatten:512,256/64", 10,
+	    "mlp-flatten:512,256/64, 10 epochs: minutes (default)" },
+	{ "paper", NULL, 50,
+	    "the protocol's encoder (resnet20), 50 epochs: hours on 2 cores" },
+};
+#define NPROFILE ((int)(sizeof profile / sizeof profile[0]))
+
+const struct mm_profile *
+mm_profile_at(int i)
+{
+	return i >= 0 && i < NPROFILE ? &profile[i] : NULL;
+}
+
+const struct mm_profile *
+mm_profile_find(const char *name)
+{
+	char names[128];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < NPROFILE; i++)
+		if (!strcmp(name, profile[i].name))
+			return &profile[i];
+	for (i = 0; i < NPROFILE && n < sizeof names; i++)
+		n += snprintf(names + n, sizeof names - n, "%s%s",
+		    i == 0 ? "" : i == NPROFILE - 1 ? " or " : ", ",
+		    profile[i].name);
+	mm_err(MM_EINVAL, "'%s' is not %s", name, names);
+	return NULL;
+}
+
 void
 mm_train_defaults(struct mm_train_config *c)
 {

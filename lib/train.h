@@ -42,6 +42,23 @@ const struct mm_protocol *mm_protocol_at(int i);
 /* The line for dataset (may be NULL); never NULL. */
 const struct mm_protocol *mm_protocol_find(const char *dataset);
 
+/* ---- presets (mmib-train --profile) ----
+ * What decides a run's length, by name: "quick" (the pipelines'
+ * PROFILE=quick: a small mlp-flatten encoder, 10 epochs, minutes) and
+ * "paper" (reference/protocol.md: the protocol's encoder, 50 epochs,
+ * hours).  image_encoder NULL: the protocol's line for the data.  An
+ * option given on the command line overrides its preset value. */
+struct mm_profile {
+	const char *name;
+	const char *image_encoder;      /* --image-encoder, or NULL */
+	int epochs;                     /* --epochs */
+	const char *about;              /* one line for -h */
+};
+/* Line i (0 is the default), or NULL past the end. */
+const struct mm_profile *mm_profile_at(int i);
+/* The preset called name, or NULL with the error recorded. */
+const struct mm_profile *mm_profile_find(const char *name);
+
 /* ---- settings ---- */
 struct mm_train_config {
 	int batch;                 /* rows per step (128) */

@@ -38,6 +38,10 @@
 
 # Prefix of every tool invocation: empty, or e.g. 'srun -n1 -c1 --quiet'.
 RUN ?=
+# Where the pipelines' scripts are, and the dependency check (the checkout's;
+# an installed copy, share/mmib/experiments.mk, sets its own).
+MM_PIPE ?= pipelines
+MM_DEPS ?= tools/deps.sh
 # quick (default): small image encoder, 10 epochs; paper: the published setup.
 PROFILE ?= quick
 RUNS ?= runs
@@ -180,7 +184,7 @@ mm_runname = $1 s$2 $3 $4 T=$5 b=$6$(if $(filter-out infonce,$(OBJECTIVE)), $(OB
 # directory (flock: a second make in the same tree waits, then finds the file
 # made), its output through a unique temporary (-s, @TMP@), its tool's lines
 # tagged (-t), the command echoed with V=1.
-mm_step = V='$(V)' bash pipelines/step.sh
+mm_step = V='$(V)' bash $(MM_PIPE)/step.sh
 # make's -j, for the estimate of the time left
 mm_jobs = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
 mm_threads = -t $(THREADS)
@@ -205,7 +209,7 @@ endef
 define mm_run_rules
 $7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN) $(MM_INFO)
 	@$$(mm_step) -q -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
-		env MMIB_INFO=$(MM_INFO) bash pipelines/train.sh $$(@D) $$< -- \
+		env MMIB_INFO=$(MM_INFO) bash $(MM_PIPE)/train.sh $$(@D) $$< -- \
 		$$(RUN) $(MM_TRAIN) $$(QUIET) $$(mm_threads) --image-encoder $(call mm_imgspec,$4,$1) \
 		--factor-encoder $(call mm_facspec,$1) --objective $(OBJECTIVE) $(call mm_tempopt,$5) \
 		--beta $6 --epochs $(EPOCHS) --step-size $(STEP) --gamma $(GAMMA) \
@@ -221,9 +225,9 @@ $7/probe.tsv: $7/emb-train.mts $7/emb-test.mts | $(MM_PROBE)
 $7/align.tsv: $7/emb-test.mts | $(MM_ALIGN)
 	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
 		$$(RUN) $(MM_ALIGN) $$(QUIET) -o $$@ $$<
-$7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts pipelines/row.sh | $(MM_INFO)
+$7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts $(MM_PIPE)/row.sh | $(MM_INFO)
 	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
-		env MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 \
+		env MMIB_INFO=$(MM_INFO) sh $(MM_PIPE)/row.sh dataset=$1 n=$(N) seed=$2 \
 		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
 		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
 		factor_spec=$(call mm_facspec,$1) objective=$(OBJECTIVE) temperature=$5 \
@@ -232,14 +236,14 @@ $7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts pipelines/row.sh | $(MM_INFO)
 		lr=$(LR) batch=$(BATCH) train_opts='$(strip $(TRAIN_OPTS))' \
 		unlearnable=$(UNLEARNABLE_$1) model=$$(@D)/model.mts \
 		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv
-	@$$(if $$(MM_LIST_FILE),sh pipelines/progress.sh $$(MM_LIST_FILE) $$@ \
+	@$$(if $$(MM_LIST_FILE),sh $(MM_PIPE)/progress.sh $$(MM_LIST_FILE) $$@ \
 		'$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$(mm_jobs))
 endef
 
 # A training curve on request: make runs/train/.../curve.png
-$(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts pipelines/curve.gp
+$(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts $(MM_PIPE)/curve.gp
 	@$(mm_step) $@ $^ -- gnuplot -e "logfile='$(@D)/log.tsv'; outfile='@TMP@'; title='$*'" \
-		pipelines/curve.gp
+		$(MM_PIPE)/curve.gp
 
 # mm_run: define a run's rules (and its data's) once; expands to its row.tsv.
 # mm_run_once has the run's directory as $7; mm_data likewise for the data.
@@ -263,8 +267,8 @@ mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
 #   make NAME      the report (printed), make NAME-curves
 # report.sh and plot.sh have its section (case NAME).
 MM_OUT_VARS :=
-MM_RESULT_DEPS := pipelines/report.sh pipelines/plot.sh pipelines/agg.awk \
-	pipelines/corr.awk pipelines/where.awk $(wildcard pipelines/*.gp)
+MM_RESULT_DEPS := $(MM_PIPE)/report.sh $(MM_PIPE)/plot.sh $(MM_PIPE)/agg.awk \
+	$(MM_PIPE)/corr.awk $(MM_PIPE)/where.awk $(wildcard $(MM_PIPE)/*.gp)
 define mm_experiment
 MM_OUT_VARS += $2_OUT
 $2_OUT ?= $$(RESULTS)/$1
@@ -279,7 +283,7 @@ $$($2_OUT)/runs.list: mm-force
 # every run after its list (progress lines count from it), which it knows
 $$($2_ROWS): | $$($2_OUT)/runs.list
 $$($2_OUT)/summary.tsv: MM_LIST_FILE = $$($2_OUT)/runs.list
-$$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) pipelines/tsvcat.awk
+$$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) $(MM_PIPE)/tsvcat.awk
 	$$(mm_summary)
 $$($2_OUT)/report.txt: MM_EXP = $1
 $$($2_OUT)/report.txt: $$($2_OUT)/summary.tsv $$(MM_RESULT_DEPS) | mm-deps
@@ -310,14 +314,14 @@ endef
 # The summary reads the list itself (tsvcat.awk -v list=): a missing or empty
 # list, or a listed row that is missing or empty, is an error.
 define mm_summary
-@$(mm_step) -s $@ $^ -- awk -v list=$(@D)/runs.list -f pipelines/tsvcat.awk
+@$(mm_step) -s $@ $^ -- awk -v list=$(@D)/runs.list -f $(MM_PIPE)/tsvcat.awk
 endef
 # Report and plots (report.sh and plot.sh; gnuplot scripts pipelines/*.gp),
 # under the lock of the results directory.
 define mm_report
 @$(mm_step) -s $@ $^ -- env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) \
-	PROFILE=$(PROFILE) sh pipelines/report.sh $(MM_EXP) $<
-@flock $(@D)/.lock env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
+	PROFILE=$(PROFILE) sh $(MM_PIPE)/report.sh $(MM_EXP) $<
+@flock $(@D)/.lock env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh $(MM_PIPE)/plot.sh $(MM_EXP) $< $(@D)
 endef
 
 # ---- the experiments -------------------------------------------------------
@@ -355,20 +359,20 @@ figures:
 # replaces the demo's, and the message says what will run.
 DEMO_JOBS ?= 2
 demo: mm-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory all
 	@echo "demo: remove-msi on $(DATASETS), missing $(or $(MISSING),$(foreach \
 		d,$(DATASETS),$(MISSING_$d))), seed(s) $(MSI_SEEDS), T = $(TEMPS)$(if \
 		$(strip $(DEPTHS)), and depths $(DEPTHS) at T = $(DEPTH_TEMP)): $(words \
 		$(MSI_ROWS)) runs, $(words $(filter-out $(wildcard $(MSI_ROWS)),$(MSI_ROWS))) to train$(if \
 		$(filter quick,$(PROFILE)), (some 10-20 s each on a laptop core))"
-	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(DEMO_JOBS)) \
+	@$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(DEMO_JOBS)) \
 		$(RESULTS)/demo/report.txt MM_DEMO=1
 	@cat $(RESULTS)/demo/report.txt
 	@echo "demo: summary, report and plots in $(RESULTS)/demo/"
 
 # Dependencies of the pipelines (gnuplot for the plots), installed as root.
 mm-deps:
-	@$(if $(filter 1,$(PIPE_DEPS)),sh tools/deps.sh run,:)
+	@$(if $(filter 1,$(PIPE_DEPS)),sh $(MM_DEPS) run,:)
 
 mm-force:
 

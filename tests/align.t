@@ -34,7 +34,7 @@ like "$ERR" "-t: '0' is not" "-t 0 refused"
 
 run_cmd mmib-align "$R/align_codes.mts"
 is "$(cut -f1,2 "$TMP/.out" | tr '\t\n' ' ')" "metric k cka - cka_unbiased - svcca - cosine - gap - mutual_knn 1 cycle_knn 1 recall_img2fac 1 recall_fac2img 1 mutual_knn 5 cycle_knn 5 cknna 5 recall_img2fac 5 recall_fac2img 5 " "default -k 1,5; rows in a fixed order"
-mmib-align -n -k 1,5,10 "$R/align_codes.mts" > "$TMP/n.tsv"
+mmib-align --normalize -k 1,5,10 "$R/align_codes.mts" > "$TMP/n.tsv"
 is "$(cmp_tsv "$TMP/n.tsv" "$R/align_codes_expected.tsv" 1e-5)" "" "--normalize on unit rows changes nothing"
 run_cmd mmib-align --format json -k 2 "$R/align_cont.mts"
 like "$(cat "$TMP/.out")" '^\{"rows": 300, "metrics": \[' "--format json: header"

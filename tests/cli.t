@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info mmib-train"
-plan $((7 + 6 * 7 + 4 + 9))
+plan $((7 + 6 * 7 + 5 + 9 + 28))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
@@ -49,7 +49,7 @@ fi
 
 # a forgotten input operand: standard input is the terminal, refused at once
 # instead of waiting on the keyboard (timeout: a hang fails, not blocks)
-for c in "mmib-info" "mmib-align" "mmib-train -o $TMP/m.mts" "mmib-probe --train $MMIB_TOP/tests/ref/probe_train.mts"; do
+for c in "mmib-info" "mmib-align" "mmib-train -o $TMP/m.mts" "mmib-probe --train $MMIB_TOP/tests/ref/probe_train.mts" "mmib-encode -m $MMIB_TOP/tests/ref/step.mts"; do
 	set -- $c
 	if command -v script >/dev/null 2>&1; then
 		out=$(timeout 20 script -qec "$(command -v $1) ${c#$1}" /dev/null 2>&1 < /dev/null)
@@ -58,6 +58,54 @@ for c in "mmib-info" "mmib-align" "mmib-train -o $TMP/m.mts" "mmib-probe --train
 		skip "script(1) not available"
 	fi
 done
+
+# One spelling per meaning (mmib(7), COMMON OPTIONS): -t threads in every
+# tool that computes, with the same output; -z a zstd stream; --format json
+# for every table or listing; -v says more, -q nothing
+R=$MMIB_TOP/tests/ref
+zmagic() { od -An -tx1 -N4 "$1" | tr -d ' '; }
+mmib-gen -q -d shapes3d -n 200 -s 4 --part train -o "$TMP/g1.mts" &&
+	mmib-gen -q -d shapes3d -n 200 -s 4 --part train -t 2 -o "$TMP/g2.mts" &&
+	cmp -s "$TMP/g1.mts" "$TMP/g2.mts"; ok $? "mmib-gen -t 2: the same stream as -t 1"
+mmib-gen -q -d dsprites -n 200 -s 4 --part train -o "$TMP/d.mts" &&
+	mmib-gen -q -d dsprites -n 200 -s 4 --part test -o "$TMP/dt.mts" &&
+	mmib-train -q -t 2 --image-encoder mlp-flatten:16/8 --epochs 1 "$TMP/d.mts" -o "$TMP/cm.mts"
+ok $? "mmib-train -t 2"
+mmib-encode -q -t 2 -m "$TMP/cm.mts" "$TMP/d.mts" -o "$TMP/e1.mts" &&
+	mmib-encode -q -t 2 -m "$TMP/cm.mts" "$TMP/dt.mts" -o "$TMP/e2.mts"
+ok $? "mmib-encode -t 2"
+run_cmd mmib-probe -q -t 2 --train "$TMP/e1.mts" "$TMP/e2.mts"
+ok $RC "mmib-probe -t 2"
+mmib-align -q "$R/align_cont.mts" > "$TMP/a1.tsv" &&
+	mmib-align -q -t 2 "$R/align_cont.mts" > "$TMP/a2.tsv" &&
+	cmp -s "$TMP/a1.tsv" "$TMP/a2.tsv"; ok $? "mmib-align -t 2: the same table as -t 1"
+mmib-gen -q -z -d dsprites -n 40 -o "$TMP/z.mts"
+is "$(zmagic "$TMP/z.mts")" 28b52ffd "mmib-gen -z: a zstd stream"
+mmib-encode -q -z -m "$TMP/cm.mts" "$TMP/d.mts" -o "$TMP/ez.mts"
+is "$(zmagic "$TMP/ez.mts")" 28b52ffd "mmib-encode -z: a zstd stream"
+mmib-info -c "$TMP/z.mts" "$TMP/ez.mts"; ok $? "... both read back whole"
+for c in "mmib-info --format json $TMP/z.mts" "mmib-info --format json -l $TMP/z.mts" \
+	"mmib-gen --list --format json" "mmib-probe --format json --train $TMP/e1.mts $TMP/e2.mts" \
+	"mmib-align --format json $R/align_cont.mts"; do
+	run_cmd $c
+	like "$RC:$(head -c 2 "$TMP/.out")$(tail -c 3 "$TMP/.out")" '^0:\{"\]\}$' "${c%% $TMP*}: one JSON object"
+done
+is "$(mmib-gen --list | head -1)" "dataset	channels	rows	factors	file" "mmib-gen --list: TSV by default"
+for c in "mmib-gen -d dsprites -n 20 -o $TMP/v.mts" "mmib-info -c $TMP/v.mts" \
+	"mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 $TMP/d.mts -o $TMP/vm.mts" \
+	"mmib-encode -m $TMP/cm.mts $TMP/dt.mts -o $TMP/ve.mts" \
+	"mmib-probe --train $TMP/e1.mts $TMP/e2.mts -o $TMP/vp.tsv" \
+	"mmib-align $R/align_cont.mts -o $TMP/va.tsv"; do
+	set -- $c
+	run_cmd "$@" -v
+	like "$RC:$ERR" "^0:$1: " "$1 -v: says what it did"
+	run_cmd "$@" -q
+	is "$RC:$ERR" "0:" "$1 -q: nothing on stderr"
+done
+run_cmd mmib-align -n "$R/align_cont.mts"
+like "$RC:$ERR" "^0:mmib-align: -n is deprecated: use --normalize" "mmib-align -n: still works, with a note"
+mmib-align -q --normalize "$R/align_cont.mts" > "$TMP/n2.tsv"
+cmp -s "$TMP/.out" "$TMP/n2.tsv"; ok $? "... and means --normalize"
 
 # -o through a symbolic link writes its target, and the link stays
 mmib-gen -q -d dsprites -n 16 -o "$TMP/real.mts"

@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 58
+plan 62
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -196,11 +196,24 @@ ok $? "no failed run left a file behind"
 # a long run says so at once, on a terminal or not; a model or log that
 # cannot be written fails before training, not after
 # (waits for the line up to 120 s, however slow the build, then stops it)
-mmib-train "$TMP/tr.mts" -o "$TMP/long.mts" 2> "$TMP/long.err" & pid=$!
+mmib-train --profile paper "$TMP/tr.mts" -o "$TMP/long.mts" 2> "$TMP/long.err" & pid=$!
 for i in $(seq 240); do grep -q "about" "$TMP/long.err" && break; sleep 0.5; done
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
-like "$(cat "$TMP/long.err")" "about [0-9.]+ (min|h) for 50 epochs" "the default (ResNet-20, 50 epochs) states its time"
+like "$(cat "$TMP/long.err")" "about [0-9.]+ (min|h) for 50 epochs .*--profile quick" "--profile paper (ResNet-20, 50 epochs) states its time and the quick way"
 [ ! -e "$TMP/long.mts" ]; ok $? "... and an interrupted run leaves no model"
+# the default is the quick preset (minutes), recorded in the model; an
+# option given overrides its preset value; with every preset value given
+# no profile is recorded
+run_cmd mmib-train -q --epochs 1 "$TMP/tr.mts" -o "$TMP/q.mts"
+info=$(mmib-info "$TMP/q.mts")
+[ "$RC" -eq 0 ] && grep -q "train.profile	quick$" <<< "$info"; ok $? "no options: the quick profile, recorded as train.profile"
+grep -q "model.image_encoder	mlp-flatten:512,256$" <<< "$info" &&
+	grep -q "train.epoch	1$" <<< "$info"; ok $? "quick: mlp-flatten:512,256/64, and --epochs 1 overrides its 10"
+run_cmd mmib-train -q --image-encoder mlp-flatten:16/8 --epochs 1 "$TMP/tr.mts" -o "$TMP/q2.mts"
+info=$(mmib-info "$TMP/q2.mts")
+[ "$RC" -eq 0 ] && ! grep -q "train.profile" <<< "$info"; ok $? "encoder and epochs given: no train.profile"
+run_cmd mmib-train --profile slow "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:mmib-train: --profile: 'slow' is not quick or paper" "an unknown profile is refused"
 run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 "$TMP/tr.mts" -o "$TMP/nodir/m.mts"
 like "$ERR" "nodir/m.mts: No such file or directory" "-o in a missing directory: refused before training"
 run_cmd mmib-train --image-encoder mlp-flatten:16/8 --epochs 1 --log "$TMP/nodir/l.tsv" "$TMP/tr.mts" -o "$TMP/m9.mts"

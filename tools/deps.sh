@@ -2,7 +2,9 @@
 # tools/deps.sh - make sure mmib's dependencies are present.
 #   deps.sh build   compiler, pkg-config and the libraries
 #   deps.sh check   the above plus the test harness (prove), mandoc, zstd
-#                   and gnuplot (the pipeline test draws plots)
+#                   and gnuplot (the pipeline test draws plots); reports
+#                   numpy for the Python reader and reference scripts as
+#                   optional
 #   deps.sh run     the same, for the pipelines
 # Missing packages are installed with apt-get when running as root on
 # Debian/Ubuntu; otherwise the exact command is printed and we fail.
@@ -29,6 +31,19 @@ if [ "$mode" = check ] || [ "$mode" = run ]; then
 	command -v zstd >/dev/null 2>&1 || need zstd
 	# the pipelines' plots (their test draws them too)
 	command -v gnuplot >/dev/null 2>&1 || need gnuplot-nox
+fi
+# Optional: numpy for the Python side (formats/mts.py, the reference
+# scripts tests/ref/*.py that made the committed fixtures); make check does
+# not need it, so it is reported, never installed or required.
+if [ "$mode" = check ]; then
+	# MMIB_PYTHON: another interpreter to check
+	py=${MMIB_PYTHON:-/usr/bin/python3}
+	[ -x "$py" ] || py=$(command -v python3 2>/dev/null)
+	if [ -z "$py" ]; then
+		echo "deps: optional: no python3 (formats/mts.py and the reference scripts tests/ref/*.py need it, with numpy)" >&2
+	elif ! "$py" -c 'import numpy' >/dev/null 2>&1; then
+		echo "deps: optional: $py has no numpy (formats/mts.py and tests/ref/*.py need it: apt-get install python3-numpy)" >&2
+	fi
 fi
 [ -z "$pkgs" ] && exit 0
 

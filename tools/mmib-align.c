@@ -18,14 +18,14 @@
 #define MAXK 64
 
 static const char usage[] =
-    "usage: mmib-align [-hnqVv] [--format tsv|json] [-k list] [-o file]\n"
-    "                  [--svcca-dim N] [-t threads] [emb.mts]\n"
+    "usage: mmib-align [-hqVv] [--format tsv|json] [-k list] [--normalize]\n"
+    "                  [-o file] [--svcca-dim N] [-t threads] [emb.mts]\n"
     "       mmib-align [options] a.npy b.npy\n"
     "       mmib-align [options] ab.npz\n";
 
 static const char help[] =
     "  -k, --k LIST          neighbourhood sizes for the kNN metrics (1,5)\n"
-    "  -n, --normalize       L2-normalise both sides first\n"
+    "  --normalize           L2-normalise both sides first (-n: deprecated)\n"
     "  --svcca-dim N         directions kept per side by SVCCA (10)\n"
     "  --format F            tsv (default) or json\n"
     "  -o, --output FILE     write the table to FILE, not stdout\n"
@@ -34,13 +34,13 @@ static const char help[] =
     "  -h, -V                this help, the version\n"
     "Input: an mmib-encode stream, two .npy files (one per side) or one .npz.\n";
 
-enum { OPT_FORMAT = 256, OPT_SVCCA };
+enum { OPT_FORMAT = 256, OPT_NORM, OPT_SVCCA };
 
 static const struct option lopts[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "k", required_argument, NULL, 'k' },
-	{ "normalize", no_argument, NULL, 'n' },
+	{ "normalize", no_argument, NULL, OPT_NORM },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
@@ -126,7 +126,10 @@ main(int argc, char **argv)
 			for (t = 0; t < nk; t++)
 				ks[t] = (int)kl[t];
 			break;
-		case 'n':
+		case 'n':       /* -n is the sample count elsewhere */
+			norm = 2;
+			break;
+		case OPT_NORM:
 			norm = 1;
 			break;
 		default:
@@ -136,6 +139,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc > 2)
 		mm_cli_usage(&cli, 2);
+	if (norm == 2)
+		mm_warn("-n is deprecated: use --normalize");
 	name = read_input(&e, argc, argv);
 	if (!e.z_img || !e.z_fac)
 		mm_die("%s: needs both z_img and z_fac (this stream has only "

@@ -26,7 +26,7 @@ static const char help[] =
     "  -o, --output FILE     write the stream to FILE, not stdout\n"
     "  -t, --threads N       BLAS threads (1)\n"
     "  -z, --zstd            compress the stream with zstd\n"
-    "  -q, -v                quieter, more verbose\n"
+    "  -q, -v                quieter; -v: the model, then rows and rows/s\n"
     "  -h, -V                this help, the version\n";
 
 static const struct option longopts[] = {
@@ -166,6 +166,8 @@ main(int argc, char **argv)
 	struct mm_batch b;
 	FILE *in, *f, *o;
 	int c, i, rc, zlevel = 0, started = 0;
+	int64_t rows = 0;
+	double t0;
 
 	memset(&e, 0, sizeof e);
 	mm_cli_start(&cli, argc, argv, usage);
@@ -209,6 +211,10 @@ main(int argc, char **argv)
 	e.zf = malloc((size_t)e.chunk * e.code * sizeof(float));
 	if (!e.x || !e.p || !e.zi || !e.zf)
 		mm_die("out of memory");
+	mm_note("%s: %s + %s, code %d, %zu parameters, %dx%dx%d images, "
+	    "%d-d pairs", e.mpath, e.model.a.img_spec, e.model.a.fac_spec,
+	    e.code, mm_model_nparams(&e.model), e.model.a.C, e.model.a.H,
+	    e.model.a.W, e.model.a.pair_dim);
 
 	in = mm_in_open(argc ? argv[0] : NULL);
 	e.name = mm_in_name(argc ? argv[0] : NULL);
@@ -218,6 +224,7 @@ main(int argc, char **argv)
 	if (!(w = mm_writer_open(o, zlevel)))
 		mm_die("out of memory");
 	mm_batch_init(&b);
+	t0 = mm_now();
 	while ((rc = mm_reader_batch(rd, &b)) > 0) {
 		if (b.new_segment) {
 			if (started && (rc = mm_writer_end(w)) < 0)
@@ -231,6 +238,7 @@ main(int argc, char **argv)
 			    (rc = mm_writer_record(w, &b.side[i])) < 0)
 				mm_die_err("output", rc);
 		encode_batch(&e, &b, w);
+		rows += b.rows;
 	}
 	if (rc < 0)
 		mm_die_err(e.name, rc);
@@ -239,6 +247,9 @@ main(int argc, char **argv)
 	if ((rc = mm_writer_end(w)) < 0 || (rc = mm_writer_close(w)) < 0)
 		mm_die_err("output", rc);
 	mm_out_close(o);
+	t0 = mm_now() - t0;
+	mm_note("%s: %lld rows (%s) in %.2f s, %.0f rows/s", e.name,
+	    (long long)rows, modality, t0, t0 > 0 ? rows / t0 : 0.0);
 	mm_batch_free(&b);
 	mm_reader_close(rd);
 	mm_in_close(in);

@@ -15,15 +15,17 @@
 #include "meta.h"
 #include "sheet.h"
 #include "stream.h"
+#include "table.h"
 
 static const char usage[] =
     "usage: mmib-gen [-qvz] [-d dataset] [-n count | all] [-s seed] "
-    "[-o file]\n"
-    "                [--part train | test | all] [--train-fraction f]\n"
+    "[-t threads]\n"
+    "                [-o file]"
+    " [--part train | test | all] [--train-fraction f]\n"
     "                [--missing factor | --essence list | --random-split]\n"
     "                [--batch rows] [--from file] [--png file] "
     "[--png-count k]\n"
-    "       mmib-gen --list\n"
+    "       mmib-gen --list [--format tsv | json]\n"
     "       mmib-gen -h | -V\n";
 
 static const char help[] =
@@ -31,6 +33,7 @@ static const char help[] =
     "  -n, --samples N|all   rows to draw (default 10000); all: the whole grid\n"
     "  -s, --seed S          seed of the sample and of a random split (0)\n"
     "  -o, --output FILE     write the stream to FILE (atomically), not stdout\n"
+    "  -t, --threads N       render on N threads (1; the same stream)\n"
     "  --part P              train, test or all (default all)\n"
     "  --train-fraction F    share of the sample in the train part (0.75)\n"
     "  --missing FACTOR      pair every factor but FACTOR (default: pair all)\n"
@@ -41,19 +44,21 @@ static const char help[] =
     "  --png FILE            a contact sheet of the first images as PNG\n"
     "  --png-count K         images on the sheet (64)\n"
     "  --list                list the datasets and their factors\n"
+    "  --format F            tsv (default) or json, for --list\n"
     "  -z, --zstd            compress the stream with zstd\n"
     "  -q, -v                quieter, more verbose\n"
     "  -h, -V                this help, the version\n";
 
 enum {
 	OPT_PART = 256, OPT_FRAC, OPT_MISSING, OPT_ESSENCE, OPT_RANDOM,
-	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST
+	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST, OPT_FORMAT
 };
 
 static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "dataset", required_argument, NULL, 'd' },
 	{ "essence", required_argument, NULL, OPT_ESSENCE },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "list", no_argument, NULL, OPT_LIST },
@@ -66,6 +71,7 @@ static const struct option longopts[] = {
 	{ "random-split", no_argument, NULL, OPT_RANDOM },
 	{ "samples", required_argument, NULL, 'n' },
 	{ "seed", required_argument, NULL, 's' },
+	{ "threads", required_argument, NULL, 't' },
 	{ "train-fraction", required_argument, NULL, OPT_FRAC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -74,22 +80,30 @@ static const struct option longopts[] = {
 };
 
 static void
-list(void)
+list(int json)
 {
+	struct mm_table t;
+	char fac[1024];
+	size_t n;
 	int i, f;
 
-	printf("dataset\tchannels\trows\tfactors\tfile\n");
+	mm_table_open(&t, stdout, json);
+	mm_table_array(&t, "datasets", "dataset\tchannels\trows\tfactors\tfile");
 	for (i = 0; i < mm_gen_count(); i++) {
 		const struct mm_dataset *ds = mm_gen_at(i);
-		printf("%s\t%d\t%lld\t", ds->name, ds->channels,
-		    (long long)ds->rows);
-		for (f = 0; f < ds->F; f++)
-			printf("%s%s:%d", f ? "," : "", ds->factor[f],
-			    ds->card[f]);
-		printf("\t%s\n", ds->file);
+		for (f = 0, n = 0; f < ds->F && n < sizeof fac; f++)
+			n += snprintf(fac + n, sizeof fac - n, "%s%s:%d",
+			    f ? "," : "", ds->factor[f], ds->card[f]);
+		mm_table_row(&t);
+		mm_table_str(&t, "dataset", ds->name);
+		mm_table_int(&t, "channels", ds->channels);
+		mm_table_int(&t, "rows", (long long)ds->rows);
+		mm_table_str(&t, "factors", fac);
+		mm_table_str(&t, "file", ds->file);
+		mm_table_end_row(&t);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout))
-		mm_die("stdout: write error");
+	mm_table_close(&t);
+	mm_out_close(stdout);
 }
 
 /* The batch's three tensors. */
@@ -124,7 +138,7 @@ main(int argc, char **argv)
 	struct mm_writer *w = NULL;
 	struct mm_progress prog;
 	FILE *fo = NULL;
-	int ch, rc, zstd = 0;
+	int ch, rc, zstd = 0, listing = 0, json = 0;
 	long pngk = 64;
 	uint32_t bidx = 0;
 	uint8_t *sheet = NULL;
@@ -133,7 +147,7 @@ main(int argc, char **argv)
 	mm_cli_start(&cli, argc, argv, usage);
 	cli.help = help;
 	mm_gen_defaults(&cfg);
-	while ((ch = getopt_long(argc, argv, "d:hn:o:qs:vVz", longopts,
+	while ((ch = getopt_long(argc, argv, "d:hn:o:qs:t:vVz", longopts,
 	    NULL)) != -1)
 		switch (ch) {
 		case 'd': cfg.dataset = optarg; break;
@@ -156,9 +170,12 @@ main(int argc, char **argv)
 			cfg.frac = mm_cli_double("--train-fraction", optarg, 0, 1);
 			break;
 		case OPT_FROM: cfg.from = optarg; break;
-		case OPT_LIST:
-			list();
-			return 0;
+		case OPT_FORMAT:
+			if ((json = mm_table_format(optarg)) < 0)
+				mm_die("--format: '%s' is not tsv or json",
+				    optarg);
+			break;
+		case OPT_LIST: listing = 1; break;
 		case OPT_MISSING: cfg.missing = optarg; break;
 		case OPT_PART: cfg.part = optarg; break;
 		case OPT_PNG: png = optarg; break;
@@ -170,6 +187,11 @@ main(int argc, char **argv)
 		}
 	if (optind < argc)
 		mm_cli_usage(&cli, 2);
+	if (listing) {
+		list(json);
+		return 0;
+	}
+	cfg.threads = cli.threads;
 	if (mm_same_path(png, cli.out))
 		mm_die("%s: --png and -o name the same file", png);
 	if (mm_same_path(cfg.from, cli.out))

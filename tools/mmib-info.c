@@ -10,14 +10,20 @@
 #include "err.h"
 #include "meta.h"
 #include "stream.h"
+#include "table.h"
+
+/* --format json: every listing line a row of one array "records" (set by
+ * main; the TSV listing is printed as it always was) */
+static struct mm_table *json;
 
 static const char usage[] =
-    "usage: mmib-info [-chlqVv] [file ...]\n"
+    "usage: mmib-info [-chlqVv] [--format tsv|json] [file ...]\n"
     "       mmib-info --npy name -o out.npy [file ...]\n";
 
 static const char help[] =
     "  -c, --check           print nothing; exit 0 only if every input is intact\n"
     "  -l, --long            every record: kind, name, dtype, shape, offsets\n"
+    "  --format F            tsv (default) or json\n"
     "  --npy NAME            export tensor NAME (all batches) as .npy to -o\n"
     "  -o, --output FILE     the .npy file of --npy\n"
     "  -q, -v                quieter, more verbose\n"
@@ -95,6 +101,51 @@ summary_add(struct summary *s, const struct mm_record *r)
 	f->bytes += r->body_len;
 }
 
+/* The cells every JSON row starts with. */
+static void
+json_row(const char *label, int seg, const char *kind)
+{
+	mm_table_row(json);
+	mm_table_str(json, "file", label);
+	if (seg > 0)
+		mm_table_int(json, "segment", seg);
+	mm_table_str(json, "kind", kind);
+}
+
+static void
+summary_json(const char *label, int seg, struct summary *s,
+    const struct mm_meta *m)
+{
+	char sh[256];
+	int i;
+
+	json_row(label, seg, "segment");
+	mm_table_int(json, "nrecords", (long long)s->records);
+	mm_table_int(json, "bytes", (long long)s->bytes);
+	mm_table_int(json, "ancillary", (long long)s->ancillary);
+	mm_table_end_row(json);
+	for (i = 0; i < m->n; i++) {
+		json_row(label, seg, "meta");
+		mm_table_str(json, "key", m->key[i]);
+		mm_table_str(json, "value", m->val[i]);
+		mm_table_end_row(json);
+	}
+	for (i = 0; i < s->n; i++) {
+		struct field *f = &s->f[i];
+		shape_str(sh, sizeof sh, f->ndim, f->shape, f->rows);
+		json_row(label, seg, "tensor");
+		mm_table_str(json, "name", f->name);
+		mm_table_str(json, "dtype", mm_dtype_name(f->dtype));
+		mm_table_str(json, "shape", sh);
+		mm_table_int(json, "mixed", f->mixed);
+		mm_table_int(json, "batches", (long long)f->batches);
+		mm_table_int(json, "bytes", (long long)f->bytes);
+		mm_table_end_row(json);
+	}
+	s->n = 0;
+	s->records = s->bytes = s->meta = s->ancillary = 0;
+}
+
 static void
 summary_print(const char *label, int seg, struct summary *s,
     const struct mm_meta *m)
@@ -102,6 +153,10 @@ summary_print(const char *label, int seg, struct summary *s,
 	char sh[256];
 	int i;
 
+	if (json) {
+		summary_json(label, seg, s, m);
+		return;
+	}
 	printf("# %s: segment %d: %llu records, %llu body bytes\n", label, seg,
 	    (unsigned long long)s->records, (unsigned long long)s->bytes);
 	for (i = 0; i < m->n; i++)
@@ -124,12 +179,26 @@ summary_print(const char *label, int seg, struct summary *s,
 }
 
 static void
-long_print(const struct mm_record *r)
+long_print(const char *label, const struct mm_record *r)
 {
-	char sh[256] = "-";
+	char sh[256] = "-", kind[2] = { r->kind, '\0' };
 
 	if (r->kind == 'T')
 		shape_str(sh, sizeof sh, r->ndim, r->shape, mm_record_rows(r));
+	if (json) {
+		json_row(label, 0, kind);
+		mm_table_str(json, "name", r->name);
+		if (r->kind == 'T') {
+			mm_table_str(json, "dtype", mm_dtype_name(r->dtype));
+			mm_table_str(json, "shape", sh);
+		}
+		mm_table_int(json, "batch", r->batch);
+		mm_table_int(json, "field", r->field);
+		mm_table_int(json, "offset", (long long)r->offset);
+		mm_table_int(json, "bytes", (long long)r->body_len);
+		mm_table_end_row(json);
+		return;
+	}
 	printf("%c\t%s\t%s\t%s\t%u\t%u\t%llu\t%llu\n", r->kind,
 	    r->name[0] ? r->name : "-",
 	    r->kind == 'T' ? mm_dtype_name(r->dtype) : "-", sh, r->batch,
@@ -199,6 +268,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "long", no_argument, NULL, 'l' },
 		{ "npy", required_argument, NULL, 'N' },
@@ -212,8 +282,9 @@ main(int argc, char **argv)
 	struct npy_out npy = { 0 };
 	struct summary sum = { 0 };
 	struct mm_record rec;
+	struct mm_table tab;
 	const char *out;
-	int c, check = 0, lng = 0, i, nin, rc;
+	int c, check = 0, lng = 0, i, nin, rc, fmt = 0;
 	uint64_t total_rec = 0;
 	int total_seg = 0;
 
@@ -224,6 +295,11 @@ main(int argc, char **argv)
 		case 'c': check = 1; break;
 		case 'l': lng = 1; break;
 		case 'N': npy.name = optarg; break;
+		case 'F':
+			if ((fmt = mm_table_format(optarg)) < 0)
+				mm_die("--format: '%s' is not tsv or json",
+				    optarg);
+			break;
 		default: mm_cli_option(&cli, c, optarg);
 		}
 	out = cli.out;
@@ -233,6 +309,11 @@ main(int argc, char **argv)
 		mm_die("--npy needs -o FILE (a seekable output)");
 	if (npy.name)
 		npy.f = mm_out_open(out, 1);
+	if (fmt && !check && !npy.name) {
+		json = &tab;
+		mm_table_open(json, stdout, 1);
+		mm_table_array(json, "records", NULL);
+	}
 	mm_record_init(&rec);
 	nin = argc - optind;
 	for (i = 0; i < (nin ? nin : 1); i++) {
@@ -244,7 +325,7 @@ main(int argc, char **argv)
 
 		if (!r)
 			mm_die_err(label, MM_ENOMEM);
-		if (lng && !check && !npy.name)
+		if (lng && !check && !npy.name && !json)
 			printf("#kind\tname\tdtype\tshape\tbatch\tfield\toffset\t"
 			    "bytes\n");
 		while ((rc = mm_reader_next(r, &rec)) > 0) {
@@ -256,7 +337,7 @@ main(int argc, char **argv)
 			if (check)
 				continue;
 			if (lng) {
-				long_print(&rec);
+				long_print(label, &rec);
 				continue;
 			}
 			if (rec.kind == 'E') {
@@ -278,6 +359,8 @@ main(int argc, char **argv)
 	if (check && mm_verbose >= 2)
 		fprintf(stderr, "%s: ok: %d segments, %llu records\n",
 		    mm_progname, total_seg, (unsigned long long)total_rec);
+	if (json)
+		mm_table_close(json);
 	free(sum.f);
 	mm_record_free(&rec);
 	mm_out_close(stdout);

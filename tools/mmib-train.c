@@ -24,7 +24,7 @@ static const char usage[] =
     "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
     "                  [--momentum M] [--objective infonce|siglip]\n"
     "                  [--optimizer adam|adamw|sgd] [--precision fp32|bf16]\n"
-    "                  [--reg cos|kl]\n"
+    "                  [--profile quick|paper] [--reg cos|kl]\n"
     "                  [--resume MODEL] [-s seed]\n"
     "                  [--step-size E] [--symmetric] [-t threads]\n"
     "                  [--temperature T] [--test FILE] [--weight-decay WD]\n"
@@ -33,8 +33,9 @@ static const char usage[] =
 static const char help[] =
     "  TRAIN                 a paired stream from mmib-gen (default stdin)\n"
     "  -o, --output FILE     the model file (required)\n"
-    "  --image-encoder SPEC  image encoder (default resnet20: the paper's, hours\n"
-    "                        on 2 cores; mlp-flatten:512,256/64 takes minutes)\n"
+    "  --profile P           quick (default: mlp-flatten:512,256/64, 10 epochs,\n"
+    "                        minutes) or paper (resnet20, 50 epochs, hours)\n"
+    "  --image-encoder SPEC  image encoder (default: the profile's)\n"
     "  --factor-encoder SPEC factor encoder (default: the dataset's, protocol)\n"
     "  --code-size N         embedding width (64)\n"
     "  --objective NAME      infonce (default) or siglip\n"
@@ -43,7 +44,7 @@ static const char help[] =
     "  --reg R               cos (default) or kl\n"
     "  --temperature T       a fixed temperature (0.07)\n"
     "  --learn-temperature   learn it, starting from --temperature\n"
-    "  --epochs N            epochs (50)\n"
+    "  --epochs N            epochs (default: the profile's)\n"
     "  --batch-size N        pairs per step (128)\n"
     "  --lr LR               learning rate (1e-3)\n"
     "  --optimizer O         adam (default), adamw or sgd; --momentum M for sgd\n"
@@ -75,7 +76,7 @@ encoder_kinds(FILE *f)
 enum {
 	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_FACENC,
 	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OBJ,
-	O_OPT, O_PREC, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
+	O_OPT, O_PREC, O_PROFILE, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
 };
 
 static const struct option longopts[] = {
@@ -97,6 +98,7 @@ static const struct option longopts[] = {
 	{ "optimizer", required_argument, NULL, O_OPT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "precision", required_argument, NULL, O_PREC },
+	{ "profile", required_argument, NULL, O_PROFILE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "reg", required_argument, NULL, O_REG },
 	{ "resume", required_argument, NULL, O_RESUME },
@@ -118,9 +120,11 @@ struct opts {
 	struct mm_cli cli;
 	struct mm_train_config cfg;
 	const char *train, *test, *log, *init, *resume;
-	const char *img_enc, *fac_enc;  /* NULL: the protocol's */
+	const char *img_enc, *fac_enc;  /* NULL: the profile's, protocol's */
 	int code;                       /* 0: the protocol's */
 	int checkpoint;
+	const struct mm_profile *profile;
+	int epochs_set, profile_used;   /* the profile supplied a setting */
 };
 
 /* One option of the run's own (not one of mm_cli_option's). */
@@ -144,6 +148,7 @@ option(struct opts *op, int c, const char *arg)
 		break;
 	case O_EPOCHS:
 		t->epochs = (int)mm_cli_long("--epochs", arg, 0, 1000000);
+		op->epochs_set = 1;
 		break;
 	case O_FACENC:
 		op->fac_enc = arg;
@@ -180,6 +185,10 @@ option(struct opts *op, int c, const char *arg)
 	case O_OPT:
 		if ((t->optimizer = mm_optim_parse(arg)) < 0)
 			mm_die("--optimizer: '%s' is not adam, adamw or sgd", arg);
+		break;
+	case O_PROFILE:
+		if (!(op->profile = mm_profile_find(arg)))
+			mm_die("--profile: %s", mm_errmsg());
 		break;
 	case O_REG:
 		if ((t->reg = mm_reg_parse(arg)) < 0)
@@ -228,6 +237,17 @@ parse(struct opts *op, int argc, char **argv)
 	if (argc - optind > 1 || !op->cli.out)
 		mm_cli_usage(&op->cli, 2);
 	op->train = argc > optind ? argv[optind] : NULL;
+	/* the preset's settings where no option gave them */
+	if (!op->profile)
+		op->profile = mm_profile_at(0);
+	if (!op->epochs_set) {
+		op->cfg.epochs = op->profile->epochs;
+		op->profile_used = 1;
+	}
+	if (!op->img_enc && op->profile->image_encoder) {
+		op->img_enc = op->profile->image_encoder;
+		op->profile_used = 1;
+	}
 	if (op->init && op->resume)
 		mm_die("--init and --resume exclude each other");
 	if (op->checkpoint && !strcmp(op->cli.out, "-"))
@@ -267,8 +287,10 @@ arch(struct opts *op, const struct mm_pairs *tr, struct mm_arch *a,
 	struct mm_encoder_info img;
 	int out = 0;
 
-	if (!op->img_enc)
+	if (!op->img_enc) {
 		op->img_enc = pr->image_encoder;
+		op->profile_used = 1;
+	}
 	if (!op->fac_enc)
 		op->fac_enc = pr->factor_encoder;
 	memset(a, 0, sizeof *a);
@@ -361,6 +383,8 @@ save(const struct opts *op, struct mm_model *m, struct mm_meta *meta,
 
 	rc |= mm_meta_set(meta, "tool", "mmib-train");
 	rc |= mm_meta_set(meta, "version", MM_VERSION);
+	if (op->profile_used)
+		rc |= mm_meta_set(meta, "train.profile", op->profile->name);
 	if (rc || mm_train_meta(meta, &op->cfg, o, epoch, rng) < 0)
 		mm_die("out of memory");
 	f = mm_out_open(op->cli.out, 1);
@@ -396,12 +420,10 @@ progress(void *arg, int64_t done)
 		return;
 	if (total < 3600)
 		mm_warn("about %.0f min for %d epochs (-q hides this; a quick "
-		    "run: --image-encoder mlp-flatten:512,256/64 --epochs 10)",
-		    total / 60, e->epochs);
+		    "run: --profile quick)", total / 60, e->epochs);
 	else
 		mm_warn("about %.1f h for %d epochs (-q hides this; a quick "
-		    "run: --image-encoder mlp-flatten:512,256/64 --epochs 10)",
-		    total / 3600, e->epochs);
+		    "run: --profile quick)", total / 3600, e->epochs);
 }
 
 /* The log: a new one with its header, or, when resuming and the file
