@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "align.h"
 #include "cli.h"
 #include "err.h"
@@ -177,6 +179,7 @@ mm_eval_run(struct mm_eval *e, struct mm_model *m, int epoch)
 	int j, n, ng, code = m->a.code, rc;
 	int64_t N = e->te.N;
 	double t0 = mm_now(), unb;
+	int blas = openblas_get_num_threads();
 
 	e->epoch = 0;
 	if (e->has_copy) {
@@ -184,8 +187,13 @@ mm_eval_run(struct mm_eval *e, struct mm_model *m, int epoch)
 		copy_tensors(e->copy.fac, m->fac);
 		m = &e->copy;
 	}
+	/* an mlp's products on more BLAS threads round otherwise (a ResNet
+	 * or ViT runs its own threads, whatever this says): one thread, as
+	 * mmib-encode -t 1 */
+	openblas_set_num_threads(1);
 	embed(e, m, e->train, e->tr.z_img, NULL);
 	embed(e, m, e->test, e->te.z_img, e->te.z_fac);
+	openblas_set_num_threads(blas);
 
 	if ((n = mm_probe_emb(&e->tr, &e->te, use, e->want, &e->popt,
 	    e->threads, fit)) < 0)

@@ -9,7 +9,9 @@
  *           smaller eval_batch of the two encoders' kinds), in fp32, as
  *           mmib-encode does (a product's rounding may depend on the
  *           rows it is given): when the trained model holds fewer rows
- *           or runs bf16, on a copy of its weights built for that;
+ *           or runs bf16, on a copy of its weights built for that; on
+ *           one BLAS thread, as mmib-encode -t 1 (an mlp encoder's
+ *           products round otherwise on more);
  *           z_img of every training row, z_img and z_fac of every test
  *           row;
  *   probes  mm_probe_emb() on the image embedding alone, fitted on the
@@ -24,7 +26,8 @@
  * Nothing draws from a generator and nothing of the model changes but
  * the encoders' activation scratch, which a training step overwrites:
  * a run evaluated between epochs trains exactly as one that is not.
- * Every figure is the same for any thread count (probe.h, align.h).
+ * Every figure is the same for any thread count (probe.h, align.h, and
+ * the one-thread embedding).
  */
 #ifndef MM_EVALUATE_H
 #define MM_EVALUATE_H
