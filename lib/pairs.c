@@ -19,6 +19,7 @@ mm_pairs_free(struct mm_pairs *d)
 	if (d->owned) {
 		free(d->img);
 		free(d->pair);
+		free(d->cls);
 	}
 	mm_meta_free(&d->meta);
 	mm_pairs_init(d);
@@ -61,6 +62,8 @@ mm_pairs_view(struct mm_pairs *d, struct mm_batch *b, int need)
 	d->C = d->H = d->W = d->D = 0;
 	d->img = NULL;
 	d->pair = NULL;
+	d->F = 0;
+	d->cls = NULL;
 	d->owned = 0;
 	if ((rc = tensors(b, need, &im, &pr)) < 0)
 		return rc;
@@ -88,7 +91,7 @@ int
 mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd)
 {
 	struct mm_batch b;
-	struct mm_record *im, *pr;
+	struct mm_record *im, *pr, *cl;
 	int64_t cap = 0, i;
 	int rc;
 
@@ -108,7 +111,13 @@ mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd)
 		if ((rc = tensors(&b, MM_PAIRS_IMAGES | MM_PAIRS_PAIR, &im,
 		    &pr)) < 0)
 			break;
+		cl = mm_batch_get(&b, "classes");
+		if (cl && (cl->dtype != MM_I32 || cl->ndim != 2 ||
+		    cl->shape[0] != n || cl->shape[1] < 1 ||
+		    cl->shape[1] > MM_MAXFACTORS))
+			cl = NULL;
 		if (d->N == 0 && cap == 0) {
+			d->F = cl ? (int)cl->shape[1] : 0;
 			d->C = (int)im->shape[1];
 			d->H = (int)im->shape[2];
 			d->W = (int)im->shape[3];
@@ -122,6 +131,11 @@ mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd)
 			    "pair shape", b.index);
 			break;
 		}
+		if (d->F && (!cl || cl->shape[1] != d->F)) {
+			rc = mm_err(MM_EFORMAT, "batch %u lacks the 'classes' "
+			    "(i32, %d columns) of batch 0", b.index, d->F);
+			break;
+		}
 		chw = (size_t)d->C * d->H * d->W;
 		if (d->N + n > cap) {
 			cap = 2 * (d->N + n);
@@ -130,6 +144,9 @@ mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd)
 			if (q && (q = realloc(d->pair, (size_t)cap * d->D *
 			    sizeof(float))) != NULL)
 				d->pair = q;
+			if (q && d->F && (q = realloc(d->cls, (size_t)cap *
+			    d->F * sizeof(int32_t))) != NULL)
+				d->cls = q;
 			if (!q) {
 				rc = mm_err(MM_ENOMEM, "out of memory");
 				break;
@@ -137,6 +154,8 @@ mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd)
 		}
 		memcpy(d->img + (size_t)d->N * chw, im->data, im->size);
 		memcpy(d->pair + (size_t)d->N * d->D, pr->data, pr->size);
+		if (d->F)
+			memcpy(d->cls + (size_t)d->N * d->F, cl->data, cl->size);
 		for (i = 0; i < n * d->D; i++)
 			if (!isfinite(d->pair[(size_t)d->N * d->D + i])) {
 				rc = mm_err(MM_ENUM, "'pair' row %lld is not "

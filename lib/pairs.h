@@ -22,6 +22,9 @@ struct mm_pairs {
 	int D;                  /* 0 when there are no pair vectors */
 	uint8_t *img;           /* (N, C, H, W) or NULL */
 	float *pair;            /* (N, D) or NULL */
+	int F;                  /* 0 when there are no classes */
+	int32_t *cls;           /* mm_pairs_load: 'classes' (N, F) when every
+	                           batch has it as i32, else NULL */
 	struct mm_meta meta;    /* mm_pairs_load: the stream's metadata */
 	int owned;              /* img and pair are ours to free */
 };
@@ -32,6 +35,8 @@ void mm_pairs_free(struct mm_pairs *d);
 /* Read every batch of rd into d (after mm_pairs_init): both tensors are
  * required in every batch, with one image shape and one D throughout,
  * and every pair value finite; the metadata is that of the first batch.
+ * 'classes' is kept too when the first batch has it as i32 (N, F): then
+ * every batch must have it with that F (values unchecked here).
  * 0, or MM_EMISSING / MM_EFORMAT / MM_ENUM / MM_ENOMEM with a detail that
  * does not repeat the stream's name, or the reader's error. */
 int mm_pairs_load(struct mm_pairs *d, struct mm_reader *rd);

@@ -8,6 +8,7 @@
 #include "checkpoint.h"
 #include "err.h"
 #include "encoder.h"
+#include "evaluate.h"
 #include "train.h"
 
 /* reference/protocol.md: "Encoders", "Training". */
@@ -278,12 +279,22 @@ flushed(FILE *f)
 int
 mm_train_log_header(FILE *f, const struct mm_objective *ob)
 {
+	return mm_train_log_header_eval(f, ob, NULL);
+}
+
+int
+mm_train_log_header_eval(FILE *f, const struct mm_objective *ob,
+    const struct mm_eval *ev)
+{
 	int k;
 
 	fprintf(f, "epoch\tlr\t");
 	for (k = 0; k < ob->nscalars; k++)
 		fprintf(f, "%s\t", ob->scalars[k].name);
-	fprintf(f, "train_loss\t%s\treg\ttest_loss\tseconds\n", ob->name);
+	fprintf(f, "train_loss\t%s\treg\ttest_loss\tseconds", ob->name);
+	if (ev)
+		mm_eval_log_header(f, ev);
+	fputc('\n', f);
 	return flushed(f);
 }
 
@@ -301,7 +312,10 @@ mm_train_log_row(FILE *f, const struct mm_train *t, double seconds)
 		fprintf(f, "%.6f", t->test_loss);
 	else
 		fprintf(f, "NA");
-	fprintf(f, "\t%.3f\n", seconds);
+	fprintf(f, "\t%.3f", seconds);
+	if (t->eval)
+		mm_eval_log_values(f, t->eval, t->epoch);
+	fputc('\n', f);
 	return flushed(f);
 }
 

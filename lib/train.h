@@ -100,6 +100,7 @@ int mm_train_meta(struct mm_meta *m, const struct mm_train_config *c,
     const struct mm_optim *o, int epoch, const struct mm_rng *rng);
 
 /* ---- the run ---- */
+struct mm_eval;
 struct mm_train {
 	const struct mm_train_config *cfg;
 	struct mm_model *model;
@@ -119,6 +120,9 @@ struct mm_train {
 	/* scratch */
 	int64_t *order;                 /* (N) the epoch's row order */
 	float *x, *p;                   /* (batch, C, H, W), (batch, D) */
+	/* the evaluation whose columns the log carries (evaluate.h), or
+	 * NULL (mm_train_init's); the caller runs it */
+	const struct mm_eval *eval;
 };
 
 /* A run over data (and test, may be NULL, with the same C, H, W and D),
@@ -146,8 +150,13 @@ double mm_train_eval(struct mm_train *t);
  *   test_loss seconds
  * and after each epoch its row (%.6g for the epoch's rate and scalars,
  * %.6f for the losses, NA without a test set, %.3f for seconds).  Both
- * flush f; 0 or MM_EIO. */
+ * flush f; 0 or MM_EIO.  With an evaluation (mm_train_log_header_eval's
+ * ev, the row's t->eval), the header and every row go on with its
+ * columns (mm_eval_log_header, mm_eval_log_values: NA in a row of an
+ * epoch it did not evaluate). */
 int mm_train_log_header(FILE *f, const struct mm_objective *ob);
+int mm_train_log_header_eval(FILE *f, const struct mm_objective *ob,
+    const struct mm_eval *ev);
 int mm_train_log_row(FILE *f, const struct mm_train *t, double seconds);
 
 /* "loss 1.2345 (infonce 1.2345 reg 0.0000) T 0.0700 test 1.3000" for

@@ -7,6 +7,7 @@
 #   make regularization    the IB regulariser: beta sweep, fixed and learned T
 #   make figures           copy the plots and reports to pipelines/figures/
 #   make <exp>-curves      a training-curve plot beside every run of <exp>
+#                          (with EVAL_EVERY=K, probes and alignment too)
 #
 # Everything is chosen by variables on the command line, e.g.
 #   make -j2 remove-msi TEMPS='0.01 0.1 1' SEEDS='1 2 3'
@@ -53,6 +54,13 @@ N ?= 10000
 SEEDS ?=
 # Extra mmib-train options (they become part of the run's directory name).
 TRAIN_OPTS ?=
+# Evaluate during training every EVAL_EVERY epochs (and after the last):
+# mmib-train --test <the run's test part> --eval-every K adds the image
+# probes' nMI per factor and group, CKA and mutual kNN@1 to the run's
+# log.tsv, and its curve.png draws them.  Empty (default): off.  Not part
+# of a run's name (the model is the same bytes with or without): it applies
+# to the runs trained while it is set (remove a run's model.mts to redo it).
+EVAL_EVERY ?=
 # The training objective, infonce or siglip (part of the run's name, except
 # the default infonce, whose runs keep their names).
 OBJECTIVE ?= infonce
@@ -207,14 +215,16 @@ endef
 # (train.sh); the last recipe prints the run's progress line when an
 # experiment asked for it (MM_LIST_FILE, its runs.list).
 define mm_run_rules
-$7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts | $(MM_TRAIN) $(MM_INFO)
+$7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts $(if \
+		$(EVAL_EVERY),$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-test.mts) | $(MM_TRAIN) $(MM_INFO)
 	@$$(mm_step) -q -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
 		env MMIB_INFO=$(MM_INFO) bash $(MM_PIPE)/train.sh $$(@D) $$< -- \
 		$$(RUN) $(MM_TRAIN) $$(QUIET) $$(mm_threads) --image-encoder $(call mm_imgspec,$4,$1) \
 		--factor-encoder $(call mm_facspec,$1) --objective $(OBJECTIVE) $(call mm_tempopt,$5) \
 		--beta $6 --epochs $(EPOCHS) --step-size $(STEP) --gamma $(GAMMA) \
 		--weight-decay $(call mm_wd,$4) --lr $(LR) --batch-size $(BATCH) \
-		$(TRAIN_OPTS) -s $2
+		$(TRAIN_OPTS) -s $2 $(if $(EVAL_EVERY),--test \
+		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-test.mts --eval-every $(EVAL_EVERY))
 .PRECIOUS: $(addprefix $7/,model.mts emb-train.mts emb-test.mts probe.tsv align.tsv row.tsv curve.png)
 $7/emb-%.mts: $7/model.mts $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts | $(MM_ENCODE)
 	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \

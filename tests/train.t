@@ -2,7 +2,7 @@
 # train.t - mmib-train end to end: learning, determinism, resume,
 # and refusals that leave nothing half-written.
 . "$(dirname "$0")/lib.sh"
-plan 62
+plan 72
 
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part train -o "$TMP/tr.mts" &&
 mmib-gen -q -d dsprites -n 1200 -s 3 --essence posX --part test -o "$TMP/te.mts"
@@ -242,6 +242,46 @@ is "$(cut -f1-7 "$TMP/c.log")" "$(cut -f1-7 "$TMP/s.log")" "a resumed run's log 
 printf 'something else\n' > "$TMP/other.log"
 run_cmd "${T[@]}" --epochs 4 --resume "$TMP/c1.mts" --log "$TMP/other.log" -o "$TMP/c2.mts"
 like "$ERR" "other.log: not this run's log" "--resume onto another log: refused"
+
+# --eval-every: probe and alignment columns after 'seconds', NA on the
+# epochs not evaluated, the same model bytes as without, the same values
+# on 2 threads (a ViT: its training does not depend on -t), a resumed run
+# continues the log as a straight one writes it
+EV=(--test "$TMP/te.mts" --eval-every 2)
+EVH=$(printf 'test_loss\tseconds\timg_shape_nmi\timg_scale_nmi\timg_orientation_nmi\timg_posX_nmi\timg_posY_nmi\timg_ess_nmi\timg_nui_nmi\tcka\tmutual_knn1\teval_seconds')
+run_cmd mmib-train "${TINY[@]}" --epochs 4 "${EV[@]}" --log "$TMP/ev.tsv" \
+	"$TMP/tr.mts" -o "$TMP/ev.mts"
+is "$RC:$(head -1 "$TMP/ev.tsv" | cut -f7-)" "0:$EVH" "--eval-every: the columns after seconds ($ERR)"
+cmp -s "$TMP/ev.mts" "$TMP/m1.mts"
+ok $? "--eval-every: the model is byte for byte the one without"
+awk -F'\t' 'NR > 1 { ev = ($1 % 2 == 0 || $1 == 4)
+	for (i = 9; i <= 18; i++) if (($i == "NA") == ev) bad = 1
+	if (ev && ($14 < 0 || $14 > 1 || $15 < 0 || $15 > 1 || $16 < 0 || $16 > 1 ||
+	    $17 < 0 || $17 > 1 || $18 < 0)) bad = 1
+	for (i = 9; ev && i <= 13; i++) if ($i > 1) bad = 1 }
+	END { exit bad || NR != 5 }' "$TMP/ev.tsv"
+ok $? "values at epochs 2 and 4 (nMI <= 1, group nMI, CKA, kNN in [0, 1]), NA at 1 and 3"
+awk -F'\t' 'NR == 5 && $14 > 0.3 && $14 > $15 { good = 1 } END { exit !good }' "$TMP/ev.tsv"
+ok $? "the essence (posX) is learnt, more than the nuisance ($(awk -F'\t' 'NR == 5 { print $14, $15 }' "$TMP/ev.tsv"))"
+run_cmd mmib-train "${TINY[@]}" --epochs 1 --eval-every 1 "$TMP/tr.mts" -o "$TMP/bad.mts"
+like "$RC:$ERR" "^1:.*--eval-every needs --test" "--eval-every without --test: refused"
+VT=(--image-encoder vit:patch=8,dim=32,depth=1,heads=2,mlp=64 --temperature 0.1
+	--batch-size 64 -q "${EV[@]}")
+mmib-train "${VT[@]}" --epochs 3 --log "$TMP/v1.tsv" "$TMP/tr.mts" -o "$TMP/v1.mts" &&
+	mmib-train "${VT[@]}" -t 2 --epochs 3 --log "$TMP/v2.tsv" "$TMP/tr.mts" -o "$TMP/v2.mts"
+ok $? "vit with --eval-every, -t 1 and -t 2"
+is "$(cut -f1-7,9-17 "$TMP/v2.tsv")" "$(cut -f1-7,9-17 "$TMP/v1.tsv")" \
+	"-t 2: the same log but for the seconds"
+E=(mmib-train "${TINY[@]}" "${EV[@]}" --checkpoint "$TMP/tr.mts")
+"${E[@]}" --epochs 2 --log "$TMP/er.tsv" -o "$TMP/er.mts" &&
+	"${E[@]}" --epochs 4 --resume "$TMP/er.mts" --log "$TMP/er.tsv" -o "$TMP/er.mts"
+ok $? "--eval-every: checkpoint and resume"
+is "$(cut -f1-7,9-17 "$TMP/er.tsv")" "$(cut -f1-7,9-17 "$TMP/ev.tsv")" \
+	"a resumed run's log with evaluation: every epoch, as a straight run's"
+run_cmd "${E[@]}" --epochs 5 --resume "$TMP/er.mts" --test "$TMP/te.mts" --eval-every 3 \
+	--log "$TMP/c.log" -o "$TMP/er2.mts"
+like "$RC:$ERR" "^1:.*c.log: not this run's log" "--eval-every onto a log without its columns: refused"
+
 cp "$TMP/tr.mts" "$TMP/tr2.mts"
 run_cmd mmib-train -q --image-encoder mlp-flatten:16/8 --epochs 1 --log "$TMP/tr2.mts" "$TMP/tr2.mts" -o "$TMP/m8.mts"
 [ "$RC" -ne 0 ] && cmp -s "$TMP/tr.mts" "$TMP/tr2.mts"; ok $? "--log naming the training data: refused, the data intact"

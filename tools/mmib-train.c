@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "err.h"
+#include "evaluate.h"
 #include "meta.h"
 #include "model.h"
 #include "pairs.h"
@@ -19,7 +20,8 @@
 
 static const char usage[] =
     "usage: mmib-train [-hqVv] [--batch-size N] [--beta B] [--checkpoint]\n"
-    "                  [--code-size N] [--epochs N] [--factor-encoder SPEC]\n"
+    "                  [--code-size N] [--epochs N] [--eval-every N]\n"
+    "                  [--factor-encoder SPEC]\n"
     "                  [--gamma G] [--image-encoder SPEC] [--init MODEL]\n"
     "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
     "                  [--momentum M] [--objective infonce|siglip]\n"
@@ -53,6 +55,8 @@ static const char help[] =
     "  --weight-decay WD     (default: the encoder kind's)\n"
     "  --step-size E, --gamma G   StepLR: lr times G every E epochs (20, 0.3)\n"
     "  --test FILE           also log the loss on FILE each epoch\n"
+    "  --eval-every N        and every N epochs (and the last) its probes' nMI,\n"
+    "                        CKA and mutual kNN@1 (log columns)\n"
     "  --log FILE            the per-epoch log as TSV\n"
     "  --checkpoint          keep the last finished epoch in the output file\n"
     "  --resume MODEL        continue a checkpointed run; --init MODEL: start\n"
@@ -74,7 +78,7 @@ encoder_kinds(FILE *f)
 }
 
 enum {
-	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_FACENC,
+	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_EVAL, O_FACENC,
 	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OBJ,
 	O_OPT, O_PREC, O_PROFILE, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
 };
@@ -85,6 +89,7 @@ static const struct option longopts[] = {
 	{ "checkpoint", no_argument, NULL, O_CHECKPOINT },
 	{ "code-size", required_argument, NULL, O_CODE },
 	{ "epochs", required_argument, NULL, O_EPOCHS },
+	{ "eval-every", required_argument, NULL, O_EVAL },
 	{ "factor-encoder", required_argument, NULL, O_FACENC },
 	{ "gamma", required_argument, NULL, O_GAMMA },
 	{ "help", no_argument, NULL, 'h' },
@@ -125,6 +130,7 @@ struct opts {
 	int checkpoint;
 	const struct mm_profile *profile;
 	int epochs_set, profile_used;   /* the profile supplied a setting */
+	int eval_every;                 /* 0: no evaluation */
 };
 
 /* One option of the run's own (not one of mm_cli_option's). */
@@ -149,6 +155,10 @@ option(struct opts *op, int c, const char *arg)
 	case O_EPOCHS:
 		t->epochs = (int)mm_cli_long("--epochs", arg, 0, 1000000);
 		op->epochs_set = 1;
+		break;
+	case O_EVAL:
+		op->eval_every = (int)mm_cli_long("--eval-every", arg, 1,
+		    1000000);
 		break;
 	case O_FACENC:
 		op->fac_enc = arg;
@@ -250,6 +260,8 @@ parse(struct opts *op, int argc, char **argv)
 	}
 	if (op->init && op->resume)
 		mm_die("--init and --resume exclude each other");
+	if (op->eval_every && !op->test)
+		mm_die("--eval-every needs --test FILE (the rows it measures)");
 	if (op->checkpoint && !strcmp(op->cli.out, "-"))
 		mm_die("--checkpoint needs -o FILE (the model is rewritten "
 		    "every epoch)");
@@ -426,11 +438,12 @@ progress(void *arg, int64_t done)
 		    "run: --profile quick)", total / 3600, e->epochs);
 }
 
-/* The log: a new one with its header, or, when resuming and the file
- * exists with the same header, the same file continued (the epochs before
- * the checkpoint stay). */
+/* The log: a new one with its header (with ev, its columns too), or,
+ * when resuming and the file exists with the same header, the same file
+ * continued (the epochs before the checkpoint stay). */
 static FILE *
-open_log(const struct opts *op, const struct mm_model *m)
+open_log(const struct opts *op, const struct mm_model *m,
+    const struct mm_eval *ev)
 {
 	char *want = NULL, line[1024];
 	size_t wl = 0;
@@ -441,7 +454,7 @@ open_log(const struct opts *op, const struct mm_model *m)
 		fclose(f);
 		if (have) {
 			if (!(mem = open_memstream(&want, &wl)) ||
-			    mm_train_log_header(mem, m->obj) < 0 ||
+			    mm_train_log_header_eval(mem, m->obj, ev) < 0 ||
 			    fclose(mem) != 0)
 				mm_die("out of memory");
 			if (strcmp(line, want))
@@ -453,7 +466,8 @@ open_log(const struct opts *op, const struct mm_model *m)
 			return f;
 		}
 	}
-	if (!(f = fopen(op->log, "w")) || mm_train_log_header(f, m->obj) < 0)
+	if (!(f = fopen(op->log, "w")) ||
+	    mm_train_log_header_eval(f, m->obj, ev) < 0)
 		mm_die("%s: cannot write the log", op->log);
 	return f;
 }
@@ -469,8 +483,9 @@ main(int argc, char **argv)
 	struct mm_rng rng;
 	struct mm_meta meta;
 	struct mm_train run;
+	struct mm_eval ev;
 	struct eta eta;
-	double sinit[MM_LOSS_MAXSCALARS], t0;
+	double sinit[MM_LOSS_MAXSCALARS], t0, secs;
 	char line[512];
 	FILE *logf = NULL;
 	int rc, epoch, first, kept;
@@ -500,6 +515,12 @@ main(int argc, char **argv)
 	if ((rc = mm_train_init(&run, &op.cfg, &model, &opt, &rng, &tr,
 	    op.test ? &te : NULL)) < 0)
 		mm_die_err("setup", rc);
+	if (op.eval_every) {
+		if ((rc = mm_eval_init(&ev, &model, &tr, &te,
+		    op.cli.threads)) < 0)
+			mm_die("--eval-every: %s", mm_errmsg());
+		run.eval = &ev;
+	}
 	memset(&eta, 0, sizeof eta);
 	eta.rows = tr.N;
 	eta.epochs = op.cfg.epochs - first;
@@ -512,7 +533,7 @@ main(int argc, char **argv)
 	    "images and %d-d factors", a.img_spec, a.fac_spec, a.code,
 	    mm_model_nparams(&model), (long long)tr.N, tr.C, tr.H, tr.W, tr.D);
 	if (op.log)
-		logf = open_log(&op, &model);
+		logf = open_log(&op, &model, run.eval);
 
 	for (epoch = first; epoch < op.cfg.epochs; epoch++) {
 		t0 = mm_now();
@@ -531,12 +552,25 @@ main(int argc, char **argv)
 		}
 		if (op.test)
 			mm_train_eval(&run);
-		if (logf && mm_train_log_row(logf, &run, mm_now() - t0) < 0)
+		/* seconds: the epoch's training and test loss, as without
+		 * --eval-every; the evaluation logs its own time */
+		secs = mm_now() - t0;
+		if (op.eval_every && mm_eval_due(op.eval_every, run.epoch,
+		    op.cfg.epochs) && mm_eval_run(&ev, &model, run.epoch) < 0)
+			mm_die("%s: evaluation after epoch %d: %s", op.test,
+			    run.epoch, mm_errmsg());
+		if (logf && mm_train_log_row(logf, &run, secs) < 0)
 			mm_die("%s: write error", op.log);
 		if (mm_verbose > 0) {
 			mm_train_summary(&run, line, sizeof line);
 			fprintf(stderr, "%s: epoch %d/%d %s %.1fs\n", mm_progname,
-			    run.epoch, op.cfg.epochs, line, mm_now() - t0);
+			    run.epoch, op.cfg.epochs, line, secs);
+			if (op.eval_every && ev.epoch == run.epoch)
+				fprintf(stderr, "%s: epoch %d/%d nMI essence %.4f "
+				    "nuisance %.4f CKA %.4f mutual kNN@1 %.4f "
+				    "(evaluation %.1fs)\n", mm_progname, run.epoch,
+				    op.cfg.epochs, ev.ess_nmi, ev.nui_nmi, ev.cka,
+				    ev.mutual_knn1, ev.seconds);
 		}
 		if (op.checkpoint)
 			save(&op, &model, &meta, &opt, epoch + 1, &rng);
@@ -546,6 +580,8 @@ main(int argc, char **argv)
 		    op.cfg.epochs : first, &rng);
 	if (logf && fclose(logf) != 0)
 		mm_die("%s: write error", op.log);
+	if (op.eval_every)
+		mm_eval_free(&ev);
 	mm_train_free(&run);
 	mm_meta_free(&meta);
 	mm_optim_free(&opt);
