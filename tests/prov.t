@@ -10,8 +10,8 @@ $G -d dsprites -s 5 --missing posX --part train -o "$TMP/tr.mts" &&
 $G -d dsprites -s 5 --missing posX --part test -o "$TMP/te.mts" &&
 $G -d dsprites -s 6 --missing posX --part test -o "$TMP/te6.mts" &&
 $G -d dsprites -s 5 --missing posY --part test -o "$TMP/teY.mts" &&
-$G -d shapes3d -s 5 --part train -o "$TMP/s3.mts" &&
-$G -d mpi3d -s 5 --part test -o "$TMP/mpi.mts"
+$G -d shapes3d -s 5 --essence floor_hue,wall_hue,object_hue,scale,shape --part train -o "$TMP/s3.mts" &&
+$G -d mpi3d -s 5 --essence object_size,horizontal_axis --part test -o "$TMP/mpi.mts"
 ok $? "paired streams generated"
 meta() { mmib-info "$1" | awk -F'\t' -v k="$2" '$1 == "meta" && $2 == k { print $3; exit }'; }
 like "$(meta "$TMP/tr.mts" fp.data)" '^[0-9a-f]{16}$' "mmib-gen writes fp.data"
@@ -59,7 +59,7 @@ like "$RC:$ERR" "^1:mmib-encode: .*m.mts, .*teY.mts: the model was trained on ds
 [ ! -e "$TMP/e.mts" ]; ok $? "... and no output"
 run_cmd mmib-encode -m "$TMP/ms3.mts" "$TMP/mpi.mts" -o "$TMP/e.mts"
 like "$RC:$ERR" "^1:.*trained on shapes3d .*the data is mpi3d" \
-	"a Shapes3D model refuses MPI3D data"
+	"a Shapes3D model refuses MPI3D data (both 3x64x64, 42-wide pairs)"
 run_cmd mmib-encode --force -m "$TMP/m.mts" "$TMP/teY.mts" -o "$TMP/e.mts"
 ok $RC "--force encodes it anyway"
 mmib-encode -m "$TMP/m.mts" "$TMP/tr.mts" -o "$TMP/etr.mts" &&

@@ -248,6 +248,8 @@ main(int argc, char **argv)
 		if (b.new_segment) {
 			if (started && (rc = mm_writer_end(w)) < 0)
 				mm_die_err("output", rc);
+			/* shapes first: their message is the more precise */
+			check_batch(&e, &b);
 			check_origin(&e, mm_reader_meta(rd));
 			write_meta(w, mm_reader_meta(rd), &e.model, e.mpath,
 			    modality);

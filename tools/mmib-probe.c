@@ -17,8 +17,9 @@
 #include "table.h"
 
 static const char usage[] =
-    "usage: mmib-probe [-hqVv] [--C C] [--factor list] [--format tsv|json]\n"
-    "                  [--force] [--max-iter N] [--modality img|fac|both] [-o file]\n"
+    "usage: mmib-probe [-hqVv] [--C C] [--factor list] [--force]\n"
+    "                  [--format tsv|json] [--max-iter N]\n"
+    "                  [--modality img|fac|both] [-o file]\n"
     "                  [-t threads] [--tol T] --train train.mts [test.mts]\n";
 
 static const char help[] =

@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,25 @@ parse(struct opts *op, int argc, char **argv)
 		    "every epoch)");
 }
 
+/* Pair values of a size that squares beyond float32 in the factor
+ * encoder's BatchNorm (running_var = inf) are refused: a pair vector is
+ * a one-hot code or a few continuous factors, never 1e6 or more. */
+#define PAIR_MAX 1e6
+
+static void
+check_values(const struct mm_pairs *d, const char *name)
+{
+	int64_t i, n = d->N * d->D;
+
+	for (i = 0; i < n; i++)
+		if (!(fabsf(d->pair[i]) < PAIR_MAX))
+			mm_die("%s: pair value %g at row %lld, column %lld: "
+			    "not finite or beyond +-%g (BatchNorm statistics "
+			    "would overflow)", name, (double)d->pair[i],
+			    (long long)(i / d->D), (long long)(i % d->D),
+			    PAIR_MAX);
+}
+
 /* Every pair of path (NULL or "-": stdin), at least two. */
 static void
 load(struct mm_pairs *d, const char *path)
@@ -262,6 +282,7 @@ load(struct mm_pairs *d, const char *path)
 	if (d->N < 2)
 		mm_die("%s: %lld pairs; InfoNCE needs at least two", name,
 		    (long long)d->N);
+	check_values(d, name);
 	mm_reader_close(rd);
 	mm_in_close(f);
 }
@@ -534,6 +555,16 @@ main(int argc, char **argv)
 			mm_die("%s: %s (--force uses it anyway)", op.test,
 			    mm_errmsg());
 	}
+	/* memory is sized by the batch: never more rows than the data */
+	if (op.cfg.batch > tr.N && (!op.test || op.cfg.batch > te.N)) {
+		int64_t rows = op.test && te.N > tr.N ? te.N : tr.N;
+		mm_note("--batch-size %d: %lld pairs, batches of %lld",
+		    op.cfg.batch, (long long)rows, (long long)rows);
+		op.cfg.batch = (int)rows;
+	}
+	if (op.cfg.epochs == 0 && !op.resume)
+		mm_warn("--epochs 0: writing the model as initialised "
+		    "(untrained)");
 	first = start(&op, &a, sinit, &model, &opt, &rng);
 	if (op.resume)
 		check_resume(&op, &tr, &model, &opt, &rng, first);
