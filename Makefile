@@ -133,9 +133,12 @@ FUZZ_LIB := build-fuzz/libmmib.a
 FUZZ_MAXLEN_stream := 4096
 FUZZ_MAXLEN_npz := 16384
 FUZZ_MAXLEN_h5 := 32768
-# libhdf5 itself leaks a few hundred bytes on some corrupt files (inside
-# H5Fopen, not reachable from mmib): leaks are not counted for h5.
+# libhdf5 itself leaks a few hundred bytes on some corrupt files, and
+# asks malloc for the sizes a corrupt header claims (terabytes; a NULL it
+# handles), both inside H5Fopen: for h5, leaks are not counted and a
+# failed allocation returns NULL as it does outside ASan.
 FUZZ_OPTS_h5 := -detect_leaks=0
+FUZZ_ENV_h5 := ASAN_OPTIONS=allocator_may_return_null=1
 build-fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h) | build-fuzz/lib
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 $(FUZZ_LIB): $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
@@ -149,6 +152,7 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus-$$t || exit 1; \
 		echo "== fuzz-$$t for $(FUZZ_SECONDS) s"; \
+		$$([ $$t = h5 ] && echo env $(FUZZ_ENV_h5)) \
 		build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
 		    -max_len=$$(case $$t in stream) echo $(FUZZ_MAXLEN_stream);; \
 		    npz) echo $(FUZZ_MAXLEN_npz);; *) echo $(FUZZ_MAXLEN_h5);; esac) \
