@@ -138,7 +138,7 @@ FUZZ_MAXLEN_h5 := 32768
 # handles), both inside H5Fopen: for h5, leaks are not counted and a
 # failed allocation returns NULL as it does outside ASan.
 FUZZ_OPTS_h5 := -detect_leaks=0
-FUZZ_ENV_h5 := ASAN_OPTIONS=allocator_may_return_null=1
+FUZZ_ENV_h5 := ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0
 build-fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h) | build-fuzz/lib
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 $(FUZZ_LIB): $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
