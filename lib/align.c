@@ -17,6 +17,7 @@
  * on the order the candidates arrive in, so results are the same for any
  * number of threads.
  */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -305,7 +306,24 @@ mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
 		    (rc = hsic_unbiased(A, Da, A, Da, N, threads, &kk)) < 0 ||
 		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &ll)) < 0)
 			return rc;
-		*cka_unbiased = ratio(kl, kk, ll);
+		/* a constant code's HSIC is 0 but comes out as rounding noise
+		 * of terms of size (|X|_F^2 / N)^2, and the ratio of two
+		 * noises is anything (18.3, -1.0): below the noise level the
+		 * denominator is 0 and the CKA undefined */
+		{
+			double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N *
+			    DBL_EPSILON;
+			int64_t j;
+
+			for (j = 0; j < N * Da; j++)
+				fa += (double)A[j] * A[j];
+			for (j = 0; j < N * Db; j++)
+				fb += (double)B[j] * B[j];
+			fa /= (double)N;
+			fb /= (double)N;
+			if (kk > tol * fa * fa && ll > tol * fb * fb)
+				*cka_unbiased = ratio(kl, kk, ll);
+		}
 	}
 	if (N < 2)
 		return 0;

@@ -10,6 +10,7 @@
 #include "emb.h"
 #include "err.h"
 #include "le.h"
+#include "prov.h"
 #include "stream.h"
 
 void
@@ -127,6 +128,10 @@ mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags)
 		struct mm_record *tc = factors ?
 		    mm_batch_get(&b, "classes") : NULL;
 
+		if (nb > 0 && b.new_segment && !(flags & MM_EMB_ANYMODEL) &&
+		    (rc = mm_prov_check_segment(&e->meta,
+		    mm_reader_meta(rd))) < 0)
+			goto out;
 		if (nb == 0) {
 			if ((rc = mm_meta_copy(&e->meta, mm_reader_meta(rd))) < 0)
 				goto out;

@@ -25,13 +25,16 @@ void mm_emb_free(struct mm_emb *e);
 #define MM_EMB_CLASSES 1    /* 'classes' required */
 #define MM_EMB_NOFACTORS 2  /* no factor metadata needed: 'classes' and the
                                factor keys are neither read nor checked */
+#define MM_EMB_ANYMODEL 4   /* accept segments of different models (model.fp,
+                               prov.h); without it they are refused */
 
 /* Read a whole embedding stream from f (label names it for the reader;
  * error details do not repeat it).
  * Requires factor metadata (unless MM_EMB_NOFACTORS), at least one of
  * z_img / z_fac (f32, 2-d), consistent shapes across batches, finite
  * values; classes, when present, must be i32 (N, F) within the
- * cardinalities. */
+ * cardinalities.  A segment whose model.fp differs from the first's is
+ * refused (MM_EINVAL, mm_prov_check_segment) unless MM_EMB_ANYMODEL. */
 int mm_emb_read(struct mm_emb *e, FILE *f, const char *label, int flags);
 /* Whether a test table fits a training table: the same factors (names,
  * cardinalities, roles), the same embeddings present, the same widths.

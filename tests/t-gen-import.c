@@ -453,9 +453,50 @@ t_h5(void)
 		free(all);
 		unlink(tp);
 	}
+	/* the other layouts: contiguous, chunks split across the image
+	 * (partial at the edges), shuffle + deflate, raw chunks */
+	{
+		static const hsize_t cs[3][4] = { { 2, 40, 64, 3 },
+		    { 1, 16, 16, 3 }, { 7, 64, 64, 2 } };
+		int lay;
+		for (lay = 0; lay < 4; lay++) {
+			f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT,
+			    H5P_DEFAULT);
+			sp = H5Screate_simple(4, dims, NULL);
+			pl = H5Pcreate(H5P_DATASET_CREATE);
+			if (lay > 0) {
+				H5Pset_chunk(pl, 4, cs[lay - 1]);
+				if (lay == 1)
+					H5Pset_shuffle(pl);
+				if (lay != 2)
+					H5Pset_deflate(pl, 1);
+			}
+			d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp,
+			    H5P_DEFAULT, pl, H5P_DEFAULT);
+			H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL,
+			    H5P_DEFAULT, blob + (len - (size_t)ds->rows * 3 * NPX));
+			H5Dclose(d);
+			H5Pclose(pl);
+			H5Sclose(sp);
+			H5Fclose(f);
+			rc = mm_source_file(&s, path, NULL);
+			rc = rc ? rc : mm_source_read(&s, rows, 4, img);
+			good = 1;
+			for (i = 0; i < 4; i++)
+				good &= rc == 0 && row_ok(img + i * 3 * NPX,
+				    rows[i], 3);
+			if (rc == 0)
+				mm_source_close(&s);
+			ok(good, "h5 layout %d (%s) read back%s%s", lay,
+			    lay == 0 ? "contiguous" : lay == 1 ?
+			    "partial chunks, shuffle, deflate" : lay == 2 ?
+			    "raw 16x16 chunks" : "chunks of 7 rows, 2 channels",
+			    rc ? ": " : "", rc ? mm_errmsg() : "");
+		}
+	}
 	free(blob);
 #else
-	skip(4, "built without HDF5");
+	skip(8, "built without HDF5");
 #endif
 }
 
@@ -477,7 +518,7 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(44);
+	plan(48);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
 	    "real one is refused: %s", mm_errmsg());

@@ -471,9 +471,97 @@ test_batch_rows(void)
 	fclose(f);
 }
 
+/* --strip-keys IN OUT KEY...: IN with KEYs removed from every 'S'
+ * record, for tests of streams written by an older mmib. */
+static int
+strip_keys(const char *in, const char *out, char **keys, int nkeys)
+{
+	FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+	struct mm_reader *r;
+	struct mm_writer *w;
+	struct mm_record rec;
+	int rc, i, j, bad = 0;
+
+	if (!fi || !fo)
+		return 1;
+	r = mm_reader_open(fi, in);
+	w = mm_writer_open(fo, 0);
+	mm_record_init(&rec);
+	while ((rc = mm_reader_next(r, &rec)) > 0) {
+		if (rec.kind == 'S') {
+			struct mm_meta m, keep;
+			mm_meta_init(&m);
+			mm_meta_init(&keep);
+			bad |= mm_meta_parse(&m, (const char *)rec.body,
+			    rec.body_len) < 0;
+			for (i = 0; i < m.n; i++) {
+				for (j = 0; j < nkeys; j++)
+					if (!strcmp(m.key[i], keys[j]))
+						break;
+				if (j == nkeys)
+					bad |= mm_meta_set(&keep, m.key[i],
+					    m.val[i]) < 0;
+			}
+			bad |= mm_writer_meta(w, &keep) < 0;
+			mm_meta_free(&m);
+			mm_meta_free(&keep);
+		} else if (rec.kind == 'E')
+			bad |= mm_writer_end(w) < 0;
+		else
+			bad |= mm_writer_record(w, &rec) < 0;
+	}
+	mm_record_free(&rec);
+	bad |= rc < 0 || mm_writer_close(w) < 0;
+	mm_reader_close(r);
+	fclose(fi);
+	return bad || fclose(fo) != 0;
+}
+
+/* --scale-pair IN OUT F: IN with every 'pair' value times F. */
+static int
+scale_pair(const char *in, const char *out, double f)
+{
+	FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+	struct mm_reader *r;
+	struct mm_writer *w;
+	struct mm_record rec;
+	int rc, bad = 0;
+	uint64_t i;
+
+	if (!fi || !fo)
+		return 1;
+	r = mm_reader_open(fi, in);
+	w = mm_writer_open(fo, 0);
+	mm_record_init(&rec);
+	while ((rc = mm_reader_next(r, &rec)) > 0) {
+		if (rec.kind == 'E') {
+			bad |= mm_writer_end(w) < 0;
+			continue;
+		}
+		if (rec.kind == 'T' && !strcmp(rec.name, "pair") &&
+		    rec.dtype == MM_F32) {
+			for (i = 0; i < rec.count; i++)
+				((float *)rec.data)[i] = (float)(((float *)
+				    rec.data)[i] * f);
+			bad |= mm_writer_tensor(w, rec.name, rec.batch,
+			    rec.dtype, rec.ndim, rec.shape, rec.data) < 0;
+		} else
+			bad |= mm_writer_record(w, &rec) < 0;
+	}
+	mm_record_free(&rec);
+	bad |= rc < 0 || mm_writer_close(w) < 0;
+	mm_reader_close(r);
+	fclose(fi);
+	return bad || fclose(fo) != 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 5 && strcmp(argv[1], "--scale-pair") == 0)
+		return scale_pair(argv[2], argv[3], strtod(argv[4], NULL));
+	if (argc >= 4 && strcmp(argv[1], "--strip-keys") == 0)
+		return strip_keys(argv[2], argv[3], argv + 4, argc - 4);
 	if (argc >= 3 && strcmp(argv[1], "--write-sample") == 0) {
 		FILE *f = fopen(argv[2], "wb");
 		if (!f)

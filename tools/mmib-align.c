@@ -18,8 +18,9 @@
 #define MAXK 64
 
 static const char usage[] =
-    "usage: mmib-align [-hqVv] [--format tsv|json] [-k list] [--normalize]\n"
-    "                  [-o file] [--svcca-dim N] [-t threads] [emb.mts]\n"
+    "usage: mmib-align [-hqVv] [--force] [--format tsv|json] [-k list]\n"
+    "                  [--normalize] [-o file] [--svcca-dim N] [-t threads]\n"
+    "                  [emb.mts]\n"
     "       mmib-align [options] a.npy b.npy\n"
     "       mmib-align [options] ab.npz\n";
 
@@ -27,6 +28,7 @@ static const char help[] =
     "  -k, --k LIST          neighbourhood sizes for the kNN metrics (1,5)\n"
     "  --normalize           L2-normalise both sides first (-n: deprecated)\n"
     "  --svcca-dim N         directions kept per side by SVCCA (10)\n"
+    "  --force               use inputs of mismatched provenance (prov: mmib-stream(5))\n"
     "  --format F            tsv (default) or json\n"
     "  -o, --output FILE     write the table to FILE, not stdout\n"
     "  -t, --threads N       threads for the products and searches (1)\n"
@@ -34,9 +36,10 @@ static const char help[] =
     "  -h, -V                this help, the version\n"
     "Input: an mmib-encode stream, two .npy files (one per side) or one .npz.\n";
 
-enum { OPT_FORMAT = 256, OPT_NORM, OPT_SVCCA };
+enum { OPT_FORMAT = 256, OPT_NORM, OPT_SVCCA, OPT_FORCE };
 
 static const struct option lopts[] = {
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "k", required_argument, NULL, 'k' },
@@ -64,6 +67,9 @@ emit(struct mm_table *t, const char *metric, int k, double v)
 	mm_table_end_row(t);
 }
 
+/* --force: segments of different models are read as one set (prov.h) */
+static int force;
+
 /* The embeddings of the operands: two .npy files, one .npz, or a stream
  * (absent or "-": stdin); returns the name for messages. */
 static const char *
@@ -89,8 +95,10 @@ read_input(struct mm_emb *e, int argc, char **argv)
 		return argc == 2 ? argv[0] : name;
 	}
 	f = mm_in_open(inp);
-	if ((rc = mm_emb_read(e, f, name, MM_EMB_NOFACTORS)) < 0)
-		mm_die_err(name, rc);
+	if ((rc = mm_emb_read(e, f, name, MM_EMB_NOFACTORS |
+	    (force ? MM_EMB_ANYMODEL : 0))) < 0)
+		mm_die("%s: %s%s", name, mm_errmsg(), rc == MM_EINVAL ?
+		    " (--force reads it anyway)" : "");
 	mm_in_close(f);
 	return name;
 }
@@ -113,6 +121,9 @@ main(int argc, char **argv)
 	cli.help = help;
 	while ((ch = getopt_long(argc, argv, "hk:no:qt:Vv", lopts, NULL)) != -1)
 		switch (ch) {
+		case OPT_FORCE:
+			force = 1;
+			break;
 		case OPT_FORMAT:
 			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",

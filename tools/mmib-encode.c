@@ -13,15 +13,17 @@
 #include "meta.h"
 #include "model.h"
 #include "pairs.h"
+#include "prov.h"
 #include "stream.h"
 
 
 static const char usage[] =
-    "usage: mmib-encode [-hqVvz] [--modality img|fac|both] [-o file]\n"
+    "usage: mmib-encode [-hqVvz] [--force] [--modality img|fac|both] [-o file]\n"
     "                   [-t threads] -m model [file]\n";
 
 static const char help[] =
     "  -m, --model FILE      the model from mmib-train (required)\n"
+    "  --force               use inputs of mismatched provenance (prov: mmib-stream(5))\n"
     "  --modality M          img, fac or both (default both)\n"
     "  -o, --output FILE     write the stream to FILE, not stdout\n"
     "  -t, --threads N       BLAS threads (1)\n"
@@ -30,6 +32,7 @@ static const char help[] =
     "  -h, -V                this help, the version\n";
 
 static const struct option longopts[] = {
+	{ "force", no_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "model", required_argument, NULL, 'm' },
 	{ "modality", required_argument, NULL, 'M' },
@@ -49,6 +52,7 @@ write_meta(struct mm_writer *w, const struct mm_meta *in,
     const struct mm_model *m, const char *path, const char *modality)
 {
 	struct mm_meta out;
+	char fp[17];
 	int i, rc = 0;
 
 	mm_meta_init(&out);
@@ -59,6 +63,8 @@ write_meta(struct mm_writer *w, const struct mm_meta *in,
 		if (!strncmp(m->meta.key[i], "model.", 6))
 			rc |= mm_meta_set(&out, m->meta.key[i], m->meta.val[i]);
 	rc |= mm_model_scalars_meta(m, &out, "model.");
+	mm_prov_model(m, fp);
+	rc |= mm_meta_set(&out, "model.fp", fp);
 	rc |= mm_meta_set(&out, "model.file", path);
 	rc |= mm_meta_set(&out, "modality", modality);
 	if (rc)
@@ -73,6 +79,7 @@ struct enc {
 	struct mm_model model;
 	const char *mpath, *name;       /* model file, input name */
 	int want_img, want_fac, chunk, code;
+	int force;                      /* --force: skip the provenance check */
 	float *x, *p, *zi, *zf;         /* (chunk, C, H, W), (chunk, D), 2 x (chunk, code) */
 };
 
@@ -109,6 +116,22 @@ check_batch(const struct enc *e, struct mm_batch *b)
 			    (long long)(pr->ndim == 2 ? pr->shape[1] : 0),
 			    e->mpath, a->pair_dim);
 	}
+}
+
+/* The data must mean what the model's training data meant: the same
+ * dataset, factors and essence (fp.pairing, prov.h). */
+static void
+check_origin(const struct enc *e, const struct mm_meta *data)
+{
+	if (mm_prov_known(&e->model.meta, "fp.pairing") < 0 ||
+	    mm_prov_known(data, "fp.pairing") < 0) {
+		mm_note("%s, %s: no data fingerprint (an older mmib?): "
+		    "pairing not checked", e->mpath, e->name);
+		return;
+	}
+	if (!e->force && mm_prov_check_encode(&e->model.meta, data) < 0)
+		mm_die("%s, %s: %s (--force encodes anyway)", e->mpath,
+		    e->name, mm_errmsg());
 }
 
 /* z_img and z_fac of one batch (those wanted), and its classes. */
@@ -184,6 +207,9 @@ main(int argc, char **argv)
 				    optarg);
 			modality = optarg;
 			break;
+		case 'F':
+			e.force = 1;
+			break;
 		case 'z':
 			zlevel = 3;
 			break;
@@ -229,6 +255,9 @@ main(int argc, char **argv)
 		if (b.new_segment) {
 			if (started && (rc = mm_writer_end(w)) < 0)
 				mm_die_err("output", rc);
+			/* shapes first: their message is the more precise */
+			check_batch(&e, &b);
+			check_origin(&e, mm_reader_meta(rd));
 			write_meta(w, mm_reader_meta(rd), &e.model, e.mpath,
 			    modality);
 			started = 1;

@@ -13,6 +13,7 @@
 #include "err.h"
 #include "gen.h"
 #include "meta.h"
+#include "prov.h"
 #include "sheet.h"
 #include "stream.h"
 #include "table.h"
@@ -206,7 +207,7 @@ main(int argc, char **argv)
 	mm_meta_init(&meta);
 	if (mm_meta_set(&meta, "tool", "mmib-gen") < 0 ||
 	    mm_meta_set(&meta, "version", MM_VERSION) < 0 ||
-	    mm_gen_run_meta(&g, &meta) < 0)
+	    mm_gen_run_meta(&g, &meta) < 0 || mm_prov_data(&meta) < 0)
 		mm_die_err("metadata", MM_ENOMEM);
 
 	/* with --png and no -o only the contact sheet is written */

@@ -12,12 +12,14 @@
 #include "emb.h"
 #include "err.h"
 #include "meta.h"
+#include "prov.h"
 #include "probe.h"
 #include "table.h"
 
 static const char usage[] =
-    "usage: mmib-probe [-hqVv] [--C C] [--factor list] [--format tsv|json]\n"
-    "                  [--max-iter N] [--modality img|fac|both] [-o file]\n"
+    "usage: mmib-probe [-hqVv] [--C C] [--factor list] [--force]\n"
+    "                  [--format tsv|json] [--max-iter N]\n"
+    "                  [--modality img|fac|both] [-o file]\n"
     "                  [-t threads] [--tol T] --train train.mts [test.mts]\n";
 
 static const char help[] =
@@ -25,6 +27,7 @@ static const char help[] =
     "                        or stdin\n"
     "  --factor LIST         probe only these factors (default: all)\n"
     "  --modality M          img, fac or both (default both)\n"
+    "  --force               use inputs of mismatched provenance (prov: mmib-stream(5))\n"
     "  --C C                 inverse L2 strength, as scikit-learn (1.0)\n"
     "  --max-iter N          L-BFGS iterations per probe (100)\n"
     "  --tol T               gradient tolerance of the fit (1e-4)\n"
@@ -35,11 +38,12 @@ static const char help[] =
     "  -h, -V                this help, the version\n";
 
 enum { OPT_C = 256, OPT_FACTOR, OPT_FORMAT, OPT_MAXITER, OPT_MODALITY,
-    OPT_TOL, OPT_TRAIN };
+    OPT_TOL, OPT_TRAIN, OPT_FORCE };
 
 static const struct option lopts[] = {
 	{ "C", required_argument, NULL, OPT_C },
 	{ "factor", required_argument, NULL, OPT_FACTOR },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-iter", required_argument, NULL, OPT_MAXITER },
@@ -54,14 +58,19 @@ static const struct option lopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* --force: inputs of mismatched provenance are used (prov.h) */
+static int force;
+
 static void
 read_emb(struct mm_emb *e, const char *path)
 {
 	FILE *f = mm_in_open(path);
-	int rc = mm_emb_read(e, f, mm_in_name(path), 1);
+	int rc = mm_emb_read(e, f, mm_in_name(path), MM_EMB_CLASSES |
+	    (force ? MM_EMB_ANYMODEL : 0));
 
 	if (rc < 0)
-		mm_die_err(mm_in_name(path), rc);
+		mm_die("%s: %s%s", mm_in_name(path), mm_errmsg(),
+		    rc == MM_EINVAL ? " (--force reads it anyway)" : "");
 	mm_in_close(f);
 }
 
@@ -219,6 +228,9 @@ main(int argc, char **argv)
 		case OPT_FACTOR:
 			factors = optarg;
 			break;
+		case OPT_FORCE:
+			force = 1;
+			break;
 		case OPT_FORMAT:
 			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",
@@ -261,6 +273,13 @@ main(int argc, char **argv)
 	if ((rc = mm_emb_match(&tr, &te)) < 0)
 		mm_die("%s, %s: %s", mm_in_name(trainp), mm_in_name(testp),
 		    mm_errmsg());
+	if (!force && mm_prov_check_probe(&tr.meta, &te.meta) < 0)
+		mm_die("%s, %s: %s (--force probes anyway)",
+		    mm_in_name(trainp), mm_in_name(testp), mm_errmsg());
+	if (mm_prov_known(&tr.meta, "model.fp") < 0 ||
+	    mm_prov_known(&te.meta, "model.fp") < 0)
+		mm_note("%s, %s: no model fingerprint (an older mmib?): not "
+		    "checked", mm_in_name(trainp), mm_in_name(testp));
 	mm_note("read %lld train and %lld test rows in %.3f s",
 	    (long long)tr.N, (long long)te.N, mm_now() - t0);
 	choose_modalities(&tr, mods, mm_in_name(trainp), use);

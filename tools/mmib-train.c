@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@
 #include "meta.h"
 #include "model.h"
 #include "pairs.h"
+#include "prov.h"
 #include "stream.h"
 #include "train.h"
 
 static const char usage[] =
     "usage: mmib-train [-hqVv] [--batch-size N] [--beta B] [--checkpoint]\n"
     "                  [--code-size N] [--epochs N] [--eval-every N]\n"
-    "                  [--factor-encoder SPEC]\n"
+    "                  [--factor-encoder SPEC] [--force]\n"
     "                  [--gamma G] [--image-encoder SPEC] [--init MODEL]\n"
     "                  [--learn-temperature] [--log FILE] [--lr LR]\n"
     "                  [--momentum M] [--objective infonce|siglip]\n"
@@ -58,6 +60,8 @@ static const char help[] =
     "  --eval-every N        and every N epochs (and the last) its probes' nMI,\n"
     "                        CKA and mutual kNN@1 (log columns)\n"
     "  --log FILE            the per-epoch log as TSV\n"
+    "  --force               a --test that is not the training data's held-out\n"
+    "                        part (prov: mmib-stream(5))\n"
     "  --checkpoint          keep the last finished epoch in the output file\n"
     "  --resume MODEL        continue a checkpointed run; --init MODEL: start\n"
     "                        from a model's weights\n"
@@ -80,7 +84,8 @@ encoder_kinds(FILE *f)
 enum {
 	O_BATCH = 256, O_BETA, O_CHECKPOINT, O_CODE, O_EPOCHS, O_EVAL, O_FACENC,
 	O_GAMMA, O_IMGENC, O_INIT, O_LEARNT, O_LOG, O_LR, O_MOMENTUM, O_OBJ,
-	O_OPT, O_PREC, O_PROFILE, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP, O_TEST, O_WD
+	O_OPT, O_PREC, O_PROFILE, O_REG, O_RESUME, O_STEP, O_SYM, O_TEMP,
+	O_TEST, O_WD, O_FORCE
 };
 
 static const struct option longopts[] = {
@@ -91,6 +96,7 @@ static const struct option longopts[] = {
 	{ "epochs", required_argument, NULL, O_EPOCHS },
 	{ "eval-every", required_argument, NULL, O_EVAL },
 	{ "factor-encoder", required_argument, NULL, O_FACENC },
+	{ "force", no_argument, NULL, O_FORCE },
 	{ "gamma", required_argument, NULL, O_GAMMA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "image-encoder", required_argument, NULL, O_IMGENC },
@@ -131,6 +137,7 @@ struct opts {
 	const struct mm_profile *profile;
 	int epochs_set, profile_used;   /* the profile supplied a setting */
 	int eval_every;                 /* 0: no evaluation */
+	int force;                      /* --force: provenance not checked */
 };
 
 /* One option of the run's own (not one of mm_cli_option's). */
@@ -159,6 +166,9 @@ option(struct opts *op, int c, const char *arg)
 	case O_EVAL:
 		op->eval_every = (int)mm_cli_long("--eval-every", arg, 1,
 		    1000000);
+		break;
+	case O_FORCE:
+		op->force = 1;
 		break;
 	case O_FACENC:
 		op->fac_enc = arg;
@@ -267,6 +277,25 @@ parse(struct opts *op, int argc, char **argv)
 		    "every epoch)");
 }
 
+/* Pair values of a size that squares beyond float32 in the factor
+ * encoder's BatchNorm (running_var = inf) are refused: a pair vector is
+ * a one-hot code or a few continuous factors, never 1e6 or more. */
+#define PAIR_MAX 1e6
+
+static void
+check_values(const struct mm_pairs *d, const char *name)
+{
+	int64_t i, n = d->N * d->D;
+
+	for (i = 0; i < n; i++)
+		if (!(fabsf(d->pair[i]) < PAIR_MAX))
+			mm_die("%s: pair value %g at row %lld, column %lld: "
+			    "not finite or beyond +-%g (BatchNorm statistics "
+			    "would overflow)", name, (double)d->pair[i],
+			    (long long)(i / d->D), (long long)(i % d->D),
+			    PAIR_MAX);
+}
+
 /* Every pair of path (NULL or "-": stdin), at least two. */
 static void
 load(struct mm_pairs *d, const char *path)
@@ -284,6 +313,7 @@ load(struct mm_pairs *d, const char *path)
 	if (d->N < 2)
 		mm_die("%s: %lld pairs; InfoNCE needs at least two", name,
 		    (long long)d->N);
+	check_values(d, name);
 	mm_reader_close(rd);
 	mm_in_close(f);
 }
@@ -384,20 +414,62 @@ start(const struct opts *op, const struct mm_arch *a, const double *sinit,
 	return done;
 }
 
+/* The run's keys in meta: the tool, the settings (mm_train_meta) and
+ * the temperature it was given, and the position after epoch epochs. */
+static void
+run_meta(const struct opts *op, struct mm_meta *meta,
+    const struct mm_optim *o, int epoch, const struct mm_rng *rng)
+{
+	int rc = 0;
+
+	rc |= mm_meta_set(meta, "tool", "mmib-train");
+	rc |= mm_meta_set(meta, "version", MM_VERSION);
+	rc |= mm_meta_setf(meta, "train.temperature", "%.9g",
+	    op->cfg.temperature);
+	if (op->profile_used)
+		rc |= mm_meta_set(meta, "train.profile", op->profile->name);
+	if (rc || mm_train_meta(meta, &op->cfg, o, epoch, rng) < 0)
+		mm_die("out of memory");
+}
+
+/* A resumed run must be the checkpointed one: its settings (train.*)
+ * and its data (fp.data) as in the checkpoint's metadata, so that the
+ * model's metadata stays true.  Only --epochs (and -t, --log, --test,
+ * --checkpoint) may change. */
+static void
+check_resume(const struct opts *op, const struct mm_pairs *tr,
+    const struct mm_model *m, const struct mm_optim *o,
+    const struct mm_rng *rng, int done)
+{
+	struct mm_meta now;
+
+	mm_meta_init(&now);
+	if (mm_meta_copy(&now, &tr->meta) < 0)
+		mm_die("out of memory");
+	run_meta(op, &now, o, done, rng);
+	/* no --force here: the model's metadata would lie */
+	if (mm_prov_check_resume(&m->meta, &now) < 0)
+		mm_die("%s: %s", op->resume, mm_errmsg());
+	mm_meta_free(&now);
+}
+
 /* Write the model (with o, the optimiser state and the run's position
  * after epoch epochs) atomically to -o. */
 static void
 save(const struct opts *op, struct mm_model *m, struct mm_meta *meta,
     const struct mm_optim *o, int epoch, const struct mm_rng *rng)
 {
+	const char *data = mm_meta_get(meta, "fp.data");
+	char fp[17];
 	FILE *f;
 	int rc = 0;
 
-	rc |= mm_meta_set(meta, "tool", "mmib-train");
-	rc |= mm_meta_set(meta, "version", MM_VERSION);
-	if (op->profile_used)
-		rc |= mm_meta_set(meta, "train.profile", op->profile->name);
-	if (rc || mm_train_meta(meta, &op->cfg, o, epoch, rng) < 0)
+	run_meta(op, meta, o, epoch, rng);
+	mm_prov_model(m, fp);
+	rc |= mm_meta_set(meta, "model.fp", fp);
+	if (data)
+		rc |= mm_meta_set(meta, "model.data_fp", data);
+	if (rc)
 		mm_die("out of memory");
 	f = mm_out_open(op->cli.out, 1);
 	if ((rc = mm_model_save(m, f, meta, op->checkpoint ? o : NULL)) < 0)
@@ -510,8 +582,28 @@ main(int argc, char **argv)
 		if (te.C != tr.C || te.H != tr.H || te.W != tr.W || te.D != tr.D)
 			mm_die("%s: images or pairs differ in shape from the "
 			    "training data", op.test);
+		if (mm_prov_known(&tr.meta, "fp.split") < 0 ||
+		    mm_prov_known(&te.meta, "fp.split") < 0)
+			mm_note("%s: no split fingerprint (an older mmib?): "
+			    "not checked", op.test);
+		else if (!op.force && mm_prov_check_test(&tr.meta,
+		    &te.meta) < 0)
+			mm_die("%s: %s (--force uses it anyway)", op.test,
+			    mm_errmsg());
 	}
+	/* memory is sized by the batch: never more rows than the data */
+	if (op.cfg.batch > tr.N && (!op.test || op.cfg.batch > te.N)) {
+		int64_t rows = op.test && te.N > tr.N ? te.N : tr.N;
+		mm_note("--batch-size %d: %lld pairs, batches of %lld",
+		    op.cfg.batch, (long long)rows, (long long)rows);
+		op.cfg.batch = (int)rows;
+	}
+	if (op.cfg.epochs == 0 && !op.resume)
+		mm_warn("--epochs 0: writing the model as initialised "
+		    "(untrained)");
 	first = start(&op, &a, sinit, &model, &opt, &rng);
+	if (op.resume)
+		check_resume(&op, &tr, &model, &opt, &rng, first);
 	if ((rc = mm_train_init(&run, &op.cfg, &model, &opt, &rng, &tr,
 	    op.test ? &te : NULL)) < 0)
 		mm_die_err("setup", rc);
