@@ -443,10 +443,18 @@ demo: mm-deps
 	@cat $(RESULTS)/demo/report.txt
 	@echo "demo: summary, report and plots in $(RESULTS)/demo/"
 
+# The pipelines under a real Slurm (tests/slurm.sh): as root, installs
+# slurm-wlm and munge if missing, starts a private single-node cluster,
+# runs a tiny sweep with RUN='srun -n1 -c1 --quiet' and locally, compares;
+# skips with the reason elsewhere.  Not part of `make check` (it installs
+# packages and starts daemons); .ci/run runs it.
+check-slurm: all
+	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) OPENBLAS_NUM_THREADS=1 bash tests/slurm.sh
+
 # Dependencies of the pipelines (gnuplot for the plots), installed as root.
 mm-deps:
 	@$(if $(filter 1,$(PIPE_DEPS)),sh tools/deps.sh run,:)
 
 mm-force:
 
-.PHONY: demo figures mm-deps mm-force
+.PHONY: demo figures mm-deps mm-force check-slurm
