@@ -113,8 +113,8 @@ monotone() {
 	awk -F '\t' -v col="$1" -v word="$2" -v eps="$EPS" '
 	NR == 1 { for (i = 1; i <= NF; i++) if ($i == col "_mean") c = i
 		nb = 0; for (i = 1; i <= NF; i++) if ($i !~ /_(mean|sd|n)$/) nb++; next }
-	$c != "NA" { if (n++ && $c - pm > eps) r = r sprintf("%s %.3f at %s=%s -> %.3f at %s=%s", \
-		r == "" ? "" : ";", pm, word, px, $c, word, $nb); pm = $c; px = $nb }
+	$c != "NA" { if (n++ && $c - pm > eps) r = r (r == "" ? "" : "; ") sprintf("%.3f at %s=%s -> %.3f at %s=%s", \
+		pm, word, px, $c, word, $nb); pm = $c; px = $nb }
 	END { if (n < 3) print "too few settings to judge its shape"
 		else if (r == "") print "the mean curve never rises by more than " eps " from one setting to the next"
 		else print "the mean curve is NOT monotone: it rises " r }'
