@@ -240,6 +240,38 @@ mm_gen_pair_random(const struct mm_dataset *ds, struct mm_rng *rng,
 		essence[mm_rng_below(rng, (uint64_t)ds->F)] = 1;
 }
 
+int64_t
+mm_gen_split_count(const struct mm_dataset *ds)
+{
+	return ds->F < 2 ? 0 : ((int64_t)1 << ds->F) - 2;
+}
+
+int
+mm_gen_pair_split(const struct mm_dataset *ds, int64_t k, int *essence)
+{
+	struct mm_rng rng;
+	int64_t count = mm_gen_split_count(ds), *first;
+	int f, rc;
+
+	if (count == 0)
+		return mm_err(MM_EINVAL, "%s has one factor: no essence/"
+		    "nuisance split", ds->name);
+	if (k < 1 || k > count)
+		return mm_err(MM_EINVAL, "%lld is out of range: %s has %lld "
+		    "distinct essence/nuisance splits (1 .. %lld; mmib-gen --splits "
+		    "lists them)", (long long)k, ds->name, (long long)count,
+		    (long long)count);
+	/* the first k entries of the fixed permutation; the k-th is ours */
+	if ((first = malloc(sizeof *first * (size_t)k)) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	mm_rng_seed(&rng, MM_GEN_SPLIT_SEED);
+	if ((rc = mm_gen_sample(&rng, count, k, first)) == 0)
+		for (f = 0; f < ds->F; f++)
+			essence[f] = (int)(((first[k - 1] + 1) >> f) & 1);
+	free(first);
+	return rc;
+}
+
 int
 mm_gen_pair_dim(const struct mm_dataset *ds, const int *essence)
 {
@@ -594,6 +626,11 @@ choose_pairing(struct mm_gen_run *g, struct mm_rng *pairing)
 	} else if (c->random_split) {
 		mm_gen_pair_random(g->ds, pairing, g->essence);
 		snprintf(g->pairing, sizeof g->pairing, "random");
+	} else if (c->split) {
+		if ((rc = mm_gen_pair_split(g->ds, c->split, g->essence)) < 0)
+			return prefix_err(rc, "--split");
+		snprintf(g->pairing, sizeof g->pairing, "split:%lld/%lld",
+		    c->split, (long long)mm_gen_split_count(g->ds));
 	} else {
 		for (f = 0; f < g->ds->F; f++)
 			g->essence[f] = 1;
@@ -650,9 +687,10 @@ mm_gen_open(struct mm_gen_run *g, const struct mm_gen_config *c)
 	    strcmp(c->part, "all"))
 		return mm_err(MM_EINVAL, "--part: '%s' is not train, test or "
 		    "all", c->part);
-	if ((c->missing != NULL) + (c->essence != NULL) + c->random_split > 1)
-		return mm_err(MM_EINVAL, "--missing, --essence and "
-		    "--random-split exclude each other");
+	if ((c->missing != NULL) + (c->essence != NULL) + c->random_split +
+	    (c->split != 0) > 1)
+		return mm_err(MM_EINVAL, "--missing, --essence, --random-split "
+		    "and --split exclude each other");
 	if ((rc = open_dataset(g, c)) < 0)
 		return rc;
 	g->isz = (size_t)g->ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;

@@ -69,6 +69,16 @@ int mm_gen_pair_list(const struct mm_dataset *ds, const char *list,
  * one chosen uniformly is moved over. */
 void mm_gen_pair_random(const struct mm_dataset *ds, struct mm_rng *rng,
     int *essence);
+/* "--split K": the K-th (1-based) of the dataset's distinct essence/nuisance
+ * splits, every essence that is neither empty nor all the factors
+ * (mm_gen_split_count() = 2^F - 2 of them), in one fixed order: a
+ * Fisher-Yates permutation of the bit masks 1 .. 2^F - 2 (bit f = factor
+ * f) drawn from MM_GEN_SPLIT_SEED, the same on every machine, so that
+ * K = 1, 2, ... never repeats an essence.  MM_EINVAL when K is out of
+ * range (the message gives the count) or the dataset has one factor. */
+#define MM_GEN_SPLIT_SEED 0x73706c6974ULL     /* "split" */
+int64_t mm_gen_split_count(const struct mm_dataset *ds);
+int mm_gen_pair_split(const struct mm_dataset *ds, int64_t k, int *essence);
 /* Width D of the pair vector: the sum of the essence cardinalities. */
 int mm_gen_pair_dim(const struct mm_dataset *ds, const int *essence);
 /* One row's pair vector (D floats): the concatenated one-hot codes of the
@@ -148,6 +158,7 @@ struct mm_gen_config {
 	const char *missing;    /* pairings: at most one of these three */
 	const char *essence;
 	int random_split;
+	long long split;        /* --split K (1-based), 0 for none */
 	const char *part;       /* "train", "test" or "all" */
 	int all;                /* the whole grid in order (no sample, no split) */
 	long long n, seed;
@@ -168,7 +179,8 @@ struct mm_gen_run {
 	struct mm_source src;
 	int essence[MM_MAXFACTORS];
 	int D;                  /* pair width */
-	char pairing[600];      /* "missing:NAME", "essence", "random", "all" */
+	char pairing[600];      /* "missing:NAME", "essence", "random",
+				 * "split:K/COUNT", "all" */
 	int64_t n, ntrain;      /* sample size, its training rows */
 	int64_t first, count;   /* the part: sample[first .. first + count) */
 	/* the current batch, after mm_gen_next(): rows at .. at + k of the

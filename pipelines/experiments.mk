@@ -8,6 +8,9 @@
 #   make figures           copy the plots and reports to pipelines/figures/
 #   make <exp>-curves      a training-curve plot beside every run of <exp>
 #                          (with EVAL_EVERY=K, probes and alignment too)
+#   make <exp>-report      merge the evidence files of <exp> (every run of it
+#                          ever made here or elsewhere) into one report
+#   make check-slurm       the pipelines under a real single-node Slurm
 #
 # Everything is chosen by variables on the command line, e.g.
 #   make -j2 remove-msi TEMPS='0.01 0.1 1' SEEDS='1 2 3'
@@ -21,6 +24,8 @@
 #       model.mts log.tsv emb-train.mts emb-test.mts probe.tsv align.tsv
 #       row.tsv (one summary row)                            per run
 #   results/<experiment>/summary.tsv report.txt *.png
+#   $(EVIDENCE)/<experiment>/<run>.tsv   one evidence row per run (evidence.sh)
+#   results/<experiment>/merged/         <exp>-report: all evidence merged
 # A run is shared by every experiment that asks for the same settings, so
 # changing one setting redoes only what depends on it.  An experiment is a
 # run list and one $(eval $(call mm_experiment,...)) (see "an experiment"
@@ -52,6 +57,17 @@ DATASETS ?= dsprites
 N ?= 10000
 # Seeds: one variable for all experiments, or one per experiment.
 SEEDS ?=
+# Evidence rows of every finished run, per experiment (evidence.sh): a
+# directory meant to be committed, so that runs of several machines and
+# sittings merge (make <exp>-report).
+EVIDENCE ?= pipelines/evidence
+# Splits of alignment and regularization: distinct (mmib-gen --split: seed
+# k is the k-th distinct essence/nuisance split, never a repeat) or random
+# (mmib-gen --random-split: the protocol's draw, which repeats essences).
+SPLITS ?= distinct
+# 1: remove-msi adds, per dataset, missing factor and seed, the untrained
+# baseline of C1: the default image encoder at --epochs 0.
+BASELINE ?= 1
 # Extra mmib-train options (they become part of the run's directory name).
 TRAIN_OPTS ?=
 # Evaluate during training every EVAL_EVERY epochs (and after the last):
@@ -79,6 +95,7 @@ PIPE_DEPS ?= 1
 # (make gives command-line variables precedence over these assignments).
 ifneq ($(filter demo,$(MAKECMDGOALS))$(MM_DEMO),)
 MSI_OUT := $(RESULTS)/demo
+EVIDENCE := $(RESULTS)/evidence
 DATASETS := dsprites
 MISSING := posX
 SEEDS := 1
@@ -120,6 +137,12 @@ MISSING_mpi3d ?= horizontal_axis object_size
 UNLEARNABLE_dsprites ?= shape,orientation
 UNLEARNABLE_shapes3d ?=
 UNLEARNABLE_mpi3d ?=
+# Distinct essence/nuisance splits of each dataset, 2^F - 2 (mmib-gen
+# --splits lists them; the runs list checks it): a default seed list of
+# alignment is cut to this many with SPLITS=distinct.
+NSPLITS_dsprites ?= 30
+NSPLITS_shapes3d ?= 62
+NSPLITS_mpi3d ?= 126
 
 ifeq ($(PROFILE),paper)
 EPOCHS ?= 50
@@ -136,7 +159,8 @@ TEMPS ?= 0.01 0.03 0.1 0.3 1
 DEPTH_TEMP ?= 0.1
 MSI_SEEDS ?= $(or $(SEEDS),1 2 3)
 ALIGN_TEMP ?= learn
-ALIGN_SEEDS ?= $(or $(SEEDS),$(shell seq 1 100))
+ALIGN_SEEDS ?= $(SEEDS)
+ALIGN_MAX ?= 100
 BETAS ?= 0 0.01 0.03 0.1 0.3 1 3
 # The published fixed-temperature configurations use T = 0.01.
 REG_TEMPS ?= 0.01 learn
@@ -154,7 +178,8 @@ TEMPS ?= 0.01 0.03 0.1 0.3 1
 DEPTH_TEMP ?= 0.1
 MSI_SEEDS ?= $(or $(SEEDS),1 2 3)
 ALIGN_TEMP ?= 0.1
-ALIGN_SEEDS ?= $(or $(SEEDS),$(shell seq 1 60))
+ALIGN_SEEDS ?= $(SEEDS)
+ALIGN_MAX ?= 60
 BETAS ?= 0 0.01 0.03 0.1 0.3 1 3
 REG_TEMPS ?= 0.1 learn
 REG_SEEDS ?= $(or $(SEEDS),1 2 3 4 5)
@@ -176,18 +201,30 @@ mm_imgspec = $(or $(IMG_$1_$2),$(IMG_$1),$(error no image encoder IMG_$1))
 mm_facspec = $(or $(FAC_$1),$(error no factor encoder FAC_$1))
 mm_wd = $(or $(WD_$1),$(WD))
 mm_missing = $(or $(MISSING),$(MISSING_$1))
-# Pairing as mmib-gen options: missing-F, random, essence-a.b
+# Pairing as mmib-gen options ($2 the seed): missing-F, random, split (the
+# seed-th distinct split), essence-a.b
 mm_pairopt = $(if $(filter missing-%,$1),--missing $(patsubst missing-%,%,$1),$(if \
-	$(filter random,$1),--random-split,--essence $(subst .,$(mm_comma),$(patsubst essence-%,%,$1))))
+	$(filter random,$1),--random-split,$(if $(filter split,$1),--split $2,--essence $(subst \
+	.,$(mm_comma),$(patsubst essence-%,%,$1)))))
+# The pairing of alignment and regularization (SPLITS)
+mm_splitpair = $(if $(filter distinct,$(SPLITS)),split,$(if $(filter random,$(SPLITS)),random,$(error \
+	SPLITS must be distinct or random, not '$(SPLITS)')))
+# The seeds (splits) of alignment on dataset $1: ALIGN_SEEDS as given, else
+# 1 .. ALIGN_MAX, cut to the dataset's distinct splits (NSPLITS_<dataset>)
+mm_align_seeds = $(or $(ALIGN_SEEDS),$(wordlist 1,$(ALIGN_MAX),$(shell seq 1 $(if $(filter \
+	split,$(mm_splitpair)),$(or $(NSPLITS_$1),$(ALIGN_MAX)),$(ALIGN_MAX)))))
 mm_datatag = $1-n$(N)-s$2-$3
 mm_tempopt = $(if $(filter learn,$1),--learn-temperature,--temperature $1)
-mm_hyptag = T$1-b$2-e$(EPOCHS)-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
+# $1 temperature, $2 beta, $3 image-encoder name, $4 epochs
+mm_hyptag = T$1-b$2-e$4-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
 	$(filter-out infonce,$(OBJECTIVE)),-$(OBJECTIVE))$(if $(strip $(TRAIN_OPTS)),-x$(subst =,-,$(call mm_tag,$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))))
-# Directory of a run: dataset seed pairing image-name temperature beta
+# Directory of a run: dataset seed pairing image-name temperature beta epochs
 mm_rundir = $(RUNS)/train/$(call mm_datatag,$1,$2,$3)/$(call mm_tag,$(call \
-	mm_imgspec,$4,$1))+$(call mm_tag,$(call mm_facspec,$1))/$(call mm_hyptag,$5,$6,$4)
-# A run's name on its progress and tool lines: dataset seed pairing image T beta
-mm_runname = $1 s$2 $3 $4 T=$5 b=$6$(if $(filter-out infonce,$(OBJECTIVE)), $(OBJECTIVE))
+	mm_imgspec,$4,$1))+$(call mm_tag,$(call mm_facspec,$1))/$(call mm_hyptag,$5,$6,$4,$7)
+# A run's name on its progress and tool lines: dataset seed pairing image T
+# beta (epochs: "untrained" for 0)
+mm_runname = $1 s$2 $3 $4 T=$5 b=$6$(if $(filter-out infonce,$(OBJECTIVE)), $(OBJECTIVE))$(if \
+	$(filter 0,$7), untrained)
 # Every recipe that makes a file runs through step.sh: under the lock of its
 # directory (flock: a second make in the same tree waits, then finds the file
 # made), its output through a unique temporary (-s, @TMP@), its tool's lines
@@ -205,49 +242,50 @@ $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts): \
 		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: | $(MM_GEN) mm-deps
 	@mkdir -p $$(@D)
 	@$$(mm_step) -l $$(@D)/.$(call mm_datatag,$1,$2,$3).lock -t '$1 s$2 $3 $$*' $$@ -- \
-		$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3) $(if \
+		$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3,$2) $(if \
 		$(FROM_$1),--from $(FROM_$1)) --part $$* -o $$@
 endef
 
 # The rules of one run: $1 dataset, $2 seed, $3 pairing, $4 image encoder
-# name, $5 temperature (a number or learn), $6 beta; $7 its directory.
+# name, $5 temperature (a number or learn), $6 beta; $7 its directory, $8
+# its epochs.
 # Training is checkpointed every epoch and an interrupted one resumed
 # (train.sh); the last recipe prints the run's progress line when an
 # experiment asked for it (MM_LIST_FILE, its runs.list).
 define mm_run_rules
 $7/model.mts: $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-train.mts $(if \
 		$(EVAL_EVERY),$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-test.mts) | $(MM_TRAIN) $(MM_INFO)
-	@$$(mm_step) -q -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+	@$$(mm_step) -q -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
 		env MMIB_INFO=$(MM_INFO) bash $(MM_PIPE)/train.sh $$(@D) $$< -- \
 		$$(RUN) $(MM_TRAIN) $$(QUIET) $$(mm_threads) --image-encoder $(call mm_imgspec,$4,$1) \
 		--factor-encoder $(call mm_facspec,$1) --objective $(OBJECTIVE) $(call mm_tempopt,$5) \
-		--beta $6 --epochs $(EPOCHS) --step-size $(STEP) --gamma $(GAMMA) \
+		--beta $6 --epochs $8 --step-size $(STEP) --gamma $(GAMMA) \
 		--weight-decay $(call mm_wd,$4) --lr $(LR) --batch-size $(BATCH) \
 		$(TRAIN_OPTS) -s $2 $(if $(EVAL_EVERY),--test \
 		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-test.mts --eval-every $(EVAL_EVERY))
 .PRECIOUS: $(addprefix $7/,model.mts emb-train.mts emb-test.mts probe.tsv align.tsv row.tsv curve.png)
 $7/emb-%.mts: $7/model.mts $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts | $(MM_ENCODE)
-	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
 		$$(RUN) $(MM_ENCODE) $$(QUIET) $$(mm_threads) -m $$< -o $$@ $$(word 2,$$^)
 $7/probe.tsv: $7/emb-train.mts $7/emb-test.mts | $(MM_PROBE)
-	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
 		$$(RUN) $(MM_PROBE) $$(QUIET) $$(mm_threads) --train $$< -o $$@ $$(word 2,$$^)
 $7/align.tsv: $7/emb-test.mts | $(MM_ALIGN)
-	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+	@$$(mm_step) -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
 		$$(RUN) $(MM_ALIGN) $$(QUIET) -o $$@ $$<
 $7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts $(MM_PIPE)/row.sh | $(MM_INFO)
-	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
+	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
 		env MMIB_INFO=$(MM_INFO) sh $(MM_PIPE)/row.sh dataset=$1 n=$(N) seed=$2 \
 		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
 		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
 		factor_spec=$(call mm_facspec,$1) objective=$(OBJECTIVE) temperature=$5 \
 		learn_temperature=$(if $(filter learn,$5),1,0) beta=$6 \
-		epochs=$(EPOCHS) step=$(STEP) gamma=$(GAMMA) weight_decay=$(call mm_wd,$4) \
+		epochs=$8 step=$(STEP) gamma=$(GAMMA) weight_decay=$(call mm_wd,$4) \
 		lr=$(LR) batch=$(BATCH) train_opts='$(strip $(TRAIN_OPTS))' \
 		unlearnable=$(UNLEARNABLE_$1) model=$$(@D)/model.mts \
 		$$(@D)/probe.tsv $$(@D)/align.tsv $$(@D)/log.tsv
 	@$$(if $$(MM_LIST_FILE),sh $(MM_PIPE)/progress.sh $$(MM_LIST_FILE) $$@ \
-		'$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$(mm_jobs))
+		'$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$(mm_jobs))
 endef
 
 # A training curve on request: make runs/train/.../curve.png
@@ -256,12 +294,15 @@ $(RUNS)/train/%/curve.png: $(RUNS)/train/%/model.mts $(MM_PIPE)/curve.gp
 		$(MM_PIPE)/curve.gp
 
 # mm_run: define a run's rules (and its data's) once; expands to its row.tsv.
-# mm_run_once has the run's directory as $7; mm_data likewise for the data.
+# An optional $7 gives its epochs (default EPOCHS; 0: the untrained encoder).
+# mm_run_once has the run's directory as $7 and its epochs as $8; mm_data
+# likewise for the data.
 MM_DEFINED :=
 MM_DATA :=
-mm_run = $(strip $(call mm_run_once,$1,$2,$3,$4,$5,$6,$(call mm_rundir,$1,$2,$3,$4,$5,$6)))
+mm_run = $(strip $(call mm_run_once,$1,$2,$3,$4,$5,$6,$(call mm_rundir,$1,$2,$3,$4,$5,$6,$(or \
+	$7,$(EPOCHS))),$(or $7,$(EPOCHS))))
 mm_run_once = $(if $(filter $7,$(MM_DEFINED)),,$(call mm_data,$1,$2,$3)$(eval \
-	$(call mm_run_rules,$1,$2,$3,$4,$5,$6,$7))$(eval MM_DEFINED += $7))$7/row.tsv
+	$(call mm_run_rules,$1,$2,$3,$4,$5,$6,$7,$8))$(eval MM_DEFINED += $7))$7/row.tsv
 mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
 	$(call mm_data_rules,$1,$2,$3))$(eval MM_DATA += $(call mm_datatag,$1,$2,$3)))
 
@@ -269,31 +310,42 @@ mm_data = $(if $(filter $(call mm_datatag,$1,$2,$3),$(MM_DATA)),,$(eval \
 # $(eval $(call mm_experiment,NAME,PREFIX,RUNS)) makes experiment NAME from
 # RUNS, a function whose value lists the row.tsv of its runs, each from
 # $(call mm_run,dataset,seed,pairing,image-name,temperature,beta):
-#   PREFIX_OUT     its directory, $(RESULTS)/NAME unless given
+#   PREFIX_OUT     its directory, $(RESULTS)/NAME unless given (NAME-paper
+#                  for PROFILE=paper: the profiles' reports stay apart)
+#   PREFIX_EV      its evidence directory, $(EVIDENCE)/ and PREFIX_OUT's name
 #   PREFIX_ROWS    its rows (defined, and the runs' rules made, only when a
 #                  pipeline target is asked for, so that `make`, `make check`
 #                  and the rest neither pay for nor depend on them)
 #   PREFIX_OUT/runs.list summary.tsv report.txt *.png data/
+#   PREFIX_EV/<run key>.tsv, one per run (the key: the run's directory
+#                  under $(RUNS)/train, '/' spelled '__')
 #   make NAME      the report (printed), make NAME-curves
+#   make NAME-report   every evidence row under PREFIX_EV merged, with its
+#                  report and plots, in PREFIX_OUT/merged/ (trains nothing)
 # report.sh and plot.sh have its section (case NAME).
 MM_OUT_VARS :=
 MM_RESULT_DEPS := $(MM_PIPE)/report.sh $(MM_PIPE)/plot.sh $(MM_PIPE)/agg.awk \
-	$(MM_PIPE)/corr.awk $(MM_PIPE)/where.awk $(wildcard $(MM_PIPE)/*.gp)
+	$(MM_PIPE)/corr.awk $(MM_PIPE)/where.awk $(MM_PIPE)/stats.awk \
+	$(MM_PIPE)/collapse.awk $(wildcard $(MM_PIPE)/*.gp)
 define mm_experiment
 MM_OUT_VARS += $2_OUT
-$2_OUT ?= $$(RESULTS)/$1
+$2_OUT ?= $$(RESULTS)/$1$$(if $$(filter-out quick,$$(PROFILE)),-$$(PROFILE))
+$2_EV ?= $$(EVIDENCE)/$$(notdir $$($2_OUT))
 ifneq ($$(filter $1% demo figures $$(RESULTS)/% $$(RUNS)/%,$$(MAKECMDGOALS)),)
 $2_ROWS := $$(call $3)
+$2_EVID := $$(foreach r,$$($2_ROWS),$$(call mm_evid_file,$$($2_EV),$$r))
+$$(foreach r,$$($2_ROWS),$$(eval $$(call mm_evid_rule,$$($2_EV),$$r)))
 endif
 .PRECIOUS: $$(addprefix $$($2_OUT)/,runs.list summary.tsv report.txt)
 $$($2_OUT)/runs.list: MM_LIST = $$($2_ROWS)
 $$($2_OUT)/runs.list: MM_EXP = $1
-$$($2_OUT)/runs.list: mm-force
+$$($2_OUT)/runs.list: mm-force | $$(MM_GEN)
 	$$(mm_runs_list)
 # every run after its list (progress lines count from it), which it knows
 $$($2_ROWS): | $$($2_OUT)/runs.list
 $$($2_OUT)/summary.tsv: MM_LIST_FILE = $$($2_OUT)/runs.list
-$$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) $(MM_PIPE)/tsvcat.awk
+$$($2_OUT)/summary.tsv: $$($2_OUT)/runs.list $$($2_ROWS) $$($2_EVID) $(MM_PIPE)/tsvcat.awk \
+		$(MM_PIPE)/collapse.awk
 	$$(mm_summary)
 $$($2_OUT)/report.txt: MM_EXP = $1
 $$($2_OUT)/report.txt: $$($2_OUT)/summary.tsv $$(MM_RESULT_DEPS) | mm-deps
@@ -301,7 +353,24 @@ $$($2_OUT)/report.txt: $$($2_OUT)/summary.tsv $$(MM_RESULT_DEPS) | mm-deps
 $1: $$($2_OUT)/report.txt
 	@cat $$<
 $1-curves: $$($2_ROWS:row.tsv=curve.png)
-.PHONY: $1 $1-curves
+$1-report: | mm-deps
+	@mkdir -p $$($2_OUT)
+	@flock $$($2_OUT)/.lock env IMG=$$(IMG) DEPTH_TEMP=$$(DEPTH_TEMP) ALIGN_TEMP=$$(ALIGN_TEMP) \
+		PROFILE=$$(PROFILE) sh $(MM_PIPE)/evidence.sh report $1 $$($2_OUT)/merged $$($2_EV)
+	@cat $$($2_OUT)/merged/report.txt
+.PHONY: $1 $1-curves $1-report
+endef
+
+# Evidence: the file of run $2 (its row.tsv) in evidence directory $1, and
+# its rule (evidence.sh row: the row, the experiment, profile, run key,
+# mmib version and provenance fingerprint).
+mm_runkey = $(patsubst $(RUNS)/train/%/row.tsv,%,$1)
+mm_evid_file = $1/$(subst /,__,$(call mm_runkey,$2)).tsv
+define mm_evid_rule
+.PRECIOUS: $(call mm_evid_file,$1,$2)
+$(call mm_evid_file,$1,$2): $2 | $(MM_INFO)
+	@$$(mm_step) -s -l $(dir $2).lock $$@ $$< -- env MMIB_INFO=$(MM_INFO) sh $(MM_PIPE)/evidence.sh \
+		row $(notdir $1) $(PROFILE) $(call mm_runkey,$2) $2 $(dir $2)model.mts
 endef
 
 # The list of rows of an experiment, rewritten only when it changes, so a
@@ -318,13 +387,15 @@ $(if $(strip $(MM_LIST)),,@echo "$(MM_EXP): no runs: DATASETS, SEEDS and the swe
 @t=$$(mktemp $@.tmp.XXXXXX); trap 'rm -f "$$t"' EXIT; printf '%s\n' $(MM_LIST) > "$$t"; \
 	if cmp -s "$$t" $@; then rm -f "$$t"; else mv "$$t" $@; fi
 @while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
+@MMIB_GEN=$(MM_GEN) sh $(MM_PIPE)/splits.sh $(MM_EXP) $@
 @n=$(words $(filter-out $(wildcard $(MM_LIST)),$(MM_LIST))); [ "$$n" -eq 0 ] || \
 	echo "$(MM_EXP): $(words $(MM_LIST)) runs, $$n to make (results in $(@D)/)" >&2
 endef
-# The summary reads the list itself (tsvcat.awk -v list=): a missing or empty
-# list, or a listed row that is missing or empty, is an error.
+# The summary reads the list itself (summary.sh: tsvcat.awk -v list=): a
+# missing or empty list, or a listed row that is missing or empty, is an
+# error; runs that collapsed are marked (collapse.awk).
 define mm_summary
-@$(mm_step) -s $@ $^ -- awk -v list=$(@D)/runs.list -f $(MM_PIPE)/tsvcat.awk
+@$(mm_step) -s $@ $^ -- sh $(MM_PIPE)/summary.sh $(@D)/runs.list
 endef
 # Report and plots (report.sh and plot.sh; gnuplot scripts pipelines/*.gp),
 # under the lock of the results directory.
@@ -337,19 +408,25 @@ endef
 # ---- the experiments -------------------------------------------------------
 # remove-msi: per dataset, missing factor and seed, a temperature sweep with
 # the default image encoder and a depth sweep at DEPTH_TEMP.
+# With BASELINE=1 (and a temperature sweep), C1's untrained baseline: the
+# default image encoder at --epochs 0 for each seed.
 mm_msi_runs = $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
 	s,$(MSI_SEEDS),$(foreach t,$(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$t,0)) \
+	$(if $(filter 1,$(BASELINE)),$(if $(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$(firstword \
+	$(TEMPS)),0,0))) \
 	$(foreach e,$(DEPTHS),$(call mm_run,$d,$s,missing-$m,$e,$(DEPTH_TEMP),0))))))
 $(eval $(call mm_experiment,remove-msi,MSI,mm_msi_runs))
 
-# alignment: SEEDS random essence/nuisance splits at ALIGN_TEMP.
-mm_align_runs = $(foreach d,$(DATASETS),$(foreach s,$(ALIGN_SEEDS),\
-	$(call mm_run,$d,$s,random,$(IMG),$(ALIGN_TEMP),0)))
+# alignment: essence/nuisance splits at ALIGN_TEMP, distinct ones by
+# default (SPLITS), seed k the k-th (mm_align_seeds).
+mm_align_runs = $(foreach d,$(DATASETS),$(foreach s,$(call mm_align_seeds,$d),\
+	$(call mm_run,$d,$s,$(mm_splitpair),$(IMG),$(ALIGN_TEMP),0)))
 $(eval $(call mm_experiment,alignment,ALIGN,mm_align_runs))
 
-# regularization: random splits x BETAS x temperature modes (fixed, learn).
+# regularization: splits (as alignment's) x BETAS x temperature modes
+# (fixed, learn).
 mm_reg_runs = $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
-	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
+	$(foreach b,$(BETAS),$(call mm_run,$d,$s,$(mm_splitpair),$(IMG),$t,$b)))))
 $(eval $(call mm_experiment,regularization,REG,mm_reg_runs))
 
 # Copy the plots and reports of the experiments that were run next to the
@@ -380,10 +457,18 @@ demo: mm-deps
 	@cat $(RESULTS)/demo/report.txt
 	@echo "demo: summary, report and plots in $(RESULTS)/demo/"
 
+# The pipelines under a real Slurm (tests/slurm.sh): as root, installs
+# slurm-wlm and munge if missing, starts a private single-node cluster,
+# runs a tiny sweep with RUN='srun -n1 -c1 --quiet' and locally, compares;
+# skips with the reason elsewhere.  Not part of `make check` (it installs
+# packages and starts daemons); .ci/run runs it.
+check-slurm: all
+	MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) OPENBLAS_NUM_THREADS=1 bash tests/slurm.sh
+
 # Dependencies of the pipelines (gnuplot for the plots), installed as root.
 mm-deps:
 	@$(if $(filter 1,$(PIPE_DEPS)),sh $(MM_DEPS) run,:)
 
 mm-force:
 
-.PHONY: demo figures mm-deps mm-force
+.PHONY: demo figures mm-deps mm-force check-slurm

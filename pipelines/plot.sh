@@ -51,6 +51,8 @@ remove-msi)
 			else
 				w="dataset=$ds,missing=$m,temperature=$DEPTH_TEMP"
 			fi
+			# the untrained baseline (epochs 0) is no point of a sweep
+			if head -n 1 "$sum" | tr '\t' '\n' | grep -qx epochs; then w="$w,epochs!=0"; fi
 			f=$out/data/msi-$sweep-$ds-$m.tsv
 			agg "$sweep" miss_nmi,img_ess_nmi "$w" > "$f"
 			[ "$(rows "$f")" -ge 2 ] || continue

@@ -5,7 +5,8 @@
 . "${MMIB_TOP:-$(dirname "$0")/..}/tests/lib.sh"
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
-plan 69
+tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
+plan 103
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -43,6 +44,115 @@ for l in nosuch.list empty.list h.list; do
 done
 run_cmd sh "$P/report.sh" remove-msi "$TMP/h.tsv"
 ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'no runs'; echo $?) "report.sh: a summary without rows is an error"
+
+# ---- verdicts on hand-made summaries -----------------------------------------
+# remove-msi: factor a falls with T beyond its untrained baseline (C1 and C2
+# hold); b rises before it falls (not monotone) and its nMI stays near its
+# baseline's; c never exceeds 0.1 (C1 does not hold)
+{
+	printf 'dataset\tmissing\timage_encoder\timage_spec\tseed\ttemperature\tdepth\tepochs\tmiss_nmi\timg_ess_nmi\tcka\tmutual_knn1\n'
+	for s in 1 2 3; do
+		e=$(awk -v s=$s 'BEGIN { printf "%.3f", (s - 2) * 0.01 }')
+		for m in a b c; do
+			case $m in
+			a) set -- 0.70 0.55 0.40 0.10 0.20 ;;
+			b) set -- 0.13 0.17 0.12 0.07 0.13 ;;
+			c) set -- 0.08 0.07 0.05 0.03 0.02 ;;
+			esac
+			for t in 0.01 0.03 0.1 1; do
+				v=$(awk -v x="$1" -v e="$e" 'BEGIN { printf "%.3f", x + e }'); shift
+				printf 'ds\t%s\tm2\tmlp\t%s\t%s\t2\t10\t%s\t0.4\t0.8\t0.05\n' $m $s $t "$v"
+			done
+			printf 'ds\t%s\tm2\tmlp\t%s\t0.01\t2\t0\t%s\t0.1\t0.2\t0.01\n' $m $s \
+				"$(awk -v x="$1" -v s=$s 'BEGIN { printf "%.3f", x + (s == 2 ? 0.05 : -0.02) }')"
+		done
+	done
+} > "$TMP/msi.tsv"
+r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi.tsv")
+line() { echo "$r" | awk -v m="== ds, missing factor $1 " -v c="$2 " 'index($0, m) == 1 { on = 1; next } /^== / { on = 0 } on && index($0, c) == 1'; }
+like "$(line a C1)" 'nMI\(a\) = 0\.700 at T=0\.01, untrained 0\.203, difference 0\.49[0-9]* \[0\.3[0-9]*, 0\.6[0-9]*\] .*over 3 seed\(s\).*: holds$' \
+	"report: C1 holds above 0.1 and above the untrained baseline, paired by seed"
+like "$(line a C2)" 'Spearman rho = -0\.9[0-9]+ \[-0\.9[0-9]+, -0\.[0-9]+\] over 12 runs: holds; the mean curve never rises' \
+	"report: C2 is a trend test over all runs, monotone curve said so"
+like "$(line b C2)" ': holds; the mean curve is NOT monotone: it rises 0\.130 at T=0\.01 -> 0\.170 at T=0\.03$' \
+	"report: a trend that rises first is noted as not monotone"
+like "$(line b C1)" 'untrained 0\.133.*: cannot tell \(the interval of the difference from the untrained encoder includes 0\)$' \
+	"report: C1 cannot tell when the baseline is as high"
+like "$(line c C1)" ': does not hold \(nMI at most 0\.1\)$' "report: C1 does not hold at or below 0.1"
+awk -F '\t' 'NR == 1 || $8 != 0' "$TMP/msi.tsv" > "$TMP/msi-nob.tsv"
+r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi-nob.tsv")
+like "$(line a C1)" 'no baseline\): cannot tell \(no untrained baseline in the summary' "report: C1 without a baseline cannot tell"
+awk -F '\t' 'NR == 1 || $5 == 1' "$TMP/msi.tsv" > "$TMP/msi-1.tsv"
+r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi-1.tsv")
+like "$(line a C1)" 'cannot tell \(one seed: no spread\)$' "report: C1 with one seed cannot tell"
+
+# regularization: split 2 collapses at beta 3 (CKA to 0.9999, essence lost)
+{
+	printf 'dataset\tseed\tpairing\ttemperature\tbeta\tessence\tnuisance\tdegenerate\timg_nui_nmi\timg_ess_nmi\tcka\tmutual_knn1\n'
+	printf 'ds\t1\tsplit\t0.1\t0\ta\tb+c\t0\t0.30\t0.50\t0.70\t0.10\nds\t1\tsplit\t0.1\t3\ta\tb+c\t0\t0.10\t0.49\t0.80\t0.09\n'
+	printf 'ds\t2\tsplit\t0.1\t0\tb\ta+c\t0\t0.40\t0.54\t0.70\t0.05\nds\t2\tsplit\t0.1\t3\tb\ta+c\t0\t0.20\t0.21\t0.9999\t0.01\n'
+	printf 'ds\t3\tsplit\t0.1\t0\tc\ta+b\t0\t0.35\t0.40\t0.60\t0.08\nds\t3\tsplit\t0.1\t3\tc\ta+b\t0\t0.16\t0.39\t0.75\t0.085\n'
+} > "$TMP/reg.tsv"
+r=$(sh "$P/report.sh" regularization "$TMP/reg.tsv")
+like "$r" $'COLLAPSE: 1 run\\(s\\).*\n  seed 2 essence \\{b\\} T 0\\.1 beta 3: CKA 0\\.9999, essence nMI 0\\.210' \
+	"report: the collapsed run is marked"
+like "$r" 'removes nuisance information \(T=0\.1\): .*lower in 3 of 3 splits \(sign test p = 0\.25\), mean change -0\.19[0-9]* \[-0\.2[0-9]*, -0\.1[0-9]*\].*: holds' \
+	"report: C4 paired per split, with the sign test and the interval"
+like "$r" 'raises alignment \(T=0\.1, mutual_knn1\): .*: cannot tell \(the 95 % interval of the change includes 0\); 1 split\(s\) collapse at beta=3' \
+	"report: C4 kNN cannot tell, and the collapse is said"
+like "$r" 'essence information is kept .*: cannot tell \(the interval of the change reaches below -0\.05\)' \
+	"report: essence kept judged against its margin"
+is "$(awk -f "$P/collapse.awk" "$TMP/reg.tsv" "$TMP/reg.tsv" | cut -f2,5,13 | tr '\t\n' ',;')" \
+	"seed,beta,collapse;1,0,NA;1,3,0;2,0,NA;2,3,1;3,0,NA;3,3,0;" "collapse.awk: only split 2 at beta 3 collapses"
+# alignment: a significantly positive correlation does not hold
+{
+	printf 'dataset\tseed\tpairing\ttemperature\tessence\tnuisance\tdegenerate\timg_nui_mi\timg_nui_nmi\tcka\tmutual_knn1\n'
+	for s in 1 2 3 4 5 6 7 8; do
+		printf 'ds\t%s\tsplit\t0.1\te%s\tx+y+z\t0\t%s\t%s\t%s\t%s\n' $s $s $s $s "0.$s" "0.$((9 - s))"
+	done
+} > "$TMP/al.tsv"
+r=$(sh "$P/report.sh" alignment "$TMP/al.tsv")
+like "$r" 'alignment \(cka\): .*n = 8: does not hold \(significantly positive\)' "report: C3 positive does not hold"
+like "$r" 'alignment \(mutual_knn1\): .*n = 8: holds' "report: C3 negative holds"
+like "$r" '8 run\(s\) over 8 distinct essence\(s\) of the 14 distinct essence/nuisance splits the dataset has \(2\^4 - 2\)' \
+	"report: how many distinct splits the runs cover"
+
+# ---- evidence merge -------------------------------------------------------------
+ev() { # ev FILE RUN VERSION CKA SECONDS
+	mkdir -p "$(dirname "$1")"
+	printf 'experiment\tprofile\trun\tmmib_version\tfingerprint\tevidence_format\tseed\tcka\ttrain_seconds\n' > "$1"
+	printf 'alignment\tquick\t%s\t%s\tf00\t1\t1\t%s\t%s\n' "$2" "$3" "$4" "$5" >> "$1"
+}
+E=$TMP/ev; ev "$E/a/r1.tsv" r1 0.1.0 0.5 10; ev "$E/a/r2.tsv" r2 0.1.0 0.6 11; ev "$E/b/r1.tsv" r1 0.1.0 0.5 99
+run_cmd sh "$P/evidence.sh" merge -n "$TMP/note" "$E"
+ok $([ "$RC" -eq 0 ] && [ "$(tsv_rows0 "$TMP/.out")" -eq 2 ]; echo $?) "evidence: an identical duplicate (but its time) is kept once"
+like "$(cat "$TMP/note")" 'the evidence of 2 runs \(3 files; 1 identical duplicate\(s\) kept once; mmib 0\.1\.0\)' \
+	"evidence: the note says what the merge rests on"
+ev "$E/b/r1.tsv" r1 0.1.0 0.55 99
+run_cmd sh "$P/evidence.sh" merge "$E"
+ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ]; echo $?) "evidence: a conflicting duplicate is refused"
+like "$ERR" "run r1: $E/a/r1.tsv and $E/b/r1.tsv differ in cka" "evidence: the conflict names both files and the column"
+run_cmd env EVIDENCE_CONFLICT=warn sh "$P/evidence.sh" merge "$E"
+ok $([ "$RC" -eq 0 ] && grep -q '	0.5	10	' "$TMP/.out" && echo "$ERR" | grep -q 'warning: .*keeping the first'; echo $?) \
+	"evidence: EVIDENCE_CONFLICT=warn keeps the first, warns"
+rm "$E/b/r1.tsv"; ev "$E/b/r3.tsv" r3 0.2.0 0.5 1
+run_cmd sh "$P/evidence.sh" merge "$E"
+ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'incompatible evidence:.*mmib 0\.1\.x.*mmib 0\.2\.x\|incompatible evidence:.*mmib 0\.2\.x.*mmib 0\.1\.x'; echo $?) \
+	"evidence: rows of versions 0.1 and 0.2 are incompatible"
+run_cmd env EVIDENCE_MIXED=1 sh "$P/evidence.sh" merge "$E"
+ok $([ "$RC" -eq 0 ] && [ "$(tsv_rows0 "$TMP/.out")" -eq 3 ]; echo $?) "evidence: EVIDENCE_MIXED=1 merges them anyway"
+
+# ---- distinct splits ------------------------------------------------------------
+if [ -x "$MMIB_BIN/mmib-gen" ]; then
+	"$MMIB_BIN/mmib-gen" --splits -d mpi3d > "$TMP/splits"
+	is "$(tail -n +2 "$TMP/splits" | wc -l),$(tail -n +2 "$TMP/splits" | cut -f2 | sort -u | wc -l),$(cut -f1 "$TMP/splits" | tail -n 1)" \
+		126,126,126 "mmib-gen --splits: mpi3d's 2^7 - 2 splits, no essence twice"
+	run_cmd "$MMIB_BIN/mmib-gen" -d mpi3d -n 10 --split 127
+	like "$ERR" '--split: 127 is out of range: mpi3d has 126 distinct essence/nuisance splits' \
+		"mmib-gen --split: more splits than exist is an error naming the count"
+else
+	skip "mmib-gen not built"; skip "mmib-gen not built"
+fi
 
 # row.sh on a probe table whose essence is only unlearnable factors
 printf 'modality\tfactor\trole\tK\tlnK\tce\tmi\tnmi\tacc\titers\n' > "$TMP/p.tsv"
@@ -86,7 +196,7 @@ ok $([ "$RC" -ne 0 ] && [ ! -s "$TMP/.out" ] && echo "$ERR" | grep -q truncated;
 if ! [ -x "$MMIB_BIN/mmib-gen" ] || ! [ -x "$MMIB_BIN/mmib-train" ] ||
     ! [ -x "$MMIB_BIN/mmib-probe" ] || ! [ -x "$MMIB_BIN/mmib-align" ] ||
     ! [ -x "$MMIB_BIN/mmib-encode" ] || ! [ -x "$MMIB_BIN/mmib-info" ]; then
-	for i in $(seq 25 69); do skip "tools not built"; done
+	for i in $(seq 48 103); do skip "tools not built"; done
 	done_testing
 fi
 # The makes below are our own, not sub-makes of the make that runs the tests
@@ -94,7 +204,7 @@ fi
 unset MAKEFLAGS MFLAGS MAKELEVEL
 # make -o: use the built tools as they are, never rebuild them from here.
 M=(make --no-print-directory -j2 BIN="$MMIB_BIN" RUNS="$TMP/runs" RESULTS="$TMP/results"
-	PIPE_DEPS=0 N=400 EPOCHS=2 STEP=1 DATASETS=dsprites IMG=tiny
+	EVIDENCE="$TMP/evidence" BASELINE=0 PIPE_DEPS=0 N=400 EPOCHS=2 STEP=1 DATASETS=dsprites IMG=tiny
 	IMG_tiny=mlp-flatten:32/16 FAC_dsprites=mlp:8/16 SEEDS=1)
 for t in gen train encode probe align info; do M+=(-o "$MMIB_BIN/mmib-$t"); done
 tsv_rows() { echo $(($(wc -l < "$1") - 1)); }
@@ -135,9 +245,9 @@ is "$(tsv_rows "$S/summary.tsv" 2>/dev/null)" 3 "remove-msi: one summary row per
 in_range "$S/summary.tsv" miss_nmi -1 1; ok $? "remove-msi: missing-factor nMI in [-1, 1]"
 in_range "$S/summary.tsv" img_ess_nmi -1 1; ok $? "remove-msi: essence nMI in [-1, 1]"
 is "$(col missing "$S/summary.tsv" | sort -u)" posX "remove-msi: the missing factor is recorded"
-like "$(cat "$S/report.txt" 2>/dev/null)" 'C1 .*nMI\(posX\) = -?[0-9.]+ at T=0\.1.*: (holds|does not hold)' \
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C1 .*nMI\(posX\) = -?[0-9.]+ at T=0\.1.*: (holds|does not hold|cannot tell)' \
 	"remove-msi: report states C1 with its figure"
-like "$(cat "$S/report.txt" 2>/dev/null)" 'C2 .*at T=0\.1 -> -?[0-9.]+ at T=1 .*: (holds|does not hold|cannot tell)' \
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C2 .*at T=0\.1 -> -?[0-9.]+ at T=1, .*: (holds|does not hold|cannot tell)' \
 	"remove-msi: report states C2 (temperature)"
 like "$(cat "$S/report.txt" 2>/dev/null)" "C2' .*depth 1 -> -?[0-9.]+ at depth 2" \
 	"remove-msi: report states C2' (depth)"
@@ -222,6 +332,26 @@ in_range "$S/summary.tsv" cka 0 1; ok $? "alignment: CKA in [0, 1]"
 in_range "$S/summary.tsv" mutual_knn1 0 1; ok $? "alignment: mutual kNN@1 in [0, 1]"
 like "$(cat "$S/report.txt" 2>/dev/null)" 'C3 .*\(cka\): Pearson r = -?[0-9.]+ \[-?[0-9.]+, -?[0-9.]+\], Spearman rho = -?[0-9.]+ \[.*n = [0-9]+: ' \
 	"alignment: report states C3 with r, rho and intervals"
+is "$(col pairing "$S/summary.tsv" | sort -u),$(col essence "$S/summary.tsv" | sort -u | wc -l)" split,4 \
+	"alignment: distinct splits by default, four seeds four essences"
+is "$(grep -c -- '--split [1-4] ' "$TMP/a1.out" "$TMP/a2.out" | awk -F: '{ s += $2 } END { print s }')" 8 \
+	"alignment: seed k is mmib-gen --split k (train and test parts)"
+run_cmd "${M[@]}" alignment SEEDS='1 31'
+ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'alignment: dsprites has 30 distinct essence/nuisance splits.*not split(s) 31' &&
+	! ls -d "$TMP"/runs/data/*-s31-* >/dev/null 2>&1; echo $?) \
+	"alignment: more splits than exist is an error before any run"
+# evidence: one file per run, merged by alignment-report (no tool runs)
+ls "$TMP"/evidence/alignment/*.tsv > "$TMP/evl" 2>/dev/null
+is "$(grep -c . "$TMP/evl")" 4 "evidence: one file per run of the experiment"
+f=$(head -n 1 "$TMP/evl")
+like "$(col run "$f"),$(col mmib_version "$f"),$(col fingerprint "$f"),$(col profile "$f")" \
+	'^dsprites-n400-s[0-9]-split/mlp-flatten-32-o16\+mlp-8-o16/T0\.1-b0-e2-[^,]*,[0-9]+\.[0-9]+\.[0-9]+,[0-9a-f]{16},quick$' \
+	"evidence: the run key, mmib version, provenance fingerprint and profile"
+cp "$f" "$TMP/evidence/alignment/copy-from-elsewhere.tsv"
+run_cmd "${M[@]}" V=1 alignment-report
+ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "alignment-report: merges without running a tool"
+like "$(cat "$S/merged/report.txt" 2>/dev/null)" 'It rests on the evidence of 4 runs \(5 files; 1 identical duplicate\(s\) kept once; mmib [0-9.]+\)' \
+	"alignment-report: the duplicate kept once, the report says what it rests on"
 
 S=$TMP/results/regularization
 run_cmd "${M[@]}" regularization BETAS='0 1' REG_TEMPS='0.1 learn'
@@ -234,4 +364,13 @@ like "$(cat "$S/report.txt" 2>/dev/null)" 'C4 the regulariser removes nuisance i
 	"regularization: report states C4"
 like "$(cat "$S/report.txt")" 'fixed temperature T=0\.1, one split:' "one seed: said so, no sd"
 ok $(grep -q -- '+-' "$S/report.txt"; [ $? -ne 0 ]; echo $?) "one seed: no '+- 0.000'"
+is "$(col collapse "$S/summary.tsv" | sort -u | tr '\n' ' ')" "0 NA " "regularization: the summary marks collapse (NA at beta 0)"
+
+# C1's untrained baseline: one more run at --epochs 0, its C1 line
+S=$TMP/results/base
+run_cmd "${M[@]}" V=1 remove-msi MISSING=posX TEMPS=0.1 DEPTHS= BASELINE=1 MSI_OUT="$S"
+ok $([ "$RC" -eq 0 ] && [ "$(grep -c "$MMIB_BIN/mmib-train" "$TMP/.out")" -eq 2 ] &&
+	grep -q -- '--epochs 0 ' "$TMP/.out"; echo $?) "BASELINE=1: the untrained run is mmib-train --epochs 0 (and the model write)"
+like "$(cat "$S/report.txt" 2>/dev/null)" 'C1 .* at T=0\.1, untrained -?[0-9.]+, difference .*: (holds|does not hold|cannot tell)' \
+	"BASELINE=1: C1 compared with the untrained encoder"
 done_testing

@@ -129,6 +129,36 @@ t_pairing(void)
 	ok(s == 200, "random split: seeded, at least one essence factor");
 	is_double(diff / 200.0, 3.0, 0.1, "random split: about half the "
 	    "factors on average");
+	/* --split K: every proper non-empty essence once, in a fixed order */
+	{
+		static char seen[1 << 6];
+		int64_t k, n = mm_gen_split_count(S3), bad = 0;
+		int m;
+		memset(seen, 0, sizeof seen);
+		for (k = 1; k <= n; k++) {
+			if (mm_gen_pair_split(S3, k, e) < 0) {
+				bad++;
+				continue;
+			}
+			for (m = 0, f = 0; f < S3->F; f++)
+				m |= e[f] << f;
+			bad += m == 0 || m == (1 << S3->F) - 1 || seen[m]++;
+		}
+		ok(n == 62 && bad == 0, "distinct splits: shapes3d has 62, "
+		    "each proper non-empty essence once (%lld bad)",
+		    (long long)bad);
+		mm_gen_pair_split(S3, 5, e);
+		mm_gen_pair_split(S3, 5, e2);
+		ok(memcmp(e, e2, sizeof(int) * S3->F) == 0 && e[0] == 1 &&
+		    e[1] == 1 && e[2] == 1 && e[3] == 1 && e[4] == 0 &&
+		    e[5] == 0, "distinct splits: split 5 is fixed "
+		    "(floor_hue, wall_hue, object_hue, scale)");
+		ok(mm_gen_pair_split(S3, n + 1, e) == MM_EINVAL &&
+		    strstr(mm_errmsg(), "shapes3d has 62 distinct") != NULL &&
+		    mm_gen_pair_split(S3, 0, e) == MM_EINVAL,
+		    "distinct splits: 0 or more than exist is refused, the "
+		    "message gives the count");
+	}
 }
 
 /* area and centroid of the set pixels */
@@ -461,7 +491,7 @@ t_parts(void)
 int
 main(void)
 {
-	plan(50);
+	plan(53);
 	DS = mm_gen_find("dsprites");
 	S3 = mm_gen_find("shapes3d");
 	MP = mm_gen_find("mpi3d");

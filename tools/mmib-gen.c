@@ -23,10 +23,12 @@ static const char usage[] =
     "[-t threads]\n"
     "                [-o file]"
     " [--part train | test | all] [--train-fraction f]\n"
-    "                [--missing factor | --essence list | --random-split]\n"
+    "                [--missing factor | --essence list | --random-split |\n"
+    "                 --split k]\n"
     "                [--batch rows] [--from file] [--png file] "
     "[--png-count k]\n"
     "       mmib-gen --list [--format tsv | json]\n"
+    "       mmib-gen --splits -d dataset\n"
     "       mmib-gen -h | -V\n";
 
 static const char help[] =
@@ -40,19 +42,22 @@ static const char help[] =
     "  --missing FACTOR      pair every factor but FACTOR (default: pair all)\n"
     "  --essence LIST        pair exactly these factors (comma-separated)\n"
     "  --random-split        a random non-empty essence, drawn from the seed\n"
+    "  --split K             the K-th distinct essence/nuisance split (no repeats)\n"
     "  --batch ROWS          rows per batch of the stream (512)\n"
     "  --from FILE           read images from a published file (npz, h5)\n"
     "  --png FILE            a contact sheet of the first images as PNG\n"
     "  --png-count K         images on the sheet (64)\n"
     "  --list                list the datasets and their factors\n"
     "  --format F            tsv (default) or json, for --list\n"
+    "  --splits              list the distinct splits of -d's dataset, in order\n"
     "  -z, --zstd            compress the stream with zstd\n"
     "  -q, -v                quieter, more verbose\n"
     "  -h, -V                this help, the version\n";
 
 enum {
 	OPT_PART = 256, OPT_FRAC, OPT_MISSING, OPT_ESSENCE, OPT_RANDOM,
-	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST, OPT_FORMAT
+	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST, OPT_FORMAT,
+	OPT_SPLIT, OPT_SPLITS
 };
 
 static const struct option longopts[] = {
@@ -72,6 +77,8 @@ static const struct option longopts[] = {
 	{ "random-split", no_argument, NULL, OPT_RANDOM },
 	{ "samples", required_argument, NULL, 'n' },
 	{ "seed", required_argument, NULL, 's' },
+	{ "split", required_argument, NULL, OPT_SPLIT },
+	{ "splits", no_argument, NULL, OPT_SPLITS },
 	{ "threads", required_argument, NULL, 't' },
 	{ "train-fraction", required_argument, NULL, OPT_FRAC },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -107,6 +114,43 @@ list(int json)
 	mm_out_close(stdout);
 }
 
+/* --splits: the distinct splits of a dataset in the order --split K
+ * numbers them, one line each (split, essence, nuisance). */
+static void
+list_splits(const char *dataset)
+{
+	const struct mm_dataset *ds;
+	int64_t k, n;
+	int e[MM_MAXFACTORS], f, w;
+
+	if (dataset == NULL)
+		mm_die("--splits: give the dataset (-d NAME; --list shows them)");
+	if ((ds = mm_gen_find(dataset)) == NULL)
+		mm_die("--splits: unknown dataset '%s' (--list shows them)",
+		    dataset);
+	if ((n = mm_gen_split_count(ds)) == 0)
+		mm_die("--splits: %s has one factor: no split", ds->name);
+	printf("split\tessence\tnuisance\n");
+	for (k = 1; k <= n; k++) {
+		if (mm_gen_pair_split(ds, k, e) < 0)
+			mm_die("%s", mm_errmsg());
+		printf("%lld", (long long)k);
+		for (w = 1; w >= 0; w--) {
+			int first = 1;
+			putchar('\t');
+			for (f = 0; f < ds->F; f++)
+				if (e[f] == w) {
+					printf("%s%s", first ? "" : ",",
+					    ds->factor[f]);
+					first = 0;
+				}
+		}
+		putchar('\n');
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		mm_die("stdout: write error");
+}
+
 /* The batch's three tensors. */
 static void
 write_batch(struct mm_writer *w, const struct mm_gen_run *g, uint32_t bidx,
@@ -139,7 +183,7 @@ main(int argc, char **argv)
 	struct mm_writer *w = NULL;
 	struct mm_progress prog;
 	FILE *fo = NULL;
-	int ch, rc, zstd = 0, listing = 0, json = 0;
+	int ch, rc, zstd = 0, listing = 0, json = 0, splits = 0;
 	long pngk = 64;
 	uint32_t bidx = 0;
 	uint8_t *sheet = NULL;
@@ -184,12 +228,21 @@ main(int argc, char **argv)
 			pngk = mm_cli_long("--png-count", optarg, 1, 4096);
 			break;
 		case OPT_RANDOM: cfg.random_split = 1; break;
+		case OPT_SPLIT:
+			cfg.split = mm_cli_long("--split", optarg, 1,
+			    0x7fffffffffffffffL);
+			break;
+		case OPT_SPLITS: splits = 1; break;
 		default: mm_cli_option(&cli, ch, optarg);
 		}
 	if (optind < argc)
 		mm_cli_usage(&cli, 2);
 	if (listing) {
 		list(json);
+		return 0;
+	}
+	if (splits) {
+		list_splits(cfg.dataset);
 		return 0;
 	}
 	cfg.threads = cli.threads;
