@@ -23,11 +23,14 @@ static const char usage[] =
     "                [--missing factor | --essence list | --random-split]\n"
     "                [--batch rows] [--from file] [--png file] "
     "[--png-count k]\n"
-    "       mmib-gen --list\n"
+    "                [--images name] [--labels name] [--factor-names name]\n"
+    "                [--name dataset]\n"
+    "       mmib-gen --list [--from file]\n"
     "       mmib-gen -h | -V\n";
 
 static const char help[] =
-    "  -d, --dataset NAME    dsprites, shapes3d or mpi3d (--list shows them)\n"
+    "  -d, --dataset NAME    dsprites, shapes3d, mpi3d (--list shows them), or\n"
+    "                        generic: --from names your own images and labels\n"
     "  -n, --samples N|all   rows to draw (default 10000); all: the whole grid\n"
     "  -s, --seed S          seed of the sample and of a random split (0)\n"
     "  -o, --output FILE     write the stream to FILE (atomically), not stdout\n"
@@ -37,27 +40,38 @@ static const char help[] =
     "  --essence LIST        pair exactly these factors (comma-separated)\n"
     "  --random-split        a random non-empty essence, drawn from the seed\n"
     "  --batch ROWS          rows per batch of the stream (512)\n"
-    "  --from FILE           read images from a published file (npz, h5)\n"
+    "  --from FILE           read images from a published file (npz, h5), or\n"
+    "                        your own dataset: images and integer labels\n"
+    "  --images NAME         your file's image array (images)\n"
+    "  --labels NAME         its (N, F) integer label array (labels)\n"
+    "  --factor-names NAME   its F factor names (factor_names; optional)\n"
+    "  --name DATASET        the dataset's name (the file's base name)\n"
     "  --png FILE            a contact sheet of the first images as PNG\n"
     "  --png-count K         images on the sheet (64)\n"
-    "  --list                list the datasets and their factors\n"
+    "  --list                list the datasets and their factors (with\n"
+    "                        --from: the file's dataset)\n"
     "  -z, --zstd            compress the stream with zstd\n"
     "  -q, -v                quieter, more verbose\n"
     "  -h, -V                this help, the version\n";
 
 enum {
 	OPT_PART = 256, OPT_FRAC, OPT_MISSING, OPT_ESSENCE, OPT_RANDOM,
-	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST
+	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST, OPT_IMAGES,
+	OPT_LABELS, OPT_FNAMES, OPT_NAME
 };
 
 static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "dataset", required_argument, NULL, 'd' },
 	{ "essence", required_argument, NULL, OPT_ESSENCE },
+	{ "factor-names", required_argument, NULL, OPT_FNAMES },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
+	{ "images", required_argument, NULL, OPT_IMAGES },
+	{ "labels", required_argument, NULL, OPT_LABELS },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "missing", required_argument, NULL, OPT_MISSING },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ "output", required_argument, NULL, 'o' },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "png", required_argument, NULL, OPT_PNG },
@@ -74,22 +88,56 @@ static const struct option longopts[] = {
 };
 
 static void
-list(void)
+list_row(const struct mm_dataset *ds)
 {
-	int i, f;
+	int f;
+
+	printf("%s\t%d\t%lld\t", ds->name, ds->channels, (long long)ds->rows);
+	for (f = 0; f < ds->F; f++)
+		printf("%s%s:%d", f ? "," : "", ds->factor[f], ds->card[f]);
+	printf("\t%s\n", ds->file);
+}
+
+/* The registry, or (with --from) the dataset of one file. */
+static void
+list(const struct mm_gen_config *cfg)
+{
+	struct mm_gen_run g;
+	int i;
 
 	printf("dataset\tchannels\trows\tfactors\tfile\n");
-	for (i = 0; i < mm_gen_count(); i++) {
-		const struct mm_dataset *ds = mm_gen_at(i);
-		printf("%s\t%d\t%lld\t", ds->name, ds->channels,
-		    (long long)ds->rows);
-		for (f = 0; f < ds->F; f++)
-			printf("%s%s:%d", f ? "," : "", ds->factor[f],
-			    ds->card[f]);
-		printf("\t%s\n", ds->file);
-	}
+	if (cfg->from) {
+		struct mm_gen_config c = *cfg;
+		c.all = 1;
+		c.part = "all";
+		c.missing = c.essence = NULL;
+		c.random_split = 0;
+		if (mm_gen_open(&g, &c) < 0)
+			mm_die("%s", mm_errmsg());
+		list_row(g.ds);
+		mm_gen_close(&g);
+	} else
+		for (i = 0; i < mm_gen_count(); i++)
+			list_row(mm_gen_at(i));
 	if (fflush(stdout) != 0 || ferror(stdout))
 		mm_die("stdout: write error");
+}
+
+/* The first k images (k, C, H, W) as a sheet: grey for one channel,
+ * RGB from the first three of three or more, the first of two. */
+static int
+write_sheet(FILE *fo, uint8_t *img, int k, const struct mm_dataset *ds)
+{
+	int C = ds->channels, c = C >= 3 ? 3 : 1, i;
+	size_t hw = (size_t)ds->height * ds->width;
+	int cols = k >= 64 ? 8 : (int)ceil(sqrt((double)k));
+
+	/* keep the leading c planes of each image, in place */
+	for (i = 0; C != c && i < k; i++)
+		memmove(img + (size_t)i * c * hw, img + (size_t)i * C * hw,
+		    (size_t)c * hw);
+	return mm_png_sheet(fo, img, k, c, ds->height, ds->width, cols,
+	    255 / ds->pixel_max);
 }
 
 /* The batch's three tensors. */
@@ -97,7 +145,8 @@ static void
 write_batch(struct mm_writer *w, const struct mm_gen_run *g, uint32_t bidx,
     const char *name)
 {
-	int64_t shape[4] = { g->k, g->ds->channels, MM_GEN_H_PX, MM_GEN_W_PX };
+	int64_t shape[4] = { g->k, g->ds->channels, g->ds->height,
+	    g->ds->width };
 	int rc;
 
 	if ((rc = mm_writer_tensor(w, "images", bidx, MM_U8, 4, shape,
@@ -124,7 +173,7 @@ main(int argc, char **argv)
 	struct mm_writer *w = NULL;
 	struct mm_progress prog;
 	FILE *fo = NULL;
-	int ch, rc, zstd = 0;
+	int ch, rc, zstd = 0, listing = 0;
 	long pngk = 64;
 	uint32_t bidx = 0;
 	uint8_t *sheet = NULL;
@@ -155,11 +204,13 @@ main(int argc, char **argv)
 		case OPT_FRAC:
 			cfg.frac = mm_cli_double("--train-fraction", optarg, 0, 1);
 			break;
+		case OPT_FNAMES: cfg.generic.factor_names = optarg; break;
 		case OPT_FROM: cfg.from = optarg; break;
-		case OPT_LIST:
-			list();
-			return 0;
+		case OPT_IMAGES: cfg.generic.images = optarg; break;
+		case OPT_LABELS: cfg.generic.labels = optarg; break;
+		case OPT_LIST: listing = 1; break;
 		case OPT_MISSING: cfg.missing = optarg; break;
+		case OPT_NAME: cfg.generic.name = optarg; break;
 		case OPT_PART: cfg.part = optarg; break;
 		case OPT_PNG: png = optarg; break;
 		case OPT_PNGK:
@@ -170,6 +221,10 @@ main(int argc, char **argv)
 		}
 	if (optind < argc)
 		mm_cli_usage(&cli, 2);
+	if (listing) {
+		list(&cfg);
+		return 0;
+	}
 	if (mm_same_path(png, cli.out))
 		mm_die("%s: --png and -o name the same file", png);
 	if (mm_same_path(cfg.from, cli.out))
@@ -218,11 +273,8 @@ main(int argc, char **argv)
 		mm_out_close(fo);
 	}
 	if (sheet) {
-		int cols = pngk >= 64 ? 8 : (int)ceil(sqrt((double)pngk));
 		fo = mm_out_open(png, 1);
-		if ((rc = mm_png_sheet(fo, sheet, (int)pngk, g.ds->channels,
-		    MM_GEN_H_PX, MM_GEN_W_PX, cols,
-		    255 / g.ds->pixel_max)) < 0)
+		if ((rc = write_sheet(fo, sheet, (int)pngk, g.ds)) < 0)
 			mm_die_err(png, rc);
 		mm_out_close(fo);
 	}
