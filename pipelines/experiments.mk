@@ -156,6 +156,34 @@ MM_PROBE := $(BIN)/mmib-probe
 MM_ALIGN := $(BIN)/mmib-align
 MM_INFO := $(BIN)/mmib-info
 
+# ---- your own datasets -------------------------------------------------
+# A DATASETS word that names a file (.npz, .h5 or .hdf5 holding images and
+# integer labels: mmib-gen(1), "A dataset of your own") is the dataset of
+# its base name (path/to/my.npz is my), read with mmib-gen --from.  Its
+# factors are read from the file (mmib-gen --list --from) when a pipeline
+# asks for them: remove-msi leaves out each factor in turn unless MISSING or
+# MISSING_<name> says otherwise; its factor encoder is FAC_<name>, else
+# FAC_DEFAULT; its sample is N_<name>, else N capped at the file's rows.
+FAC_DEFAULT ?= mlp:16,16,8,8,16,16
+mm_isfile = $(filter %.npz %.h5 %.hdf5,$1)
+mm_ownname = $(basename $(notdir $1))
+MM_DATASETS = $(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(call mm_ownname,$d),$d))
+MM_OWN := $(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(call mm_ownname,$d)))
+mm_n = $(or $(N_$1),$(N))
+# mmib-gen --list --from's row of dataset $1 (file $2), read once: name,
+# channels, rows, factor:K list, file
+mm_ownlist = $(shell test -x $(MM_GEN) || $(MAKE) --no-print-directory -s $(MM_GEN) >&2; \
+	$(MM_GEN) --list --from '$2' --name $1 | tail -n 1)
+define mm_own_rules
+FROM_$2 := $1
+MM_LIST_$2 = $$(eval MM_LIST_$2 := $$(call mm_ownlist,$2,$1))$$(if $$(word 4,$$(MM_LIST_$2)),,$$(error \
+	$1: mmib-gen cannot read it as a dataset (see its message above)))$$(MM_LIST_$2)
+FAC_$2 ?= $$(FAC_DEFAULT)
+MISSING_$2 ?= $$(foreach f,$$(subst $$(mm_comma), ,$$(word 4,$$(MM_LIST_$2))),$$(firstword $$(subst :, ,$$f)))
+N_$2 ?= $$(shell r=$$(word 3,$$(MM_LIST_$2)); echo $$$$(( $$(N) < r ? $$(N) : r )))
+endef
+$(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(eval $(call mm_own_rules,$d,$(call mm_ownname,$d)))))
+
 # ---- helpers -----------------------------------------------------------
 # A spec as a path component: mlp-flatten:512,256/64 -> mlp-flatten-512.256-o64,
 # vit:patch=8,dim=64 -> vit-patch8.dim64 (make reads '=' in a target as an assignment)
@@ -167,7 +195,7 @@ mm_missing = $(or $(MISSING),$(MISSING_$1))
 # Pairing as mmib-gen options: missing-F, random, essence-a.b
 mm_pairopt = $(if $(filter missing-%,$1),--missing $(patsubst missing-%,%,$1),$(if \
 	$(filter random,$1),--random-split,--essence $(subst .,$(mm_comma),$(patsubst essence-%,%,$1))))
-mm_datatag = $1-n$(N)-s$2-$3
+mm_datatag = $1-n$(call mm_n,$1)-s$2-$3
 mm_tempopt = $(if $(filter learn,$1),--learn-temperature,--temperature $1)
 mm_hyptag = T$1-b$2-e$(EPOCHS)-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
 	$(filter-out infonce,$(OBJECTIVE)),-$(OBJECTIVE))$(if $(strip $(TRAIN_OPTS)),-x$(subst =,-,$(call mm_tag,$(subst $(mm_space),_,$(strip $(TRAIN_OPTS))))))
@@ -186,14 +214,16 @@ mm_jobs = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
 mm_threads = -t $(THREADS)
 
 # The data of $1 dataset, $2 seed, $3 pairing, both parts (FROM_<dataset>
-# names a real file for mmib-gen --from).
+# names a real file for mmib-gen --from; a file of your own is also a
+# prerequisite, so that changing it redoes the runs).
 define mm_data_rules
 .PRECIOUS: $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts)
 $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts): \
-		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: | $(MM_GEN) mm-deps
+		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: $(if $(filter $1,$(MM_OWN)),$(FROM_$1)) | $(MM_GEN) mm-deps
 	@mkdir -p $$(@D)
 	@$$(mm_step) -l $$(@D)/.$(call mm_datatag,$1,$2,$3).lock -t '$1 s$2 $3 $$*' $$@ -- \
-		$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3) $(if \
+		$$(RUN) $(MM_GEN) $$(QUIET) $(if $(filter $1,$(MM_OWN)),--name $1,-d $1) \
+		-n $(call mm_n,$1) -s $2 $(call mm_pairopt,$3) $(if \
 		$(FROM_$1),--from $(FROM_$1)) --part $$* -o $$@
 endef
 
@@ -223,7 +253,7 @@ $7/align.tsv: $7/emb-test.mts | $(MM_ALIGN)
 		$$(RUN) $(MM_ALIGN) $$(QUIET) -o $$@ $$<
 $7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts pipelines/row.sh | $(MM_INFO)
 	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6)' $$@ $$^ -- \
-		env MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(N) seed=$2 \
+		env MMIB_INFO=$(MM_INFO) sh pipelines/row.sh dataset=$1 n=$(call mm_n,$1) seed=$2 \
 		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
 		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
 		factor_spec=$(call mm_facspec,$1) objective=$(OBJECTIVE) temperature=$5 \
@@ -316,25 +346,26 @@ endef
 # under the lock of the results directory.
 define mm_report
 @$(mm_step) -s $@ $^ -- env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) \
-	PROFILE=$(PROFILE) sh pipelines/report.sh $(MM_EXP) $<
+	PROFILE=$(PROFILE) MMIB_GEN=$(MM_GEN) OWN_DATASETS='$(foreach d,$(MM_OWN),$d:$(FROM_$d))' \
+	sh pipelines/report.sh $(MM_EXP) $<
 @flock $(@D)/.lock env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh pipelines/plot.sh $(MM_EXP) $< $(@D)
 endef
 
 # ---- the experiments -------------------------------------------------------
 # remove-msi: per dataset, missing factor and seed, a temperature sweep with
 # the default image encoder and a depth sweep at DEPTH_TEMP.
-mm_msi_runs = $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
+mm_msi_runs = $(sort $(foreach d,$(MM_DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
 	s,$(MSI_SEEDS),$(foreach t,$(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$t,0)) \
 	$(foreach e,$(DEPTHS),$(call mm_run,$d,$s,missing-$m,$e,$(DEPTH_TEMP),0))))))
 $(eval $(call mm_experiment,remove-msi,MSI,mm_msi_runs))
 
 # alignment: SEEDS random essence/nuisance splits at ALIGN_TEMP.
-mm_align_runs = $(foreach d,$(DATASETS),$(foreach s,$(ALIGN_SEEDS),\
+mm_align_runs = $(foreach d,$(MM_DATASETS),$(foreach s,$(ALIGN_SEEDS),\
 	$(call mm_run,$d,$s,random,$(IMG),$(ALIGN_TEMP),0)))
 $(eval $(call mm_experiment,alignment,ALIGN,mm_align_runs))
 
 # regularization: random splits x BETAS x temperature modes (fixed, learn).
-mm_reg_runs = $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
+mm_reg_runs = $(foreach d,$(MM_DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
 	$(foreach b,$(BETAS),$(call mm_run,$d,$s,random,$(IMG),$t,$b)))))
 $(eval $(call mm_experiment,regularization,REG,mm_reg_runs))
 
