@@ -399,7 +399,8 @@ read_labels(struct generic *g, const char *name)
 	ds->F = F;
 	ds->rows = N;
 	rc = mm_err(MM_ENOMEM, "out of memory for the labels");
-	if ((raw = malloc((size_t)N * (g->h5 ? 8 : a.rowbytes))) == NULL ||
+	if ((raw = malloc((size_t)N * (g->h5 ? 8 * (size_t)F :
+	    a.rowbytes))) == NULL ||
 	    (col = malloc(sizeof *col * (size_t)N)) == NULL ||
 	    (g->cls = malloc(sizeof *g->cls * (size_t)N * F)) == NULL)
 		goto out;
