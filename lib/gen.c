@@ -518,8 +518,8 @@ open_dataset(struct mm_gen_run *g, const struct mm_gen_config *c)
 			strcat(names, i ? ", " : "");
 			strcat(names, mm_gen_at(i)->name);
 		}
-		return mm_err(MM_EINVAL, "unknown dataset '%s' (known: %s; "
-		    "generic with --from FILE for your own)", c->dataset,
+		return mm_err(MM_EINVAL, "unknown dataset '%s' (known: %s), "
+		    "or generic with --from FILE for your own", c->dataset,
 		    names);
 	}
 	if (!ds && !c->from)
