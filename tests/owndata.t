@@ -7,7 +7,7 @@
 # checked against scikit-learn on a committed fixture) and mmib-align;
 # broken files refused in one line naming the member, no output left.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 38
 
 D=$TMP/d
 "$MMIB_TOP/$MMIB_BUILD/tests/t-owndata.t" --write "$D"; H5=$?
@@ -88,6 +88,14 @@ if [ "$H5" -eq 0 ]; then
 else
 	skip "built without HDF5"
 fi
+
+# ---- pipelines: DATASETS naming the file (a dry run: the runs it plans)
+run_cmd make --no-print-directory -C "$MMIB_TOP" -n BIN="$MMIB_BIN" RUNS="$TMP/runs" \
+	RESULTS="$TMP/results" PIPE_DEPS=0 remove-msi DATASETS="$D/own.npz" TEMPS=0.1 DEPTHS= SEEDS=1
+G=$(grep -o 'mmib-gen -q --name own -n [0-9]* -s 1 --missing [a-z]* --from [^ ]* --part train' "$TMP/.out" | sed 's/--from [^ ]*/--from F/' | sort | tr '\n' ';')
+is "$G" "mmib-gen -q --name own -n 480 -s 1 --missing color --from F --part train;mmib-gen -q --name own -n 480 -s 1 --missing pos --from F --part train;mmib-gen -q --name own -n 480 -s 1 --missing size --from F --part train;" \
+	"make remove-msi DATASETS=own.npz: each factor left out, N capped at the 480 rows"
+like "$(cat "$TMP/.out")" "--factor-encoder mlp:16,16,8,8,16,16" "... with the default factor encoder"
 
 # ---- broken files: one line naming the member, exit non-zero, no output
 bad() { # bad FILE REGEX NAME
