@@ -23,19 +23,22 @@ static struct mm_dataset registry[] = {
 	  { "shape", "scale", "orientation", "posX", "posY" },
 	  { 3, 6, 40, 32, 32 }, 0,
 	  "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", 1,
-	  mm_dsprites_init, mm_dsprites_render, mm_dsprites_free },
+	  mm_dsprites_init, mm_dsprites_render, mm_dsprites_free,
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
 	{ "shapes3d", 3, 6,
 	  { "floor_hue", "wall_hue", "object_hue", "scale", "shape",
 	    "orientation" },
 	  { 10, 10, 10, 8, 4, 15 }, 0,
 	  "3dshapes.h5", 255,
-	  mm_shapes3d_init, mm_shapes3d_render, mm_shapes3d_free },
+	  mm_shapes3d_init, mm_shapes3d_render, mm_shapes3d_free,
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
 	{ "mpi3d", 3, 7,
 	  { "object_color", "object_shape", "object_size", "camera_height",
 	    "background_color", "horizontal_axis", "vertical_axis" },
 	  { 6, 6, 2, 3, 3, 40, 40 }, 0,
 	  "mpi3d_toy.npz", 255,
-	  mm_mpi3d_init, mm_mpi3d_render, mm_mpi3d_free },
+	  mm_mpi3d_init, mm_mpi3d_render, mm_mpi3d_free,
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
 };
 #define NDS ((int)(sizeof registry / sizeof registry[0]))
 static int ready;
@@ -113,6 +116,10 @@ mm_gen_classes(const struct mm_dataset *ds, int64_t row, int32_t *cls)
 {
 	int f;
 
+	if (ds->classes) {
+		memcpy(cls, ds->classes + row * ds->F, sizeof *cls * ds->F);
+		return;
+	}
 	for (f = ds->F - 1; f >= 0; f--) {
 		cls[f] = (int32_t)(row % ds->card[f]);
 		row /= ds->card[f];
@@ -125,6 +132,8 @@ mm_gen_row(const struct mm_dataset *ds, const int32_t *cls)
 	int64_t row = 0;
 	int f;
 
+	if (ds->classes)
+		return -1;
 	for (f = 0; f < ds->F; f++) {
 		if (cls[f] < 0 || cls[f] >= ds->card[f])
 			return -1;
@@ -343,8 +352,8 @@ mm_gen_meta(const struct mm_dataset *ds, const int *essence,
 	if ((rc = mm_meta_set(m, "nuisance", buf)) < 0)
 		return rc;
 	if ((rc = mm_meta_setf(m, "channels", "%d", ds->channels)) < 0 ||
-	    (rc = mm_meta_setf(m, "height", "%d", MM_GEN_H_PX)) < 0 ||
-	    (rc = mm_meta_setf(m, "width", "%d", MM_GEN_W_PX)) < 0)
+	    (rc = mm_meta_setf(m, "height", "%d", ds->height)) < 0 ||
+	    (rc = mm_meta_setf(m, "width", "%d", ds->width)) < 0)
 		return rc;
 	return 0;
 }
@@ -413,7 +422,7 @@ render_close(struct mm_source *s)
 }
 
 static const struct mm_source_kind render_kind = {
-	"render", NULL, NULL, render_read, render_close,
+	"render", NULL, NULL, render_read, render_close, NULL,
 };
 
 int
@@ -583,20 +592,34 @@ open_dataset(struct mm_gen_run *g, const struct mm_gen_config *c)
 	const struct mm_dataset *ds = NULL;
 	int rc;
 
-	if (c->dataset && (ds = mm_gen_find(c->dataset)) == NULL) {
+	const struct mm_generic_opts *o = &c->generic;
+	int generic = c->dataset && strcmp(c->dataset, "generic") == 0;
+
+	if (c->dataset && !generic &&
+	    (ds = mm_gen_find(c->dataset)) == NULL) {
 		char names[256] = "";
 		int i;
 		for (i = 0; i < mm_gen_count(); i++) {
 			strcat(names, i ? ", " : "");
 			strcat(names, mm_gen_at(i)->name);
 		}
-		return mm_err(MM_EINVAL, "unknown dataset '%s' (known: %s)",
-		    c->dataset, names);
+		return mm_err(MM_EINVAL, "unknown dataset '%s' (known: %s), "
+		    "or generic with --from FILE for your own", c->dataset,
+		    names);
 	}
 	if (!ds && !c->from)
 		return mm_err(MM_EINVAL, "no dataset: give -d dsprites|"
 		    "shapes3d|mpi3d (see --list) or --from FILE");
-	if (c->from)
+	/* a generic file: asked for, named by its options, or holding an
+	 * integer labels array (the published files hold none) */
+	if (!ds && (generic || o->images || o->labels || o->factor_names ||
+	    o->name || mm_source_is_generic(c->from, o->labels)))
+		rc = mm_source_generic(&g->src, c->from, o);
+	else if (ds && (o->images || o->labels || o->factor_names || o->name))
+		return mm_err(MM_EINVAL, "-d %s: --images, --labels, "
+		    "--factor-names and --name are for a generic dataset",
+		    ds->name);
+	else if (c->from)
 		rc = mm_source_file(&g->src, c->from, ds);
 	else if ((rc = mm_source_render(&g->src, ds)) >= 0 &&
 	    (rc = mm_source_threads(&g->src, c->threads)) < 0)
@@ -657,9 +680,9 @@ choose_rows(struct mm_gen_run *g, struct mm_rng *samp)
 	}
 	g->n = c->n;
 	if (g->n > g->ds->rows)
-		return mm_err(MM_EINVAL, "-n %lld: the %s grid has only %lld "
-		    "rows", (long long)g->n, g->ds->name,
-		    (long long)g->ds->rows);
+		return mm_err(MM_EINVAL, "-n %lld: the %s %s has only %lld "
+		    "rows", (long long)g->n, g->ds->name, g->ds->classes ?
+		    "dataset" : "grid", (long long)g->ds->rows);
 	if ((g->sample = malloc(sizeof *g->sample * g->n)) == NULL)
 		return mm_err(MM_ENOMEM, "out of memory");
 	if ((rc = mm_gen_sample(samp, g->ds->rows, g->n, g->sample)) < 0)
@@ -693,7 +716,7 @@ mm_gen_open(struct mm_gen_run *g, const struct mm_gen_config *c)
 		    "and --split exclude each other");
 	if ((rc = open_dataset(g, c)) < 0)
 		return rc;
-	g->isz = (size_t)g->ds->channels * MM_GEN_H_PX * MM_GEN_W_PX;
+	g->isz = (size_t)g->ds->channels * g->ds->height * g->ds->width;
 	/* one seeded root; sampling and pairing draw from separate children
 	 * so a pairing choice never changes which rows are drawn */
 	mm_rng_seed(&root, (uint64_t)c->seed);
@@ -752,6 +775,8 @@ mm_gen_run_meta(const struct mm_gen_run *g, struct mm_meta *m)
 	    mm_meta_set(m, "source", c->from ? "file" : "render") < 0 ||
 	    mm_meta_set(m, "order", c->all ? "grid" : "sample") < 0)
 		return mm_err(MM_ENOMEM, "out of memory");
+	if (g->src.kind->meta)
+		return g->src.kind->meta(&g->src, m);
 	return 0;
 }
 

@@ -39,6 +39,15 @@ struct mm_dataset {
 	mm_render_init_fn init;
 	mm_render_fn render;
 	mm_render_free_fn fini;
+	/* image geometry (64 x 64 for the built-in grids); a file's own
+	 * dataset (lib/src-generic.c) has its own */
+	int height, width;
+	/* NULL: a full factorial grid, classes from the row index (mixed
+	 * radix); else (rows, F) the classes of each row, read from a file */
+	const int32_t *classes;
+	/* 1 when some factor's classes are not equally frequent (mmib-probe
+	 * then measures H(factor) instead of taking ln K) */
+	int measured;
 };
 
 /* The registry: count, i-th entry, lookup by name (NULL if unknown). */
@@ -47,7 +56,8 @@ const struct mm_dataset *mm_gen_at(int i);
 const struct mm_dataset *mm_gen_find(const char *name);
 
 /* Mixed radix, last factor fastest: row -> cls[F], and back (-1 when a
- * class is out of range). */
+ * class is out of range).  For a dataset with ds->classes, row -> cls is
+ * a copy of that row and there is no way back (mm_gen_row is -1). */
 void mm_gen_classes(const struct mm_dataset *ds, int64_t row, int32_t *cls);
 int64_t mm_gen_row(const struct mm_dataset *ds, const int32_t *cls);
 /* Index of a factor by name, or -1. */
@@ -139,6 +149,22 @@ int mm_source_read(struct mm_source *s, const int64_t *rows, int64_t k,
     uint8_t *img);
 void mm_source_close(struct mm_source *s);
 
+/* A user's own dataset (lib/src-generic.c): the member names of its
+ * arrays (NULL: "images", "labels", "factor_names") and its name (NULL:
+ * the file's base name without extension). */
+struct mm_generic_opts {
+	const char *images, *labels, *factor_names, *name;
+};
+/* Open the generic dataset of the .npz or HDF5 file at path: labels
+ * (N, F) integers remapped to classes 0..K-1, factor names, images
+ * (N, H, W[, C]) or (N, C, H, W), u8 or float in [0, 1].  Each error is
+ * one line naming the file and the member at fault. */
+int mm_source_generic(struct mm_source *s, const char *path,
+    const struct mm_generic_opts *o);
+/* 1 when the file at path holds an integer array called labels (NULL:
+ * "labels"), the mark of a generic dataset; else 0. */
+int mm_source_is_generic(const char *path, const char *labels);
+
 /* For tests of the importers on small fixture files only (no tool calls
  * it): replace the cardinalities of the dataset called name by card[0..F)
  * (each in [1, its present value]), so that small files pass the row-count
@@ -153,8 +179,10 @@ int mm_gen_shrink(const char *name, const int *card);
 #define MM_GEN_TRAIN_FRACTION 0.75
 
 struct mm_gen_config {
-	const char *dataset;    /* registry name, or NULL to detect from `from` */
+	const char *dataset;    /* registry name, "generic", or NULL to detect
+	                           from `from` */
 	const char *from;       /* published file, or NULL to render */
+	struct mm_generic_opts generic;  /* a generic file's member names */
 	const char *missing;    /* pairings: at most one of these three */
 	const char *essence;
 	int random_split;

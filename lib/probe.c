@@ -1331,3 +1331,58 @@ mm_probe_groups(const struct mm_probe_fit *fits, int nfit,
 		}
 	return ng;
 }
+
+double
+mm_probe_entropy(const int32_t *y, int64_t N, int K)
+{
+	int64_t *n = calloc((size_t)K, sizeof *n), i;
+	double h = 0.0;
+	int k;
+
+	if (!n || N <= 0) {
+		free(n);
+		return NAN;
+	}
+	for (i = 0; i < N; i++)
+		n[y[i]]++;
+	/* classes in label order, so that the sum is reproducible */
+	for (k = 0; k < K; k++)
+		if (n[k]) {
+			double p = (double)n[k] / (double)N;
+			h -= p * log(p);
+		}
+	free(n);
+	return h;
+}
+
+int
+mm_probe_measured(const struct mm_emb *te, struct mm_probe_fit *fits, int n)
+{
+	const char *m = mm_meta_get(&te->meta, "marginals");
+	int32_t *y;
+	int64_t i;
+	int j;
+
+	if (!m || strcmp(m, "measured") != 0)
+		return 0;
+	if (!te->classes)
+		return mm_err(MM_EMISSING, "marginals=measured: the test set "
+		    "has no 'classes' to measure the entropy of");
+	if ((y = malloc(sizeof *y * (size_t)(te->N ? te->N : 1))) == NULL)
+		return mm_err(MM_ENOMEM, "probe: out of memory");
+	for (j = 0; j < n; j++) {
+		struct mm_probe_result *r = &fits[j].r;
+		int f = fits[j].factor;
+
+		if (r->status < 0)
+			continue;
+		for (i = 0; i < te->N; i++)
+			y[i] = te->classes[i * te->F + f];
+		r->lnK = mm_probe_entropy(y, te->N, te->fac.card[f]);
+		r->mi = r->lnK - r->ce;
+		/* a test set of one class has H = 0: no information to find */
+		r->nmi = r->lnK > 0.0 ? r->mi / r->lnK : NAN;
+	}
+	free(y);
+	return 1;
+}

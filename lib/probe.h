@@ -206,4 +206,21 @@ struct mm_probe_group {
 int mm_probe_groups(const struct mm_probe_fit *fits, int nfit,
     struct mm_probe_group *g);
 
+/* ---- factors whose classes are not equally frequent ----
+ * nMI = MI / H(factor) with H = ln K assumes a uniform marginal, true of
+ * the full factorial grids.  A stream whose metadata says
+ * marginals=measured (a user's own dataset, mmib-gen) gets instead the
+ * empirical entropy of the test labels, H = -sum_k p_k ln p_k with p_k
+ * the share of test rows of class k: MI = H - CE, nMI = MI / H, and
+ * lnK of the result holds H.  A stream without the key (the built-in
+ * grids) is left as it was. */
+/* H of labels y (N) in [0, K), in nats. */
+double mm_probe_entropy(const int32_t *y, int64_t N, int K);
+/* When te's metadata says marginals=measured, put the entropy of its
+ * test labels in place of ln K in every fitted probe of fits (n) and
+ * return 1; else change nothing and return 0.  MM_EMISSING when te has
+ * no classes, MM_ENOMEM. */
+int mm_probe_measured(const struct mm_emb *te, struct mm_probe_fit *fits,
+    int n);
+
 #endif

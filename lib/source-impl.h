@@ -13,6 +13,9 @@
  *          holds one stored row (64, 64, C); s->next_row is for
  *          forward-only sources
  *   close  release the kind's state (s->scratch is freed by the caller)
+ *   meta   (may be NULL) keys of its own after those of mm_gen_meta()
+ * A kind that needs more than a path to open (the generic kind, opened by
+ * mm_source_generic() with its member names) has no sniff and no open.
  */
 #ifndef MM_SOURCE_IMPL_H
 #define MM_SOURCE_IMPL_H
@@ -29,9 +32,10 @@ struct mm_source_kind {
 	int (*read)(struct mm_source *s, const int64_t *rows, int64_t k,
 	    uint8_t *img);
 	void (*close)(struct mm_source *s);
+	int (*meta)(const struct mm_source *s, struct mm_meta *m);
 };
 
-extern const struct mm_source_kind mm_src_npz, mm_src_h5;
+extern const struct mm_source_kind mm_src_npz, mm_src_h5, mm_src_generic;
 
 /* An image array shape that fits ds: (rows, 64, 64) for one channel, or
  * (rows, 64, 64, C), with rows the grid's; else MM_ESIZE naming path. */

@@ -63,5 +63,5 @@ h5_sniff(const unsigned char *magic)
 }
 
 const struct mm_source_kind mm_src_h5 = {
-	"h5", h5_sniff, h5_open, h5_read, h5_close,
+	"h5", h5_sniff, h5_open, h5_read, h5_close, NULL,
 };

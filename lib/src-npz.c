@@ -134,5 +134,5 @@ npz_sniff(const unsigned char *magic)
 }
 
 const struct mm_source_kind mm_src_npz = {
-	"npz", npz_sniff, npz_open, npz_read, npz_close,
+	"npz", npz_sniff, npz_open, npz_read, npz_close, NULL,
 };

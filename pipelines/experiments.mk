@@ -193,6 +193,35 @@ MM_PROBE := $(BIN)/mmib-probe
 MM_ALIGN := $(BIN)/mmib-align
 MM_INFO := $(BIN)/mmib-info
 
+# ---- your own datasets -------------------------------------------------
+# A DATASETS word that names a file (.npz, .h5 or .hdf5 holding images and
+# integer labels: mmib-gen(1), "A dataset of your own") is the dataset of
+# its base name (path/to/my.npz is my), read with mmib-gen --from.  Its
+# factors are read from the file (mmib-gen --list --from) when a pipeline
+# asks for them: remove-msi leaves out each factor in turn unless MISSING or
+# MISSING_<name> says otherwise; its factor encoder is FAC_<name>, else
+# FAC_DEFAULT; its sample is N_<name>, else N capped at the file's rows.
+FAC_DEFAULT ?= mlp:16,16,8,8,16,16
+mm_isfile = $(filter %.npz %.h5 %.hdf5,$1)
+mm_ownname = $(basename $(notdir $1))
+MM_DATASETS = $(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(call mm_ownname,$d),$d))
+MM_OWN := $(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(call mm_ownname,$d)))
+mm_n = $(or $(N_$1),$(N))
+# mmib-gen --list --from's row of dataset $1 (file $2), read once: name,
+# channels, rows, factor:K list, file
+mm_ownlist = $(shell test -x $(MM_GEN) || $(MAKE) --no-print-directory -s $(MM_GEN) >&2; \
+	$(MM_GEN) --list --from '$2' --name $1 | tail -n 1)
+define mm_own_rules
+FROM_$2 := $1
+MM_LIST_$2 = $$(eval MM_LIST_$2 := $$(call mm_ownlist,$2,$1))$$(if $$(word 4,$$(MM_LIST_$2)),,$$(error \
+	$1: mmib-gen cannot read it as a dataset (see its message above)))$$(MM_LIST_$2)
+FAC_$2 ?= $$(FAC_DEFAULT)
+MISSING_$2 ?= $$(foreach f,$$(subst $$(mm_comma), ,$$(word 4,$$(MM_LIST_$2))),$$(firstword $$(subst :, ,$$f)))
+N_$2 ?= $$(shell r=$$(word 3,$$(MM_LIST_$2)); echo $$$$(( $$(N) < r ? $$(N) : r )))
+NSPLITS_$2 ?= $$(shell echo $$$$(( (1 << $$(words $$(subst $$(mm_comma), ,$$(word 4,$$(MM_LIST_$2))))) - 2 )))
+endef
+$(foreach d,$(DATASETS),$(if $(call mm_isfile,$d),$(eval $(call mm_own_rules,$d,$(call mm_ownname,$d)))))
+
 # ---- helpers -----------------------------------------------------------
 # A spec as a path component: mlp-flatten:512,256/64 -> mlp-flatten-512.256-o64,
 # vit:patch=8,dim=64 -> vit-patch8.dim64 (make reads '=' in a target as an assignment)
@@ -213,7 +242,7 @@ mm_splitpair = $(if $(filter distinct,$(SPLITS)),split,$(if $(filter random,$(SP
 # 1 .. ALIGN_MAX, cut to the dataset's distinct splits (NSPLITS_<dataset>)
 mm_align_seeds = $(or $(ALIGN_SEEDS),$(wordlist 1,$(ALIGN_MAX),$(shell seq 1 $(if $(filter \
 	split,$(mm_splitpair)),$(or $(NSPLITS_$1),$(ALIGN_MAX)),$(ALIGN_MAX)))))
-mm_datatag = $1-n$(N)-s$2-$3
+mm_datatag = $1-n$(call mm_n,$1)-s$2-$3
 mm_tempopt = $(if $(filter learn,$1),--learn-temperature,--temperature $1)
 # $1 temperature, $2 beta, $3 image-encoder name, $4 epochs
 mm_hyptag = T$1-b$2-e$4-st$(STEP)-g$(GAMMA)-wd$(call mm_wd,$3)-lr$(LR)-bs$(BATCH)$(if \
@@ -235,14 +264,16 @@ mm_jobs = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
 mm_threads = -t $(THREADS)
 
 # The data of $1 dataset, $2 seed, $3 pairing, both parts (FROM_<dataset>
-# names a real file for mmib-gen --from).
+# names a real file for mmib-gen --from; a file of your own is also a
+# prerequisite, so that changing it redoes the runs).
 define mm_data_rules
 .PRECIOUS: $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts)
 $(addprefix $(RUNS)/data/$(call mm_datatag,$1,$2,$3)-,train.mts test.mts): \
-		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: | $(MM_GEN) mm-deps
+		$(RUNS)/data/$(call mm_datatag,$1,$2,$3)-%.mts: $(if $(filter $1,$(MM_OWN)),$(FROM_$1)) | $(MM_GEN) mm-deps
 	@mkdir -p $$(@D)
 	@$$(mm_step) -l $$(@D)/.$(call mm_datatag,$1,$2,$3).lock -t '$1 s$2 $3 $$*' $$@ -- \
-		$$(RUN) $(MM_GEN) $$(QUIET) -d $1 -n $(N) -s $2 $(call mm_pairopt,$3,$2) $(if \
+		$$(RUN) $(MM_GEN) $$(QUIET) $(if $(filter $1,$(MM_OWN)),--name $1,-d $1) \
+		-n $(call mm_n,$1) -s $2 $(call mm_pairopt,$3,$2) $(if \
 		$(FROM_$1),--from $(FROM_$1)) --part $$* -o $$@
 endef
 
@@ -275,7 +306,7 @@ $7/align.tsv: $7/emb-test.mts | $(MM_ALIGN)
 		$$(RUN) $(MM_ALIGN) $$(QUIET) -o $$@ $$<
 $7/row.tsv: $7/probe.tsv $7/align.tsv $7/model.mts $(MM_PIPE)/row.sh | $(MM_INFO)
 	@$$(mm_step) -s -t '$(call mm_runname,$1,$2,$3,$4,$5,$6,$8)' $$@ $$^ -- \
-		env MMIB_INFO=$(MM_INFO) sh $(MM_PIPE)/row.sh dataset=$1 n=$(N) seed=$2 \
+		env MMIB_INFO=$(MM_INFO) sh $(MM_PIPE)/row.sh dataset=$1 n=$(call mm_n,$1) seed=$2 \
 		pairing=$3 missing=$(if $(filter missing-%,$3),$(patsubst missing-%,%,$3),NA) \
 		image_encoder=$4 image_spec=$(call mm_imgspec,$4,$1) depth=model \
 		factor_spec=$(call mm_facspec,$1) objective=$(OBJECTIVE) temperature=$5 \
@@ -387,7 +418,7 @@ $(if $(strip $(MM_LIST)),,@echo "$(MM_EXP): no runs: DATASETS, SEEDS and the swe
 @t=$$(mktemp $@.tmp.XXXXXX); trap 'rm -f "$$t"' EXIT; printf '%s\n' $(MM_LIST) > "$$t"; \
 	if cmp -s "$$t" $@; then rm -f "$$t"; else mv "$$t" $@; fi
 @while read -r f; do [ -e "$$f" ] || { touch $@; break; }; done < $@
-@MMIB_GEN=$(MM_GEN) sh $(MM_PIPE)/splits.sh $(MM_EXP) $@
+@MMIB_GEN=$(MM_GEN) OWN_DATASETS='$(foreach d,$(MM_OWN),$d:$(FROM_$d))' sh $(MM_PIPE)/splits.sh $(MM_EXP) $@
 @n=$(words $(filter-out $(wildcard $(MM_LIST)),$(MM_LIST))); [ "$$n" -eq 0 ] || \
 	echo "$(MM_EXP): $(words $(MM_LIST)) runs, $$n to make (results in $(@D)/)" >&2
 endef
@@ -401,7 +432,8 @@ endef
 # under the lock of the results directory.
 define mm_report
 @$(mm_step) -s $@ $^ -- env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) ALIGN_TEMP=$(ALIGN_TEMP) \
-	PROFILE=$(PROFILE) sh $(MM_PIPE)/report.sh $(MM_EXP) $<
+	PROFILE=$(PROFILE) MMIB_GEN=$(MM_GEN) OWN_DATASETS='$(foreach d,$(MM_OWN),$d:$(FROM_$d))' \
+	sh $(MM_PIPE)/report.sh $(MM_EXP) $<
 @flock $(@D)/.lock env IMG=$(IMG) DEPTH_TEMP=$(DEPTH_TEMP) sh $(MM_PIPE)/plot.sh $(MM_EXP) $< $(@D)
 endef
 
@@ -410,7 +442,7 @@ endef
 # the default image encoder and a depth sweep at DEPTH_TEMP.
 # With BASELINE=1 (and a temperature sweep), C1's untrained baseline: the
 # default image encoder at --epochs 0 for each seed.
-mm_msi_runs = $(sort $(foreach d,$(DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
+mm_msi_runs = $(sort $(foreach d,$(MM_DATASETS),$(foreach m,$(call mm_missing,$d),$(foreach \
 	s,$(MSI_SEEDS),$(foreach t,$(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$t,0)) \
 	$(if $(filter 1,$(BASELINE)),$(if $(TEMPS),$(call mm_run,$d,$s,missing-$m,$(IMG),$(firstword \
 	$(TEMPS)),0,0))) \
@@ -419,13 +451,13 @@ $(eval $(call mm_experiment,remove-msi,MSI,mm_msi_runs))
 
 # alignment: essence/nuisance splits at ALIGN_TEMP, distinct ones by
 # default (SPLITS), seed k the k-th (mm_align_seeds).
-mm_align_runs = $(foreach d,$(DATASETS),$(foreach s,$(call mm_align_seeds,$d),\
+mm_align_runs = $(foreach d,$(MM_DATASETS),$(foreach s,$(call mm_align_seeds,$d),\
 	$(call mm_run,$d,$s,$(mm_splitpair),$(IMG),$(ALIGN_TEMP),0)))
 $(eval $(call mm_experiment,alignment,ALIGN,mm_align_runs))
 
 # regularization: splits (as alignment's) x BETAS x temperature modes
 # (fixed, learn).
-mm_reg_runs = $(foreach d,$(DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
+mm_reg_runs = $(foreach d,$(MM_DATASETS),$(foreach s,$(REG_SEEDS),$(foreach t,$(REG_TEMPS),\
 	$(foreach b,$(BETAS),$(call mm_run,$d,$s,$(mm_splitpair),$(IMG),$t,$b)))))
 $(eval $(call mm_experiment,regularization,REG,mm_reg_runs))
 

@@ -201,6 +201,12 @@ regularization)
 	;;
 esac
 echo
+# Datasets of your own (OWN_DATASETS: name:file words): name and factors.
+for d in ${OWN_DATASETS:-}; do
+	"${MMIB_GEN:-mmib-gen}" --list --from "${d#*:}" --name "${d%%:*}" |
+	awk -F '\t' 'NR == 2 { printf "dataset %s (%s): %s images, %s channel(s), factors %s\n", $1, $5, $3, $2, $4 }'
+done
+[ -z "${OWN_DATASETS:-}" ] || echo
 
 case $exp in
 remove-msi)

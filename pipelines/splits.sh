@@ -16,7 +16,13 @@ sed -n 's|.*/train/\(.*\)-n[0-9]*-s\([0-9]*\)-split/[^/]*/[^/]*/row\.tsv$|\1 \2|
 sort -k1,1 -k2,2n | awk '{ if ($1 != ds) { if (ds != "") print ds, s; ds = $1; s = "" } s = s " " $2 }
 	END { if (ds != "") print ds, s }' |
 while read -r ds seeds; do
-	l=$("${MMIB_GEN:-mmib-gen}" --splits -d "$ds") || exit 1
+	# a dataset of one's own (OWN_DATASETS: name:file ...) is read from its file
+	from=$(for o in ${OWN_DATASETS:-}; do [ "${o%%:*}" = "$ds" ] && printf '%s' "${o#*:}"; done)
+	if [ -n "$from" ]; then
+		l=$("${MMIB_GEN:-mmib-gen}" --splits --from "$from" --name "$ds") || exit 1
+	else
+		l=$("${MMIB_GEN:-mmib-gen}" --splits -d "$ds") || exit 1
+	fi
 	n=$(printf '%s\n' "$l" | awk 'END { print NR - 1 }')
 	over=$(for k in $seeds; do [ "$k" -ge 1 ] && [ "$k" -le "$n" ] || printf ' %s' "$k"; done)
 	if [ -n "$over" ]; then

@@ -27,12 +27,15 @@ static const char usage[] =
     "                 --split k]\n"
     "                [--batch rows] [--from file] [--png file] "
     "[--png-count k]\n"
-    "       mmib-gen --list [--format tsv | json]\n"
-    "       mmib-gen --splits -d dataset\n"
+    "                [--images name] [--labels name] [--factor-names name]\n"
+    "                [--name dataset]\n"
+    "       mmib-gen --list [--from file] [--format tsv | json]\n"
+    "       mmib-gen --splits -d dataset | --from file\n"
     "       mmib-gen -h | -V\n";
 
 static const char help[] =
-    "  -d, --dataset NAME    dsprites, shapes3d or mpi3d (--list shows them)\n"
+    "  -d, --dataset NAME    dsprites, shapes3d, mpi3d (--list shows them), or\n"
+    "                        generic: --from names your own images and labels\n"
     "  -n, --samples N|all   rows to draw (default 10000); all: the whole grid\n"
     "  -s, --seed S          seed of the sample and of a random split (0)\n"
     "  -o, --output FILE     write the stream to FILE (atomically), not stdout\n"
@@ -44,12 +47,19 @@ static const char help[] =
     "  --random-split        a random non-empty essence, drawn from the seed\n"
     "  --split K             the K-th distinct essence/nuisance split (no repeats)\n"
     "  --batch ROWS          rows per batch of the stream (512)\n"
-    "  --from FILE           read images from a published file (npz, h5)\n"
+    "  --from FILE           read images from a published file (npz, h5), or\n"
+    "                        your own dataset: images and integer labels\n"
+    "  --images NAME         your file's image array (images)\n"
+    "  --labels NAME         its (N, F) integer label array (labels)\n"
+    "  --factor-names NAME   its F factor names (factor_names; optional)\n"
+    "  --name DATASET        the dataset's name (the file's base name)\n"
     "  --png FILE            a contact sheet of the first images as PNG\n"
     "  --png-count K         images on the sheet (64)\n"
-    "  --list                list the datasets and their factors\n"
+    "  --list                list the datasets and their factors (with\n"
+    "                        --from: the file's dataset)\n"
     "  --format F            tsv (default) or json, for --list\n"
-    "  --splits              list the distinct splits of -d's dataset, in order\n"
+    "  --splits              list the distinct splits of -d's (or --from's)\n"
+    "                        dataset, in order\n"
     "  -z, --zstd            compress the stream with zstd\n"
     "  -q, -v                quieter, more verbose\n"
     "  -h, -V                this help, the version\n";
@@ -57,18 +67,22 @@ static const char help[] =
 enum {
 	OPT_PART = 256, OPT_FRAC, OPT_MISSING, OPT_ESSENCE, OPT_RANDOM,
 	OPT_BATCH, OPT_FROM, OPT_PNG, OPT_PNGK, OPT_LIST, OPT_FORMAT,
-	OPT_SPLIT, OPT_SPLITS
+	OPT_SPLIT, OPT_SPLITS, OPT_IMAGES, OPT_LABELS, OPT_FNAMES, OPT_NAME
 };
 
 static const struct option longopts[] = {
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "dataset", required_argument, NULL, 'd' },
 	{ "essence", required_argument, NULL, OPT_ESSENCE },
+	{ "factor-names", required_argument, NULL, OPT_FNAMES },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
+	{ "images", required_argument, NULL, OPT_IMAGES },
+	{ "labels", required_argument, NULL, OPT_LABELS },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "missing", required_argument, NULL, OPT_MISSING },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ "output", required_argument, NULL, 'o' },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "png", required_argument, NULL, OPT_PNG },
@@ -88,46 +102,79 @@ static const struct option longopts[] = {
 };
 
 static void
-list(int json)
+list_row(struct mm_table *t, const struct mm_dataset *ds)
 {
-	struct mm_table t;
 	char fac[1024];
 	size_t n;
-	int i, f;
+	int f;
+
+	for (f = 0, n = 0; f < ds->F && n < sizeof fac; f++)
+		n += snprintf(fac + n, sizeof fac - n, "%s%s:%d",
+		    f ? "," : "", ds->factor[f], ds->card[f]);
+	mm_table_row(t);
+	mm_table_str(t, "dataset", ds->name);
+	mm_table_int(t, "channels", ds->channels);
+	mm_table_int(t, "rows", (long long)ds->rows);
+	mm_table_str(t, "factors", fac);
+	mm_table_str(t, "file", ds->file);
+	mm_table_end_row(t);
+}
+
+/* The dataset of --from's file, opened whole and unpaired. */
+static void
+open_file(struct mm_gen_run *g, const struct mm_gen_config *cfg)
+{
+	struct mm_gen_config c = *cfg;
+
+	c.all = 1;
+	c.part = "all";
+	c.missing = c.essence = NULL;
+	c.random_split = 0;
+	c.split = 0;
+	if (mm_gen_open(g, &c) < 0)
+		mm_die("%s", mm_errmsg());
+}
+
+/* The registry, or (with --from) the dataset of one file. */
+static void
+list(const struct mm_gen_config *cfg, int json)
+{
+	struct mm_table t;
+	struct mm_gen_run g;
+	int i;
 
 	mm_table_open(&t, stdout, json);
 	mm_table_array(&t, "datasets", "dataset\tchannels\trows\tfactors\tfile");
-	for (i = 0; i < mm_gen_count(); i++) {
-		const struct mm_dataset *ds = mm_gen_at(i);
-		for (f = 0, n = 0; f < ds->F && n < sizeof fac; f++)
-			n += snprintf(fac + n, sizeof fac - n, "%s%s:%d",
-			    f ? "," : "", ds->factor[f], ds->card[f]);
-		mm_table_row(&t);
-		mm_table_str(&t, "dataset", ds->name);
-		mm_table_int(&t, "channels", ds->channels);
-		mm_table_int(&t, "rows", (long long)ds->rows);
-		mm_table_str(&t, "factors", fac);
-		mm_table_str(&t, "file", ds->file);
-		mm_table_end_row(&t);
-	}
+	if (cfg->from) {
+		open_file(&g, cfg);
+		list_row(&t, g.ds);
+		mm_gen_close(&g);
+	} else
+		for (i = 0; i < mm_gen_count(); i++)
+			list_row(&t, mm_gen_at(i));
 	mm_table_close(&t);
 	mm_out_close(stdout);
 }
 
-/* --splits: the distinct splits of a dataset in the order --split K
- * numbers them, one line each (split, essence, nuisance). */
+/* --splits: the distinct splits of a dataset (-d, or --from's file) in
+ * the order --split K numbers them, one line each (split, essence,
+ * nuisance). */
 static void
-list_splits(const char *dataset)
+list_splits(const struct mm_gen_config *cfg)
 {
 	const struct mm_dataset *ds;
+	struct mm_gen_run g;
 	int64_t k, n;
 	int e[MM_MAXFACTORS], f, w;
 
-	if (dataset == NULL)
+	if (cfg->from) {
+		open_file(&g, cfg);
+		ds = g.ds;
+	} else if (cfg->dataset == NULL)
 		mm_die("--splits: give the dataset (-d NAME; --list shows them)");
-	if ((ds = mm_gen_find(dataset)) == NULL)
+	else if ((ds = mm_gen_find(cfg->dataset)) == NULL)
 		mm_die("--splits: unknown dataset '%s' (--list shows them)",
-		    dataset);
+		    cfg->dataset);
 	if ((n = mm_gen_split_count(ds)) == 0)
 		mm_die("--splits: %s has one factor: no split", ds->name);
 	printf("split\tessence\tnuisance\n");
@@ -151,12 +198,30 @@ list_splits(const char *dataset)
 		mm_die("stdout: write error");
 }
 
+/* The first k images (k, C, H, W) as a sheet: grey for one channel,
+ * RGB from the first three of three or more, the first of two. */
+static int
+write_sheet(FILE *fo, uint8_t *img, int k, const struct mm_dataset *ds)
+{
+	int C = ds->channels, c = C >= 3 ? 3 : 1, i;
+	size_t hw = (size_t)ds->height * ds->width;
+	int cols = k >= 64 ? 8 : (int)ceil(sqrt((double)k));
+
+	/* keep the leading c planes of each image, in place */
+	for (i = 0; C != c && i < k; i++)
+		memmove(img + (size_t)i * c * hw, img + (size_t)i * C * hw,
+		    (size_t)c * hw);
+	return mm_png_sheet(fo, img, k, c, ds->height, ds->width, cols,
+	    255 / ds->pixel_max);
+}
+
 /* The batch's three tensors. */
 static void
 write_batch(struct mm_writer *w, const struct mm_gen_run *g, uint32_t bidx,
     const char *name)
 {
-	int64_t shape[4] = { g->k, g->ds->channels, MM_GEN_H_PX, MM_GEN_W_PX };
+	int64_t shape[4] = { g->k, g->ds->channels, g->ds->height,
+	    g->ds->width };
 	int rc;
 
 	if ((rc = mm_writer_tensor(w, "images", bidx, MM_U8, 4, shape,
@@ -214,14 +279,18 @@ main(int argc, char **argv)
 		case OPT_FRAC:
 			cfg.frac = mm_cli_double("--train-fraction", optarg, 0, 1);
 			break;
+		case OPT_FNAMES: cfg.generic.factor_names = optarg; break;
 		case OPT_FROM: cfg.from = optarg; break;
 		case OPT_FORMAT:
 			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",
 				    optarg);
 			break;
+		case OPT_IMAGES: cfg.generic.images = optarg; break;
+		case OPT_LABELS: cfg.generic.labels = optarg; break;
 		case OPT_LIST: listing = 1; break;
 		case OPT_MISSING: cfg.missing = optarg; break;
+		case OPT_NAME: cfg.generic.name = optarg; break;
 		case OPT_PART: cfg.part = optarg; break;
 		case OPT_PNG: png = optarg; break;
 		case OPT_PNGK:
@@ -238,11 +307,11 @@ main(int argc, char **argv)
 	if (optind < argc)
 		mm_cli_usage(&cli, 2);
 	if (listing) {
-		list(json);
+		list(&cfg, json);
 		return 0;
 	}
 	if (splits) {
-		list_splits(cfg.dataset);
+		list_splits(&cfg);
 		return 0;
 	}
 	cfg.threads = cli.threads;
@@ -294,11 +363,8 @@ main(int argc, char **argv)
 		mm_out_close(fo);
 	}
 	if (sheet) {
-		int cols = pngk >= 64 ? 8 : (int)ceil(sqrt((double)pngk));
 		fo = mm_out_open(png, 1);
-		if ((rc = mm_png_sheet(fo, sheet, (int)pngk, g.ds->channels,
-		    MM_GEN_H_PX, MM_GEN_W_PX, cols,
-		    255 / g.ds->pixel_max)) < 0)
+		if ((rc = write_sheet(fo, sheet, (int)pngk, g.ds)) < 0)
 			mm_die_err(png, rc);
 		mm_out_close(fo);
 	}

@@ -289,6 +289,11 @@ main(int argc, char **argv)
 	if ((n = mm_probe_emb(&tr, &te, use, want, &opt, cli.threads,
 	    fit)) < 0)
 		mm_die("%s", mm_errmsg());
+	if ((rc = mm_probe_measured(&te, fit, n)) < 0)
+		mm_die("%s: %s", mm_in_name(testp), mm_errmsg());
+	if (rc > 0)
+		mm_note("marginals=measured: nMI over the entropy of the test "
+		    "labels (column lnK), not ln K");
 	nmod = n ? 1 + (fit[0].mod != fit[n - 1].mod) : 0;
 	mm_note("%d probes of %d modalit%s in %.3f s", n, nmod,
 	    nmod == 1 ? "y" : "ies", mm_now() - t0);

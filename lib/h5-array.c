@@ -1,0 +1,295 @@
+/*
+ * h5-array.c - named arrays of an HDF5 file (see h5-array.h), read with
+ * HDF5's own type conversion: the caller names the native type it wants
+ * and HDF5 widens, narrows or converts the stored elements.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "h5-array.h"
+
+#ifdef MM_HAVE_HDF5
+#include <hdf5.h>
+
+struct mm_h5f {
+	hid_t file;
+	char label[256];
+};
+
+int
+mm_h5f_open(const char *path, struct mm_h5f **out)
+{
+	struct mm_h5f *f;
+
+	*out = NULL;
+	/* HDF5 prints its error stack by default; we report our own line */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	if (H5Fis_hdf5(path) <= 0)
+		return mm_err(MM_EFORMAT, "%s: not a readable HDF5 file "
+		    "(missing, truncated or corrupt)", path);
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return mm_err(MM_ENOMEM, "out of memory");
+	snprintf(f->label, sizeof f->label, "%s", path);
+	if ((f->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+		free(f);
+		return mm_err(MM_EFORMAT, "%s: cannot open as HDF5 (truncated "
+		    "or corrupt?)", path);
+	}
+	*out = f;
+	return 0;
+}
+
+void
+mm_h5f_close(struct mm_h5f *f)
+{
+	if (!f)
+		return;
+	H5Fclose(f->file);
+	free(f);
+}
+
+int
+mm_h5f_has(struct mm_h5f *f, const char *name)
+{
+	hid_t d;
+
+	if (H5Lexists(f->file, name, H5P_DEFAULT) <= 0 ||
+	    (d = H5Dopen2(f->file, name, H5P_DEFAULT)) < 0)
+		return 0;
+	H5Dclose(d);
+	return 1;
+}
+
+static hid_t
+open_dset(struct mm_h5f *f, const char *name)
+{
+	if (!mm_h5f_has(f, name)) {
+		mm_err(MM_EMISSING, "%s: no dataset '%s'", f->label, name);
+		return -1;
+	}
+	return H5Dopen2(f->file, name, H5P_DEFAULT);
+}
+
+int
+mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
+    int *ndim, int64_t *shape)
+{
+	hsize_t dims[8];
+	hid_t d, t, sp;
+	int n, i;
+
+	if ((d = open_dset(f, name)) < 0)
+		return MM_EMISSING;
+	t = H5Dget_type(d);
+	sp = H5Dget_space(d);
+	*isz = (int)H5Tget_size(t);
+	switch (H5Tget_class(t)) {
+	case H5T_INTEGER:
+		*kind = H5Tget_sign(t) == H5T_SGN_NONE ? 'u' : 'i';
+		break;
+	case H5T_FLOAT:
+		*kind = 'f';
+		break;
+	case H5T_STRING:
+		*kind = 's';
+		break;
+	case H5T_ENUM:
+		*kind = *isz == 1 ? 'b' : '?';
+		break;
+	default:
+		*kind = '?';
+	}
+	n = H5Sget_simple_extent_ndims(sp);
+	if (n >= 0 && n <= 8)
+		H5Sget_simple_extent_dims(sp, dims, NULL);
+	H5Sclose(sp);
+	H5Tclose(t);
+	H5Dclose(d);
+	if (n < 0 || n > 8)
+		return mm_err(MM_ESIZE, "%s: dataset '%s' has %d dimensions",
+		    f->label, name, n);
+	*ndim = n;
+	for (i = 0; i < n; i++)
+		shape[i] = (int64_t)dims[i];
+	return 0;
+}
+
+int
+mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
+    enum mm_dtype as, void *out)
+{
+	hsize_t start[8] = {0}, count[8];
+	hid_t d, sp, mem, mt;
+	herr_t st;
+	int nd, i;
+
+	if (n <= 0)
+		return 0;
+	mt = as == MM_U8 ? H5T_NATIVE_UCHAR : as == MM_I64 ? H5T_NATIVE_INT64 :
+	    H5T_NATIVE_DOUBLE;
+	if ((d = open_dset(f, name)) < 0)
+		return MM_EMISSING;
+	sp = H5Dget_space(d);
+	nd = H5Sget_simple_extent_ndims(sp);
+	if (nd < 1 || nd > 8) {
+		H5Sclose(sp);
+		H5Dclose(d);
+		return mm_err(MM_ESIZE, "%s: dataset '%s' has %d dimensions",
+		    f->label, name, nd);
+	}
+	H5Sget_simple_extent_dims(sp, count, NULL);
+	if (first < 0 || (hsize_t)(first + n) > count[0]) {
+		H5Sclose(sp);
+		H5Dclose(d);
+		return mm_err(MM_EINVAL, "%s: %s: rows %lld..%lld out of range",
+		    f->label, name, (long long)first, (long long)(first + n));
+	}
+	start[0] = (hsize_t)first;
+	count[0] = (hsize_t)n;
+	for (i = 1; i < nd; i++)
+		start[i] = 0;
+	st = H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+	mem = H5Screate_simple(nd, count, NULL);
+	if (st >= 0 && mem >= 0)
+		st = H5Dread(d, mt, mem, sp, H5P_DEFAULT, out);
+	if (mem >= 0)
+		H5Sclose(mem);
+	H5Sclose(sp);
+	H5Dclose(d);
+	if (st < 0 || mem < 0)
+		return mm_err(MM_EFORMAT, "%s: %s: reading rows failed "
+		    "(corrupt or truncated file, or a type HDF5 cannot "
+		    "convert?)", f->label, name);
+	return 0;
+}
+
+int
+mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n, char *out,
+    size_t cap)
+{
+	hid_t d, t, mt = -1;
+	herr_t st;
+	int64_t i;
+	int rc = 0;
+
+	if ((d = open_dset(f, name)) < 0)
+		return MM_EMISSING;
+	t = H5Dget_type(d);
+	if (H5Tget_class(t) != H5T_STRING) {
+		rc = mm_err(MM_EDTYPE, "%s: %s is not a string dataset",
+		    f->label, name);
+	} else if (H5Tis_variable_str(t) > 0) {
+		char **v = calloc((size_t)n ? (size_t)n : 1, sizeof *v);
+		mt = H5Tcopy(H5T_C_S1);
+		H5Tset_size(mt, H5T_VARIABLE);
+		H5Tset_cset(mt, H5Tget_cset(t));
+		if (!v)
+			rc = mm_err(MM_ENOMEM, "out of memory");
+		else if ((st = H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+		    v)) < 0)
+			rc = mm_err(MM_EFORMAT, "%s: %s: reading strings "
+			    "failed", f->label, name);
+		for (i = 0; rc == 0 && i < n; i++) {
+			if (!v[i] || strlen(v[i]) >= cap)
+				rc = mm_err(MM_ESIZE, "%s: %s: string %lld is "
+				    "missing or longer than %zu bytes",
+				    f->label, name, (long long)i, cap - 1);
+			else
+				strcpy(out + (size_t)i * cap, v[i]);
+		}
+		if (v) {
+			for (i = 0; i < n; i++)
+				free(v[i]);
+			free(v);
+		}
+	} else {
+		size_t w = H5Tget_size(t);
+		char *buf = malloc(w * (size_t)(n ? n : 1));
+		mt = H5Tcopy(t);
+		if (!buf)
+			rc = mm_err(MM_ENOMEM, "out of memory");
+		else if ((st = H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+		    buf)) < 0)
+			rc = mm_err(MM_EFORMAT, "%s: %s: reading strings "
+			    "failed", f->label, name);
+		for (i = 0; rc == 0 && i < n; i++) {
+			size_t l = strnlen(buf + (size_t)i * w, w);
+			if (l >= cap)
+				rc = mm_err(MM_ESIZE, "%s: %s: string %lld is "
+				    "longer than %zu bytes", f->label, name,
+				    (long long)i, cap - 1);
+			else {
+				memcpy(out + (size_t)i * cap, buf +
+				    (size_t)i * w, l);
+				out[(size_t)i * cap + l] = '\0';
+			}
+		}
+		free(buf);
+	}
+	if (mt >= 0)
+		H5Tclose(mt);
+	H5Tclose(t);
+	H5Dclose(d);
+	return rc;
+}
+
+#else /* !MM_HAVE_HDF5 */
+
+int
+mm_h5f_open(const char *path, struct mm_h5f **out)
+{
+	*out = NULL;
+	return mm_err(MM_EUNSUP, "%s: built without HDF5", path);
+}
+
+void
+mm_h5f_close(struct mm_h5f *f)
+{
+	(void)f;
+}
+
+int
+mm_h5f_has(struct mm_h5f *f, const char *name)
+{
+	(void)f;
+	(void)name;
+	return 0;
+}
+
+int
+mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
+    int *ndim, int64_t *shape)
+{
+	(void)f;
+	(void)kind;
+	(void)isz;
+	(void)ndim;
+	(void)shape;
+	return mm_err(MM_EUNSUP, "%s: built without HDF5", name);
+}
+
+int
+mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
+    enum mm_dtype as, void *out)
+{
+	(void)f;
+	(void)first;
+	(void)n;
+	(void)as;
+	(void)out;
+	return mm_err(MM_EUNSUP, "%s: built without HDF5", name);
+}
+
+int
+mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n, char *out,
+    size_t cap)
+{
+	(void)f;
+	(void)n;
+	(void)out;
+	(void)cap;
+	return mm_err(MM_EUNSUP, "%s: built without HDF5", name);
+}
+
+#endif
