@@ -21,8 +21,8 @@ run_cmd make --no-print-directory -f "$S/experiments.mk" demo PIPE_DEPS=0 N=400 
 ok $RC "make -f share/mmib/experiments.mk demo, in another directory"
 [ "$RC" -eq 0 ] || diag "$(tail -5 "$TMP/.err")"
 like "$(cat "$TMP/.out")" "mmib remove-msi report" "... prints the demo's report"
-[ -s results/demo/summary.tsv ] && [ "$(wc -l < results/demo/summary.tsv)" -eq 2 ]
-ok $? "... one run, its row in ./results/demo/summary.tsv"
+[ -s results/demo/summary.tsv ] && [ "$(wc -l < results/demo/summary.tsv)" -eq 3 ]
+ok $? "... one run and its untrained baseline (C1), their rows in ./results/demo/summary.tsv"
 ls runs/train/*/*/*/model.mts >/dev/null 2>&1; ok $? "... its model under ./runs"
 grep -q "^$D$P/bin/mmib-gen .*-o runs/data/" "$TMP/.out" &&
 	grep -q "^$D$P/bin/mmib-train .*--checkpoint" "$TMP/.out"
