@@ -21,7 +21,8 @@ static const char usage[] =
     "                  [--max-iter N] [--modality img|fac|both] [-o file]\n"
     "                  [-t threads] [--tol T] --train train.mts [test.mts]\n"
     "       mmib-probe [options] [--labels y.npy] [--names list]\n"
-    "                  [--train-labels y.npy] --train train.npy|.npz test.npy|.npz\n";
+    "                  [--train-labels y.npy] --train train.npy|train.npz\n"
+    "                  test.npy|test.npz\n";
 
 static const char help[] =
     "  --train FILE          embeddings to fit on (required); test: the operand\n"
