@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info mmib-train mmib-import"
-plan $((7 + 6 * 7 + 4 + 9))
+plan $((7 + 7 * 7 + 4 + 9))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
