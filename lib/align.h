@@ -101,4 +101,50 @@ int mm_align_eigsym_top(double *S, int n, int q, double *w, double *V);
  * depend on them; sums of Gram blocks may differ in their last bits. */
 void mm_align_blocks(int tile_rows, int tile_cols, int gram_rows);
 
+/* ---- RBF CKA (align-rbf.c) ----
+ * cka_rbf  biased CKA of the Gaussian kernels K_ij = exp(-ga |A_i - A_j|^2)
+ *          and L_ij = exp(-gb |B_i - B_j|^2): tr(KHLH) /
+ *          sqrt(tr(KHKH) tr(LHLH)), as Kornblith et al. 2019 ("Similarity
+ *          of neural network representations revisited", their code's
+ *          kernel_metric='rbf'): g = 1 / (2 s^2 m2), m2 the median of the
+ *          N x N matrix of squared distances (diagonal included, numpy's
+ *          median), s the bandwidth as a fraction of the median distance
+ *          (mmib-align --rbf-sigma, 1 by default as in their code).
+ * Squared distances are n_i + n_j - 2 A_i.A_j in float64 (the kernel's
+ * diagonal exactly 1).  The kernels are never stored: tiles of 256 rows by
+ * N, two per side, O(N^2 (Da + Db)) time; the median holds the
+ * N (N - 1) / 2 distances of one side (8 bytes each), hence the limit. */
+#define MM_ALIGN_RBF_MAXN 16384
+/* m2 (the median squared distance) of A (N, D); 2 <= N <= the limit. */
+int mm_align_rbf_median(const float *A, int64_t N, int D, int threads,
+    double *med2);
+int mm_align_cka_rbf(const float *A, int Da, const float *B, int Db,
+    int64_t N, double ga, double gb, int threads, double *out);
+
+/* ---- null calibration (align-null.c) ----
+ * The null of a metric is its value after a random permutation pi of the
+ * rows of B (B'_i = B_pi(i)): the pairing is broken, everything else kept.
+ * A permutation of B maps B's neighbour lists instead of searching again:
+ * NB'(i) = pi^-1(NB(pi(i))) (exact ties keep B's order). */
+
+/* Fill perm (N) with a uniform random permutation from rng (Fisher-Yates)
+ * and inv (N) with its inverse. */
+struct mm_rng;
+void mm_align_perm(struct mm_rng *rng, int64_t N, int32_t *perm,
+    int32_t *inv);
+/* Bp (N, D) = the rows of B in the order perm. */
+void mm_align_perm_rows(const float *B, int64_t N, int D,
+    const int32_t *perm, float *Bp);
+/* nnp (N, k) = the lists nn (N, k) of B mapped to B' (above). */
+void mm_align_perm_lists(const int32_t *nn, int64_t N, int k,
+    const int32_t *perm, const int32_t *inv, int32_t *nnp);
+/* The summary of P null values: their mean and standard deviation (with
+ * P - 1), the permutation p-value (1 + #{null >= obs}) / (1 + P) and the
+ * calibrated score obs - mean.  NaN values (in obs or null) give NaN. */
+struct mm_align_null {
+	double mean, sd, p, calibrated;
+};
+void mm_align_null_summary(double obs, const double *null, int P,
+    struct mm_align_null *s);
+
 #endif

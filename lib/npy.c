@@ -360,3 +360,97 @@ mm_npy_emb(struct mm_emb *e, const char *a, const char *b, const char **bad)
 	e->Dfac = y.cols;
 	return 0;
 }
+
+int
+mm_npy_labelled(struct mm_emb *e, const char *emb, const char *labels,
+    const char **bad)
+{
+	struct mm_npy x, y;
+	char names[16][256];
+	const char *mi = NULL, *mf = NULL, *ml = NULL, *other = NULL;
+	int n = 0, i, rc, nother = 0;
+	int64_t j;
+
+	mm_emb_free(e);
+	*bad = emb;
+	if (mm_npy_kind(emb) == 'z') {
+		if ((n = mm_npz_names(emb, names, 16)) < 0)
+			return n;
+		for (i = 0; i < n; i++) {
+			if (strcmp(names[i], "z_img") == 0)
+				mi = names[i];
+			else if (strcmp(names[i], "z_fac") == 0)
+				mf = names[i];
+			else if (strcmp(names[i], "labels") == 0 ||
+			    strcmp(names[i], "classes") == 0)
+				ml = ml ? ml : names[i];
+			else {
+				other = names[i];
+				nother++;
+			}
+		}
+		if (!mi && !mf) {
+			if (nother != 1)
+				return mm_err(MM_EMISSING, "no 'z_img' or "
+				    "'z_fac', and %d other arrays (one is taken "
+				    "as the embeddings)", nother);
+			mi = other;
+		}
+		if (!labels && !ml)
+			return mm_err(MM_EMISSING, "no 'labels' array (or give "
+			    "the labels as a .npy)");
+	} else if (!labels) {
+		return mm_err(MM_EMISSING, "embeddings without labels (give "
+		    "their labels as a .npy, or an .npz holding both)");
+	} else {
+		mi = NULL;
+	}
+	if (mi || mm_npy_kind(emb) == 'y') {
+		if ((rc = mm_npy_read(emb, mi, MM_NPY_FLOAT, &x)) < 0)
+			return in_member(rc, mi);
+		e->z_img = x.f;
+		e->Dimg = x.cols;
+		e->N = x.rows;
+	}
+	if (mf) {
+		if ((rc = mm_npy_read(emb, mf, MM_NPY_FLOAT, &x)) < 0) {
+			mm_emb_free(e);
+			return in_member(rc, mf);
+		}
+		if (e->z_img && x.rows != e->N) {
+			mm_npy_free(&x);
+			mm_emb_free(e);
+			return mm_err(MM_ESIZE, "'z_img' has %lld rows and "
+			    "'z_fac' %lld", (long long)e->N, (long long)x.rows);
+		}
+		e->z_fac = x.f;
+		e->Dfac = x.cols;
+		e->N = x.rows;
+	}
+	if (labels)
+		*bad = labels;
+	if ((rc = mm_npy_read(labels ? labels : emb, labels ? NULL : ml,
+	    MM_NPY_INT, &y)) < 0) {
+		mm_emb_free(e);
+		return in_member(rc, labels ? NULL : ml);
+	}
+	if (y.rows != e->N) {
+		rc = mm_err(MM_ESIZE, "%lld labels for %lld rows of embeddings",
+		    (long long)y.rows, (long long)e->N);
+		mm_npy_free(&y);
+		mm_emb_free(e);
+		return rc;
+	}
+	for (j = 0; j < y.rows * y.cols; j++)
+		if (y.i[j] < 0) {
+			rc = mm_err(MM_EFORMAT, "row %lld: label %d (labels are "
+			    "class indices >= 0)", (long long)(j / y.cols),
+			    (int)y.i[j]);
+			mm_npy_free(&y);
+			mm_emb_free(e);
+			return rc;
+		}
+	e->classes = y.i;
+	e->F = y.cols;
+	return 0;
+}

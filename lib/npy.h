@@ -48,4 +48,14 @@ struct mm_emb;
 int mm_npy_emb(struct mm_emb *e, const char *a, const char *b,
     const char **bad);
 
+/* A labelled table for the probes from numpy files into e: embeddings
+ * from the .npy emb (as z_img) or the .npz emb (its 'z_img' and/or
+ * 'z_fac', or its one array other than the labels, as z_img); labels
+ * (integers >= 0, (N,) or (N, F)) from the .npy labels, or (labels NULL)
+ * the .npz's 'labels' or 'classes'.  Sets N, the embeddings, classes and
+ * F; no metadata, no factors (the caller names them).  On error *bad is
+ * the file at fault. */
+int mm_npy_labelled(struct mm_emb *e, const char *emb, const char *labels,
+    const char **bad);
+
 #endif

@@ -1140,6 +1140,7 @@ mm_probe_many(const float *Xtr, int64_t Ntr, const float *Xte, int64_t Nte,
 		    pj[j].Kseen, pj[j].W, &r[j])) < 0)
 			goto out;
 		r[j].iters = pj[j].st.res.iters;
+		r[j].converged = pj[j].st.res.status <= MM_LBFGS_FTOL;
 	}
 	rc = 0;
 out:

@@ -142,6 +142,9 @@ struct mm_probe_result {
 	int Kseen;        /* classes present in the training labels */
 	double lnK, ce, mi, nmi, acc;
 	int iters;
+	int converged;    /* 1: the fit stopped on its tolerance (gradient or
+	                     relative decrease); 0: at max_iter or on a failed
+	                     line search (scikit-learn's ConvergenceWarning) */
 	int64_t unseen;   /* test rows whose class never occurs in training */
 	int status;       /* mm_probe_many: MM_EINVAL when the training rows
 	                     hold one class (not fitted, no figures) */

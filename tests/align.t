@@ -3,7 +3,7 @@
 # tests/ref/align_ref.py (to 1e-5) on two fixtures, one full of exact
 # ties, then formats, options and clear errors.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 48
 
 R=$MMIB_TOP/tests/ref
 
@@ -97,4 +97,49 @@ zeros 96 | mknpy "$TMP/b.npy" '<f4' False '(6, 4)'
 run_cmd mmib-align "$TMP/a.npy" "$TMP/b.npy"
 is "$RC" 0 "two well-formed .npy: runs (all-zero rows give NaN ratios, not errors)"
 
+# D = 768 (numpy-made .npy, 100 rows): every metric, and cka_rbf at three
+# bandwidths on every fixture, against numpy (align_rbf_ref.py)
+run_cmd mmib-align -k 1,5,10 "$R/align_rbf_a.npy" "$R/align_rbf_b.npy"
+is "$(cmp_tsv "$TMP/.out" "$R/align_d768_expected.tsv" 1e-6)" "" "D = 768: every metric within 1e-6 of numpy"
+for set in codes cont d768; do
+	bad=
+	for s in 1 0.5 2; do
+		case $set in
+		d768) in=("$R/align_rbf_a.npy" "$R/align_rbf_b.npy") ;;
+		*) in=("$R/align_$set.mts") ;;
+		esac
+		got=$(mmib-align -q --metrics cka_rbf --rbf-sigma "$s" "${in[@]}" | awk -F'\t' 'NR == 2 { print $3 }')
+		want=$(awk -F'\t' -v set="$set" -v s="$s" '$1 == set && $2 == s { print $3 }' "$R/align_rbf_expected.tsv")
+		awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; exit !(d < 1e-6 && d > -1e-6) }' || bad="$bad $s:$got/$want"
+	done
+	is "$bad" "" "$set: cka_rbf at sigma 1, 0.5, 2 within 1e-6 of Kornblith et al.'s numpy code"
+done
+
+# --metrics: what runs, in the fixed order
+run_cmd mmib-align --metrics mutual_knn,cka,recall -k 5 "$R/align_codes.mts"
+is "$(cut -f1,2 "$TMP/.out" | tr '\t\n' ' ')" "metric k cka - mutual_knn 5 recall_img2fac 5 recall_fac2img 5 " "--metrics: the chosen rows only, in the usual order"
+is "$(grep -P '^cka\t' "$TMP/.out" | cut -f3)" "$(grep -P '^cka\t' "$TMP/codes.tsv" | cut -f3)" "--metrics: a chosen metric's value as in the full run"
+run_cmd mmib-align --metrics cka,bogus "$R/align_codes.mts"
+like "$ERR" "--metrics: 'bogus' is not a metric" "--metrics: unknown name refused"
+run_cmd mmib-align --metrics cosine "$R/align_cont.mts"
+like "$ERR" "differ in width: no cosine" "--metrics cosine on different widths: said so"
+
+# --permutations: the null, seeded, independent of -t
+mmib-align -q -k 1,5 "$R/align_codes.mts" > "$TMP/codes5.tsv"
+mmib-align -q --permutations 30 -s 4 -k 1,5 "$R/align_codes.mts" > "$TMP/p1.tsv"
+mmib-align -q --permutations 30 -s 4 -k 1,5 -t 2 "$R/align_codes.mts" > "$TMP/p2.tsv"
+cmp -s "$TMP/p1.tsv" "$TMP/p2.tsv"; ok $? "--permutations: -t 2 = -t 1, byte for byte"
+mmib-align -q --permutations 30 -s 5 -k 1,5 "$R/align_codes.mts" > "$TMP/p3.tsv"
+! cmp -s "$TMP/p1.tsv" "$TMP/p3.tsv"; ok $? "--permutations: another seed, another null"
+is "$(head -1 "$TMP/p1.tsv")" "$(printf 'metric\tk\tvalue\tnull_mean\tnull_sd\tp_value\tcalibrated')" "--permutations: four more columns"
+is "$(cut -f1-3 "$TMP/p1.tsv")" "$(cat "$TMP/codes5.tsv")" "--permutations: the observed values unchanged"
+is "$(awk -F'\t' '$1 == "cka" { print $6 }' "$TMP/p1.tsv")" "0.03225806" "strongly aligned: cka's p at its floor 1/(1+30)"
+is "$(awk -F'\t' '$1 == "gap" { print $4 == $3, $5, $6 }' "$TMP/p1.tsv")" "1 0.00000000 1.00000000" "gap: a permutation leaves the centroids: null = observed, p = 1"
+bad=$(awk -F'\t' 'NR > 1 { p = $6 * 31; if (p < 0.999 || p > 31.001 || (p - int(p + 0.5)) ^ 2 > 1e-8 || ($7 - ($3 - $4)) ^ 2 > 1e-14) print }' "$TMP/p1.tsv")
+is "$bad" "" "every p is a multiple of 1/31 in [1/31, 1]; calibrated = value - null_mean"
+run_cmd mmib-align --permutations 1 "$R/align_codes.mts"
+like "$ERR" "--permutations: '1' is not" "--permutations 1 refused (no sd)"
+zeros 65540 | mknpy "$TMP/big.npy" '<f4' False '(16385, 1)'
+run_cmd mmib-align --metrics cka_rbf "$TMP/big.npy" "$TMP/big.npy"
+like "$ERR" "16385 rows: cka_rbf takes at most 16384" "cka_rbf: more rows than its limit refused up front"
 done_testing

@@ -5,8 +5,8 @@
 # with exit 0, a usage error on stderr with exit 2, -V) and usage texts
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
-TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info mmib-train"
-plan $((7 + 6 * 7 + 5 + 9 + 28))
+TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info mmib-train mmib-import"
+plan $((7 + 7 * 7 + 5 + 9 + 28))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'

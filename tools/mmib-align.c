@@ -4,6 +4,8 @@
  * cross-modal recall@k, mean paired cosine and the modality gap.
  */
 #include <getopt.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +15,28 @@
 #include "err.h"
 #include "emb.h"
 #include "npy.h"
+#include "rng.h"
 #include "table.h"
 
 #define MAXK 64
+#define MAXROW (8 + 5 * MAXK)
 
 static const char usage[] =
     "usage: mmib-align [-hqVv] [--force] [--format tsv|json] [-k list]\n"
-    "                  [--normalize] [-o file] [--svcca-dim N] [-t threads]\n"
-    "                  [emb.mts]\n"
+    "                  [--metrics list] [--normalize] [-o file]\n"
+    "                  [--permutations P] [--rbf-sigma S] [-s seed]\n"
+    "                  [--svcca-dim N] [-t threads] [emb.mts]\n"
     "       mmib-align [options] a.npy b.npy\n"
     "       mmib-align [options] ab.npz\n";
 
 static const char help[] =
     "  -k, --k LIST          neighbourhood sizes for the kNN metrics (1,5)\n"
+    "  --metrics LIST        the metrics to compute (default: all but cka_rbf)\n"
     "  --normalize           L2-normalise both sides first (-n: deprecated)\n"
+    "  --permutations P      null of each metric from P row permutations (0)\n"
+    "  --rbf-sigma S         cka_rbf bandwidth, a fraction of the median\n"
+    "                        distance (1)\n"
+    "  -s, --seed S          seed of the permutations (0)\n"
     "  --svcca-dim N         directions kept per side by SVCCA (10)\n"
     "  --force               use inputs of mismatched provenance (prov: mmib-stream(5))\n"
     "  --format F            tsv (default) or json\n"
@@ -34,18 +44,25 @@ static const char help[] =
     "  -t, --threads N       threads for the products and searches (1)\n"
     "  -q, -v                quieter, more verbose\n"
     "  -h, -V                this help, the version\n"
-    "Input: an mmib-encode stream, two .npy files (one per side) or one .npz.\n";
+    "Input: an mmib-encode stream, two .npy files (one per side) or one .npz.\n"
+    "Metrics: cka cka_unbiased cka_rbf svcca cosine gap mutual_knn cycle_knn\n"
+    "cknna recall.\n";
 
-enum { OPT_FORMAT = 256, OPT_NORM, OPT_SVCCA, OPT_FORCE };
+enum { OPT_FORMAT = 256, OPT_FORCE, OPT_METRICS, OPT_NORM, OPT_PERM, OPT_RBF,
+    OPT_SVCCA };
 
 static const struct option lopts[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "k", required_argument, NULL, 'k' },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "normalize", no_argument, NULL, OPT_NORM },
 	{ "output", required_argument, NULL, 'o' },
+	{ "permutations", required_argument, NULL, OPT_PERM },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "rbf-sigma", required_argument, NULL, OPT_RBF },
+	{ "seed", required_argument, NULL, 's' },
 	{ "svcca-dim", required_argument, NULL, OPT_SVCCA },
 	{ "threads", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -53,9 +70,145 @@ static const struct option lopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* One metric row; k 0 for a metric without a neighbourhood size. */
+/* The metrics --metrics names, as bits of a selection. */
+enum { M_CKA = 1, M_UCKA = 2, M_RBF = 4, M_SVCCA = 8, M_COS = 16,
+    M_GAP = 32, M_MKNN = 64, M_CYCLE = 128, M_CKNNA = 256, M_RECALL = 512 };
+#define M_DEFAULT (1023 & ~M_RBF)
+#define M_KNN (M_MKNN | M_CYCLE | M_CKNNA)
+static const struct {
+	const char *name;
+	int bit;
+} metric_names[] = {
+	{ "cka", M_CKA }, { "cka_unbiased", M_UCKA }, { "cka_rbf", M_RBF },
+	{ "svcca", M_SVCCA }, { "cosine", M_COS }, { "gap", M_GAP },
+	{ "mutual_knn", M_MKNN }, { "cycle_knn", M_CYCLE },
+	{ "cknna", M_CKNNA }, { "recall", M_RECALL },
+};
+#define NMETRIC (int)(sizeof metric_names / sizeof metric_names[0])
+
+static int
+parse_metrics(const char *list)
+{
+	char buf[512], *tok, *save = NULL;
+	int sel = 0, i;
+
+	if (strlen(list) >= sizeof buf)
+		mm_die("--metrics: list too long");
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < NMETRIC && strcmp(tok, metric_names[i].name); i++)
+			;
+		if (i == NMETRIC)
+			mm_die("--metrics: '%s' is not a metric (cka, "
+			    "cka_unbiased, cka_rbf, svcca, cosine, gap, "
+			    "mutual_knn, cycle_knn, cknna, recall)", tok);
+		sel |= metric_names[i].bit;
+	}
+	if (!sel)
+		mm_die("--metrics: no metric named");
+	return sel;
+}
+
+/* One evaluation of the selected metrics on A and a B side (the input's,
+ * or a permutation of it with its mapped neighbour lists nnB). */
+struct suite {
+	const float *A;
+	int Da, Db, svdim, sel, threads, nk, kmax, same;
+	int64_t N;
+	const int *ks;
+	double ga, gb;          /* cka_rbf: the kernels' 1 / (2 s^2 m2) */
+	const int32_t *nnA;     /* (N, kmax) */
+	int32_t *la, *lb;       /* (N, kmax) scratch: the lists at one k */
+	/* the rows, in output order: */
+	int n;
+	const char *name[MAXROW];
+	int k[MAXROW];
+};
+
 static void
-emit(struct mm_table *t, const char *metric, int k, double v)
+put(struct suite *s, double *v, const char *name, int k, double x)
+{
+	s->name[s->n] = name;
+	s->k[s->n] = k;
+	v[s->n++] = x;
+}
+
+static void
+evaluate(struct suite *s, const float *B, const int32_t *nnB, double *v)
+{
+	double a, b, ab[MAXK], ba[MAXK];
+	int64_t i;
+	int t;
+
+	s->n = 0;
+	if (s->sel & (M_CKA | M_UCKA)) {
+		if (mm_align_cka(s->A, s->Da, B, s->Db, s->N, s->threads, &a,
+		    &b) < 0)
+			mm_die("%s", mm_errmsg());
+		if (s->sel & M_CKA)
+			put(s, v, "cka", 0, a);
+		if (s->sel & M_UCKA)
+			put(s, v, "cka_unbiased", 0, b);
+	}
+	if (s->sel & M_RBF) {
+		a = NAN;
+		if (s->ga < INFINITY && s->gb < INFINITY &&
+		    mm_align_cka_rbf(s->A, s->Da, B, s->Db, s->N, s->ga, s->gb,
+		    s->threads, &a) < 0)
+			mm_die("%s", mm_errmsg());
+		put(s, v, "cka_rbf", 0, a);
+	}
+	if (s->sel & M_SVCCA) {
+		if (mm_align_svcca(s->A, s->Da, B, s->Db, s->N, s->svdim,
+		    s->threads, &a) < 0)
+			mm_die("%s", mm_errmsg());
+		put(s, v, "svcca", 0, a);
+	}
+	if (s->same && (s->sel & (M_COS | M_GAP))) {
+		if (mm_align_paired(s->A, B, s->N, s->Da, &a, &b) < 0)
+			mm_die("%s", mm_errmsg());
+		if (s->sel & M_COS)
+			put(s, v, "cosine", 0, a);
+		if (s->sel & M_GAP)
+			put(s, v, "gap", 0, b);
+	}
+	if (s->same && (s->sel & M_RECALL) && mm_align_recall(s->A, B, s->N,
+	    s->Da, s->ks, s->nk, s->threads, ab, ba) < 0)
+		mm_die("%s", mm_errmsg());
+	for (t = 0; t < s->nk; t++) {
+		int k = s->ks[t];
+		if (s->sel & M_KNN)
+			for (i = 0; i < s->N; i++) {
+				memcpy(s->la + i * k, s->nnA + i * s->kmax,
+				    sizeof(int32_t) * k);
+				memcpy(s->lb + i * k, nnB + i * s->kmax,
+				    sizeof(int32_t) * k);
+			}
+		if (s->sel & M_MKNN)
+			put(s, v, "mutual_knn", k,
+			    mm_align_mutual_knn(s->la, s->lb, s->N, k));
+		if (s->sel & M_CYCLE)
+			put(s, v, "cycle_knn", k,
+			    mm_align_cycle_knn(s->la, s->lb, s->N, k));
+		if ((s->sel & M_CKNNA) && k >= 2) {
+			if (mm_align_cknna(s->A, s->Da, B, s->Db, s->N, s->la,
+			    s->lb, k, s->threads, &a) < 0)
+				mm_die("%s", mm_errmsg());
+			put(s, v, "cknna", k, a);
+		}
+		if (s->same && (s->sel & M_RECALL)) {
+			put(s, v, "recall_img2fac", k, ab[t]);
+			put(s, v, "recall_fac2img", k, ba[t]);
+		}
+	}
+}
+
+/* One metric row; k 0 for a metric without a neighbourhood size; nul
+ * NULL without --permutations. */
+static void
+emit(struct mm_table *t, const char *metric, int k, double v,
+    const struct mm_align_null *nul)
 {
 	mm_table_row(t);
 	mm_table_str(t, "metric", metric);
@@ -64,11 +217,36 @@ emit(struct mm_table *t, const char *metric, int k, double v)
 	else
 		mm_table_none(t, "k");
 	mm_table_num(t, "value", v, 8);
+	if (nul) {
+		mm_table_num(t, "null_mean", nul->mean, 8);
+		mm_table_num(t, "null_sd", nul->sd, 8);
+		mm_table_num(t, "p_value", nul->p, 8);
+		mm_table_num(t, "calibrated", nul->calibrated, 8);
+	}
 	mm_table_end_row(t);
 }
 
 /* --force: segments of different models are read as one set (prov.h) */
 static int force;
+
+/* The bandwidth factor 1 / (2 s^2 m2) of one side's RBF kernel; infinity
+ * (the metric NaN) when the median distance is 0. */
+static double
+rbf_gamma(const float *Z, int64_t N, int D, double sigma, int threads,
+    const char *side)
+{
+	double m2;
+
+	if (mm_align_rbf_median(Z, N, D, threads, &m2) < 0)
+		mm_die("%s", mm_errmsg());
+	if (!(m2 > 0.0)) {
+		mm_warn("cka_rbf: the median distance of %s is 0: NaN", side);
+		return INFINITY;
+	}
+	mm_note("cka_rbf: %s median distance %.6g, bandwidth %.6g", side,
+	    sqrt(m2), sigma * sqrt(m2));
+	return 1.0 / (2.0 * sigma * sigma * m2);
+}
 
 /* The embeddings of the operands: two .npy files, one .npz, or a stream
  * (absent or "-": stdin); returns the name for messages. */
@@ -109,17 +287,21 @@ main(int argc, char **argv)
 	struct mm_cli cli;
 	struct mm_emb e;
 	struct mm_table tab;
+	struct suite su;
+	struct mm_rng rng;
 	long kl[MAXK];
 	int ks[MAXK] = { 1, 5 }, nk = 2, json = 0, norm = 0, svdim = 10, ch, t;
-	double cka, ucka, sv, cs, gap, ab[MAXK], ba[MAXK], t0;
-	int32_t *nnA = NULL, *nnB = NULL, *la = NULL, *lb = NULL;
-	int64_t i;
-	int kmax;
+	int sel = M_DEFAULT, P = 0, r;
+	uint64_t seed = 0;
+	double t0, sigma = 1.0, obs[MAXROW], *nul = NULL, *v;
+	int32_t *nnA = NULL, *nnB = NULL, *perm = NULL, *inv = NULL, *nnP = NULL;
+	float *Bp = NULL;
+	int64_t nbuf;
 	const char *name;
 
 	mm_cli_start(&cli, argc, argv, usage);
 	cli.help = help;
-	while ((ch = getopt_long(argc, argv, "hk:no:qt:Vv", lopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "hk:no:qs:t:Vv", lopts, NULL)) != -1)
 		switch (ch) {
 		case OPT_FORCE:
 			force = 1;
@@ -128,6 +310,16 @@ main(int argc, char **argv)
 			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",
 				    optarg);
+			break;
+		case OPT_METRICS:
+			sel = parse_metrics(optarg);
+			break;
+		case OPT_PERM:
+			P = (int)mm_cli_long("--permutations", optarg, 2,
+			    1000000);
+			break;
+		case OPT_RBF:
+			sigma = mm_cli_double("--rbf-sigma", optarg, 1e-6, 1e6);
 			break;
 		case OPT_SVCCA:
 			svdim = (int)mm_cli_long("--svcca-dim", optarg, 1, 4096);
@@ -142,6 +334,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_NORM:
 			norm = 1;
+			break;
+		case 's':
+			seed = (uint64_t)mm_cli_long("-s", optarg, 0,
+			    0x7fffffffffffffffL);
 			break;
 		default:
 			mm_cli_option(&cli, ch, optarg);
@@ -163,75 +359,108 @@ main(int argc, char **argv)
 		if (ks[t] >= e.N)
 			mm_die("-k: %d needs more than %d rows (%s has %lld)",
 			    ks[t], ks[t], name, (long long)e.N);
+	if ((sel & M_RBF) && e.N > MM_ALIGN_RBF_MAXN)
+		mm_die("%s: %lld rows: cka_rbf takes at most %d (its median "
+		    "distance holds N (N - 1) / 2 values)", name,
+		    (long long)e.N, MM_ALIGN_RBF_MAXN);
 	if (norm) {
 		mm_align_normalise(e.z_img, e.N, e.Dimg);
 		mm_align_normalise(e.z_fac, e.N, e.Dfac);
 	}
 
 	t0 = mm_now();
-	mm_table_open(&tab, mm_out_open(cli.out, 0), json);
-	mm_table_member_int(&tab, "rows", e.N);
-	mm_table_array(&tab, "metrics", "metric\tk\tvalue");
-	if (mm_align_cka(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, cli.threads,
-	    &cka, &ucka) < 0)
-		mm_die("%s", mm_errmsg());
-	emit(&tab, "cka", 0, cka);
-	emit(&tab, "cka_unbiased", 0, ucka);
-	if (mm_align_svcca(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N, svdim,
-	    cli.threads, &sv) < 0)
-		mm_die("%s", mm_errmsg());
-	emit(&tab, "svcca", 0, sv);
-	if (e.Dimg == e.Dfac) {
-		if (mm_align_paired(e.z_img, e.z_fac, e.N, e.Dimg, &cs,
-		    &gap) < 0 || mm_align_recall(e.z_img, e.z_fac, e.N, e.Dimg,
-		    ks, nk, cli.threads, ab, ba) < 0)
-			mm_die("%s", mm_errmsg());
-		emit(&tab, "cosine", 0, cs);
-		emit(&tab, "gap", 0, gap);
-	} else {
+	memset(&su, 0, sizeof su);
+	su.A = e.z_img;
+	su.Da = e.Dimg;
+	su.Db = e.Dfac;
+	su.N = e.N;
+	su.svdim = svdim;
+	su.sel = sel;
+	su.threads = cli.threads;
+	su.ks = ks;
+	su.nk = nk;
+	su.same = e.Dimg == e.Dfac;
+	if (!su.same && (sel & (M_COS | M_GAP | M_RECALL)))
 		mm_warn("%s: z_img (%d) and z_fac (%d) differ in width: no "
 		    "cosine, gap or recall", name, e.Dimg, e.Dfac);
+	if (sel & M_RBF) {
+		su.ga = rbf_gamma(e.z_img, e.N, e.Dimg, sigma, cli.threads,
+		    "z_img");
+		su.gb = rbf_gamma(e.z_fac, e.N, e.Dfac, sigma, cli.threads,
+		    "z_fac");
 	}
 	/* the neighbour lists once, at the largest k: those at a smaller k
 	 * are their prefixes */
-	for (t = kmax = 0; t < nk; t++)
-		if (ks[t] > kmax)
-			kmax = ks[t];
-	if (!(nnA = malloc(sizeof(int32_t) * e.N * kmax)) ||
-	    !(nnB = malloc(sizeof(int32_t) * e.N * kmax)) ||
-	    !(la = malloc(sizeof(int32_t) * e.N * kmax)) ||
-	    !(lb = malloc(sizeof(int32_t) * e.N * kmax)))
-		mm_die("out of memory");
-	if (mm_align_knn(e.z_img, e.N, e.Dimg, kmax, cli.threads, nnA) < 0 ||
-	    mm_align_knn(e.z_fac, e.N, e.Dfac, kmax, cli.threads, nnB) < 0)
-		mm_die("%s", mm_errmsg());
-	for (t = 0; t < nk; t++) {
-		int k = ks[t];
-		double v;
-		for (i = 0; i < e.N; i++) {
-			memcpy(la + i * k, nnA + i * kmax, sizeof(int32_t) * k);
-			memcpy(lb + i * k, nnB + i * kmax, sizeof(int32_t) * k);
-		}
-		emit(&tab, "mutual_knn", k, mm_align_mutual_knn(la, lb, e.N, k));
-		emit(&tab, "cycle_knn", k, mm_align_cycle_knn(la, lb, e.N, k));
-		if (k >= 2) {
-			if (mm_align_cknna(e.z_img, e.Dimg, e.z_fac, e.Dfac, e.N,
-			    la, lb, k, cli.threads, &v) < 0)
-				mm_die("%s", mm_errmsg());
-			emit(&tab, "cknna", k, v);
-		}
-		if (e.Dimg == e.Dfac) {
-			emit(&tab, "recall_img2fac", k, ab[t]);
-			emit(&tab, "recall_fac2img", k, ba[t]);
-		}
+	for (t = su.kmax = 0; t < nk; t++)
+		if (ks[t] > su.kmax)
+			su.kmax = ks[t];
+	if (sel & M_KNN) {
+		nbuf = e.N * su.kmax;
+		if (!(nnA = malloc(sizeof(int32_t) * nbuf)) ||
+		    !(nnB = malloc(sizeof(int32_t) * nbuf)) ||
+		    !(su.la = malloc(sizeof(int32_t) * nbuf)) ||
+		    !(su.lb = malloc(sizeof(int32_t) * nbuf)))
+			mm_die("out of memory");
+		if (mm_align_knn(e.z_img, e.N, e.Dimg, su.kmax, cli.threads,
+		    nnA) < 0 || mm_align_knn(e.z_fac, e.N, e.Dfac, su.kmax,
+		    cli.threads, nnB) < 0)
+			mm_die("%s", mm_errmsg());
 	}
-	free(nnA);
-	free(nnB);
-	free(la);
-	free(lb);
+	su.nnA = nnA;
+	evaluate(&su, e.z_fac, nnB, obs);
+	mm_note("%lld rows: metrics in %.3f s", (long long)e.N, mm_now() - t0);
+
+	if (P > 0) {
+		/* the null: P permutations of z_fac's rows, drawn from the
+		 * seed alone, each evaluated like the input */
+		t0 = mm_now();
+		mm_rng_seed(&rng, seed);
+		if (!(nul = malloc(sizeof(double) * MAXROW * P)) ||
+		    !(perm = malloc(sizeof(int32_t) * e.N)) ||
+		    !(inv = malloc(sizeof(int32_t) * e.N)) ||
+		    !(Bp = malloc(sizeof(float) * e.N * e.Dfac)) ||
+		    ((sel & M_KNN) && !(nnP = malloc(sizeof(int32_t) * e.N *
+		    su.kmax))))
+			mm_die("out of memory");
+		for (r = 0; r < P; r++) {
+			mm_align_perm(&rng, e.N, perm, inv);
+			mm_align_perm_rows(e.z_fac, e.N, e.Dfac, perm, Bp);
+			if (nnP)
+				mm_align_perm_lists(nnB, e.N, su.kmax, perm, inv,
+				    nnP);
+			evaluate(&su, Bp, nnP, nul + (int64_t)r * MAXROW);
+		}
+		mm_note("%d permutations in %.3f s", P, mm_now() - t0);
+	}
+
+	mm_table_open(&tab, mm_out_open(cli.out, 0), json);
+	mm_table_member_int(&tab, "rows", e.N);
+	if (P > 0)
+		mm_table_member_int(&tab, "permutations", P);
+	mm_table_array(&tab, "metrics", P > 0 ? "metric\tk\tvalue\tnull_mean"
+	    "\tnull_sd\tp_value\tcalibrated" : "metric\tk\tvalue");
+	if (!(v = malloc(sizeof(double) * (P > 0 ? P : 1))))
+		mm_die("out of memory");
+	for (t = 0; t < su.n; t++) {
+		struct mm_align_null ns;
+		for (r = 0; r < P; r++)
+			v[r] = nul[(int64_t)r * MAXROW + t];
+		if (P > 0)
+			mm_align_null_summary(obs[t], v, P, &ns);
+		emit(&tab, su.name[t], su.k[t], obs[t], P > 0 ? &ns : NULL);
+	}
 	mm_table_close(&tab);
 	mm_out_close(tab.f);
-	mm_note("%lld rows: metrics in %.3f s", (long long)e.N, mm_now() - t0);
+	free(v);
+	free(nul);
+	free(perm);
+	free(inv);
+	free(Bp);
+	free(nnP);
+	free(nnA);
+	free(nnB);
+	free(su.la);
+	free(su.lb);
 	mm_emb_free(&e);
 	return 0;
 }

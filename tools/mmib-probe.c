@@ -13,6 +13,7 @@
 #include "err.h"
 #include "meta.h"
 #include "prov.h"
+#include "npy.h"
 #include "probe.h"
 #include "table.h"
 
@@ -20,12 +21,18 @@ static const char usage[] =
     "usage: mmib-probe [-hqVv] [--C C] [--factor list] [--force]\n"
     "                  [--format tsv|json] [--max-iter N]\n"
     "                  [--modality img|fac|both] [-o file]\n"
-    "                  [-t threads] [--tol T] --train train.mts [test.mts]\n";
+    "                  [-t threads] [--tol T] --train train.mts [test.mts]\n"
+    "       mmib-probe [options] [--labels y.npy] [--names list]\n"
+    "                  [--train-labels y.npy] --train train.npy|train.npz\n"
+    "                  test.npy|test.npz\n";
 
 static const char help[] =
     "  --train FILE          embeddings to fit on (required); test: the operand\n"
     "                        or stdin\n"
     "  --factor LIST         probe only these factors (default: all)\n"
+    "  --labels FILE         the test rows' labels (.npy, (N,) or (N, F))\n"
+    "  --train-labels FILE   the training rows' labels (.npy)\n"
+    "  --names LIST          names of the label columns (y, or y1,y2,...)\n"
     "  --modality M          img, fac or both (default both)\n"
     "  --force               use inputs of mismatched provenance (prov: mmib-stream(5))\n"
     "  --C C                 inverse L2 strength, as scikit-learn (1.0)\n"
@@ -35,10 +42,12 @@ static const char help[] =
     "  -o, --output FILE     write the table to FILE, not stdout\n"
     "  -t, --threads N       fit the two modalities on two threads (1)\n"
     "  -q, -v                quieter, more verbose\n"
-    "  -h, -V                this help, the version\n";
+    "  -h, -V                this help, the version\n"
+    "Input: mmib-encode streams, or .npy/.npz embeddings with integer labels.\n";
 
-enum { OPT_C = 256, OPT_FACTOR, OPT_FORMAT, OPT_MAXITER, OPT_MODALITY,
-    OPT_TOL, OPT_TRAIN, OPT_FORCE };
+enum { OPT_C = 256, OPT_FACTOR, OPT_FORCE, OPT_FORMAT, OPT_LABELS,
+    OPT_MAXITER, OPT_MODALITY, OPT_NAMES, OPT_TOL, OPT_TRAIN,
+    OPT_TRAIN_LABELS };
 
 static const struct option lopts[] = {
 	{ "C", required_argument, NULL, OPT_C },
@@ -46,13 +55,16 @@ static const struct option lopts[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
+	{ "labels", required_argument, NULL, OPT_LABELS },
 	{ "max-iter", required_argument, NULL, OPT_MAXITER },
 	{ "modality", required_argument, NULL, OPT_MODALITY },
+	{ "names", required_argument, NULL, OPT_NAMES },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "threads", required_argument, NULL, 't' },
 	{ "tol", required_argument, NULL, OPT_TOL },
 	{ "train", required_argument, NULL, OPT_TRAIN },
+	{ "train-labels", required_argument, NULL, OPT_TRAIN_LABELS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -61,17 +73,87 @@ static const struct option lopts[] = {
 /* --force: inputs of mismatched provenance are used (prov.h) */
 static int force;
 
-static void
-read_emb(struct mm_emb *e, const char *path)
+/* One side: a stream, or numpy embeddings with their labels (labels
+ * NULL: inside the .npz); returns 1 for numpy input. */
+static int
+read_emb(struct mm_emb *e, const char *path, const char *labels,
+    const char *opt)
 {
-	FILE *f = mm_in_open(path);
-	int rc = mm_emb_read(e, f, mm_in_name(path), MM_EMB_CLASSES |
-	    (force ? MM_EMB_ANYMODEL : 0));
+	const char *bad;
+	FILE *f;
+	int rc;
 
+	if (mm_npy_kind(path)) {
+		if ((rc = mm_npy_labelled(e, path, labels, &bad)) < 0)
+			mm_die_err(bad, rc);
+		return 1;
+	}
+	if (labels)
+		mm_die("%s: %s: labels go with .npy/.npz embeddings (a stream "
+		    "holds its classes)", opt, labels);
+	f = mm_in_open(path);
+	rc = mm_emb_read(e, f, mm_in_name(path), MM_EMB_CLASSES |
+	    (force ? MM_EMB_ANYMODEL : 0));
 	if (rc < 0)
 		mm_die("%s: %s%s", mm_in_name(path), mm_errmsg(),
 		    rc == MM_EINVAL ? " (--force reads it anyway)" : "");
 	mm_in_close(f);
+	return 0;
+}
+
+/* The factors of numpy labels, the same for both sides: F columns named
+ * by --names (or y, y1..yF), K = the largest label + 1, no roles. */
+static void
+name_factors(struct mm_emb *tr, struct mm_emb *te, const char *names)
+{
+	struct mm_factors fac;
+	int64_t i;
+	int j, n = 0;
+
+	if (tr->F != te->F)
+		mm_die("the training labels have %d column%s and the test "
+		    "labels %d", tr->F, tr->F == 1 ? "" : "s", te->F);
+	if (tr->F > MM_MAXFACTORS)
+		mm_die("labels of %d columns: at most %d factors", tr->F,
+		    MM_MAXFACTORS);
+	memset(&fac, 0, sizeof fac);
+	fac.F = tr->F;
+	if (names) {
+		char buf[1024], *tok, *save = NULL;
+		if (strlen(names) >= sizeof buf)
+			mm_die("--names: list too long");
+		strcpy(buf, names);
+		for (tok = strtok_r(buf, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save), n++) {
+			if (n >= fac.F || strlen(tok) >= sizeof fac.name[0])
+				mm_die("--names: %s", n >= fac.F ? "more names "
+				    "than label columns" : "a name over 31 "
+				    "characters");
+			strcpy(fac.name[n], tok);
+		}
+		if (n != fac.F)
+			mm_die("--names: %d names for %d label columns", n,
+			    fac.F);
+	} else {
+		for (j = 0; j < fac.F; j++)
+			snprintf(fac.name[j], sizeof fac.name[j], fac.F == 1 ?
+			    "y" : "y%d", j + 1);
+	}
+	for (j = 0; j < fac.F; j++) {
+		int32_t top = 0;
+		for (i = 0; i < tr->N; i++)
+			if (tr->classes[i * fac.F + j] > top)
+				top = tr->classes[i * fac.F + j];
+		for (i = 0; i < te->N; i++)
+			if (te->classes[i * fac.F + j] > top)
+				top = te->classes[i * fac.F + j];
+		if (top >= 1 << 20)
+			mm_die("%s: label %d: at most 2^20 classes", fac.name[j],
+			    (int)top);
+		fac.card[j] = top + 1;
+	}
+	tr->fac = fac;
+	te->fac = fac;
 }
 
 /* use[] from --modality (NULL: every embedding present). */
@@ -109,10 +191,16 @@ choose_factors(const struct mm_emb *e, const char *list, const char *name,
 		for (tok = strtok_r(buf, ",", &save); tok;
 		    tok = strtok_r(NULL, ",", &save)) {
 			int k = mm_factors_find(&e->fac, tok);
-			if (k < 0)
+			if (k < 0) {
+				char all[MM_MAXFACTORS * 33] = "";
+				for (k = 0; k < e->fac.F; k++) {
+					if (k)
+						strcat(all, ",");
+					strcat(all, e->fac.name[k]);
+				}
 				mm_die("--factor: '%s' is not a factor of %s "
-				    "(its factors: %s)", tok, name,
-				    mm_meta_get(&e->meta, "factors"));
+				    "(its factors: %s)", tok, name, all);
+			}
 			want[k] = 1;
 		}
 	}
@@ -132,7 +220,8 @@ choose_factors(const struct mm_emb *e, const char *list, const char *name,
 
 /* What the fits say beyond their figures. */
 static void
-report(const struct mm_emb *e, const struct mm_probe_fit *fit, int n)
+report(const struct mm_emb *e, const struct mm_probe_fit *fit, int n,
+    int max_iter)
 {
 	int i;
 
@@ -148,6 +237,11 @@ report(const struct mm_emb *e, const struct mm_probe_fit *fit, int n)
 			mm_warn("%s/%s: %lld test rows of classes absent from "
 			    "training (counted wrong, cross-entropy clipped)",
 			    mn, fn, (long long)fit[i].r.unseen);
+		if (!fit[i].r.converged)
+			mm_warn("%s/%s: no convergence in %d iterations (%s): "
+			    "raise --max-iter or --tol", mn, fn, fit[i].r.iters,
+			    fit[i].r.iters >= max_iter ? "--max-iter reached" :
+			    "the line search failed");
 		mm_note("%s/%s: %d iterations", mn, fn, fit[i].r.iters);
 	}
 }
@@ -156,15 +250,15 @@ report(const struct mm_emb *e, const struct mm_probe_fit *fit, int n)
  * group rows (in TSV the same table; in JSON a second array). */
 static void
 print_table(FILE *f, int json, const struct mm_emb *e,
-    const struct mm_probe_fit *fit, int n)
+    const struct mm_probe_fit *fit, int n, int roles)
 {
 	struct mm_probe_group g[2 * MM_PROBE_NMOD];
 	struct mm_table t;
-	int i, ng = mm_probe_groups(fit, n, g);
+	int i, ng = roles ? mm_probe_groups(fit, n, g) : 0;
 
 	mm_table_open(&t, f, json);
 	mm_table_array(&t, "probes", "modality\tfactor\trole\tK\tlnK\tce\tmi"
-	    "\tnmi\tacc\titers");
+	    "\tnmi\tacc\titers\tconverged");
 	for (i = 0; i < n; i++) {
 		const struct mm_probe_result *r = &fit[i].r;
 		if (r->status < 0)
@@ -172,8 +266,11 @@ print_table(FILE *f, int json, const struct mm_emb *e,
 		mm_table_row(&t);
 		mm_table_str(&t, "modality", mm_probe_modname[fit[i].mod]);
 		mm_table_str(&t, "factor", e->fac.name[fit[i].factor]);
-		mm_table_str(&t, "role", fit[i].essence ? "essence" :
-		    "nuisance");
+		if (roles)
+			mm_table_str(&t, "role", fit[i].essence ? "essence" :
+			    "nuisance");
+		else
+			mm_table_none(&t, "role");
 		mm_table_int(&t, "K", r->K);
 		mm_table_num(&t, "lnK", r->lnK, 6);
 		mm_table_num(&t, "ce", r->ce, 6);
@@ -183,6 +280,7 @@ print_table(FILE *f, int json, const struct mm_emb *e,
 		mm_table_int(&t, "iters", r->iters);
 		mm_table_json_int(&t, "seen", r->Kseen);
 		mm_table_json_int(&t, "unseen_rows", r->unseen);
+		mm_table_int(&t, "converged", r->converged);
 		mm_table_end_row(&t);
 	}
 	mm_table_array(&t, "groups", NULL);
@@ -200,6 +298,7 @@ print_table(FILE *f, int json, const struct mm_emb *e,
 		mm_table_num(&t, "nmi", g[i].nmi, 6);
 		mm_table_num(&t, "acc", g[i].acc, 6);
 		mm_table_none(&t, NULL);
+		mm_table_none(&t, NULL);
 		mm_table_end_row(&t);
 	}
 	mm_table_close(&t);
@@ -213,7 +312,8 @@ main(int argc, char **argv)
 	struct mm_probe_fit fit[MM_PROBE_NMOD * MM_MAXFACTORS];
 	struct mm_emb tr, te;
 	const char *trainp = NULL, *testp, *factors = NULL, *mods = NULL;
-	int json = 0, want[MM_MAXFACTORS], use[MM_PROBE_NMOD], ch, n, nmod, rc;
+	const char *trlab = NULL, *telab = NULL, *names = NULL;
+	int ext, json = 0, want[MM_MAXFACTORS], use[MM_PROBE_NMOD], ch, n, nmod, rc;
 	double t0;
 	FILE *out;
 
@@ -235,6 +335,15 @@ main(int argc, char **argv)
 			if ((json = mm_table_format(optarg)) < 0)
 				mm_die("--format: '%s' is not tsv or json",
 				    optarg);
+			break;
+		case OPT_LABELS:
+			telab = optarg;
+			break;
+		case OPT_NAMES:
+			names = optarg;
+			break;
+		case OPT_TRAIN_LABELS:
+			trlab = optarg;
 			break;
 		case OPT_MAXITER:
 			opt.max_iter = (int)mm_cli_long("--max-iter", optarg, 0,
@@ -268,8 +377,15 @@ main(int argc, char **argv)
 	t0 = mm_now();
 	mm_emb_init(&tr);
 	mm_emb_init(&te);
-	read_emb(&tr, trainp);
-	read_emb(&te, testp);
+	ext = read_emb(&tr, trainp, trlab, "--train-labels");
+	if (read_emb(&te, testp, telab, "--labels") != ext)
+		mm_die("--train %s and the test set %s: both streams or both "
+		    "numpy files", mm_in_name(trainp), mm_in_name(testp));
+	if (ext)
+		name_factors(&tr, &te, names);
+	else if (names)
+		mm_die("--names: only for numpy labels (a stream names its "
+		    "factors)");
 	if ((rc = mm_emb_match(&tr, &te)) < 0)
 		mm_die("%s, %s: %s", mm_in_name(trainp), mm_in_name(testp),
 		    mm_errmsg());
@@ -297,10 +413,10 @@ main(int argc, char **argv)
 	nmod = n ? 1 + (fit[0].mod != fit[n - 1].mod) : 0;
 	mm_note("%d probes of %d modalit%s in %.3f s", n, nmod,
 	    nmod == 1 ? "y" : "ies", mm_now() - t0);
-	report(&tr, fit, n);
+	report(&tr, fit, n, opt.max_iter);
 
 	out = mm_out_open(cli.out, 0);
-	print_table(out, json, &tr, fit, n);
+	print_table(out, json, &tr, fit, n, !ext);
 	mm_out_close(out);
 	mm_emb_free(&tr);
 	mm_emb_free(&te);

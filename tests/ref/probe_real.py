@@ -39,7 +39,7 @@ def main(train, test):
         out.write("modality\tfactor\tK\tce\tnmi\tacc\titers\n")
         for m in ("z_img", "z_fac"):
             for j, name in enumerate(names):
-                nmi, ce, acc, it = probe(sets["train"][m], sets["train"]["classes"][:, j],
+                nmi, ce, acc, it, _ = probe(sets["train"][m], sets["train"]["classes"][:, j],
                                          sets["test"][m], sets["test"]["classes"][:, j],
                                          card[j])
                 out.write("%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%d\n"

@@ -46,11 +46,15 @@ warnings.simplefilter("ignore", ConvergenceWarning)
 
 
 def probe(Xtr, ytr, Xte, yte, K):
-    """nMI, CE, accuracy, iterations of one sklearn probe."""
+    """nMI, CE, accuracy, iterations, converged (no ConvergenceWarning) of
+    one sklearn probe."""
     sc = StandardScaler().fit(Xtr)
     clf = LogisticRegression(multi_class="multinomial", C=1.0, max_iter=100,
                              tol=1e-4)
-    clf.fit(sc.transform(Xtr), ytr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(sc.transform(Xtr), ytr)
+    conv = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     z = clf.decision_function(sc.transform(Xte))
     lp = z - logsumexp(z, axis=1, keepdims=True)
     col = {c: i for i, c in enumerate(clf.classes_)}
@@ -58,7 +62,7 @@ def probe(Xtr, ytr, Xte, yte, K):
                    for i, y in enumerate(yte)])
     pred = clf.classes_[np.argmax(z, axis=1)]
     ce = ce.mean()
-    return 1.0 - ce / math.log(K), ce, (pred == yte).mean(), int(clf.n_iter_[0])
+    return 1.0 - ce / math.log(K), ce, (pred == yte).mean(), int(clf.n_iter_[0]), int(conv)
 
 
 def make_set(rng, n, card, A, B, C):
@@ -111,16 +115,16 @@ def fixtures():
                    {"z_img": zi[h:], "z_fac": zf[h:], "classes": c[h:]}],
                   meta=dict(meta, part=part))
     with open(os.path.join(HERE, "probe_expected.tsv"), "w") as out:
-        out.write("modality\tfactor\tK\tce\tnmi\tacc\titers\n")
+        out.write("modality\tfactor\tK\tce\tnmi\tacc\titers\tconverged\n")
         for m, mi in (("img", 0), ("fac", 1)):
             for j, name in enumerate(names):
                 if card[j] < 2:
                     continue
-                nmi, ce, acc, it = probe(sets["train"][mi], sets["train"][2][:, j],
+                nmi, ce, acc, it, conv = probe(sets["train"][mi], sets["train"][2][:, j],
                                          sets["test"][mi], sets["test"][2][:, j],
                                          card[j])
-                out.write("%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%d\n"
-                          % (m, name, card[j], ce, nmi, acc, it))
+                out.write("%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%d\t%d\n"
+                          % (m, name, card[j], ce, nmi, acc, it, conv))
 
     with open(os.path.join(HERE, "probe.txt"), "w") as out:
         for name, x0 in (("rosen2", [-1.2, 1.0]),
@@ -194,7 +198,7 @@ def bench(train, test, out=None):
         for j, k in enumerate(card):
             if k < 2:
                 continue
-            nmi, ce, acc, it = probe(ztr[m], ztr["classes"][:, j], zte[m],
+            nmi, ce, acc, it, _ = probe(ztr[m], ztr["classes"][:, j], zte[m],
                                      zte["classes"][:, j], k)
             rows.append("%s\t%s\t%.6f\t%.6f\t%d\n" % (m[2:], names[j], nmi, acc, it))
     print("%.3f" % (time.perf_counter() - t0))
