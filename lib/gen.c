@@ -570,6 +570,7 @@ mm_gen_defaults(struct mm_gen_config *c)
 	memset(c, 0, sizeof *c);
 	c->part = "all";
 	c->n = MM_GEN_SAMPLES;
+	c->n_default = 1;
 	c->frac = MM_GEN_TRAIN_FRACTION;
 	c->batch = 512;
 	c->threads = 1;
@@ -679,6 +680,8 @@ choose_rows(struct mm_gen_run *g, struct mm_rng *samp)
 		return 0;
 	}
 	g->n = c->n;
+	if (c->n_default && g->ds->classes && g->n > g->ds->rows)
+		g->n = g->ds->rows;     /* a file of one's own, smaller */
 	if (g->n > g->ds->rows)
 		return mm_err(MM_EINVAL, "-n %lld: the %s %s has only %lld "
 		    "rows", (long long)g->n, g->ds->name, g->ds->classes ?

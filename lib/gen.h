@@ -190,11 +190,13 @@ struct mm_gen_config {
 	const char *part;       /* "train", "test" or "all" */
 	int all;                /* the whole grid in order (no sample, no split) */
 	long long n, seed;
+	int n_default;          /* n is the default: a dataset file with fewer
+	                           rows gives all of them (sampled, split) */
 	double frac;            /* training fraction of the sample */
 	long batch;             /* rows per batch */
 	int threads;            /* rendering threads (1) */
 };
-/* MM_GEN_SAMPLES rows, MM_GEN_TRAIN_FRACTION, seed 0, batches of 512,
+/* MM_GEN_SAMPLES rows (n_default 1), MM_GEN_TRAIN_FRACTION, seed 0, batches of 512,
  * part "all", every factor essence, render. */
 void mm_gen_defaults(struct mm_gen_config *c);
 

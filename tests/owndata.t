@@ -7,7 +7,7 @@
 # checked against scikit-learn on a committed fixture) and mmib-align;
 # broken files refused in one line naming the member, no output left.
 . "$(dirname "$0")/lib.sh"
-plan 38
+plan 39
 
 D=$TMP/d
 "$MMIB_TOP/$MMIB_BUILD/tests/t-owndata.t" --write "$D"; H5=$?
@@ -35,6 +35,9 @@ run_cmd mmib-gen --from "$D/own.npz" -n all -o "$TMP/all.mts"
 like "$(mmib-info "$TMP/all.mts")" $'images\tu8\t480x3x32x32' "-n all: every row"
 run_cmd mmib-gen --from "$D/own.npz" -n 1000 -o "$TMP/big.mts"
 like "$ERR" "the own dataset has only 480 rows" "-n beyond the rows refused"
+run_cmd mmib-gen --from "$D/own.npz" --part train -o "$TMP/dflt.mts"
+like "$(mmib-info "$TMP/dflt.mts")" $'images\tu8\t360x3x32x32' \
+	"no -n: a file smaller than the default sample gives all its rows (360 to train)"
 run_cmd mmib-gen --from "$D/own.npz" -n 100 --png "$TMP/s.png"
 is "$(head -c 4 "$TMP/s.png" | tail -c 3)" "PNG" "--png: a contact sheet"
 run_cmd mmib-gen --from "$D/own-chw.npz" --images x --labels y --name mine -n 100 --part test -o "$TMP/chw.mts"

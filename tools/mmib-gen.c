@@ -36,7 +36,8 @@ static const char usage[] =
 static const char help[] =
     "  -d, --dataset NAME    dsprites, shapes3d, mpi3d (--list shows them), or\n"
     "                        generic: --from names your own images and labels\n"
-    "  -n, --samples N|all   rows to draw (default 10000); all: the whole grid\n"
+    "  -n, --samples N|all   rows to draw (10000, or all of a smaller file of\n"
+    "                        your own); all: the whole grid in order\n"
     "  -s, --seed S          seed of the sample and of a random split (0)\n"
     "  -o, --output FILE     write the stream to FILE (atomically), not stdout\n"
     "  -t, --threads N       render on N threads (1; the same stream)\n"
@@ -266,6 +267,7 @@ main(int argc, char **argv)
 				cfg.all = 1;
 			else
 				cfg.n = mm_cli_long("-n", optarg, 1, 1L << 40);
+			cfg.n_default = 0;
 			break;
 		case 's':
 			cfg.seed = mm_cli_long("-s", optarg, 0,
