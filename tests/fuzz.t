@@ -3,7 +3,7 @@
 # seed corpora and over every input that once crashed them
 # (tests/fuzz/regress/<target>/): each must return, not crash.
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 9
 
 for t in stream npz h5; do
 	run=("$MMIB_TOP/$MMIB_BUILD/tests/fuzz-$t.run")
@@ -19,6 +19,27 @@ for t in stream npz h5; do
 		ok $RC "fuzz-$t: the $# regression inputs end cleanly"
 	else
 		skip "fuzz-$t: no regression inputs"
+	fi
+done
+
+# One changed byte of a layout message (a chunk dimension doubled: rows
+# 1 -> 2, width 64 -> 128, channels 3 -> 6) in a gzip-chunked file of two
+# 64x64x3 images with integer labels: libhdf5's H5Dread once read past its
+# chunk buffer on these (each stored chunk inflates to half the claimed
+# chunk).  mmib-gen reads them as an own dataset and must refuse each in
+# one line, exit non-zero and leave no output.
+for f in "$MMIB_TOP"/tests/fuzz/regress/h5/deflate-chunk-*.h5; do
+	rm -f "$TMP/bad.mts"
+	run_cmd mmib-gen --from "$f" -n all -o "$TMP/bad.mts"
+	if [[ "$ERR" == *"built without HDF5"* ]]; then
+		skip "${f##*/}: built without HDF5"
+	elif [ "$RC" -ne 0 ] && [ ! -e "$TMP/bad.mts" ] &&
+	    [ "$(printf '%s\n' "$ERR" | wc -l)" -eq 1 ] &&
+	    [[ "$ERR" == *"chunk of rows 0.. does not inflate to its 24576 bytes"* ]]; then
+		ok 0 "mmib-gen --from ${f##*/}: refused in one line, no output"
+	else
+		ok 1 "mmib-gen --from ${f##*/}: refused in one line, no output"
+		diag "rc $RC: $ERR"
 	fi
 done
 done_testing
