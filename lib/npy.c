@@ -362,40 +362,53 @@ mm_npy_emb(struct mm_emb *e, const char *a, const char *b, const char **bad)
 }
 
 int
+mm_npz_roles(const char *path, char (*names)[256], int max, const char **img,
+    const char **fac, const char **lab)
+{
+	const char *other = NULL;
+	int n, i, nother = 0;
+
+	*img = *fac = *lab = NULL;
+	if ((n = mm_npz_names(path, names, max)) < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "z_img") == 0)
+			*img = names[i];
+		else if (strcmp(names[i], "z_fac") == 0)
+			*fac = names[i];
+		else if (strcmp(names[i], "labels") == 0 ||
+		    strcmp(names[i], "classes") == 0)
+			*lab = *lab ? *lab : names[i];
+		else {
+			other = names[i];
+			nother++;
+		}
+	}
+	if (!*img && !*fac) {
+		if (nother != 1)
+			return mm_err(MM_EMISSING, "no 'z_img' or 'z_fac', and "
+			    "%d other arrays (one is taken as the embeddings)",
+			    nother);
+		*img = other;
+	}
+	return n;
+}
+
+int
 mm_npy_labelled(struct mm_emb *e, const char *emb, const char *labels,
     const char **bad)
 {
 	struct mm_npy x, y;
 	char names[16][256];
-	const char *mi = NULL, *mf = NULL, *ml = NULL, *other = NULL;
-	int n = 0, i, rc, nother = 0;
+	const char *mi = NULL, *mf = NULL, *ml = NULL;
+	int n = 0, rc;
 	int64_t j;
 
 	mm_emb_free(e);
 	*bad = emb;
 	if (mm_npy_kind(emb) == 'z') {
-		if ((n = mm_npz_names(emb, names, 16)) < 0)
+		if ((n = mm_npz_roles(emb, names, 16, &mi, &mf, &ml)) < 0)
 			return n;
-		for (i = 0; i < n; i++) {
-			if (strcmp(names[i], "z_img") == 0)
-				mi = names[i];
-			else if (strcmp(names[i], "z_fac") == 0)
-				mf = names[i];
-			else if (strcmp(names[i], "labels") == 0 ||
-			    strcmp(names[i], "classes") == 0)
-				ml = ml ? ml : names[i];
-			else {
-				other = names[i];
-				nother++;
-			}
-		}
-		if (!mi && !mf) {
-			if (nother != 1)
-				return mm_err(MM_EMISSING, "no 'z_img' or "
-				    "'z_fac', and %d other arrays (one is taken "
-				    "as the embeddings)", nother);
-			mi = other;
-		}
 		if (!labels && !ml)
 			return mm_err(MM_EMISSING, "no 'labels' array (or give "
 			    "the labels as a .npy)");

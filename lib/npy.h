@@ -34,6 +34,12 @@ int mm_npy_read(const char *path, const char *member, enum mm_npy_want want,
 /* The array names of the .npz at path, in archive order, without ".npy"
  * (at most max, each < 256 bytes): their count, or < 0. */
 int mm_npz_names(const char *path, char (*names)[256], int max);
+/* The roles of an .npz's members (names: max of them, as above): *img
+ * z_img, *fac z_fac, *lab the labels ('labels' or 'classes'), each NULL
+ * when absent; with neither embedding named, its one other array is *img
+ * (more or fewer: MM_EMISSING).  Returns the member count or an error. */
+int mm_npz_roles(const char *path, char (*names)[256], int max,
+    const char **img, const char **fac, const char **lab);
 
 /* 1 when path names a numpy file by its extension: 'y' for .npy, 'z' for
  * .npz, 0 otherwise. */

@@ -68,30 +68,11 @@ read_npz(const char *path, struct mm_npy *zi, struct mm_npy *zf,
     struct mm_npy *y)
 {
 	char names[16][256];
-	const char *mi = NULL, *mf = NULL, *ml = NULL, *other = NULL;
-	int n, i, nother = 0;
+	const char *mi, *mf, *ml;
+	int n;
 
-	if ((n = mm_npz_names(path, names, 16)) < 0)
+	if ((n = mm_npz_roles(path, names, 16, &mi, &mf, &ml)) < 0)
 		mm_die_err(path, n);
-	for (i = 0; i < n; i++) {
-		if (strcmp(names[i], "z_img") == 0)
-			mi = names[i];
-		else if (strcmp(names[i], "z_fac") == 0)
-			mf = names[i];
-		else if (strcmp(names[i], "labels") == 0 ||
-		    strcmp(names[i], "classes") == 0)
-			ml = ml ? ml : names[i];
-		else {
-			other = names[i];
-			nother++;
-		}
-	}
-	if (!mi && !mf) {
-		if (nother != 1)
-			mm_die("%s: no 'z_img' or 'z_fac', and %d other arrays "
-			    "(one is taken as z_img)", path, nother);
-		mi = other;
-	}
 	if (mi)
 		read_array(path, mi, MM_NPY_FLOAT, zi);
 	if (mf)
