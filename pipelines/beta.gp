@@ -23,7 +23,7 @@ off(i) = (i - (nf + 1) / 2.0) * 0.1
 eval system("awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"beta\") c = i; next } " . \
 	"{ s = s (s == \"\" ? \"\" : \", \") \"\\047\" $c \"\\047 \" NR - 2 } " . \
 	"END { print \"set xtics (\" s \"); set xrange [-0.5:\" NR - 1.5 \"]\" }' '" . word(files, 1) . "'")
-set multiplot layout 2,2 title "regularisation: metrics vs beta (mean +- sd over random splits)"
+set multiplot layout 2,2 title "regularisation: metrics vs beta (mean +- sd over essence/nuisance splits)"
 set title "nuisance nMI of z_img" noenhanced
 c = "img_nui_nmi"
 plot for [i=1:nf] word(files, i) using ($0 + off(i)):(column(c . "_mean")):(column(c . "_sd")) \

@@ -90,7 +90,7 @@ alignment)
 			gnuplot -e "outfile='$out/nuisance-vs-$y-$ds.png'; \
 				datafile='$out/data/scatter-$ds-$y-deg0.tsv'; degfile='$out/data/scatter-$ds-$y-deg1.tsv'; \
 				slope=$slope; intercept=$icpt; xlabel='nuisance information in z_img (summed MI, nats)'; \
-				ylabel='$yl (z_img vs z_fac)'; title='$ds: $n random splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
+				ylabel='$yl (z_img vs z_fac)'; title='$ds: $n splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
 		done
 	done
 	;;

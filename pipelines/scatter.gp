@@ -20,10 +20,10 @@ set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05
 fit_line(x) = slope * x + intercept
 if (exists("degfile") && strlen(degfile) > 0 && system("[ -s '" . degfile . "' ] && echo 1 || echo 0") + 0 && \
 	system("wc -l < '" . degfile . "'") + 0 > 1) {
-	plot datafile using "x":"y" with points pt 7 ps 1.2 title "random splits", \
+	plot datafile using "x":"y" with points pt 7 ps 1.2 title "essence/nuisance splits", \
 		fit_line(x) with lines lw 2 dt 2 title "least-squares line", \
 		degfile using "x":"y" with points pt 6 ps 1.5 lc rgb "red" title "degenerate splits (left out)"
 } else {
-	plot datafile using "x":"y" with points pt 7 ps 1.2 title "random splits", \
+	plot datafile using "x":"y" with points pt 7 ps 1.2 title "essence/nuisance splits", \
 		fit_line(x) with lines lw 2 dt 2 title "least-squares line"
 }
