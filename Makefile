@@ -144,7 +144,7 @@ build-fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h) | build-fuzz/lib
 $(FUZZ_LIB): $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
-build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB)
+build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
 build-fuzz/lib:
 	mkdir -p $@
@@ -163,7 +163,7 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
 
 # The fuzz targets as plain programs (tests/fuzz/driver.c gives each
 # file operand to the target once), for make check.
-$(BUILD)/tests/fuzz-%.run: tests/fuzz/fuzz-%.c tests/fuzz/driver.c $(LIB) $(wildcard lib/*.h) $(CONFIG) | $(BUILD)/tests
+$(BUILD)/tests/fuzz-%.run: tests/fuzz/fuzz-%.c tests/fuzz/driver.c $(wildcard tests/fuzz/*.h) $(LIB) $(wildcard lib/*.h) $(CONFIG) | $(BUILD)/tests
 	$(CC) $(MM_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/driver.c $(LIB) $(LDFLAGS) $(MM_LIBS)
 
 # Install the tools and man pages under $(DESTDIR)$(PREFIX).

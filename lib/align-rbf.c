@@ -195,7 +195,7 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	double *Xa, *Xb, *na, *nb2, *Ta, *Tb, hkl, hkk, hll, den;
 	struct ksums s;
 	int64_t i0, r, j;
-	int ob;
+	int ob, rc = 0;
 
 	*out = NAN;
 	if (N < 2)
@@ -210,16 +210,8 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	s.rl = calloc(N, sizeof(double));
 	s.kl = s.kk = s.ll = 0.0;
 	if (!Xa || !Xb || !na || !nb2 || !Ta || !Tb || !s.rk || !s.rl) {
-		*out = NAN;
-		free(Xa);
-		free(Xb);
-		free(na);
-		free(nb2);
-		free(Ta);
-		free(Tb);
-		free(s.rk);
-		free(s.rl);
-		return mm_err(MM_ENOMEM, "cka_rbf: out of memory");
+		rc = mm_err(MM_ENOMEM, "cka_rbf: out of memory");
+		goto done;
 	}
 	to_double(Xa, A, Da, 0, N);
 	to_double(Xb, B, Db, 0, N);
@@ -255,6 +247,7 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	hll = hsic_of(s.ll, s.rl, s.rl, N);
 	den = hkk * hll;
 	*out = den > 0.0 ? hkl / sqrt(den) : NAN;
+done:
 	free(Xa);
 	free(Xb);
 	free(na);
@@ -263,5 +256,5 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	free(Tb);
 	free(s.rk);
 	free(s.rl);
-	return 0;
+	return rc;
 }

@@ -87,16 +87,22 @@ mm_prov_known(const struct mm_meta *m, const char *key)
 	    "(written by an older mmib?)", key);
 }
 
+/* m's value of key, or "?" for messages */
+static const char *
+value(const struct mm_meta *m, const char *key)
+{
+	const char *v = mm_meta_get(m, key);
+
+	return v ? v : "?";
+}
+
 /* "dsprites essence=shape,scale seed=5 part=test" of m, into buf. */
 static const char *
 describe(const struct mm_meta *m, char *buf, size_t size)
 {
-	const char *ds = mm_meta_get(m, "dataset"),
-	    *es = mm_meta_get(m, "essence"), *sd = mm_meta_get(m, "seed"),
-	    *pt = mm_meta_get(m, "part");
-
-	snprintf(buf, size, "%s essence=%s seed=%s part=%s", ds ? ds : "?",
-	    es ? es : "?", sd ? sd : "?", pt ? pt : "?");
+	snprintf(buf, size, "%s essence=%s seed=%s part=%s",
+	    value(m, "dataset"), value(m, "essence"), value(m, "seed"),
+	    value(m, "part"));
 	return buf;
 }
 
@@ -143,12 +149,9 @@ mm_prov_check_probe(const struct mm_meta *train, const struct mm_meta *test)
 
 	if (differ(train, test, "model.fp"))
 		return mm_err(MM_EINVAL, "embeddings of two models (model.fp "
-		    "%s from %s, %s from %s)", mm_meta_get(train, "model.fp"),
-		    mm_meta_get(train, "model.file") ?
-		    mm_meta_get(train, "model.file") : "?",
-		    mm_meta_get(test, "model.fp"),
-		    mm_meta_get(test, "model.file") ?
-		    mm_meta_get(test, "model.file") : "?");
+		    "%s from %s, %s from %s)", value(train, "model.fp"),
+		    value(train, "model.file"), value(test, "model.fp"),
+		    value(test, "model.file"));
 	if (differ(train, test, "fp.split"))
 		return mm_err(MM_EINVAL, "embeddings of two splits: %s, %s",
 		    describe(train, a, sizeof a), describe(test, b, sizeof b));
@@ -161,12 +164,8 @@ mm_prov_check_segment(const struct mm_meta *first, const struct mm_meta *next)
 	if (differ(first, next, "model.fp"))
 		return mm_err(MM_EINVAL, "segments from two models (model.fp "
 		    "%s from %s, then %s from %s): one stream, one model",
-		    mm_meta_get(first, "model.fp"),
-		    mm_meta_get(first, "model.file") ?
-		    mm_meta_get(first, "model.file") : "?",
-		    mm_meta_get(next, "model.fp"),
-		    mm_meta_get(next, "model.file") ?
-		    mm_meta_get(next, "model.file") : "?");
+		    value(first, "model.fp"), value(first, "model.file"),
+		    value(next, "model.fp"), value(next, "model.file"));
 	return 0;
 }
 

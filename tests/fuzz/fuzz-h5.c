@@ -15,6 +15,8 @@
 #include "gen.h"
 #include "h5.h"
 
+#include "fuzz-file.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,13 +26,11 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const int g_shapes3d[] = { 1, 1, 1, 1, 1, 2 };
-	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
 	mm_gen_shrink("shapes3d", g_shapes3d);
-	snprintf(path, sizeof path, "%.40s/fuzz-h5.%ld", tmp ? tmp : "/tmp",
-	    (long)getpid());
+	fuzz_path(path, sizeof path, "fuzz-h5");
 	return 0;
 }
 
@@ -70,17 +70,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t img[2 * 3 * 64 * 64];
 	struct mm_source s;
 	int64_t rows[2] = { 0, 1 };
-	FILE *f;
 
 	if (!path[0])
 		LLVMFuzzerInitialize(NULL, NULL);
-	if (!(f = fopen(path, "wb")))
+	if (fuzz_write(path, data, size) < 0)
 		return 0;
-	if (fwrite(data, 1, size, f) != size) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
 	if (mm_source_file(&s, path, NULL) == 0) {
 		mm_source_read(&s, rows, 2, img);
 		mm_source_close(&s);

@@ -16,6 +16,8 @@
 #include "gen.h"
 #include "zip.h"
 
+#include "fuzz-file.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,14 +28,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const int g_dsprites[] = { 1, 1, 1, 1, 2 };
 	static const int g_mpi3d[] = { 1, 1, 1, 1, 1, 1, 2 };
-	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
 	mm_gen_shrink("dsprites", g_dsprites);
 	mm_gen_shrink("mpi3d", g_mpi3d);
-	snprintf(path, sizeof path, "%.40s/fuzz-npz.%ld", tmp ? tmp : "/tmp",
-	    (long)getpid());
+	fuzz_path(path, sizeof path, "fuzz-npz");
 	return 0;
 }
 
@@ -69,18 +69,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t img[2 * 3 * 64 * 64];
 	struct mm_source s;
-	FILE *f;
 	int64_t r;
 
 	if (!path[0])
 		LLVMFuzzerInitialize(NULL, NULL);
-	if (!(f = fopen(path, "wb")))
+	if (fuzz_write(path, data, size) < 0)
 		return 0;
-	if (fwrite(data, 1, size, f) != size) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
 	if (mm_source_file(&s, path, NULL) == 0) {
 		for (r = 0; r < s.ds->rows; r++)
 			if (mm_source_read(&s, &r, 1, img) < 0)
