@@ -126,6 +126,7 @@ report)
 	mkdir -p "$out"
 	t=$(mktemp "$out/.summary.XXXXXX") r=$(mktemp "$out/.report.XXXXXX") n=$(mktemp "$out/.note.XXXXXX")
 	trap 'rm -f "$t" "$r" "$n"' EXIT
+	chmod "$(printf %o $((0666 & ~0$(umask))))" "$t" "$n"	# not mktemp's 0600
 	trap 'exit 129' HUP
 	trap 'exit 130' INT
 	trap 'exit 143' TERM

@@ -50,6 +50,8 @@ fi
 tmp=
 if [ -n "$so" ] || [[ " $* " == *@TMP@* ]]; then
 	tmp=$(mktemp "$target.tmp.XXXXXX")
+	# mktemp makes 0600: the result gets the mode a new file would have
+	chmod "$(printf %o $((0666 & ~0$(umask))))" "$tmp"
 	trap 'rm -f "$tmp"' EXIT
 	args=()
 	for a; do args+=("${a//@TMP@/$tmp}"); done

@@ -26,6 +26,7 @@ ck=$dir/checkpoint.mts log=$dir/log.tsv part=$dir/log.part
 fold() {
 	[ -e "$part" ] || return 0
 	t=$(mktemp "$log.tmp.XXXXXX")
+	chmod "$(printf %o $((0666 & ~0$(umask))))" "$t"	# not mktemp's 0600
 	awk -F '\t' 'FNR == 1 { if (h == "") h = $0; next }
 		$1 != "" { if (!($1 in row)) ep[++n] = $1 + 0; row[$1] = $0 }
 		END { print h; m = 0

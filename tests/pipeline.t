@@ -6,7 +6,7 @@
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
 tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
-plan 103
+plan 104
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -253,6 +253,10 @@ like "$(cat "$S/report.txt" 2>/dev/null)" "C2' .*depth 1 -> -?[0-9.]+ at depth 2
 	"remove-msi: report states C2' (depth)"
 ok $(ls "$TMP"/runs/train/*/*/*/row.tsv.* "$S"/*.[0-9]* "$TMP"/runs/train/*/*/*/*.tmp* 2>/dev/null | grep -q .
 	[ $? -ne 0 ]; echo $?) "remove-msi: no temporary left behind"
+# files renamed from mktemp's 0600 temporaries get a new file's mode
+want=$(printf %o $((0666 & ~0$(umask))))
+is "$(stat -c %a "$S/summary.tsv" "$S/report.txt" $(ls "$TMP"/runs/train/*/*/*/row.tsv "$TMP"/runs/train/*/*/*/log.tsv | head -2) | sort -u)" "$want" \
+	"remove-msi: summary, report, rows and logs have the umask's mode, not 0600"
 ls "$TMP"/runs/train/*/*/*/model.mts > "$TMP/models1"
 run_cmd "${M[@]}" remove-msi MISSING=posX TEMPS='0.1 1' DEPTHS='tiny tiny2' IMG_tiny2=mlp-flatten:32,32/16
 ok $([ "$RC" -eq 0 ] && ! grep -q "$MMIB_BIN/mmib-" "$TMP/.out"; echo $?) "remove-msi: a second make runs no tool"
