@@ -55,6 +55,17 @@ agg() {
 corr() {
 	sel "${3:-}" | awk -v x="$1" -v y="$2" -f "$here/corr.awk"
 }
+# The objective the runs trained with, for the claims' wording (C1 is
+# about the contrastive objective alone, whichever it is).
+obj=InfoNCE
+if has_col objective; then
+	case $(distinct objective | tr '\n' ' ') in
+	"siglip ") obj=SigLIP ;;
+	"infonce "|"") obj=InfoNCE ;;
+	*) obj="the objective" ;;
+	esac
+fi
+
 # Table of group means: agg output on stdin, column titles in $1 (space list),
 # the group column first, then the mean per metric, +- sd when it is over
 # 2 runs or more (a single run has no spread to show), then n of the first.
@@ -242,10 +253,10 @@ remove-msi)
 				else if ($10 < 0) print "does not hold (below the untrained encoder: training removed part of it)"
 				else print "cannot tell (the interval of the difference from the untrained encoder includes 0)" }')
 				d=$(echo "$ps" | awk -F '\t' '{ printf "difference %s", $7; if ($9 != "NA") printf " [%s, %s]", $9, $10; printf " over %d seed(s)", $1 }')
-				echo "C1 InfoNCE alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0, untrained $(f3 "$bm"), $d (threshold $MIN_NMI, paired by seed): $v"
+				echo "C1 $obj alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0, untrained $(f3 "$bm"), $d (threshold $MIN_NMI, paired by seed): $v"
 			else
 				v=$(awk -v t="$n0" -v min="$MIN_NMI" 'BEGIN { print (t != "NA" && t + 0 <= min) ? "does not hold (nMI at most " min ")" : "cannot tell (no untrained baseline in the summary: BASELINE=1 runs it)" }')
-				echo "C1 InfoNCE alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0 (threshold $MIN_NMI, no baseline): $v"
+				echo "C1 $obj alone leaves the missing factor in z_img: nMI($m) = $(f3 "$n0") at T=$t0 (threshold $MIN_NMI, no baseline): $v"
 			fi
 			if [ "$nt" -ge 2 ]; then
 				c=$(corr temperature miss_nmi "$tw" | tr -d '\n')

@@ -6,7 +6,7 @@
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
 tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
-plan 104
+plan 106
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -79,6 +79,11 @@ like "$(line b C2)" ': holds; the mean curve is NOT monotone: it rises 0\.130 at
 like "$(line b C1)" 'untrained 0\.133.*: cannot tell \(the interval of the difference from the untrained encoder includes 0\)$' \
 	"report: C1 cannot tell when the baseline is as high"
 like "$(line c C1)" ': does not hold \(nMI at most 0\.1\)$' "report: C1 does not hold at or below 0.1"
+like "$(line a C1)" '^C1 InfoNCE alone leaves' "report: C1 names InfoNCE when no objective column says otherwise"
+awk -F '\t' -v OFS='\t' '{ print $0, (NR == 1 ? "objective" : "siglip") }' "$TMP/msi.tsv" > "$TMP/msi-sig.tsv"
+r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi-sig.tsv")
+like "$(line a C1)" '^C1 SigLIP alone leaves' "report: C1 names the objective the runs trained with"
+r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi.tsv")
 awk -F '\t' 'NR == 1 || $8 != 0' "$TMP/msi.tsv" > "$TMP/msi-nob.tsv"
 r=$(IMG=m2 sh "$P/report.sh" remove-msi "$TMP/msi-nob.tsv")
 like "$(line a C1)" 'no baseline\): cannot tell \(no untrained baseline in the summary' "report: C1 without a baseline cannot tell"
