@@ -12,7 +12,17 @@
  * The fused BatchNorm backward must give the bits of the plain backward on
  * the BatchNorm gradient formed separately, and the forward's statistics
  * those of its output (within 1e-6, relative: the mean is rounded to
- * fp32 on the way).  Skipped with the reason without AVX512-BF16.
+ * fp32 on the way).
+ *
+ * The whole ResNet in bf16 (resnet8 of encoder_ref.py's fixture) against
+ * PyTorch 1.13's torch.autocast("cpu", dtype=torch.bfloat16) on the same
+ * weights and input (resnet_bf16_ref.py): autocast also rounds the
+ * convolution outputs and the BatchNorm, ReLU and residual arithmetic to
+ * bf16, which mmib keeps in fp32, so the two agree to a tolerance: the
+ * relative L2 distance of the outputs within 2 %, of the gradients within
+ * 15 %, and no more than twice autocast's own distance from PyTorch's fp32
+ * (whose values the fixture also has).  Then the bf16 ResNet gives the
+ * same bits on 1 and 3 threads, and again on a second run.  Skipped with the reason without AVX512-BF16.
  */
 #include <math.h>
 #include <stdint.h>
@@ -20,10 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "conv.h"
+#include "encoder.h"
+#include "err.h"
 #include "gemm-bf16.h"
 #include "nn.h"
 #include "rng.h"
+#include "stream.h"
 #include "tap.h"
 
 static struct mm_rng rng;
@@ -282,6 +296,176 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	free(r.ref), free(r.abs), free(g), free(pre);
 }
 
+/* ---- the whole ResNet ---- */
+
+/* A float32 .npy of tests/ref/fixtures/encoder-resnet8-<what> (count in
+ * *n), or NULL. */
+static float *
+fixture(const char *what, int64_t *n)
+{
+	char path[4096];
+	const char *top = getenv("MMIB_TOP");
+	unsigned char *body = NULL;
+	float *out = NULL;
+	int64_t shape[MM_MAXDIM], count = 1;
+	enum mm_dtype t;
+	uint64_t hl;
+	long len;
+	int ndim, i;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s%stests/ref/fixtures/encoder-resnet8-%s",
+	    top ? top : "", top ? "/" : "", what);
+	if (!(f = fopen(path, "rb")))
+		goto fail;
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) || !(body = malloc(len ? len : 1)) ||
+	    fread(body, 1, len, f) != (size_t)len ||
+	    mm_npy_parse(body, len, &t, &ndim, shape, &hl) < 0 || t != MM_F32)
+		goto fail;
+	for (i = 0; i < ndim; i++)
+		count *= shape[i];
+	if ((out = malloc(count * sizeof *out)))
+		memcpy(out, body + hl, count * sizeof *out);
+	*n = count;
+fail:
+	if (!out)
+		diag("cannot load %s", path);
+	if (f)
+		fclose(f);
+	free(body);
+	return out;
+}
+
+/* relative L2 distance of a from b */
+static double
+rel(const float *a, const float *b, size_t n)
+{
+	double d = 0, m = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		d += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
+		m += (double)b[i] * b[i];
+	}
+	return sqrt(d / (m > 0 ? m : 1));
+}
+
+static struct mm_encoder *
+resnet8(int prec)
+{
+	struct mm_encoder *e;
+
+	if (mm_encoder_create(&e, "resnet8", 3, 16, 16, 8, 3) < 0 ||
+	    mm_encoder_set_precision(e, prec) < 0) {
+		printf("Bail out! resnet8: %s\n", mm_errmsg());
+		exit(1);
+	}
+	return e;
+}
+
+static void
+test_autocast(void)
+{
+	const char *names[] = { "state.npy", "x.npy", "R.npy", "ytrain.npy",
+	    "grads.npy", "ytrain-bf16.npy", "grads-bf16.npy" };
+	float *a[7];
+	int64_t n[7];
+	struct mm_encoder *e, *e32;
+	struct mm_tensor_view *v, *v32;
+	const float *y;
+	float y16[24], y32[24], *g16;
+	size_t np;
+	int i, nv, good = 1;
+	double ey, eg, ey0, eg0;
+
+	for (i = 0; i < 7; i++)
+		good &= (a[i] = fixture(names[i], &n[i])) != NULL;
+	if (!good) {
+		skip(5, "fixtures missing");
+		return;
+	}
+	e = resnet8(MM_PREC_BF16);
+	e32 = resnet8(MM_PREC_FP32);
+	nv = mm_encoder_tensors(e, &v);
+	mm_encoder_tensors(e32, &v32);
+	np = mm_encoder_nparams(e);
+	int64_t off = 0;
+	for (i = 0; i < nv; i++) {
+		memcpy(v[i].data, a[0] + off, v[i].count * sizeof(float));
+		memcpy(v32[i].data, a[0] + off, v[i].count * sizeof(float));
+		off += v[i].count;
+	}
+	ok(off == n[0] && n[3] == 24 && n[5] == 24 && n[4] == (int64_t)np &&
+	    n[6] == (int64_t)np, "autocast fixture: sizes");
+	mm_encoder_zero_grad(e);
+	mm_encoder_zero_grad(e32);
+	y = mm_encoder_forward(e, a[1], 3, 1);
+	memcpy(y16, y, sizeof y16);
+	mm_encoder_backward(e, a[2]);
+	y = mm_encoder_forward(e32, a[1], 3, 1);
+	memcpy(y32, y, sizeof y32);
+	mm_encoder_backward(e32, a[2]);
+	g16 = mm_encoder_grads(e);
+	ey = rel(y16, a[5], 24);
+	eg = rel(g16, a[6], np);
+	ey0 = rel(a[5], a[3], 24);
+	eg0 = rel(a[6], a[4], np);
+	diag("relative L2: mmib bf16 - autocast %.3g (output) %.3g "
+	    "(gradients); autocast - PyTorch fp32 %.3g, %.3g; mmib bf16 - "
+	    "mmib fp32 %.3g, %.3g", ey, eg, ey0, eg0, rel(y16, y32, 24),
+	    rel(g16, mm_encoder_grads(e32), np));
+	ok(ey < 0.02 && ey < 2 * ey0, "resnet8 bf16 output = autocast's "
+	    "(%.3g)", ey);
+	ok(eg < 0.15 && eg < 2 * eg0, "resnet8 bf16 gradients = autocast's "
+	    "(%.3g)", eg);
+	ok(rel(y32, a[3], 24) < 1e-4, "... and fp32 still PyTorch's fp32");
+	ok(rel(y16, y32, 24) > 0, "bf16 is not fp32");
+	mm_encoder_free(e);
+	mm_encoder_free(e32);
+	for (i = 0; i < 7; i++)
+		free(a[i]);
+}
+
+/* 1 and 3 threads, and a second run: the same bits */
+static void
+test_threads(void)
+{
+	enum { N = 20, D = 6 };
+	struct mm_encoder *e[3];
+	struct mm_rng r;
+	float x[N * 3 * 16 * 16], dy[N * D], y[3][N * D];
+	int k;
+
+	fill(x, sizeof x / sizeof *x, 1);
+	fill(dy, N * D, 1);
+	for (k = 0; k < 3; k++) {
+		mm_blas_threads(k == 1 ? 3 : 1);
+		if (mm_encoder_create(&e[k], "resnet8", 3, 16, 16, D, N) < 0 ||
+		    mm_encoder_set_precision(e[k], MM_PREC_BF16) < 0) {
+			printf("Bail out! resnet8: %s\n", mm_errmsg());
+			exit(1);
+		}
+		mm_rng_seed(&r, 99);
+		mm_encoder_init(e[k], &r);
+		mm_encoder_zero_grad(e[k]);
+		mm_encoder_forward(e[k], x, N, 1);
+		mm_encoder_backward(e[k], dy);
+		mm_encoder_forward(e[k], x, N, 1);
+		mm_encoder_backward(e[k], dy);
+		memcpy(y[k], mm_encoder_forward(e[k], x, N, 0), sizeof y[k]);
+	}
+	mm_blas_threads(1);
+	for (k = 1; k < 3; k++)
+		ok(!memcmp(y[0], y[k], sizeof y[0]) &&
+		    !memcmp(mm_encoder_grads(e[0]), mm_encoder_grads(e[k]),
+		    mm_encoder_nparams(e[0]) * sizeof(float)),
+		    "resnet8 bf16: outputs and gradients of %s the same bits",
+		    k == 1 ? "3 threads" : "a second run");
+	for (k = 0; k < 3; k++)
+		mm_encoder_free(e[k]);
+}
+
 int
 main(void)
 {
@@ -313,5 +497,7 @@ main(void)
 	for (i = 0; i < ns; i++)
 		test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
 		    shapes[i][3], shapes[i][4], shapes[i][5]);
+	test_autocast();
+	test_threads();
 	return done_testing();
 }
