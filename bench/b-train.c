@@ -3,9 +3,14 @@
  * the sgemm ceiling measured in the same process and a per-layer time
  * table.  Used by bench/train.sh.
  *
- *   b-train [-t threads] [-b batch] [-s seconds] [-v] C PAIR_DIM IMG_SPEC FAC_SPEC
+ *   b-train [-p fp32|bf16] [-t threads] [-b batch] [-s seconds] [-v]
+ *           C PAIR_DIM IMG_SPEC FAC_SPEC
  * prints one TSV row:
  *   threads  train_samples_s  train_gflop_s  encode_samples_s  sgemm_gflop_s
+ *   isa
+ * where isa names the kernels of the image encoder's products: AVX512-BF16
+ * with -p bf16, else AVX-512F, AVX2+FMA (the direct convolutions' level,
+ * mm_nn_simd) or portable.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,8 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "conv.h"
+#include "encoder.h"
 #include "err.h"
 #include "model.h"
 
@@ -52,13 +59,19 @@ main(int argc, char **argv)
 	struct mm_optim o;
 	struct mm_rng r;
 	int c, threads = 1, B = 128, verbose = 0, steps = 0, i, rc;
+	int prec = MM_PREC_FP32;
+	const char *isa;
 	double budget = 3, t0, t, flops, ceiling, train_sps, enc_sps;
 	float *x, *p, *zi, *zf;
 	size_t chw;
 
 	mm_cli_init(argc, argv);
-	while ((c = getopt(argc, argv, "b:s:t:v")) != -1)
+	while ((c = getopt(argc, argv, "b:p:s:t:v")) != -1)
 		switch (c) {
+		case 'p':
+			if (mm_precision_parse(optarg, &prec) < 0)
+				mm_die("-p: %s", mm_errmsg());
+			break;
 		case 'b':
 			B = (int)mm_cli_long("-b", optarg, 2, 4096);
 			break;
@@ -72,12 +85,13 @@ main(int argc, char **argv)
 			verbose = 1;
 			break;
 		default:
-			mm_die("usage: b-train [-t threads] [-b batch] [-s seconds] "
-			    "[-v] C PAIR_DIM IMG_SPEC FAC_SPEC");
+			mm_die("usage: b-train [-p fp32|bf16] [-t threads] "
+			    "[-b batch] [-s seconds] [-v] C PAIR_DIM IMG_SPEC "
+			    "FAC_SPEC");
 		}
 	if (argc - optind != 4)
-		mm_die("usage: b-train [-t threads] [-b batch] [-s seconds] [-v] "
-		    "C PAIR_DIM IMG_SPEC FAC_SPEC");
+		mm_die("usage: b-train [-p fp32|bf16] [-t threads] [-b batch] "
+		    "[-s seconds] [-v] C PAIR_DIM IMG_SPEC FAC_SPEC");
 	mm_blas_threads(threads);
 	memset(&a, 0, sizeof(a));
 	a.C = (int)mm_cli_long("C", argv[optind], 1, 4);
@@ -98,6 +112,13 @@ main(int argc, char **argv)
 	a.learn[0] = 1;	/* the temperature */
 	if ((rc = mm_model_create(&m, &a, B)) < 0)
 		mm_die_err("model", rc);
+	if (prec != MM_PREC_FP32 &&
+	    ((rc = mm_encoder_set_precision(m.img, prec)) < 0 ||
+	    (rc = mm_encoder_set_precision(m.fac, prec)) < 0))
+		mm_die("-p %s: %s", mm_precision_name(prec), mm_errmsg());
+	i = mm_nn_simd(-1);
+	isa = prec == MM_PREC_BF16 ? "AVX512-BF16" : i == 2 ? "AVX-512F" :
+	    i == 1 ? "AVX2+FMA" : "portable";
 	mm_rng_seed(&r, 1);
 	mm_model_init(&m, &r);
 	mm_loss_init(&l, B, a.code, MM_OBJ_INFONCE, MM_REG_COS, 0, 0);
@@ -150,8 +171,8 @@ main(int argc, char **argv)
 		steps++;
 	} while ((t = mm_now() - t0) < budget / 2 || steps < 3);
 	enc_sps = (double)steps * B / t;
-	printf("%d\t%.1f\t%.1f\t%.1f\t%.1f\n", threads, train_sps,
-	    train_sps * flops / 1e9, enc_sps, ceiling);
+	printf("%d\t%.1f\t%.1f\t%.1f\t%.1f\t%s\n", threads, train_sps,
+	    train_sps * flops / 1e9, enc_sps, ceiling, isa);
 	free(x);
 	free(p);
 	free(zi);

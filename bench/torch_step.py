@@ -3,9 +3,14 @@
 encoders, InfoNCE, backward, Adam) and the evaluation forward, at batch B,
 for the configurations that mmib's b-train measures.
 
-    torch_step.py [-t threads] [-b batch] [-s seconds] C PAIR_DIM IMG_SPEC FAC_SPEC
+    torch_step.py [-p fp32|bf16] [-t threads] [-b batch] [-s seconds]
+                  C PAIR_DIM IMG_SPEC FAC_SPEC
 
-prints one TSV row:  threads  train_samples_s  encode_samples_s
+prints one TSV row:  threads  train_samples_s  encode_samples_s  isa
+With -p bf16 the encoders run under torch.autocast("cpu",
+dtype=torch.bfloat16) (the loss in fp32); isa is what oneDNN reports
+(ONEDNN_VERBOSE, asked in a child process) for bf16, and ATen's CPU
+capability (torch.__config__.show()) for fp32.
 Specs as mmib's: mlp-flatten:H1,H2,.../OUT, resnetN, mlp:H1,H2,...,
 vit:patch=P,dim=D,depth=L,heads=H,mlp=M/OUT (the ViT of
 tests/ref/vit_ref.py: torchvision's, rebuilt from torch.nn parts)
@@ -13,6 +18,7 @@ tests/ref/vit_ref.py: torchvision's, rebuilt from torch.nn parts)
 import argparse
 import math
 import os
+import subprocess
 import sys
 import time
 
@@ -97,8 +103,29 @@ def build(spec, cin, din, code):
     return mlp(din, hidden, out), out
 
 
+def isa(bf16):
+    """The instruction set the products run on, as torch reports it."""
+    if not bf16:
+        for line in torch.__config__.show().splitlines():
+            if "CPU capability usage" in line:
+                return "ATen:" + line.split(":")[1].strip()
+        return "ATen:?"
+    code = ("import torch\n"
+            "c = torch.nn.Conv2d(16, 16, 3)\n"
+            "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
+            "    c(torch.ones(1, 16, 8, 8))\n")
+    env = dict(os.environ, ONEDNN_VERBOSE="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env,
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if ",isa:" in line:
+            return "oneDNN:" + line.split(",isa:")[1].strip()
+    return "oneDNN:?"
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("-p", choices=("fp32", "bf16"), default="fp32")
     ap.add_argument("-t", type=int, default=1)
     ap.add_argument("-b", type=int, default=128)
     ap.add_argument("-s", type=float, default=3.0)
@@ -123,9 +150,13 @@ def main():
     p[torch.arange(B), torch.randint(0, a.D, (B,))] = 1
     tgt = torch.arange(B)
 
+    bf16 = a.p == "bf16"
+
     def step():
-        u = F.normalize(img(x), dim=1)
-        v = F.normalize(fac(p), dim=1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            zi, zf = img(x), fac(p)
+        u = F.normalize(zi.float(), dim=1)
+        v = F.normalize(zf.float(), dim=1)
         loss = F.cross_entropy(u @ v.t() / T, tgt) - math.log(B)
         opt.zero_grad()
         loss.backward()
@@ -142,16 +173,17 @@ def main():
     train = n * B / t
     img.eval()
     fac.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                         enabled=bf16):
         n, t0 = 0, time.perf_counter()
         while True:
-            F.normalize(img(x), dim=1)
-            F.normalize(fac(p), dim=1)
+            F.normalize(img(x).float(), dim=1)
+            F.normalize(fac(p).float(), dim=1)
             n += 1
             t = time.perf_counter() - t0
             if t >= a.s / 2 and n >= 3:
                 break
-    print("%d\t%.1f\t%.1f" % (a.t, train, n * B / t))
+    print("%d\t%.1f\t%.1f\t%s" % (a.t, train, n * B / t, isa(bf16)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #define MM_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- 3x3 convolution, padding 1, stride 1 or 2, no bias, NHWC ----
  * Output size Ho = (H - 1) / stride + 1 (likewise Wo).  Computed as
@@ -66,4 +67,45 @@ void mm_conv3x3_backward_bn(float *dinp, int add,
     const float *wt,                     /* w with flip 1, or NULL */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
     float *tmp);
+
+/* ---- the same with bf16 products (conv-bf16.c) ----
+ * The opt-in bf16 precision (gemm-bf16.h): every product of the
+ * convolution, its weight gradient and its input gradient takes bf16
+ * inputs (rounded to nearest even) and accumulates in fp32 with the
+ * AVX512-BF16 instruction vdpbf16ps; outputs, gradients, BatchNorm
+ * statistics and coefficients stay fp32.  Only where
+ * mm_conv3x3_bf16_ok(): the CPU has AVX512-BF16 (mm_bf16_level() > 0),
+ * Cout is 16, 32 or 64, Cin at most 64 (odd counts padded with a zero
+ * channel), and for an input gradient Cin is 16, 32 or 64 too; the
+ * functions below must not be called otherwise.  Error against the fp32
+ * convolution: about 2^-7 sum |w x| per output (t-conv-bf16).
+ *
+ * wt holds mm_conv3x3_bf16_wsize() words of mm_conv3x3_bf16_weights():
+ * w (Cout, Cin, 3, 3) as bf16 pairs for the forward (back 0) or for the
+ * input gradient (back 1); scratch holds mm_conv3x3_bf16_scratch(H, W,
+ * Cin, Cout) floats (for strides 1 and 2). */
+int mm_conv3x3_bf16_ok(int Cin, int Cout, int dinp);
+size_t mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout);
+size_t mm_conv3x3_bf16_wsize(int Cin, int Cout);
+void mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
+    int back);
+/* out = conv(inp); with stats (not NULL) also merges the BatchNorm
+ * statistics sample by sample as mm_conv3x3_forward_stats() does. */
+void mm_conv3x3_forward_bf16(float *out,  /* (N, Ho, Wo, Cout) */
+    double *stats, double *count,        /* (2, Cout), or NULL */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const uint32_t *wt,                  /* forward words (back 0) */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
+/* mm_conv3x3_backward_bn() with bf16 products (wt: back 1, used only with
+ * dinp); with coef NULL, dy is the convolution's own output gradient (no
+ * BatchNorm, out and pre unused). */
+void mm_conv3x3_backward_bn_bf16(float *dinp, int add,
+    float *dw,                           /* (Cout, Cin, 3, 3) */
+    const float *dy,                     /* (N, Ho, Wo, Cout) */
+    const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
+    const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
+    const float *coef,                   /* (3 Cout) or NULL */
+    const float *inp,                    /* (N, H, W, Cin) */
+    const uint32_t *wt,                  /* input-gradient words */
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 #endif

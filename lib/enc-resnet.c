@@ -16,6 +16,10 @@
  * one-thread BLAS; sums over the batch (BatchNorm statistics, weight
  * gradients) are kept per slice and added in slice order, so results do
  * not depend on T or on timing.
+ *
+ * With the bf16 precision (mm_encoder_set_precision()) every convolution
+ * and the Linear take bf16 products with fp32 accumulation (conv.h,
+ * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +31,7 @@
 #include "cli.h"
 #include "encoder-impl.h"
 #include "err.h"
+#include "gemm-bf16.h"
 #include "nn.h"
 #include "pool.h"
 
@@ -61,6 +66,8 @@ struct resnet {
 	size_t maxw;
 	float coef[3 * CMAX];      /* BatchNorm backward coefficients */
 	float *wt;                 /* (maxw) the phase's conv weights rearranged */
+	uint32_t *wtb;             /* (maxwb) ... as bf16 pairs (bf16 precision) */
+	size_t maxwb;
 };
 
 /* ---- spec and building ---- */
@@ -143,6 +150,12 @@ build_unit(struct mm_encoder *e, struct unit *u, int Cin, int Cout,
 	s = mm_conv3x3_scratch(H, W, Cin, Cout);
 	if (s > r->nscratch)
 		r->nscratch = s;
+	/* the bf16 precision may be chosen after building */
+	s = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
+	if (s > r->nscratch)
+		r->nscratch = s;
+	if (mm_conv3x3_bf16_wsize(Cin, Cout) > r->maxwb)
+		r->maxwb = mm_conv3x3_bf16_wsize(Cin, Cout);
 	if ((size_t)Cout * Cin * 9 > r->maxw)
 		r->maxw = (size_t)Cout * Cin * 9;
 }
@@ -155,7 +168,7 @@ res_build(struct mm_encoder *e)
 	int j, s, H = e->H, W = e->W, Cin = WIDTH, Cout, stride, u = 1;
 	size_t B = e->max_batch;
 
-	r->nscratch = r->maxw = 0;
+	r->nscratch = r->maxw = r->maxwb = 0;
 	r->tin = mm_enc_timer(e, "input");
 	r->xin = mm_enc_act(e, B * e->C * e->H * e->W);
 	build_unit(e, &r->units[0], e->C, WIDTH, 1, H, W, "conv1", "bn1");
@@ -185,6 +198,8 @@ res_build(struct mm_encoder *e)
 	r->scratch = mm_enc_act(e, r->nscratch * r->T);
 	r->dwsl = mm_enc_act(e, NSLICE * r->maxw);
 	r->wt = mm_enc_act(e, r->maxw);
+	/* words of 4 bytes, like floats */
+	r->wtb = (uint32_t *)mm_enc_act(e, r->maxwb);
 }
 
 /* The reference code's initialisation: conv and Linear weights
@@ -237,6 +252,15 @@ struct job {
 	int next_slice;        /* the next slice to take */
 };
 
+/* Whether u's convolution takes bf16 products (with its input gradient
+ * unless it is the stem). */
+static int
+bf16(const struct mm_encoder *e, const struct unit *u)
+{
+	return e->prec == MM_PREC_BF16 && mm_conv3x3_bf16_ok(u->Cin, u->Cout,
+	    u->Cin > 4);
+}
+
 static size_t
 opix(const struct unit *u)      /* output floats per sample */
 {
@@ -272,6 +296,15 @@ slice_work(struct job *j, int s, int tid)
 		    e->H * e->W);
 		break;
 	case F_CONV:
+		if (bf16(e, u)) {
+			/* with the slice's statistics when training */
+			memset(s1, 0, 2 * CMAX * sizeof *s1);
+			cnt = 0;
+			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
+			    &cnt, j->in + i, r->wtb, n, u->H, u->W, u->Cin,
+			    u->Cout, u->stride, scr);
+			break;
+		}
 		if (!j->train) {
 			mm_conv3x3_forward(u->pre + o, j->in + i, u->w, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
@@ -334,10 +367,17 @@ slice_work(struct job *j, int s, int tid)
 		/* the BatchNorm backward is formed inside, sample by sample
 		 * (through T only on the portable path) */
 		memset(dw, 0, r->maxw * sizeof *dw);
-		mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL, j->dx_add, dw,
-		    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
-		    r->coef, j->in + i, u->w, j->dx ? r->wt : NULL, n, u->H,
-		    u->W, u->Cin, u->Cout, u->stride, scr, T + o);
+		if (bf16(e, u))
+			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
+			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
+			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
+			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+		else
+			mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL,
+			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
+			    NULL, u->pre + o, r->coef, j->in + i, u->w, j->dx ?
+			    r->wt : NULL, n, u->H, u->W, u->Cin, u->Cout,
+			    u->stride, scr, T + o);
 		if (j->next) {
 			struct unit *v = j->next;
 			double t2 = mm_now();
@@ -438,7 +478,9 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 
 	j->u = u;
 	j->in = in;
-	if (j->train)
+	if (bf16(e, u))
+		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 0);
+	else if (j->train)
 		mm_conv3x3_weights(r->wt, u->w, u->Cin, u->Cout, 0);
 	phase(e, j, F_CONV, u->tconv, u->tbn, 1);
 	if (j->train) {
@@ -515,7 +557,9 @@ conv_phase(struct mm_encoder *e, struct job *j, int ic, int ib, int fwd)
 	struct resnet *r = e->k;
 	struct unit *u = j->u;
 
-	if (j->dx)
+	if (j->dx && bf16(e, u))
+		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 1);
+	else if (j->dx)
 		mm_conv3x3_weights(r->wt, u->w, u->Cin, u->Cout, 1);
 	phase(e, j, B_CONV, ic, ib, fwd);
 }
@@ -649,4 +693,5 @@ const struct mm_encoder_kind mm_enc_resnet = {
 	.flops = res_flops,
 	.info = res_info,
 	.free = res_free,
+	.bf16 = 1,
 };

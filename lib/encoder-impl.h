@@ -54,9 +54,10 @@ struct mm_encoder_kind {
 	/* depth and bn_stats of info (the rest comes from the fields above) */
 	void (*info)(const struct mm_encoder *e, struct mm_encoder_info *i);
 	void (*free)(struct mm_encoder *e);
-	int bf16;                  /* 1: its products all go through the
-	                            * mm_enc_dense functions, which follow
-	                            * e->prec (mm_encoder_set_precision) */
+	int bf16;                  /* 1: its products follow e->prec
+	                            * (mm_encoder_set_precision): through the
+	                            * mm_enc_dense functions, and the ResNet's
+	                            * convolutions through conv.h's bf16 ones */
 };
 
 extern const struct mm_encoder_kind mm_enc_mlp, mm_enc_mlp_flatten,

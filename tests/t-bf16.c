@@ -234,7 +234,8 @@ test_encoder(void)
 	fill(dy, B * OUT, 1);
 	if (mm_encoder_create(&f, "mlp-flatten:40,24", 2, 8, 8, OUT, B) ||
 	    mm_encoder_create(&h, "mlp-flatten:40,24", 2, 8, 8, OUT, B) ||
-	    mm_encoder_create(&r, "resnet8", 1, 8, 8, OUT, B))
+	    mm_encoder_create(&r, "vit:patch=4,dim=8,depth=1,heads=2,mlp=8",
+	    1, 8, 8, OUT, B))
 		return (void)ok(0, "create: %s", mm_errmsg());
 	mm_rng_seed(&r1, 3);
 	mm_rng_seed(&r2, 3);
@@ -242,8 +243,8 @@ test_encoder(void)
 	mm_encoder_init(h, &r2);
 	rc = mm_encoder_set_precision(r, MM_PREC_BF16);
 	ok(rc == MM_EUNSUP && strstr(mm_errmsg(), "no bf16 path"),
-	    "resnet refuses bf16: %s", mm_errmsg());
-	is_int(mm_encoder_precision(r), MM_PREC_FP32, "resnet stays fp32");
+	    "vit refuses bf16: %s", mm_errmsg());
+	is_int(mm_encoder_precision(r), MM_PREC_FP32, "vit stays fp32");
 	ok(mm_encoder_set_precision(h, 7) == MM_EINVAL, "unknown precision");
 	ok(mm_precision_parse("bf16", &p) == 0 && p == MM_PREC_BF16 &&
 	    mm_precision_parse("fp32", &p) == 0 && p == MM_PREC_FP32 &&

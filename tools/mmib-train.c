@@ -53,7 +53,7 @@ static const char help[] =
     "  --lr LR               learning rate (1e-3)\n"
     "  --optimizer O         adam (default), adamw or sgd; --momentum M for sgd\n"
     "  --precision P         fp32 (default) or bf16 products (AVX512-BF16; mlp\n"
-    "                        encoders)\n"
+    "                        and resnet encoders)\n"
     "  --weight-decay WD     (default: the encoder kind's)\n"
     "  --step-size E, --gamma G   StepLR: lr times G every E epochs (20, 0.3)\n"
     "  --test FILE           also log the loss on FILE each epoch\n"

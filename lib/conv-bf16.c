@@ -1,0 +1,598 @@
+/*
+ * conv-bf16.c - the 3x3 convolution of conv.h with bf16 products and fp32
+ * accumulation (the opt-in bf16 precision, gemm-bf16.h): direct kernels
+ * on the AVX512-BF16 instruction vdpbf16ps, which adds to each fp32 lane
+ * the two products of a pair of bf16 in that lane's 32-bit word.
+ *
+ * Words.  Every operand is packed once per sample (never per tap) into
+ * 32-bit words, each a pair of bf16 (rounded to nearest even; low half
+ * first) along the dimension the product sums over:
+ *   - forward and input gradient: pairs of channels.  A sample x (H, W, C)
+ *     becomes xp (H + 2, W + 2, ceil(C / 2)) inside a zero border (odd C:
+ *     a zero last half, so the stem's 1 or 3 channels take 1 or 2 words);
+ *     the weights wt (9, ceil(Cin / 2), Cout) (forward) or
+ *     (9, Cout / 2, Cin) (input gradient, taps not flipped).  The kernel
+ *     broadcasts one input word and multiplies it with 16 output channels'
+ *     weight words: XB pixels x KO vectors of 16 output channels stay in
+ *     registers.
+ *   - weight gradient: pairs of output pixels (2q, 2q + 1) of a row.  The
+ *     output gradient becomes dq (Ho, Q, Co) words, Q = ceil(Wo / 2) (a zero
+ *     half past Wo); the input, for each kernel column kx, becomes
+ *     xq[kx] (H + 2, Q, Cin) words whose pixels are the padded columns
+ *     S 2q + kx and S (2q + 1) + kx that those output pixels read.  The
+ *     kernel broadcasts an input word and multiplies it with 16 output
+ *     channels' gradient words: CB input channels x KO vectors in
+ *     registers over all pixels of a tap.
+ * The input gradient of a stride-1 convolution is the forward kernel on
+ * the padded output gradient with the taps flipped; at stride 2 each
+ * parity class of input pixels (row and column even or odd) gathers its
+ * 1, 2 or 4 taps from the padded output gradient.
+ *
+ * Order of the sums (fixed by the blocking, whatever the threads): the
+ * forward and input gradient pass over input-channel chunks (CHUNKP
+ * pairs), taps, then pairs; the weight gradient over samples, rows,
+ * pixel pairs.  Each vdpbf16ps adds the word's high product and then the
+ * low one on AMD Zen 4 (gemm-bf16.h), so results are reproducible, but not
+ * the bits of any other order: t-conv-bf16 holds them to a tolerance.
+ *
+ * No AMX kernel yet (no machine to test one on); AVX512-BF16 only.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "conv.h"
+#include "gemm-bf16.h"
+#include "nn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MM_X86 1
+#endif
+
+#define TGT "avx512bf16,avx512f,avx512bw,avx512vl"
+
+static int
+cdiv(int a, int b)
+{
+	return (a + b - 1) / b;
+}
+
+static int
+width_ok(int C)
+{
+	return C == 16 || C == 32 || C == 64;
+}
+
+int
+mm_conv3x3_bf16_ok(int Cin, int Cout, int dinp)
+{
+	return width_ok(Cout) && (dinp ? width_ok(Cin) : Cin <= 64) &&
+	    mm_bf16_level(-1) > 0;
+}
+
+/* 4-byte units of each part of the scratch (see mm_conv3x3_bf16_scratch) */
+static size_t
+part_xp(int H, int W, int Cin)
+{
+	return (size_t)(H + 2) * (W + 2) * cdiv(Cin, 2);
+}
+
+static size_t
+part_xq(int H, int Wo, int Cin)
+{
+	return (size_t)(H + 2) * cdiv(Wo, 2) * Cin;
+}
+
+size_t
+mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
+{
+	int Ho = H, Wo = W;     /* stride 1 is the largest */
+
+	/* 64 bytes of alignment; xp; 3 xq; dq; the padded output gradient;
+	 * the output gradient of a sample (fp32); the weight gradient */
+	return 16 + part_xp(H, W, Cin) + 3 * part_xq(H, Wo, Cin) +
+	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout) +
+	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout;
+}
+
+size_t
+mm_conv3x3_bf16_wsize(int Cin, int Cout)
+{
+	size_t a = (size_t)cdiv(Cin, 2) * Cout, b = (size_t)cdiv(Cout, 2) * Cin;
+
+	return 9 * (a > b ? a : b);
+}
+
+/* the word of bf16 a (low half) and b (high half) */
+static uint32_t
+word(float a, float b)
+{
+	return mm_bf16_round(a) | (uint32_t)mm_bf16_round(b) << 16;
+}
+
+void
+mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
+    int back)
+{
+	int t, o, c, p, P;
+
+	if (!back) {
+		/* (9, P, Cout): channels 2p, 2p + 1 of output channel o */
+		P = cdiv(Cin, 2);
+		for (t = 0; t < 9; t++)
+			for (p = 0; p < P; p++)
+				for (o = 0; o < Cout; o++) {
+					const float *r = w + (size_t)o * Cin * 9;
+					wt[((size_t)t * P + p) * Cout + o] =
+					    word(r[2 * p * 9 + t], 2 * p + 1 < Cin ?
+					    r[(2 * p + 1) * 9 + t] : 0);
+				}
+		return;
+	}
+	/* (9, P, Cin): output channels 2p, 2p + 1 of input channel c */
+	P = cdiv(Cout, 2);
+	for (t = 0; t < 9; t++)
+		for (p = 0; p < P; p++)
+			for (c = 0; c < Cin; c++)
+				wt[((size_t)t * P + p) * Cin + c] = word(
+				    w[((size_t)2 * p * Cin + c) * 9 + t],
+				    2 * p + 1 < Cout ? w[((size_t)(2 * p + 1) *
+				    Cin + c) * 9 + t] : 0);
+}
+
+/* part (2, C) = mean and squared deviations of the M rows x (M, C), about
+ * the rounded mean and then moved to the exact one (as conv.c does) */
+static void
+sample_stats(double *part, const float *x, size_t M, int C)
+{
+	double q[256];
+	float mf[256] = { 0 };
+	int c;
+
+	mm_bn_sum(part, x, NULL, M, C);
+	for (c = 0; c < C; c++) {
+		part[c] /= (double)M;
+		mf[c] = (float)part[c];
+	}
+	mm_bn_sum(q, x, mf, M, C);
+	for (c = 0; c < C; c++)
+		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
+		    (part[c] - mf[c]);
+}
+
+#ifdef MM_X86
+
+/* 16 floats as bf16, round to nearest even */
+static inline __attribute__((always_inline, target(TGT))) __m256i
+cvt16(const float *x)
+{
+	return (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x));
+}
+
+/* 16 words: bf16 of a (low halves) and b (high halves) */
+static inline __attribute__((always_inline, target(TGT))) __m512i
+pair16(const float *a, const float *b)
+{
+	__m512i lo = _mm512_cvtepu16_epi32(cvt16(a));
+	__m512i hi = _mm512_cvtepu16_epi32(cvt16(b));
+
+	return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+/* xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
+ * border, P = ceil(C / 2) */
+static __attribute__((target(TGT))) void
+pack_pad(uint32_t *xp, const float *x, int H, int W, int C)
+{
+	int P = cdiv(C, 2), y, i, c;
+	size_t rs = (size_t)(W + 2) * P;
+
+	memset(xp, 0, rs * sizeof *xp);
+	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
+	for (y = 0; y < H; y++) {
+		uint32_t *d = xp + (y + 1) * rs;
+		const float *s = x + (size_t)y * W * C;
+		memset(d, 0, P * sizeof *d);
+		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
+		d += P;
+		if (C % 16 == 0) {
+			for (i = 0; i < W * C; i += 16)
+				_mm256_storeu_si256((__m256i *)(d + i / 2),
+				    cvt16(s + i));
+			continue;
+		}
+		for (i = 0; i < W; i++)
+			for (c = 0; c < P; c++)
+				d[i * P + c] = word(s[i * C + 2 * c], 2 * c + 1 <
+				    C ? s[i * C + 2 * c + 1] : 0);
+	}
+}
+
+/* dq (Ho, Q, C) words of pixel pairs (2q, 2q + 1) of g (Ho, Wo, C),
+ * C a multiple of 16, a zero high half past Wo */
+static __attribute__((target(TGT))) void
+pack_dq(uint32_t *dq, const float *g, int Ho, int Wo, int C)
+{
+	static const float zero[16];
+	int Q = cdiv(Wo, 2), y, q, c;
+
+	for (y = 0; y < Ho; y++)
+		for (q = 0; q < Q; q++) {
+			const float *a = g + ((size_t)y * Wo + 2 * q) * C;
+			for (c = 0; c < C; c += 16)
+				_mm512_storeu_si512(dq + ((size_t)y * Q + q) * C +
+				    c, pair16(a + c, 2 * q + 1 < Wo ? a + C + c :
+				    zero));
+		}
+}
+
+/* xq (H + 2, Q, C): the words of padded columns S 2q + kx and
+ * S (2q + 1) + kx of x (H, W, C), the pixels that output pixels 2q and
+ * 2q + 1 of a row read through kernel column kx */
+static __attribute__((target(TGT))) void
+pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
+    int kx)
+{
+	static const float zero[16];
+	int Q = cdiv(Wo, 2), r, q, c, ca, cb;
+
+	for (r = 0; r < H + 2; r++)
+		for (q = 0; q < Q; q++) {
+			uint32_t *d = xq + ((size_t)r * Q + q) * C;
+			/* unpadded columns, -1 or >= W outside */
+			ca = S * 2 * q + kx - 1;
+			cb = S * (2 * q + 1) + kx - 1;
+			if (r < 1 || r > H || 2 * q + 1 >= Wo)
+				cb = -1;
+			if (r < 1 || r > H)
+				ca = -1;
+			const float *row = x + (size_t)(r - 1) * W * C;
+			int ina = ca >= 0 && ca < W, inb = cb >= 0 && cb < W;
+			if (C % 16 == 0) {
+				for (c = 0; c < C; c += 16)
+					_mm512_storeu_si512(d + c, pair16(ina ?
+					    row + (size_t)ca * C + c : zero, inb ?
+					    row + (size_t)cb * C + c : zero));
+				continue;
+			}
+			for (c = 0; c < C; c++)
+				d[c] = word(ina ? row[(size_t)ca * C + c] : 0,
+				    inb ? row[(size_t)cb * C + c] : 0);
+		}
+}
+
+/*
+ * One block of XB output pixels x KO vectors of 16 output channels:
+ *   o[j ostep + g] (+)= sum over taps i < nt, pairs p < cn of
+ *                       ip[toff[i] + j istep + p] . tw[i][p Co + g]
+ * (each term one vdpbf16ps lane: two bf16 products).
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+block(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
+    const uint32_t *const *tw, int nt, int cn, int Co, int add,
+    const int KO, const int XB)
+{
+	__m512 acc[XB][KO];
+	__m512i w[KO], b;
+	int i, p, j, k;
+
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			acc[j][k] = add ? _mm512_loadu_ps(o + (size_t)j * ostep +
+			    16 * k) : _mm512_setzero_ps();
+	for (i = 0; i < nt; i++) {
+		const uint32_t *s = ip + toff[i], *q = tw[i];
+		for (p = 0; p < cn; p++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++)
+				w[k] = _mm512_loadu_si512(q + (size_t)p * Co +
+				    16 * k);
+#pragma GCC unroll 16
+			for (j = 0; j < XB; j++) {
+				b = _mm512_set1_epi32((int)s[(size_t)j * istep +
+				    p]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[j][k] = _mm512_dpbf16_ps(acc[j][k],
+					    (__m512bh)b, (__m512bh)w[k]);
+			}
+		}
+	}
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			_mm512_storeu_ps(o + (size_t)j * ostep + 16 * k,
+			    acc[j][k]);
+}
+
+/* A row of n output pixels in blocks of XB (the rest one by one). */
+static inline __attribute__((always_inline, target(TGT))) void
+row(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
+    const uint32_t *const *tw, int nt, int cn, int Co, int add, int n,
+    const int KO, const int XB)
+{
+	int x;
+
+	for (x = 0; x + XB <= n; x += XB)
+		block(o + (size_t)x * ostep, ostep, ip + (size_t)x * istep,
+		    istep, toff, tw, nt, cn, Co, add, KO, XB);
+	for (; x < n; x++)
+		block(o + (size_t)x * ostep, ostep, ip + (size_t)x * istep,
+		    istep, toff, tw, nt, cn, Co, add, KO, 1);
+}
+
+/* Pairs of input channels per pass, so that their weights (9 cn Co
+ * words) stay in the L1 cache. */
+#define CHUNKP(Co, P) ((Co) == 64 ? 8 : (P))
+
+/*
+ * out (Ho, Wo, Co) (+)= the convolution of one padded sample xp
+ * (Ho S.., Wp, P) with wt (9, P, Co), stride S; flip: tap t reads the
+ * weights of tap 8 - t (the input gradient at stride 1).
+ */
+static __attribute__((target(TGT))) void
+fwd_sample(float *out, const uint32_t *xp, const uint32_t *wt, int Ho,
+    int Wo, int Wp, int P, int Co, int S, int add, int flip)
+{
+	size_t rs = (size_t)Wp * P;
+	int toff[9], c0, cn, t, y, a;
+	const uint32_t *tw[9];
+
+	for (t = 0; t < 9; t++)
+		toff[t] = (int)((t / 3) * rs + (t % 3) * P);
+	for (c0 = 0; c0 < P; c0 += cn) {
+		cn = P - c0 < CHUNKP(Co, P) ? P - c0 : CHUNKP(Co, P);
+		a = add || c0;
+		for (t = 0; t < 9; t++)
+			tw[t] = wt + ((size_t)(flip ? 8 - t : t) * P + c0) * Co;
+		for (y = 0; y < Ho; y++) {
+			float *o = out + (size_t)y * Wo * Co;
+			const uint32_t *ip = xp + (size_t)S * y * rs + c0;
+			if (Co == 16)
+				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 1,
+				    16);
+			else if (Co == 32)
+				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 2,
+				    8);
+			else
+				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 4,
+				    4);
+		}
+	}
+}
+
+/*
+ * dx (H, W, Ci) (+)= the input gradient of a stride-2 convolution from the
+ * padded output gradient gp (Ho + 2, Wo + 2, P) and wt (9, P, Ci) (taps
+ * not flipped).  Input pixel (iy, ix) gets tap (ky, kx) from output pixel
+ * ((iy + 1 - ky) / 2, (ix + 1 - kx) / 2) when both divide: rows iy even
+ * take ky = 1, odd ones ky = 0 and 2; likewise columns.  Each row and
+ * column parity is a row of pixels 2 apart with its own taps.
+ */
+static __attribute__((target(TGT))) void
+dx2_sample(float *dx, const uint32_t *gp, const uint32_t *wt, int H, int W,
+    int Wo, int P, int Ci, int add)
+{
+	size_t rs = (size_t)(Wo + 2) * P;
+	int toff[4], c0, cn, iy, b, nky, nkx, ky[2], kx[2], i, j, nt, a, n, pr;
+	const uint32_t *tw[4];
+
+	for (c0 = 0; c0 < P; c0 += cn) {
+		cn = P - c0 < CHUNKP(Ci, P) ? P - c0 : CHUNKP(Ci, P);
+		a = add || c0;
+		for (iy = 0; iy < H; iy++)
+			for (b = 0; b < 2; b++) {
+				nky = iy % 2 ? 2 : 1;
+				ky[0] = iy % 2 ? 0 : 1;
+				ky[1] = 2;
+				nkx = b ? 2 : 1;
+				kx[0] = b ? 0 : 1;
+				kx[1] = 2;
+				nt = 0;
+				for (i = 0; i < nky; i++)
+					for (j = 0; j < nkx; j++) {
+						/* padded output row, and column
+						 * less m for pixel ix = 2m + b */
+						pr = (iy + 1 - ky[i]) / 2 + 1;
+						toff[nt] = (int)(pr * rs + (size_t)((b +
+						    1 - kx[j]) / 2 + 1) * P);
+						tw[nt++] = wt + ((size_t)(ky[i] * 3 +
+						    kx[j]) * P + c0) * Ci;
+					}
+				n = (W - b + 1) / 2;
+				float *o = dx + ((size_t)iy * W + b) * Ci;
+				const uint32_t *ip = gp + c0;
+				if (Ci == 16)
+					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
+					    a, n, 1, 16);
+				else if (Ci == 32)
+					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
+					    a, n, 2, 8);
+				else
+					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
+					    a, n, 4, 4);
+			}
+	}
+}
+
+/*
+ * dwt (9, Cx, Co) += over the output pixels of one sample: for tap
+ * (ky, kx) the input words xq[kx] (rows S y + ky) dotted with dq (Ho, Q,
+ * Co) pair by pair; CB input channels x KO vectors in registers.
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
+    int Cx, int Co, int S, const int KO, const int CB)
+{
+	__m512 acc[CB][KO];
+	__m512i d[KO], b;
+	int c, k, y, q;
+
+#pragma GCC unroll 16
+	for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			acc[c][k] = _mm512_loadu_ps(o + (size_t)c * Co + 16 * k);
+	for (y = 0; y < Ho; y++) {
+		const uint32_t *xr = xq + (size_t)S * y * Q * Cx;
+		const uint32_t *dr = dq + (size_t)y * Q * Co;
+		for (q = 0; q < Q; q++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++)
+				d[k] = _mm512_loadu_si512(dr + (size_t)q * Co +
+				    16 * k);
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++) {
+				b = _mm512_set1_epi32((int)xr[(size_t)q * Cx +
+				    c]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[c][k] = _mm512_dpbf16_ps(acc[c][k],
+					    (__m512bh)b, (__m512bh)d[k]);
+			}
+		}
+	}
+#pragma GCC unroll 16
+	for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			_mm512_storeu_ps(o + (size_t)c * Co + 16 * k, acc[c][k]);
+}
+
+static inline __attribute__((always_inline, target(TGT))) void
+dw_tap(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
+    int Cx, int Co, int S, const int KO, const int CB)
+{
+	int c = 0;
+
+	for (; c + CB <= Cx; c += CB)
+		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, Cx, Co, S, KO,
+		    CB);
+	for (; c < Cx; c++)
+		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, Cx, Co, S, KO,
+		    1);
+}
+
+static __attribute__((target(TGT))) void
+dw_sample(float *dwt, uint32_t *const xq[3], const uint32_t *dq, int Ho,
+    int Wo, int Cx, int Co, int S)
+{
+	int Q = cdiv(Wo, 2), t;
+
+	for (t = 0; t < 9; t++) {
+		float *o = dwt + (size_t)t * Cx * Co;
+		const uint32_t *x = xq[t % 3] + (size_t)(t / 3) * Q * Cx;
+		if (Co == 16)
+			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 1, 16);
+		else if (Co == 32)
+			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 2, 8);
+		else
+			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 4, 4);
+	}
+}
+
+/* the scratch's parts, 64-byte aligned at the start */
+struct parts {
+	uint32_t *xp, *xq[3], *dq, *gp;
+	float *g, *dwt;
+};
+
+static void
+carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout)
+{
+	uint32_t *s = (uint32_t *)(((uintptr_t)scratch + 63) &
+	    ~(uintptr_t)63);
+	int k;
+
+	p->xp = s;
+	s += part_xp(H, W, Cin);
+	for (k = 0; k < 3; k++) {
+		p->xq[k] = s;
+		s += part_xq(H, W, Cin);
+	}
+	p->dq = s;
+	s += (size_t)H * cdiv(W, 2) * Cout;
+	p->gp = s;
+	s += part_xp(H, W, Cout);
+	p->g = (float *)s;
+	p->dwt = p->g + (size_t)H * W * Cout;
+}
+#endif
+
+void
+mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
+    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch)
+{
+#ifdef MM_X86
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	double part[2 * 256];
+	struct parts p;
+
+	carve(&p, scratch, H, W, Cin, Cout);
+	for (n = 0; n < N; n++) {
+		pack_pad(p.xp, inp + n * in, H, W, Cin);
+		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
+		    Cout, stride, 0, 0);
+		if (!stats)
+			continue;
+		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+	}
+#else
+	(void)out, (void)stats, (void)count, (void)inp, (void)wt, (void)N;
+	(void)H, (void)W, (void)Cin, (void)Cout, (void)stride, (void)scratch;
+	(void)sample_stats;
+#endif
+}
+
+void
+mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
+    const float *out, const float *pre, const float *coef, const float *inp,
+    const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
+    float *scratch)
+{
+#ifdef MM_X86
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	struct parts p;
+	const float *g;
+
+	carve(&p, scratch, H, W, Cin, Cout);
+	memset(p.dwt, 0, 9 * (size_t)Cin * Cout * sizeof *p.dwt);
+	for (n = 0; n < N; n++) {
+		g = dy + n * on;
+		if (coef) {
+			mm_bn_grad_apply(p.g, g, out ? out + n * on : NULL,
+			    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
+			g = p.g;
+		}
+		pack_dq(p.dq, g, Ho, Wo, Cout);
+		for (t = 0; t < 3; t++)
+			pack_xq(p.xq[t], inp + n * in, H, W, Cin, Wo, stride, t);
+		dw_sample(p.dwt, p.xq, p.dq, Ho, Wo, Cin, Cout, stride);
+		if (!dinp)
+			continue;
+		pack_pad(p.gp, g, Ho, Wo, Cout);
+		if (stride == 1)
+			fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2, Cout / 2,
+			    Cin, 1, add, 1);
+		else
+			dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
+			    Cout / 2, Cin, add);
+	}
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++)
+				dw[((size_t)o * Cin + c) * 9 + t] +=
+				    p.dwt[((size_t)t * Cin + c) * Cout + o];
+#else
+	(void)dinp, (void)add, (void)dw, (void)dy, (void)out, (void)pre;
+	(void)coef, (void)inp, (void)wt, (void)N, (void)H, (void)W, (void)Cin;
+	(void)Cout, (void)stride, (void)scratch;
+#endif
+}

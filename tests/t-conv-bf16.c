@@ -1,0 +1,503 @@
+/*
+ * t-conv-bf16.c - the bf16 convolution kernels (conv-bf16.c): forward,
+ * weight gradient and input gradient, strides 1 and 2, 16, 32 and 64
+ * channels and the stem's 1 and 3, each against
+ *  - a naive reference that rounds every input to bf16 (mm_bf16_round)
+ *    and sums the exact products in double: each output within
+ *    K 2^-24 sum |a b| (K terms: the worst case of K fp32 additions in
+ *    the kernel's order), and
+ *  - the fp32 convolution (conv.c): within (2^-7 + 2 K 2^-24) sum |a b|,
+ *    where sum |a b| is over the unrounded inputs: rounding both factors
+ *    to 8 significant bits moves a product by at most (2^-7 + 2^-16) |a b|.
+ * The fused BatchNorm backward must give the bits of the plain backward on
+ * the BatchNorm gradient formed separately, and the forward's statistics
+ * those of its output (within 1e-6, relative: the mean is rounded to
+ * fp32 on the way).
+ *
+ * The whole ResNet in bf16 (resnet8 of encoder_ref.py's fixture) against
+ * PyTorch 1.13's torch.autocast("cpu", dtype=torch.bfloat16) on the same
+ * weights and input (resnet_bf16_ref.py): autocast also rounds the
+ * convolution outputs and the BatchNorm, ReLU and residual arithmetic to
+ * bf16, which mmib keeps in fp32, so the two agree to a tolerance: the
+ * relative L2 distance of the outputs within 2 %, of the gradients within
+ * 15 %, and no more than twice autocast's own distance from PyTorch's fp32
+ * (whose values the fixture also has).  Then the bf16 ResNet gives the
+ * same bits on 1 and 3 threads, and again on a second run.  Skipped with the reason without AVX512-BF16.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conv.h"
+#include "encoder.h"
+#include "err.h"
+#include "gemm-bf16.h"
+#include "nn.h"
+#include "rng.h"
+#include "stream.h"
+#include "tap.h"
+
+static struct mm_rng rng;
+
+static void
+fill(float *x, size_t n, float scale)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x[i] = (2 * mm_rng_float(&rng) - 1) * scale;
+}
+
+static double
+bf(float x)
+{
+	return mm_bf16_float(mm_bf16_round(x));
+}
+
+/* the input pixel (n, iy, ix, c) of x (N, H, W, C), 0 outside */
+static float
+px(const float *x, int H, int W, int C, int n, int iy, int ix, int c)
+{
+	if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+		return 0;
+	return x[(((size_t)n * H + iy) * W + ix) * C + c];
+}
+
+/*
+ * Naive convolution, its weight gradient and its input gradient: ref*
+ * with the inputs rounded to bf16 (sums in double), f32* with the fp32
+ * inputs, abs* the sums of |a b|.  x (N, H, W, Cin), w (Cout, Cin, 3, 3),
+ * y and dy (N, Ho, Wo, Cout).
+ */
+struct naive {
+	double *ref, *abs;
+};
+
+static void
+naive_fwd(struct naive *r, const float *x, const float *w, int N, int H,
+    int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n, y, xx, o, c, t;
+	size_t i = 0;
+
+	for (n = 0; n < N; n++)
+		for (y = 0; y < Ho; y++)
+			for (xx = 0; xx < Wo; xx++)
+				for (o = 0; o < Cout; o++, i++) {
+					double s = 0, a = 0;
+					for (c = 0; c < Cin; c++)
+						for (t = 0; t < 9; t++) {
+							float v = px(x, H, W, Cin, n,
+							    S * y + t / 3 - 1, S * xx +
+							    t % 3 - 1, c);
+							float u = w[((size_t)o * Cin +
+							    c) * 9 + t];
+							s += bf(v) * bf(u);
+							a += fabs((double)v * u);
+						}
+					r->ref[i] = s;
+					r->abs[i] = a;
+				}
+}
+
+static void
+naive_dw(struct naive *r, const float *x, const float *dy, int N, int H,
+    int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n, y, xx, o, c, t;
+	size_t i;
+
+	for (o = 0; o < Cout; o++)
+		for (c = 0; c < Cin; c++)
+			for (t = 0; t < 9; t++) {
+				double s = 0, a = 0;
+				for (n = 0; n < N; n++)
+					for (y = 0; y < Ho; y++)
+						for (xx = 0; xx < Wo; xx++) {
+							float v = px(x, H, W, Cin, n,
+							    S * y + t / 3 - 1, S * xx +
+							    t % 3 - 1, c);
+							float g = dy[(((size_t)n * Ho +
+							    y) * Wo + xx) * Cout + o];
+							s += bf(v) * bf(g);
+							a += fabs((double)v * g);
+						}
+				i = ((size_t)o * Cin + c) * 9 + t;
+				r->ref[i] = s;
+				r->abs[i] = a;
+			}
+}
+
+static void
+naive_dx(struct naive *r, const float *dy, const float *w, int N, int H,
+    int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n, iy, ix, o, c, t;
+	int oy, ox;
+	size_t i = 0;
+
+	for (n = 0; n < N; n++)
+		for (iy = 0; iy < H; iy++)
+			for (ix = 0; ix < W; ix++)
+				for (c = 0; c < Cin; c++, i++) {
+					double s = 0, a = 0;
+					for (t = 0; t < 9; t++) {
+						oy = iy + 1 - t / 3;
+						ox = ix + 1 - t % 3;
+						if (oy % S || ox % S || oy < 0 ||
+						    ox < 0 || oy / S >= Ho ||
+						    ox / S >= Wo)
+							continue;
+						for (o = 0; o < Cout; o++) {
+							float g = dy[(((size_t)n * Ho +
+							    oy / S) * Wo + ox / S) *
+							    Cout + o];
+							float u = w[((size_t)o * Cin +
+							    c) * 9 + t];
+							s += bf(g) * bf(u);
+							a += fabs((double)g * u);
+						}
+					}
+					r->ref[i] = s;
+					r->abs[i] = a;
+				}
+}
+
+/* got within K 2^-24 abs of ref, and within (2^-7 + 2 K 2^-24) abs of
+ * f32; the worst ratios to the bounds go to diag */
+static void
+check(const char *what, const float *got, const struct naive *r,
+    const float *f32, size_t n, double K)
+{
+	double e1 = 0, e2 = 0, b1, b2;
+	size_t i, bad1 = 0, bad2 = 0;
+
+	for (i = 0; i < n; i++) {
+		b1 = K * ldexp(1, -24) * r->abs[i] + 1e-30;
+		b2 = (ldexp(1, -7) + 2 * K * ldexp(1, -24)) * r->abs[i] + 1e-30;
+		double d1 = fabs(got[i] - r->ref[i]), d2 = fabs(got[i] - f32[i]);
+		bad1 += !(d1 <= b1);
+		bad2 += !(d2 <= b2);
+		if (d1 / b1 > e1)
+			e1 = d1 / b1;
+		if (d2 / b2 > e2)
+			e2 = d2 / b2;
+	}
+	ok(!bad1, "%s: against the bf16 reference (worst %.3g of the bound)",
+	    what, e1);
+	ok(!bad2, "%s: against fp32 (worst %.3g of the bound)", what, e2);
+}
+
+/* One shape: forward (with statistics), weight gradient, and input
+ * gradient unless Cin <= 4 (a stem). */
+static void
+test_shape(int N, int H, int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, c;
+	size_t nx = (size_t)N * H * W * Cin, ny = (size_t)N * Ho * Wo * Cout;
+	size_t nw = (size_t)Cout * Cin * 9, big = nx > ny ? nx : ny, M;
+	size_t ns = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
+	size_t n32 = mm_conv3x3_scratch(H, W, Cin, Cout);
+	float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4);
+	float *y = malloc(ny * 4), *y32 = malloc(big * 4), *dw = malloc(nw * 4);
+	float *dw32 = malloc(nw * 4), *dx = malloc(nx * 4), *dx2 = malloc(nx * 4);
+	float *scr = malloc((ns + 16) * 4), *scr32 = malloc(n32 * 4);
+	uint32_t *wt = malloc(mm_conv3x3_bf16_wsize(Cin, Cout) * 4);
+	double *stats = calloc(2 * Cout, sizeof *stats), cnt = 0;
+	struct naive r = { malloc(big > nw ? big * 8 : nw * 8),
+	    malloc(big > nw ? big * 8 : nw * 8) };
+	float coef[3 * 64], *g = malloc(ny * 4), *pre = malloc(ny * 4);
+	char name[96];
+	int dxok = Cin > 4, same;
+
+	fill(x, nx, 1);
+	fill(w, nw, 0.5f);
+	fill(dy, ny, 1);
+	snprintf(name, sizeof name, "%dx%d, %d -> %d, stride %d", H, W, Cin,
+	    Cout, S);
+	ok(mm_conv3x3_bf16_ok(Cin, Cout, dxok), "%s: the bf16 kernels apply",
+	    name);
+
+	/* forward, unaligned scratch on purpose (carve aligns it) */
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
+	mm_conv3x3_forward_bf16(y, stats, &cnt, x, wt, N, H, W, Cin, Cout, S,
+	    scr + 1);
+	naive_fwd(&r, x, w, N, H, W, Cin, Cout, S);
+	mm_conv3x3_forward(y32, x, w, N, H, W, Cin, Cout, S, scr32);
+	check(name, y, &r, y32, ny, 9.0 * Cin);
+	/* the statistics are those of the output */
+	M = (size_t)N * Ho * Wo;
+	{
+		double e = 0;
+		for (c = 0; c < Cout; c++) {
+			double m = 0, v = 0;
+			size_t i;
+			for (i = 0; i < M; i++)
+				m += y[i * Cout + c];
+			m /= (double)M;
+			for (i = 0; i < M; i++)
+				v += (y[i * Cout + c] - m) * (y[i * Cout + c] - m);
+			e = fmax(e, fabs(stats[c] - m) / (1 + fabs(m)));
+			e = fmax(e, fabs(stats[Cout + c] - v) / (1 + v));
+		}
+		ok(e < 1e-6 && cnt == (double)M, "%s: forward statistics (%.2g)",
+		    name, e);
+	}
+
+	/* weight and input gradients, dinp added to a non-zero start */
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 1);
+	memset(dw, 0, nw * 4);
+	fill(dx, nx, 1);
+	memcpy(dx2, dx, nx * 4);
+	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 1, dw, dy, NULL, NULL,
+	    NULL, x, wt, N, H, W, Cin, Cout, S, scr + 3);
+	naive_dw(&r, x, dy, N, H, W, Cin, Cout, S);
+	memset(dw32, 0, nw * 4);
+	memset(y32, 0, nx * 4);
+	mm_conv3x3_backward(dxok ? y32 : NULL, dw32, dy, x, w, N, H, W, Cin,
+	    Cout, S, scr32);
+	snprintf(name, sizeof name, "weight gradient %dx%d, %d -> %d, stride %d",
+	    H, W, Cin, Cout, S);
+	check(name, dw, &r, dw32, nw, (double)M);
+	if (dxok) {
+		size_t i;
+		naive_dx(&r, dy, w, N, H, W, Cin, Cout, S);
+		for (i = 0; i < nx; i++) {
+			dx[i] -= dx2[i];   /* the start added to: 4 |start| 2^-24
+			                    * more to the bounds */
+			r.abs[i] += 4 * fabs(dx2[i]) / (9.0 * Cout);
+		}
+		snprintf(name, sizeof name, "input gradient %dx%d, %d <- %d, "
+		    "stride %d", H, W, Cin, Cout, S);
+		check(name, dx, &r, y32, nx, 9.0 * Cout);
+	}
+
+	/* the fused BatchNorm backward = the plain one on its gradient */
+	fill(pre, ny, 1);
+	fill(y, ny, 1);
+	for (c = 0; c < 3 * Cout; c++)
+		coef[c] = 0.5f + mm_rng_float(&rng);
+	mm_bn_grad_apply(g, dy, y, pre, coef, M, Cout, 0);
+	memset(dw, 0, nw * 4);
+	memset(dw32, 0, nw * 4);
+	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL, NULL,
+	    NULL, x, wt, N, H, W, Cin, Cout, S, scr);
+	mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, y, pre,
+	    coef, x, wt, N, H, W, Cin, Cout, S, scr);
+	same = !memcmp(dw, dw32, nw * 4) && (!dxok || !memcmp(dx, dx2, nx * 4));
+	ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm gradient "
+	    "fused, the same bits", H, W, Cin, Cout, S);
+
+	free(x), free(w), free(dy), free(y), free(y32), free(dw), free(dw32);
+	free(dx), free(dx2), free(scr), free(scr32), free(wt), free(stats);
+	free(r.ref), free(r.abs), free(g), free(pre);
+}
+
+/* ---- the whole ResNet ---- */
+
+/* A float32 .npy of tests/ref/fixtures/encoder-resnet8-<what> (count in
+ * *n), or NULL. */
+static float *
+fixture(const char *what, int64_t *n)
+{
+	char path[4096];
+	const char *top = getenv("MMIB_TOP");
+	unsigned char *body = NULL;
+	float *out = NULL;
+	int64_t shape[MM_MAXDIM], count = 1;
+	enum mm_dtype t;
+	uint64_t hl;
+	long len;
+	int ndim, i;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s%stests/ref/fixtures/encoder-resnet8-%s",
+	    top ? top : "", top ? "/" : "", what);
+	if (!(f = fopen(path, "rb")))
+		goto fail;
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) || !(body = malloc(len ? len : 1)) ||
+	    fread(body, 1, len, f) != (size_t)len ||
+	    mm_npy_parse(body, len, &t, &ndim, shape, &hl) < 0 || t != MM_F32)
+		goto fail;
+	for (i = 0; i < ndim; i++)
+		count *= shape[i];
+	if ((out = malloc(count * sizeof *out)))
+		memcpy(out, body + hl, count * sizeof *out);
+	*n = count;
+fail:
+	if (!out)
+		diag("cannot load %s", path);
+	if (f)
+		fclose(f);
+	free(body);
+	return out;
+}
+
+/* relative L2 distance of a from b */
+static double
+rel(const float *a, const float *b, size_t n)
+{
+	double d = 0, m = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		d += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
+		m += (double)b[i] * b[i];
+	}
+	return sqrt(d / (m > 0 ? m : 1));
+}
+
+static struct mm_encoder *
+resnet8(int prec)
+{
+	struct mm_encoder *e;
+
+	if (mm_encoder_create(&e, "resnet8", 3, 16, 16, 8, 3) < 0 ||
+	    mm_encoder_set_precision(e, prec) < 0) {
+		printf("Bail out! resnet8: %s\n", mm_errmsg());
+		exit(1);
+	}
+	return e;
+}
+
+static void
+test_autocast(void)
+{
+	const char *names[] = { "state.npy", "x.npy", "R.npy", "ytrain.npy",
+	    "grads.npy", "ytrain-bf16.npy", "grads-bf16.npy" };
+	float *a[7];
+	int64_t n[7];
+	struct mm_encoder *e, *e32;
+	struct mm_tensor_view *v, *v32;
+	const float *y;
+	float y16[24], y32[24], *g16;
+	size_t np;
+	int i, nv, good = 1;
+	double ey, eg, ey0, eg0;
+
+	for (i = 0; i < 7; i++)
+		good &= (a[i] = fixture(names[i], &n[i])) != NULL;
+	if (!good) {
+		skip(5, "fixtures missing");
+		return;
+	}
+	e = resnet8(MM_PREC_BF16);
+	e32 = resnet8(MM_PREC_FP32);
+	nv = mm_encoder_tensors(e, &v);
+	mm_encoder_tensors(e32, &v32);
+	np = mm_encoder_nparams(e);
+	int64_t off = 0;
+	for (i = 0; i < nv; i++) {
+		memcpy(v[i].data, a[0] + off, v[i].count * sizeof(float));
+		memcpy(v32[i].data, a[0] + off, v[i].count * sizeof(float));
+		off += v[i].count;
+	}
+	ok(off == n[0] && n[3] == 24 && n[5] == 24 && n[4] == (int64_t)np &&
+	    n[6] == (int64_t)np, "autocast fixture: sizes");
+	mm_encoder_zero_grad(e);
+	mm_encoder_zero_grad(e32);
+	y = mm_encoder_forward(e, a[1], 3, 1);
+	memcpy(y16, y, sizeof y16);
+	mm_encoder_backward(e, a[2]);
+	y = mm_encoder_forward(e32, a[1], 3, 1);
+	memcpy(y32, y, sizeof y32);
+	mm_encoder_backward(e32, a[2]);
+	g16 = mm_encoder_grads(e);
+	ey = rel(y16, a[5], 24);
+	eg = rel(g16, a[6], np);
+	ey0 = rel(a[5], a[3], 24);
+	eg0 = rel(a[6], a[4], np);
+	diag("relative L2: mmib bf16 - autocast %.3g (output) %.3g "
+	    "(gradients); autocast - PyTorch fp32 %.3g, %.3g; mmib bf16 - "
+	    "mmib fp32 %.3g, %.3g", ey, eg, ey0, eg0, rel(y16, y32, 24),
+	    rel(g16, mm_encoder_grads(e32), np));
+	ok(ey < 0.02 && ey < 2 * ey0, "resnet8 bf16 output = autocast's "
+	    "(%.3g)", ey);
+	ok(eg < 0.15 && eg < 2 * eg0, "resnet8 bf16 gradients = autocast's "
+	    "(%.3g)", eg);
+	ok(rel(y32, a[3], 24) < 1e-4, "... and fp32 still PyTorch's fp32");
+	ok(rel(y16, y32, 24) > 0, "bf16 is not fp32");
+	mm_encoder_free(e);
+	mm_encoder_free(e32);
+	for (i = 0; i < 7; i++)
+		free(a[i]);
+}
+
+/* 1 and 3 threads, and a second run: the same bits */
+static void
+test_threads(void)
+{
+	enum { N = 20, D = 6 };
+	struct mm_encoder *e[3];
+	struct mm_rng r;
+	float x[N * 3 * 16 * 16], dy[N * D], y[3][N * D];
+	int k;
+
+	fill(x, sizeof x / sizeof *x, 1);
+	fill(dy, N * D, 1);
+	for (k = 0; k < 3; k++) {
+		mm_blas_threads(k == 1 ? 3 : 1);
+		if (mm_encoder_create(&e[k], "resnet8", 3, 16, 16, D, N) < 0 ||
+		    mm_encoder_set_precision(e[k], MM_PREC_BF16) < 0) {
+			printf("Bail out! resnet8: %s\n", mm_errmsg());
+			exit(1);
+		}
+		mm_rng_seed(&r, 99);
+		mm_encoder_init(e[k], &r);
+		mm_encoder_zero_grad(e[k]);
+		mm_encoder_forward(e[k], x, N, 1);
+		mm_encoder_backward(e[k], dy);
+		mm_encoder_forward(e[k], x, N, 1);
+		mm_encoder_backward(e[k], dy);
+		memcpy(y[k], mm_encoder_forward(e[k], x, N, 0), sizeof y[k]);
+	}
+	mm_blas_threads(1);
+	for (k = 1; k < 3; k++)
+		ok(!memcmp(y[0], y[k], sizeof y[0]) &&
+		    !memcmp(mm_encoder_grads(e[0]), mm_encoder_grads(e[k]),
+		    mm_encoder_nparams(e[0]) * sizeof(float)),
+		    "resnet8 bf16: outputs and gradients of %s the same bits",
+		    k == 1 ? "3 threads" : "a second run");
+	for (k = 0; k < 3; k++)
+		mm_encoder_free(e[k]);
+}
+
+int
+main(void)
+{
+	static const int shapes[][6] = {
+		/* N, H, W, Cin, Cout, stride */
+		{ 2, 9, 10, 1, 16, 1 },     /* the stems, odd sizes */
+		{ 2, 8, 7, 3, 16, 1 },
+		{ 2, 16, 16, 16, 16, 1 },   /* whole blocks */
+		{ 2, 9, 11, 16, 16, 1 },    /* remainders */
+		{ 2, 16, 16, 16, 32, 2 },
+		{ 2, 9, 11, 16, 32, 2 },
+		{ 2, 8, 8, 32, 32, 1 },
+		{ 2, 7, 9, 32, 32, 1 },
+		{ 2, 8, 8, 32, 64, 2 },
+		{ 2, 7, 6, 32, 64, 2 },
+		{ 2, 8, 8, 64, 64, 1 },
+		{ 1, 5, 7, 64, 64, 1 },
+		{ 2, 6, 6, 64, 16, 2 },     /* any pair of the widths */
+		{ 2, 6, 5, 16, 64, 1 },
+	};
+	size_t i, ns = sizeof shapes / sizeof shapes[0];
+
+	mm_rng_seed(&rng, 17);
+	if (!mm_bf16_level(-1))
+		skip_all(mm_bf16_missing());
+	ok(!mm_conv3x3_bf16_ok(16, 48, 1) && !mm_conv3x3_bf16_ok(3, 16, 1) &&
+	    !mm_conv3x3_bf16_ok(128, 64, 0) && mm_conv3x3_bf16_ok(3, 16, 0),
+	    "the widths the kernels take");
+	for (i = 0; i < ns; i++)
+		test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
+		    shapes[i][3], shapes[i][4], shapes[i][5]);
+	test_autocast();
+	test_threads();
+	return done_testing();
+}
