@@ -257,3 +257,143 @@ K(dweight_block)(int Co)
 	return Co == 16 ? second(DW16) : Co == 32 ? second(DW32) :
 	    second(DW64);
 }
+
+/*
+ * Input gradient of the stride-2 convolution for one sample and one group
+ * of g < VL KO of its Cd input channels, one parity phase (py, px) of the
+ * input pixels at a time.  Input row iy = 2 m + py gets output row
+ * oy = (iy + 1 - ky) / 2 through kernel row ky when that is whole: ky = 1
+ * (oy = m) for even rows, ky = 0 (oy = m + 1) and ky = 2 (oy = m) for odd
+ * ones; likewise columns.  So each phase is a stride-1 product over 1, 2
+ * or 4 taps, with no multiplications by zero:
+ *   dx[2 m + py, 2 n + px, g] (+)= sum over the phase's taps t = (ky, kx)
+ *       in order, then o < Co, of
+ *       pad[m + (py + 3 - ky) / 2, n + (px + 3 - kx) / 2, o] wt[8 - t, o, g]
+ * dx (H, W, Cd); pad (Ho + 2, Wo + 2, Co) the output gradient inside a
+ * zero border; wt (9, Co, Cd) flipped (mm_conv3x3_weights() with flip 1).
+ * XB pixels of a phase row share each weight load, as in K(direct_body).
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+K(dinput2_body)(float *dx, const float *pad, const float *wt, int H, int W,
+    int Wo, int Co, int Cd, int add, const int KO, const int XB,
+    const int py, const int px)
+{
+	size_t rs = (size_t)(Wo + 2) * Co;
+	int Hq = (H - py + 1) / 2, Wq = (W - px + 1) / 2;
+	int m, n0, nb, ky, kx, c, j, k;
+
+	for (m = 0; m < Hq; m++)
+		for (n0 = 0; n0 < Wq; n0 += nb) {
+			float *o = dx + ((size_t)(2 * m + py) * W + 2 * n0 +
+			    px) * Cd;
+			VF acc[XB][KO], w[KO], b;
+			nb = Wq - n0 < XB ? Wq - n0 : XB;
+			if (nb == XB) {
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						acc[j][k] = add ? VLOAD(o +
+						    2 * Cd * j + VL * k) : VZERO();
+#pragma GCC unroll 3
+				for (ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+					for (kx = 0; kx < 3; kx++) {
+						if ((py + 1 - ky) % 2 ||
+						    (px + 1 - kx) % 2)
+							continue;
+						const float *ip = pad + (m + (py +
+						    3 - ky) / 2) * rs + (size_t)(n0 +
+						    (px + 3 - kx) / 2) * Co;
+						const float *wp = wt + (size_t)(8 -
+						    3 * ky - kx) * Co * Cd;
+						for (c = 0; c < Co; c++) {
+#pragma GCC unroll 4
+							for (k = 0; k < KO; k++)
+								w[k] = VLOAD(wp +
+								    Cd * c + VL * k);
+#pragma GCC unroll 16
+							for (j = 0; j < XB; j++) {
+								b = VSET1(ip[j * Co +
+								    c]);
+#pragma GCC unroll 4
+								for (k = 0; k < KO; k++)
+									acc[j][k] = VFMA(b,
+									    w[k],
+									    acc[j][k]);
+							}
+						}
+					}
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						VSTORE(o + 2 * Cd * j + VL * k,
+						    acc[j][k]);
+				continue;
+			}
+			/* the row's last nb < XB pixels, one at a time */
+			for (j = 0; j < nb; j++) {
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[0][k] = add ? VLOAD(o + 2 * Cd * j +
+					    VL * k) : VZERO();
+				for (ky = 0; ky < 3; ky++)
+					for (kx = 0; kx < 3; kx++) {
+						if ((py + 1 - ky) % 2 ||
+						    (px + 1 - kx) % 2)
+							continue;
+						const float *ip = pad + (m + (py +
+						    3 - ky) / 2) * rs + (size_t)(n0 +
+						    j + (px + 3 - kx) / 2) * Co;
+						const float *wp = wt + (size_t)(8 -
+						    3 * ky - kx) * Co * Cd;
+						for (c = 0; c < Co; c++)
+#pragma GCC unroll 4
+							for (k = 0; k < KO; k++)
+								acc[0][k] = VFMA(
+								    VSET1(ip[c]),
+								    VLOAD(wp + Cd * c +
+								    VL * k), acc[0][k]);
+					}
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					VSTORE(o + 2 * Cd * j + VL * k, acc[0][k]);
+			}
+		}
+}
+
+/* The four phases for each group of Cd input channels. */
+static inline __attribute__((always_inline, target(TGT))) void
+K(dinput2_groups)(float *dx, const float *pad, const float *wt, int H,
+    int W, int Wo, int Co, int Cd, int add, const int KO, const int XB)
+{
+	int h;
+
+	for (h = 0; h < Cd; h += VL * KO) {
+		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
+		    XB, 0, 0);
+		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
+		    XB, 0, 1);
+		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
+		    XB, 1, 0);
+		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
+		    XB, 1, 1);
+	}
+}
+
+/* dx (H, W, Cd) (+)= the input gradient of one sample of a stride-2
+ * convolution to Co channels from its padded output gradient pad
+ * (Ho + 2, Wo + 2, Co) and flipped weights wt (9, Co, Cd); Cd = 16, 32
+ * or 64, blocked as the forward kernel for Cd output channels. */
+__attribute__((target(TGT))) static void
+K(dinput2)(float *dx, const float *pad, const float *wt, int H, int W,
+    int Wo, int Co, int Cd, int add)
+{
+	if (Cd == 16)
+		K(dinput2_groups)(dx, pad, wt, H, W, Wo, Co, Cd, add, FWD16);
+	else if (Cd == 32)
+		K(dinput2_groups)(dx, pad, wt, H, W, Wo, Co, Cd, add, FWD32);
+	else
+		K(dinput2_groups)(dx, pad, wt, H, W, Wo, Co, Cd, add, FWD64);
+}

@@ -9,9 +9,11 @@
  * file allows: a kernel for 16 output channels that shares each input
  * broadcast between the taps (2 rows x 8 pixels with AVX-512, 1 row x 4
  * pixels with AVX2), and, with AVX-512 only, the weight gradient of the
- * first layer's 1 to 3 input channels.  Blocking fixes the order of each
- * sum, so the levels round differently; t-nn compares each with the
- * naive convolution.
+ * first layer's 1 to 3 input channels.  The input gradient of a stride-1
+ * convolution is the forward kernel on flipped weights; that of a
+ * stride-2 one has a kernel of its own (four parity phases).  Blocking
+ * fixes the order of each sum, so the levels round differently; t-nn
+ * compares each with the naive convolution.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -319,11 +321,13 @@ struct kernels {
 	void (*dweight)(float *, const float *, const float *, int, int, int,
 	    int, int, int, int);
 	int (*dweight_block)(int);
+	void (*dinput2)(float *, const float *, const float *, int, int, int,
+	    int, int, int);
 };
 static const struct kernels k512 = { direct_512, dweight_512,
-    dweight_block_512 };
+    dweight_block_512, dinput2_512 };
 static const struct kernels k256 = { direct_256, dweight_256,
-    dweight_block_256 };
+    dweight_block_256, dinput2_256 };
 
 static const struct kernels *
 kernels(void)
@@ -375,6 +379,29 @@ mm_direct_forward(float *out, const float *x, const float *wt, float *pad,
 	}
 #else
 	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
+	(void)Cx, (void)Co, (void)S, (void)add;
+#endif
+}
+
+void
+mm_direct_dinput(float *dx, const float *dy, const float *wt, float *pad,
+    int N, int H, int W, int Cx, int Co, int S, int add)
+{
+#ifdef MM_X86
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
+	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
+
+	/* stride 1: the convolution of dy with the flipped weights */
+	if (S == 1) {
+		mm_direct_forward(dx, dy, wt, pad, N, H, W, Co, Cx, 1, add);
+		return;
+	}
+	for (n = 0; n < N; n++) {
+		pad_sample(pad, dy + n * on, Ho, Wo, Co);
+		kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co, Cx, add);
+	}
+#else
+	(void)dx, (void)dy, (void)wt, (void)pad, (void)N, (void)H, (void)W;
 	(void)Cx, (void)Co, (void)S, (void)add;
 #endif
 }

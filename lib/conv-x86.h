@@ -7,7 +7,7 @@
  * (likewise Wo).  Weights are in the direct layout wt (9, Cx, Co)
  * (mm_conv3x3_weights() with flip 0).  pad is scratch of (H + 2) (W + 2)
  * Cx floats.  Without x86 kernels (another processor, or level 0) the
- * two tests below are 0 and the two kernels must not be called.
+ * two tests below are 0 and the kernels must not be called.
  */
 #ifndef MM_CONV_X86_H
 #define MM_CONV_X86_H
@@ -21,6 +21,13 @@ int mm_direct_dw_ok(int Cx, int Co, int stride);
 
 /* out (N, Ho, Wo, Co) (+= when add) the convolution of x (N, H, W, Cx) */
 void mm_direct_forward(float *out, const float *x, const float *wt,
+    float *pad, int N, int H, int W, int Cx, int Co, int S, int add);
+/* dx (N, H, W, Cx) (+= when add) the input gradient of the convolution
+ * of stride S to Co channels from dy (N, Ho, Wo, Co) and the flipped
+ * weights wt (9, Co, Cx) (mm_conv3x3_weights() with flip 1); Cx = 16, 32
+ * or 64 (mm_direct_ok(Cx, S)); pad holds (Ho + 2) (Wo + 2) Co floats
+ * (S = 2) or (H + 2) (W + 2) Co (S = 1). */
+void mm_direct_dinput(float *dx, const float *dy, const float *wt,
     float *pad, int N, int H, int W, int Cx, int Co, int S, int add);
 /* dwt (9, Cx, Co) += the weight gradient of x (N, H, W, Cx) and
  * dy (N, Ho, Wo, Co) */

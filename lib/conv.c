@@ -192,18 +192,17 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 	float *pad = dcol + R * K;
 	int o, c, t;
 	int dwd = mm_direct_dw_ok(Cin, Cout, stride);
-	int dxd = dinp && stride == 1 && mm_direct_ok(Cin, stride);
+	int dxd = dinp && mm_direct_ok(Cin, stride);
 
 	memset(dwp, 0, (size_t)Cout * K * sizeof *dwp);
 	if (dwd)        /* dwp (9, Cin, Cout) */
 		mm_direct_dweight(dwp, inp, dout, pad, N, H, W, Cin, Cout,
 		    stride);
 	if (dxd) {
-		/* dinp is the stride-1 convolution of dout with the flipped,
-		 * transposed weight wp (9, Cout, Cin) */
+		/* from the flipped, transposed weight wp (9, Cout, Cin) */
 		mm_conv3x3_weights(wp, w, Cin, Cout, 1);
-		mm_direct_forward(dinp, dout, wp, pad, N, H, W, Cout, Cin, 1,
-		    1);
+		mm_direct_dinput(dinp, dout, wp, pad, N, H, W, Cin, Cout,
+		    stride, 1);
 	} else if (dinp) {
 		permute_weight(wp, w, Cin, Cout);
 	}
@@ -314,8 +313,8 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 	float *pad = dwt + (size_t)Cout * K + 2 * R * K;
 	float *g = pad + (size_t)(H + 2) * (W + 2) * (Cin > Cout ? Cin : Cout);
 
-	if (!mm_direct_dw_ok(Cin, Cout, stride) || (dinp && (stride != 1 ||
-	    !mm_direct_ok(Cin, 1)))) {
+	if (!mm_direct_dw_ok(Cin, Cout, stride) || (dinp &&
+	    !mm_direct_ok(Cin, stride))) {
 		mm_bn_grad_apply(tmp, dy, out, pre, coef, (size_t)N * Ho * Wo,
 		    Cout, 0);
 		if (dinp && !add)
@@ -337,8 +336,8 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 		mm_direct_dweight(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout,
 		    stride);
 		if (dinp)
-			mm_direct_forward(dinp + n * in, g, wt, pad, 1, H, W,
-			    Cout, Cin, 1, add);
+			mm_direct_dinput(dinp + n * in, g, wt, pad, 1, H, W,
+			    Cin, Cout, stride, add);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)

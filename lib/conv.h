@@ -17,8 +17,8 @@
  * cache.  scratch must hold mm_conv3x3_scratch(H, W, Cin, Cout) floats. */
 size_t mm_conv3x3_scratch(int H, int W, int Cin, int Cout);
 /* Convolutions with 16, 32 or 64 output channels (forward, stride 1 or
- * 2), their weight gradients, and the input gradients of stride-1 ones
- * with 16, 32 or 64 input channels use direct kernels when the CPU has
+ * 2), their weight gradients, and their input gradients when they have
+ * 16, 32 or 64 input channels use direct kernels when the CPU has
  * AVX-512F (level 2) or AVX2 + FMA (level 1), else the portable im2col +
  * sgemm path (level 0).  mm_nn_simd(level) sets the level (capped at what
  * the CPU has; MMIB_SIMD=0 or 1 in the environment lowers the default),

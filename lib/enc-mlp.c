@@ -108,9 +108,13 @@ mlp_forward(struct mm_encoder *e, const float *x, int N, int train)
 	const float *in;
 	int i;
 
-	/* keep the input for the first layer's weight gradient */
-	memcpy(m->xin, x, (size_t)N * e->din * sizeof *x);
-	in = m->xin;
+	/* keep the input for the first layer's weight gradient (training
+	 * only: in evaluation nothing reads it again) */
+	in = x;
+	if (train) {
+		memcpy(m->xin, x, (size_t)N * e->din * sizeof *x);
+		in = m->xin;
+	}
 	for (i = 0; i <= m->nhidden; i++) {
 		mm_enc_dense_forward(e, &m->dense[i], in, N, train);
 		in = m->dense[i].bn ? m->dense[i].post : m->dense[i].pre;

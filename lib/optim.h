@@ -11,12 +11,17 @@
  *   sgd:   g += wd p; buf = g (first step) or momentum buf + g;
  *          p -= lr buf (plain g when momentum is 0)
  * Betas 0.9 / 0.999, eps 1e-8 unless changed in the struct.
+ * An update of many parameters runs on as many threads as the BLAS had
+ * at mm_optim_init() (mm_blas_threads()); each element's result is the
+ * same on any number of threads.
  */
 #ifndef MM_OPTIM_H
 #define MM_OPTIM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct mm_pool;
 
 enum { MM_OPT_ADAM = 0, MM_OPT_ADAMW = 1, MM_OPT_SGD = 2 };
 
@@ -26,6 +31,7 @@ struct mm_optim {
 	double lr, beta1, beta2, eps, weight_decay, momentum;
 	int64_t step;              /* steps taken (t of the bias corrections) */
 	float *m, *v;              /* (n) moments; sgd uses m as its buffer */
+	struct mm_pool *pool;      /* threads of mm_optim_update, or NULL */
 };
 
 const char *mm_optim_name(int kind);

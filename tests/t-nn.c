@@ -434,6 +434,47 @@ test_conv(int N, int H, int W, int Cin, int Cout, int s, int grad)
 	free(dx); free(dxr); free(dw);
 }
 
+/* The input gradient of a stride-2 convolution at the current SIMD level
+ * (the direct phase kernel where it applies) against the portable path
+ * (level 0) and the naive reference, added to a non-zero dinp. */
+static void
+test_dinput2(int N, int H, int W, int Cin, int Cout)
+{
+	int Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1, level = mm_nn_simd(-1);
+	size_t nin = (size_t)N * H * W * Cin, nout = (size_t)N * Ho * Wo * Cout;
+	size_t nw = (size_t)Cout * Cin * 9, i;
+	float *x = gc_alloc(nin), *w = gc_alloc(nw), *dy = gc_alloc(nout);
+	float *d0 = gc_alloc(nin), *d1 = gc_alloc(nin), *d2 = gc_alloc(nin);
+	float *dw = gc_alloc(nw), *xc = gc_alloc(nin), *dyc = gc_alloc(nout);
+	float *dxc = gc_alloc(nin), *dr = gc_alloc(nin);
+	float *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+	double e1, e2;
+
+	gc_fill(x, nin, 1, &rng);
+	gc_fill(w, nw, 0.3f, &rng);
+	gc_fill(dy, nout, 1, &rng);
+	gc_fill(d0, nin, 1, &rng);
+	memcpy(d1, d0, nin * sizeof *d0);
+	memcpy(d2, d0, nin * sizeof *d0);
+	mm_conv3x3_backward(d1, dw, dy, x, w, N, H, W, Cin, Cout, 2, scr);
+	mm_nn_simd(0);
+	mm_conv3x3_backward(d2, dw, dy, x, w, N, H, W, Cin, Cout, 2, scr);
+	mm_nn_simd(level);
+	nhwc_to_nchw(xc, x, N, Cin, H * W);
+	nhwc_to_nchw(dyc, dy, N, Cout, Ho * Wo);
+	naive_conv_back(dxc, dw, dyc, xc, w, N, H, W, Cin, Cout, 2);
+	mm_nchw_to_nhwc(dr, dxc, N, Cin, H * W);
+	for (i = 0; i < nin; i++)
+		dr[i] += d0[i];
+	e1 = gc_maxrel(d1, d2, nin);
+	e2 = gc_maxrel(d1, dr, nin);
+	ok(e1 < 1e-5 && e2 < 1e-5, "stride-2 input gradient %dx%dx%dx%d->%d "
+	    "added to dinp = portable path (%.2g) = naive (%.2g)", N, H, W,
+	    Cin, Cout, e1, e2);
+	free(x); free(w); free(dy); free(d0); free(d1); free(d2); free(dw);
+	free(xc); free(dyc); free(dxc); free(dr); free(scr);
+}
+
 /* ---- shortcut, pooling, layout ---- */
 
 static void
@@ -699,7 +740,7 @@ main(void)
 	test_conv(3, 17, 17, 5, 8, 1, 0);
 	test_conv(3, 33, 31, 16, 32, 2, 0);
 	/* the direct kernels (16, 32 or 64 output channels, stride 1 or 2;
-	 * input gradients of that many channels, stride 1; rows of 8- or
+	 * input gradients of that many channels, stride 1 or 2; rows of 8- or
 	 * 4-pixel blocks and shorter tails),
 	 * then the same shapes on the portable path; the tests after these
 	 * keep the random data they had before these were added */
@@ -736,6 +777,14 @@ main(void)
 		test_conv_bn(1, 5, 6, 64, 64, 1, 1);
 		test_conv_bn(2, 8, 7, 16, 32, 2, 1);
 		test_conv_bn(2, 8, 8, 3, 16, 1, 1);
+		test_conv_bn(2, 7, 9, 32, 64, 2, 0);
+		/* the stride-2 input gradient: even and odd sizes, rows
+		 * shorter and longer than a pixel block */
+		test_dinput2(2, 8, 8, 16, 32);
+		test_dinput2(2, 7, 9, 16, 16);
+		test_dinput2(1, 32, 33, 32, 64);
+		test_dinput2(2, 11, 20, 64, 16);
+		test_dinput2(1, 3, 2, 16, 8);
 	}
 	mm_nn_simd(top);        /* back to the best the CPU has */
 	rng = keep;
