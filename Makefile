@@ -110,7 +110,8 @@ check: deps
 		$(PROVE) -j2 -e '' $(TEST_BIN) $(TEST_SH)
 
 # Speed measurements: every bench/*.sh, in order, against the anchors.
-bench: deps $(TOOLS) $(BENCH_BIN)
+bench: $(TOOLS) $(BENCH_BIN)
+	@sh tools/deps.sh bench
 	@for b in bench/*.sh; do \
 		[ -e "$$b" ] || continue; \
 		echo "== $$b"; \

@@ -6,6 +6,10 @@
 #                   numpy for the Python reader and reference scripts as
 #                   optional
 #   deps.sh run     the same, for the pipelines
+#   deps.sh bench   check's, plus what make bench measures against:
+#                   numpy, scikit-learn and PyTorch for /usr/bin/python3
+#                   (Debian's packages) and jemalloc (preloaded under
+#                   PyTorch, as the anchors were measured)
 # Missing packages are installed with apt-get when running as root on
 # Debian/Ubuntu; otherwise the exact command is printed and we fail.
 set -u
@@ -25,7 +29,7 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
 	need "libopenblas-dev libpng-dev libzstd-dev zlib1g-dev libhdf5-dev"
 fi
-if [ "$mode" = check ] || [ "$mode" = run ]; then
+if [ "$mode" = check ] || [ "$mode" = run ] || [ "$mode" = bench ]; then
 	command -v prove >/dev/null 2>&1 || need perl
 	command -v mandoc >/dev/null 2>&1 || need mandoc
 	command -v zstd >/dev/null 2>&1 || need zstd
@@ -44,6 +48,13 @@ if [ "$mode" = check ]; then
 	elif ! "$py" -c 'import numpy' >/dev/null 2>&1; then
 		echo "deps: optional: $py has no numpy (formats/mts.py and tests/ref/*.py need it: apt-get install python3-numpy)" >&2
 	fi
+fi
+if [ "$mode" = bench ]; then
+	py=/usr/bin/python3
+	[ -x "$py" ] && "$py" -c 'import numpy' >/dev/null 2>&1 || need python3-numpy
+	[ -x "$py" ] && "$py" -c 'import sklearn' >/dev/null 2>&1 || need python3-sklearn
+	[ -x "$py" ] && "$py" -c 'import torch' >/dev/null 2>&1 || need python3-torch
+	[ -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || [ "$(uname -m)" != x86_64 ] || need libjemalloc2
 fi
 [ -z "$pkgs" ] && exit 0
 
