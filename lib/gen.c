@@ -24,21 +24,23 @@ static struct mm_dataset registry[] = {
 	  { 3, 6, 40, 32, 32 }, 0,
 	  "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", 1,
 	  mm_dsprites_init, mm_dsprites_render, mm_dsprites_free,
-	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0, NULL },
 	{ "shapes3d", 3, 6,
 	  { "floor_hue", "wall_hue", "object_hue", "scale", "shape",
 	    "orientation" },
 	  { 10, 10, 10, 8, 4, 15 }, 0,
 	  "3dshapes.h5", 255,
 	  mm_shapes3d_init, mm_shapes3d_render, mm_shapes3d_free,
-	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0, NULL },
 	{ "mpi3d", 3, 7,
 	  { "object_color", "object_shape", "object_size", "camera_height",
 	    "background_color", "horizontal_axis", "vertical_axis" },
 	  { 6, 6, 2, 3, 3, 40, 40 }, 0,
 	  "mpi3d_toy.npz", 255,
 	  mm_mpi3d_init, mm_mpi3d_render, mm_mpi3d_free,
-	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0 },
+	  MM_GEN_H_PX, MM_GEN_W_PX, NULL, 0,
+	  /* 2: the arm's axes are azimuth and elevation (lib/mpi3d.c) */
+	  "render/2" },
 };
 #define NDS ((int)(sizeof registry / sizeof registry[0]))
 static int ready;
@@ -775,7 +777,8 @@ mm_gen_run_meta(const struct mm_gen_run *g, struct mm_meta *m)
 	    mm_meta_setf(m, "train_fraction", "%g", c->all ? 1.0 : c->frac) < 0 ||
 	    mm_meta_setf(m, "train_rows", "%lld", (long long)g->ntrain) < 0 ||
 	    mm_meta_set(m, "pairing", g->pairing) < 0 ||
-	    mm_meta_set(m, "source", c->from ? "file" : "render") < 0 ||
+	    mm_meta_set(m, "source", c->from ? "file" : g->ds->render_rev ?
+	    g->ds->render_rev : "render") < 0 ||
 	    mm_meta_set(m, "order", c->all ? "grid" : "sample") < 0)
 		return mm_err(MM_ENOMEM, "out of memory");
 	if (g->src.kind->meta)

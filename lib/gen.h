@@ -48,6 +48,10 @@ struct mm_dataset {
 	/* 1 when some factor's classes are not equally frequent (mmib-probe
 	 * then measures H(factor) instead of taking ln K) */
 	int measured;
+	/* the "source" a rendered stream records (part of fp.split, so a
+	 * model trained on an older drawing refuses the newer one): NULL for
+	 * "render", else the renderer's revision */
+	const char *render_rev;
 };
 
 /* The registry: count, i-th entry, lookup by name (NULL if unknown). */

@@ -5,8 +5,16 @@
  * heights.  Factors: object_color 6 (white, green, red, blue, brown,
  * olive), object_shape 6 (cone, cube, cylinder, hexagonal, pyramid,
  * sphere), object_size 2, camera_height 3 (top, centre, bottom),
- * background_color 3 (purple, sea green, salmon), horizontal_axis 40 (the
- * first joint's angle), vertical_axis 40 (the second joint's angle).
+ * background_color 3 (purple, sea green, salmon), horizontal_axis 40 and
+ * vertical_axis 40, the arm's two degrees of freedom as in the real
+ * dataset: a column hangs from the mount, and the forearm beyond its joint
+ * turns about the vertical (horizontal_axis: azimuth, +-60 degrees, the
+ * object sweeps left and right) and about a horizontal axis
+ * (vertical_axis: elevation, -15 to +70 degrees below the horizontal, the
+ * object moves up and down).  Each factor moves the object along its own
+ * image axis, so each is visible on its own (a linear probe on 16x16
+ * pooled pixels reads both); orthographic view, the object slightly
+ * larger as it turns toward the camera.
  *
  * The backdrop of each (camera, background) pair is a precomputed image;
  * the arm and the object are drawn over their bounding boxes only, with
@@ -179,13 +187,16 @@ mm_mpi3d_render(void *ctx, const int32_t *cls, uint8_t *img)
 	static const float dark[3] = { 70, 70, 76 };
 	struct mpi3d *m = ctx;
 	int cam = cls[3], x, y, s;
-	float a1 = (float)((cls[5] / 39.0 - 0.5) * 1.4);  /* +-40 deg */
-	float a2 = (float)((cls[6] / 39.0 - 0.5) * 2.4);  /* +-69 deg */
+	/* azimuth +-60 deg, elevation -15 .. +70 deg below the horizontal */
+	float az = (float)((cls[5] / 39.0 - 0.5) * (120.0 * PI / 180));
+	float el = (float)((cls[6] / 39.0 * 85.0 - 15.0) * (PI / 180));
+	/* the forearm's direction (x right, y down, z toward the camera) */
+	float dx = sinf(az) * cosf(el), dy = sinf(el), dz = cosf(az) * cosf(el);
 	float bx = 32.0f, by = mount_y[cam], sq = squash[cam];
-	float jx = bx + 17.0f * sinf(a1), jy = by + 17.0f * cosf(a1) * sq;
-	float tx = jx + 15.0f * sinf(a1 + a2);
-	float ty = jy + 15.0f * cosf(a1 + a2) * sq;
-	float r = (cls[2] ? 8.0f : 5.5f) * (0.9f + 0.1f * cam);
+	float jx = bx, jy = by + 9.0f * sq;
+	float tx = jx + 22.0f * dx, ty = jy + 22.0f * dy * sq;
+	float r = (cls[2] ? 8.0f : 5.5f) * (0.9f + 0.1f * cam) *
+	    (0.92f + 0.12f * dz);
 	const float *col = objcol[cls[0]];
 
 	memcpy(img, m->bg[cam][cls[4]], 3 * NPX);
@@ -196,8 +207,8 @@ mm_mpi3d_render(void *ctx, const int32_t *cls, uint8_t *img)
 	segment(img, jx, jy, jx, jy, 3.0f, dark);
 	/* the object, centred just beyond the tip */
 	{
-		float ox = tx + 0.6f * r * sinf(a1 + a2);
-		float oy = ty + 0.6f * r * cosf(a1 + a2) * sq;
+		float ox = tx + 0.6f * r * dx;
+		float oy = ty + 0.6f * r * dy * sq;
 		int x0 = (int)floorf(ox - r - 1), x1 = (int)ceilf(ox + r + 1);
 		int y0 = (int)floorf(oy - r - 1), y1 = (int)ceilf(oy + r + 1);
 		float k = 1.0f / r;

@@ -365,13 +365,25 @@ t_mpi3d(void)
 	mpi_obj(ctx, cls, &x0, &y0, &a0);
 	cls[5] = 0;
 	mpi_obj(ctx, cls, &x1, &y1, &a1);
-	ok(a0 > 30 && fabs(x1 - x0) > 8, "horizontal axis moves the object "
-	    "sideways (x %.1f -> %.1f)", x0, x1);
+	ok(a0 > 30 && fabs(x1 - x0) > 8 && fabs(y1 - y0) < 0.5 *
+	    fabs(x1 - x0), "horizontal axis moves the object sideways "
+	    "(%.1f,%.1f -> %.1f,%.1f)", x0, y0, x1, y1);
+	cls[5] = 39;
+	mpi_obj(ctx, cls, &x1, &y1, &a1);
+	{
+		double xl = x1;
+		cls[5] = 0;
+		mpi_obj(ctx, cls, &x1, &y1, &a1);
+		ok(x1 < x0 && x0 < xl, "horizontal axis: one side to the "
+		    "other through the middle (%.1f < %.1f < %.1f)", x1, x0,
+		    xl);
+	}
 	cls[5] = 20;
 	cls[6] = 0;
 	mpi_obj(ctx, cls, &x1, &y1, &a1);
-	ok(hypot(x1 - x0, y1 - y0) > 8, "vertical axis moves the object "
-	    "(%.1f,%.1f -> %.1f,%.1f)", x0, y0, x1, y1);
+	ok(y0 - y1 > 8 && fabs(x1 - x0) < 0.5 * (y0 - y1), "vertical axis "
+	    "moves the object up and down (%.1f,%.1f -> %.1f,%.1f)", x0, y0,
+	    x1, y1);
 	cls[6] = 20;
 	cls[2] = 0;
 	mpi_obj(ctx, cls, &x1, &y1, &a1);
@@ -491,7 +503,7 @@ t_parts(void)
 int
 main(void)
 {
-	plan(53);
+	plan(54);
 	DS = mm_gen_find("dsprites");
 	S3 = mm_gen_find("shapes3d");
 	MP = mm_gen_find("mpi3d");
