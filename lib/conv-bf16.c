@@ -14,15 +14,18 @@
  *     (9, Cout / 2, Cin) (input gradient, taps not flipped).  The kernel
  *     broadcasts one input word and multiplies it with 16 output channels'
  *     weight words: XB pixels x KO vectors of 16 output channels stay in
- *     registers.
+ *     registers.  For 16 output channels at stride 1 (the first stage
+ *     and its input gradient, the stems) fwd16 keeps the 9 taps' weights
+ *     in registers instead and uses each broadcast for up to 6 products.
  *   - weight gradient: pairs of output pixels (2q, 2q + 1) of a row.  The
  *     output gradient becomes dq (Ho, Q, Co) words, Q = ceil(Wo / 2) (a zero
  *     half past Wo); the input, for each kernel column kx, becomes
  *     xq[kx] (H + 2, Q, Cin) words whose pixels are the padded columns
- *     S 2q + kx and S (2q + 1) + kx that those output pixels read.  The
+ *     S 2q + kx and S (2q + 1) + kx that those output pixels read (at
+ *     stride 1 two copies serve the three kernel columns: pack_xeo).  The
  *     kernel broadcasts an input word and multiplies it with 16 output
  *     channels' gradient words: CB input channels x KO vectors in
- *     registers over all pixels of a tap.
+ *     registers over all pixels of a tap (the stems: all 9 taps at once).
  * The input gradient of a stride-1 convolution is the forward kernel on
  * the padded output gradient with the taps flipped; at stride 2 each
  * parity class of input pixels (row and column even or odd) gathers its
@@ -30,8 +33,8 @@
  *
  * Order of the sums (fixed by the blocking, whatever the threads): the
  * forward and input gradient pass over input-channel chunks (CHUNKP
- * pairs), taps, then pairs; the weight gradient over samples, rows,
- * pixel pairs.  Each vdpbf16ps adds the word's high product and then the
+ * pairs), taps, then pairs (fwd16: pairs, then taps); the weight gradient
+ * over samples, rows, pixel pairs.  Each vdpbf16ps adds the word's high product and then the
  * low one on AMD Zen 4 (gemm-bf16.h), so results are reproducible, but not
  * the bits of any other order: t-conv-bf16 holds them to a tolerance.
  *
@@ -83,14 +86,26 @@ part_xq(int H, int Wo, int Cin)
 	return (size_t)(H + 2) * cdiv(Wo, 2) * Cin;
 }
 
+/* the weight gradient's input copies: 3 xq (stride 2) or xe and xo
+ * (stride 1: pack_xeo) */
+static size_t
+part_x3(int H, int W, int Cin)
+{
+	size_t a = 3 * part_xq(H, W, Cin);
+	size_t b = 2 * (size_t)(H + 2) * (cdiv(W, 2) + 1) * Cin;
+
+	return a > b ? a : b;
+}
+
 size_t
 mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
 {
 	int Ho = H, Wo = W;     /* stride 1 is the largest */
 
-	/* 64 bytes of alignment; xp; 3 xq; dq; the padded output gradient;
-	 * the output gradient of a sample (fp32); the weight gradient */
-	return 16 + part_xp(H, W, Cin) + 3 * part_xq(H, Wo, Cin) +
+	/* 64 bytes of alignment; xp; 3 xq (or xe, xo); dq; the padded output
+	 * gradient; the output gradient of a sample (fp32); the weight
+	 * gradient */
+	return 16 + part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
 	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout) +
 	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout;
 }
@@ -179,13 +194,32 @@ pair16(const float *a, const float *b)
 	return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
 }
 
+/* t[i] = the bf16 of x[i], i < n (round to nearest even) */
+static inline __attribute__((always_inline, target(TGT))) void
+cvt_row(uint16_t *t, const float *x, int n)
+{
+	int i;
+
+	for (i = 0; i + 16 <= n; i += 16)
+		_mm256_storeu_si256((__m256i *)(t + i), cvt16(x + i));
+	if (i < n) {
+		__mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+		_mm256_mask_storeu_epi16(t + i, m, (__m256i)_mm512_cvtneps_pbh(
+		    _mm512_maskz_loadu_ps(m, x + i)));
+	}
+}
+
+/* Pixels per pass of the small-channel packing (its bf16 buffer). */
+#define PACKPX 256
+
 /* xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
  * border, P = ceil(C / 2) */
 static __attribute__((target(TGT))) void
 pack_pad(uint32_t *xp, const float *x, int H, int W, int C)
 {
-	int P = cdiv(C, 2), y, i, c;
+	int P = cdiv(C, 2), y, i, c, i0, n;
 	size_t rs = (size_t)(W + 2) * P;
+	uint16_t t[PACKPX * 4];
 
 	memset(xp, 0, rs * sizeof *xp);
 	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
@@ -201,10 +235,23 @@ pack_pad(uint32_t *xp, const float *x, int H, int W, int C)
 				    cvt16(s + i));
 			continue;
 		}
-		for (i = 0; i < W; i++)
-			for (c = 0; c < P; c++)
-				d[i * P + c] = word(s[i * C + 2 * c], 2 * c + 1 <
-				    C ? s[i * C + 2 * c + 1] : 0);
+		if (C > 4) {
+			for (i = 0; i < W; i++)
+				for (c = 0; c < P; c++)
+					d[i * P + c] = word(s[i * C + 2 * c],
+					    2 * c + 1 < C ? s[i * C + 2 * c + 1] : 0);
+			continue;
+		}
+		/* the stems: a row of bf16 at a time, then the words */
+		for (i0 = 0; i0 < W; i0 += n) {
+			n = W - i0 < PACKPX ? W - i0 : PACKPX;
+			cvt_row(t, s + (size_t)i0 * C, n * C);
+			for (i = 0; i < n; i++)
+				for (c = 0; c < P; c++)
+					d[(i0 + i) * P + c] = t[i * C + 2 * c] |
+					    (2 * c + 1 < C ? (uint32_t)t[i * C + 2 * c +
+					    1] << 16 : 0);
+		}
 	}
 }
 
@@ -259,6 +306,69 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
 				d[c] = word(ina ? row[(size_t)ca * C + c] : 0,
 				    inb ? row[(size_t)cb * C + c] : 0);
 		}
+}
+
+/*
+ * The weight gradient's input at stride 1 in two copies instead of three:
+ * xe (H + 2, Q + 1, C) the words of padded columns (2m, 2m + 1) (kernel
+ * columns 0 and 2 read words q and q + 1 for output pixels 2q, 2q + 1),
+ * xo (H + 2, Q + 1, C) those of columns (2q + 1, 2q + 2) (kernel column
+ * 1; word Q unused), made from xe by moving halves.  Columns past the
+ * padding are zero.
+ */
+static __attribute__((target(TGT))) void
+pack_xeo(uint32_t *xe, uint32_t *xo, const float *x, int H, int W, int C)
+{
+	static const float zero[16];
+	int Q = cdiv(W, 2), r, m, c, ca, cb, i0, n, i;
+	size_t es = (size_t)(Q + 1) * C;
+	uint16_t t[PACKPX * 4];
+
+	memset(xe, 0, es * sizeof *xe);
+	memset(xe + (H + 1) * es, 0, es * sizeof *xe);
+	for (r = 1; r <= H; r++) {
+		const float *row = x + (size_t)(r - 1) * W * C;
+		uint32_t *d = xe + r * es;
+		if (C % 16 == 0) {
+			for (m = 0; m <= Q; m++) {
+				/* unpadded columns 2m - 1 and 2m */
+				ca = 2 * m - 1;
+				cb = 2 * m;
+				for (c = 0; c < C; c += 16)
+					_mm512_storeu_si512(d + (size_t)m * C + c,
+					    pair16(ca >= 0 && ca < W ? row +
+					    (size_t)ca * C + c : zero, cb < W ?
+					    row + (size_t)cb * C + c : zero));
+			}
+			continue;
+		}
+		memset(d, 0, es * sizeof *d);
+		for (i0 = 0; i0 < W; i0 += n) {
+			n = W - i0 < PACKPX ? W - i0 : PACKPX;
+			cvt_row(t, row + (size_t)i0 * C, n * C);
+			/* unpadded column i0 + i is half (i0 + i + 1) % 2 of
+			 * word (i0 + i + 1) / 2 */
+			for (i = 0; i < n; i++)
+				for (c = 0; c < C; c++)
+					d[(size_t)(i0 + i + 1) / 2 * C + c] |=
+					    (uint32_t)t[i * C + c] << 16 *
+					    ((i0 + i + 1) % 2);
+		}
+	}
+	for (r = 0; r < H + 2; r++) {
+		const uint32_t *e = xe + r * es;
+		uint32_t *o = xo + r * es;
+		if (C % 16 == 0) {
+			for (c = 0; c < Q * C; c += 16)
+				_mm512_storeu_si512(o + c, _mm512_or_si512(
+				    _mm512_srli_epi32(_mm512_loadu_si512(e + c),
+				    16), _mm512_slli_epi32(_mm512_loadu_si512(e +
+				    c + C), 16)));
+			continue;
+		}
+		for (c = 0; c < Q * C; c++)
+			o[c] = e[c] >> 16 | e[c + C] << 16;
+	}
 }
 
 /*
@@ -329,6 +439,74 @@ row(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
 #define CHUNKP(Co, P) ((Co) == 64 ? 8 : (P))
 
 /*
+ * out (H, W, 16) (+)= the stride-1 convolution of pairs [0, cn) of the
+ * padded sample xp (H + 2, W + 2, P) with the 16-channel weights wt
+ * (9, P, 16) (tap t at tw[t]), W a multiple of 8: blocks of 2 rows x 8
+ * pixels with the 9 taps' weight words of one pair in registers, so that
+ * each of the block's 4 x 10 input words is broadcast once for its (up to
+ * 6) products instead of once per product.  Sums over pairs, then taps.
+ */
+static __attribute__((target(TGT))) void
+fwd16(float *out, const uint32_t *xp, const uint32_t *const *tw, int H,
+    int W, int P, int cn, int add, const int *toff)
+{
+	size_t rs = (size_t)(W + 2) * P;
+	int y0, x0, p, t, ir, ic, r, j;
+
+	for (y0 = 0; y0 + 2 <= H; y0 += 2)
+		for (x0 = 0; x0 < W; x0 += 8) {
+			__m512 acc[2][8];
+			__m512i w[9], b;
+			float *o = out + ((size_t)y0 * W + x0) * 16;
+#pragma GCC unroll 2
+			for (r = 0; r < 2; r++)
+#pragma GCC unroll 8
+				for (j = 0; j < 8; j++)
+					acc[r][j] = add ? _mm512_loadu_ps(o +
+					    ((size_t)r * W + j) * 16) :
+					    _mm512_setzero_ps();
+			for (p = 0; p < cn; p++) {
+				const uint32_t *ip = xp + y0 * rs +
+				    (size_t)x0 * P + p;
+#pragma GCC unroll 9
+				for (t = 0; t < 9; t++)
+					w[t] = _mm512_loadu_si512(tw[t] +
+					    (size_t)p * 16);
+#pragma GCC unroll 4
+				for (ir = 0; ir < 4; ir++)
+#pragma GCC unroll 10
+					for (ic = 0; ic < 10; ic++) {
+						b = _mm512_set1_epi32((int)ip[ir * rs +
+						    (size_t)ic * P]);
+#pragma GCC unroll 2
+						for (r = 0; r < 2; r++) {
+							if (ir - r < 0 || ir - r > 2)
+								continue;
+#pragma GCC unroll 8
+							for (j = 0; j < 8; j++) {
+								if (ic - j < 0 || ic - j > 2)
+									continue;
+								acc[r][j] = _mm512_dpbf16_ps(
+								    acc[r][j], (__m512bh)b,
+								    (__m512bh)w[(ir - r) * 3 +
+								    ic - j]);
+							}
+						}
+					}
+			}
+#pragma GCC unroll 2
+			for (r = 0; r < 2; r++)
+#pragma GCC unroll 8
+				for (j = 0; j < 8; j++)
+					_mm512_storeu_ps(o + ((size_t)r * W + j) *
+					    16, acc[r][j]);
+		}
+	if (H % 2)
+		row(out + (size_t)(H - 1) * W * 16, 16, xp + (H - 1) * rs, P,
+		    toff, tw, 9, cn, 16, add, W, 1, 8);
+}
+
+/*
  * out (Ho, Wo, Co) (+)= the convolution of one padded sample xp
  * (Ho S.., Wp, P) with wt (9, P, Co), stride S; flip: tap t reads the
  * weights of tap 8 - t (the input gradient at stride 1).
@@ -348,6 +526,10 @@ fwd_sample(float *out, const uint32_t *xp, const uint32_t *wt, int Ho,
 		a = add || c0;
 		for (t = 0; t < 9; t++)
 			tw[t] = wt + ((size_t)(flip ? 8 - t : t) * P + c0) * Co;
+		if (Co == 16 && S == 1 && Wo % 8 == 0 && Wp == Wo + 2) {
+			fwd16(out, xp + c0, tw, Ho, Wo, P, cn, a, toff);
+			continue;
+		}
 		for (y = 0; y < Ho; y++) {
 			float *o = out + (size_t)y * Wo * Co;
 			const uint32_t *ip = xp + (size_t)S * y * rs + c0;
@@ -425,7 +607,7 @@ dx2_sample(float *dx, const uint32_t *gp, const uint32_t *wt, int H, int W,
  */
 static inline __attribute__((always_inline, target(TGT))) void
 dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
-    int Cx, int Co, int S, const int KO, const int CB)
+    size_t xs, int Cx, int Co, const int KO, const int CB)
 {
 	__m512 acc[CB][KO];
 	__m512i d[KO], b;
@@ -437,7 +619,7 @@ dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
 		for (k = 0; k < KO; k++)
 			acc[c][k] = _mm512_loadu_ps(o + (size_t)c * Co + 16 * k);
 	for (y = 0; y < Ho; y++) {
-		const uint32_t *xr = xq + (size_t)S * y * Q * Cx;
+		const uint32_t *xr = xq + y * xs;
 		const uint32_t *dr = dq + (size_t)y * Q * Co;
 		for (q = 0; q < Q; q++) {
 #pragma GCC unroll 4
@@ -464,39 +646,93 @@ dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
 
 static inline __attribute__((always_inline, target(TGT))) void
 dw_tap(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
-    int Cx, int Co, int S, const int KO, const int CB)
+    size_t xs, int Cx, int Co, const int KO, const int CB)
 {
 	int c = 0;
 
 	for (; c + CB <= Cx; c += CB)
-		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, Cx, Co, S, KO,
+		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, xs, Cx, Co, KO,
 		    CB);
 	for (; c < Cx; c++)
-		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, Cx, Co, S, KO,
+		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, xs, Cx, Co, KO,
 		    1);
 }
 
+/*
+ * The stems' weight gradient (16 output channels, CX = Cx of 1 to 3
+ * input channels): all 9 taps at once, 9 CX accumulators over all pixel
+ * pairs, each output-gradient word loaded once for 9 CX products (one
+ * tap at a time would leave a single chain of dependent vdpbf16ps).
+ * Tap t reads xt[t] with rows xs words apart.
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+dw_stem(float *dwt, const uint32_t *const xt[9], size_t xs,
+    const uint32_t *dq, int Ho, int Q, const int CX)
+{
+	__m512 acc[9][CX];
+	__m512i d;
+	int t, c, y, q;
+
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			acc[t][c] = _mm512_loadu_ps(dwt + ((size_t)t * CX + c) *
+			    16);
+	for (y = 0; y < Ho; y++)
+		for (q = 0; q < Q; q++) {
+			d = _mm512_loadu_si512(dq + ((size_t)y * Q + q) * 16);
+#pragma GCC unroll 9
+			for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+				for (c = 0; c < CX; c++)
+					acc[t][c] = _mm512_dpbf16_ps(acc[t][c],
+					    (__m512bh)_mm512_set1_epi32((int)xt[t][
+					    y * xs + (size_t)q * CX + c]),
+					    (__m512bh)d);
+		}
+#pragma GCC unroll 9
+	for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+		for (c = 0; c < CX; c++)
+			_mm512_storeu_ps(dwt + ((size_t)t * CX + c) * 16,
+			    acc[t][c]);
+}
+
+/*
+ * dwt (9, Cx, Co) += the weight gradient of one sample; tap (ky, kx)
+ * reads xt[t] (rows xs words apart, pixel pairs Cx words apart), the
+ * words of the input rows S y + ky for the output pixel pairs of row y.
+ */
 static __attribute__((target(TGT))) void
-dw_sample(float *dwt, uint32_t *const xq[3], const uint32_t *dq, int Ho,
-    int Wo, int Cx, int Co, int S)
+dw_sample(float *dwt, const uint32_t *const xt[9], size_t xs,
+    const uint32_t *dq, int Ho, int Wo, int Cx, int Co)
 {
 	int Q = cdiv(Wo, 2), t;
 
+	if (Co == 16 && Cx <= 3) {
+		if (Cx == 1)
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 1);
+		else if (Cx == 2)
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 2);
+		else
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 3);
+		return;
+	}
 	for (t = 0; t < 9; t++) {
 		float *o = dwt + (size_t)t * Cx * Co;
-		const uint32_t *x = xq[t % 3] + (size_t)(t / 3) * Q * Cx;
 		if (Co == 16)
-			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 1, 16);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 1, 16);
 		else if (Co == 32)
-			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 2, 8);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 2, 8);
 		else
-			dw_tap(o, x, dq, Ho, Q, Cx, Co, S, 4, 4);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 4, 4);
 	}
 }
 
 /* the scratch's parts, 64-byte aligned at the start */
 struct parts {
-	uint32_t *xp, *xq[3], *dq, *gp;
+	uint32_t *xp, *xq[3], *xo, *dq, *gp;
 	float *g, *dwt;
 };
 
@@ -509,10 +745,10 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout)
 
 	p->xp = s;
 	s += part_xp(H, W, Cin);
-	for (k = 0; k < 3; k++) {
-		p->xq[k] = s;
-		s += part_xq(H, W, Cin);
-	}
+	for (k = 0; k < 3; k++)
+		p->xq[k] = s + k * part_xq(H, W, Cin);
+	p->xo = s + (size_t)(H + 2) * (cdiv(W, 2) + 1) * Cin;
+	s += part_x3(H, W, Cin);
 	p->dq = s;
 	s += (size_t)H * cdiv(W, 2) * Cout;
 	p->gp = s;
@@ -558,7 +794,9 @@ mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
-	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	int Q = cdiv(Wo, 2);
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin, xs;
+	const uint32_t *xt[9];
 	struct parts p;
 	const float *g;
 
@@ -572,9 +810,21 @@ mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
 			g = p.g;
 		}
 		pack_dq(p.dq, g, Ho, Wo, Cout);
-		for (t = 0; t < 3; t++)
-			pack_xq(p.xq[t], inp + n * in, H, W, Cin, Wo, stride, t);
-		dw_sample(p.dwt, p.xq, p.dq, Ho, Wo, Cin, Cout, stride);
+		if (stride == 1) {
+			pack_xeo(p.xq[0], p.xo, inp + n * in, H, W, Cin);
+			xs = (size_t)(Q + 1) * Cin;
+			for (t = 0; t < 9; t++)
+				xt[t] = (t % 3 == 1 ? p.xo : p.xq[0]) + t / 3 *
+				    xs + t % 3 / 2 * Cin;
+		} else {
+			for (t = 0; t < 3; t++)
+				pack_xq(p.xq[t], inp + n * in, H, W, Cin, Wo,
+				    stride, t);
+			xs = (size_t)2 * Q * Cin;
+			for (t = 0; t < 9; t++)
+				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin;
+		}
+		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout);
 		if (!dinp)
 			continue;
 		pack_pad(p.gp, g, Ho, Wo, Cout);

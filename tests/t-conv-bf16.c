@@ -473,6 +473,9 @@ main(void)
 		/* N, H, W, Cin, Cout, stride */
 		{ 2, 9, 10, 1, 16, 1 },     /* the stems, odd sizes */
 		{ 2, 8, 7, 3, 16, 1 },
+		{ 2, 9, 16, 1, 16, 1 },     /* the stems in 2 x 8 blocks */
+		{ 1, 6, 24, 3, 16, 1 },
+		{ 2, 9, 16, 16, 16, 1 },    /* 2 x 8 blocks and a last row */
 		{ 2, 16, 16, 16, 16, 1 },   /* whole blocks */
 		{ 2, 9, 11, 16, 16, 1 },    /* remainders */
 		{ 2, 16, 16, 16, 32, 2 },

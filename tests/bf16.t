@@ -1,0 +1,59 @@
+#!/bin/bash
+# bf16.t - mmib-train --precision bf16 tracks fp32: a ResNet (resnet8) and
+# an mlp-flatten, 3 epochs on a small generated dSprites set.  Each epoch's
+# training loss must lie within 0.05 + 0.02 |fp32| of fp32's (bf16 keeps 8
+# significant bits of each product's inputs: the logs seen here differ by
+# 0.005-0.035), its regulariser within 0.02, and the loss must fall as
+# fp32's does.  bf16 on 1 and 2 threads must give the same log (but the
+# seconds) and the same model bits.  Skipped without AVX512-BF16.
+. "$(dirname "$0")/lib.sh"
+plan 16
+
+mmib-gen -q -d dsprites -n 512 -s 3 --essence posX --part train -o "$TMP/tr.mts"
+ok $? "a small paired stream generated"
+
+# cols FILE: the log without its seconds
+cols() { cut -f1-7 "$1"; }
+
+for e in resnet8 mlp-flatten:64/16; do
+	n=${e%%:*}
+	A=(--image-encoder "$e" --epochs 3 --batch-size 64 -q "$TMP/tr.mts")
+	run_cmd mmib-train "${A[@]}" --precision bf16 -t 1 --log "$TMP/$n.b1.tsv" \
+		-o "$TMP/$n.b1.mts"
+	if [ "$RC" -ne 0 ] && [[ "$ERR" == *AVX512-BF16* ]]; then
+		for i in 1 2 3 4 5 6 7; do skip "the CPU lacks AVX512-BF16: $ERR"; done
+		continue
+	fi
+	ok $RC "$n: bf16 trains on 1 thread ($ERR)"
+	mmib-train "${A[@]}" --precision bf16 -t 2 --log "$TMP/$n.b2.tsv" \
+		-o "$TMP/$n.b2.mts" 2>/dev/null
+	ok $? "$n: bf16 trains on 2 threads"
+	is "$(cols "$TMP/$n.b2.tsv")" "$(cols "$TMP/$n.b1.tsv")" \
+		"$n: bf16 logs the same on 1 and 2 threads"
+	cmp -s "$TMP/$n.b1.mts" "$TMP/$n.b2.mts"
+	ok $? "$n: bf16 gives the same model bits on 1 and 2 threads"
+	mmib-train "${A[@]}" -t 1 --log "$TMP/$n.f.tsv" -o "$TMP/$n.f.mts" 2>/dev/null
+	ok $? "$n: fp32 trains"
+	# epoch by epoch: train_loss ($4) and reg ($6) of fp32 (f) and bf16 (b)
+	bad=$(paste "$TMP/$n.f.tsv" "$TMP/$n.b1.tsv" | awk -F'\t' '
+		NR > 1 {
+			d = $4 - $12; d = d < 0 ? -d : d
+			m = $4 < 0 ? -$4 : $4
+			r = $6 - $14; r = r < 0 ? -r : r
+			if (d > 0.05 + 0.02 * m || r > 0.02)
+				printf "epoch %s: fp32 %s %s, bf16 %s %s; ", $1, $4, $6, $12, $14
+			n++
+		}
+		END { if (n != 3) print "expected 3 epochs, got " n }')
+	is "$bad" "" "$n: bf16 losses within 0.05 + 0.02 |fp32| of fp32's, reg within 0.02"
+	awk -F'\t' 'NR == 2 { a = $4 } NR == 4 { b = $4 } END { exit !(b < a - 0.3) }' \
+		"$TMP/$n.b1.tsv"
+	ok $? "$n: the bf16 loss falls over 3 epochs"
+done
+run_cmd mmib-info "$TMP/resnet8.b1.mts"
+if [ -e "$TMP/resnet8.b1.mts" ]; then
+	like "$ERR$(cat "$TMP/.out")" "train.precision	bf16" "the ResNet records train.precision=bf16"
+else
+	skip "no bf16 model (the CPU lacks AVX512-BF16)"
+fi
+done_testing
