@@ -112,6 +112,7 @@ check: deps
 # Speed measurements: every bench/*.sh, in order, against the anchors.
 bench: $(TOOLS) $(BENCH_BIN)
 	@sh tools/deps.sh bench
+	@awk -f bench/cpu.awk /proc/cpuinfo
 	@for b in bench/*.sh; do \
 		[ -e "$$b" ] || continue; \
 		echo "== $$b"; \
