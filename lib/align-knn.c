@@ -471,11 +471,14 @@ struct rowset {
 };
 
 struct ksearch {
-	const float *A;
-	int D, k1, R;
-	int64_t n;			/* distinct rows */
-	const struct distinct *ds;
-	struct bounds b;
+	const float *A;			/* the candidates' rows */
+	const float *Q;			/* the rows' (A itself when self) */
+	const int64_t *qrow;		/* row t is Q's row qrow[t] (NULL: t) */
+	int D, k1, R, Rc, cross;
+	int64_t n, nc;			/* rows; distinct candidates */
+	const struct distinct *ds;	/* of the candidates */
+	struct bounds b, bq;		/* candidates; rows when cross */
+	const struct bounds *rb;	/* the rows' bounds */
 	int64_t nb, *pair;		/* blocks; tiles (I, J) as I * nb + J */
 	double *Mm, *Me;		/* (nb) block maxima of m and e */
 	struct rowset *rs;
@@ -555,7 +558,7 @@ static void
 rescore(struct ksearch *s, int64_t i)
 {
 	struct rowset *r = s->rs + i;
-	const float *a = s->A + s->ds->u[i] * s->D, *b[4];
+	const float *a = s->Q + (s->qrow ? s->qrow[i] : i) * s->D, *b[4];
 	double v[4];
 	int t, q[4], nq = 0, x;
 
@@ -605,7 +608,8 @@ static int
 consider(struct ksearch *s, int64_t i, int64_t g, double v)
 {
 	struct rowset *r = s->rs + i;
-	double E = s->b.ca[i] * s->b.m[g] + s->b.cb[i] * s->b.e[g] + s->b.eta;
+	double E = s->rb->ca[i] * s->b.m[g] + s->rb->cb[i] * s->b.e[g] +
+	    s->b.eta;
 	float e = (float)E;
 	int rc;
 
@@ -626,21 +630,23 @@ consider(struct ksearch *s, int64_t i, int64_t g, double v)
 static double
 emax(const struct ksearch *s, int64_t i, int64_t B)
 {
-	return s->b.ca[i] * s->Mm[B] + s->b.cb[i] * s->Me[B] + s->b.eta;
+	return s->rb->ca[i] * s->Mm[B] + s->rb->cb[i] * s->Me[B] + s->b.eta;
 }
 
 /* The tile of blocks (I, J): rows of I against the candidates of J and,
- * when J != I, rows of J against those of I (the tile's columns). */
+ * in the self search when J != I, rows of J against those of I (the
+ * tile's columns). */
 #define SCAN(NAME, T, THR, INF)						\
 static int								\
 NAME(struct ksearch *s, const T *S, int64_t BI, int nI, int64_t BJ,	\
     int nJ, T *thrJ)							\
 {									\
-	int64_t I0 = BI * s->R, J0 = BJ * s->R;				\
+	int64_t I0 = BI * s->R, J0 = BJ * s->Rc;			\
 	int r, c, rc;							\
 									\
 	for (c = 0; c < nJ; c++)					\
-		thrJ[c] = BI == BJ ? INF : THR(s->rs[J0 + c].L,		\
+		thrJ[c] = BI == BJ || s->cross ? INF :			\
+		    THR(s->rs[J0 + c].L,				\
 		    emax(s, J0 + c, BI));				\
 	for (r = 0; r < nI; r++) {					\
 		const T *sr = S + (int64_t)r * nJ;			\
@@ -666,48 +672,70 @@ NAME(struct ksearch *s, const T *S, int64_t BI, int nI, int64_t BJ,	\
 SCAN(scan_f, float, thr_float, INFINITY)
 SCAN(scan_d, double, thr_double, INFINITY)
 
+/* The tile (I, J) of a search: the product, then the scan under the
+ * locks of the blocks whose rows it serves (none for cross searches,
+ * whose row blocks are one thread's each). */
+static int
+do_tile(struct ksearch *s, struct tiles *w, void *thr, int64_t BI,
+    int64_t BJ)
+{
+	/* no duplicates: the distinct rows are the rows */
+	const int64_t *u = s->ds->n == s->ds->start[s->ds->n] ? NULL :
+	    s->ds->u;
+	int nI = (int)(s->n - BI * s->R < s->R ? s->n - BI * s->R : s->R);
+	int nJ = (int)(s->nc - BJ * s->Rc < s->Rc ? s->nc - BJ * s->Rc :
+	    s->Rc);
+	const void *X = gather(w, s->Q, s->qrow == s->ds->u ? u : s->qrow,
+	    BI * s->R, nI, w->X);
+	const void *Y = BI == BJ && !s->cross ? X : gather(w, s->A, u,
+	    BJ * s->Rc, nJ, w->Y);
+	int rc, lock = !s->cross;
+
+	if ((rc = tile_product(w, X, nI, Y, nJ)) < 0)
+		return rc;
+	if (lock) {
+		pthread_mutex_lock(s->lock + BI);
+		if (BJ != BI)
+			pthread_mutex_lock(s->lock + BJ);
+	}
+	rc = w->path == MM_ALIGN_PATH_F64 ? scan_d(s, w->S, BI, nI, BJ, nJ,
+	    thr) : scan_f(s, w->S, BI, nI, BJ, nJ, thr);
+	if (lock) {
+		if (BJ != BI)
+			pthread_mutex_unlock(s->lock + BJ);
+		pthread_mutex_unlock(s->lock + BI);
+	}
+	return rc;
+}
+
+/* Items: the tiles (I, J) of the self search, or the row blocks of a
+ * cross search (each against every candidate block). */
 static void *
 tile_worker(void *arg)
 {
 	struct ksearch *s = arg;
-	/* no duplicates: the distinct rows are the rows */
-	const int64_t *u = s->ds->n == s->ds->start[s->ds->n] ? NULL :
-	    s->ds->u;
 	struct tiles w;
 	void *thr;
-	int64_t it;
+	int64_t it, BJ;
 	int rc = 0;
 
-	if ((rc = tiles_init(&w, s->b.path, s->R, s->R, s->D)) < 0) {
+	if ((rc = tiles_init(&w, s->b.path, s->R, s->Rc, s->D)) < 0) {
 		mm_align_team_fail(&s->team, rc);
 		return NULL;
 	}
-	if (!(thr = malloc(8 * (size_t)s->R))) {
+	if (!(thr = malloc(8 * (size_t)s->Rc))) {
 		tiles_free(&w);
 		mm_align_team_fail(&s->team, mm_err(MM_ENOMEM,
 		    "neighbours: out of memory"));
 		return NULL;
 	}
-	while ((it = mm_align_team_take(&s->team)) >= 0) {
-		int64_t BI = s->pair[it] / s->nb, BJ = s->pair[it] % s->nb;
-		int nI = (int)(s->n - BI * s->R < s->R ? s->n - BI * s->R : s->R);
-		int nJ = (int)(s->n - BJ * s->R < s->R ? s->n - BJ * s->R : s->R);
-		const void *X = gather(&w, s->A, u, BI * s->R, nI, w.X);
-		const void *Y = BI == BJ ? X : gather(&w, s->A, u, BJ * s->R, nJ,
-		    w.Y);
-		if ((rc = tile_product(&w, X, nI, Y, nJ)) < 0)
-			break;
-		pthread_mutex_lock(s->lock + BI);
-		if (BJ != BI)
-			pthread_mutex_lock(s->lock + BJ);
-		rc = w.path == MM_ALIGN_PATH_F64 ?
-		    scan_d(s, w.S, BI, nI, BJ, nJ, thr) :
-		    scan_f(s, w.S, BI, nI, BJ, nJ, thr);
-		if (BJ != BI)
-			pthread_mutex_unlock(s->lock + BJ);
-		pthread_mutex_unlock(s->lock + BI);
-		if (rc < 0)
-			break;
+	while (rc == 0 && (it = mm_align_team_take(&s->team)) >= 0) {
+		if (!s->cross)
+			rc = do_tile(s, &w, thr, s->pair[it] / s->nb,
+			    s->pair[it] % s->nb);
+		else
+			for (BJ = 0; rc == 0 && BJ * s->Rc < s->nc; BJ++)
+				rc = do_tile(s, &w, thr, it, BJ);
 	}
 	if (rc < 0)
 		mm_align_team_fail(&s->team, rc);
@@ -787,13 +815,19 @@ final_worker(void *arg)
 					top[f++] = tmp[x];
 				a = b;
 			}
-			for (m = ds->start[t]; m < ds->start[t + 1]; m++) {
-				int64_t i = ds->mem[m];
-				int w = 0;
-				for (p = 0; p < f && w < k; p++)
-					if (top[p] != i)
-						s->nn[i * k + w++] = (int32_t)top[p];
-			}
+			if (s->cross)
+				for (p = 0; p < f; p++)
+					s->nn[t * s->k1 + p] = (int32_t)top[p];
+			else
+				for (m = ds->start[t]; m < ds->start[t + 1];
+				    m++) {
+					int64_t i = ds->mem[m];
+					int w = 0;
+					for (p = 0; p < f && w < k; p++)
+						if (top[p] != i)
+							s->nn[i * k + w++] =
+							    (int32_t)top[p];
+				}
 		}
 done:
 	if (rc < 0)
@@ -803,43 +837,52 @@ done:
 	return NULL;
 }
 
-int
-mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
-    int32_t *nn)
+/* The lists nn of the rows of Q against the rows of C: self (Q == C,
+ * each row's k best others, the tiles taken once per block pair) or
+ * cross (each row's k best rows of C). */
+static int
+knn_run(const float *Q, const float *C, int64_t N, int D, int k, int cross,
+    int threads, int32_t *nn)
 {
 	struct distinct ds;
 	struct ksearch s;
-	int64_t t, BI, d, np = 0;
+	int64_t t, BI, d, np = 0, ncb;
 	int rc;
 
-	if (k < 1 || k >= N)
-		return mm_err(MM_EINVAL, "kNN: k = %d needs 1 <= k < N = %lld",
-		    k, (long long)N);
-	if (N > INT32_MAX)
-		return mm_err(MM_EINVAL, "kNN: %lld rows: at most %d",
-		    (long long)N, INT32_MAX);
-	if ((rc = distinct_rows(&ds, A, N, D)) < 0)
+	if ((rc = distinct_rows(&ds, C, N, D)) < 0)
 		return rc;
 	memset(&s, 0, sizeof s);
-	s.A = A;
+	s.A = C;
+	s.Q = Q;
+	s.cross = cross;
+	s.qrow = cross ? NULL : ds.u;
 	s.D = D;
-	s.k1 = k + 1;
-	s.n = ds.n;
+	s.k1 = cross ? k : k + 1;
+	s.n = cross ? N : ds.n;
+	s.nc = ds.n;
 	s.ds = &ds;
 	s.nn = nn;
 	s.R = tile_of(mm_align_tile_rows, D);
-	if ((rc = bounds_rows(&s.b, A, D, ds.u, ds.n)) < 0) {
-		distinct_free(&ds);
-		return rc;
-	}
-	bounds_set(&s.b, ds.n, D, path_for(bounds_max2(&s.b, ds.n)));
+	s.Rc = cross ? tile_of(mm_align_tile_cols, D) : s.R;
+	s.rb = cross ? &s.bq : &s.b;
+	if ((rc = bounds_rows(&s.b, C, D, ds.u, ds.n)) < 0 || (cross &&
+	    (rc = bounds_rows(&s.bq, Q, D, NULL, N)) < 0))
+		goto done;
+	d = path_for(fmax(bounds_max2(&s.b, ds.n), cross ?
+	    bounds_max2(&s.bq, N) : 0.0));
+	bounds_set(&s.b, ds.n, D, (int)d);
+	if (cross)
+		bounds_set(&s.bq, N, D, (int)d);
 	s.nb = (s.n + s.R - 1) / s.R;
-	s.pair = malloc(sizeof(int64_t) * s.nb * (s.nb + 1) / 2);
-	s.Mm = malloc(sizeof(double) * s.nb);
-	s.Me = malloc(sizeof(double) * s.nb);
-	s.lock = malloc(sizeof(pthread_mutex_t) * s.nb);
+	ncb = (s.nc + s.Rc - 1) / s.Rc;
+	if (!cross) {
+		s.pair = malloc(sizeof(int64_t) * s.nb * (s.nb + 1) / 2);
+		s.lock = malloc(sizeof(pthread_mutex_t) * s.nb);
+	}
+	s.Mm = malloc(sizeof(double) * ncb);
+	s.Me = malloc(sizeof(double) * ncb);
 	s.rs = calloc(s.n, sizeof *s.rs);
-	if (!s.pair || !s.Mm || !s.Me || !s.lock || !s.rs) {
+	if ((!cross && (!s.pair || !s.lock)) || !s.Mm || !s.Me || !s.rs) {
 		rc = mm_err(MM_ENOMEM, "neighbours: out of memory");
 		goto done;
 	}
@@ -851,22 +894,26 @@ mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
 			goto done;
 		}
 	}
-	/* the tiles by diagonals: the blocks' own tiles first, so that
-	 * every row soon has a bound to filter with */
-	for (d = 0; d < s.nb; d++)
-		for (BI = 0; BI + d < s.nb; BI++)
-			s.pair[np++] = BI * s.nb + BI + d;
-	for (BI = 0; BI < s.nb; BI++) {
-		int64_t c = s.n - BI * s.R < s.R ? s.n - BI * s.R : s.R;
-		block_max(&s.b, BI * s.R, c, s.Mm + BI, s.Me + BI);
-		pthread_mutex_init(s.lock + BI, NULL);
+	for (BI = 0; BI < ncb; BI++)
+		block_max(&s.b, BI * s.Rc, s.nc - BI * s.Rc < s.Rc ?
+		    s.nc - BI * s.Rc : s.Rc, s.Mm + BI, s.Me + BI);
+	if (cross) {
+		rc = mm_align_team_run(&s.team, s.nb, threads, tile_worker, &s);
+	} else {
+		/* the tiles by diagonals: the blocks' own tiles first, so
+		 * that every row soon has a bound to filter with */
+		for (d = 0; d < s.nb; d++)
+			for (BI = 0; BI + d < s.nb; BI++)
+				s.pair[np++] = BI * s.nb + BI + d;
+		for (BI = 0; BI < s.nb; BI++)
+			pthread_mutex_init(s.lock + BI, NULL);
+		rc = mm_align_team_run(&s.team, np, threads, tile_worker, &s);
+		for (BI = 0; BI < s.nb; BI++)
+			pthread_mutex_destroy(s.lock + BI);
 	}
-	rc = mm_align_team_run(&s.team, np, threads, tile_worker, &s);
 	if (rc == 0)
 		rc = mm_align_team_run(&s.team, (s.n + FINAL_CHUNK - 1) /
 		    FINAL_CHUNK, threads, final_worker, &s);
-	for (BI = 0; BI < s.nb; BI++)
-		pthread_mutex_destroy(s.lock + BI);
 done:
 	if (s.rs)
 		for (t = 0; t < s.n; t++)
@@ -877,8 +924,35 @@ done:
 	free(s.Me);
 	free(s.lock);
 	bounds_free(&s.b);
+	bounds_free(&s.bq);
 	distinct_free(&ds);
 	return rc;
+}
+
+int
+mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
+    int32_t *nn)
+{
+	if (k < 1 || k >= N)
+		return mm_err(MM_EINVAL, "kNN: k = %d needs 1 <= k < N = %lld",
+		    k, (long long)N);
+	if (N > INT32_MAX)
+		return mm_err(MM_EINVAL, "kNN: %lld rows: at most %d",
+		    (long long)N, INT32_MAX);
+	return knn_run(A, A, N, D, k, 0, threads, nn);
+}
+
+int
+mm_align_knn_cross(const float *Q, const float *C, int64_t N, int D, int k,
+    int threads, int32_t *nn)
+{
+	if (k < 1 || k > N)
+		return mm_err(MM_EINVAL, "kNN: k = %d needs 1 <= k <= N = %lld",
+		    k, (long long)N);
+	if (N > INT32_MAX)
+		return mm_err(MM_EINVAL, "kNN: %lld rows: at most %d",
+		    (long long)N, INT32_MAX);
+	return knn_run(Q, C, N, D, k, 1, threads, nn);
 }
 
 /* ---- retrieval ---- */

@@ -8,8 +8,11 @@
  * denominators and kernel diagonals (one Gram matrix Ac^T B'c per
  * permutation), SVCCA its two bases (U1^T P U2, O(N dim^2)), the kNN
  * metrics the neighbour lists (mapped, O(N k)), CKNNA the lists and the
- * kernel values of the listed pairs (O(N k^2)).  Cosine and gap take the
- * permuted rows (O(N D)); RBF CKA and recall are evaluated afresh.
+ * kernel values of the listed pairs (O(N k^2)), recall each row's k best
+ * rows of the other side (two cross searches once, then O(N k)).  Cosine
+ * and gap take the permuted rows (O(N D)); RBF CKA is evaluated afresh.
+ * Exact ties at the k-th place keep B's order where a fresh evaluation
+ * would take B''s (mm_align_perm_lists()).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +58,7 @@ struct prep {
 	struct mm_align_svcca_bases sv;
 	int kmax, same, has_cka, has_sv;
 	int32_t *nnA, *nnB;	/* (N, kmax) */
+	int32_t *ta, *tb;	/* (N, kmax) retrieval lists A->B, B->A */
 	double *ka, *lb;	/* (N, kmax) CKNNA's kernel values */
 	/* per permutation: B's lists and values mapped, B's rows */
 	int32_t *inv, *nnP;
@@ -128,8 +132,24 @@ evaluate(struct mm_align_suite *s, struct prep *p, const int32_t *perm,
 		if (sel & MM_ALIGN_GAP)
 			put(s, v, "gap", 0, b);
 	}
-	if (p->same && (sel & MM_ALIGN_RECALL) && (rc = mm_align_recall(s->A,
-	    B, N, s->Da, s->ks, s->nk, s->threads, ab, ba)) < 0)
+	if (p->same && (sel & MM_ALIGN_RECALL) && perm && p->ta) {
+		/* A_i's partner B'_i = B_perm[i] in A_i's list; B'_i's list
+		 * is B_perm[i]'s, its partner A_i */
+		for (t = 0; t < s->nk; t++) {
+			int64_t ha = 0, hb = 0;
+			int k = s->ks[t], u;
+			for (i = 0; i < N; i++)
+				for (u = 0; u < k; u++) {
+					ha += p->ta[i * p->kmax + u] == perm[i];
+					hb += p->tb[(int64_t)perm[i] * p->kmax +
+					    u] == i;
+				}
+			ab[t] = (double)ha / (double)N;
+			ba[t] = (double)hb / (double)N;
+		}
+	} else if (p->same && (sel & MM_ALIGN_RECALL) &&
+	    (rc = mm_align_recall(s->A, B, N, s->Da, s->ks, s->nk, s->threads,
+	    ab, ba)) < 0)
 		return rc;
 	for (t = 0; t < s->nk; t++) {
 		int k = s->ks[t], K = p->kmax;
@@ -175,6 +195,8 @@ prep_free(struct prep *p)
 		mm_align_svcca_free(&p->sv);
 	free(p->nnA);
 	free(p->nnB);
+	free(p->ta);
+	free(p->tb);
 	free(p->ka);
 	free(p->lb);
 	free(p->inv);
@@ -258,9 +280,18 @@ mm_align_suite_run(struct mm_align_suite *s)
 	oom |= !(v = malloc(sizeof(double) * s->P));
 	oom |= !(perm = malloc(sizeof(int32_t) * N));
 	oom |= !(p.inv = malloc(sizeof(int32_t) * N));
-	if ((sel & (MM_ALIGN_RBF | MM_ALIGN_COS | MM_ALIGN_GAP |
-	    MM_ALIGN_RECALL)) || (!p.has_cka && (sel & (MM_ALIGN_CKA |
-	    MM_ALIGN_UCKA))))
+	if (p.same && (sel & MM_ALIGN_RECALL)) {
+		/* the retrieval lists once: a permutation maps them */
+		oom |= !(p.ta = malloc(sizeof(int32_t) * N * p.kmax));
+		oom |= !(p.tb = malloc(sizeof(int32_t) * N * p.kmax));
+		if (!oom && ((rc = mm_align_knn_cross(s->A, s->B, N, s->Da,
+		    p.kmax, s->threads, p.ta)) < 0 ||
+		    (rc = mm_align_knn_cross(s->B, s->A, N, s->Da, p.kmax,
+		    s->threads, p.tb)) < 0))
+			goto done;
+	}
+	if ((sel & (MM_ALIGN_RBF | MM_ALIGN_COS | MM_ALIGN_GAP)) ||
+	    (!p.has_cka && (sel & (MM_ALIGN_CKA | MM_ALIGN_UCKA))))
 		oom |= !(p.Bp = malloc(sizeof(float) * N * s->Db));
 	if (sel & MM_ALIGN_KNNS)
 		oom |= !(p.nnP = malloc(sizeof(int32_t) * N * p.kmax));

@@ -85,6 +85,12 @@ void mm_align_cka_free(struct mm_align_cka_parts *c);
 int mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
     int32_t *nn);
 
+/* The k best rows of C (N, D) for each row of Q (N, D), ranked alike
+ * (no row excluded): nn (N, k).  1 <= k <= N.  Query i's partner C_i
+ * ranks r when nn[i][r] = i. */
+int mm_align_knn_cross(const float *Q, const float *C, int64_t N, int D,
+    int k, int threads, int32_t *nn);
+
 double mm_align_mutual_knn(const int32_t *nnA, const int32_t *nnB,
     int64_t N, int k);
 double mm_align_cycle_knn(const int32_t *nnA, const int32_t *nnB,
