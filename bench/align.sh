@@ -1,134 +1,108 @@
 #!/bin/bash
-# Speed and peak memory of mmib-align on random embeddings given as two
-# .npy files (N x D float32, B a noisy linear map of A), at one and two
-# threads, side by side with the naive numpy way (float64, the full N x N
-# similarity matrices, argpartition for the k best; what a script from
-# the literature does), and the largest difference between the two on the
-# metrics both compute.  Skipped when /usr/bin/python3 has no numpy.
-#   ALIGN_N (5000) rows, ALIGN_D (768) width, ALIGN_K (10) for -k;
-#   ALIGN_KEEP=1 keeps the work directory.
-# One wall-clock run each, peak RSS from /usr/bin/time when present.
+# The alignment suite on N x D float32 embeddings given as two .npy files
+# (a shared 64-d latent through two random maps plus noise, so that the
+# metrics are not trivial), per metric: mmib-align's seconds at 1 and 2
+# threads (its own timer: the metrics, not reading), numpy float64 (the
+# definitions of tests/ref/ in fast numpy forms) and PyTorch float32 (the
+# platonic-rep formulas: full N x N kernels, topk) at 2 threads, and
+# mmib's speed-up over the faster of the two; then the whole suite, and
+# the permutation null (--permutations P) against one evaluation, per
+# metric.  Python columns NA when /usr/bin/python3 lacks numpy or torch.
+#   ALIGN_N (10000) rows, ALIGN_D (768) width, ALIGN_K (10) for -k,
+#   ALIGN_P (1000) permutations (0: no null rows); ALIGN_KEEP=1 keeps
+#   the work directory.
 set -eo pipefail
 TOP=${MMIB_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${MMIB_BIN:-$TOP/bin}
 PY=/usr/bin/python3
-N=${ALIGN_N:-5000} D=${ALIGN_D:-768} K=${ALIGN_K:-10}
-if ! $PY -c 'import numpy' 2>/dev/null; then
-	echo "bench/align.sh: skipped (no numpy for $PY)"
-	exit 0
-fi
+N=${ALIGN_N:-10000} D=${ALIGN_D:-768} K=${ALIGN_K:-10} P=${ALIGN_P:-1000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/mmib-bench.XXXXXX")
 trap '[ -n "$ALIGN_KEEP" ] || rm -rf "$W"' EXIT
+METRICS="cka cka_unbiased svcca mutual_knn cycle_knn cknna recall"
 
-$PY - "$W" "$N" "$D" <<'PYEOF'
+# the data: by numpy when there is one, else by perl (uniform noise)
+if $PY -c 'import numpy' 2>/dev/null; then
+	$PY - "$W" "$N" "$D" <<'PYEOF'
 import sys
 import numpy as np
 w, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 r = np.random.default_rng(7)
-A = r.standard_normal((n, d)).astype(np.float32)
-B = (A @ (r.standard_normal((d, d)) / np.sqrt(d)) +
-     r.standard_normal((n, d))).astype(np.float32)
-np.save(w + "/a.npy", A)
-np.save(w + "/b.npy", B)
+Z = r.standard_normal((n, 64)).astype(np.float32)
+for side in "ab":
+    X = Z @ r.standard_normal((64, d)).astype(np.float32) + \
+        3 * r.standard_normal((n, d), dtype=np.float32)
+    np.save("%s/%s.npy" % (w, side), X.astype(np.float32))
 PYEOF
+	HAVE_NP=1
+else
+	for s in a b; do
+		perl -e '
+		my ($out, $n, $d, $seed) = @ARGV;
+		srand($seed);
+		open(my $f, ">:raw", $out) or die "$out: $!";
+		my $h = sprintf("{\x27descr\x27: \x27<f4\x27, \x27fortran_order\x27: False, \x27shape\x27: (%d, %d), }", $n, $d);
+		print $f "\x93NUMPY\x01\x00", pack("v", 118), $h, " " x (117 - length $h), "\n";
+		print $f pack("f<*", map { rand() - 0.5 } 1 .. $d) for 1 .. $n;
+		close $f or die;' "$W/$s.npy" "$N" "$D" $([ $s = a ] && echo 1 || echo 2)
+	done
+	HAVE_NP=
+fi
+$PY -c 'import torch' 2>/dev/null && HAVE_TORCH=1 || HAVE_TORCH=
 
-# the naive numpy suite: prints its table (metric k value) after its time
-cat > "$W/naive.py" <<'PYEOF'
-import sys
-import time
-import numpy as np
-a, b, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
-A = np.load(a).astype(np.float64)
-B = np.load(b).astype(np.float64)
-t0 = time.perf_counter()
-n = len(A)
-rows = []
-Ac, Bc = A - A.mean(0), B - B.mean(0)
-rows.append(("cka", "-", np.linalg.norm(Ac.T @ Bc) ** 2 /
-             (np.linalg.norm(Ac.T @ Ac) * np.linalg.norm(Bc.T @ Bc))))
-
-
-def hsic_u(X, Y):
-    m = len(X)
-    dk, dl = np.sum(X * X, 1), np.sum(Y * Y, 1)
-    sx, sy = X.sum(0), Y.sum(0)
-    t1 = np.sum((X.T @ Y) ** 2) - dk @ dl
-    sk, sl = sx @ sx - dk.sum(), sy @ sy - dl.sum()
-    t3 = (X @ sx - dk) @ (Y @ sy - dl)
-    return (t1 + sk * sl / ((m - 1) * (m - 2)) - 2 * t3 / (m - 2)) / (m * (m - 3))
-
-
-rows.append(("cka_unbiased", "-",
-             hsic_u(A, B) / np.sqrt(hsic_u(A, A) * hsic_u(B, B))))
-
-
-def top(X, dim=10):
-    X = X - X.mean(0)
-    X = X / (X.std(0, ddof=1) + 1e-8)
-    U, s, _ = np.linalg.svd(X, full_matrices=False)
-    return U[:, :min(dim, int(np.sum(s > 1e-5 * s[0])))]
-
-
-U1, U2 = top(A), top(B)
-rows.append(("svcca", "-", np.linalg.svd(U1.T @ U2, compute_uv=False).mean()))
-
-
-def knn(X, self):
-    S = X @ (X if self is None else self).T
-    if self is None:
-        np.fill_diagonal(S, -np.inf)
-    part = np.argpartition(-S, k, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(S, part, 1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, 1)
-
-
-na, nb = knn(A, None), knn(B, None)
-rows.append(("mutual_knn", k, np.mean([len(set(x) & set(y)) / k
-                                       for x, y in zip(na, nb)])))
-rows.append(("cycle_knn", k, np.mean([i in set(na[nb[i]].ravel())
-                                      for i in range(n)])))
-for name, X, Y in (("recall_img2fac", A, B), ("recall_fac2img", B, A)):
-    rows.append((name, k, np.mean([i in set(r) for i, r in
-                                   enumerate(knn(X, Y))])))
-print("%.3f" % (time.perf_counter() - t0))
-for m, kk, v in rows:
-    print("%s\t%s\t%.8f" % (m, kk, v))
-PYEOF
-
-# run NAME CMD...: wall seconds and peak RSS (MB) of CMD into NAME.{s,mb}
-run() {
-	local name=$1 t0 t1
+# mm SECONDS-FILE ARGS...: mmib-align's own timer of the metrics
+mm() {
+	local out=$1
 	shift
-	t0=$(date +%s.%N)
-	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%M' -o "$W/$name.rss" "$@" > "$W/$name.out"
-	else
-		"$@" > "$W/$name.out"
-		echo 0 > "$W/$name.rss"
-	fi
-	t1=$(date +%s.%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }' > "$W/$name.s"
-	awk '{ printf "%.0f", $1 / 1024 }' "$W/$name.rss" > "$W/$name.mb"
+	"$BIN/mmib-align" -v -k "$K" "$@" "$W/a.npy" "$W/b.npy" 2>&1 >/dev/null |
+	    sed -n 's/.*metrics.* in \([0-9.]*\) s$/\1/p' > "$out"
+}
+for m in $METRICS; do
+	mm "$W/$m.t1" -t 1 --metrics "$m"
+	mm "$W/$m.t2" -t 2 --metrics "$m"
+done
+mm "$W/all.t1" -t 1 --metrics "$(echo $METRICS | tr ' ' ,)"
+mm "$W/all.t2" -t 2 --metrics "$(echo $METRICS | tr ' ' ,)"
+if [ -n "$HAVE_NP" ]; then
+	OPENBLAS_NUM_THREADS=2 $PY "$TOP/bench/align_bench.py" np "$W/a.npy" \
+	    "$W/b.npy" "$K" > "$W/np.tsv"
+fi
+if [ -n "$HAVE_TORCH" ]; then
+	$PY "$TOP/bench/align_bench.py" torch "$W/a.npy" "$W/b.npy" "$K" 2 \
+	    > "$W/torch.tsv"
+fi
+col() {		# col FILE METRIC: the seconds of METRIC in FILE, or NA
+	[ -s "$1" ] && awk -F'\t' -v m="$2" '$1 == m { print $2 }' "$1" || echo NA
 }
 
-run t1 "$BIN/mmib-align" -q -t 1 -k "$K" "$W/a.npy" "$W/b.npy"
-run t2 "$BIN/mmib-align" -q -t 2 -k "$K" "$W/a.npy" "$W/b.npy"
-OPENBLAS_NUM_THREADS=2 run np $PY "$W/naive.py" "$W/a.npy" "$W/b.npy" "$K"
-cmp -s "$W/t1.out" "$W/t2.out" && same=yes || same=NO
+echo "mmib-align on $N x $D float32 embeddings (two .npy), -k $K; $(nproc)" \
+    "CPUs:$(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo)"
+printf '%-14s %8s %8s %10s %10s %9s\n' metric "mmib -t1" "mmib -t2" \
+    "numpy f64" "torch f32" "speed-up"
+for m in $METRICS all; do
+	t1=$(cat "$W/$m.t1") t2=$(cat "$W/$m.t2")
+	if [ $m = all ]; then
+		np=NA to=NA
+		if [ -s "$W/np.tsv" ]; then np=$(awk -F'\t' '{ s += $2 } END { printf "%.3f", s }' "$W/np.tsv"); fi
+		if [ -s "$W/torch.tsv" ]; then to=$(awk -F'\t' '{ s += $2 } END { printf "%.3f", s }' "$W/torch.tsv"); fi
+	else
+		np=$(col "$W/np.tsv" $m) to=$(col "$W/torch.tsv" $m)
+	fi
+	su=$(awk -v a="$np" -v b="$to" -v t="$t2" 'BEGIN {
+		f = a == "NA" ? b : b == "NA" ? a : (a < b ? a : b);
+		if (f == "NA" || t <= 0) print "NA"; else printf "%.1fx", f / t }')
+	printf '%-14s %8s %8s %10s %10s %9s\n' "$m" "$t1" "$t2" "$np" "$to" "$su"
+done
+echo "(seconds; speed-up: the faster of numpy and torch over mmib -t 2;" \
+    "all: the seven metrics in one run, the Python ones summed)"
 
-echo "mmib-align on $N x $D random embeddings (two .npy), -k $K; $(nproc) CPUs:" \
-    "$(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo)"
-printf '%-34s %9s %9s\n' "run" "seconds" "peak MB"
-printf '%-34s %9s %9s\n' "mmib-align -t 1" "$(cat "$W/t1.s")" "$(cat "$W/t1.mb")"
-printf '%-34s %9s %9s\n' "mmib-align -t 2" "$(cat "$W/t2.s")" "$(cat "$W/t2.mb")"
-printf '%-34s %9s %9s\n' "numpy, N x N (2 BLAS threads)" "$(cat "$W/np.s")" "$(cat "$W/np.mb")"
-echo "numpy's own timer (metrics only): $(head -1 "$W/np.out") s;" \
-    "-t 1 and -t 2 tables identical: $same"
-# the largest difference on the metrics both compute (numpy has no cknna)
-tail -n +2 "$W/np.out" | awk -F'\t' '
-	NR == FNR { w[$1 "@" $2] = $3; next }
-	($1 "@" $2) in w { d = $3 - w[$1 "@" $2]; if (d < 0) d = -d;
-		if (d > m) { m = d; at = $1 "@" $2 } n++ }
-	END { if (m == 0) printf "numpy agrees on all %d metrics to the " \
-		"8 printed decimals\n", n; else printf "largest difference " \
-		"to numpy over %d metrics: %.2g (%s)\n", n, m, at }' - "$W/t1.out"
+[ "$P" -gt 0 ] || exit 0
+echo "permutation null, --permutations $P at -t 2: seconds, and against one evaluation"
+printf '%-14s %8s %10s %8s\n' metric "one" "with null" "ratio"
+for m in $METRICS all; do
+	ms=$m
+	[ $m = all ] && ms=$(echo $METRICS | tr ' ' ,)
+	mm "$W/$m.p" -t 2 --metrics "$ms" --permutations "$P"
+	printf '%-14s %8s %10s %8s\n' "$m" "$(cat "$W/$m.t2")" "$(cat "$W/$m.p")" \
+	    "$(awk -v a="$(cat "$W/$m.t2")" -v b="$(cat "$W/$m.p")" \
+	    'BEGIN { if (a > 0) printf "%.1fx", b / a; else print "NA" }')"
+done

@@ -1,21 +1,19 @@
 /*
- * align.c - alignment metrics between two representations (see align.h).
+ * align.c - alignment metrics between two representations (see align.h):
+ * CKA, CKNNA, SVCCA, the paired metrics, and what the other align-*.c
+ * files share (align-impl.h).  The neighbour searches are in align-knn.c.
  *
  * Everything is computed in float64 from the float32 inputs, but the
  * inputs are never copied whole: rows are converted to float64 a block at
  * a time.  Kernel matrices are never formed: CKA and SVCCA accumulate
- * feature-space Gram matrices (D x D) over blocks of rows, the neighbour
- * searches take inner products one tile (rows x candidates) at a time
- * (dgemm) and keep each row's k best across the candidate tiles, and
- * CKNNA only needs the k neighbours of each row.
+ * feature-space Gram matrices (D x D) over blocks of rows, and CKNNA only
+ * needs the k neighbours of each row.
  *
  * Threads: the Gram matrices use the BLAS's threads (OpenBLAS splits the
  * output, never the sum, so every entry is summed in the same order
- * whatever the count); the neighbour searches run threads of their own,
- * one tile of rows each, the BLAS at one thread.  Tile sizes depend only
- * on the widths and each row's k best under a total order do not depend
- * on the order the candidates arrive in, so results are the same for any
- * number of threads.
+ * whatever the count); CKNNA's kernel values run threads of their own,
+ * each value computed alone, so results are the same for any number of
+ * threads.
  */
 #include <float.h>
 #include <limits.h>
@@ -27,52 +25,35 @@
 #include <cblas.h>
 
 #include "align.h"
+#include "align-impl.h"
 #include "pool.h"
 #include "err.h"
 
-/* Default blocks: query rows per neighbour tile, and the bytes of float64
- * one candidate tile or one block of Gram rows may take. */
-#define TILE_ROWS 256
-#define BLOCK_BYTES ((int64_t)16 << 20)
-
-static int tile_rows = TILE_ROWS, tile_cols, gram_rows;
+int mm_align_tile_rows, mm_align_tile_cols, mm_align_gram_rows;
 
 void
 mm_align_blocks(int rows, int cols, int grows)
 {
-	tile_rows = rows > 0 ? rows : TILE_ROWS;
-	tile_cols = cols > 0 ? cols : 0;
-	gram_rows = grows > 0 ? grows : 0;
+	mm_align_tile_rows = rows > 0 ? rows : 0;
+	mm_align_tile_cols = cols > 0 ? cols : 0;
+	mm_align_gram_rows = grows > 0 ? grows : 0;
 }
 
-/* Candidates per tile of a neighbour search: BLOCK_BYTES of float64 rows,
- * a multiple of 64 in [64, 8192]. */
-static int64_t
-cols_per_tile(int D)
-{
-	int64_t c = BLOCK_BYTES / (8 * (int64_t)D) / 64 * 64;
-
-	if (tile_cols > 0)
-		return tile_cols;
-	return c < 64 ? 64 : c > 8192 ? 8192 : c;
-}
-
-/* Rows per block of a Gram accumulation: BLOCK_BYTES per side, >= 64. */
+/* Rows per block of a Gram accumulation: MM_ALIGN_BLOCK_BYTES per side,
+ * >= 64. */
 static int64_t
 rows_per_block(int D)
 {
-	int64_t r = BLOCK_BYTES / (8 * (int64_t)D);
+	int64_t r = MM_ALIGN_BLOCK_BYTES / (8 * (int64_t)D);
 
-	if (gram_rows > 0)
-		return gram_rows;
+	if (mm_align_gram_rows > 0)
+		return mm_align_gram_rows;
 	return r < 64 ? 64 : r;
 }
 
-/* Rows i0 .. i0 + nb of A (., D) as float64, minus mu (D) when mu, divided
- * by sd (D) when sd, into X (nb, D). */
-static void
-rows_double(double *X, const float *A, int D, int64_t i0, int64_t nb,
-    const double *mu, const double *sd)
+void
+mm_align_rows_double(double *X, const float *A, int D, int64_t i0,
+    int64_t nb, const double *mu, const double *sd)
 {
 	int64_t i;
 	int d;
@@ -90,9 +71,19 @@ rows_double(double *X, const float *A, int D, int64_t i0, int64_t nb,
 	}
 }
 
-/* The BLAS's thread count for a phase; returns the previous one. */
-static int
-blas_threads(int n)
+double
+mm_align_dot(const float *a, const float *b, int D)
+{
+	double s = 0.0;
+	int d;
+
+	for (d = 0; d < D; d++)
+		s += (double)a[d] * b[d];
+	return s;
+}
+
+int
+mm_align_blas_threads(int n)
 {
 	int old = openblas_get_num_threads();
 
@@ -102,18 +93,8 @@ blas_threads(int n)
 
 /* ---- a team of threads sharing a queue of items (on lib/pool.h) ---- */
 
-struct team {
-	struct mm_pool *pool;
-	pthread_mutex_t mu;
-	int next, n;		/* items handed out, items in all */
-	int rc;			/* the first failure, 0 if none */
-	void *(*fn)(void *);
-	void *arg;
-};
-
-/* The next item, or -1 when none is left or a thread failed. */
-static int64_t
-team_take(struct team *t)
+int64_t
+mm_align_team_take(struct mm_align_team *t)
 {
 	int rc, i;
 
@@ -126,8 +107,8 @@ team_take(struct team *t)
 	return i < t->n ? i : -1;
 }
 
-static void
-team_fail(struct team *t, int rc)
+void
+mm_align_team_fail(struct mm_align_team *t, int rc)
 {
 	pthread_mutex_lock(&t->mu);
 	if (t->rc == 0)
@@ -138,22 +119,22 @@ team_fail(struct team *t, int rc)
 static void
 team_body(void *arg, int tid)
 {
-	struct team *t = arg;
+	struct mm_align_team *t = arg;
 
 	(void)tid;
 	t->fn(t->arg);
 }
 
-/* Run fn(arg) on T threads of a pool, the calling thread one of them,
- * over the n items of t; fn takes items until none is left.  The BLAS
- * runs at one thread meanwhile.  Returns t->rc. */
-static int
-team_run(struct team *t, int64_t n, int T, void *(*fn)(void *), void *arg)
+int
+mm_align_team_run(struct mm_align_team *t, int64_t n, int T,
+    void *(*fn)(void *), void *arg)
 {
 	int ob;
 
 	if (n > INT_MAX)
 		return mm_err(MM_ESIZE, "too many blocks (%lld)", (long long)n);
+	if (n < 1)
+		return 0;
 	pthread_mutex_init(&t->mu, NULL);
 	t->next = 0;
 	t->n = (int)n;
@@ -163,9 +144,9 @@ team_run(struct team *t, int64_t n, int T, void *(*fn)(void *), void *arg)
 	if (T > n)
 		T = (int)n;
 	t->pool = mm_pool_new(T);   /* NULL (one thread) when T < 2 */
-	ob = blas_threads(1);
+	ob = mm_align_blas_threads(1);
 	mm_pool_run(t->pool, team_body, t);
-	blas_threads(ob);
+	mm_align_blas_threads(ob);
 	mm_pool_free(t->pool);
 	pthread_mutex_destroy(&t->mu);
 	return t->rc;
@@ -173,48 +154,68 @@ team_run(struct team *t, int64_t n, int T, void *(*fn)(void *), void *arg)
 
 /* ---- CKA ---- */
 
-/* Squared Frobenius norm of X^T Y (Dx, Dy) for X = A - muA (N, Dx) and
- * Y = B - muB (N, Dy) (no centring where mu is NULL), accumulated over
- * blocks of rows in a fixed order on the BLAS's `threads` threads. */
+/* G (Dx, Dy) = X^T Y for X = A - muA (N, Dx) and Y = B' - muB (N, Dy),
+ * B' the rows of B in the order perm (NULL: as they are; no centring
+ * where mu is NULL), accumulated over blocks of rows in a fixed order on
+ * the BLAS's `threads` threads. */
 static int
-cross_fro2(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, int threads, double *out)
+cross_gram(const float *A, int Dx, const double *muA, const float *B,
+    int Dy, const double *muB, int64_t N, const int32_t *perm, int threads,
+    double *G)
 {
-	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, n;
-	int self = A == B && muA == muB, ob;
-	double *X, *Y, *G, s = 0.0;
+	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, i;
+	int self = A == B && muA == muB && !perm, ob;
+	double *X, *Y;
 
 	if (R > N)
 		R = N;
 	X = malloc(sizeof(double) * R * Dx);
 	Y = self ? X : malloc(sizeof(double) * R * Dy);
-	G = malloc(sizeof(double) * Dx * Dy);
-	if (!X || !Y || !G) {
+	if (!X || !Y) {
 		free(X);
 		if (!self)
 			free(Y);
-		free(G);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
-	ob = blas_threads(threads);
+	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		rows_double(X, A, Dx, i0, nb, muA, NULL);
-		if (!self)
-			rows_double(Y, B, Dy, i0, nb, muB, NULL);
+		mm_align_rows_double(X, A, Dx, i0, nb, muA, NULL);
+		if (perm)
+			for (i = 0; i < nb; i++)
+				mm_align_rows_double(Y + i * Dy, B, Dy,
+				    perm[i0 + i], 1, muB, NULL);
+		else if (!self)
+			mm_align_rows_double(Y, B, Dy, i0, nb, muB, NULL);
 		/* G (Dx, Dy) += X^T Y over this block */
 		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
 		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
 	}
-	blas_threads(ob);
-	for (n = 0; n < (int64_t)Dx * Dy; n++)
-		s += G[n] * G[n];
+	mm_align_blas_threads(ob);
 	free(X);
 	if (!self)
 		free(Y);
+	return 0;
+}
+
+/* Squared Frobenius norm of X^T Y (cross_gram(), B as it is). */
+static int
+cross_fro2(const float *A, int Dx, const double *muA, const float *B,
+    int Dy, const double *muB, int64_t N, int threads, double *out)
+{
+	double *G = malloc(sizeof(double) * Dx * Dy), s = 0.0;
+	int64_t n;
+	int rc;
+
+	if (!G)
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	if ((rc = cross_gram(A, Dx, muA, B, Dy, muB, N, NULL, threads,
+	    G)) == 0)
+		for (n = 0; n < (int64_t)Dx * Dy; n++)
+			s += G[n] * G[n];
 	free(G);
 	*out = s;
-	return 0;
+	return rc;
 }
 
 /* Column sums (D) of A (N, D), row after row. */
@@ -350,339 +351,145 @@ mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
 	return rc;
 }
 
-/* ---- identical rows ---- */
-
-struct hrow {
-	uint64_t h;
-	int64_t i;
-};
-
-static int
-hrow_cmp(const void *a, const void *b)
+void
+mm_align_cka_free(struct mm_align_cka_parts *c)
 {
-	const struct hrow *x = a, *y = b;
-
-	if (x->h != y->h)
-		return x->h < y->h ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
-}
-
-static int
-same_row(const float *A, int D, int64_t i, int64_t j)
-{
-	int d;
-
-	for (d = 0; d < D; d++)
-		if (A[i * D + d] != A[j * D + d])
-			return 0;
-	return 1;
-}
-
-/* rep[j] = the lowest index whose row equals row j (by value, so -0 and
- * +0 agree).  Rows sharing a representative get bit-identical inner
- * products, which makes ties exact whatever the BLAS summation order. */
-static int64_t *
-row_reps(const float *A, int64_t N, int D)
-{
-	struct hrow *h = malloc(sizeof *h * N);
-	int64_t *rep = malloc(sizeof(int64_t) * N), i, s, e, *dist;
-
-	if (!h || !rep) {
-		free(h);
-		free(rep);
-		return NULL;
-	}
-	for (i = 0; i < N; i++) {
-		uint64_t x = 1469598103934665603ULL;
-		int d;
-		for (d = 0; d < D; d++) {
-			float v = A[i * D + d] + 0.0f;
-			uint32_t b;
-			memcpy(&b, &v, 4);
-			x = (x ^ b) * 1099511628211ULL;
-		}
-		h[i].h = x;
-		h[i].i = i;
-	}
-	qsort(h, N, sizeof *h, hrow_cmp);
-	dist = malloc(sizeof(int64_t) * N);
-	if (!dist) {
-		free(h);
-		free(rep);
-		return NULL;
-	}
-	for (s = 0; s < N; s = e) {
-		int64_t nd = 0, t;
-		for (e = s; e < N && h[e].h == h[s].h; e++) {
-			int64_t r = h[e].i;
-			for (t = 0; t < nd; t++)
-				if (same_row(A, D, dist[t], h[e].i)) {
-					r = dist[t];
-					break;
-				}
-			if (r == h[e].i)
-				dist[nd++] = r;
-			rep[h[e].i] = r;
-		}
-	}
-	free(dist);
-	free(h);
-	return rep;
-}
-
-/* The distinct rows of a candidate matrix (N, D): distinct row t has the
- * value of row u[t] (the lowest index holding it; u increasing) and
- * stands for rows mem[start[t] .. start[t + 1]), in increasing order.
- * O(N) memory. */
-struct distinct {
-	int64_t n;
-	int64_t *u, *start, *mem;
-};
-
-static void
-distinct_free(struct distinct *ds)
-{
-	free(ds->u);
-	free(ds->start);
-	free(ds->mem);
-	ds->u = ds->start = ds->mem = NULL;
-}
-
-static int
-distinct_rows(struct distinct *ds, const float *A, int64_t N, int D)
-{
-	int64_t *rep = row_reps(A, N, D), *pos = malloc(sizeof(int64_t) * N);
-	int64_t i, n = 0;
-
-	ds->u = malloc(sizeof(int64_t) * N);
-	ds->start = calloc((size_t)N + 1, sizeof(int64_t));
-	ds->mem = malloc(sizeof(int64_t) * N);
-	if (!rep || !pos || !ds->u || !ds->start || !ds->mem) {
-		free(rep);
-		free(pos);
-		distinct_free(ds);
-		return mm_err(MM_ENOMEM, "neighbours: out of memory");
-	}
-	for (i = 0; i < N; i++)
-		if (rep[i] == i) {
-			pos[i] = n;
-			ds->u[n++] = i;
-		}
-	ds->n = n;
-	/* rep[i] becomes the group of row i; counts, then offsets */
-	for (i = 0; i < N; i++) {
-		rep[i] = pos[rep[i]];
-		ds->start[rep[i] + 1]++;
-	}
-	for (i = 0; i < n; i++)
-		ds->start[i + 1] += ds->start[i];
-	memcpy(pos, ds->start, sizeof(int64_t) * n);
-	for (i = 0; i < N; i++)
-		ds->mem[pos[rep[i]]++] = i;
-	free(rep);
-	free(pos);
-	return 0;
-}
-
-/* A search of the k best candidates C_j (j in 0 .. N) of every query Q_i
- * by inner product, then lower index; j = i skipped when self.  Either
- * the lists (nn, (N, k), best first) or, for retrieval, the rank of
- * candidate i in query i's list (rank (N), k when it is not in it). */
-struct search {
-	const float *Q, *C;
-	int64_t N;
-	int D, k, self;
-	const struct distinct *ds;
-	int32_t *nn, *rank;
-	int64_t rows, cols;	/* tile: queries x distinct candidates */
-	struct team team;
-};
-
-/* Put (v, j) among the n best (bv, bj) (k places, best first), ranked by
- * value then lower index; returns the new n. */
-static int
-topk_insert(double *bv, int32_t *bj, int n, int k, double v, int32_t j)
-{
-	int p = n < k ? n++ : k - 1;
-
-	while (p > 0 && (bv[p - 1] < v || (bv[p - 1] == v && bj[p - 1] > j))) {
-		bv[p] = bv[p - 1];
-		bj[p] = bj[p - 1];
-		p--;
-	}
-	bv[p] = v;
-	bj[p] = j;
-	return n;
-}
-
-static void *
-search_worker(void *arg)
-{
-	struct search *s = arg;
-	const struct distinct *ds = s->ds;
-	int64_t R = s->rows, CT = s->cols, it, t0, c;
-	int D = s->D, k = s->k, r;
-	double *Qb = malloc(sizeof(double) * R * D);
-	double *Cb = malloc(sizeof(double) * CT * D);
-	double *S = malloc(sizeof(double) * R * CT);
-	double *bv = malloc(sizeof(double) * R * k);
-	int32_t *bj = malloc(sizeof(int32_t) * R * k);
-	int *cnt = malloc(sizeof(int) * R);
-
-	if (!Qb || !Cb || !S || !bv || !bj || !cnt) {
-		team_fail(&s->team, mm_err(MM_ENOMEM,
-		    "neighbours: out of memory"));
-		goto done;
-	}
-	while ((it = team_take(&s->team)) >= 0) {
-		int64_t i0 = it * R, nb = s->N - i0 < R ? s->N - i0 : R;
-		rows_double(Qb, s->Q, D, i0, nb, NULL, NULL);
-		memset(cnt, 0, sizeof(int) * R);
-		for (t0 = 0; t0 < ds->n; t0 += CT) {
-			int64_t nc = ds->n - t0 < CT ? ds->n - t0 : CT;
-			for (c = 0; c < nc; c++)
-				rows_double(Cb + c * D, s->C, D, ds->u[t0 + c],
-				    1, NULL, NULL);
-			/* S (nb, nc) = Qb Cb^T */
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-			    (int)nb, (int)nc, D, 1.0, Qb, D, Cb, D, 0.0, S,
-			    (int)nc);
-			for (r = 0; r < nb; r++) {
-				const double *sr = S + r * nc;
-				double *b = bv + (int64_t)r * k;
-				int32_t *j = bj + (int64_t)r * k;
-				int64_t i = i0 + r, m;
-				int n = cnt[r];
-				for (c = 0; c < nc; c++) {
-					double v = sr[c];
-					/* every row of the group has value v */
-					if (n == k && v < b[k - 1])
-						continue;
-					for (m = ds->start[t0 + c];
-					    m < ds->start[t0 + c + 1]; m++) {
-						int64_t jm = ds->mem[m];
-						if (s->self && jm == i)
-							continue;
-						/* members grow: once one loses
-						 * a tie, so do the rest */
-						if (n == k && !(v > b[k - 1]) &&
-						    jm > j[k - 1])
-							break;
-						n = topk_insert(b, j, n, k, v,
-						    (int32_t)jm);
-					}
-				}
-				cnt[r] = n;
-			}
-		}
-		for (r = 0; r < nb; r++) {
-			int64_t i = i0 + r;
-			const int32_t *j = bj + (int64_t)r * k;
-			int p;
-			if (s->nn)
-				memcpy(s->nn + i * k, j, sizeof(int32_t) * k);
-			if (s->rank) {
-				for (p = 0; p < cnt[r] && j[p] != i; p++)
-					;
-				s->rank[i] = p < cnt[r] ? p : k;
-			}
-		}
-	}
-done:
-	free(Qb);
-	free(Cb);
-	free(S);
-	free(bv);
-	free(bj);
-	free(cnt);
-	return NULL;
-}
-
-/* Fill s->nn or s->rank: row tiles shared among T threads. */
-static int
-search_run(struct search *s, int T)
-{
-	/* the k best of a tile's rows stay within BLOCK_BYTES too (large k
-	 * in retrieval); like the tiles, this depends on k and D only */
-	s->rows = tile_rows;
-	if (s->rows * (int64_t)s->k * 12 > BLOCK_BYTES)
-		s->rows = BLOCK_BYTES / (12 * (int64_t)s->k);
-	if (s->rows < 1)
-		s->rows = 1;
-	s->cols = cols_per_tile(s->D);
-	return team_run(&s->team, (s->N + s->rows - 1) / s->rows, T,
-	    search_worker, s);
+	free(c->mx);
+	free(c->my);
+	free(c->kii);
+	free(c->lii);
+	free(c->kr);
+	free(c->lr);
+	memset(c, 0, sizeof *c);
 }
 
 int
-mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
-    int32_t *nn)
+mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
+    const float *B, int Db, int64_t N, int threads)
 {
-	struct distinct ds;
-	struct search s;
-	int rc;
+	double *sx, *sy;
+	int64_t i;
+	int d, rc;
 
-	if (k < 1 || k >= N)
-		return mm_err(MM_EINVAL, "kNN: k = %d needs 1 <= k < N = %lld",
-		    k, (long long)N);
-	if (N > INT32_MAX)
-		return mm_err(MM_EINVAL, "kNN: %lld rows: at most %d",
-		    (long long)N, INT32_MAX);
-	if ((rc = distinct_rows(&ds, A, N, D)) < 0)
+	memset(c, 0, sizeof *c);
+	c->A = A;
+	c->B = B;
+	c->Da = Da;
+	c->Db = Db;
+	c->N = N;
+	if (N < 2)
+		return mm_err(MM_EINVAL, "CKA needs N >= 2");
+	c->mx = calloc(Da, sizeof(double));
+	c->my = calloc(Db, sizeof(double));
+	c->kii = malloc(sizeof(double) * N);
+	c->lii = malloc(sizeof(double) * N);
+	c->kr = malloc(sizeof(double) * N);
+	c->lr = malloc(sizeof(double) * N);
+	if (!c->mx || !c->my || !c->kii || !c->lii || !c->kr || !c->lr) {
+		mm_align_cka_free(c);
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	}
+	/* the unbiased denominators, NaN when below the noise level (as in
+	 * mm_align_cka()) */
+	c->ukk = c->ull = NAN;
+	if (N >= 4) {
+		double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N * DBL_EPSILON;
+		int64_t j;
+		if ((rc = hsic_unbiased(A, Da, A, Da, N, threads, &c->ukk)) < 0 ||
+		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &c->ull)) < 0) {
+			mm_align_cka_free(c);
+			return rc;
+		}
+		for (j = 0; j < N * Da; j++)
+			fa += (double)A[j] * A[j];
+		for (j = 0; j < N * Db; j++)
+			fb += (double)B[j] * B[j];
+		fa /= (double)N;
+		fb /= (double)N;
+		if (!(c->ukk > tol * fa * fa && c->ull > tol * fb * fb))
+			c->ukk = c->ull = NAN;
+	}
+	/* column sums, then the means; the row terms of the unbiased HSIC */
+	sx = c->mx;
+	sy = c->my;
+	col_sums(A, N, Da, sx);
+	col_sums(B, N, Db, sy);
+	for (d = 0; d < Da; d++)
+		c->sk += sx[d] * sx[d];
+	for (d = 0; d < Db; d++)
+		c->sl += sy[d] * sy[d];
+	for (i = 0; i < N; i++) {
+		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
+		for (d = 0; d < Da; d++) {
+			double x = A[i * Da + d];
+			kii += x * x;
+			kr += x * sx[d];
+		}
+		for (d = 0; d < Db; d++) {
+			double y = B[i * Db + d];
+			lii += y * y;
+			lr += y * sy[d];
+		}
+		c->kii[i] = kii;
+		c->lii[i] = lii;
+		c->kr[i] = kr - kii;
+		c->lr[i] = lr - lii;
+		c->sk -= kii;
+		c->sl -= lii;
+	}
+	for (d = 0; d < Da; d++)
+		c->mx[d] /= (double)N;
+	for (d = 0; d < Db; d++)
+		c->my[d] /= (double)N;
+	/* the biased denominators */
+	if ((rc = cross_fro2(A, Da, c->mx, A, Da, c->mx, N, threads,
+	    &c->kk)) < 0 || (rc = cross_fro2(B, Db, c->my, B, Db, c->my, N,
+	    threads, &c->ll)) < 0) {
+		mm_align_cka_free(c);
 		return rc;
-	memset(&s, 0, sizeof s);
-	s.Q = s.C = A;
-	s.N = N;
-	s.D = D;
-	s.k = k;
-	s.self = 1;
-	s.ds = &ds;
-	s.nn = nn;
-	rc = search_run(&s, threads);
-	distinct_free(&ds);
-	return rc;
-}
-
-static int
-in_list(const int32_t *l, int k, int64_t v)
-{
-	int t;
-
-	for (t = 0; t < k; t++)
-		if (l[t] == v)
-			return 1;
+	}
 	return 0;
 }
 
-double
-mm_align_mutual_knn(const int32_t *nnA, const int32_t *nnB, int64_t N, int k)
+int
+mm_align_cka_eval(const struct mm_align_cka_parts *c, const int32_t *perm,
+    int threads, double *cka, double *cka_unbiased)
 {
-	double s = 0.0;
-	int64_t i;
-	int t;
+	int64_t N = c->N, i, n;
+	double *G = malloc(sizeof(double) * c->Da * c->Db), m = (double)N;
+	double kl = 0.0, t1 = 0.0, t3 = 0.0;
+	int a, b, rc;
 
-	for (i = 0; i < N; i++) {
-		int c = 0;
-		for (t = 0; t < k; t++)
-			c += in_list(nnB + i * k, k, nnA[i * k + t]);
-		s += (double)c / k;
+	*cka = *cka_unbiased = NAN;
+	if (!G)
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	/* Gc = Ac^T B'c; the uncentred X^T B' = Gc + N mx my^T */
+	if ((rc = cross_gram(c->A, c->Da, c->mx, c->B, c->Db, c->my, N, perm,
+	    threads, G)) < 0) {
+		free(G);
+		return rc;
 	}
-	return s / (double)N;
-}
-
-double
-mm_align_cycle_knn(const int32_t *nnA, const int32_t *nnB, int64_t N, int k)
-{
-	int64_t i, hits = 0;
-	int t;
-
-	for (i = 0; i < N; i++)
-		for (t = 0; t < k; t++)
-			if (in_list(nnA + (int64_t)nnB[i * k + t] * k, k, i)) {
-				hits++;
-				break;
+	for (n = 0; n < (int64_t)c->Da * c->Db; n++)
+		kl += G[n] * G[n];
+	*cka = ratio(kl, c->kk, c->ll);
+	if (!isnan(c->ukk)) {
+		for (a = 0; a < c->Da; a++)
+			for (b = 0; b < c->Db; b++) {
+				double g = G[(int64_t)a * c->Db + b] +
+				    m * c->mx[a] * c->my[b];
+				t1 += g * g;
 			}
-	return (double)hits / (double)N;
+		for (i = 0; i < N; i++) {
+			int64_t j = perm ? perm[i] : i;
+			t1 -= c->kii[i] * c->lii[j];
+			t3 += c->kr[i] * c->lr[j];
+		}
+		*cka_unbiased = ratio((t1 + c->sk * c->sl / ((m - 1.0) *
+		    (m - 2.0)) - 2.0 * t3 / (m - 2.0)) / (m * (m - 3.0)),
+		    c->ukk, c->ull);
+	}
+	free(G);
+	return 0;
 }
 
 /* ---- CKNNA ---- */
@@ -696,18 +503,6 @@ struct sparse {
 	double *kv, *lv;
 	int *cnt;
 };
-
-/* a . b (D) in float64, in index order */
-static double
-dotf(const float *a, const float *b, int D)
-{
-	double s = 0.0;
-	int d;
-
-	for (d = 0; d < D; d++)
-		s += (double)a[d] * b[d];
-	return s;
-}
 
 /* Unbiased HSIC of the two masked kernels (the mask excludes i == j). */
 static double
@@ -754,7 +549,7 @@ struct pairs {
 	int64_t N;
 	const int32_t *nnA, *nnB;
 	double *ka, *lb;
-	struct team team;
+	struct mm_align_team team;
 };
 
 static void *
@@ -764,15 +559,15 @@ pairs_worker(void *arg)
 	int64_t it, i, e;
 	int t;
 
-	while ((it = team_take(&p->team)) >= 0) {
+	while ((it = mm_align_team_take(&p->team)) >= 0) {
 		e = (it + 1) * PAIR_CHUNK < p->N ? (it + 1) * PAIR_CHUNK : p->N;
 		for (i = it * PAIR_CHUNK; i < e; i++)
 			for (t = 0; t < p->k; t++) {
 				int64_t a = p->nnA[i * p->k + t],
 				    b = p->nnB[i * p->k + t];
-				p->ka[i * p->k + t] = dotf(p->A + i * p->Da,
+				p->ka[i * p->k + t] = mm_align_dot(p->A + i * p->Da,
 				    p->A + a * p->Da, p->Da);
-				p->lb[i * p->k + t] = dotf(p->B + i * p->Db,
+				p->lb[i * p->k + t] = mm_align_dot(p->B + i * p->Db,
 				    p->B + b * p->Db, p->Db);
 			}
 	}
@@ -780,15 +575,36 @@ pairs_worker(void *arg)
 }
 
 int
-mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
-    const int32_t *nnA, const int32_t *nnB, int k, int threads, double *out)
+mm_align_cknna_values(const float *A, int Da, const float *B, int Db,
+    int64_t N, const int32_t *nnA, const int32_t *nnB, int k, int threads,
+    double *ka, double *lb)
+{
+	struct pairs pr;
+
+	pr.A = A;
+	pr.B = B;
+	pr.Da = Da;
+	pr.Db = Db;
+	pr.k = k;
+	pr.N = N;
+	pr.nnA = nnA;
+	pr.nnB = nnB;
+	pr.ka = ka;
+	pr.lb = lb;
+	return mm_align_team_run(&pr.team, (N + PAIR_CHUNK - 1) / PAIR_CHUNK,
+	    threads, pairs_worker, &pr);
+}
+
+int
+mm_align_cknna_hsic(int64_t N, const int32_t *nnA, const int32_t *nnB,
+    int k, const double *ka, const double *lb, double *out)
 {
 	struct sparse sp;
-	struct pairs pr;
 	double *col, kl = NAN, kk = NAN, ll = NAN;
 	int64_t i;
 	int t, u, pass, rc = 0;
 
+	*out = NAN;
 	if (k < 2)
 		return mm_err(MM_EINVAL, "CKNNA needs k >= 2 (got %d)", k);
 	if (N < 4)
@@ -800,24 +616,10 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 	sp.kv = malloc(sizeof(double) * N * k);
 	sp.lv = malloc(sizeof(double) * N * k);
 	sp.cnt = malloc(sizeof(int) * N);
-	pr.ka = malloc(sizeof(double) * N * k);
-	pr.lb = malloc(sizeof(double) * N * k);
-	if (!col || !sp.idx || !sp.kv || !sp.lv || !sp.cnt || !pr.ka ||
-	    !pr.lb) {
+	if (!col || !sp.idx || !sp.kv || !sp.lv || !sp.cnt) {
 		rc = mm_err(MM_ENOMEM, "CKNNA: out of memory");
 		goto done;
 	}
-	pr.A = A;
-	pr.B = B;
-	pr.Da = Da;
-	pr.Db = Db;
-	pr.k = k;
-	pr.N = N;
-	pr.nnA = nnA;
-	pr.nnB = nnB;
-	if ((rc = team_run(&pr.team, (N + PAIR_CHUNK - 1) / PAIR_CHUNK,
-	    threads, pairs_worker, &pr)) < 0)
-		goto done;
 	/* pass 0: mask NA & NB with (K, L); 1: NA with (K, K); 2: NB, (L, L) */
 	for (pass = 0; pass < 3; pass++) {
 		for (i = 0; i < N; i++) {
@@ -827,17 +629,17 @@ mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
 				int64_t j = l[t];
 				double kv, lv;
 				if (pass == 2) {
-					kv = lv = pr.lb[i * k + t];
+					kv = lv = lb[i * k + t];
 				} else if (pass == 1) {
-					kv = lv = pr.ka[i * k + t];
+					kv = lv = ka[i * k + t];
 				} else {
 					for (u = 0; u < k && nnB[i * k + u] != j;
 					    u++)
 						;
 					if (u == k)
 						continue;
-					kv = pr.ka[i * k + t];
-					lv = pr.lb[i * k + u];
+					kv = ka[i * k + t];
+					lv = lb[i * k + u];
 				}
 				sp.idx[i * k + c] = (int32_t)j;
 				sp.kv[i * k + c] = kv;
@@ -860,8 +662,30 @@ done:
 	free(sp.kv);
 	free(sp.lv);
 	free(sp.cnt);
-	free(pr.ka);
-	free(pr.lb);
+	return rc;
+}
+
+int
+mm_align_cknna(const float *A, int Da, const float *B, int Db, int64_t N,
+    const int32_t *nnA, const int32_t *nnB, int k, int threads, double *out)
+{
+	double *ka, *lb;
+	int rc;
+
+	*out = NAN;
+	if (k < 2)
+		return mm_err(MM_EINVAL, "CKNNA needs k >= 2 (got %d)", k);
+	if (N < 4)
+		return mm_err(MM_EINVAL, "CKNNA needs at least 4 rows");
+	ka = malloc(sizeof(double) * N * k);
+	lb = malloc(sizeof(double) * N * k);
+	if (!ka || !lb)
+		rc = mm_err(MM_ENOMEM, "CKNNA: out of memory");
+	else if ((rc = mm_align_cknna_values(A, Da, B, Db, N, nnA, nnB, k,
+	    threads, ka, lb)) == 0)
+		rc = mm_align_cknna_hsic(N, nnA, nnB, k, ka, lb, out);
+	free(ka);
+	free(lb);
 	return rc;
 }
 
@@ -1002,14 +826,14 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 		sd[d] = sqrt(sd[d] / (double)(N - 1)) + 1e-8;
 	/* G = X^T X: dsyrk fills one triangle; mirror it so that the
 	 * column-major reading of LAPACK sees the whole matrix */
-	ob = blas_threads(threads);
+	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		rows_double(X, A, D, i0, nb, mu, sd);
+		mm_align_rows_double(X, A, D, i0, nb, mu, sd);
 		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
 		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
 	}
-	blas_threads(ob);
+	mm_align_blas_threads(ob);
 	for (d = 0; d < D; d++)
 		for (e = 0; e < d; e++)
 			G[(size_t)d * D + e] = G[(size_t)e * D + d];
@@ -1031,7 +855,7 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 	 * column e / sqrt(w_e) */
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		rows_double(X, A, D, i0, nb, mu, sd);
+		mm_align_rows_double(X, A, D, i0, nb, mu, sd);
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
 		    q, D, 1.0, X, D, V, nq, 0.0, U + i0 * q, q);
 	}
@@ -1049,94 +873,88 @@ done:
 	return rc;
 }
 
-int
-mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
-    int dim, int threads, double *out)
+void
+mm_align_svcca_free(struct mm_align_svcca_bases *sb)
 {
-	double *U1 = NULL, *U2 = NULL, *M = NULL, *s = NULL, sum = 0.0;
-	int q1, q2, q, a, rc = 0;
+	free(sb->U1);
+	free(sb->U2);
+	sb->U1 = sb->U2 = NULL;
+}
 
-	*out = NAN;
+int
+mm_align_svcca_bases(struct mm_align_svcca_bases *sb, const float *A, int Da,
+    const float *B, int Db, int64_t N, int dim, int threads)
+{
+	memset(sb, 0, sizeof *sb);
+	sb->N = N;
 	if (N < 2 || dim < 1)
 		return mm_err(MM_EINVAL, "SVCCA needs N >= 2 and dim >= 1");
-	if ((q1 = top_left(A, N, Da, dim, threads, &U1)) < 0)
-		return q1;
-	if ((q2 = top_left(B, N, Db, dim, threads, &U2)) < 0) {
-		free(U1);
-		return q2;
+	if ((sb->q1 = top_left(A, N, Da, dim, threads, &sb->U1)) < 0)
+		return sb->q1;
+	if ((sb->q2 = top_left(B, N, Db, dim, threads, &sb->U2)) < 0) {
+		int rc = sb->q2;
+		mm_align_svcca_free(sb);
+		return rc;
 	}
+	return 0;
+}
+
+int
+mm_align_svcca_eval(const struct mm_align_svcca_bases *sb,
+    const int32_t *perm, double *out)
+{
+	int q1 = sb->q1, q2 = sb->q2, q = q1 < q2 ? q1 : q2, a, rc = 0;
+	double *M = NULL, *s = NULL, *U2p = NULL, sum = 0.0;
+	int64_t i;
+
+	*out = NAN;
 	if (q1 == 0 || q2 == 0)
-		goto done;
-	q = q1 < q2 ? q1 : q2;
+		return 0;
 	M = malloc(sizeof(double) * q1 * q2);
 	s = malloc(sizeof(double) * q);
-	if (!M || !s) {
+	if (perm)
+		U2p = malloc(sizeof(double) * sb->N * q2);
+	if (!M || !s || (perm && !U2p)) {
 		rc = mm_err(MM_ENOMEM, "SVCCA: out of memory");
 		goto done;
 	}
+	/* B's rows permuted permute the rows of its basis, nothing else */
+	if (perm)
+		for (i = 0; i < sb->N; i++)
+			memcpy(U2p + i * q2, sb->U2 + (int64_t)perm[i] * q2,
+			    sizeof(double) * q2);
 	/* canonical correlations of two orthonormal, centred bases: the
 	 * singular values of U1^T U2 (q1, q2) */
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q1, q2, (int)N,
-	    1.0, U1, q1, U2, q2, 0.0, M, q2);
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q1, q2,
+	    (int)sb->N, 1.0, sb->U1, q1, perm ? U2p : sb->U2, q2, 0.0, M, q2);
 	if ((rc = singular_values(M, q1, q2, s)) < 0)
 		goto done;
 	for (a = 0; a < q; a++)
 		sum += s[a];
 	*out = sum / q;
 done:
-	free(U1);
-	free(U2);
 	free(M);
 	free(s);
+	free(U2p);
 	return rc;
 }
-
-/* ---- cross-modal ---- */
 
 int
-mm_align_recall(const float *A, const float *B, int64_t N, int D,
-    const int *ks, int nk, int threads, double *ab, double *ba)
+mm_align_svcca(const float *A, int Da, const float *B, int Db, int64_t N,
+    int dim, int threads, double *out)
 {
-	struct distinct ds;
-	struct search s;
-	int32_t *rank = malloc(sizeof(int32_t) * N);
-	int64_t i, hits;
-	int dir, t, K = 0, rc = 0;
+	struct mm_align_svcca_bases sb;
+	int rc;
 
-	if (!rank)
-		return mm_err(MM_ENOMEM, "recall: out of memory");
-	for (t = 0; t < nk; t++)
-		if (ks[t] > K)
-			K = ks[t];
-	if (K < 1 || K > N || N > INT32_MAX) {
-		free(rank);
-		return mm_err(MM_EINVAL, "recall: k = %d with %lld rows", K,
-		    (long long)N);
-	}
-	/* the partner's rank among all N candidates (itself included) is
-	 * its place in the query's K best, or >= K when it is not there */
-	for (dir = 0; dir < 2 && rc == 0; dir++) {
-		if ((rc = distinct_rows(&ds, dir ? A : B, N, D)) < 0)
-			break;
-		memset(&s, 0, sizeof s);
-		s.Q = dir ? B : A;
-		s.C = dir ? A : B;
-		s.N = N;
-		s.D = D;
-		s.k = K;
-		s.ds = &ds;
-		s.rank = rank;
-		rc = search_run(&s, threads);
-		distinct_free(&ds);
-		for (t = 0; rc == 0 && t < nk; t++) {
-			for (i = hits = 0; i < N; i++)
-				hits += rank[i] < ks[t];
-			(dir ? ba : ab)[t] = (double)hits / (double)N;
-		}
-	}
-	free(rank);
+	*out = NAN;
+	if ((rc = mm_align_svcca_bases(&sb, A, Da, B, Db, N, dim, threads)) < 0)
+		return rc;
+	rc = mm_align_svcca_eval(&sb, NULL, out);
+	mm_align_svcca_free(&sb);
 	return rc;
 }
+
+/* ---- paired ---- */
 
 int
 mm_align_paired(const float *A, const float *B, int64_t N, int D,

@@ -29,17 +29,19 @@
  *   gap           |mean_i A_i - mean_i B_i|, the distance between the two
  *                 modality centroids.
  * NA_k(i) are the k rows j != i with the largest inner products A_i.A_j.
- * Ties: candidates are ranked by inner product, then by lower index, and
- * rows with identical values are treated as exactly tied (their inner
- * products are taken from one computation).  Undefined ratios (a zero or
+ * Ties: candidates are ranked by the float64 inner product with the
+ * products summed in index order (one value for a pair, whatever the
+ * BLAS or the tiles: rows with identical values are exactly tied), then
+ * by lower index.  The searches find their candidates in bf16 or float32
+ * under a rigorous error bound and rescore them in float64, so the lists
+ * are exact (align-knn.c gives the bound).  Undefined ratios (a zero or
  * negative denominator) are NaN.
  *
  * Scale: memory is bounded by blocks, not by N x N.  Beside the inputs,
  * CKA takes O(D^2) (one Gram matrix at a time), SVCCA O(D^2 + N dim),
- * the neighbour searches O(N) plus, per thread, a tile of 256 query rows
- * (fewer when k > 5000) by up to 16 MB of float64 candidates, and the
- * lists themselves (N, k).  Each candidate that enters a row's k best
- * costs O(k): k is meant to be small next to N.
+ * the neighbour searches O(N k) (each row's candidates; more where many
+ * rows are tied within the bound) plus, per thread, two blocks of 1024
+ * rows and their 1024 x 1024 tile, and the lists themselves (N, k).
  * `threads` (>= 1): the Gram matrices run on that many BLAS threads, the
  * neighbour searches and CKNNA's kernel values on that many threads of
  * their own; every result is the same for any number of threads.  The
@@ -54,11 +56,40 @@
 int mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
     int threads, double *cka, double *cka_unbiased);
 
+/* The same in two steps, for the permutation null: what does not change
+ * when B's rows are permuted (column means, the four denominators, the
+ * diagonals and row sums of the kernels), then CKA and unbiased CKA of A
+ * against the rows of B in the order perm (N; NULL: as they are): one
+ * Gram matrix Ac^T B'c (Da, Db) each, a third of mm_align_cka()'s six
+ * (the values agree with it to rounding, ~1e-13). */
+struct mm_align_cka_parts {
+	const float *A, *B;
+	int Da, Db;
+	int64_t N;
+	double kk, ll;		/* |Ac^T Ac|_F^2, |Bc^T Bc|_F^2 */
+	double ukk, ull;	/* unbiased HSIC(K, K), (L, L); NaN: undefined */
+	double sk, sl;		/* sums of K and L without their diagonals */
+	double *mx, *my;	/* (Da), (Db) column means */
+	double *kii, *lii;	/* (N) diagonals of K = A A^T, L = B B^T */
+	double *kr, *lr;	/* (N) row sums of K and L off the diagonal */
+};
+int mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
+    const float *B, int Db, int64_t N, int threads);
+int mm_align_cka_eval(const struct mm_align_cka_parts *c,
+    const int32_t *perm, int threads, double *cka, double *cka_unbiased);
+void mm_align_cka_free(struct mm_align_cka_parts *c);
+
 /* k nearest neighbours by inner product, self excluded, ties by lower
  * index: nn (N, k), best first.  1 <= k < N <= INT32_MAX.  The lists at
  * a smaller k are the prefixes of these. */
 int mm_align_knn(const float *A, int64_t N, int D, int k, int threads,
     int32_t *nn);
+
+/* The k best rows of C (N, D) for each row of Q (N, D), ranked alike
+ * (no row excluded): nn (N, k).  1 <= k <= N.  Query i's partner C_i
+ * ranks r when nn[i][r] = i. */
+int mm_align_knn_cross(const float *Q, const float *C, int64_t N, int D,
+    int k, int threads, int32_t *nn);
 
 double mm_align_mutual_knn(const int32_t *nnA, const int32_t *nnB,
     int64_t N, int k);
@@ -68,10 +99,34 @@ double mm_align_cycle_knn(const int32_t *nnA, const int32_t *nnB,
 int mm_align_cknna(const float *A, int Da, const float *B, int Db,
     int64_t N, const int32_t *nnA, const int32_t *nnB, int k, int threads,
     double *out);
+/* The same in two steps, for the permutation null: the kernel values of
+ * the listed pairs, ka (N, k) = A_i . A_j for j in nnA's row i and lb
+ * (N, k) likewise for B (mm_align_dot()), then CKNNA from lists and
+ * values.  A permutation of B's rows permutes the rows of nnB (mapped,
+ * mm_align_perm_lists()) and of lb, so the values are computed once. */
+int mm_align_cknna_values(const float *A, int Da, const float *B, int Db,
+    int64_t N, const int32_t *nnA, const int32_t *nnB, int k, int threads,
+    double *ka, double *lb);
+int mm_align_cknna_hsic(int64_t N, const int32_t *nnA, const int32_t *nnB,
+    int k, const double *ka, const double *lb, double *out);
 
 /* SVCCA with `dim` singular directions per side (10 in the suite). */
 int mm_align_svcca(const float *A, int Da, const float *B, int Db,
     int64_t N, int dim, int threads, double *out);
+/* The same in two steps, for the permutation null: the two bases U1
+ * (N, q1) and U2 (N, q2) once, then SVCCA of A against the rows of B in
+ * the order perm (N; NULL: as they are), which permutes the rows of U2
+ * only: O(N q1 q2) each. */
+struct mm_align_svcca_bases {
+	double *U1, *U2;
+	int q1, q2;
+	int64_t N;
+};
+int mm_align_svcca_bases(struct mm_align_svcca_bases *sb, const float *A,
+    int Da, const float *B, int Db, int64_t N, int dim, int threads);
+int mm_align_svcca_eval(const struct mm_align_svcca_bases *sb,
+    const int32_t *perm, double *out);
+void mm_align_svcca_free(struct mm_align_svcca_bases *sb);
 
 /* Cross-modal retrieval: recall@k for every k in ks (nk values), A->B
  * into ab[] and B->A into ba[].  Needs Da == Db. */
@@ -94,12 +149,21 @@ void mm_align_normalise(float *Z, int64_t N, int D);
  * eigenvectors as the columns of V (n, q), row-major.  1 <= q <= n. */
 int mm_align_eigsym_top(double *S, int n, int q, double *w, double *V);
 
-/* The blocks (for tests; 0 keeps the default): query rows per neighbour
- * tile (256), distinct candidates per tile (16 MB of float64 rows, 64 to
- * 8192) and rows per block of a Gram accumulation (16 MB per side).  Not
- * thread-safe: set before any metric runs.  The neighbour lists do not
- * depend on them; sums of Gram blocks may differ in their last bits. */
+/* The blocks (for tests; 0 keeps the default): rows per neighbour tile
+ * (1024, fewer when 1024 float64 rows exceed 16 MB; the self search's tiles
+ * are square), candidates per retrieval tile (likewise) and rows per block
+ * of a Gram accumulation (16 MB per side).  Not thread-safe: set before
+ * any metric runs.  The neighbour lists and ranks do not depend on them;
+ * sums of Gram blocks may differ in their last bits. */
 void mm_align_blocks(int tile_rows, int tile_cols, int gram_rows);
+
+/* The precision the neighbour searches find candidates in (for tests and
+ * benches; results do not depend on it): 0 the fastest the CPU has (the
+ * default), or one of the paths below (bf16 falls back to float32 without
+ * the AVX512-BF16 kernel).  Float64 is taken anyway when float32 could
+ * overflow.  Returns the previous setting.  Not thread-safe. */
+enum { MM_ALIGN_PATH_F64 = 1, MM_ALIGN_PATH_F32 = 2, MM_ALIGN_PATH_BF16 = 3 };
+int mm_align_search_path(int path);
 
 /* ---- RBF CKA (align-rbf.c) ----
  * cka_rbf  biased CKA of the Gaussian kernels K_ij = exp(-ga |A_i - A_j|^2)
@@ -146,5 +210,50 @@ struct mm_align_null {
 };
 void mm_align_null_summary(double obs, const double *null, int P,
     struct mm_align_null *s);
+
+
+/* ---- the suite (align-suite.c) ----
+ * The metrics chosen by name, once on the input pairing and, with P > 0,
+ * on P random row permutations of B (seeded, the same for any thread
+ * count) for their null; each metric's null reuses what one side alone
+ * decides (align-suite.c says what). */
+enum {
+	MM_ALIGN_CKA = 1, MM_ALIGN_UCKA = 2, MM_ALIGN_RBF = 4,
+	MM_ALIGN_SVCCA = 8, MM_ALIGN_COS = 16, MM_ALIGN_GAP = 32,
+	MM_ALIGN_MKNN = 64, MM_ALIGN_CYCLE = 128, MM_ALIGN_CKNNA = 256,
+	MM_ALIGN_RECALL = 512
+};
+#define MM_ALIGN_DEFAULT (1023 & ~MM_ALIGN_RBF)
+#define MM_ALIGN_KNNS (MM_ALIGN_MKNN | MM_ALIGN_CYCLE | MM_ALIGN_CKNNA)
+#define MM_ALIGN_MAXK 64
+#define MM_ALIGN_MAXROW (8 + 5 * MM_ALIGN_MAXK)
+/* The bit of the metric called name, 0 if none is; the names, for
+ * messages. */
+int mm_align_metric(const char *name);
+const char *mm_align_metric_names(void);
+
+struct mm_align_suite {
+	/* set by the caller */
+	const float *A, *B;	/* (N, Da), (N, Db) */
+	int Da, Db;
+	int64_t N;
+	int sel;		/* MM_ALIGN_* bits */
+	const int *ks;		/* nk neighbourhood sizes, 1 <= k < N */
+	int nk;
+	int svdim;		/* SVCCA's directions per side */
+	double ga, gb;		/* cka_rbf's 1 / (2 s^2 m2); INFINITY: NaN */
+	int threads, P;
+	uint64_t seed;
+	/* the rows, in output order: cka, cka_unbiased, cka_rbf, svcca,
+	 * cosine, gap (the last two and recall when Da == Db), then per k
+	 * mutual_knn, cycle_knn, cknna (k >= 2), recall_img2fac,
+	 * recall_fac2img; k 0 for a metric without one */
+	int n;
+	const char *name[MM_ALIGN_MAXROW];
+	int k[MM_ALIGN_MAXROW];
+	double value[MM_ALIGN_MAXROW];
+	struct mm_align_null null[MM_ALIGN_MAXROW];	/* when P > 0 */
+};
+int mm_align_suite_run(struct mm_align_suite *s);
 
 #endif

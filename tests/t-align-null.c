@@ -145,6 +145,165 @@ test_uniform(void)
 	    "(mean %.4f, sd %.4f)", mc, sqrt(sc));
 }
 
+/* The suite's null against every metric evaluated afresh on each
+ * permuted B (fresh neighbour searches, full CKA, SVCCA, CKNNA, recall):
+ * the same summaries, to rounding for the Gram-based metrics. */
+static void
+test_suite_null(void)
+{
+	enum { N = 150, D = 6, P = 6, KMAX = 5 };
+	static float A[N * D], B[N * D], Bp[N * D];
+	static int32_t perm[N], inv[N], na[N * KMAX], nb[N * KMAX];
+	static double nul[P][16];
+	struct mm_align_suite su;
+	struct mm_rng r;
+	int ks[] = { 2, 5 }, i, j, t, bad = 0, rows = 0;
+	double worst = 0;
+
+	mm_rng_seed(&r, 5);
+	randn(&r, A, N * D);
+	randn(&r, B, N * D);
+	for (i = 0; i < N * D; i++)
+		B[i] = 0.6f * A[i] + B[i];
+	memset(&su, 0, sizeof su);
+	su.A = A;
+	su.B = B;
+	su.Da = su.Db = D;
+	su.N = N;
+	su.sel = MM_ALIGN_DEFAULT;
+	su.ks = ks;
+	su.nk = 2;
+	su.svdim = 4;
+	su.threads = 2;
+	su.P = P;
+	su.seed = 11;
+	i = mm_align_suite_run(&su);
+	ok(i == 0 && su.n == 5 + 2 * 5, "suite with its null: %d rows (%s)",
+	    su.n, i < 0 ? mm_errmsg() : "");
+	/* the same permutations, each metric from scratch */
+	mm_rng_seed(&r, 11);
+	mm_align_knn(A, N, D, KMAX, 1, na);
+	for (j = 0; j < P; j++) {
+		double ab[2], ba[2], x, y;
+		int c = 0;
+		mm_align_perm(&r, N, perm, inv);
+		mm_align_perm_rows(B, N, D, perm, Bp);
+		mm_align_knn(Bp, N, D, KMAX, 1, nb);
+		mm_align_cka(A, D, Bp, D, N, 1, &x, &y);
+		nul[j][c++] = x;
+		nul[j][c++] = y;
+		mm_align_svcca(A, D, Bp, D, N, 4, 1, &nul[j][c++]);
+		mm_align_paired(A, Bp, N, D, &x, &y);
+		nul[j][c++] = x;
+		nul[j][c++] = y;
+		mm_align_recall(A, Bp, N, D, ks, 2, 1, ab, ba);
+		for (t = 0; t < 2; t++) {
+			static int32_t la[N * KMAX], lb[N * KMAX];
+			int k = ks[t];
+			for (i = 0; i < N; i++) {
+				memcpy(la + i * k, na + i * KMAX, 4 * k);
+				memcpy(lb + i * k, nb + i * KMAX, 4 * k);
+			}
+			nul[j][c++] = mm_align_mutual_knn(la, lb, N, k);
+			nul[j][c++] = mm_align_cycle_knn(la, lb, N, k);
+			mm_align_cknna(A, D, Bp, D, N, la, lb, k, 1, &nul[j][c++]);
+			nul[j][c++] = ab[t];
+			nul[j][c++] = ba[t];
+		}
+		rows = c;
+	}
+	for (t = 0; t < rows && t < su.n; t++) {
+		struct mm_align_null ns;
+		double v[P], e;
+		for (j = 0; j < P; j++)
+			v[j] = nul[j][t];
+		mm_align_null_summary(su.value[t], v, P, &ns);
+		e = fabs(ns.mean - su.null[t].mean) + fabs(ns.sd - su.null[t].sd);
+		if (e > worst)
+			worst = e;
+		bad += !(e < 1e-10) || ns.p != su.null[t].p;
+		if (!(e < 1e-10) || ns.p != su.null[t].p)
+			diag("%s@%d: mean %.17g against %.17g, p %g against %g",
+			    su.name[t], su.k[t], su.null[t].mean, ns.mean,
+			    su.null[t].p, ns.p);
+	}
+	ok(rows == su.n && bad == 0, "every metric's null = its evaluation "
+	    "on the permuted rows (%d rows, worst %.2g)", rows, worst);
+	su.threads = 1;
+	{
+		struct mm_align_null keep[MM_ALIGN_MAXROW];
+		memcpy(keep, su.null, sizeof keep);
+		mm_align_suite_run(&su);
+		ok(memcmp(keep, su.null, sizeof(keep[0]) * su.n) == 0,
+		    "the null on 1 thread = on 2, to the bit");
+	}
+}
+
+/* Independent sides through the suite: p-values roughly uniform (mean
+ * near E p = (P + 2) / (2 (P + 1)), about half <= 0.5) and calibrated
+ * scores centred on 0, for SVCCA, CKNNA and recall (whose nulls the
+ * suite maps rather than recomputes). */
+static void
+test_suite_uniform(void)
+{
+	enum { NSET = 60, N = 60, D = 5, P = 19 };
+	static float A[N * D], B[N * D];
+	struct mm_align_suite su;
+	struct mm_rng r;
+	int ks[] = { 4 }, s, m, low[3] = { 0 };
+	double mp[3] = { 0 }, mc[3] = { 0 }, sc[3] = { 0 }, cc[3][NSET];
+	static const char *nm[3] = { "svcca", "cknna", "recall_img2fac" };
+
+	mm_rng_seed(&r, 77);
+	for (s = 0; s < NSET; s++) {
+		randn(&r, A, N * D);
+		randn(&r, B, N * D);
+		memset(&su, 0, sizeof su);
+		su.A = A;
+		su.B = B;
+		su.Da = su.Db = D;
+		su.N = N;
+		su.sel = MM_ALIGN_SVCCA | MM_ALIGN_CKNNA | MM_ALIGN_RECALL;
+		su.ks = ks;
+		su.nk = 1;
+		su.svdim = 3;
+		su.threads = 1;
+		su.P = P;
+		su.seed = 1000 + s;
+		if (mm_align_suite_run(&su) < 0)
+			diag("%s", mm_errmsg());
+		for (m = 0; m < 3; m++) {
+			int t;
+			for (t = 0; t < su.n && strcmp(su.name[t], nm[m]); t++)
+				;
+			mp[m] += su.null[t].p / NSET;
+			low[m] += su.null[t].p <= 0.5;
+			cc[m][s] = su.null[t].calibrated;
+			mc[m] += cc[m][s] / NSET;
+		}
+	}
+	for (m = 0; m < 3; m++) {
+		for (s = 0; s < NSET; s++)
+			sc[m] += (cc[m][s] - mc[m]) * (cc[m][s] - mc[m]) /
+			    (NSET - 1);
+		diag("%s: mean p %.3f, %d of %d <= 0.5, calibrated %.4f "
+		    "(sd %.4f)", nm[m], mp[m], low[m], NSET, mc[m], sqrt(sc[m]));
+	}
+	ok(fabs(mp[0] - 0.525) < 0.1 && low[0] >= 18 && low[0] <= 42,
+	    "svcca: p-values uniform under independence");
+	ok(fabs(mc[0]) < 3 * sqrt(sc[0] / NSET), "svcca: calibrated scores "
+	    "centred on 0");
+	ok(fabs(mp[1] - 0.525) < 0.1 && low[1] >= 18 && low[1] <= 42,
+	    "cknna: p-values uniform under independence");
+	ok(fabs(mc[1]) < 3 * sqrt(sc[1] / NSET), "cknna: calibrated scores "
+	    "centred on 0");
+	/* recall@4 of 60 is mostly 0 or 1/60: ties push p up */
+	ok(mp[2] > 0.45 && mp[2] < 0.9, "recall: p-values not small under "
+	    "independence");
+	ok(fabs(mc[2]) < 3 * sqrt(sc[2] / NSET) + 1e-12, "recall: calibrated "
+	    "scores centred on 0");
+}
+
 /* The literal biased RBF CKA: centred N x N kernels. */
 static double
 naive_rbf(const float *A, int Da, const float *B, int Db, int N, double ga,
@@ -234,6 +393,8 @@ main(void)
 	test_perm();
 	test_summary();
 	test_uniform();
+	test_suite_null();
+	test_suite_uniform();
 	test_rbf();
 	return done_testing();
 }

@@ -539,6 +539,91 @@ test_threads(void)
 	    vb[2] - v[0][2]);
 }
 
+/* Near-ties: rows of 30 base vectors, each copy scaled by 1 + 2^-22 t
+ * (t = -3 .. 3) and every fifth an exact copy of an earlier row, so that
+ * many candidates lie within the float32 and bf16 bounds of each other.
+ * The lists and ranks of every path, block size and thread count equal
+ * the naive full sort of mm_align_dot() values. */
+static void
+test_paths(void)
+{
+	enum { N = 600, D = 96, K = 7 };
+	static float A[N * D], B[N * D], base[30 * D];
+	static int32_t want[N * K], got[N * K], wx[N * K], gx[N * K];
+	static int rank[N];
+	struct mm_rng r;
+	int ks[] = { 1, 3, 7 }, i, d, t, path, bad, badx, badr, tie = 0;
+	double ab[3], ba[3];
+
+	mm_rng_seed(&r, 41);
+	randn(&r, base, 30 * D);
+	for (i = 0; i < N; i++)
+		for (d = 0; d < D; d++) {
+			if (i % 5 == 4) {
+				A[i * D + d] = A[(i / 2) * D + d];
+				continue;
+			}
+			A[i * D + d] = base[(i % 30) * D + d] * (float)(1.0 +
+			    ldexp((double)(i % 7) - 3.0, -22));
+		}
+	randn(&r, B, N * D);
+	for (i = 0; i < N * D; i++)   /* B: A plus a little noise */
+		B[i] = A[i] + 1e-3f * B[i];
+	naive_search(A, A, N, D, K, 1, want, NULL);
+	naive_search(A, B, N, D, K, 0, wx, NULL);
+	naive_search(A, B, N, D, 0, 0, NULL, rank);
+	for (i = 0; i < N; i++) {     /* the k-th and (k+1)-th within 1e-5 */
+		double s1 = 0, s2 = 0;
+		int j1 = want[i * K + K - 2], j2 = want[i * K + K - 1];
+		for (d = 0; d < D; d++) {
+			s1 += (double)A[i * D + d] * A[j1 * D + d];
+			s2 += (double)A[i * D + d] * A[j2 * D + d];
+		}
+		tie += fabs(s1 - s2) < 1e-5 * fabs(s1);
+	}
+	ok(tie > N / 2, "near-ties: %d of %d rows with their last two "
+	    "neighbours within 1e-5", tie, N);
+	for (path = MM_ALIGN_PATH_F64; path <= MM_ALIGN_PATH_BF16; path++)
+		for (t = 0; t < 4; t++) {
+			int T = 1 + t % 2;
+			mm_align_search_path(path);
+			mm_align_blocks(t < 2 ? 0 : 64, t < 2 ? 0 : 48, 0);
+			bad = badx = badr = 0;
+			if (mm_align_knn(A, N, D, K, T, got) < 0 ||
+			    mm_align_knn_cross(A, B, N, D, K, T, gx) < 0 ||
+			    mm_align_recall(A, B, N, D, ks, 3, T, ab, ba) < 0)
+				diag("%s", mm_errmsg());
+			for (i = 0; i < N * K; i++) {
+				bad += got[i] != want[i];
+				badx += gx[i] != wx[i];
+			}
+			for (i = 0; i < 3; i++) {
+				int h = 0, j;
+				for (j = 0; j < N; j++)
+					h += rank[j] < ks[i];
+				badr += ab[i] != (double)h / N;
+			}
+			ok(bad == 0 && badx == 0 && badr == 0, "path %s, tiles "
+			    "%s, %d threads: kNN, cross kNN and recall = naive "
+			    "(%d, %d, %d differ)", path == MM_ALIGN_PATH_F64 ?
+			    "float64" : path == MM_ALIGN_PATH_F32 ? "float32" :
+			    "bf16", t < 2 ? "default" : "64/48", T, bad, badx,
+			    badr);
+		}
+	mm_align_search_path(0);
+	mm_align_blocks(0, 0, 0);
+	/* rows too long for float32 sums: float64, same lists */
+	for (i = 0; i < N * D; i++)
+		B[i] = A[i] * 0x1p60f;
+	naive_search(B, B, N, D, K, 1, wx, NULL);
+	ok(mm_align_knn(B, N, D, K, 2, gx) == 0 &&
+	    memcmp(gx, wx, sizeof gx) == 0, "|a|^2 near 2^126: float64 "
+	    "search, the naive lists");
+	B[5] = INFINITY;
+	ok(mm_align_knn(B, N, D, K, 1, gx) == MM_EINVAL, "an infinite value "
+	    "refused (%s)", mm_errmsg());
+}
+
 /* Rows to unit length: against a double computation rounded once, a
  * zero row kept; on (.1, .2, .7) dividing by the norm rounded to float
  * first (nn.h's way) gives another last value. */
@@ -582,6 +667,7 @@ main(void)
 	test_naive();
 	test_cknna_naive();
 	test_threads();
+	test_paths();
 	test_normalise();
 	return done_testing();
 }

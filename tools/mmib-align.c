@@ -15,11 +15,9 @@
 #include "err.h"
 #include "emb.h"
 #include "npy.h"
-#include "rng.h"
 #include "table.h"
 
-#define MAXK 64
-#define MAXROW (8 + 5 * MAXK)
+#define MAXK MM_ALIGN_MAXK
 
 static const char usage[] =
     "usage: mmib-align [-hqVv] [--force] [--format tsv|json] [-k list]\n"
@@ -70,138 +68,25 @@ static const struct option lopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* The metrics --metrics names, as bits of a selection. */
-enum { M_CKA = 1, M_UCKA = 2, M_RBF = 4, M_SVCCA = 8, M_COS = 16,
-    M_GAP = 32, M_MKNN = 64, M_CYCLE = 128, M_CKNNA = 256, M_RECALL = 512 };
-#define M_DEFAULT (1023 & ~M_RBF)
-#define M_KNN (M_MKNN | M_CYCLE | M_CKNNA)
-static const struct {
-	const char *name;
-	int bit;
-} metric_names[] = {
-	{ "cka", M_CKA }, { "cka_unbiased", M_UCKA }, { "cka_rbf", M_RBF },
-	{ "svcca", M_SVCCA }, { "cosine", M_COS }, { "gap", M_GAP },
-	{ "mutual_knn", M_MKNN }, { "cycle_knn", M_CYCLE },
-	{ "cknna", M_CKNNA }, { "recall", M_RECALL },
-};
-#define NMETRIC (int)(sizeof metric_names / sizeof metric_names[0])
-
 static int
 parse_metrics(const char *list)
 {
 	char buf[512], *tok, *save = NULL;
-	int sel = 0, i;
+	int sel = 0, bit;
 
 	if (strlen(list) >= sizeof buf)
 		mm_die("--metrics: list too long");
 	strcpy(buf, list);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	    tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < NMETRIC && strcmp(tok, metric_names[i].name); i++)
-			;
-		if (i == NMETRIC)
-			mm_die("--metrics: '%s' is not a metric (cka, "
-			    "cka_unbiased, cka_rbf, svcca, cosine, gap, "
-			    "mutual_knn, cycle_knn, cknna, recall)", tok);
-		sel |= metric_names[i].bit;
+		if (!(bit = mm_align_metric(tok)))
+			mm_die("--metrics: '%s' is not a metric (%s)", tok,
+			    mm_align_metric_names());
+		sel |= bit;
 	}
 	if (!sel)
 		mm_die("--metrics: no metric named");
 	return sel;
-}
-
-/* One evaluation of the selected metrics on A and a B side (the input's,
- * or a permutation of it with its mapped neighbour lists nnB). */
-struct suite {
-	const float *A;
-	int Da, Db, svdim, sel, threads, nk, kmax, same;
-	int64_t N;
-	const int *ks;
-	double ga, gb;          /* cka_rbf: the kernels' 1 / (2 s^2 m2) */
-	const int32_t *nnA;     /* (N, kmax) */
-	int32_t *la, *lb;       /* (N, kmax) scratch: the lists at one k */
-	/* the rows, in output order: */
-	int n;
-	const char *name[MAXROW];
-	int k[MAXROW];
-};
-
-static void
-put(struct suite *s, double *v, const char *name, int k, double x)
-{
-	s->name[s->n] = name;
-	s->k[s->n] = k;
-	v[s->n++] = x;
-}
-
-static void
-evaluate(struct suite *s, const float *B, const int32_t *nnB, double *v)
-{
-	double a, b, ab[MAXK], ba[MAXK];
-	int64_t i;
-	int t;
-
-	s->n = 0;
-	if (s->sel & (M_CKA | M_UCKA)) {
-		if (mm_align_cka(s->A, s->Da, B, s->Db, s->N, s->threads, &a,
-		    &b) < 0)
-			mm_die("%s", mm_errmsg());
-		if (s->sel & M_CKA)
-			put(s, v, "cka", 0, a);
-		if (s->sel & M_UCKA)
-			put(s, v, "cka_unbiased", 0, b);
-	}
-	if (s->sel & M_RBF) {
-		a = NAN;
-		if (s->ga < INFINITY && s->gb < INFINITY &&
-		    mm_align_cka_rbf(s->A, s->Da, B, s->Db, s->N, s->ga, s->gb,
-		    s->threads, &a) < 0)
-			mm_die("%s", mm_errmsg());
-		put(s, v, "cka_rbf", 0, a);
-	}
-	if (s->sel & M_SVCCA) {
-		if (mm_align_svcca(s->A, s->Da, B, s->Db, s->N, s->svdim,
-		    s->threads, &a) < 0)
-			mm_die("%s", mm_errmsg());
-		put(s, v, "svcca", 0, a);
-	}
-	if (s->same && (s->sel & (M_COS | M_GAP))) {
-		if (mm_align_paired(s->A, B, s->N, s->Da, &a, &b) < 0)
-			mm_die("%s", mm_errmsg());
-		if (s->sel & M_COS)
-			put(s, v, "cosine", 0, a);
-		if (s->sel & M_GAP)
-			put(s, v, "gap", 0, b);
-	}
-	if (s->same && (s->sel & M_RECALL) && mm_align_recall(s->A, B, s->N,
-	    s->Da, s->ks, s->nk, s->threads, ab, ba) < 0)
-		mm_die("%s", mm_errmsg());
-	for (t = 0; t < s->nk; t++) {
-		int k = s->ks[t];
-		if (s->sel & M_KNN)
-			for (i = 0; i < s->N; i++) {
-				memcpy(s->la + i * k, s->nnA + i * s->kmax,
-				    sizeof(int32_t) * k);
-				memcpy(s->lb + i * k, nnB + i * s->kmax,
-				    sizeof(int32_t) * k);
-			}
-		if (s->sel & M_MKNN)
-			put(s, v, "mutual_knn", k,
-			    mm_align_mutual_knn(s->la, s->lb, s->N, k));
-		if (s->sel & M_CYCLE)
-			put(s, v, "cycle_knn", k,
-			    mm_align_cycle_knn(s->la, s->lb, s->N, k));
-		if ((s->sel & M_CKNNA) && k >= 2) {
-			if (mm_align_cknna(s->A, s->Da, B, s->Db, s->N, s->la,
-			    s->lb, k, s->threads, &a) < 0)
-				mm_die("%s", mm_errmsg());
-			put(s, v, "cknna", k, a);
-		}
-		if (s->same && (s->sel & M_RECALL)) {
-			put(s, v, "recall_img2fac", k, ab[t]);
-			put(s, v, "recall_fac2img", k, ba[t]);
-		}
-	}
 }
 
 /* One metric row; k 0 for a metric without a neighbourhood size; nul
@@ -287,16 +172,12 @@ main(int argc, char **argv)
 	struct mm_cli cli;
 	struct mm_emb e;
 	struct mm_table tab;
-	struct suite su;
-	struct mm_rng rng;
+	struct mm_align_suite su;
 	long kl[MAXK];
 	int ks[MAXK] = { 1, 5 }, nk = 2, json = 0, norm = 0, svdim = 10, ch, t;
-	int sel = M_DEFAULT, P = 0, r;
+	int sel = MM_ALIGN_DEFAULT, P = 0;
 	uint64_t seed = 0;
-	double t0, sigma = 1.0, obs[MAXROW], *nul = NULL, *v;
-	int32_t *nnA = NULL, *nnB = NULL, *perm = NULL, *inv = NULL, *nnP = NULL;
-	float *Bp = NULL;
-	int64_t nbuf;
+	double t0, sigma = 1.0;
 	const char *name;
 
 	mm_cli_start(&cli, argc, argv, usage);
@@ -359,7 +240,7 @@ main(int argc, char **argv)
 		if (ks[t] >= e.N)
 			mm_die("-k: %d needs more than %d rows (%s has %lld)",
 			    ks[t], ks[t], name, (long long)e.N);
-	if ((sel & M_RBF) && e.N > MM_ALIGN_RBF_MAXN)
+	if ((sel & MM_ALIGN_RBF) && e.N > MM_ALIGN_RBF_MAXN)
 		mm_die("%s: %lld rows: cka_rbf takes at most %d (its median "
 		    "distance holds N (N - 1) / 2 values)", name,
 		    (long long)e.N, MM_ALIGN_RBF_MAXN);
@@ -371,6 +252,7 @@ main(int argc, char **argv)
 	t0 = mm_now();
 	memset(&su, 0, sizeof su);
 	su.A = e.z_img;
+	su.B = e.z_fac;
 	su.Da = e.Dimg;
 	su.Db = e.Dfac;
 	su.N = e.N;
@@ -379,59 +261,22 @@ main(int argc, char **argv)
 	su.threads = cli.threads;
 	su.ks = ks;
 	su.nk = nk;
-	su.same = e.Dimg == e.Dfac;
-	if (!su.same && (sel & (M_COS | M_GAP | M_RECALL)))
+	su.P = P;
+	su.seed = seed;
+	if (e.Dimg != e.Dfac && (sel & (MM_ALIGN_COS | MM_ALIGN_GAP |
+	    MM_ALIGN_RECALL)))
 		mm_warn("%s: z_img (%d) and z_fac (%d) differ in width: no "
 		    "cosine, gap or recall", name, e.Dimg, e.Dfac);
-	if (sel & M_RBF) {
+	if (sel & MM_ALIGN_RBF) {
 		su.ga = rbf_gamma(e.z_img, e.N, e.Dimg, sigma, cli.threads,
 		    "z_img");
 		su.gb = rbf_gamma(e.z_fac, e.N, e.Dfac, sigma, cli.threads,
 		    "z_fac");
 	}
-	/* the neighbour lists once, at the largest k: those at a smaller k
-	 * are their prefixes */
-	for (t = su.kmax = 0; t < nk; t++)
-		if (ks[t] > su.kmax)
-			su.kmax = ks[t];
-	if (sel & M_KNN) {
-		nbuf = e.N * su.kmax;
-		if (!(nnA = malloc(sizeof(int32_t) * nbuf)) ||
-		    !(nnB = malloc(sizeof(int32_t) * nbuf)) ||
-		    !(su.la = malloc(sizeof(int32_t) * nbuf)) ||
-		    !(su.lb = malloc(sizeof(int32_t) * nbuf)))
-			mm_die("out of memory");
-		if (mm_align_knn(e.z_img, e.N, e.Dimg, su.kmax, cli.threads,
-		    nnA) < 0 || mm_align_knn(e.z_fac, e.N, e.Dfac, su.kmax,
-		    cli.threads, nnB) < 0)
-			mm_die("%s", mm_errmsg());
-	}
-	su.nnA = nnA;
-	evaluate(&su, e.z_fac, nnB, obs);
-	mm_note("%lld rows: metrics in %.3f s", (long long)e.N, mm_now() - t0);
-
-	if (P > 0) {
-		/* the null: P permutations of z_fac's rows, drawn from the
-		 * seed alone, each evaluated like the input */
-		t0 = mm_now();
-		mm_rng_seed(&rng, seed);
-		if (!(nul = malloc(sizeof(double) * MAXROW * P)) ||
-		    !(perm = malloc(sizeof(int32_t) * e.N)) ||
-		    !(inv = malloc(sizeof(int32_t) * e.N)) ||
-		    !(Bp = malloc(sizeof(float) * e.N * e.Dfac)) ||
-		    ((sel & M_KNN) && !(nnP = malloc(sizeof(int32_t) * e.N *
-		    su.kmax))))
-			mm_die("out of memory");
-		for (r = 0; r < P; r++) {
-			mm_align_perm(&rng, e.N, perm, inv);
-			mm_align_perm_rows(e.z_fac, e.N, e.Dfac, perm, Bp);
-			if (nnP)
-				mm_align_perm_lists(nnB, e.N, su.kmax, perm, inv,
-				    nnP);
-			evaluate(&su, Bp, nnP, nul + (int64_t)r * MAXROW);
-		}
-		mm_note("%d permutations in %.3f s", P, mm_now() - t0);
-	}
+	if (mm_align_suite_run(&su) < 0)
+		mm_die("%s", mm_errmsg());
+	mm_note("%lld rows: metrics%s in %.3f s", (long long)e.N, P > 0 ?
+	    " and their null" : "", mm_now() - t0);
 
 	mm_table_open(&tab, mm_out_open(cli.out, 0), json);
 	mm_table_member_int(&tab, "rows", e.N);
@@ -439,28 +284,11 @@ main(int argc, char **argv)
 		mm_table_member_int(&tab, "permutations", P);
 	mm_table_array(&tab, "metrics", P > 0 ? "metric\tk\tvalue\tnull_mean"
 	    "\tnull_sd\tp_value\tcalibrated" : "metric\tk\tvalue");
-	if (!(v = malloc(sizeof(double) * (P > 0 ? P : 1))))
-		mm_die("out of memory");
-	for (t = 0; t < su.n; t++) {
-		struct mm_align_null ns;
-		for (r = 0; r < P; r++)
-			v[r] = nul[(int64_t)r * MAXROW + t];
-		if (P > 0)
-			mm_align_null_summary(obs[t], v, P, &ns);
-		emit(&tab, su.name[t], su.k[t], obs[t], P > 0 ? &ns : NULL);
-	}
+	for (t = 0; t < su.n; t++)
+		emit(&tab, su.name[t], su.k[t], su.value[t], P > 0 ?
+		    su.null + t : NULL);
 	mm_table_close(&tab);
 	mm_out_close(tab.f);
-	free(v);
-	free(nul);
-	free(perm);
-	free(inv);
-	free(Bp);
-	free(nnP);
-	free(nnA);
-	free(nnB);
-	free(su.la);
-	free(su.lb);
 	mm_emb_free(&e);
 	return 0;
 }
