@@ -57,7 +57,7 @@ check m "mlp-flatten:256,128/32" "2 8 16" mlp-flatten:256,128/32 \
     --factor-encoder mlp:64,64/32 --reg kl --beta 0.5
 check y "mlp-flatten, symmetric InfoNCE, learned temperature" "2 16" \
     mlp-flatten:256/32 --symmetric --learn-temperature
-check v "a ViT" "2 8 16" vit:patch=8,dim=32,depth=1,heads=2,mlp=64/16
+check v "a ViT" "2 8 16" vit:patch=8,dim=32,depth=1,heads=2,mlp=64
 
 for m in r m; do
 	mmib-encode -q -t 16 -m "$TMP/${m}1.mts" "$TMP/tr.mts" -o "$TMP/e16.mts" &&
