@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "cli.h"
 #include "encoder-impl.h"
 #include "err.h"
 #include "nn.h"
+#include "pool.h"
 
 #define MAXHIDDEN 64
 
@@ -66,6 +69,18 @@ mlp_canon(const struct mm_encoder *e, char *buf, size_t cap)
 	for (i = 0; i < m->nhidden && n < cap; i++)
 		n += snprintf(buf + n, cap - n, "%s%d", i ? "," : "",
 		    m->hidden[i]);
+}
+
+/* The products' threads: as many as the BLAS was given
+ * (mm_blas_threads()), at most MM_GEMM_SLICES_MAX (no product has more
+ * slices); none when they cannot be started. */
+static int
+mlp_setup(struct mm_encoder *e)
+{
+	int T = openblas_get_num_threads();
+
+	e->pool = mm_pool_new(T > MM_GEMM_SLICES_MAX ? MM_GEMM_SLICES_MAX : T);
+	return 0;
 }
 
 static void
@@ -191,6 +206,7 @@ const struct mm_encoder_kind mm_enc_mlp = {
 	.eval_batch = 256,
 	.parse = mlp_parse,
 	.canon = mlp_canon,
+	.setup = mlp_setup,
 	.build = mlp_build,
 	.init = mlp_init,
 	.forward = mlp_forward,
@@ -210,6 +226,7 @@ const struct mm_encoder_kind mm_enc_mlp_flatten = {
 	.eval_batch = 256,
 	.parse = mlp_parse,
 	.canon = mlp_canon,
+	.setup = mlp_setup,
 	.build = mlp_build,
 	.init = mlp_init,
 	.forward = mlp_forward,

@@ -86,6 +86,9 @@ struct mm_encoder {
 	int prec;                  /* MM_PREC_FP32 or MM_PREC_BF16 */
 	void *bf16_work;           /* scratch of the bf16 products, or NULL */
 	size_t bf16_size;          /* its bytes */
+	struct mm_pool *pool;      /* threads of the mm_enc_dense products
+	                            * (a kind's setup may start it), or NULL;
+	                            * freed with the encoder */
 };
 
 /* A parameter (is_param 1, gradient through *grad when grad) or buffer
@@ -129,7 +132,9 @@ void mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d,
  * bias 0, running mean 0, running variance 1. */
 void mm_enc_dense_init(struct mm_enc_dense *d, int normal,
     struct mm_rng *rng);
-/* pre = x W^T + b (x (N, Din)), then with bn post = ReLU(BN(pre)). */
+/* pre = x W^T + b (x (N, Din)), then with bn post = ReLU(BN(pre)).  The
+ * fp32 products are mm_linear_*_pool() over e->pool: bit-identical for
+ * any thread count. */
 void mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
     const float *x, int N, int train);
 /* The Linear part: dW, db += ...; dx (N, Din) = dy W unless NULL. */

@@ -22,6 +22,7 @@
 #include "gemm-bf16.h"
 #include "nn.h"
 #include "num.h"
+#include "pool.h"
 
 /* The kinds, in the order --help lists them. */
 static const struct mm_encoder_kind *const kinds[] = {
@@ -211,7 +212,8 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 		(void)mm_linear_forward_bf16(d->pre, x, d->w, d->b, N, d->Din,
 		    d->Dout, e->bf16_work);
 	else
-		mm_linear_forward(d->pre, x, d->w, d->b, N, d->Din, d->Dout);
+		mm_linear_forward_pool(e->pool, d->pre, x, d->w, d->b, N,
+		    d->Din, d->Dout);
 	t2 = mm_now();
 	e->tf[d->tlin] += t2 - t;
 	if (!d->bn)
@@ -231,8 +233,8 @@ mm_enc_dense_backward(struct mm_encoder *e, struct mm_enc_dense *d,
 		(void)mm_linear_backward_bf16(dx, d->dw, d->db, dy, x, d->w, N,
 		    d->Din, d->Dout, e->bf16_work);
 	else
-		mm_linear_backward(dx, d->dw, d->db, dy, x, d->w, N, d->Din,
-		    d->Dout);
+		mm_linear_backward_pool(e->pool, dx, d->dw, d->db, dy, x, d->w,
+		    N, d->Din, d->Dout);
 	e->tb[d->tlin] += mm_now() - t;
 }
 
@@ -414,6 +416,7 @@ mm_encoder_free(struct mm_encoder *e)
 	if (!e)
 		return;
 	e->kind->free(e);
+	mm_pool_free(e->pool);
 	free(e->bf16_work);
 	free(e->views);
 	free(e->names);

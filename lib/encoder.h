@@ -25,9 +25,11 @@
  * each working on whole samples with a one-thread BLAS; sums over the
  * batch are formed per fixed slice of samples and added in slice order,
  * so outputs and gradients are bit-identical for any thread count.  A
- * ViT does the same with pieces of its own (vit.h).  The mlp encoders use
- * the BLAS's own threads.  An encoder is used from one
- * thread at a time.
+ * ViT does the same with pieces of its own (vit.h).  The mlp encoders cut
+ * each Linear product into slices of its output fixed by the layer's shape
+ * and the batch, shared over as many threads (mm_gemm_pool() in nn.h),
+ * so theirs are bit-identical for any thread count as well.  An encoder
+ * is used from one thread at a time.
  *
  * Tensor names follow PyTorch state_dicts (num_batches_tracked omitted):
  *   mlp, mlp-flatten: nn.Sequential "net" of Linear, BatchNorm1d, ReLU

@@ -189,15 +189,19 @@ mm_loss_compute(struct mm_loss *l, const float *a, const float *b,
 	const struct mm_objective *ob = l->obj;
 	const struct mm_regulariser *rg = l->reg;
 	const float *za, *zb;
-	int grads = da && db;
+	int grads = da && db, blas;
 
 	rg->codes(l, a, b, N, rng, &za, &zb);
 	mm_l2norm_forward(l->u, l->nu, za, N, l->D);
 	mm_l2norm_forward(l->v, l->nv, zb, N, l->D);
+	/* the objective's products (N, N, D) on one BLAS thread: small,
+	 * and on more they would round by the thread count (nn.h) */
+	blas = mm_blas_one();
 	l->term = ob->forward(l, N, s);
 	l->regval = rg->value(l, a, b, N);
 	l->loss = l->term + l->beta * l->regval;
 	ob->backward(l, N, s, grads);
+	mm_blas_restore(blas);
 	if (!grads)
 		return l->loss;
 	if (rg->code_grad)

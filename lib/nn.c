@@ -12,8 +12,134 @@
 #include <cblas.h>
 
 #include "nn.h"
+#include "pool.h"
 
 #define BN_GROUP 256    /* channels of BatchNorm sums held at once */
+
+/* ---- the BLAS on one thread ---- */
+
+int
+mm_blas_one(void)
+{
+	int saved = openblas_get_num_threads();
+
+	if (saved != 1)
+		openblas_set_num_threads(1);
+	return saved;
+}
+
+void
+mm_blas_restore(int saved)
+{
+	if (saved != 1)
+		openblas_set_num_threads(saved);
+}
+
+/* ---- products in fixed slices ---- */
+
+/* Slices of a product and their width (of the larger of M and N). */
+static int
+gemm_cut(int M, int N, int K, int *width)
+{
+	int L = M > N ? M : N, S, w;
+	double s = (double)M * N * K / MM_GEMM_GRAIN;
+
+	if (L < 1)
+		return *width = 0;
+	S = s < MM_GEMM_SLICES_MAX ? (int)s : MM_GEMM_SLICES_MAX;
+	if (S > L / MM_GEMM_WIDTH)
+		S = L / MM_GEMM_WIDTH;
+	if (S < 1)
+		S = 1;
+	w = (L + S - 1) / S;
+	w = (w + 15) / 16 * 16;
+	*width = w;
+	return (L + w - 1) / w;
+}
+
+int
+mm_gemm_slices(int M, int N, int K)
+{
+	int w;
+
+	return gemm_cut(M, N, K, &w);
+}
+
+struct gemm_job {
+	int ta, tb, M, N, K, lda, ldb, ldc, rows, width, S, next;
+	float alpha, beta;
+	const float *A, *B;
+	float *C;
+	struct mm_pool *pool;
+};
+
+/* Slice s: rows or columns s w .. s w + w - 1 of C. */
+static void
+gemm_slice(const struct gemm_job *j, int s)
+{
+	int o = s * j->width, M = j->M, N = j->N;
+	const float *A = j->A, *B = j->B;
+	float *C = j->C;
+
+	if (j->rows) {
+		M = M - o < j->width ? M - o : j->width;
+		A += j->ta ? (size_t)o : (size_t)o * j->lda;
+		C += (size_t)o * j->ldc;
+	} else {
+		N = N - o < j->width ? N - o : j->width;
+		B += j->tb ? (size_t)o * j->ldb : (size_t)o;
+		C += o;
+	}
+	cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans,
+	    j->tb ? CblasTrans : CblasNoTrans, M, N, j->K, j->alpha, A,
+	    j->lda, B, j->ldb, j->beta, C, j->ldc);
+}
+
+static void
+gemm_run(void *arg, int tid)
+{
+	struct gemm_job *j = arg;
+	int s;
+
+	(void)tid;
+	while ((s = mm_pool_next(j->pool, &j->next)) < j->S)
+		gemm_slice(j, s);
+}
+
+void
+mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
+    float alpha, const float *A, int lda, const float *B, int ldb,
+    float beta, float *C, int ldc)
+{
+	struct gemm_job j;
+	int saved;
+
+	if (M < 1 || N < 1)
+		return;
+	j.ta = ta;
+	j.tb = tb;
+	j.M = M;
+	j.N = N;
+	j.K = K;
+	j.lda = lda;
+	j.ldb = ldb;
+	j.ldc = ldc;
+	j.alpha = alpha;
+	j.beta = beta;
+	j.A = A;
+	j.B = B;
+	j.C = C;
+	j.pool = pool;
+	j.next = 0;
+	j.rows = M > N;
+	j.S = gemm_cut(M, N, K, &j.width);
+	saved = mm_blas_one();
+	if (j.S == 1 || !pool)
+		gemm_run(&j, 0);
+	else
+		mm_pool_run(pool, gemm_run, &j);
+	mm_blas_restore(saved);
+}
 
 /* ---- Linear ---- */
 
@@ -41,6 +167,37 @@ mm_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 		    Dout, 1.0f, dout, Dout, w, Din, 1.0f, dinp, Din);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N,
 	    1.0f, dout, Dout, inp, Din, 1.0f, dw, Din);
+	if (db)
+		for (n = 0; n < N; n++)
+			for (o = 0; o < Dout; o++)
+				db[o] += dout[(size_t)n * Dout + o];
+}
+
+void
+mm_linear_forward_pool(struct mm_pool *pool, float *out, const float *inp,
+    const float *w, const float *b, int N, int Din, int Dout)
+{
+	int n;
+
+	if (b)
+		for (n = 0; n < N; n++)
+			memcpy(out + (size_t)n * Dout, b, Dout * sizeof *b);
+	mm_gemm_pool(pool, 0, 1, N, Dout, Din, 1.0f, inp, Din, w, Din,
+	    b ? 1.0f : 0.0f, out, Dout);
+}
+
+void
+mm_linear_backward_pool(struct mm_pool *pool, float *dinp, float *dw,
+    float *db, const float *dout, const float *inp, const float *w, int N,
+    int Din, int Dout)
+{
+	int n, o;
+
+	if (dinp)
+		mm_gemm_pool(pool, 0, 0, N, Din, Dout, 1.0f, dout, Dout, w, Din,
+		    1.0f, dinp, Din);
+	mm_gemm_pool(pool, 1, 0, Dout, Din, N, 1.0f, dout, Dout, inp, Din,
+	    1.0f, dw, Din);
 	if (db)
 		for (n = 0; n < N; n++)
 			for (o = 0; o < Dout; o++)

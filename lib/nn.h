@@ -11,7 +11,9 @@
  *    (sizes given by the *_scratch() helpers);
  *  - matrix products go through cblas_sgemm; the ResNet's convolutions
  *    use direct AVX-512 or AVX2 kernels instead where the CPU has them
- *    (see mm_nn_simd() in conv.h).
+ *    (see mm_nn_simd() in conv.h).  The *_pool variants cut a product
+ *    into slices fixed by its shape and share them over a pool of
+ *    threads (mm_gemm_pool()).
  *
  * Images inside the network are channel-last, (N, H, W, C) "NHWC", so that
  * a 3x3 convolution is one matrix product with M = N*H*W rows and a batch
@@ -30,6 +32,39 @@
 #include "bn-slices.h"
 #include "conv.h"
 
+struct mm_pool;
+
+/* ---- The BLAS on one thread ----
+ * mm_blas_one() sets OpenBLAS to one thread and returns the count it had,
+ * for mm_blas_restore().  OpenBLAS's threaded driver cuts a product into
+ * pieces by its thread count and its kernels round a row or column
+ * differently by where it falls in a piece, so a product on its threads
+ * gives other last bits on another count: the products of mmib run on a
+ * one-thread BLAS (inside threads of mmib's own when they are large). */
+int mm_blas_one(void);
+void mm_blas_restore(int saved);
+
+/* ---- A matrix product in slices fixed by its shape ----
+ *   C (M, N) = alpha op(A) op(B) + beta C     op(A) (M, K), op(B) (K, N)
+ * ta = 0: A stored (M, K), row stride lda; ta = 1: A stored (K, M).
+ * tb = 0: B stored (K, N), row stride ldb; tb = 1: B stored (N, K).
+ * C is cut along the larger of M and N (N on a tie) into
+ * mm_gemm_slices(M, N, K) slices of equal width (a multiple of 16 but for
+ * the last), each one cblas_sgemm over the whole of K on a one-thread
+ * BLAS, taken in turn by the threads of pool (pool.h; NULL: all on the
+ * caller's thread).  Each element of C is summed whole by one call whose
+ * arguments depend on the shape alone, so C is bit-identical for any pool
+ * and timing.  The slices repack the uncut operand each, so they are at
+ * least MM_GEMM_WIDTH wide and MM_GEMM_GRAIN multiply-adds large: a small
+ * product is one slice, the very call cblas_sgemm(M, N, K) would be. */
+#define MM_GEMM_WIDTH 128
+#define MM_GEMM_GRAIN (1 << 21)
+#define MM_GEMM_SLICES_MAX 16   /* more threads than this find no slice */
+int mm_gemm_slices(int M, int N, int K);
+void mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
+    float alpha, const float *A, int lda, const float *B, int ldb,
+    float beta, float *C, int ldc);
+
 /* ---- Linear: out = inp W^T + b ---- */
 void mm_linear_forward(float *out,        /* (N, Dout) */
     const float *inp,                    /* (N, Din) */
@@ -43,6 +78,18 @@ void mm_linear_backward(float *dinp,      /* (N, Din) or NULL: not wanted */
     const float *inp,                    /* (N, Din) */
     const float *w,                      /* (Dout, Din) */
     int N, int Din, int Dout);
+/* The same with the products of mm_gemm_pool() over pool (NULL: on the
+ * caller's thread): out in slices of its columns (or of its rows when
+ * N > Dout), dinp likewise, dw in slices of its columns (or rows), never
+ * of the sum over the N rows of the batch; db on the caller's thread.
+ * Bit-identical for any pool; with products of one slice each (small
+ * ones), bit-identical to mm_linear_forward() and mm_linear_backward(). */
+void mm_linear_forward_pool(struct mm_pool *pool, float *out,
+    const float *inp, const float *w, const float *b, int N, int Din,
+    int Dout);
+void mm_linear_backward_pool(struct mm_pool *pool, float *dinp, float *dw,
+    float *db, const float *dout, const float *inp, const float *w, int N,
+    int Din, int Dout);
 
 /* ---- ReLU ---- */
 void mm_relu_forward(float *out, const float *inp, size_t n);  /* (n) */

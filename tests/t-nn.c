@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "nn.h"
+#include "pool.h"
 #include "rng.h"
 #include "tap.h"
 #include "util-gradcheck.h"
@@ -204,6 +207,163 @@ test_linear(void)
 	free(dw2);
 	free(c.out); free(c.x); free(c.w); free(c.b); free(c.R);
 	free(ref); free(dx); free(dw); free(db);
+}
+
+/* ---- products in fixed slices (mm_gemm_pool) ---- */
+
+/* C (M, N) = alpha op(A) op(B) + beta C0 in double */
+static void
+naive_gemm(double *C, int ta, int tb, int M, int N, int K, float alpha,
+    const float *A, const float *B, float beta, const float *C0)
+{
+	int m, n, k;
+	double s;
+
+	for (m = 0; m < M; m++)
+		for (n = 0; n < N; n++) {
+			for (s = 0, k = 0; k < K; k++)
+				s += (double)(ta ? A[(size_t)k * M + m] :
+				    A[(size_t)m * K + k]) *
+				    (tb ? B[(size_t)n * K + k] :
+				    B[(size_t)k * N + n]);
+			C[(size_t)m * N + n] = alpha * s +
+			    (double)beta * C0[(size_t)m * N + n];
+		}
+}
+
+/* One shape: the product on no pool, on pools of 2, 3 and 7 threads and
+ * with the caller's BLAS on 4 threads, all bit-identical and near the
+ * double reference; the caller's BLAS count restored.  slices: the
+ * count mm_gemm_slices() must give (so that the cut is exercised). */
+static void
+test_gemm_pool_shape(struct mm_rng *r, int ta, int tb, int M, int N, int K,
+    int slices)
+{
+	static const int T[] = { 2, 3, 7 };
+	size_t mn = (size_t)M * N;
+	float *A = gc_alloc((size_t)M * K), *B = gc_alloc((size_t)K * N);
+	float *C0 = gc_alloc(mn), *C = gc_alloc(mn), *D = gc_alloc(mn);
+	double *ref = malloc(mn * sizeof *ref), err = 0, e;
+	int lda = ta ? M : K, ldb = tb ? K : N, same = 1, i, saved;
+	size_t q;
+
+	gc_fill(A, (size_t)M * K, 1, r);
+	gc_fill(B, (size_t)K * N, 1, r);
+	gc_fill(C0, mn, 1, r);
+	is_int(mm_gemm_slices(M, N, K), slices,
+	    "gemm %c%c %dx%dx%d: %d slices", ta ? 'T' : 'N', tb ? 'T' : 'N',
+	    M, N, K, slices);
+	memcpy(C, C0, mn * sizeof *C);
+	mm_gemm_pool(NULL, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C, N);
+	naive_gemm(ref, ta, tb, M, N, K, 0.5f, A, B, 1.0f, C0);
+	for (q = 0; q < mn; q++) {
+		e = fabs(C[q] - ref[q]) / (1 + fabs(ref[q]));
+		err = e > err ? e : err;
+	}
+	ok(err < 1e-5, "... = the double reference (rel. error %.1e)", err);
+	for (i = 0; i < 3; i++) {
+		struct mm_pool *p = mm_pool_new(T[i]);
+
+		memcpy(D, C0, mn * sizeof *D);
+		mm_gemm_pool(p, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f,
+		    D, N);
+		same &= !memcmp(C, D, mn * sizeof *C);
+		mm_pool_free(p);
+	}
+	saved = openblas_get_num_threads();
+	openblas_set_num_threads(4);
+	memcpy(D, C0, mn * sizeof *D);
+	mm_gemm_pool(NULL, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, D, N);
+	same &= !memcmp(C, D, mn * sizeof *C);
+	ok(same, "... bit-identical on 1, 2, 3 and 7 threads and under a "
+	    "4-thread BLAS");
+	is_int(openblas_get_num_threads(), 4, "... the caller's BLAS threads "
+	    "restored");
+	openblas_set_num_threads(saved);
+	free(A); free(B); free(C0); free(C); free(D); free(ref);
+}
+
+/* The Linear layer over a pool: near mm_linear_* for a sliced shape,
+ * bit-identical to it for a shape of one slice per product, and
+ * bit-identical over pools. */
+static void
+test_linear_pool(int N, int Din, int Dout, int one)
+{
+	struct mm_rng r;
+	struct mm_pool *p = mm_pool_new(3);
+	float *x = gc_alloc((size_t)N * Din), *w = gc_alloc((size_t)Dout * Din);
+	float *b = gc_alloc(Dout), *g = gc_alloc((size_t)N * Dout);
+	float *y[3], *dx[3], *dw[3], *db[3];
+	int i, same = 1, near = 1;
+	size_t q;
+
+	mm_rng_seed(&r, 7);
+	gc_fill(x, (size_t)N * Din, 1, &r);
+	gc_fill(w, (size_t)Dout * Din, 1, &r);
+	gc_fill(b, Dout, 1, &r);
+	gc_fill(g, (size_t)N * Dout, 1, &r);
+	for (i = 0; i < 3; i++) {
+		y[i] = gc_alloc((size_t)N * Dout);
+		dx[i] = gc_alloc((size_t)N * Din);
+		dw[i] = gc_alloc((size_t)Dout * Din);
+		db[i] = gc_alloc(Dout);
+	}
+	/* 0: mm_linear_*, 1: no pool, 2: a pool of 3 threads */
+	mm_linear_forward(y[0], x, w, b, N, Din, Dout);
+	mm_linear_backward(dx[0], dw[0], db[0], g, x, w, N, Din, Dout);
+	for (i = 1; i < 3; i++) {
+		mm_linear_forward_pool(i == 2 ? p : NULL, y[i], x, w, b, N, Din,
+		    Dout);
+		mm_linear_backward_pool(i == 2 ? p : NULL, dx[i], dw[i], db[i],
+		    g, x, w, N, Din, Dout);
+	}
+#define SAME(a, b, n) (!memcmp((a), (b), (n) * sizeof(float)))
+	same = SAME(y[1], y[2], (size_t)N * Dout) &&
+	    SAME(dx[1], dx[2], (size_t)N * Din) &&
+	    SAME(dw[1], dw[2], (size_t)Dout * Din) && SAME(db[1], db[2], Dout);
+	ok(same, "linear %dx%d->%d over a pool: bit-identical to no pool",
+	    N, Din, Dout);
+	if (one) {
+		same = SAME(y[0], y[1], (size_t)N * Dout) &&
+		    SAME(dx[0], dx[1], (size_t)N * Din) &&
+		    SAME(dw[0], dw[1], (size_t)Dout * Din) &&
+		    SAME(db[0], db[1], Dout);
+		ok(same, "... one slice each: bit-identical to mm_linear_*");
+	} else {
+		for (q = 0; q < (size_t)N * Dout; q++)
+			near &= fabsf(y[0][q] - y[1][q]) <= 1e-5f *
+			    (1 + fabsf(y[0][q]));
+		for (q = 0; q < (size_t)N * Din; q++)
+			near &= fabsf(dx[0][q] - dx[1][q]) <= 1e-5f *
+			    (1 + fabsf(dx[0][q]));
+		for (q = 0; q < (size_t)Dout * Din; q++)
+			near &= fabsf(dw[0][q] - dw[1][q]) <= 1e-5f *
+			    (1 + fabsf(dw[0][q]));
+		ok(near, "... sliced: within 1e-5 of mm_linear_*");
+	}
+#undef SAME
+	for (i = 0; i < 3; i++) {
+		free(y[i]); free(dx[i]); free(dw[i]); free(db[i]);
+	}
+	free(x); free(w); free(b); free(g);
+	mm_pool_free(p);
+}
+
+static void
+test_gemm_pool(void)
+{
+	struct mm_rng r;
+
+	/* a rng of their own: the tests after these keep their data */
+	mm_rng_seed(&r, 11);
+	test_gemm_pool_shape(&r, 0, 1, 5, 7, 3, 1);
+	test_gemm_pool_shape(&r, 0, 1, 64, 600, 300, 4);   /* columns */
+	test_gemm_pool_shape(&r, 0, 0, 700, 130, 200, 5);  /* rows, tail */
+	test_gemm_pool_shape(&r, 1, 0, 300, 1000, 70, 7);  /* dW-like */
+	test_gemm_pool_shape(&r, 1, 1, 2048, 48, 600, 16); /* capped */
+	test_linear_pool(5, 7, 3, 1);
+	test_linear_pool(96, 700, 300, 0);
+	test_linear_pool(300, 200, 150, 0);   /* rows of out and dinp */
 }
 
 /* ---- ReLU ---- */
@@ -723,6 +883,7 @@ main(void)
 
 	mm_rng_seed(&rng, 42);
 	test_linear();
+	test_gemm_pool();
 	test_relu();
 	test_bn(16, 5, 0);
 	test_bn(33, 3, 1);
