@@ -288,6 +288,8 @@ slice_work(struct job *j, int s, int tid)
 	size_t o = u ? n0 * opix(u) : 0, i = u ? n0 * ipix(u) : 0;
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
 	double t = 0, cnt;
+	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums (fp32) */
+	struct unit *v;
 
 	switch (j->op) {
 	case F_IN:
@@ -372,15 +374,26 @@ slice_work(struct job *j, int s, int tid)
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
-		else
+		else if (j->next && mm_bn_gsum_start(&gs, j->next->mean,
+		    j->next->rstd, j->next->Cout)) {
+			/* with the next unit's sums, sample by sample */
+			v = j->next;
+			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
+			    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
+			    r->coef, j->in + i, u->w, r->wt, n, u->H, u->W,
+			    u->Cin, u->Cout, u->stride, scr, T + o, &gs,
+			    v->post + i, v->pre + i);
+			mm_bn_gsum_end(&gs, s1, s2);
+			break;
+		} else
 			mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, u->w, j->dx ?
 			    r->wt : NULL, n, u->H, u->W, u->Cin, u->Cout,
 			    u->stride, scr, T + o);
 		if (j->next) {
-			struct unit *v = j->next;
 			double t2 = mm_now();
+			v = j->next;
 			mm_bn_grad_sum(s1, s2, j->dx + i, v->post + i,
 			    v->pre + i, v->mean, v->rstd,
 			    (size_t)n * v->Ho * v->Wo, v->Cout);
