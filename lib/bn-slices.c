@@ -212,19 +212,23 @@ lane_end(struct mm_bn_gsum *s, double *s1, double *s2)
 
 int
 mm_bn_gsum_start(struct mm_bn_gsum *s, const float *mean, const float *rstd,
-    int C)
+    int C, int mask)
 {
 	if (!use_lanes(C))
 		return 0;
 	lane_start(s, mean, rstd, C);
+	s->mask = mask;
 	return 1;
 }
 
 void
-mm_bn_gsum_add(struct mm_bn_gsum *s, const float *dout, const float *out,
+mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout, const float *out,
     const float *inp, size_t n)
 {
-	lane_feed(s, inp, dout, NULL, out, n, 2);
+	if (s->mask)
+		lane_feed(s, inp, NULL, dout, out, n, 2);
+	else
+		lane_feed(s, inp, dout, NULL, out, n, 2);
 }
 
 void

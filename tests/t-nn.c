@@ -704,25 +704,29 @@ test_bn_lanes(size_t M, int C)
 	}
 	ok(e < 1e-5, "... apply (+ residual, ReLU) and input gradient (+=, "
 	    "mask) per element (%.2g)", e);
-	/* streamed in pieces of 3, 250, 1, ... rows */
-	for (k = 0; k < 2; k++) {
+	/* streamed in pieces of 3, 250, 1, ... rows: dy, dy masked by out,
+	 * dy masked in place (into d[0]) */
+	memcpy(d[0], dy, n * sizeof *dy);
+	for (k = 0; k < 3; k++) {
 		const float *o = k ? out : NULL;
-		if (!mm_bn_gsum_start(st, mean, rstd, C)) {
+		float *g = k == 2 ? d[0] : dy;
+		if (!mm_bn_gsum_start(st, mean, rstd, C, k == 2)) {
 			sums = 0;
 			continue;
 		}
 		for (r = 0, l = 0; r < M; r += cut[l++ % 3]) {
 			size_t m = M - r < cut[l % 3] ? M - r : cut[l % 3];
-			mm_bn_gsum_add(st, dy + r * C, o ? o + r * C : NULL,
+			mm_bn_gsum_add(st, g + r * C, o ? o + r * C : NULL,
 			    x + r * C, m * C);
 		}
 		mm_bn_gsum_end(st, sd, sd + C);
-		sums &= !memcmp(sd, sd + 8 * C + (k ? 2 : 4) * C,
+		sums &= !memcmp(sd, sd + 8 * C + (k == 2 ? 6 : k ? 2 : 4) * C,
 		    2 * C * sizeof *sd);
 	}
-	ok(sums, "... streamed gradient sums in uneven pieces = one call, "
-	    "bit for bit");
-	ok(!mm_bn_gsum_start(st, mean, rstd, 24), "... no streaming for 24 "
+	sums &= !memcmp(d[0], gm[1], n * sizeof *dy);
+	ok(sums, "... streamed gradient sums in uneven pieces (dy, masked, "
+	    "masked in place) = one call, bit for bit");
+	ok(!mm_bn_gsum_start(st, mean, rstd, 24, 0), "... no streaming for 24 "
 	    "channels (not a divisor of the lanes)");
 	for (k = 0; k < 2; k++) {
 		free(y[k]); free(d[k]); free(gm[k]);
@@ -846,7 +850,7 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	gc_fill(gpre, nin, 2, &rng);
 	gc_fill(gmu, Cin, 0.5f, &rng);
 	gc_fill(grs, Cin, 1, &rng);
-	if (mm_bn_gsum_start(gs, gmu, grs, Cin)) {
+	if (mm_bn_gsum_start(gs, gmu, grs, Cin, 0)) {
 		memcpy(dx3, d0, nin * sizeof *d0);
 		memcpy(dw3, dw0, nw * sizeof *dw0);
 		mm_conv3x3_backward_bn_gsum(dx3, 1, dw3, dy, relu ? out : NULL,
