@@ -114,13 +114,15 @@ use_lanes(int C)
 	return C <= 256 && LANES % C == 0;
 }
 
+/* C divides LANES, a power of two: j % C is j & (C - 1) (no division,
+ * and these run once per sample) */
 static void
 lane_spread(float *lane, const float *v, int C)
 {
 	int j;
 
 	for (j = 0; j < LANES; j++)
-		lane[j] = v[j % C];
+		lane[j] = v[j & (C - 1)];
 }
 
 /* Streamed lane sums: values at flat positions pos, pos + 1, ... go to
@@ -197,7 +199,7 @@ lane_fold(double *out, const double *acc, int C)
 	for (j = 0; j < C; j++)
 		out[j] = 0;
 	for (j = 0; j < LANES; j++)
-		out[j % C] += acc[j];
+		out[j & (C - 1)] += acc[j];
 }
 
 static void
