@@ -9,6 +9,10 @@
  * non-trapping compares.  Neither changes a result (no reassociation,
  * unlike -ffast-math); clang vectorises these loops at -O2 anyway.  The
  * short copies of im2col stay inline loops rather than memcpy calls.
+ * The flat BatchNorm loops of bn-slices.c are in addition compiled once
+ * per SIMD level (bn-kern.h, chosen by mm_nn_simd()); -std=c99 keeps
+ * GCC from contracting them into fused multiply-adds, so every level
+ * rounds alike.
  */
 #ifndef MM_AUTOVEC_H
 #define MM_AUTOVEC_H

@@ -12,7 +12,12 @@
 #include <stddef.h>
 
 #include "autovec.h"
+#include "conv.h"
 #include "nn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BN_X86 1
+#endif
 
 #define CBLK 64         /* channels per reduction block */
 #define RBLK 256        /* rows summed in float before going to double */
@@ -54,10 +59,54 @@ colsum(double *acc, const float *x, const float *mu, size_t M, int ld,
  * are too short for the per-row loops above to pay their start-up cost, so
  * the data is walked as one flat array in chunks of LANES values, with the
  * per-channel quantities replicated LANES / C times (value j belongs to
- * channel j % C in every chunk, including a short last one).
+ * channel j % C in every chunk, including a short last one).  The element
+ * loops come from bn-kern.h at the SIMD level of mm_nn_simd().
  */
-#define LANES 1024
+#define LANES MM_BN_LANES
 #define FOLD 64         /* chunks summed in float before going to double */
+
+struct bn_kern {
+	void (*lsum)(float *, const float *, size_t);
+	void (*lsq)(float *, const float *, const float *, size_t);
+	void (*lgrad)(float *, float *, const float *, const float *, float *,
+	    const float *, const float *, const float *, size_t);
+	void (*lapply)(float *, const float *, const float *, const float *,
+	    const float *, size_t, int);
+	void (*lgapply)(float *, const float *, const float *, const float *,
+	    const float *, const float *, const float *, size_t, int);
+};
+
+#define K(name) name##_0
+#define KATTR
+#include "bn-kern.h"
+#undef K
+#undef KATTR
+#ifdef BN_X86
+#define K(name) name##_256
+#define KATTR __attribute__((target("avx2")))
+#include "bn-kern.h"
+#undef K
+#undef KATTR
+#define K(name) name##_512
+#define KATTR __attribute__((target("avx512f,prefer-vector-width=512")))
+#include "bn-kern.h"
+#undef K
+#undef KATTR
+#endif
+
+static const struct bn_kern *
+kern(void)
+{
+#ifdef BN_X86
+	switch (mm_nn_simd(-1)) {
+	case 2:
+		return &kern_512;
+	case 1:
+		return &kern_256;
+	}
+#endif
+	return &kern_0;
+}
 
 static int
 use_lanes(int C)
@@ -65,75 +114,78 @@ use_lanes(int C)
 	return C <= 256 && LANES % C == 0;
 }
 
-/* acc[j] (LANES) = sum over chunks of f(x)[j]; kind 0: x, 1: (x - mu)^2,
- * 2: g (masked by out > 0 when out) into acc and g xhat into acc2;
- * 3: the same with g masked in place (gw = g, out not NULL). */
+/* C divides LANES, a power of two: j % C is j & (C - 1) (no division,
+ * and these run once per sample) */
 static void
-lane_sums(double *acc, double *acc2, const float *x, const float *g,
-    float *gw, const float *out, const float *mu, const float *rs, size_t n,
-    int kind)
+lane_spread(float *lane, const float *v, int C)
 {
-	float part[LANES], part2[LANES], v, xh, gm;
-	size_t i0, len, k;
-	int j, f = 0;
+	int j;
+
+	for (j = 0; j < LANES; j++)
+		lane[j] = v[j & (C - 1)];
+}
+
+/* Streamed lane sums: values at flat positions pos, pos + 1, ... go to
+ * lanes pos % LANES; every FOLD whole chunks, and at the end, the float
+ * parts go to the double accumulators.  Feeding n values at once or in
+ * consecutive pieces gives the same sums. */
+static void
+lane_start(struct mm_bn_gsum *s, const float *mean, const float *rstd,
+    int C)
+{
+	int j;
+
+	s->C = C;
+	s->pos = s->flushed = 0;
+	s->f = 0;
+	for (j = 0; j < LANES; j++) {
+		s->acc[j] = s->acc2[j] = 0;
+		s->part[j] = s->part2[j] = 0;
+	}
+	if (mean)
+		lane_spread(s->mu, mean, C);
+	if (rstd)
+		lane_spread(s->rs, rstd, C);
+}
+
+static void
+lane_flush(struct mm_bn_gsum *s)
+{
+	int j;
 
 	for (j = 0; j < LANES; j++) {
-		acc[j] = 0;
-		part[j] = 0;
-		if (acc2)
-			acc2[j] = part2[j] = 0;
+		s->acc[j] += s->part[j];
+		s->acc2[j] += s->part2[j];
+		s->part[j] = s->part2[j] = 0;
 	}
-	for (i0 = 0; i0 < n; i0 += LANES) {
-		len = n - i0 < LANES ? n - i0 : LANES;
-		const float *xr = x + i0, *gr = g ? g + i0 : NULL;
-		const float *yr = out ? out + i0 : NULL;
-		float *wr = gw ? gw + i0 : NULL;
-		switch (kind) {
-		case 0:
-			for (k = 0; k < len; k++)
-				part[k] += xr[k];
-			break;
-		case 1:
-			for (k = 0; k < len; k++) {
-				v = xr[k] - mu[k];
-				part[k] += v * v;
-			}
-			break;
-		case 3:
-			for (k = 0; k < len; k++) {
-				gm = yr[k] > 0 ? wr[k] : 0;
-				wr[k] = gm;
-				xh = (xr[k] - mu[k]) * rs[k];
-				part[k] += gm;
-				part2[k] += gm * xh;
-			}
-			break;
-		default:
-			if (yr)
-				for (k = 0; k < len; k++) {
-					gm = gr[k] * (float)(yr[k] > 0);
-					xh = (xr[k] - mu[k]) * rs[k];
-					part[k] += gm;
-					part2[k] += gm * xh;
-				}
-			else
-				for (k = 0; k < len; k++) {
-					xh = (xr[k] - mu[k]) * rs[k];
-					part[k] += gr[k];
-					part2[k] += gr[k] * xh;
-				}
-		}
-		if (++f == FOLD || i0 + LANES >= n) {
-			for (j = 0; j < LANES; j++) {
-				acc[j] += part[j];
-				part[j] = 0;
-			}
-			if (acc2)
-				for (j = 0; j < LANES; j++) {
-					acc2[j] += part2[j];
-					part2[j] = 0;
-				}
-			f = 0;
+	s->flushed = s->pos;
+}
+
+/* kind 0: sum x; 1: sum (x - mu)^2; 2: sum g and g xhat (kern lgrad,
+ * g = dy or gw) */
+static void
+lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
+    const float *out, size_t n, int kind)
+{
+	const struct bn_kern *kk = kern();
+	size_t i, off, len;
+
+	for (i = 0; i < n; i += len) {
+		off = s->pos % LANES;
+		len = LANES - off < n - i ? LANES - off : n - i;
+		if (kind == 0)
+			kk->lsum(s->part + off, x + i, len);
+		else if (kind == 1)
+			kk->lsq(s->part + off, x + i, s->mu + off, len);
+		else
+			kk->lgrad(s->part + off, s->part2 + off, x + i,
+			    dy ? dy + i : NULL, gw ? gw + i : NULL,
+			    out ? out + i : NULL, s->mu + off, s->rs + off,
+			    len);
+		s->pos += len;
+		if (s->pos % LANES == 0 && ++s->f == FOLD) {
+			lane_flush(s);
+			s->f = 0;
 		}
 	}
 }
@@ -147,32 +199,57 @@ lane_fold(double *out, const double *acc, int C)
 	for (j = 0; j < C; j++)
 		out[j] = 0;
 	for (j = 0; j < LANES; j++)
-		out[j % C] += acc[j];
+		out[j & (C - 1)] += acc[j];
 }
 
 static void
-lane_spread(float *lane, const float *v, int C)
+lane_end(struct mm_bn_gsum *s, double *s1, double *s2)
 {
-	int j;
+	if (s->pos != s->flushed)
+		lane_flush(s);
+	lane_fold(s1, s->acc, s->C);
+	if (s2)
+		lane_fold(s2, s->acc2, s->C);
+}
 
-	for (j = 0; j < LANES; j++)
-		lane[j] = v[j % C];
+int
+mm_bn_gsum_start(struct mm_bn_gsum *s, const float *mean, const float *rstd,
+    int C, int mask)
+{
+	if (!use_lanes(C))
+		return 0;
+	lane_start(s, mean, rstd, C);
+	s->mask = mask;
+	return 1;
+}
+
+void
+mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout, const float *out,
+    const float *inp, size_t n)
+{
+	if (s->mask)
+		lane_feed(s, inp, NULL, dout, out, n, 2);
+	else
+		lane_feed(s, inp, dout, NULL, out, n, 2);
+}
+
+void
+mm_bn_gsum_end(struct mm_bn_gsum *s, double *sdy, double *sdyx)
+{
+	lane_end(s, sdy, sdyx);
 }
 
 void
 mm_bn_sum_ld(double *sum, const float *x, const float *mean, size_t M, int C,
     int ld)
 {
-	double acc[LANES];
-	float mu[LANES];
+	struct mm_bn_gsum st;
 	int c0;
 
 	if (ld == C && use_lanes(C)) {
-		if (mean)
-			lane_spread(mu, mean, C);
-		lane_sums(acc, NULL, x, NULL, NULL, NULL, mu, NULL, M * C,
-		    mean ? 1 : 0);
-		lane_fold(sum, acc, C);
+		lane_start(&st, mean, NULL, C);
+		lane_feed(&st, x, NULL, NULL, NULL, M * C, mean ? 1 : 0);
+		lane_end(&st, sum, NULL);
 		return;
 	}
 	for (c0 = 0; c0 < C; c0 += CBLK)
@@ -233,8 +310,9 @@ mm_bn_apply(float *out, const float *inp, const float *res,
     const float *mean, const float *rstd, const float *gamma,
     const float *beta, size_t M, int C, int relu)
 {
+	const struct bn_kern *kk = kern();
 	float sc[LANES], sh[LANES], v;
-	size_t n = M * C, i0, len, k, r;
+	size_t n = M * C, i0, len, r;
 	int c, c0, cb;
 
 	/* per-channel scale and shift, replicated over the lanes when
@@ -250,24 +328,8 @@ mm_bn_apply(float *out, const float *inp, const float *res,
 		}
 		for (i0 = 0; i0 < n; i0 += LANES) {
 			len = n - i0 < LANES ? n - i0 : LANES;
-			const float *xr = inp + i0, *rr = res ? res + i0 : NULL;
-			float *yr = out + i0;
-			if (rr && relu)
-				for (k = 0; k < len; k++) {
-					v = xr[k] * sc[k] + sh[k] + rr[k];
-					yr[k] = v > 0 ? v : 0;
-				}
-			else if (rr)
-				for (k = 0; k < len; k++)
-					yr[k] = xr[k] * sc[k] + sh[k] + rr[k];
-			else if (relu)
-				for (k = 0; k < len; k++) {
-					v = xr[k] * sc[k] + sh[k];
-					yr[k] = v > 0 ? v : 0;
-				}
-			else
-				for (k = 0; k < len; k++)
-					yr[k] = xr[k] * sc[k] + sh[k];
+			kk->lapply(out + i0, inp + i0, res ? res + i0 : NULL,
+			    sc, sh, len, relu);
 		}
 		return;
 	}
@@ -399,16 +461,13 @@ mm_bn_grad_sum_ld(double *sdy, double *sdyx, const float *dout,
     const float *out, const float *inp, const float *mean, const float *rstd,
     size_t M, int C, int ld)
 {
-	double acc[LANES], acc2[LANES];
-	float mu[LANES], rs[LANES];
+	struct mm_bn_gsum st;
 	int c0;
 
 	if (ld == C && use_lanes(C)) {
-		lane_spread(mu, mean, C);
-		lane_spread(rs, rstd, C);
-		lane_sums(acc, acc2, inp, dout, NULL, out, mu, rs, M * C, 2);
-		lane_fold(sdy, acc, C);
-		lane_fold(sdyx, acc2, C);
+		lane_start(&st, mean, rstd, C);
+		lane_feed(&st, inp, dout, NULL, out, M * C, 2);
+		lane_end(&st, sdy, sdyx);
 		return;
 	}
 	for (c0 = 0; c0 < C; c0 += CBLK)
@@ -429,19 +488,16 @@ mm_bn_grad_sum_mask(double *sdy, double *sdyx, float *dout,
     const float *out, const float *inp, const float *mean, const float *rstd,
     size_t M, int C)
 {
-	double acc[LANES], acc2[LANES];
-	float mu[LANES], rs[LANES];
+	struct mm_bn_gsum st;
 
 	if (!use_lanes(C)) {
 		mm_relu_mask(dout, out, M * C);
 		mm_bn_grad_sum(sdy, sdyx, dout, NULL, inp, mean, rstd, M, C);
 		return;
 	}
-	lane_spread(mu, mean, C);
-	lane_spread(rs, rstd, C);
-	lane_sums(acc, acc2, inp, NULL, dout, out, mu, rs, M * C, 3);
-	lane_fold(sdy, acc, C);
-	lane_fold(sdyx, acc2, C);
+	lane_start(&st, mean, rstd, C);
+	lane_feed(&st, inp, NULL, dout, out, M * C, 2);
+	lane_end(&st, sdy, sdyx);
 }
 
 void
@@ -458,8 +514,9 @@ mm_bn_grad_apply_ld(float *dinp, const float *dout, const float *out,
     const float *inp, const float *coef, size_t M, int C, int ld, int add)
 {
 	const float *k = coef, *a = coef + C, *b = coef + 2 * C;
+	const struct bn_kern *kk = kern();
 	float kl[LANES], al[LANES], bl[LANES];
-	size_t n = M * C, i0, len, j;
+	size_t n = M * C, i0, len;
 	int c0;
 
 	if (ld != C || !use_lanes(C)) {
@@ -474,23 +531,8 @@ mm_bn_grad_apply_ld(float *dinp, const float *dout, const float *out,
 	lane_spread(bl, b, C);
 	for (i0 = 0; i0 < n; i0 += LANES) {
 		len = n - i0 < LANES ? n - i0 : LANES;
-		const float *xr = inp + i0, *gr = dout + i0;
-		const float *yr = out ? out + i0 : NULL;
-		float *dr = dinp + i0;
-		if (yr && add)
-			for (j = 0; j < len; j++)
-				dr[j] += kl[j] * gr[j] * (float)(yr[j] > 0) +
-				    al[j] * xr[j] + bl[j];
-		else if (yr)
-			for (j = 0; j < len; j++)
-				dr[j] = kl[j] * gr[j] * (float)(yr[j] > 0) +
-				    al[j] * xr[j] + bl[j];
-		else if (add)
-			for (j = 0; j < len; j++)
-				dr[j] += kl[j] * gr[j] + al[j] * xr[j] + bl[j];
-		else
-			for (j = 0; j < len; j++)
-				dr[j] = kl[j] * gr[j] + al[j] * xr[j] + bl[j];
+		kk->lgapply(dinp + i0, dout + i0, out ? out + i0 : NULL,
+		    inp + i0, kl, al, bl, len, add);
 	}
 }
 

@@ -64,6 +64,27 @@ void mm_bn_grad_sum_ld(double *sdy, double *sdyx, const float *dout,
 void mm_bn_grad_apply_ld(float *dinp, const float *dout, const float *out,
     const float *inp, const float *coef, size_t M, int C, int ld, int add);
 
+/* The sums of mm_bn_grad_sum (mask 0) or mm_bn_grad_sum_mask (mask 1:
+ * dout masked in place) over rows that come in pieces (a caller that
+ * finishes dout sample by sample and sums each while it is in cache):
+ * start (0 when C is not a width this streams: C must divide
+ * MM_BN_LANES; then use those functions), add the pieces in row order
+ * (n floats each), end.  The sums are bit-identical to one call over the
+ * concatenated rows. */
+#define MM_BN_LANES 1024
+struct mm_bn_gsum {
+	double acc[MM_BN_LANES], acc2[MM_BN_LANES];
+	float part[MM_BN_LANES], part2[MM_BN_LANES];
+	float mu[MM_BN_LANES], rs[MM_BN_LANES];
+	size_t pos, flushed;
+	int f, C, mask;
+};
+int mm_bn_gsum_start(struct mm_bn_gsum *s, const float *mean,
+    const float *rstd, int C, int mask);
+void mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout,
+    const float *out, const float *inp, size_t n);
+void mm_bn_gsum_end(struct mm_bn_gsum *s, double *sdy, double *sdyx);
+
 /* Merge part (2, C) (mean, squared deviations) of n rows into acc (2, C)
  * of *nacc rows (Chan et al.'s pairwise update); *nacc += n. */
 void mm_bn_stats_add(double *acc, double *nacc, const double *part,

@@ -300,11 +300,12 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 	}
 }
 
-void
-mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
+static void
+backward_bn(float *dinp, int add, float *dw, const float *dy,
     const float *out, const float *pre, const float *coef, const float *inp,
     const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
-    int stride, float *scratch, float *tmp)
+    int stride, float *scratch, float *tmp, struct mm_bn_gsum *gs,
+    const float *gout, const float *gpre)
 {
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
 	size_t K = 9 * (size_t)Cin, R = chunk_rows(Cin);
@@ -321,6 +322,8 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 			memset(dinp, 0, (size_t)N * in * sizeof *dinp);
 		mm_conv3x3_backward(dinp, dw, tmp, inp, w, N, H, W, Cin, Cout,
 		    stride, scratch);
+		if (gs)
+			mm_bn_gsum_add(gs, dinp, gout, gpre, (size_t)N * in);
 		return;
 	}
 	if (dinp && !wt) {
@@ -338,10 +341,34 @@ mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
 		if (dinp)
 			mm_direct_dinput(dinp + n * in, g, wt, pad, 1, H, W,
 			    Cin, Cout, stride, add);
+		if (gs)
+			mm_bn_gsum_add(gs, dinp + n * in, gout ? gout +
+			    n * in : NULL, gpre + n * in, in);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
 			for (t = 0; t < 9; t++)
 				dw[((size_t)o * Cin + c) * 9 + t] +=
 				    dwt[((size_t)t * Cin + c) * Cout + o];
+}
+
+void
+mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
+    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
+    int stride, float *scratch, float *tmp)
+{
+	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, w, wt, N, H, W,
+	    Cin, Cout, stride, scratch, tmp, NULL, NULL, NULL);
+}
+
+void
+mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
+    const float *dy, const float *out, const float *pre, const float *coef,
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch, float *tmp,
+    struct mm_bn_gsum *gs, const float *gout, const float *gpre)
+{
+	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, w, wt, N, H, W,
+	    Cin, Cout, stride, scratch, tmp, gs, gout, gpre);
 }

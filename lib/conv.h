@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct mm_bn_gsum;
+
 /* ---- 3x3 convolution, padding 1, stride 1 or 2, no bias, NHWC ----
  * Output size Ho = (H - 1) / stride + 1 (likewise Wo).  Computed as
  * im2col + sgemm in chunks of output pixels so the column buffer stays in
@@ -67,6 +69,15 @@ void mm_conv3x3_backward_bn(float *dinp, int add,
     const float *wt,                     /* w with flip 1, or NULL */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
     float *tmp);
+/* The same, then the BatchNorm gradient sums of the layer below (whose
+ * output the input is) fed to gs (mm_bn_gsum_start() done) sample by
+ * sample while dinp is in cache: dout = dinp, out = gout (ReLU mask, or
+ * NULL), inp = gpre (N, H, W, Cin). */
+void mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
+    const float *dy, const float *out, const float *pre, const float *coef,
+    const float *inp, const float *w, const float *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch, float *tmp,
+    struct mm_bn_gsum *gs, const float *gout, const float *gpre);
 
 /* ---- the same with bf16 products (conv-bf16.c) ----
  * The opt-in bf16 precision (gemm-bf16.h): every product of the

@@ -248,6 +248,10 @@ struct job {
 	int dx_add;            /* ... added to (1) or overwritten (0) */
 	struct unit *next;     /* B_CONV: then the sums of this unit's
 	                        * backward, with dy = dx (ReLU fused) */
+	int next_mask;         /* ... dx masked in place by next's ReLU
+	                        * (a block output: mm_bn_grad_sum_mask) */
+	int top_sums;          /* B_TOP: the sums are to be done (not
+	                        * already by the B_CONV phase before) */
 	double tconv, tbn;     /* thread 0's own time in each part */
 	int next_slice;        /* the next slice to take */
 };
@@ -288,6 +292,8 @@ slice_work(struct job *j, int s, int tid)
 	size_t o = u ? n0 * opix(u) : 0, i = u ? n0 * ipix(u) : 0;
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
 	double t = 0, cnt;
+	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums (fp32) */
+	struct unit *v;
 
 	switch (j->op) {
 	case F_IN:
@@ -344,8 +350,9 @@ slice_work(struct job *j, int s, int tid)
 		/* gradient of the block output, through its ReLU (masked
 		 * in place), to the second BatchNorm and the shortcut (dx) */
 		len = M * u->Cout;
-		mm_bn_grad_sum_mask(s1, s2, j->dy + o, u->post + o, u->pre + o,
-		    u->mean, u->rstd, M, u->Cout);
+		if (j->top_sums)
+			mm_bn_grad_sum_mask(s1, s2, j->dy + o, u->post + o,
+			    u->pre + o, u->mean, u->rstd, M, u->Cout);
 		if (b->stride == 1 && b->Cin == b->Cout) {
 			/* identity: dx is dy itself (the caller's buffer
 			 * rotation), the first unit's backward adds to it */
@@ -372,18 +379,34 @@ slice_work(struct job *j, int s, int tid)
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
-		else
+		else if (j->next && mm_bn_gsum_start(&gs, j->next->mean,
+		    j->next->rstd, j->next->Cout, j->next_mask)) {
+			/* with the next unit's sums, sample by sample */
+			v = j->next;
+			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
+			    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
+			    r->coef, j->in + i, u->w, r->wt, n, u->H, u->W,
+			    u->Cin, u->Cout, u->stride, scr, T + o, &gs,
+			    v->post + i, v->pre + i);
+			mm_bn_gsum_end(&gs, s1, s2);
+			break;
+		} else
 			mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, u->w, j->dx ?
 			    r->wt : NULL, n, u->H, u->W, u->Cin, u->Cout,
 			    u->stride, scr, T + o);
 		if (j->next) {
-			struct unit *v = j->next;
 			double t2 = mm_now();
-			mm_bn_grad_sum(s1, s2, j->dx + i, v->post + i,
-			    v->pre + i, v->mean, v->rstd,
-			    (size_t)n * v->Ho * v->Wo, v->Cout);
+			v = j->next;
+			if (j->next_mask)
+				mm_bn_grad_sum_mask(s1, s2, j->dx + i,
+				    v->post + i, v->pre + i, v->mean, v->rstd,
+				    (size_t)n * v->Ho * v->Wo, v->Cout);
+			else
+				mm_bn_grad_sum(s1, s2, j->dx + i, v->post + i,
+				    v->pre + i, v->mean, v->rstd,
+				    (size_t)n * v->Ho * v->Wo, v->Cout);
 			t += mm_now() - t2;
 		}
 		break;
@@ -582,7 +605,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 	struct unit *u0 = &r->units[0], *u1, *u2;
 	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *sw;
 	struct job j;
-	int b;
+	int b, summed = 0;
 
 	blas_serial(r, 1);
 	memset(r->dpooled, 0, (size_t)N * CMAX * sizeof(float));
@@ -605,12 +628,17 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		j.dy = G;
 		j.dx = DX;
 		j.relu = 0;
-		phase(e, &j, B_TOP, -1, u2->tbn, 0);
+		/* the BatchNorm sums of G, unless the block above did them;
+		 * nothing else to do for an identity shortcut */
+		j.top_sums = !summed;
+		if (!summed || u1->stride != 1 || u1->Cin != u1->Cout)
+			phase(e, &j, B_TOP, -1, u2->tbn, 0);
 		unit_coef(r, u2, N);
 		j.in = u1->post;
 		j.dx = DH;
 		j.dx_add = 0;
 		j.next = u1;
+		j.next_mask = 0;
 		conv_phase(e, &j, u2->tconv, u2->tbn, 0);
 		dw_total(r, u2);
 		unit_coef(r, u1, N);
@@ -620,8 +648,13 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		j.relu = 1;
 		j.dx = DX;
 		j.dx_add = 1;
-		j.next = NULL;
+		/* then, sample by sample, the sums of the unit below: the
+		 * previous block's output (its ReLU masked in place) or the
+		 * stem's */
+		j.next = b ? &r->units[2 * b] : u0;
+		j.next_mask = b > 0;
 		conv_phase(e, &j, u1->tconv, u1->tbn, 0);
+		summed = 1;
 		dw_total(r, u1);
 		sw = G;
 		G = DX;
@@ -630,10 +663,12 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 	j.u = u0;
 	j.dy = G;
 	j.relu = 1;
-	phase(e, &j, B_GSUM, -1, u0->tbn, 0);
+	if (!summed)
+		phase(e, &j, B_GSUM, -1, u0->tbn, 0);
 	unit_coef(r, u0, N);
 	j.in = r->xin;
 	j.dx = NULL;
+	j.next = NULL;
 	conv_phase(e, &j, u0->tconv, u0->tbn, 0);
 	dw_total(r, u0);
 	blas_serial(r, 0);

@@ -765,6 +765,136 @@ test_bn_sum_mask(size_t M, int C)
 	free(s1);
 }
 
+/* The flat BatchNorm loops of bn-slices.c (bn-kern.h) at the SIMD level
+ * in effect: bit-identical to the portable level (same operations, wider
+ * vectors), and the sums within float accuracy of sums in double; the
+ * streamed gradient sums (mm_bn_gsum_*) in uneven pieces bit-identical
+ * to one mm_bn_grad_sum.  M C above 64 chunks of 1024 crosses a fold
+ * into double; odd M leaves a short last chunk. */
+static void
+test_bn_lanes(size_t M, int C)
+{
+	size_t n = M * C, i, r, cut[] = { 3, 250, 1 };
+	float *x = gc_alloc(n), *res = gc_alloc(n), *out = gc_alloc(n);
+	float *dy = gc_alloc(n), *y[2], *d[2], *gm[2];
+	float *mean = gc_alloc(C), *rstd = gc_alloc(C), *gam = gc_alloc(C);
+	float *bet = gc_alloc(C), *coef = gc_alloc(3 * C);
+	double *sd = calloc(16 * C, sizeof *sd), e = 0, ref, q, a;
+	int level = mm_nn_simd(-1), l, c, k, same = 1, v, sums = 1;
+	struct mm_bn_gsum *st = malloc(sizeof *st);
+
+	gc_fill(x, n, 2, &rng);
+	gc_fill(res, n, 1, &rng);
+	gc_fill(out, n, 1, &rng);
+	gc_fill(dy, n, 1, &rng);
+	gc_fill(mean, C, 0.5f, &rng);
+	gc_fill(gam, C, 1, &rng);
+	gc_fill(bet, C, 1, &rng);
+	gc_fill(coef, 3 * C, 1, &rng);
+	for (c = 0; c < C; c++)
+		rstd[c] = 0.5f + (float)c / C;
+	for (k = 0; k < 2; k++) {
+		y[k] = gc_alloc(n * 4);
+		d[k] = gc_alloc(n * 4);
+		gm[k] = gc_alloc(n);
+	}
+	/* k 0: the portable level, 1: the level in effect */
+	for (k = 0; k < 2; k++) {
+		double *s = sd + k * 8 * C;
+		mm_nn_simd(k ? level : 0);
+		mm_bn_sum(s, x, NULL, M, C);
+		mm_bn_sum(s + C, x, mean, M, C);
+		mm_bn_grad_sum(s + 2 * C, s + 3 * C, dy, out, x, mean, rstd,
+		    M, C);
+		mm_bn_grad_sum(s + 4 * C, s + 5 * C, dy, NULL, x, mean, rstd,
+		    M, C);
+		memcpy(gm[k], dy, n * sizeof *dy);
+		mm_bn_grad_sum_mask(s + 6 * C, s + 7 * C, gm[k], out, x, mean,
+		    rstd, M, C);
+		for (v = 0; v < 4; v++) {
+			mm_bn_apply(y[k] + v * n, x, v & 1 ? res : NULL, mean,
+			    rstd, gam, bet, M, C, v >> 1);
+			memcpy(d[k] + v * n, res, n * sizeof *res);
+			mm_bn_grad_apply(d[k] + v * n, dy, v & 1 ? out : NULL,
+			    x, coef, M, C, v >> 1);
+		}
+	}
+	mm_nn_simd(level);
+	same = !memcmp(sd, sd + 8 * C, 8 * C * sizeof *sd) &&
+	    !memcmp(y[0], y[1], 4 * n * sizeof *y[0]) &&
+	    !memcmp(d[0], d[1], 4 * n * sizeof *d[0]) &&
+	    !memcmp(gm[0], gm[1], n * sizeof *gm[0]);
+	ok(same, "bn lane loops %zux%d at level %d = portable level, bit for "
+	    "bit", M, C, level);
+	/* the sums against double */
+	for (c = 0; c < C; c++) {
+		double t[8] = { 0 };
+		for (r = 0; r < M; r++) {
+			i = r * C + c;
+			q = x[i] - mean[c];
+			a = out[i] > 0 ? dy[i] : 0;
+			t[0] += x[i];
+			t[1] += q * q;
+			t[2] += a;
+			t[3] += a * q * rstd[c];
+			t[4] += dy[i];
+			t[5] += dy[i] * q * rstd[c];
+			t[6] += a;
+			t[7] += a * q * rstd[c];
+		}
+		for (k = 0; k < 8; k++) {
+			ref = t[k];
+			e = fmax(e, fabs(sd[8 * C + k * C + c] - ref) /
+			    (sqrt((double)M) + fabs(ref)));
+		}
+	}
+	ok(e < 1e-5, "... its sums within float accuracy of double (%.2g)",
+	    e);
+	/* apply against its definition, per element */
+	for (e = 0, i = 0; i < n; i++) {
+		c = (int)(i % C);
+		double sc = (double)rstd[c] * gam[c];
+		double b = (double)x[i] * sc + (bet[c] - mean[c] * sc) + res[i];
+		e = fmax(e, fabs(y[1][n + i] - b) / (1 + fabs(b)));
+		e = fmax(e, fabs(y[1][3 * n + i] - (b > 0 ? b : 0)) /
+		    (1 + fabs(b)));
+		b = (double)coef[c] * (out[i] > 0 ? dy[i] : 0) +
+		    (double)coef[C + c] * x[i] + coef[2 * C + c] + res[i];
+		e = fmax(e, fabs(d[1][3 * n + i] - b) / (1 + fabs(b)));
+	}
+	ok(e < 1e-5, "... apply (+ residual, ReLU) and input gradient (+=, "
+	    "mask) per element (%.2g)", e);
+	/* streamed in pieces of 3, 250, 1, ... rows: dy, dy masked by out,
+	 * dy masked in place (into d[0]) */
+	memcpy(d[0], dy, n * sizeof *dy);
+	for (k = 0; k < 3; k++) {
+		const float *o = k ? out : NULL;
+		float *g = k == 2 ? d[0] : dy;
+		if (!mm_bn_gsum_start(st, mean, rstd, C, k == 2)) {
+			sums = 0;
+			continue;
+		}
+		for (r = 0, l = 0; r < M; r += cut[l++ % 3]) {
+			size_t m = M - r < cut[l % 3] ? M - r : cut[l % 3];
+			mm_bn_gsum_add(st, g + r * C, o ? o + r * C : NULL,
+			    x + r * C, m * C);
+		}
+		mm_bn_gsum_end(st, sd, sd + C);
+		sums &= !memcmp(sd, sd + 8 * C + (k == 2 ? 6 : k ? 2 : 4) * C,
+		    2 * C * sizeof *sd);
+	}
+	sums &= !memcmp(d[0], gm[1], n * sizeof *dy);
+	ok(sums, "... streamed gradient sums in uneven pieces (dy, masked, "
+	    "masked in place) = one call, bit for bit");
+	ok(!mm_bn_gsum_start(st, mean, rstd, 24, 0), "... no streaming for 24 "
+	    "channels (not a divisor of the lanes)");
+	for (k = 0; k < 2; k++) {
+		free(y[k]); free(d[k]); free(gm[k]);
+	}
+	free(x); free(res); free(out); free(dy); free(mean); free(rstd);
+	free(gam); free(bet); free(coef); free(sd); free(st);
+}
+
 /* mm_conv3x3_forward_stats: the output of mm_conv3x3_forward, and the
  * per-channel mean and squared deviations of it in double, also when the
  * samples come in two calls. */
@@ -870,6 +1000,31 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 		dw3[i] -= dw1[i] - dw0[i];      /* one more gradient added */
 	ok(gc_maxrel(dw3, dw1, nw) < 1e-5, "conv+bn backward without dinp "
 	    "adds the weight gradient (%.2g)", gc_maxrel(dw3, dw1, nw));
+	/* with the layer below's gradient sums fed sample by sample: the
+	 * same dx and dw, and the sums of one mm_bn_grad_sum over dx */
+	struct mm_bn_gsum *gs = malloc(sizeof *gs);
+	float *gout = gc_alloc(nin), *gpre = gc_alloc(nin);
+	float *gmu = gc_alloc(Cin), *grs = gc_alloc(Cin);
+	double *sums = calloc(4 * Cin, sizeof *sums);
+	gc_fill(gout, nin, 1, &rng);
+	gc_fill(gpre, nin, 2, &rng);
+	gc_fill(gmu, Cin, 0.5f, &rng);
+	gc_fill(grs, Cin, 1, &rng);
+	if (mm_bn_gsum_start(gs, gmu, grs, Cin, 0)) {
+		memcpy(dx3, d0, nin * sizeof *d0);
+		memcpy(dw3, dw0, nw * sizeof *dw0);
+		mm_conv3x3_backward_bn_gsum(dx3, 1, dw3, dy, relu ? out : NULL,
+		    pre, coef, x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp, gs,
+		    relu ? gout : NULL, gpre);
+		mm_bn_gsum_end(gs, sums, sums + Cin);
+		mm_bn_grad_sum(sums + 2 * Cin, sums + 3 * Cin, dx2, relu ?
+		    gout : NULL, gpre, gmu, grs, nin / Cin, Cin);
+		ok(!memcmp(dx3, dx2, nin * sizeof *dx2) && !memcmp(dw3, dw2,
+		    nw * sizeof *dw2) && !memcmp(sums, sums + 2 * Cin,
+		    2 * Cin * sizeof *sums), "... with the sums of the layer "
+		    "below sample by sample: dx, dw and sums bit for bit");
+	}
+	free(gs); free(gout); free(gpre); free(gmu); free(grs); free(sums);
 	free(dy); free(out); free(pre); free(coef); free(x); free(w);
 	free(tmp); free(d0); free(dx1); free(dx2); free(dx3); free(dw1);
 	free(dw2); free(dw3); free(dw0); free(wt); free(scr);
@@ -893,6 +1048,15 @@ main(void)
 	keep = rng;
 	test_bn_sum_mask(5000, 16);
 	test_bn_sum_mask(300, 70);
+	top = mm_nn_simd(-1);
+	for (level = top; level >= 1; level--) {
+		mm_nn_simd(level);
+		test_bn_lanes(5001, 16);        /* over a fold, short tail */
+		test_bn_lanes(97, 32);
+		test_bn_lanes(33, 64);
+		test_bn_lanes(7, 256);
+	}
+	mm_nn_simd(top);
 	rng = keep;
 	test_conv(2, 6, 7, 3, 4, 1, 1);
 	test_conv(2, 7, 6, 2, 5, 2, 1);
