@@ -6,7 +6,8 @@
  * A permutation of B's rows changes only the pairing, so every metric
  * keeps what depends on one side alone: CKA its column means,
  * denominators and kernel diagonals (one Gram matrix Ac^T B'c per
- * permutation), SVCCA its two bases (U1^T P U2, O(N dim^2)), the kNN
+ * permutation, for the p-value; CKA's null mean and sd are the exact
+ * moments over all permutations, mm_align_cka_null_moments()), SVCCA its two bases (U1^T P U2, O(N dim^2)), the kNN
  * metrics the neighbour lists (mapped, O(N k)), CKNNA the lists and the
  * kernel values of the listed pairs (O(N k^2)), recall each row's k best
  * rows of the other side (two cross searches once, then O(N k)).  Cosine
@@ -216,7 +217,7 @@ mm_align_suite_run(struct mm_align_suite *s)
 	struct mm_rng rng;
 	int64_t N = s->N, nb;
 	int32_t *perm = NULL;
-	double *nul = NULL, *v = NULL;
+	double *nul = NULL, *v = NULL, cm[2], cs[2];
 	int sel = s->sel, t, r, rc = 0, oom = 0;
 
 	memset(&p, 0, sizeof p);
@@ -308,10 +309,23 @@ mm_align_suite_run(struct mm_align_suite *s)
 		    MM_ALIGN_MAXROW)) < 0)
 			goto done;
 	}
+	if (p.has_cka)
+		mm_align_cka_null_moments(&p.cka, &cm[0], &cs[0], &cm[1],
+		    &cs[1]);
 	for (t = 0; t < s->n; t++) {
+		struct mm_align_null *z = s->null + t;
+		int u = strcmp(s->name[t], "cka") == 0 ? 0 :
+		    strcmp(s->name[t], "cka_unbiased") == 0 ? 1 : -1;
 		for (r = 0; r < s->P; r++)
 			v[r] = nul[(int64_t)r * MM_ALIGN_MAXROW + t];
-		mm_align_null_summary(s->value[t], v, s->P, s->null + t);
+		mm_align_null_summary(s->value[t], v, s->P, z);
+		if (p.has_cka && u >= 0 && !isnan(z->p)) {
+			/* CKA's exact moments over all permutations, not
+			 * the sample's: the p-value stays the sample's */
+			z->mean = cm[u];
+			z->sd = cs[u];
+			z->calibrated = s->value[t] - cm[u];
+		}
 	}
 done:
 	prep_free(&p);

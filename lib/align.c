@@ -152,75 +152,139 @@ mm_align_team_run(struct mm_align_team *t, int64_t n, int T,
 	return t->rc;
 }
 
-/* ---- CKA ---- */
+/* ---- CKA ----
+ * Three Gram products of the column-centred sides, each once: the cross
+ * Gc = Ac^T B'c (dgemm) and the self terms Ac^T Ac, Bc^T Bc (dsyrk, one
+ * triangle, half the flops).  Rows are centred as they are converted to
+ * float64 a block at a time (that pass exists anyway), so no centred copy
+ * is made and no large uncentred product is corrected afterwards.
+ * Both estimators come from the same products: the unbiased HSIC is
+ * invariant to centring the columns (K -> K + u 1^T + 1 u^T leaves
+ * Song et al.'s estimator unchanged), and for centred rows the row sums
+ * of K are 0, so with k_i = |Ac_i|^2, l_i = |Bc_i|^2 (m = N)
+ *   m (m - 3) HSIC_u = |Gc|_F^2 - (1 + 2 / (m - 2)) sum_i k_i l_i
+ *                      + sum_i k_i sum_i l_i / ((m - 1) (m - 2)),
+ * and HSIC_b = |Gc|_F^2 up to the factor (m - 1)^-2 that the ratio
+ * cancels. */
 
-/* G (Dx, Dy) = X^T Y for X = A - muA (N, Dx) and Y = B' - muB (N, Dy),
- * B' the rows of B in the order perm (NULL: as they are; no centring
- * where mu is NULL), accumulated over blocks of rows in a fixed order on
- * the BLAS's `threads` threads. */
-static int
-cross_gram(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, const int32_t *perm, int threads,
-    double *G)
+/* Rows i0 .. i0 + nb of A (., D) minus mu (D) as float64 into X (nb, D):
+ * mm_align_rows_double(), and the squared norms of the centred rows into
+ * k (nb) when k, and of the raw rows added to *raw when raw. */
+static void
+rows_centred(double *X, const float *A, int D, int64_t i0, int64_t nb,
+    const double *mu, double *k, double *raw)
 {
-	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, i;
-	int self = A == B && muA == muB && !perm, ob;
-	double *X, *Y;
+	int64_t i;
+	int d;
+
+	for (i = 0; i < nb; i++) {
+		const float *a = A + (i0 + i) * D;
+		double *x = X + i * D, s = 0.0, r = 0.0;
+		for (d = 0; d < D; d++) {
+			r += (double)a[d] * a[d];
+			x[d] = a[d] - mu[d];
+			s += x[d] * x[d];
+		}
+		if (k)
+			k[i] = s;
+		if (raw)
+			*raw += r;
+	}
+}
+
+/* |Gc|_F^2 for Gc (Dx, Dy) = X^T Y, X = A - muA (N, Dx) and Y = B' - muB
+ * (N, Dy), B' the rows of B in the order perm (NULL: as they are),
+ * accumulated over blocks of rows in a fixed order on the BLAS's
+ * `threads` threads (OpenBLAS splits the output, never the sum, so every
+ * entry is summed in the same order whatever the count). */
+static int
+cross_fro2(const float *A, int Dx, const double *muA, const float *B,
+    int Dy, const double *muB, int64_t N, const int32_t *perm, int threads,
+    double *out)
+{
+	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, i, n;
+	double *X, *Y, *G, s = 0.0;
+	int ob;
 
 	if (R > N)
 		R = N;
 	X = malloc(sizeof(double) * R * Dx);
-	Y = self ? X : malloc(sizeof(double) * R * Dy);
-	if (!X || !Y) {
+	Y = malloc(sizeof(double) * R * Dy);
+	G = malloc(sizeof(double) * Dx * Dy);
+	if (!X || !Y || !G) {
 		free(X);
-		if (!self)
-			free(Y);
+		free(Y);
+		free(G);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
 	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		mm_align_rows_double(X, A, Dx, i0, nb, muA, NULL);
+		rows_centred(X, A, Dx, i0, nb, muA, NULL, NULL);
 		if (perm)
 			for (i = 0; i < nb; i++)
-				mm_align_rows_double(Y + i * Dy, B, Dy,
-				    perm[i0 + i], 1, muB, NULL);
-		else if (!self)
-			mm_align_rows_double(Y, B, Dy, i0, nb, muB, NULL);
+				rows_centred(Y + i * Dy, B, Dy, perm[i0 + i],
+				    1, muB, NULL, NULL);
+		else
+			rows_centred(Y, B, Dy, i0, nb, muB, NULL, NULL);
 		/* G (Dx, Dy) += X^T Y over this block */
 		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
 		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
 	}
 	mm_align_blas_threads(ob);
+	for (n = 0; n < (int64_t)Dx * Dy; n++)
+		s += G[n] * G[n];
 	free(X);
-	if (!self)
-		free(Y);
+	free(Y);
+	free(G);
+	*out = s;
 	return 0;
 }
 
-/* Squared Frobenius norm of X^T Y (cross_gram(), B as it is). */
+/* One side's self terms: |Ac^T Ac|_F^2 into *fro2 by dsyrk over blocks
+ * of rows (the upper triangle, the off-diagonal entries counted twice),
+ * the centred rows' squared norms into k (N) and the sum of the raw
+ * squares into *raw. */
 static int
-cross_fro2(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, int threads, double *out)
+self_terms(const float *A, int D, const double *mu, int64_t N, int threads,
+    double *fro2, double *k, double *raw)
 {
-	double *G = malloc(sizeof(double) * Dx * Dy), s = 0.0;
-	int64_t n;
-	int rc;
+	int64_t R = rows_per_block(D), i0;
+	double *X, *G, s = 0.0, t = 0.0;
+	int ob, a, b;
 
-	if (!G)
+	if (R > N)
+		R = N;
+	X = malloc(sizeof(double) * R * D);
+	G = malloc(sizeof(double) * D * D);
+	if (!X || !G) {
+		free(X);
+		free(G);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	if ((rc = cross_gram(A, Dx, muA, B, Dy, muB, N, NULL, threads,
-	    G)) == 0)
-		for (n = 0; n < (int64_t)Dx * Dy; n++)
-			s += G[n] * G[n];
+	}
+	*raw = 0.0;
+	ob = mm_align_blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_centred(X, A, D, i0, nb, mu, k + i0, raw);
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
+		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
+	}
+	mm_align_blas_threads(ob);
+	for (a = 0; a < D; a++) {
+		t += G[(int64_t)a * D + a] * G[(int64_t)a * D + a];
+		for (b = a + 1; b < D; b++)
+			s += G[(int64_t)a * D + b] * G[(int64_t)a * D + b];
+	}
+	free(X);
 	free(G);
-	*out = s;
-	return rc;
+	*fro2 = 2.0 * s + t;
+	return 0;
 }
 
-/* Column sums (D) of A (N, D), row after row. */
+/* Column means (D) of A (N, D), the sums row after row. */
 static void
-col_sums(const float *A, int64_t N, int D, double *s)
+col_means(const float *A, int64_t N, int D, double *s)
 {
 	int64_t i;
 	int d;
@@ -229,59 +293,8 @@ col_sums(const float *A, int64_t N, int D, double *s)
 	for (i = 0; i < N; i++)
 		for (d = 0; d < D; d++)
 			s[d] += A[i * D + d];
-}
-
-/* Unbiased HSIC of K = X X^T and L = Y Y^T in feature space. */
-static int
-hsic_unbiased(const float *X, int Dx, const float *Y, int Dy, int64_t N,
-    int threads, double *out)
-{
-	double m = (double)N, t1, sk = 0.0, sl = 0.0, t3 = 0.0;
-	double *sx = malloc(sizeof(double) * Dx), *sy = malloc(sizeof(double) * Dy);
-	int64_t i;
-	int d, rc;
-
-	if (!sx || !sy) {
-		free(sx);
-		free(sy);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
-	col_sums(X, N, Dx, sx);
-	col_sums(Y, N, Dy, sy);
-	/* sum(K~ o L~^T) = |X^T Y|^2 - sum_i K_ii L_ii;
-	 * sum(K~) = |X^T 1|^2 - sum_i K_ii;  1^T K~ L~ 1 = (K~ 1).(L~ 1)
-	 * with K~ 1 = X (X^T 1) - diag K */
-	if ((rc = cross_fro2(X, Dx, NULL, Y, Dy, NULL, N, threads, &t1)) < 0) {
-		free(sx);
-		free(sy);
-		return rc;
-	}
-	for (d = 0; d < Dx; d++)
-		sk += sx[d] * sx[d];
-	for (d = 0; d < Dy; d++)
-		sl += sy[d] * sy[d];
-	for (i = 0; i < N; i++) {
-		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
-		for (d = 0; d < Dx; d++) {
-			double x = X[i * Dx + d];
-			kii += x * x;
-			kr += x * sx[d];
-		}
-		for (d = 0; d < Dy; d++) {
-			double y = Y[i * Dy + d];
-			lii += y * y;
-			lr += y * sy[d];
-		}
-		t1 -= kii * lii;
-		sk -= kii;
-		sl -= lii;
-		t3 += (kr - kii) * (lr - lii);
-	}
-	free(sx);
-	free(sy);
-	*out = (t1 + sk * sl / ((m - 1.0) * (m - 2.0)) - 2.0 * t3 / (m - 2.0)) /
-	    (m * (m - 3.0));
-	return 0;
+	for (d = 0; d < D; d++)
+		s[d] /= (double)N;
 }
 
 static double
@@ -294,61 +307,13 @@ ratio(double kl, double kk, double ll)
 	return kl / sqrt(den);
 }
 
-int
-mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
-    int threads, double *cka, double *cka_unbiased)
+/* m (m - 3) HSIC_u from |Gc|_F^2 = g, sum k_i l_i = kl and the two
+ * traces (above). */
+static double
+hsic_u(double g, double kl, double tk, double tl, double m)
 {
-	double kl, kk, ll, *ma, *mb;
-	int d, rc = 0;
-
-	*cka = *cka_unbiased = NAN;
-	if (N >= 4) {
-		if ((rc = hsic_unbiased(A, Da, B, Db, N, threads, &kl)) < 0 ||
-		    (rc = hsic_unbiased(A, Da, A, Da, N, threads, &kk)) < 0 ||
-		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &ll)) < 0)
-			return rc;
-		/* a constant code's HSIC is 0 but comes out as rounding noise
-		 * of terms of size (|X|_F^2 / N)^2, and the ratio of two
-		 * noises is anything (18.3, -1.0): below the noise level the
-		 * denominator is 0 and the CKA undefined */
-		{
-			double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N *
-			    DBL_EPSILON;
-			int64_t j;
-
-			for (j = 0; j < N * Da; j++)
-				fa += (double)A[j] * A[j];
-			for (j = 0; j < N * Db; j++)
-				fb += (double)B[j] * B[j];
-			fa /= (double)N;
-			fb /= (double)N;
-			if (kk > tol * fa * fa && ll > tol * fb * fb)
-				*cka_unbiased = ratio(kl, kk, ll);
-		}
-	}
-	if (N < 2)
-		return 0;
-	/* centred columns: HSIC_biased = |Ac^T Bc|^2 */
-	ma = malloc(sizeof(double) * Da);
-	mb = malloc(sizeof(double) * Db);
-	if (!ma || !mb) {
-		free(ma);
-		free(mb);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
-	col_sums(A, N, Da, ma);
-	for (d = 0; d < Da; d++)
-		ma[d] /= (double)N;
-	col_sums(B, N, Db, mb);
-	for (d = 0; d < Db; d++)
-		mb[d] /= (double)N;
-	if ((rc = cross_fro2(A, Da, ma, B, Db, mb, N, threads, &kl)) == 0 &&
-	    (rc = cross_fro2(A, Da, ma, A, Da, ma, N, threads, &kk)) == 0 &&
-	    (rc = cross_fro2(B, Db, mb, B, Db, mb, N, threads, &ll)) == 0)
-		*cka = ratio(kl, kk, ll);
-	free(ma);
-	free(mb);
-	return rc;
+	return g - (1.0 + 2.0 / (m - 2.0)) * kl + tk * tl / ((m - 1.0) *
+	    (m - 2.0));
 }
 
 void
@@ -358,8 +323,6 @@ mm_align_cka_free(struct mm_align_cka_parts *c)
 	free(c->my);
 	free(c->kii);
 	free(c->lii);
-	free(c->kr);
-	free(c->lr);
 	memset(c, 0, sizeof *c);
 }
 
@@ -367,9 +330,9 @@ int
 mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
     const float *B, int Db, int64_t N, int threads)
 {
-	double *sx, *sy;
+	double m = (double)N, fa, fb, tol = 16.0 * m * DBL_EPSILON;
 	int64_t i;
-	int d, rc;
+	int rc;
 
 	memset(c, 0, sizeof *c);
 	c->A = A;
@@ -379,74 +342,44 @@ mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
 	c->N = N;
 	if (N < 2)
 		return mm_err(MM_EINVAL, "CKA needs N >= 2");
-	c->mx = calloc(Da, sizeof(double));
-	c->my = calloc(Db, sizeof(double));
+	c->mx = malloc(sizeof(double) * Da);
+	c->my = malloc(sizeof(double) * Db);
 	c->kii = malloc(sizeof(double) * N);
 	c->lii = malloc(sizeof(double) * N);
-	c->kr = malloc(sizeof(double) * N);
-	c->lr = malloc(sizeof(double) * N);
-	if (!c->mx || !c->my || !c->kii || !c->lii || !c->kr || !c->lr) {
+	if (!c->mx || !c->my || !c->kii || !c->lii) {
 		mm_align_cka_free(c);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
-	/* the unbiased denominators, NaN when below the noise level (as in
-	 * mm_align_cka()) */
-	c->ukk = c->ull = NAN;
-	if (N >= 4) {
-		double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N * DBL_EPSILON;
-		int64_t j;
-		if ((rc = hsic_unbiased(A, Da, A, Da, N, threads, &c->ukk)) < 0 ||
-		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &c->ull)) < 0) {
-			mm_align_cka_free(c);
-			return rc;
-		}
-		for (j = 0; j < N * Da; j++)
-			fa += (double)A[j] * A[j];
-		for (j = 0; j < N * Db; j++)
-			fb += (double)B[j] * B[j];
-		fa /= (double)N;
-		fb /= (double)N;
-		if (!(c->ukk > tol * fa * fa && c->ull > tol * fb * fb))
-			c->ukk = c->ull = NAN;
-	}
-	/* column sums, then the means; the row terms of the unbiased HSIC */
-	sx = c->mx;
-	sy = c->my;
-	col_sums(A, N, Da, sx);
-	col_sums(B, N, Db, sy);
-	for (d = 0; d < Da; d++)
-		c->sk += sx[d] * sx[d];
-	for (d = 0; d < Db; d++)
-		c->sl += sy[d] * sy[d];
-	for (i = 0; i < N; i++) {
-		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
-		for (d = 0; d < Da; d++) {
-			double x = A[i * Da + d];
-			kii += x * x;
-			kr += x * sx[d];
-		}
-		for (d = 0; d < Db; d++) {
-			double y = B[i * Db + d];
-			lii += y * y;
-			lr += y * sy[d];
-		}
-		c->kii[i] = kii;
-		c->lii[i] = lii;
-		c->kr[i] = kr - kii;
-		c->lr[i] = lr - lii;
-		c->sk -= kii;
-		c->sl -= lii;
-	}
-	for (d = 0; d < Da; d++)
-		c->mx[d] /= (double)N;
-	for (d = 0; d < Db; d++)
-		c->my[d] /= (double)N;
-	/* the biased denominators */
-	if ((rc = cross_fro2(A, Da, c->mx, A, Da, c->mx, N, threads,
-	    &c->kk)) < 0 || (rc = cross_fro2(B, Db, c->my, B, Db, c->my, N,
-	    threads, &c->ll)) < 0) {
+	col_means(A, N, Da, c->mx);
+	col_means(B, N, Db, c->my);
+	if ((rc = self_terms(A, Da, c->mx, N, threads, &c->kk, c->kii,
+	    &fa)) < 0 || (rc = self_terms(B, Db, c->my, N, threads, &c->ll,
+	    c->lii, &fb)) < 0) {
 		mm_align_cka_free(c);
 		return rc;
+	}
+	for (i = 0; i < N; i++) {
+		c->tk += c->kii[i];
+		c->tl += c->lii[i];
+		c->kk2 += c->kii[i] * c->kii[i];
+		c->ll2 += c->lii[i] * c->lii[i];
+	}
+	/* the unbiased denominators.  A constant code's HSIC is 0 but can
+	 * come out as rounding noise of terms of size (|X|_F^2 / N)^2, and
+	 * the ratio of two noises is anything: below the noise level the
+	 * denominator is 0 and the CKA undefined (NaN) */
+	c->ukk = c->ull = NAN;
+	if (N >= 4) {
+		double uk = hsic_u(c->kk, c->kk2, c->tk, c->tk, m) /
+		    (m * (m - 3.0));
+		double ul = hsic_u(c->ll, c->ll2, c->tl, c->tl, m) /
+		    (m * (m - 3.0));
+		fa /= m;
+		fb /= m;
+		if (uk > tol * fa * fa && ul > tol * fb * fb) {
+			c->ukk = uk;
+			c->ull = ul;
+		}
 	}
 	return 0;
 }
@@ -455,41 +388,73 @@ int
 mm_align_cka_eval(const struct mm_align_cka_parts *c, const int32_t *perm,
     int threads, double *cka, double *cka_unbiased)
 {
-	int64_t N = c->N, i, n;
-	double *G = malloc(sizeof(double) * c->Da * c->Db), m = (double)N;
-	double kl = 0.0, t1 = 0.0, t3 = 0.0;
-	int a, b, rc;
+	int64_t N = c->N, i;
+	double m = (double)N, g = 0.0, kl = 0.0;
+	int rc;
 
 	*cka = *cka_unbiased = NAN;
-	if (!G)
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	/* Gc = Ac^T B'c; the uncentred X^T B' = Gc + N mx my^T */
-	if ((rc = cross_gram(c->A, c->Da, c->mx, c->B, c->Db, c->my, N, perm,
-	    threads, G)) < 0) {
-		free(G);
+	if ((rc = cross_fro2(c->A, c->Da, c->mx, c->B, c->Db, c->my, N, perm,
+	    threads, &g)) < 0)
 		return rc;
-	}
-	for (n = 0; n < (int64_t)c->Da * c->Db; n++)
-		kl += G[n] * G[n];
-	*cka = ratio(kl, c->kk, c->ll);
+	*cka = ratio(g, c->kk, c->ll);
 	if (!isnan(c->ukk)) {
-		for (a = 0; a < c->Da; a++)
-			for (b = 0; b < c->Db; b++) {
-				double g = G[(int64_t)a * c->Db + b] +
-				    m * c->mx[a] * c->my[b];
-				t1 += g * g;
-			}
-		for (i = 0; i < N; i++) {
-			int64_t j = perm ? perm[i] : i;
-			t1 -= c->kii[i] * c->lii[j];
-			t3 += c->kr[i] * c->lr[j];
-		}
-		*cka_unbiased = ratio((t1 + c->sk * c->sl / ((m - 1.0) *
-		    (m - 2.0)) - 2.0 * t3 / (m - 2.0)) / (m * (m - 3.0)),
-		    c->ukk, c->ull);
+		for (i = 0; i < N; i++)
+			kl += c->kii[i] * c->lii[perm ? perm[i] : i];
+		*cka_unbiased = ratio(hsic_u(g, kl, c->tk, c->tl, m) /
+		    (m * (m - 3.0)), c->ukk, c->ull);
 	}
-	free(G);
 	return 0;
+}
+
+int
+mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
+    int threads, double *cka, double *cka_unbiased)
+{
+	struct mm_align_cka_parts c;
+	int rc;
+
+	*cka = *cka_unbiased = NAN;
+	if (N < 2)
+		return 0;
+	if ((rc = mm_align_cka_parts(&c, A, Da, B, Db, N, threads)) < 0)
+		return rc;
+	rc = mm_align_cka_eval(&c, NULL, threads, cka, cka_unbiased);
+	mm_align_cka_free(&c);
+	return rc;
+}
+
+/* The permutation moments of linear CKA (align.h). */
+static void
+rv_side(double tr, double fro2, double d2, double n, double *beta,
+    double *tau)
+{
+	*beta = tr * tr / fro2;
+	*tau = (n - 1.0) / ((n - 3.0) * (n - 1.0 - *beta)) *
+	    (n * (n + 1.0) * d2 / fro2 - (n - 1.0) * (*beta + 2.0));
+}
+
+void
+mm_align_cka_null_moments(const struct mm_align_cka_parts *c,
+    double *mean, double *sd, double *umean, double *usd)
+{
+	double n = (double)c->N, bx, by, tx, ty, v;
+
+	*mean = *sd = *umean = *usd = NAN;
+	if (c->N < 4)
+		return;
+	if (c->kk > 0.0 && c->ll > 0.0) {
+		rv_side(c->tk, c->kk, c->kk2, n, &bx, &tx);
+		rv_side(c->tl, c->ll, c->ll2, n, &by, &ty);
+		*mean = sqrt(bx * by) / (n - 1.0);
+		v = 2.0 * (n - 1.0 - bx) * (n - 1.0 - by) / ((n + 1.0) *
+		    (n - 1.0) * (n - 1.0) * (n - 2.0)) * (1.0 + (n - 3.0) /
+		    (2.0 * n * (n - 1.0)) * tx * ty);
+		*sd = v > 0.0 ? sqrt(v) : 0.0;
+	}
+	if (!isnan(c->ukk)) {
+		*umean = 0.0;
+		*usd = sqrt(2.0 / (n * (n - 3.0)));
+	}
 }
 
 /* ---- CKNNA ---- */
@@ -814,9 +779,7 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 	}
 	/* the mean, then the squared deviations, each column summed in row
 	 * order */
-	col_sums(A, N, D, mu);
-	for (d = 0; d < D; d++)
-		mu[d] /= (double)N;
+	col_means(A, N, D, mu);
 	for (i = 0; i < N; i++)
 		for (d = 0; d < D; d++) {
 			double x = (double)A[i * D + d] - mu[d];
