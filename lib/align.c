@@ -247,7 +247,7 @@ cross_fro2(const float *A, int Dx, const double *muA, const float *B,
  * squares into *raw. */
 static int
 self_terms(const float *A, int D, const double *mu, int64_t N, int threads,
-    double *fro2, double *k, double *raw)
+    double *fro2, double *k, double *raw, double **keep)
 {
 	int64_t R = rows_per_block(D), i0;
 	double *X, *G, s = 0.0, t = 0.0;
@@ -277,7 +277,10 @@ self_terms(const float *A, int D, const double *mu, int64_t N, int threads,
 			s += G[(int64_t)a * D + b] * G[(int64_t)a * D + b];
 	}
 	free(X);
-	free(G);
+	if (keep)
+		*keep = G;
+	else
+		free(G);
 	*fro2 = 2.0 * s + t;
 	return 0;
 }
@@ -323,12 +326,14 @@ mm_align_cka_free(struct mm_align_cka_parts *c)
 	free(c->my);
 	free(c->kii);
 	free(c->lii);
+	free(c->ga);
+	free(c->gb);
 	memset(c, 0, sizeof *c);
 }
 
 int
 mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
-    const float *B, int Db, int64_t N, int threads)
+    const float *B, int Db, int64_t N, int threads, int keep)
 {
 	double m = (double)N, fa, fb, tol = 16.0 * m * DBL_EPSILON;
 	int64_t i;
@@ -353,8 +358,8 @@ mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
 	col_means(A, N, Da, c->mx);
 	col_means(B, N, Db, c->my);
 	if ((rc = self_terms(A, Da, c->mx, N, threads, &c->kk, c->kii,
-	    &fa)) < 0 || (rc = self_terms(B, Db, c->my, N, threads, &c->ll,
-	    c->lii, &fb)) < 0) {
+	    &fa, keep ? &c->ga : NULL)) < 0 || (rc = self_terms(B, Db, c->my,
+	    N, threads, &c->ll, c->lii, &fb, keep ? &c->gb : NULL)) < 0) {
 		mm_align_cka_free(c);
 		return rc;
 	}
@@ -416,11 +421,212 @@ mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
 	*cka = *cka_unbiased = NAN;
 	if (N < 2)
 		return 0;
-	if ((rc = mm_align_cka_parts(&c, A, Da, B, Db, N, threads)) < 0)
+	if ((rc = mm_align_cka_parts(&c, A, Da, B, Db, N, threads, 0)) < 0)
 		return rc;
 	rc = mm_align_cka_eval(&c, NULL, threads, cka, cka_unbiased);
 	mm_align_cka_free(&c);
 	return rc;
+}
+
+/* ---- CKA's sampled null: bounds in the principal bases ----
+ * With the eigendecompositions Ac^T Ac = Va diag(S) Va^T and
+ * Bc^T Bc = Vb diag(T) Vb^T (decreasing), the principal components
+ * U = Ac Va (N, Da) and W = Bc Vb (N, Db) have orthogonal columns of
+ * squared norms S_i and T_j, and for a permutation P
+ *   |Ac^T P Bc|_F^2 = |U^T P W|_F^2 = sum_ij S_i T_j c_ij^2,
+ * c_ij the cosine of U_i and P W_j, with sum_i c_ij^2 <= 1 and
+ * sum_j c_ij^2 <= 1.  The leading r x r block of U^T P W (O(N r^2)) is
+ * a lower bound, and the rest is at most
+ *   S_r+1 tr L + T_r+1 (S_1 + ... + S_r)
+ * (rows i > r, then the columns j > r of the rows i <= r).  When the
+ * observed value lies outside [block, block + rest], whether the
+ * permutation's CKA reaches it is decided without the full product; else
+ * r doubles, up to the columns kept, and then the full product
+ * Ac^T P Bc decides (mm_align_cka_eval()).  Aligned embeddings are far
+ * above their null and mostly decided at small r. */
+
+/* The leading q principal components of one side into *U (N, q): its
+ * Gram matrix G (D, D, upper triangle; destroyed) decomposed, the
+ * centred rows times the eigenvectors; the eigenvalues into e (q + 1,
+ * the last 0 when q = D), clamped at 0. */
+static int
+components(const float *A, int D, const double *mu, int64_t N, double *G,
+    int q, int threads, double *e, double **U)
+{
+	int64_t R = rows_per_block(D), i0;
+	int qq = q < D ? q + 1 : D, a, b, rc, ob;
+	double *V = malloc(sizeof(double) * D * qq), *X;
+
+	*U = NULL;
+	if (R > N)
+		R = N;
+	X = malloc(sizeof(double) * R * D);
+	if (!V || !X || !(*U = malloc(sizeof(double) * N * q))) {
+		free(V);
+		free(X);
+		return mm_err(MM_ENOMEM, "CKA null: out of memory");
+	}
+	for (a = 0; a < D; a++)		/* mirror dsyrk's upper triangle */
+		for (b = a + 1; b < D; b++)
+			G[(int64_t)b * D + a] = G[(int64_t)a * D + b];
+	if ((rc = mm_align_eigsym_top(G, D, qq, e, V)) < 0) {
+		free(V);
+		free(X);
+		free(*U);
+		*U = NULL;
+		return rc;
+	}
+	if (qq == q)
+		e[q] = 0.0;
+	for (a = 0; a <= q; a++)
+		if (!(e[a] > 0.0))
+			e[a] = 0.0;
+	ob = mm_align_blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_centred(X, A, D, i0, nb, mu, NULL, NULL);
+		/* U rows (nb, q) = X (nb, D) V (D, q of qq) */
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
+		    q, D, 1.0, X, D, V, qq, 0.0, *U + i0 * q, q);
+	}
+	mm_align_blas_threads(ob);
+	free(V);
+	free(X);
+	return 0;
+}
+
+void
+mm_align_cka_null_free(struct mm_align_cka_null *z)
+{
+	free(z->U);
+	free(z->W);
+	free(z->S);
+	free(z->T);
+	free(z->Wp);
+	free(z->C);
+	memset(z, 0, sizeof *z);
+}
+
+int
+mm_align_cka_null_init(struct mm_align_cka_null *z,
+    struct mm_align_cka_parts *c, double cka, double cka_unbiased,
+    int threads)
+{
+	int64_t N = c->N;
+	int D = c->Da < c->Db ? c->Da : c->Db, q, rc = 0;
+	double m = (double)N, f;
+
+	memset(z, 0, sizeof *z);
+	/* the columns kept: 128 at most, 32 MB a side */
+	q = (int)(((int64_t)4 << 20) / N);
+	q = q > 128 ? 128 : q < 1 ? 1 : q;
+	z->q = q > D ? D : q;
+	z->cka = cka;
+	z->ucka = cka_unbiased;
+	z->obs = cka * sqrt(c->kk * c->ll);
+	z->uobs = isnan(c->ukk) ? NAN : cka_unbiased * sqrt(c->ukk * c->ull) *
+	    m * (m - 3.0);
+	z->S = malloc(sizeof(double) * (z->q + 1));
+	z->T = malloc(sizeof(double) * (z->q + 1));
+	z->Wp = malloc(sizeof(double) * N * z->q);
+	z->C = malloc(sizeof(double) * z->q * z->q);
+	if (!z->S || !z->T || !z->Wp || !z->C) {
+		mm_align_cka_null_free(z);
+		return mm_err(MM_ENOMEM, "CKA null: out of memory");
+	}
+	/* the Gram matrices: those the parts kept (taken over: the
+	 * decomposition destroys them), else afresh (Wp: scratch for the
+	 * row norms, N <= N q) */
+	if ((c->ga || (rc = self_terms(c->A, c->Da, c->mx, N, threads, &f,
+	    z->Wp, &f, &c->ga)) == 0) && (c->gb || (rc = self_terms(c->B,
+	    c->Db, c->my, N, threads, &f, z->Wp, &f, &c->gb)) == 0) &&
+	    (rc = components(c->A, c->Da, c->mx, N, c->ga, z->q, threads,
+	    z->S, &z->U)) == 0)
+		rc = components(c->B, c->Db, c->my, N, c->gb, z->q, threads,
+		    z->T, &z->W);
+	free(c->ga);
+	free(c->gb);
+	c->ga = c->gb = NULL;
+	if (rc < 0)
+		mm_align_cka_null_free(z);
+	return rc;
+}
+
+/* Whether the permuted value g = |Ac^T P Bc|_F^2 is >= th: 1 or 0 when
+ * the bounds [lo, lo + rest] decide, -1 when not (a margin for the
+ * rounding of the eigenvectors and sums). */
+static int
+decide(double lo, double rest, double th)
+{
+	double slack = 1e-9 * (fabs(th) + lo + rest);
+
+	if (lo >= th + slack)
+		return 1;
+	if (lo + rest + slack < th)
+		return 0;
+	return -1;
+}
+
+int
+mm_align_cka_null_ge(struct mm_align_cka_null *z,
+    const struct mm_align_cka_parts *c, const int32_t *perm, int threads,
+    int *ge, int *uge)
+{
+	int64_t N = c->N, i;
+	double m = (double)N, kl = 0.0, uth = NAN, lo, rest, sr;
+	int r, q = z->q, j, db, du, ob, rc;
+
+	*ge = *uge = -1;
+	db = isnan(z->obs) ? 0 : -1;
+	du = isnan(z->uobs) ? 0 : -1;
+	if (du < 0) {
+		/* hsic_u(g, kl) >= uobs <=> g >= uth */
+		for (i = 0; i < N; i++)
+			kl += c->kii[i] * c->lii[perm[i]];
+		uth = z->uobs + (1.0 + 2.0 / (m - 2.0)) * kl - c->tk * c->tl /
+		    ((m - 1.0) * (m - 2.0));
+	}
+	for (r = q < 16 ? q : 16; db < 0 || du < 0; r *= 2) {
+		if (r > q)
+			r = q;
+		/* Wp (N, r) = the rows of W's first r columns in the order
+		 * perm; C (r, r) = U^T Wp */
+		for (i = 0; i < N; i++)
+			memcpy(z->Wp + i * r, z->W + (int64_t)perm[i] * q,
+			    sizeof(double) * r);
+		ob = mm_align_blas_threads(threads);
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, r,
+		    (int)N, 1.0, z->U, q, z->Wp, r, 0.0, z->C, r);
+		mm_align_blas_threads(ob);
+		lo = 0.0;
+		for (j = 0; j < r * r; j++)
+			lo += z->C[j] * z->C[j];
+		sr = 0.0;
+		for (j = 0; j < r; j++)
+			sr += z->S[j];
+		rest = z->S[r] * c->tl + z->T[r] * sr;
+		if (db < 0)
+			db = decide(lo, rest, z->obs);
+		if (du < 0)
+			du = decide(lo, rest, uth);
+		z->cols += r;
+		if (r == q)
+			break;
+	}
+	if (db < 0 || du < 0) {
+		/* undecided: the full product */
+		double a, b;
+		z->full++;
+		if ((rc = mm_align_cka_eval(c, perm, threads, &a, &b)) < 0)
+			return rc;
+		if (db < 0)
+			db = a >= z->cka;
+		if (du < 0)
+			du = b >= z->ucka;
+	}
+	*ge = db;
+	*uge = du;
+	return 0;
 }
 
 /* The permutation moments of linear CKA (align.h). */

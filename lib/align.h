@@ -72,11 +72,44 @@ struct mm_align_cka_parts {
 	double kk2, ll2;	/* sum_i K_ii^2, sum_i L_ii^2 */
 	double *mx, *my;	/* (Da), (Db) column means */
 	double *kii, *lii;	/* (N) diagonals of K = Ac Ac^T, L = Bc Bc^T */
+	double *ga, *gb;	/* with keep: Ac^T Ac, Bc^T Bc (upper), else NULL */
 };
+/* keep: also keep the self products (Da^2 + Db^2 float64) for
+ * mm_align_cka_null_init(), which takes them over. */
 int mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
-    const float *B, int Db, int64_t N, int threads);
+    const float *B, int Db, int64_t N, int threads, int keep);
 int mm_align_cka_eval(const struct mm_align_cka_parts *c,
     const int32_t *perm, int threads, double *cka, double *cka_unbiased);
+/* The sampled null's p-value without a full product per permutation:
+ * whether CKA and unbiased CKA of A against B's rows in the order perm
+ * reach the observed values cka, cka_unbiased (*ge, *uge: 1 or 0; 0 for
+ * a NaN observation).  The leading q (<= 256) principal components of
+ * each side are kept (2 N q float64, 32 MB a side at most), and each
+ * permutation takes the
+ * leading r x r block of their cross product (O(N r^2), r = 16, 32, ...
+ * up to q) until the block and a bound on the rest put the value on one
+ * side of the observed one; a full product (mm_align_cka_eval()) only if
+ * they never do (align.c gives the bound).  The same decisions as
+ * comparing the values, to rounding (a margin of 1e-9 relative).  cols
+ * and full count, for benches and tests, the block columns and the full
+ * products taken. */
+struct mm_align_cka_null {
+	int q;
+	double cka, ucka;	/* the observed values */
+	double obs, uobs;	/* the same as |Ac^T Bc|_F^2, m (m - 3) HSIC_u */
+	double *U, *W;		/* (N, q) the leading components of A, B */
+	double *S, *T;		/* (q + 1) their squared norms, then the next */
+	double *Wp, *C;		/* scratch (N, q), (q, q) */
+	int64_t cols, full;
+};
+int mm_align_cka_null_init(struct mm_align_cka_null *z,
+    struct mm_align_cka_parts *c, double cka, double cka_unbiased,
+    int threads);
+int mm_align_cka_null_ge(struct mm_align_cka_null *z,
+    const struct mm_align_cka_parts *c, const int32_t *perm, int threads,
+    int *ge, int *uge);
+void mm_align_cka_null_free(struct mm_align_cka_null *z);
+
 /* The exact mean and standard deviation of CKA and unbiased CKA over all
  * N! permutations of B's rows, in closed form from the parts (O(1)):
  * biased CKA is the RV coefficient of the centred sides, whose
