@@ -192,41 +192,29 @@ rows_centred(double *X, const float *A, int D, int64_t i0, int64_t nb,
 	}
 }
 
-/* |Gc|_F^2 for Gc (Dx, Dy) = X^T Y, X = A - muA (N, Dx) and Y = B' - muB
- * (N, Dy), B' the rows of B in the order perm (NULL: as they are),
- * accumulated over blocks of rows in a fixed order on the BLAS's
+/* |Gc|_F^2 for Gc (Da, Db) = X^T Y, X = A - mx (N, Da) and Y = B' - my
+ * (N, Db), B' the rows of B in the order perm (NULL: as they are),
+ * accumulated over blocks of c->rows rows in a fixed order on the BLAS's
  * `threads` threads (OpenBLAS splits the output, never the sum, so every
- * entry is summed in the same order whatever the count). */
+ * entry is summed in the same order whatever the count), in c->work. */
 static int
-cross_fro2(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, const int32_t *perm, int threads,
-    double *out)
+cross_fro2(const struct mm_align_cka_parts *c, const int32_t *perm,
+    int threads, double *out)
 {
-	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, i, n;
-	double *X, *Y, *G, s = 0.0;
-	int ob;
+	int64_t N = c->N, R = c->rows, i0, i, n;
+	int Dx = c->Da, Dy = c->Db, ob;
+	double *X = c->work, *Y = X + R * Dx, *G = Y + R * Dy, s = 0.0;
 
-	if (R > N)
-		R = N;
-	X = malloc(sizeof(double) * R * Dx);
-	Y = malloc(sizeof(double) * R * Dy);
-	G = malloc(sizeof(double) * Dx * Dy);
-	if (!X || !Y || !G) {
-		free(X);
-		free(Y);
-		free(G);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
 	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		rows_centred(X, A, Dx, i0, nb, muA, NULL, NULL);
+		rows_centred(X, c->A, Dx, i0, nb, c->mx, NULL, NULL);
 		if (perm)
 			for (i = 0; i < nb; i++)
-				rows_centred(Y + i * Dy, B, Dy, perm[i0 + i],
-				    1, muB, NULL, NULL);
+				rows_centred(Y + i * Dy, c->B, Dy, perm[i0 + i],
+				    1, c->my, NULL, NULL);
 		else
-			rows_centred(Y, B, Dy, i0, nb, muB, NULL, NULL);
+			rows_centred(Y, c->B, Dy, i0, nb, c->my, NULL, NULL);
 		/* G (Dx, Dy) += X^T Y over this block */
 		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
 		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
@@ -234,9 +222,6 @@ cross_fro2(const float *A, int Dx, const double *muA, const float *B,
 	mm_align_blas_threads(ob);
 	for (n = 0; n < (int64_t)Dx * Dy; n++)
 		s += G[n] * G[n];
-	free(X);
-	free(Y);
-	free(G);
 	*out = s;
 	return 0;
 }
@@ -244,24 +229,36 @@ cross_fro2(const float *A, int Dx, const double *muA, const float *B,
 /* One side's self terms: |Ac^T Ac|_F^2 into *fro2 by dsyrk over blocks
  * of rows (the upper triangle, the off-diagonal entries counted twice),
  * the centred rows' squared norms into k (N) and the sum of the raw
- * squares into *raw. */
-static int
-self_terms(const float *A, int D, const double *mu, int64_t N, int threads,
-    double *fro2, double *k, double *raw, double **keep)
+ * squares into *raw; in c->work, or with keep the Gram matrix (D, D) in
+ * a new *keep. */
+
+/* Rows per block of CKA's products: 4 MB of float64 per side, in
+ * multiples of 256 rows (the BLAS's depth of a panel), >= 256; fewer
+ * and smaller blocks than the 16 MB of the other Gram products because
+ * each CKA call converts whole sides and fresh pages are dear. */
+static int64_t
+cka_rows(int D, int64_t N)
 {
-	int64_t R = rows_per_block(D), i0;
-	double *X, *G, s = 0.0, t = 0.0;
+	int64_t r = (((int64_t)4 << 20) / (8 * (int64_t)D)) / 256 * 256;
+
+	if (mm_align_gram_rows > 0)
+		r = mm_align_gram_rows;
+	else if (r < 256)
+		r = 256;
+	return r < N ? r : N;
+}
+
+static int
+self_terms(const struct mm_align_cka_parts *c, const float *A, int D,
+    const double *mu, int threads, double *fro2, double *k, double *raw,
+    double **keep)
+{
+	int64_t N = c->N, R = c->rows, i0;
+	double *X = c->work, *G = X + R * (c->Da + c->Db), s = 0.0, t = 0.0;
 	int ob, a, b;
 
-	if (R > N)
-		R = N;
-	X = malloc(sizeof(double) * R * D);
-	G = malloc(sizeof(double) * D * D);
-	if (!X || !G) {
-		free(X);
-		free(G);
+	if (keep && !(G = *keep = malloc(sizeof(double) * D * D)))
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
 	*raw = 0.0;
 	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
@@ -276,11 +273,6 @@ self_terms(const float *A, int D, const double *mu, int64_t N, int threads,
 		for (b = a + 1; b < D; b++)
 			s += G[(int64_t)a * D + b] * G[(int64_t)a * D + b];
 	}
-	free(X);
-	if (keep)
-		*keep = G;
-	else
-		free(G);
 	*fro2 = 2.0 * s + t;
 	return 0;
 }
@@ -328,6 +320,7 @@ mm_align_cka_free(struct mm_align_cka_parts *c)
 	free(c->lii);
 	free(c->ga);
 	free(c->gb);
+	free(c->work);
 	memset(c, 0, sizeof *c);
 }
 
@@ -351,15 +344,18 @@ mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
 	c->my = malloc(sizeof(double) * Db);
 	c->kii = malloc(sizeof(double) * N);
 	c->lii = malloc(sizeof(double) * N);
-	if (!c->mx || !c->my || !c->kii || !c->lii) {
+	c->rows = cka_rows(Da > Db ? Da : Db, N);
+	c->work = malloc(sizeof(double) * (c->rows * (Da + Db) +
+	    (int64_t)(Da > Db ? Da : Db) * (Da > Db ? Da : Db)));
+	if (!c->mx || !c->my || !c->kii || !c->lii || !c->work) {
 		mm_align_cka_free(c);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
 	col_means(A, N, Da, c->mx);
 	col_means(B, N, Db, c->my);
-	if ((rc = self_terms(A, Da, c->mx, N, threads, &c->kk, c->kii,
-	    &fa, keep ? &c->ga : NULL)) < 0 || (rc = self_terms(B, Db, c->my,
-	    N, threads, &c->ll, c->lii, &fb, keep ? &c->gb : NULL)) < 0) {
+	if ((rc = self_terms(c, A, Da, c->mx, threads, &c->kk, c->kii, &fa,
+	    keep ? &c->ga : NULL)) < 0 || (rc = self_terms(c, B, Db, c->my,
+	    threads, &c->ll, c->lii, &fb, keep ? &c->gb : NULL)) < 0) {
 		mm_align_cka_free(c);
 		return rc;
 	}
@@ -398,8 +394,7 @@ mm_align_cka_eval(const struct mm_align_cka_parts *c, const int32_t *perm,
 	int rc;
 
 	*cka = *cka_unbiased = NAN;
-	if ((rc = cross_fro2(c->A, c->Da, c->mx, c->B, c->Db, c->my, N, perm,
-	    threads, &g)) < 0)
+	if ((rc = cross_fro2(c, perm, threads, &g)) < 0)
 		return rc;
 	*cka = ratio(g, c->kk, c->ll);
 	if (!isnan(c->ukk)) {
@@ -469,7 +464,11 @@ components(const float *A, int D, const double *mu, int64_t N, double *G,
 	for (a = 0; a < D; a++)		/* mirror dsyrk's upper triangle */
 		for (b = a + 1; b < D; b++)
 			G[(int64_t)b * D + a] = G[(int64_t)a * D + b];
-	if ((rc = mm_align_eigsym_top(G, D, qq, e, V)) < 0) {
+	/* LAPACK on one BLAS thread: the same vectors for any -t */
+	ob = mm_align_blas_threads(1);
+	rc = mm_align_eigsym_top(G, D, qq, e, V);
+	mm_align_blas_threads(ob);
+	if (rc < 0) {
 		free(V);
 		free(X);
 		free(*U);
@@ -537,9 +536,9 @@ mm_align_cka_null_init(struct mm_align_cka_null *z,
 	/* the Gram matrices: those the parts kept (taken over: the
 	 * decomposition destroys them), else afresh (Wp: scratch for the
 	 * row norms, N <= N q) */
-	if ((c->ga || (rc = self_terms(c->A, c->Da, c->mx, N, threads, &f,
-	    z->Wp, &f, &c->ga)) == 0) && (c->gb || (rc = self_terms(c->B,
-	    c->Db, c->my, N, threads, &f, z->Wp, &f, &c->gb)) == 0) &&
+	if ((c->ga || (rc = self_terms(c, c->A, c->Da, c->mx, threads, &f,
+	    z->Wp, &f, &c->ga)) == 0) && (c->gb || (rc = self_terms(c, c->B,
+	    c->Db, c->my, threads, &f, z->Wp, &f, &c->gb)) == 0) &&
 	    (rc = components(c->A, c->Da, c->mx, N, c->ga, z->q, threads,
 	    z->S, &z->U)) == 0)
 		rc = components(c->B, c->Db, c->my, N, c->gb, z->q, threads,
@@ -586,7 +585,10 @@ mm_align_cka_null_ge(struct mm_align_cka_null *z,
 		uth = z->uobs + (1.0 + 2.0 / (m - 2.0)) * kl - c->tk * c->tl /
 		    ((m - 1.0) * (m - 2.0));
 	}
-	for (r = q < 16 ? q : 16; db < 0 || du < 0; r *= 2) {
+	/* from the block that decided the last permutation (they are
+	 * alike), 16 at first */
+	r = z->r0 > 0 ? z->r0 : 16;
+	for (r = q < r ? q : r; db < 0 || du < 0; r *= 2) {
 		if (r > q)
 			r = q;
 		/* Wp (N, r) = the rows of W's first r columns in the order
@@ -594,7 +596,8 @@ mm_align_cka_null_ge(struct mm_align_cka_null *z,
 		for (i = 0; i < N; i++)
 			memcpy(z->Wp + i * r, z->W + (int64_t)perm[i] * q,
 			    sizeof(double) * r);
-		ob = mm_align_blas_threads(threads);
+		/* small blocks on one BLAS thread: their sync costs more */
+		ob = mm_align_blas_threads(r < 128 ? 1 : threads);
 		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, r,
 		    (int)N, 1.0, z->U, q, z->Wp, r, 0.0, z->C, r);
 		mm_align_blas_threads(ob);
@@ -610,6 +613,8 @@ mm_align_cka_null_ge(struct mm_align_cka_null *z,
 		if (du < 0)
 			du = decide(lo, rest, uth);
 		z->cols += r;
+		if (db >= 0 && du >= 0)
+			z->r0 = r;
 		if (r == q)
 			break;
 	}

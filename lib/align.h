@@ -73,6 +73,9 @@ struct mm_align_cka_parts {
 	double *mx, *my;	/* (Da), (Db) column means */
 	double *kii, *lii;	/* (N) diagonals of K = Ac Ac^T, L = Bc Bc^T */
 	double *ga, *gb;	/* with keep: Ac^T Ac, Bc^T Bc (upper), else NULL */
+	int64_t rows;		/* rows per block of the products */
+	double *work;		/* their scratch, reused by every evaluation
+				 * (so one evaluation at a time) */
 };
 /* keep: also keep the self products (Da^2 + Db^2 float64) for
  * mm_align_cka_null_init(), which takes them over. */
@@ -87,7 +90,7 @@ int mm_align_cka_eval(const struct mm_align_cka_parts *c,
  * each side are kept (2 N q float64, 32 MB a side at most), and each
  * permutation takes the
  * leading r x r block of their cross product (O(N r^2), r = 16, 32, ...
- * up to q) until the block and a bound on the rest put the value on one
+ * up to q, from the r that decided the previous permutation) until the block and a bound on the rest put the value on one
  * side of the observed one; a full product (mm_align_cka_eval()) only if
  * they never do (align.c gives the bound).  The same decisions as
  * comparing the values, to rounding (a margin of 1e-9 relative).  cols
@@ -100,6 +103,7 @@ struct mm_align_cka_null {
 	double *U, *W;		/* (N, q) the leading components of A, B */
 	double *S, *T;		/* (q + 1) their squared norms, then the next */
 	double *Wp, *C;		/* scratch (N, q), (q, q) */
+	int r0;			/* the block that decided the last one */
 	int64_t cols, full;
 };
 int mm_align_cka_null_init(struct mm_align_cka_null *z,
