@@ -6,7 +6,10 @@
  * A permutation of B's rows changes only the pairing, so every metric
  * keeps what depends on one side alone: CKA its column means,
  * denominators and kernel diagonals (one Gram matrix Ac^T B'c per
- * permutation), SVCCA its two bases (U1^T P U2, O(N dim^2)), the kNN
+ * permutation at most, mostly a small block of the product of their
+ * principal components, mm_align_cka_null_ge(), for the p-value; CKA's
+ * null mean and sd are the exact moments over all permutations,
+ * mm_align_cka_null_moments()), SVCCA its two bases (U1^T P U2, O(N dim^2)), the kNN
  * metrics the neighbour lists (mapped, O(N k)), CKNNA the lists and the
  * kernel values of the listed pairs (O(N k^2)), recall each row's k best
  * rows of the other side (two cross searches once, then O(N k)).  Cosine
@@ -55,8 +58,10 @@ mm_align_metric_names(void)
 /* What the evaluations share: the prepared metrics and the scratch. */
 struct prep {
 	struct mm_align_cka_parts cka;
+	struct mm_align_cka_null cn;
+	double obs[2];		/* CKA, unbiased CKA observed */
 	struct mm_align_svcca_bases sv;
-	int kmax, same, has_cka, has_sv;
+	int kmax, same, has_cka, has_null, has_sv;
 	int32_t *nnA, *nnB;	/* (N, kmax) */
 	int32_t *ta, *tb;	/* (N, kmax) retrieval lists A->B, B->A */
 	double *ka, *lb;	/* (N, kmax) CKNNA's kernel values */
@@ -101,11 +106,24 @@ evaluate(struct mm_align_suite *s, struct prep *p, const int32_t *perm,
 				    (int64_t)perm[i] * p->kmax,
 				    sizeof(double) * p->kmax);
 	}
-	if (sel & (MM_ALIGN_CKA | MM_ALIGN_UCKA)) {
+	if ((sel & (MM_ALIGN_CKA | MM_ALIGN_UCKA)) && perm && p->has_null) {
+		/* the null's rows of CKA hold decisions, 1 where the
+		 * permutation's value reaches the observed one */
+		int ge, uge;
+		if ((rc = mm_align_cka_null_ge(&p->cn, &p->cka, perm,
+		    s->threads, &ge, &uge)) < 0)
+			return rc;
+		if (sel & MM_ALIGN_CKA)
+			put(s, v, "cka", 0, ge);
+		if (sel & MM_ALIGN_UCKA)
+			put(s, v, "cka_unbiased", 0, uge);
+	} else if (sel & (MM_ALIGN_CKA | MM_ALIGN_UCKA)) {
 		if ((rc = p->has_cka ? mm_align_cka_eval(&p->cka, perm,
 		    s->threads, &a, &b) : mm_align_cka(s->A, s->Da, B, s->Db,
 		    N, s->threads, &a, &b)) < 0)
 			return rc;
+		p->obs[0] = a;
+		p->obs[1] = b;
 		if (sel & MM_ALIGN_CKA)
 			put(s, v, "cka", 0, a);
 		if (sel & MM_ALIGN_UCKA)
@@ -191,6 +209,8 @@ prep_free(struct prep *p)
 {
 	if (p->has_cka)
 		mm_align_cka_free(&p->cka);
+	if (p->has_null)
+		mm_align_cka_null_free(&p->cn);
 	if (p->has_sv)
 		mm_align_svcca_free(&p->sv);
 	free(p->nnA);
@@ -216,7 +236,7 @@ mm_align_suite_run(struct mm_align_suite *s)
 	struct mm_rng rng;
 	int64_t N = s->N, nb;
 	int32_t *perm = NULL;
-	double *nul = NULL, *v = NULL;
+	double *nul = NULL, *v = NULL, cm[2], cs[2];
 	int sel = s->sel, t, r, rc = 0, oom = 0;
 
 	memset(&p, 0, sizeof p);
@@ -235,7 +255,7 @@ mm_align_suite_run(struct mm_align_suite *s)
 	/* what one side alone decides, once */
 	if ((sel & (MM_ALIGN_CKA | MM_ALIGN_UCKA)) && s->P > 0) {
 		if ((rc = mm_align_cka_parts(&p.cka, s->A, s->Da, s->B, s->Db,
-		    N, s->threads)) < 0)
+		    N, s->threads, 1)) < 0)
 			goto done;
 		p.has_cka = 1;
 	}
@@ -301,6 +321,12 @@ mm_align_suite_run(struct mm_align_suite *s)
 		rc = mm_err(MM_ENOMEM, "alignment: out of memory");
 		goto done;
 	}
+	if (p.has_cka) {
+		if ((rc = mm_align_cka_null_init(&p.cn, &p.cka, p.obs[0],
+		    p.obs[1], s->threads)) < 0)
+			goto done;
+		p.has_null = 1;
+	}
 	mm_rng_seed(&rng, s->seed);
 	for (r = 0; r < s->P; r++) {
 		mm_align_perm(&rng, N, perm, p.inv);
@@ -308,10 +334,29 @@ mm_align_suite_run(struct mm_align_suite *s)
 		    MM_ALIGN_MAXROW)) < 0)
 			goto done;
 	}
+	if (p.has_null)
+		mm_align_cka_null_moments(&p.cka, &cm[0], &cs[0], &cm[1],
+		    &cs[1]);
 	for (t = 0; t < s->n; t++) {
+		struct mm_align_null *z = s->null + t;
+		int u = strcmp(s->name[t], "cka") == 0 ? 0 :
+		    strcmp(s->name[t], "cka_unbiased") == 0 ? 1 : -1;
 		for (r = 0; r < s->P; r++)
 			v[r] = nul[(int64_t)r * MM_ALIGN_MAXROW + t];
-		mm_align_null_summary(s->value[t], v, s->P, s->null + t);
+		mm_align_null_summary(s->value[t], v, s->P, z);
+		if (p.has_null && u >= 0) {
+			/* CKA: the sample's decisions give the p-value,
+			 * the exact moments over all permutations the mean
+			 * and sd */
+			int ge = 0;
+			for (r = 0; r < s->P; r++)
+				ge += v[r] > 0.5;
+			z->mean = cm[u];
+			z->sd = cs[u];
+			z->p = isnan(s->value[t]) || isnan(cm[u]) ? NAN :
+			    (1.0 + ge) / (1.0 + s->P);
+			z->calibrated = s->value[t] - cm[u];
+		}
 	}
 done:
 	prep_free(&p);

@@ -152,75 +152,134 @@ mm_align_team_run(struct mm_align_team *t, int64_t n, int T,
 	return t->rc;
 }
 
-/* ---- CKA ---- */
+/* ---- CKA ----
+ * Three Gram products of the column-centred sides, each once: the cross
+ * Gc = Ac^T B'c (dgemm) and the self terms Ac^T Ac, Bc^T Bc (dsyrk, one
+ * triangle, half the flops).  Rows are centred as they are converted to
+ * float64 a block at a time (that pass exists anyway), so no centred copy
+ * is made and no large uncentred product is corrected afterwards.
+ * Both estimators come from the same products: the unbiased HSIC is
+ * invariant to centring the columns (K -> K + u 1^T + 1 u^T leaves
+ * Song et al.'s estimator unchanged), and for centred rows the row sums
+ * of K are 0, so with k_i = |Ac_i|^2, l_i = |Bc_i|^2 (m = N)
+ *   m (m - 3) HSIC_u = |Gc|_F^2 - (1 + 2 / (m - 2)) sum_i k_i l_i
+ *                      + sum_i k_i sum_i l_i / ((m - 1) (m - 2)),
+ * and HSIC_b = |Gc|_F^2 up to the factor (m - 1)^-2 that the ratio
+ * cancels. */
 
-/* G (Dx, Dy) = X^T Y for X = A - muA (N, Dx) and Y = B' - muB (N, Dy),
- * B' the rows of B in the order perm (NULL: as they are; no centring
- * where mu is NULL), accumulated over blocks of rows in a fixed order on
- * the BLAS's `threads` threads. */
-static int
-cross_gram(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, const int32_t *perm, int threads,
-    double *G)
+/* Rows i0 .. i0 + nb of A (., D) minus mu (D) as float64 into X (nb, D):
+ * mm_align_rows_double(), and the squared norms of the centred rows into
+ * k (nb) when k, and of the raw rows added to *raw when raw. */
+static void
+rows_centred(double *X, const float *A, int D, int64_t i0, int64_t nb,
+    const double *mu, double *k, double *raw)
 {
-	int64_t R = rows_per_block(Dx > Dy ? Dx : Dy), i0, i;
-	int self = A == B && muA == muB && !perm, ob;
-	double *X, *Y;
+	int64_t i;
+	int d;
 
-	if (R > N)
-		R = N;
-	X = malloc(sizeof(double) * R * Dx);
-	Y = self ? X : malloc(sizeof(double) * R * Dy);
-	if (!X || !Y) {
-		free(X);
-		if (!self)
-			free(Y);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	for (i = 0; i < nb; i++) {
+		const float *a = A + (i0 + i) * D;
+		double *x = X + i * D, s = 0.0, r = 0.0;
+		for (d = 0; d < D; d++) {
+			r += (double)a[d] * a[d];
+			x[d] = a[d] - mu[d];
+			s += x[d] * x[d];
+		}
+		if (k)
+			k[i] = s;
+		if (raw)
+			*raw += r;
 	}
+}
+
+/* |Gc|_F^2 for Gc (Da, Db) = X^T Y, X = A - mx (N, Da) and Y = B' - my
+ * (N, Db), B' the rows of B in the order perm (NULL: as they are),
+ * accumulated over blocks of c->rows rows in a fixed order on the BLAS's
+ * `threads` threads (OpenBLAS splits the output, never the sum, so every
+ * entry is summed in the same order whatever the count), in c->work. */
+static int
+cross_fro2(const struct mm_align_cka_parts *c, const int32_t *perm,
+    int threads, double *out)
+{
+	int64_t N = c->N, R = c->rows, i0, i, n;
+	int Dx = c->Da, Dy = c->Db, ob;
+	double *X = c->work, *Y = X + R * Dx, *G = Y + R * Dy, s = 0.0;
+
 	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
-		mm_align_rows_double(X, A, Dx, i0, nb, muA, NULL);
+		rows_centred(X, c->A, Dx, i0, nb, c->mx, NULL, NULL);
 		if (perm)
 			for (i = 0; i < nb; i++)
-				mm_align_rows_double(Y + i * Dy, B, Dy,
-				    perm[i0 + i], 1, muB, NULL);
-		else if (!self)
-			mm_align_rows_double(Y, B, Dy, i0, nb, muB, NULL);
+				rows_centred(Y + i * Dy, c->B, Dy, perm[i0 + i],
+				    1, c->my, NULL, NULL);
+		else
+			rows_centred(Y, c->B, Dy, i0, nb, c->my, NULL, NULL);
 		/* G (Dx, Dy) += X^T Y over this block */
 		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
 		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
 	}
 	mm_align_blas_threads(ob);
-	free(X);
-	if (!self)
-		free(Y);
+	for (n = 0; n < (int64_t)Dx * Dy; n++)
+		s += G[n] * G[n];
+	*out = s;
 	return 0;
 }
 
-/* Squared Frobenius norm of X^T Y (cross_gram(), B as it is). */
-static int
-cross_fro2(const float *A, int Dx, const double *muA, const float *B,
-    int Dy, const double *muB, int64_t N, int threads, double *out)
-{
-	double *G = malloc(sizeof(double) * Dx * Dy), s = 0.0;
-	int64_t n;
-	int rc;
+/* One side's self terms: |Ac^T Ac|_F^2 into *fro2 by dsyrk over blocks
+ * of rows (the upper triangle, the off-diagonal entries counted twice),
+ * the centred rows' squared norms into k (N) and the sum of the raw
+ * squares into *raw; in c->work, or with keep the Gram matrix (D, D) in
+ * a new *keep. */
 
-	if (!G)
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	if ((rc = cross_gram(A, Dx, muA, B, Dy, muB, N, NULL, threads,
-	    G)) == 0)
-		for (n = 0; n < (int64_t)Dx * Dy; n++)
-			s += G[n] * G[n];
-	free(G);
-	*out = s;
-	return rc;
+/* Rows per block of CKA's products: 4 MB of float64 per side, in
+ * multiples of 256 rows (the BLAS's depth of a panel), >= 256; fewer
+ * and smaller blocks than the 16 MB of the other Gram products because
+ * each CKA call converts whole sides and fresh pages are dear. */
+static int64_t
+cka_rows(int D, int64_t N)
+{
+	int64_t r = (((int64_t)4 << 20) / (8 * (int64_t)D)) / 256 * 256;
+
+	if (mm_align_gram_rows > 0)
+		r = mm_align_gram_rows;
+	else if (r < 256)
+		r = 256;
+	return r < N ? r : N;
 }
 
-/* Column sums (D) of A (N, D), row after row. */
+static int
+self_terms(const struct mm_align_cka_parts *c, const float *A, int D,
+    const double *mu, int threads, double *fro2, double *k, double *raw,
+    double **keep)
+{
+	int64_t N = c->N, R = c->rows, i0;
+	double *X = c->work, *G = X + R * (c->Da + c->Db), s = 0.0, t = 0.0;
+	int ob, a, b;
+
+	if (keep && !(G = *keep = malloc(sizeof(double) * D * D)))
+		return mm_err(MM_ENOMEM, "CKA: out of memory");
+	*raw = 0.0;
+	ob = mm_align_blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_centred(X, A, D, i0, nb, mu, k + i0, raw);
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
+		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
+	}
+	mm_align_blas_threads(ob);
+	for (a = 0; a < D; a++) {
+		t += G[(int64_t)a * D + a] * G[(int64_t)a * D + a];
+		for (b = a + 1; b < D; b++)
+			s += G[(int64_t)a * D + b] * G[(int64_t)a * D + b];
+	}
+	*fro2 = 2.0 * s + t;
+	return 0;
+}
+
+/* Column means (D) of A (N, D), the sums row after row. */
 static void
-col_sums(const float *A, int64_t N, int D, double *s)
+col_means(const float *A, int64_t N, int D, double *s)
 {
 	int64_t i;
 	int d;
@@ -229,59 +288,8 @@ col_sums(const float *A, int64_t N, int D, double *s)
 	for (i = 0; i < N; i++)
 		for (d = 0; d < D; d++)
 			s[d] += A[i * D + d];
-}
-
-/* Unbiased HSIC of K = X X^T and L = Y Y^T in feature space. */
-static int
-hsic_unbiased(const float *X, int Dx, const float *Y, int Dy, int64_t N,
-    int threads, double *out)
-{
-	double m = (double)N, t1, sk = 0.0, sl = 0.0, t3 = 0.0;
-	double *sx = malloc(sizeof(double) * Dx), *sy = malloc(sizeof(double) * Dy);
-	int64_t i;
-	int d, rc;
-
-	if (!sx || !sy) {
-		free(sx);
-		free(sy);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
-	col_sums(X, N, Dx, sx);
-	col_sums(Y, N, Dy, sy);
-	/* sum(K~ o L~^T) = |X^T Y|^2 - sum_i K_ii L_ii;
-	 * sum(K~) = |X^T 1|^2 - sum_i K_ii;  1^T K~ L~ 1 = (K~ 1).(L~ 1)
-	 * with K~ 1 = X (X^T 1) - diag K */
-	if ((rc = cross_fro2(X, Dx, NULL, Y, Dy, NULL, N, threads, &t1)) < 0) {
-		free(sx);
-		free(sy);
-		return rc;
-	}
-	for (d = 0; d < Dx; d++)
-		sk += sx[d] * sx[d];
-	for (d = 0; d < Dy; d++)
-		sl += sy[d] * sy[d];
-	for (i = 0; i < N; i++) {
-		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
-		for (d = 0; d < Dx; d++) {
-			double x = X[i * Dx + d];
-			kii += x * x;
-			kr += x * sx[d];
-		}
-		for (d = 0; d < Dy; d++) {
-			double y = Y[i * Dy + d];
-			lii += y * y;
-			lr += y * sy[d];
-		}
-		t1 -= kii * lii;
-		sk -= kii;
-		sl -= lii;
-		t3 += (kr - kii) * (lr - lii);
-	}
-	free(sx);
-	free(sy);
-	*out = (t1 + sk * sl / ((m - 1.0) * (m - 2.0)) - 2.0 * t3 / (m - 2.0)) /
-	    (m * (m - 3.0));
-	return 0;
+	for (d = 0; d < D; d++)
+		s[d] /= (double)N;
 }
 
 static double
@@ -294,61 +302,13 @@ ratio(double kl, double kk, double ll)
 	return kl / sqrt(den);
 }
 
-int
-mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
-    int threads, double *cka, double *cka_unbiased)
+/* m (m - 3) HSIC_u from |Gc|_F^2 = g, sum k_i l_i = kl and the two
+ * traces (above). */
+static double
+hsic_u(double g, double kl, double tk, double tl, double m)
 {
-	double kl, kk, ll, *ma, *mb;
-	int d, rc = 0;
-
-	*cka = *cka_unbiased = NAN;
-	if (N >= 4) {
-		if ((rc = hsic_unbiased(A, Da, B, Db, N, threads, &kl)) < 0 ||
-		    (rc = hsic_unbiased(A, Da, A, Da, N, threads, &kk)) < 0 ||
-		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &ll)) < 0)
-			return rc;
-		/* a constant code's HSIC is 0 but comes out as rounding noise
-		 * of terms of size (|X|_F^2 / N)^2, and the ratio of two
-		 * noises is anything (18.3, -1.0): below the noise level the
-		 * denominator is 0 and the CKA undefined */
-		{
-			double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N *
-			    DBL_EPSILON;
-			int64_t j;
-
-			for (j = 0; j < N * Da; j++)
-				fa += (double)A[j] * A[j];
-			for (j = 0; j < N * Db; j++)
-				fb += (double)B[j] * B[j];
-			fa /= (double)N;
-			fb /= (double)N;
-			if (kk > tol * fa * fa && ll > tol * fb * fb)
-				*cka_unbiased = ratio(kl, kk, ll);
-		}
-	}
-	if (N < 2)
-		return 0;
-	/* centred columns: HSIC_biased = |Ac^T Bc|^2 */
-	ma = malloc(sizeof(double) * Da);
-	mb = malloc(sizeof(double) * Db);
-	if (!ma || !mb) {
-		free(ma);
-		free(mb);
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	}
-	col_sums(A, N, Da, ma);
-	for (d = 0; d < Da; d++)
-		ma[d] /= (double)N;
-	col_sums(B, N, Db, mb);
-	for (d = 0; d < Db; d++)
-		mb[d] /= (double)N;
-	if ((rc = cross_fro2(A, Da, ma, B, Db, mb, N, threads, &kl)) == 0 &&
-	    (rc = cross_fro2(A, Da, ma, A, Da, ma, N, threads, &kk)) == 0 &&
-	    (rc = cross_fro2(B, Db, mb, B, Db, mb, N, threads, &ll)) == 0)
-		*cka = ratio(kl, kk, ll);
-	free(ma);
-	free(mb);
-	return rc;
+	return g - (1.0 + 2.0 / (m - 2.0)) * kl + tk * tl / ((m - 1.0) *
+	    (m - 2.0));
 }
 
 void
@@ -358,18 +318,19 @@ mm_align_cka_free(struct mm_align_cka_parts *c)
 	free(c->my);
 	free(c->kii);
 	free(c->lii);
-	free(c->kr);
-	free(c->lr);
+	free(c->ga);
+	free(c->gb);
+	free(c->work);
 	memset(c, 0, sizeof *c);
 }
 
 int
 mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
-    const float *B, int Db, int64_t N, int threads)
+    const float *B, int Db, int64_t N, int threads, int keep)
 {
-	double *sx, *sy;
+	double m = (double)N, fa, fb, tol = 16.0 * m * DBL_EPSILON;
 	int64_t i;
-	int d, rc;
+	int rc;
 
 	memset(c, 0, sizeof *c);
 	c->A = A;
@@ -379,74 +340,47 @@ mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
 	c->N = N;
 	if (N < 2)
 		return mm_err(MM_EINVAL, "CKA needs N >= 2");
-	c->mx = calloc(Da, sizeof(double));
-	c->my = calloc(Db, sizeof(double));
+	c->mx = malloc(sizeof(double) * Da);
+	c->my = malloc(sizeof(double) * Db);
 	c->kii = malloc(sizeof(double) * N);
 	c->lii = malloc(sizeof(double) * N);
-	c->kr = malloc(sizeof(double) * N);
-	c->lr = malloc(sizeof(double) * N);
-	if (!c->mx || !c->my || !c->kii || !c->lii || !c->kr || !c->lr) {
+	c->rows = cka_rows(Da > Db ? Da : Db, N);
+	c->work = malloc(sizeof(double) * (c->rows * (Da + Db) +
+	    (int64_t)(Da > Db ? Da : Db) * (Da > Db ? Da : Db)));
+	if (!c->mx || !c->my || !c->kii || !c->lii || !c->work) {
 		mm_align_cka_free(c);
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	}
-	/* the unbiased denominators, NaN when below the noise level (as in
-	 * mm_align_cka()) */
-	c->ukk = c->ull = NAN;
-	if (N >= 4) {
-		double fa = 0.0, fb = 0.0, tol = 16.0 * (double)N * DBL_EPSILON;
-		int64_t j;
-		if ((rc = hsic_unbiased(A, Da, A, Da, N, threads, &c->ukk)) < 0 ||
-		    (rc = hsic_unbiased(B, Db, B, Db, N, threads, &c->ull)) < 0) {
-			mm_align_cka_free(c);
-			return rc;
-		}
-		for (j = 0; j < N * Da; j++)
-			fa += (double)A[j] * A[j];
-		for (j = 0; j < N * Db; j++)
-			fb += (double)B[j] * B[j];
-		fa /= (double)N;
-		fb /= (double)N;
-		if (!(c->ukk > tol * fa * fa && c->ull > tol * fb * fb))
-			c->ukk = c->ull = NAN;
-	}
-	/* column sums, then the means; the row terms of the unbiased HSIC */
-	sx = c->mx;
-	sy = c->my;
-	col_sums(A, N, Da, sx);
-	col_sums(B, N, Db, sy);
-	for (d = 0; d < Da; d++)
-		c->sk += sx[d] * sx[d];
-	for (d = 0; d < Db; d++)
-		c->sl += sy[d] * sy[d];
-	for (i = 0; i < N; i++) {
-		double kii = 0.0, lii = 0.0, kr = 0.0, lr = 0.0;
-		for (d = 0; d < Da; d++) {
-			double x = A[i * Da + d];
-			kii += x * x;
-			kr += x * sx[d];
-		}
-		for (d = 0; d < Db; d++) {
-			double y = B[i * Db + d];
-			lii += y * y;
-			lr += y * sy[d];
-		}
-		c->kii[i] = kii;
-		c->lii[i] = lii;
-		c->kr[i] = kr - kii;
-		c->lr[i] = lr - lii;
-		c->sk -= kii;
-		c->sl -= lii;
-	}
-	for (d = 0; d < Da; d++)
-		c->mx[d] /= (double)N;
-	for (d = 0; d < Db; d++)
-		c->my[d] /= (double)N;
-	/* the biased denominators */
-	if ((rc = cross_fro2(A, Da, c->mx, A, Da, c->mx, N, threads,
-	    &c->kk)) < 0 || (rc = cross_fro2(B, Db, c->my, B, Db, c->my, N,
-	    threads, &c->ll)) < 0) {
+	col_means(A, N, Da, c->mx);
+	col_means(B, N, Db, c->my);
+	if ((rc = self_terms(c, A, Da, c->mx, threads, &c->kk, c->kii, &fa,
+	    keep ? &c->ga : NULL)) < 0 || (rc = self_terms(c, B, Db, c->my,
+	    threads, &c->ll, c->lii, &fb, keep ? &c->gb : NULL)) < 0) {
 		mm_align_cka_free(c);
 		return rc;
+	}
+	for (i = 0; i < N; i++) {
+		c->tk += c->kii[i];
+		c->tl += c->lii[i];
+		c->kk2 += c->kii[i] * c->kii[i];
+		c->ll2 += c->lii[i] * c->lii[i];
+	}
+	/* the unbiased denominators.  A constant code's HSIC is 0 but can
+	 * come out as rounding noise of terms of size (|X|_F^2 / N)^2, and
+	 * the ratio of two noises is anything: below the noise level the
+	 * denominator is 0 and the CKA undefined (NaN) */
+	c->ukk = c->ull = NAN;
+	if (N >= 4) {
+		double uk = hsic_u(c->kk, c->kk2, c->tk, c->tk, m) /
+		    (m * (m - 3.0));
+		double ul = hsic_u(c->ll, c->ll2, c->tl, c->tl, m) /
+		    (m * (m - 3.0));
+		fa /= m;
+		fb /= m;
+		if (uk > tol * fa * fa && ul > tol * fb * fb) {
+			c->ukk = uk;
+			c->ull = ul;
+		}
 	}
 	return 0;
 }
@@ -455,41 +389,283 @@ int
 mm_align_cka_eval(const struct mm_align_cka_parts *c, const int32_t *perm,
     int threads, double *cka, double *cka_unbiased)
 {
-	int64_t N = c->N, i, n;
-	double *G = malloc(sizeof(double) * c->Da * c->Db), m = (double)N;
-	double kl = 0.0, t1 = 0.0, t3 = 0.0;
-	int a, b, rc;
+	int64_t N = c->N, i;
+	double m = (double)N, g = 0.0, kl = 0.0;
+	int rc;
 
 	*cka = *cka_unbiased = NAN;
-	if (!G)
-		return mm_err(MM_ENOMEM, "CKA: out of memory");
-	/* Gc = Ac^T B'c; the uncentred X^T B' = Gc + N mx my^T */
-	if ((rc = cross_gram(c->A, c->Da, c->mx, c->B, c->Db, c->my, N, perm,
-	    threads, G)) < 0) {
-		free(G);
+	if ((rc = cross_fro2(c, perm, threads, &g)) < 0)
+		return rc;
+	*cka = ratio(g, c->kk, c->ll);
+	if (!isnan(c->ukk)) {
+		for (i = 0; i < N; i++)
+			kl += c->kii[i] * c->lii[perm ? perm[i] : i];
+		*cka_unbiased = ratio(hsic_u(g, kl, c->tk, c->tl, m) /
+		    (m * (m - 3.0)), c->ukk, c->ull);
+	}
+	return 0;
+}
+
+int
+mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
+    int threads, double *cka, double *cka_unbiased)
+{
+	struct mm_align_cka_parts c;
+	int rc;
+
+	*cka = *cka_unbiased = NAN;
+	if (N < 2)
+		return 0;
+	if ((rc = mm_align_cka_parts(&c, A, Da, B, Db, N, threads, 0)) < 0)
+		return rc;
+	rc = mm_align_cka_eval(&c, NULL, threads, cka, cka_unbiased);
+	mm_align_cka_free(&c);
+	return rc;
+}
+
+/* ---- CKA's sampled null: bounds in the principal bases ----
+ * With the eigendecompositions Ac^T Ac = Va diag(S) Va^T and
+ * Bc^T Bc = Vb diag(T) Vb^T (decreasing), the principal components
+ * U = Ac Va (N, Da) and W = Bc Vb (N, Db) have orthogonal columns of
+ * squared norms S_i and T_j, and for a permutation P
+ *   |Ac^T P Bc|_F^2 = |U^T P W|_F^2 = sum_ij S_i T_j c_ij^2,
+ * c_ij the cosine of U_i and P W_j, with sum_i c_ij^2 <= 1 and
+ * sum_j c_ij^2 <= 1.  The leading r x r block of U^T P W (O(N r^2)) is
+ * a lower bound, and the rest is at most
+ *   S_r+1 tr L + T_r+1 (S_1 + ... + S_r)
+ * (rows i > r, then the columns j > r of the rows i <= r).  When the
+ * observed value lies outside [block, block + rest], whether the
+ * permutation's CKA reaches it is decided without the full product; else
+ * r doubles, up to the columns kept, and then the full product
+ * Ac^T P Bc decides (mm_align_cka_eval()).  Aligned embeddings are far
+ * above their null and mostly decided at small r. */
+
+/* The leading q principal components of one side into *U (N, q): its
+ * Gram matrix G (D, D, upper triangle; destroyed) decomposed, the
+ * centred rows times the eigenvectors; the eigenvalues into e (q + 1,
+ * the last 0 when q = D), clamped at 0. */
+static int
+components(const float *A, int D, const double *mu, int64_t N, double *G,
+    int q, int threads, double *e, double **U)
+{
+	int64_t R = rows_per_block(D), i0;
+	int qq = q < D ? q + 1 : D, a, b, rc, ob;
+	double *V = malloc(sizeof(double) * D * qq), *X;
+
+	*U = NULL;
+	if (R > N)
+		R = N;
+	X = malloc(sizeof(double) * R * D);
+	if (!V || !X || !(*U = malloc(sizeof(double) * N * q))) {
+		free(V);
+		free(X);
+		return mm_err(MM_ENOMEM, "CKA null: out of memory");
+	}
+	for (a = 0; a < D; a++)		/* mirror dsyrk's upper triangle */
+		for (b = a + 1; b < D; b++)
+			G[(int64_t)b * D + a] = G[(int64_t)a * D + b];
+	/* LAPACK on one BLAS thread: the same vectors for any -t */
+	ob = mm_align_blas_threads(1);
+	rc = mm_align_eigsym_top(G, D, qq, e, V);
+	mm_align_blas_threads(ob);
+	if (rc < 0) {
+		free(V);
+		free(X);
+		free(*U);
+		*U = NULL;
 		return rc;
 	}
-	for (n = 0; n < (int64_t)c->Da * c->Db; n++)
-		kl += G[n] * G[n];
-	*cka = ratio(kl, c->kk, c->ll);
-	if (!isnan(c->ukk)) {
-		for (a = 0; a < c->Da; a++)
-			for (b = 0; b < c->Db; b++) {
-				double g = G[(int64_t)a * c->Db + b] +
-				    m * c->mx[a] * c->my[b];
-				t1 += g * g;
-			}
-		for (i = 0; i < N; i++) {
-			int64_t j = perm ? perm[i] : i;
-			t1 -= c->kii[i] * c->lii[j];
-			t3 += c->kr[i] * c->lr[j];
-		}
-		*cka_unbiased = ratio((t1 + c->sk * c->sl / ((m - 1.0) *
-		    (m - 2.0)) - 2.0 * t3 / (m - 2.0)) / (m * (m - 3.0)),
-		    c->ukk, c->ull);
+	if (qq == q)
+		e[q] = 0.0;
+	for (a = 0; a <= q; a++)
+		if (!(e[a] > 0.0))
+			e[a] = 0.0;
+	ob = mm_align_blas_threads(threads);
+	for (i0 = 0; i0 < N; i0 += R) {
+		int64_t nb = N - i0 < R ? N - i0 : R;
+		rows_centred(X, A, D, i0, nb, mu, NULL, NULL);
+		/* U rows (nb, q) = X (nb, D) V (D, q of qq) */
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
+		    q, D, 1.0, X, D, V, qq, 0.0, *U + i0 * q, q);
 	}
-	free(G);
+	mm_align_blas_threads(ob);
+	free(V);
+	free(X);
 	return 0;
+}
+
+void
+mm_align_cka_null_free(struct mm_align_cka_null *z)
+{
+	free(z->U);
+	free(z->W);
+	free(z->S);
+	free(z->T);
+	free(z->Wp);
+	free(z->C);
+	memset(z, 0, sizeof *z);
+}
+
+int
+mm_align_cka_null_init(struct mm_align_cka_null *z,
+    struct mm_align_cka_parts *c, double cka, double cka_unbiased,
+    int threads)
+{
+	int64_t N = c->N;
+	int D = c->Da < c->Db ? c->Da : c->Db, q, rc = 0;
+	double m = (double)N, f;
+
+	memset(z, 0, sizeof *z);
+	/* the columns kept: 128 at most, 32 MB a side */
+	q = (int)(((int64_t)4 << 20) / N);
+	q = q > 128 ? 128 : q < 1 ? 1 : q;
+	z->q = q > D ? D : q;
+	z->cka = cka;
+	z->ucka = cka_unbiased;
+	z->obs = cka * sqrt(c->kk * c->ll);
+	z->uobs = isnan(c->ukk) ? NAN : cka_unbiased * sqrt(c->ukk * c->ull) *
+	    m * (m - 3.0);
+	z->S = malloc(sizeof(double) * (z->q + 1));
+	z->T = malloc(sizeof(double) * (z->q + 1));
+	z->Wp = malloc(sizeof(double) * N * z->q);
+	z->C = malloc(sizeof(double) * z->q * z->q);
+	if (!z->S || !z->T || !z->Wp || !z->C) {
+		mm_align_cka_null_free(z);
+		return mm_err(MM_ENOMEM, "CKA null: out of memory");
+	}
+	/* the Gram matrices: those the parts kept (taken over: the
+	 * decomposition destroys them), else afresh (Wp: scratch for the
+	 * row norms, N <= N q) */
+	if ((c->ga || (rc = self_terms(c, c->A, c->Da, c->mx, threads, &f,
+	    z->Wp, &f, &c->ga)) == 0) && (c->gb || (rc = self_terms(c, c->B,
+	    c->Db, c->my, threads, &f, z->Wp, &f, &c->gb)) == 0) &&
+	    (rc = components(c->A, c->Da, c->mx, N, c->ga, z->q, threads,
+	    z->S, &z->U)) == 0)
+		rc = components(c->B, c->Db, c->my, N, c->gb, z->q, threads,
+		    z->T, &z->W);
+	free(c->ga);
+	free(c->gb);
+	c->ga = c->gb = NULL;
+	if (rc < 0)
+		mm_align_cka_null_free(z);
+	return rc;
+}
+
+/* Whether the permuted value g = |Ac^T P Bc|_F^2 is >= th: 1 or 0 when
+ * the bounds [lo, lo + rest] decide, -1 when not (a margin for the
+ * rounding of the eigenvectors and sums). */
+static int
+decide(double lo, double rest, double th)
+{
+	double slack = 1e-9 * (fabs(th) + lo + rest);
+
+	if (lo >= th + slack)
+		return 1;
+	if (lo + rest + slack < th)
+		return 0;
+	return -1;
+}
+
+int
+mm_align_cka_null_ge(struct mm_align_cka_null *z,
+    const struct mm_align_cka_parts *c, const int32_t *perm, int threads,
+    int *ge, int *uge)
+{
+	int64_t N = c->N, i;
+	double m = (double)N, kl = 0.0, uth = NAN, lo, rest, sr;
+	int r, q = z->q, j, db, du, ob, rc;
+
+	*ge = *uge = -1;
+	db = isnan(z->obs) ? 0 : -1;
+	du = isnan(z->uobs) ? 0 : -1;
+	if (du < 0) {
+		/* hsic_u(g, kl) >= uobs <=> g >= uth */
+		for (i = 0; i < N; i++)
+			kl += c->kii[i] * c->lii[perm[i]];
+		uth = z->uobs + (1.0 + 2.0 / (m - 2.0)) * kl - c->tk * c->tl /
+		    ((m - 1.0) * (m - 2.0));
+	}
+	/* from the block that decided the last permutation (they are
+	 * alike), 16 at first */
+	r = z->r0 > 0 ? z->r0 : 16;
+	for (r = q < r ? q : r; db < 0 || du < 0; r *= 2) {
+		if (r > q)
+			r = q;
+		/* Wp (N, r) = the rows of W's first r columns in the order
+		 * perm; C (r, r) = U^T Wp */
+		for (i = 0; i < N; i++)
+			memcpy(z->Wp + i * r, z->W + (int64_t)perm[i] * q,
+			    sizeof(double) * r);
+		/* small blocks on one BLAS thread: their sync costs more */
+		ob = mm_align_blas_threads(r < 128 ? 1 : threads);
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, r,
+		    (int)N, 1.0, z->U, q, z->Wp, r, 0.0, z->C, r);
+		mm_align_blas_threads(ob);
+		lo = 0.0;
+		for (j = 0; j < r * r; j++)
+			lo += z->C[j] * z->C[j];
+		sr = 0.0;
+		for (j = 0; j < r; j++)
+			sr += z->S[j];
+		rest = z->S[r] * c->tl + z->T[r] * sr;
+		if (db < 0)
+			db = decide(lo, rest, z->obs);
+		if (du < 0)
+			du = decide(lo, rest, uth);
+		z->cols += r;
+		if (db >= 0 && du >= 0)
+			z->r0 = r;
+		if (r == q)
+			break;
+	}
+	if (db < 0 || du < 0) {
+		/* undecided: the full product */
+		double a, b;
+		z->full++;
+		if ((rc = mm_align_cka_eval(c, perm, threads, &a, &b)) < 0)
+			return rc;
+		if (db < 0)
+			db = a >= z->cka;
+		if (du < 0)
+			du = b >= z->ucka;
+	}
+	*ge = db;
+	*uge = du;
+	return 0;
+}
+
+/* The permutation moments of linear CKA (align.h). */
+static void
+rv_side(double tr, double fro2, double d2, double n, double *beta,
+    double *tau)
+{
+	*beta = tr * tr / fro2;
+	*tau = (n - 1.0) / ((n - 3.0) * (n - 1.0 - *beta)) *
+	    (n * (n + 1.0) * d2 / fro2 - (n - 1.0) * (*beta + 2.0));
+}
+
+void
+mm_align_cka_null_moments(const struct mm_align_cka_parts *c,
+    double *mean, double *sd, double *umean, double *usd)
+{
+	double n = (double)c->N, bx, by, tx, ty, v;
+
+	*mean = *sd = *umean = *usd = NAN;
+	if (c->N < 4)
+		return;
+	if (c->kk > 0.0 && c->ll > 0.0) {
+		rv_side(c->tk, c->kk, c->kk2, n, &bx, &tx);
+		rv_side(c->tl, c->ll, c->ll2, n, &by, &ty);
+		*mean = sqrt(bx * by) / (n - 1.0);
+		v = 2.0 * (n - 1.0 - bx) * (n - 1.0 - by) / ((n + 1.0) *
+		    (n - 1.0) * (n - 1.0) * (n - 2.0)) * (1.0 + (n - 3.0) /
+		    (2.0 * n * (n - 1.0)) * tx * ty);
+		*sd = v > 0.0 ? sqrt(v) : 0.0;
+	}
+	if (!isnan(c->ukk)) {
+		*umean = 0.0;
+		*usd = sqrt(2.0 / (n * (n - 3.0)));
+	}
 }
 
 /* ---- CKNNA ---- */
@@ -814,9 +990,7 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 	}
 	/* the mean, then the squared deviations, each column summed in row
 	 * order */
-	col_sums(A, N, D, mu);
-	for (d = 0; d < D; d++)
-		mu[d] /= (double)N;
+	col_means(A, N, D, mu);
 	for (i = 0; i < N; i++)
 		for (d = 0; d < D; d++) {
 			double x = (double)A[i * D + d] - mu[d];

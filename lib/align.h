@@ -57,26 +57,80 @@ int mm_align_cka(const float *A, int Da, const float *B, int Db, int64_t N,
     int threads, double *cka, double *cka_unbiased);
 
 /* The same in two steps, for the permutation null: what does not change
- * when B's rows are permuted (column means, the four denominators, the
- * diagonals and row sums of the kernels), then CKA and unbiased CKA of A
- * against the rows of B in the order perm (N; NULL: as they are): one
- * Gram matrix Ac^T B'c (Da, Db) each, a third of mm_align_cka()'s six
- * (the values agree with it to rounding, ~1e-13). */
+ * when B's rows are permuted (column means, the self products and the
+ * centred rows' squared norms), then CKA and unbiased CKA of A against
+ * the rows of B in the order perm (N; NULL: as they are), one cross
+ * product Ac^T B'c (Da, Db) each.  mm_align_cka() is the two steps with
+ * perm NULL: three products in all, each computed once (align.c). */
 struct mm_align_cka_parts {
 	const float *A, *B;
 	int Da, Db;
 	int64_t N;
 	double kk, ll;		/* |Ac^T Ac|_F^2, |Bc^T Bc|_F^2 */
 	double ukk, ull;	/* unbiased HSIC(K, K), (L, L); NaN: undefined */
-	double sk, sl;		/* sums of K and L without their diagonals */
+	double tk, tl;		/* tr K, tr L (centred: |Ac|_F^2, |Bc|_F^2) */
+	double kk2, ll2;	/* sum_i K_ii^2, sum_i L_ii^2 */
 	double *mx, *my;	/* (Da), (Db) column means */
-	double *kii, *lii;	/* (N) diagonals of K = A A^T, L = B B^T */
-	double *kr, *lr;	/* (N) row sums of K and L off the diagonal */
+	double *kii, *lii;	/* (N) diagonals of K = Ac Ac^T, L = Bc Bc^T */
+	double *ga, *gb;	/* with keep: Ac^T Ac, Bc^T Bc (upper), else NULL */
+	int64_t rows;		/* rows per block of the products */
+	double *work;		/* their scratch, reused by every evaluation
+				 * (so one evaluation at a time) */
 };
+/* keep: also keep the self products (Da^2 + Db^2 float64) for
+ * mm_align_cka_null_init(), which takes them over. */
 int mm_align_cka_parts(struct mm_align_cka_parts *c, const float *A, int Da,
-    const float *B, int Db, int64_t N, int threads);
+    const float *B, int Db, int64_t N, int threads, int keep);
 int mm_align_cka_eval(const struct mm_align_cka_parts *c,
     const int32_t *perm, int threads, double *cka, double *cka_unbiased);
+/* The sampled null's p-value without a full product per permutation:
+ * whether CKA and unbiased CKA of A against B's rows in the order perm
+ * reach the observed values cka, cka_unbiased (*ge, *uge: 1 or 0; 0 for
+ * a NaN observation).  The leading q (<= 256) principal components of
+ * each side are kept (2 N q float64, 32 MB a side at most), and each
+ * permutation takes the
+ * leading r x r block of their cross product (O(N r^2), r = 16, 32, ...
+ * up to q, from the r that decided the previous permutation) until the block and a bound on the rest put the value on one
+ * side of the observed one; a full product (mm_align_cka_eval()) only if
+ * they never do (align.c gives the bound).  The same decisions as
+ * comparing the values, to rounding (a margin of 1e-9 relative).  cols
+ * and full count, for benches and tests, the block columns and the full
+ * products taken. */
+struct mm_align_cka_null {
+	int q;
+	double cka, ucka;	/* the observed values */
+	double obs, uobs;	/* the same as |Ac^T Bc|_F^2, m (m - 3) HSIC_u */
+	double *U, *W;		/* (N, q) the leading components of A, B */
+	double *S, *T;		/* (q + 1) their squared norms, then the next */
+	double *Wp, *C;		/* scratch (N, q), (q, q) */
+	int r0;			/* the block that decided the last one */
+	int64_t cols, full;
+};
+int mm_align_cka_null_init(struct mm_align_cka_null *z,
+    struct mm_align_cka_parts *c, double cka, double cka_unbiased,
+    int threads);
+int mm_align_cka_null_ge(struct mm_align_cka_null *z,
+    const struct mm_align_cka_parts *c, const int32_t *perm, int threads,
+    int *ge, int *uge);
+void mm_align_cka_null_free(struct mm_align_cka_null *z);
+
+/* The exact mean and standard deviation of CKA and unbiased CKA over all
+ * N! permutations of B's rows, in closed form from the parts (O(1)):
+ * biased CKA is the RV coefficient of the centred sides, whose
+ * permutation moments are those of Kazi-Aoual, Hitier, Sabatier and
+ * Thioulouse (1995), as written by Josse, Pages and Husson (2008): with
+ * W = Ac Ac^T, b = (tr W)^2 / tr W^2 and
+ * t = (N - 1) / ((N - 3) (N - 1 - b)) (N (N + 1) sum_i W_ii^2 / tr W^2
+ * - (N - 1) (b + 2)) per side,
+ *   mean = sqrt(bA bB) / (N - 1),
+ *   var  = 2 (N - 1 - bA) (N - 1 - bB) / ((N + 1) (N - 1)^2 (N - 2))
+ *          (1 + (N - 3) / (2 N (N - 1)) tA tB).
+ * Unbiased CKA is the same ratio of the U-centred kernels (zero
+ * diagonals and row sums), for which the same moments give mean 0 and
+ * variance 2 / (N (N - 3)) whatever the data.  NaN where the CKA is
+ * undefined or N < 4. */
+void mm_align_cka_null_moments(const struct mm_align_cka_parts *c,
+    double *mean, double *sd, double *umean, double *usd);
 void mm_align_cka_free(struct mm_align_cka_parts *c);
 
 /* k nearest neighbours by inner product, self excluded, ties by lower

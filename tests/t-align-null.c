@@ -147,7 +147,8 @@ test_uniform(void)
 
 /* The suite's null against every metric evaluated afresh on each
  * permuted B (fresh neighbour searches, full CKA, SVCCA, CKNNA, recall):
- * the same summaries, to rounding for the Gram-based metrics. */
+ * the same summaries, to rounding for the Gram-based metrics (CKA's
+ * mean and sd are its exact moments, its p-value the sample's). */
 static void
 test_suite_null(void)
 {
@@ -218,6 +219,17 @@ test_suite_null(void)
 		for (j = 0; j < P; j++)
 			v[j] = nul[j][t];
 		mm_align_null_summary(su.value[t], v, P, &ns);
+		if (t < 2) {
+			/* CKA's mean and sd: the exact moments */
+			double cm[2], cs[2];
+			struct mm_align_cka_parts cp;
+			mm_align_cka_parts(&cp, A, D, B, D, N, 1, 0);
+			mm_align_cka_null_moments(&cp, &cm[0], &cs[0], &cm[1],
+			    &cs[1]);
+			mm_align_cka_free(&cp);
+			ns.mean = cm[t];
+			ns.sd = cs[t];
+		}
 		e = fabs(ns.mean - su.null[t].mean) + fabs(ns.sd - su.null[t].sd);
 		if (e > worst)
 			worst = e;
@@ -250,9 +262,10 @@ test_suite_uniform(void)
 	static float A[N * D], B[N * D];
 	struct mm_align_suite su;
 	struct mm_rng r;
-	int ks[] = { 4 }, s, m, low[3] = { 0 };
-	double mp[3] = { 0 }, mc[3] = { 0 }, sc[3] = { 0 }, cc[3][NSET];
-	static const char *nm[3] = { "svcca", "cknna", "recall_img2fac" };
+	int ks[] = { 4 }, s, m, low[5] = { 0 };
+	double mp[5] = { 0 }, mc[5] = { 0 }, sc[5] = { 0 }, cc[5][NSET];
+	static const char *nm[5] = { "svcca", "cknna", "recall_img2fac",
+	    "cka", "cka_unbiased" };
 
 	mm_rng_seed(&r, 77);
 	for (s = 0; s < NSET; s++) {
@@ -263,7 +276,8 @@ test_suite_uniform(void)
 		su.B = B;
 		su.Da = su.Db = D;
 		su.N = N;
-		su.sel = MM_ALIGN_SVCCA | MM_ALIGN_CKNNA | MM_ALIGN_RECALL;
+		su.sel = MM_ALIGN_SVCCA | MM_ALIGN_CKNNA | MM_ALIGN_RECALL |
+		    MM_ALIGN_CKA | MM_ALIGN_UCKA;
 		su.ks = ks;
 		su.nk = 1;
 		su.svdim = 3;
@@ -272,7 +286,7 @@ test_suite_uniform(void)
 		su.seed = 1000 + s;
 		if (mm_align_suite_run(&su) < 0)
 			diag("%s", mm_errmsg());
-		for (m = 0; m < 3; m++) {
+		for (m = 0; m < 5; m++) {
 			int t;
 			for (t = 0; t < su.n && strcmp(su.name[t], nm[m]); t++)
 				;
@@ -282,7 +296,7 @@ test_suite_uniform(void)
 			mc[m] += cc[m][s] / NSET;
 		}
 	}
-	for (m = 0; m < 3; m++) {
+	for (m = 0; m < 5; m++) {
 		for (s = 0; s < NSET; s++)
 			sc[m] += (cc[m][s] - mc[m]) * (cc[m][s] - mc[m]) /
 			    (NSET - 1);
@@ -302,6 +316,13 @@ test_suite_uniform(void)
 	    "independence");
 	ok(fabs(mc[2]) < 3 * sqrt(sc[2] / NSET) + 1e-12, "recall: calibrated "
 	    "scores centred on 0");
+	for (m = 3; m < 5; m++) {
+		ok(fabs(mp[m] - 0.525) < 0.1 && low[m] >= 18 && low[m] <= 42,
+		    "%s (suite: bounded decisions): p-values uniform under "
+		    "independence", nm[m]);
+		ok(fabs(mc[m]) < 3 * sqrt(sc[m] / NSET), "%s: calibrated "
+		    "scores (by the exact mean) centred on 0", nm[m]);
+	}
 }
 
 /* The literal biased RBF CKA: centred N x N kernels. */
@@ -387,11 +408,175 @@ test_rbf(void)
 	free(B);
 }
 
+
+/* The next permutation of p (n) in lexicographic order; 0 after the
+ * last. */
+static int
+next_perm(int32_t *p, int n)
+{
+	int i = n - 2, j, t;
+
+	while (i >= 0 && p[i] > p[i + 1])
+		i--;
+	if (i < 0)
+		return 0;
+	for (j = n - 1; p[j] < p[i]; j--)
+		;
+	t = p[i], p[i] = p[j], p[j] = t;
+	for (i++, j = n - 1; i < j; i++, j--)
+		t = p[i], p[i] = p[j], p[j] = t;
+	return 1;
+}
+
+/* CKA's closed-form permutation moments: against all N! permutations of a
+ * small N (the moments exactly), and against sampled permutations of a
+ * larger one (within a few standard errors), on sides of unequal widths,
+ * offset columns and unequal scales. */
+static void
+test_cka_moments(void)
+{
+	enum { N1 = 8, Da = 3, Db = 2, N2 = 150, D2 = 6, P2 = 4000 };
+	struct mm_align_cka_parts c;
+	struct mm_rng r;
+	float A[N2 * D2], B[N2 * D2];
+	int32_t perm[N2], inv[N2];
+	double m[2], sd[2], s1[2] = { 0, 0 }, s2[2] = { 0, 0 }, x[2], cnt = 0;
+	int i, u, okm = 1;
+
+	mm_rng_seed(&r, 41);
+	randn(&r, A, N1 * Da);
+	randn(&r, B, N1 * Db);
+	for (i = 0; i < N1 * Da; i++)
+		A[i] = A[i] * (1 + i % Da) + 2.0f;
+	for (i = 0; i < N1 * Db; i++)
+		B[i] = 0.5f * B[i] + 0.3f * A[(i / Db) * Da] - 1.0f;
+	mm_align_cka_parts(&c, A, Da, B, Db, N1, 1, 0);
+	mm_align_cka_null_moments(&c, &m[0], &sd[0], &m[1], &sd[1]);
+	for (i = 0; i < N1; i++)
+		perm[i] = i;
+	do {
+		mm_align_cka_eval(&c, perm, 1, &x[0], &x[1]);
+		for (u = 0; u < 2; u++) {
+			s1[u] += x[u];
+			s2[u] += x[u] * x[u];
+		}
+		cnt++;
+	} while (next_perm(perm, N1));
+	mm_align_cka_free(&c);
+	for (u = 0; u < 2; u++) {
+		double em = s1[u] / cnt, es = sqrt(s2[u] / cnt - em * em);
+		diag("%s over all %g permutations: mean %.15f sd %.15f; "
+		    "closed form %.15f %.15f", u ? "cka_unbiased" : "cka", cnt,
+		    em, es, m[u], sd[u]);
+		okm &= fabs(em - m[u]) < 1e-12 && fabs(es - sd[u]) < 1e-12;
+	}
+	ok(okm, "CKA, unbiased CKA: the closed-form mean and sd = those over "
+	    "all 8! permutations");
+	is_double(sd[1], sqrt(2.0 / (N1 * (N1 - 3.0))), 1e-15,
+	    "unbiased CKA's null sd is sqrt(2 / (N (N - 3)))");
+
+	/* sampled, N 150 */
+	randn(&r, A, N2 * D2);
+	randn(&r, B, N2 * D2);
+	for (i = 0; i < N2 * D2; i++) {
+		A[i] = A[i] * A[i] * (i % D2 == 0 ? 4.0f : 1.0f);
+		B[i] = B[i] + 5.0f;
+	}
+	mm_align_cka_parts(&c, A, D2, B, D2, N2, 1, 0);
+	mm_align_cka_null_moments(&c, &m[0], &sd[0], &m[1], &sd[1]);
+	s1[0] = s1[1] = s2[0] = s2[1] = 0;
+	for (i = 0; i < P2; i++) {
+		mm_align_perm(&r, N2, perm, inv);
+		mm_align_cka_eval(&c, perm, 1, &x[0], &x[1]);
+		for (u = 0; u < 2; u++) {
+			s1[u] += x[u];
+			s2[u] += x[u] * x[u];
+		}
+	}
+	mm_align_cka_free(&c);
+	okm = 1;
+	for (u = 0; u < 2; u++) {
+		double em = s1[u] / P2, es = sqrt((s2[u] - P2 * em * em) /
+		    (P2 - 1.0));
+		diag("%s, %d sampled permutations: mean %.6f sd %.6f; closed "
+		    "form %.6f %.6f", u ? "cka_unbiased" : "cka", P2, em, es,
+		    m[u], sd[u]);
+		/* the mean within 4 standard errors; the sd within 10 %
+		 * (its relative standard error is ~ 1 / sqrt(2 P) plus the
+		 * skew, a few per cent) */
+		okm &= fabs(em - m[u]) < 4.0 * sd[u] / sqrt((double)P2) &&
+		    fabs(es / sd[u] - 1.0) < 0.1;
+	}
+	ok(okm, "sampled null mean and sd of CKA, unbiased CKA agree with the "
+	    "closed form (%d permutations)", P2);
+}
+
+/* mm_align_cka_null_ge: its decisions against the values of
+ * mm_align_cka_eval() on the same permutations, for aligned sides (the
+ * bounds decide, few full products), independent ones (near the null:
+ * full products) and sides wider than the components kept (q < D), on 1
+ * and 2 threads. */
+static void
+test_cka_decide(void)
+{
+	enum { N = 600, Da = 150, Db = 140, P = 40 };
+	static float A[N * Da], B[N * Db], Z[N * 6];
+	struct mm_rng r;
+	int32_t perm[N], inv[N];
+	int set, j, i;
+
+	mm_rng_seed(&r, 321);
+	for (set = 0; set < 3; set++) {
+		struct mm_align_cka_parts c;
+		struct mm_align_cka_null z, z2;
+		double a, b, x, y;
+		int same = 1, ge, uge, ge2, uge2, ng = 0;
+		randn(&r, Z, N * 6);
+		randn(&r, A, N * Da);
+		randn(&r, B, N * Db);
+		/* set 0: a shared 6-d signal, strong; 1: weak; 2: none */
+		for (i = 0; i < N * Da && set < 2; i++)
+			A[i] = 0.5f * A[i] + (set ? 0.05f : 3.0f) *
+			    Z[(i / Da) * 6 + i % 6] * (1 + i % 7) + 1.0f;
+		for (i = 0; i < N * Db && set < 2; i++)
+			B[i] = B[i] + (set ? 0.05f : 2.0f) *
+			    Z[(i / Db) * 6 + (i * 5) % 6];
+		mm_align_cka_parts(&c, A, Da, B, Db, N, 1, 1);
+		mm_align_cka_eval(&c, NULL, 1, &a, &b);
+		if (mm_align_cka_null_init(&z, &c, a, b, 1) < 0 ||
+		    mm_align_cka_null_init(&z2, &c, a, b, 2) < 0)
+			diag("%s", mm_errmsg());
+		for (j = 0; j < P; j++) {
+			mm_align_perm(&r, N, perm, inv);
+			mm_align_cka_eval(&c, perm, 1, &x, &y);
+			mm_align_cka_null_ge(&z, &c, perm, 1, &ge, &uge);
+			mm_align_cka_null_ge(&z2, &c, perm, 2, &ge2, &uge2);
+			same &= ge == (x >= a) && uge == (y >= b) &&
+			    ge == ge2 && uge == uge2;
+			ng += ge + uge;
+		}
+		diag("set %d: cka %.4f, unbiased %.4f; q %d, %lld block "
+		    "columns, %lld full products of %d; %d reached", set, a, b,
+		    z.q, (long long)z.cols, (long long)z.full, P, ng);
+		ok(same, "CKA null decisions = comparisons of the values (%s; "
+		    "1 and 2 threads)", set == 0 ? "aligned" : set == 1 ?
+		    "weakly aligned" : "independent");
+		if (set == 0)
+			ok(z.full == 0 && z.q < Db, "aligned: every permutation "
+			    "decided by the bounds, q %d < D", z.q);
+		mm_align_cka_null_free(&z);
+		mm_align_cka_null_free(&z2);
+		mm_align_cka_free(&c);
+	}
+}
+
 int
 main(void)
 {
 	test_perm();
 	test_summary();
+	test_cka_moments();
+	test_cka_decide();
 	test_uniform();
 	test_suite_null();
 	test_suite_uniform();

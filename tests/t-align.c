@@ -529,6 +529,26 @@ test_threads(void)
 	    sizeof nb[0]) == 0 && memcmp(ab[0], ab[1], sizeof ab[0]) == 0 &&
 	    memcmp(ba[0], ba[1], sizeof ba[0]) == 0, "kNN lists and recall: "
 	    "1 and 2 threads equal");
+	{
+		/* wide enough that the BLAS splits dgemm and dsyrk over
+		 * its threads */
+		enum { N3 = 1500, D3 = 320 };
+		float *X = malloc(sizeof(float) * N3 * D3);
+		float *Y = malloc(sizeof(float) * N3 * D3);
+		double w[2][2];
+		randn(&r, X, N3 * D3);
+		randn(&r, Y, N3 * D3);
+		for (T = 0; T < N3 * D3; T++)
+			Y[T] += 0.5f * X[T] + 1.0f;
+		for (T = 1; T <= 2; T++)
+			mm_align_cka(X, D3, Y, D3 - 7, N3, T, &w[T - 1][0],
+			    &w[T - 1][1]);
+		ok(memcmp(w[0], w[1], sizeof w[0]) == 0, "CKA at N %d, D %d: "
+		    "1 and 2 threads to the bit (%.17g %.17g)", N3, D3,
+		    w[0][0], w[0][1]);
+		free(X);
+		free(Y);
+	}
 	mm_align_blocks(0, 0, 64);
 	mm_align_cka(A, Da, B, Db, N, 2, &vb[0], &vb[1]);
 	mm_align_svcca(A, Da, B, Db, N, 10, 2, &vb[2]);
