@@ -544,6 +544,25 @@ mm_bn_grad_apply(float *dinp, const float *dout, const float *out,
 }
 
 void
+mm_bn_moments(double *part, const float *x, size_t M, int C)
+{
+	double q[256];
+	float mf[256] = { 0 };
+	int c;
+
+	mm_bn_sum(part, x, NULL, M, C);
+	for (c = 0; c < C; c++) {
+		part[c] /= (double)M;
+		mf[c] = (float)part[c];
+	}
+	/* about the rounded mean, then moved to the exact one */
+	mm_bn_sum(q, x, mf, M, C);
+	for (c = 0; c < C; c++)
+		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
+		    (part[c] - mf[c]);
+}
+
+void
 mm_bn_stats_add(double *acc, double *nacc, const double *part, double n,
     int C)
 {

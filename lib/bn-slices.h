@@ -85,6 +85,10 @@ void mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout,
     const float *out, const float *inp, size_t n);
 void mm_bn_gsum_end(struct mm_bn_gsum *s, double *sdy, double *sdyx);
 
+/* part (2, C) = mean and squared deviations of the M rows x (M, C)
+ * (C <= 256): the squares about the mean rounded to float, then moved to
+ * the exact mean; what a convolution sample adds with mm_bn_stats_add. */
+void mm_bn_moments(double *part, const float *x, size_t M, int C);
 /* Merge part (2, C) (mean, squared deviations) of n rows into acc (2, C)
  * of *nacc rows (Chan et al.'s pairwise update); *nacc += n. */
 void mm_bn_stats_add(double *acc, double *nacc, const double *part,

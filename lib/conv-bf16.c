@@ -155,26 +155,6 @@ mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
 				    Cin + c) * 9 + t] : 0);
 }
 
-/* part (2, C) = mean and squared deviations of the M rows x (M, C), about
- * the rounded mean and then moved to the exact one (as conv.c does) */
-static void
-sample_stats(double *part, const float *x, size_t M, int C)
-{
-	double q[256];
-	float mf[256] = { 0 };
-	int c;
-
-	mm_bn_sum(part, x, NULL, M, C);
-	for (c = 0; c < C; c++) {
-		part[c] /= (double)M;
-		mf[c] = (float)part[c];
-	}
-	mm_bn_sum(q, x, mf, M, C);
-	for (c = 0; c < C; c++)
-		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
-		    (part[c] - mf[c]);
-}
-
 #ifdef MM_X86
 
 /* 16 floats as bf16, round to nearest even */
@@ -776,13 +756,12 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		    Cout, stride, 0, 0);
 		if (!stats)
 			continue;
-		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
 		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
 	}
 #else
 	(void)out, (void)stats, (void)count, (void)inp, (void)wt, (void)N;
 	(void)H, (void)W, (void)Cin, (void)Cout, (void)stride, (void)scratch;
-	(void)sample_stats;
 #endif
 }
 

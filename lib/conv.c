@@ -231,26 +231,6 @@ mm_conv3x3_backward(float *dinp, float *dw, const float *dout,
 				    dwp[((size_t)o * 9 + t) * Cin + c];
 }
 
-/* part (2, C) = mean and squared deviations of the M rows x (M, C) */
-static void
-sample_stats(double *part, const float *x, size_t M, int C)
-{
-	double q[256];
-	float mf[256] = { 0 };
-	int c;
-
-	mm_bn_sum(part, x, NULL, M, C);
-	for (c = 0; c < C; c++) {
-		part[c] /= (double)M;
-		mf[c] = (float)part[c];
-	}
-	/* about the rounded mean, then moved to the exact one */
-	mm_bn_sum(q, x, mf, M, C);
-	for (c = 0; c < C; c++)
-		part[C + c] = q[c] - (double)M * (part[c] - mf[c]) *
-		    (part[c] - mf[c]);
-}
-
 void
 mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout, int flip)
 {
@@ -280,7 +260,7 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 		mm_conv3x3_forward(out, inp, w, N, H, W, Cin, Cout, stride,
 		    scratch);
 		for (n = 0; n < N; n++) {
-			sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+			mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
 			mm_bn_stats_add(stats, count, part, (double)Ho * Wo,
 			    Cout);
 		}
@@ -295,7 +275,7 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 		mm_direct_forward(out + n * on, inp + n * in, wt, scratch +
 		    2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) * 9 * Cin,
 		    1, H, W, Cin, Cout, stride, 0);
-		sample_stats(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
 		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
 	}
 }
