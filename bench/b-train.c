@@ -5,6 +5,7 @@
  *
  *   b-train [-p fp32|bf16] [-t threads] [-b batch] [-s seconds] [-v]
  *           C PAIR_DIM IMG_SPEC FAC_SPEC
+ *   b-train -B     the OpenBLAS in use: its core (kernel family) and build
  * prints one TSV row:
  *   threads  train_samples_s  train_gflop_s  encode_samples_s  sgemm_gflop_s
  *   isa
@@ -66,8 +67,14 @@ main(int argc, char **argv)
 	size_t chw;
 
 	mm_cli_init(argc, argv);
-	while ((c = getopt(argc, argv, "b:p:s:t:v")) != -1)
+	while ((c = getopt(argc, argv, "Bb:p:s:t:v")) != -1)
 		switch (c) {
+		case 'B':
+			/* the kernels every sgemm figure depends on, which
+			 * OPENBLAS_CORETYPE can force below the CPU's own */
+			printf("%s\t%s\n", openblas_get_corename(),
+			    openblas_get_config());
+			return 0;
 		case 'p':
 			if (mm_precision_parse(optarg, &prec) < 0)
 				mm_die("-p: %s", mm_errmsg());
