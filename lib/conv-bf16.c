@@ -35,7 +35,7 @@
  * forward and input gradient pass over input-channel chunks (CHUNKP
  * pairs), taps, then pairs (fwd16: pairs, then taps); the weight gradient
  * over samples, rows, pixel pairs.  Each vdpbf16ps adds the word's high product and then the
- * low one on AMD Zen 4 (gemm-bf16.h), so results are reproducible, but not
+ * low one on AMD Zen 5 (gemm-bf16.h), so results are reproducible, but not
  * the bits of any other order: t-conv-bf16 holds them to a tolerance.
  *
  * No AMX kernel yet (no machine to test one on); AVX512-BF16 only.

@@ -22,7 +22,7 @@
  *    there is flushed to zero (sign kept).
  * So the result does not depend on blocking or threads, and the reference
  * kernel gives the same bits as the AVX512-BF16 kernel on a CPU whose
- * vdpbf16ps rounds as above (AMD Zen 4 does; tests/t-bf16.c checks the
+ * vdpbf16ps rounds as above (AMD Zen 5 does; tests/t-bf16.c checks the
  * instruction first and falls back to a tolerance otherwise).  Against an
  * fp32 product the relative error is about 2^-8 per input (8-bit
  * significands), i.e. |C - C32| <= ~2^-7 sum_k |a_k b_k| + fp32 rounding.
