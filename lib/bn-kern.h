@@ -10,7 +10,9 @@
  *
  * The includer defines K(name), the level's name for a function, and
  * KATTR, its attributes.  All arrays hold len floats; the per-channel ones
- * (mu, rs, sc, sh, kl, al, bl) are replicated over the lanes.  The sums
+ * (mu, rs, sc, sh, kl, al, bl) are replicated over the lanes (lapply
+ * also serves the other widths one row's block of channels at a time,
+ * sc and sh then that block's own).  The sums
  * (part, p1, p2) are restrict: GCC vectorises those loops only so.
  */
 
@@ -40,8 +42,9 @@ K(lsq)(float *restrict part, const float *x, const float *mu, size_t len)
 /* p1 += g, p2 += g xhat with g = dy, masked by out > 0 when out; with
  * gw (then out too), g is masked in place: gw = g. */
 static KATTR void
-K(lgrad)(float *restrict p1, float *restrict p2, const float *x, const float *dy, float *gw,
-    const float *out, const float *mu, const float *rs, size_t len)
+K(lgrad)(float *restrict p1, float *restrict p2, const float *x,
+    const float *dy, float *gw, const float *out, const float *mu,
+    const float *rs, size_t len)
 {
 	size_t k;
 	float xh, gm;

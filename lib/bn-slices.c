@@ -311,7 +311,7 @@ mm_bn_apply(float *out, const float *inp, const float *res,
     const float *beta, size_t M, int C, int relu)
 {
 	const struct bn_kern *kk = kern();
-	float sc[LANES], sh[LANES], v;
+	float sc[LANES], sh[LANES];
 	size_t n = M * C, i0, len, r;
 	int c, c0, cb;
 
@@ -341,24 +341,11 @@ mm_bn_apply(float *out, const float *inp, const float *res,
 			scale[c] = rstd[c0 + c] * gamma[c0 + c];
 			shift[c] = beta[c0 + c] - mean[c0 + c] * scale[c];
 		}
-		for (r = 0; r < M; r++) {
-			const float *xr = inp + r * C + c0;
-			const float *rr = res ? res + r * C + c0 : NULL;
-			float *yr = out + r * C + c0;
-			if (rr)
-				for (c = 0; c < cb; c++) {
-					v = xr[c] * scale[c] + shift[c] + rr[c];
-					yr[c] = relu && !(v > 0) ? 0 : v;
-				}
-			else if (relu)
-				for (c = 0; c < cb; c++) {
-					v = xr[c] * scale[c] + shift[c];
-					yr[c] = v > 0 ? v : 0;
-				}
-			else
-				for (c = 0; c < cb; c++)
-					yr[c] = xr[c] * scale[c] + shift[c];
-		}
+		/* each row's block: the lane kernel with per-channel arrays */
+		for (r = 0; r < M; r++)
+			kk->lapply(out + r * C + c0, inp + r * C + c0,
+			    res ? res + r * C + c0 : NULL, scale, shift, cb,
+			    relu);
 	}
 }
 

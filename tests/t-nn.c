@@ -864,28 +864,32 @@ test_bn_lanes(size_t M, int C)
 	}
 	ok(e < 1e-5, "... apply (+ residual, ReLU) and input gradient (+=, "
 	    "mask) per element (%.2g)", e);
-	/* streamed in pieces of 3, 250, 1, ... rows: dy, dy masked by out,
-	 * dy masked in place (into d[0]) */
-	memcpy(d[0], dy, n * sizeof *dy);
-	for (k = 0; k < 3; k++) {
-		const float *o = k ? out : NULL;
-		float *g = k == 2 ? d[0] : dy;
-		if (!mm_bn_gsum_start(st, mean, rstd, C, k == 2)) {
-			sums = 0;
-			continue;
+	/* streaming: lane widths only (the others are summed by columns) */
+	if (MM_BN_LANES % C == 0) {
+		/* streamed in pieces of 3, 250, 1, ... rows: dy, dy masked by
+		 * out, dy masked in place (into d[0]) */
+		memcpy(d[0], dy, n * sizeof *dy);
+		for (k = 0; k < 3; k++) {
+			const float *o = k ? out : NULL;
+			float *g = k == 2 ? d[0] : dy;
+			if (!mm_bn_gsum_start(st, mean, rstd, C, k == 2)) {
+				sums = 0;
+				continue;
+			}
+			for (r = 0, l = 0; r < M; r += cut[l++ % 3]) {
+				size_t m = M - r < cut[l % 3] ? M - r :
+				    cut[l % 3];
+				mm_bn_gsum_add(st, g + r * C, o ? o + r * C :
+				    NULL, x + r * C, m * C);
+			}
+			mm_bn_gsum_end(st, sd, sd + C);
+			sums &= !memcmp(sd, sd + 8 * C + (k == 2 ? 6 : k ?
+			    2 : 4) * C, 2 * C * sizeof *sd);
 		}
-		for (r = 0, l = 0; r < M; r += cut[l++ % 3]) {
-			size_t m = M - r < cut[l % 3] ? M - r : cut[l % 3];
-			mm_bn_gsum_add(st, g + r * C, o ? o + r * C : NULL,
-			    x + r * C, m * C);
-		}
-		mm_bn_gsum_end(st, sd, sd + C);
-		sums &= !memcmp(sd, sd + 8 * C + (k == 2 ? 6 : k ? 2 : 4) * C,
-		    2 * C * sizeof *sd);
+		sums &= !memcmp(d[0], gm[1], n * sizeof *dy);
+		ok(sums, "... streamed gradient sums in uneven pieces (dy, "
+		    "masked, masked in place) = one call, bit for bit");
 	}
-	sums &= !memcmp(d[0], gm[1], n * sizeof *dy);
-	ok(sums, "... streamed gradient sums in uneven pieces (dy, masked, "
-	    "masked in place) = one call, bit for bit");
 	ok(!mm_bn_gsum_start(st, mean, rstd, 24, 0), "... no streaming for 24 "
 	    "channels (not a divisor of the lanes)");
 	for (k = 0; k < 2; k++) {
@@ -1055,6 +1059,7 @@ main(void)
 		test_bn_lanes(97, 32);
 		test_bn_lanes(33, 64);
 		test_bn_lanes(7, 256);
+		test_bn_lanes(41, 100);         /* not a lane width: by blocks */
 	}
 	mm_nn_simd(top);
 	rng = keep;
