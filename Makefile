@@ -113,9 +113,10 @@ check: deps
 bench: $(TOOLS) $(BENCH_BIN)
 	@sh tools/deps.sh bench
 	@awk -f bench/cpu.awk /proc/cpuinfo
-	@b=$(BUILD)/bench/b-train; own=$$(env -u OPENBLAS_CORETYPE $$b -B | cut -f1); \
-	printf 'blas: OpenBLAS core %s (%s)\n' "$$($$b -B | cut -f1)" "$$($$b -B | cut -f2)"; \
-	if [ -n "$${OPENBLAS_CORETYPE:-}" ] && [ "$$($$b -B | cut -f1)" != "$$own" ]; then \
+	@b=$(BUILD)/bench/b-train; cur=$$($$b -B); core=$${cur%%	*}; \
+	own=$$(env -u OPENBLAS_CORETYPE $$b -B | cut -f1); \
+	printf 'blas: OpenBLAS core %s (%s)\n' "$$core" "$${cur#*	}"; \
+	if [ -n "$${OPENBLAS_CORETYPE:-}" ] && [ "$$core" != "$$own" ]; then \
 		echo "blas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment forces these kernels;" \
 		    "this CPU's own would be $$own: every sgemm figure below is that core's, not the CPU's"; fi
 	@for b in bench/*.sh; do \
