@@ -83,6 +83,9 @@ struct mm_encoder {
 	double *tf, *tb;           /* (ntimers) seconds forward, backward */
 	float *g[4];               /* gradient work buffers, gsize floats each */
 	size_t gsize;
+	float *ework;              /* scratch of the evaluation products
+	                            * (linear-x86.h), esize floats */
+	size_t esize;
 	int prec;                  /* MM_PREC_FP32 or MM_PREC_BF16 */
 	void *bf16_work;           /* scratch of the bf16 products, or NULL */
 	size_t bf16_size;          /* its bytes */
@@ -133,8 +136,9 @@ void mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d,
 void mm_enc_dense_init(struct mm_enc_dense *d, int normal,
     struct mm_rng *rng);
 /* pre = x W^T + b (x (N, Din)), then with bn post = ReLU(BN(pre)).  The
- * fp32 products are mm_linear_*_pool() over e->pool: bit-identical for
- * any thread count. */
+ * fp32 products are mm_linear_*_pool() over e->pool, and in evaluation
+ * (train 0) at SIMD level 2 mm_linear_eval() (linear-x86.h): each
+ * bit-identical for any thread count. */
 void mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
     const float *x, int N, int train);
 /* The Linear part: dW, db += ...; dx (N, Din) = dy W unless NULL. */

@@ -20,6 +20,7 @@
 #include "encoder-impl.h"
 #include "err.h"
 #include "gemm-bf16.h"
+#include "linear-x86.h"
 #include "nn.h"
 #include "num.h"
 #include "pool.h"
@@ -107,6 +108,7 @@ mm_enc_work(struct mm_encoder *e)
 
 	for (i = 0; i < 4; i++)
 		e->g[i] = mm_enc_act(e, e->gsize);
+	e->ework = e->esize ? mm_enc_act(e, e->esize) : NULL;
 }
 
 /* One pass of the kind's build (see the file comment). */
@@ -116,7 +118,7 @@ build(struct mm_encoder *e, int pass)
 	e->pass = pass;
 	e->nparams = e->nbufs = e->nacts = 0;
 	e->nviews = e->ntimers = 0;
-	e->gsize = 0;
+	e->gsize = e->esize = 0;
 	e->kind->build(e);
 }
 
@@ -165,6 +167,8 @@ mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d, int Din,
 	d->tlin = mm_enc_timer(e, lin);
 	d->pre = mm_enc_act(e, B * Dout);
 	mm_enc_need_g(e, B * Dout);
+	if (mm_linear_eval_scratch((int)B, Din, Dout) > e->esize)
+		e->esize = mm_linear_eval_scratch((int)B, Din, Dout);
 	if (!bn)
 		return;
 	d->gamma = mm_enc_reg(e, &d->dgamma, 1, 1, Dout, 0, 0, 0, "%s.weight",
@@ -211,6 +215,9 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 	if (e->prec == MM_PREC_BF16)
 		(void)mm_linear_forward_bf16(d->pre, x, d->w, d->b, N, d->Din,
 		    d->Dout, e->bf16_work);
+	else if (!train && e->ework && mm_linear_eval_ok())
+		mm_linear_eval(e->pool, d->pre, x, d->w, d->b, N, d->Din,
+		    d->Dout, e->ework);
 	else
 		mm_linear_forward_pool(e->pool, d->pre, x, d->w, d->b, N,
 		    d->Din, d->Dout);

@@ -1,0 +1,199 @@
+/*
+ * t-linear-eval.c - the evaluation Linear kernel of lib/linear-x86.c:
+ * bit for bit the fmaf loop of mm_linear_eval_ref() over edge shapes,
+ * with and without a bias, on 1 to 3 threads; that reference against a
+ * double-precision sum; an encoder's evaluation through it (level 2)
+ * independent of the batch it is cut into and of the thread count, and
+ * within a stated bound of the BLAS path (level 1).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conv.h"
+#include "encoder.h"
+#include "linear-x86.h"
+#include "nn.h"
+#include "pool.h"
+#include "rng.h"
+#include "tap.h"
+
+static struct mm_rng rng;
+
+static float *
+randv(size_t n, float scale)
+{
+	float *v = malloc(n * sizeof *v);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (float)((2 * mm_rng_float(&rng) - 1) * scale);
+	return v;
+}
+
+/* the kernel against the reference for one shape, threads 1..3 */
+static void
+shape(int N, int Din, int Dout, int bias)
+{
+	float *x = randv((size_t)N * Din, 1), *w = randv((size_t)Dout * Din,
+	    1), *b = bias ? randv(Dout, 1) : NULL;
+	float *want = malloc((size_t)N * Dout * sizeof *want);
+	float *got = malloc((size_t)N * Dout * sizeof *got);
+	float *s = malloc(mm_linear_eval_scratch(N, Din, Dout) * sizeof *s);
+	double err = 0, d, bound = 0;
+	int T, n, o, k;
+
+	mm_linear_eval_ref(want, x, w, b, N, Din, Dout);
+	/* the fmaf loop against a double sum: Din roundings of at most
+	 * half an ulp of the running sum, bounded by sum |x w| + |b| */
+	for (n = 0; n < N; n++)
+		for (o = 0; o < Dout; o++) {
+			double e = b ? b[o] : 0, a = fabs(e);
+
+			for (k = 0; k < Din; k++) {
+				e += (double)x[(size_t)n * Din + k] *
+				    w[(size_t)o * Din + k];
+				a += fabs((double)x[(size_t)n * Din + k] *
+				    w[(size_t)o * Din + k]);
+			}
+			d = fabs(want[(size_t)n * Dout + o] - e);
+			if (d > err)
+				err = d;
+			if (a * (Din + 1) * 0x1p-24 > bound)
+				bound = a * (Din + 1) * 0x1p-24;
+		}
+	ok(err <= bound, "%dx%d -> %d%s: fmaf loop within %.3g of the double "
+	    "sum (%.3g)", N, Din, Dout, bias ? " + bias" : "", bound, err);
+	if (!mm_linear_eval_ok())
+		skip(3, "the evaluation kernel needs AVX-512F (level 2)");
+	for (T = 1; T <= 3 && mm_linear_eval_ok(); T++) {
+		struct mm_pool *p = mm_pool_new(T);
+
+		memset(got, 0xff, (size_t)N * Dout * sizeof *got);
+		mm_linear_eval(p, got, x, w, b, N, Din, Dout, s);
+		ok(!memcmp(got, want, (size_t)N * Dout * sizeof *got),
+		    "%dx%d -> %d%s, %d thread%s: bit for bit the fmaf loop",
+		    N, Din, Dout, bias ? " + bias" : "", T, T > 1 ? "s" : "");
+		mm_pool_free(p);
+	}
+	free(x);
+	free(w);
+	free(b);
+	free(want);
+	free(got);
+	free(s);
+}
+
+/* "mlp-flatten:" is one Linear: its evaluation is the fmaf loop over its
+ * own weights (mm_encoder_params(): weight (O, D), then bias) */
+static void
+single(void)
+{
+	struct mm_encoder *e;
+	const int N = 45, D = 3 * 7 * 9, O = 30;
+	float *x = randv((size_t)N * D, 1), *want = malloc(N * O * sizeof *want);
+	const float *y, *p;
+
+	if (mm_encoder_create(&e, "mlp-flatten:", 3, 7, 9, O, 64) < 0) {
+		ok(0, "encoder create");
+		return;
+	}
+	mm_encoder_init(e, &rng);
+	p = mm_encoder_params(e);
+	mm_linear_eval_ref(want, x, p, p + O * D, N, D, O);
+	y = mm_encoder_forward(e, x, N, 0);
+	ok(!memcmp(y, want, N * O * sizeof *want), "\"mlp-flatten:\" "
+	    "evaluation: bit for bit the fmaf loop over its weights");
+	mm_encoder_free(e);
+	free(x);
+	free(want);
+}
+
+/* mlp-flatten evaluation: rows independent of the batch and the threads
+ * at level 2, and near the BLAS path of level 1 */
+static void
+encoder(int top)
+{
+	struct mm_encoder *e;
+	const int N = 70, C = 1, H = 8, W = 8, D = C * H * W, O = 24;
+	float *x = randv((size_t)N * D, 1), *a = malloc(N * O * sizeof *a),
+	    *c = malloc(N * O * sizeof *c);
+	const float *y;
+	double err = 0, scale = 0;
+	int i, T;
+
+	for (T = 1; T <= 2; T++) {
+		mm_blas_threads(T);
+		if (mm_encoder_create(&e, "mlp-flatten:40,100,36", C, H, W, O,
+		    N) < 0) {
+			ok(0, "encoder create");
+			return;
+		}
+		mm_rng_seed(&rng, 9);
+		mm_encoder_init(e, &rng);
+		/* running statistics away from 0 and 1 */
+		y = mm_encoder_forward(e, x, N, 1);
+		mm_nn_simd(top);
+		y = mm_encoder_forward(e, x, N, 0);
+		if (T == 1)
+			memcpy(a, y, N * O * sizeof *a);
+		else
+			ok(!memcmp(a, y, N * O * sizeof *a), "mlp-flatten "
+			    "evaluation: -t 2 bit for bit -t 1");
+		/* the batch cut in two: each row the same bits */
+		y = mm_encoder_forward(e, x, 33, 0);
+		memcpy(c, y, 33 * O * sizeof *c);
+		y = mm_encoder_forward(e, x + 33 * D, N - 33, 0);
+		memcpy(c + 33 * O, y, (N - 33) * O * sizeof *c);
+		ok(!memcmp(a, c, N * O * sizeof *a), "mlp-flatten evaluation "
+		    "(%d thread%s): batches of 33 and 37 bit for bit one of "
+		    "70", T, T > 1 ? "s" : "");
+		if (T == 1) {
+			mm_nn_simd(1);
+			y = mm_encoder_forward(e, x, N, 0);
+			for (i = 0; i < N * O; i++) {
+				if (fabs(y[i] - a[i]) > err)
+					err = fabs(y[i] - a[i]);
+				if (fabs(a[i]) > scale)
+					scale = fabs(a[i]);
+			}
+			ok(err <= 1e-5 * scale, "mlp-flatten evaluation: "
+			    "level 2 within %.3g of the BLAS path (%.3g)",
+			    1e-5 * scale, err);
+			mm_nn_simd(top);
+		}
+		mm_encoder_free(e);
+	}
+	mm_blas_threads(1);
+	free(x);
+	free(a);
+	free(c);
+}
+
+int
+main(void)
+{
+	static const int shapes[][3] = {
+		{ 1, 1, 1 }, { 5, 81, 16 }, { 31, 7, 13 }, { 32, 256, 12 },
+		{ 33, 257, 25 }, { 64, 300, 97 }, { 70, 513, 96 },
+		{ 128, 64, 200 }, { 256, 40, 8 },
+	};
+	int i, top;
+
+	mm_rng_seed(&rng, 5);
+	top = mm_nn_simd(-1);
+	for (i = 0; i < (int)(sizeof shapes / sizeof *shapes); i++) {
+		shape(shapes[i][0], shapes[i][1], shapes[i][2], i % 3 != 1);
+		if (i == 4)
+			shape(shapes[i][0], shapes[i][1], shapes[i][2], 1);
+	}
+	if (top >= 2) {
+		single();
+		encoder(top);
+	} else {
+		skip(5, "the evaluation kernel needs AVX-512F (level 2)");
+	}
+	return done_testing();
+}
