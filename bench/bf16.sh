@@ -24,22 +24,7 @@ for t in 1 2; do
 		a=$("$B" -p fp32 -t "$t" -s "$S" "${cfg[@]}" 2>/dev/null | cut -f2)
 		b=$("$B" -p bf16 -t "$t" -s "$S" "${cfg[@]}" 2>/dev/null | cut -f2)
 		echo "$a $b"
-	done | awk -v t="$t" '
-		{ f[NR] = $1; b[NR] = $2; r[NR] = $2 / $1 }
-		function med(x, n,   i, j, v, y) {
-			for (i = 1; i <= n; i++) y[i] = x[i]
-			for (i = 2; i <= n; i++) {
-				v = y[i]
-				for (j = i - 1; j >= 1 && y[j] > v; j--) y[j + 1] = y[j]
-				y[j + 1] = v
-			}
-			lo = y[1]; hi = y[n]
-			return n % 2 ? y[(n + 1) / 2] : (y[n / 2] + y[n / 2 + 1]) / 2
-		}
-		END {
-			mf = med(f, NR); fr = sprintf("%.1f-%.1f", lo, hi)
-			mb = med(b, NR); br = sprintf("%.1f-%.1f", lo, hi)
-			mr = med(r, NR); rr = sprintf("%.2f-%.2f", lo, hi)
-			printf "%s\t%.1f\t%s\t%.1f\t%s\t%.2f\t%s\n", t, mf, fr, mb, br, mr, rr
-		}'
+	done | awk '{ print $1, $2, $2 / $1 }' |
+	    awk -v fmt='%.1f %.1f %.2f' -f "$MMIB_TOP/bench/median.awk" |
+	    sed "s/^/$t\t/"
 done

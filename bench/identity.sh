@@ -5,7 +5,10 @@
 #
 # Builds REV (default: the last commit whose fp32 bits are today's: the
 # stride-2 input gradients of the ResNet and the fixed slices of the mlp
-# products changed the last bits on purpose before it; 4ba6add is the
+# products changed the last bits on purpose before aec81b9, and the
+# evaluation Linear kernel of dc9c521 (AVX-512F CPUs) changed those of
+# the embeddings and of the probe and alignment tables computed from them,
+# while every weight, moment and log stayed the same; 4ba6add is the
 # last commit before the modules refactor) in a
 # temporary git worktree, then runs one fixed small experiment per encoder
 # kind and objective with both that build and the current one (bin/):
@@ -18,7 +21,7 @@
 # Exit 0 only if everything is identical.
 set -eo pipefail
 
-REV=${1:-aec81b9}
+REV=${1:-dc9c521}
 TOP=${MMIB_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 NEW=${MMIB_BIN:-$TOP/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mmib-identity.XXXXXX")
