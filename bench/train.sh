@@ -11,7 +11,9 @@
 # Beside each fp32 row of a ResNet or mlp-flatten configuration, a bf16
 # row: mmib-train --precision bf16 (b-train -p bf16) against PyTorch under
 # torch.autocast("cpu", dtype=torch.bfloat16); vs_fp32 is its training
-# speed over mmib's fp32 row of the same threads.  isa and torch_isa name
+# speed over mmib's fp32 row of the same threads; its encode_sps is the
+# bf16 forward's (mmib's tools themselves encode in fp32 whatever the
+# training precision).  isa and torch_isa name
 # the instructions of the products: mmib's kernels, and what oneDNN (bf16)
 # or ATen (fp32) reports.  Without AVX512-BF16 the bf16 rows are left out
 # with a note on stderr.
