@@ -1,8 +1,8 @@
 #!/bin/bash
 # Training and encoding throughput (samples/s, batch 128) of the paper's
-# configurations, with 1 and 2 threads, beside PyTorch's on the same
-# machine in the same run when /usr/bin/python3 has torch (with jemalloc
-# preloaded, purging off, when it is installed: see the anchors).
+# configurations (bench/torch-env.bash), with 1 and 2 threads, beside
+# PyTorch's on the same machine in the same run when /usr/bin/python3 has
+# torch (with jemalloc preloaded, purging off, when it is installed).
 # MMIB_BENCH_SECONDS sets the time per measurement (default 3).
 # The ViT row is a mid-sized ViT (65 tokens of width 192, 4 blocks): the
 # paper's tiny ViT (257 tokens of 384, 12 blocks) takes some 30 s a step
@@ -20,23 +20,8 @@
 set -eo pipefail
 S=${MMIB_BENCH_SECONDS:-3}
 B="$MMIB_BUILD/bench/b-train"
-PY=/usr/bin/python3
-JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-torch=0
-if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then torch=1; fi
-pre=()
-if [ -e "$JE" ]; then
-	pre=(env LD_PRELOAD="$JE" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
-fi
+. "$MMIB_TOP/bench/torch-env.bash"
 
-# name  channels  pair_dim  image encoder  factor encoder
-configs=(
-	"dsprites-mlpflatten 1 81 mlp-flatten:2048,2048,1024,1024,512,512/256 mlp:16,16,8,8,16,16"
-	"dsprites-resnet20 1 81 resnet20 mlp:16,16,8,8,16,16"
-	"shapes3d-resnet20 3 42 resnet20 mlp:64,64,32,32,64,64"
-	"shapes3d-mlpflatten 3 42 mlp-flatten:4096,2048,2048,1024,1024/512 mlp:64,64,32,32,64,64"
-	"dsprites-vit 1 81 vit:patch=8,dim=192,depth=4,heads=3,mlp=384/64 mlp:16,16,8,8,16,16"
-)
 printf 'config\tthreads\ttrain_sps\ttorch_train_sps\tratio\tencode_sps\ttorch_encode_sps\tratio\tgflop_s\tsgemm_gflop_s\tprecision\tvs_fp32\tisa\ttorch_isa\n'
 for c in "${configs[@]}"; do
 	set -- $c
@@ -57,11 +42,7 @@ for c in "${configs[@]}"; do
 			vs=$(awk -v a="$tr" -v b="$fp32tr" 'BEGIN { printf "%.2f", a / b }')
 		fi
 		if [ "$torch" = 1 ]; then
-			# torch.set_num_threads does not reach the OpenBLAS behind
-			# Debian's torch (BLAS_INFO=generic): limit it as well, or the
-			# "1 thread" figure runs its matrix products on every core.
-			trow=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
-			    "$PY" "$MMIB_TOP/bench/torch_step.py" -p "$p" -t "$t" -s "$S" "$2" "$3" "$4" "$5")
+			trow=$(torch_step "$t" -p "$p" -s "$S" "$2" "$3" "$4" "$5")
 			read -r _ ttr ten tisa <<<"$trow"
 			r1=$(awk -v a="$tr" -v b="$ttr" 'BEGIN { printf "%.2f", a / b }')
 			r2=$(awk -v a="$en" -v b="$ten" 'BEGIN { printf "%.2f", a / b }')

@@ -158,6 +158,7 @@ mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d, int Din,
     int Dout, int bn, const char *lin, const char *bnname)
 {
 	size_t B = e->max_batch;
+	size_t es = mm_linear_eval_scratch((int)B, Din, Dout);
 
 	d->Din = Din;
 	d->Dout = Dout;
@@ -167,8 +168,8 @@ mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d, int Din,
 	d->tlin = mm_enc_timer(e, lin);
 	d->pre = mm_enc_act(e, B * Dout);
 	mm_enc_need_g(e, B * Dout);
-	if (mm_linear_eval_scratch((int)B, Din, Dout) > e->esize)
-		e->esize = mm_linear_eval_scratch((int)B, Din, Dout);
+	if (es > e->esize)
+		e->esize = es;
 	if (!bn)
 		return;
 	d->gamma = mm_enc_reg(e, &d->dgamma, 1, 1, Dout, 0, 0, 0, "%s.weight",
@@ -215,7 +216,7 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 	if (e->prec == MM_PREC_BF16)
 		(void)mm_linear_forward_bf16(d->pre, x, d->w, d->b, N, d->Din,
 		    d->Dout, e->bf16_work);
-	else if (!train && e->ework && mm_linear_eval_ok())
+	else if (!train && mm_linear_eval_ok())
 		mm_linear_eval(e->pool, d->pre, x, d->w, d->b, N, d->Din,
 		    d->Dout, e->ework);
 	else
