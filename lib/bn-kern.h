@@ -1,5 +1,6 @@
 /*
- * bn-kern.h - the element loops of the flat ("lane") BatchNorm of
+ * bn-kern.h - the element loops of the flat ("lane") BatchNorm, and the
+ * row pieces of its column-block paths, of
  * bn-slices.c at one SIMD level: a template that bn-slices.c includes once
  * per level (portable, AVX2, AVX-512F), so that every level does the same
  * operations on every element in the same order and only the vector width
@@ -121,6 +122,64 @@ K(lgapply)(float *d, const float *dy, const float *out, const float *x,
 			d[k] = kl[k] * dy[k] + al[k] * x[k] + bl[k];
 }
 
+/*
+ * The row pieces of the column-block paths (channels past the lanes, or
+ * rows ld apart): mu, rs, k, a, b are one block's own per-channel values
+ * and g is dy masked by out > 0 by selection (so an inf or NaN dy where
+ * out <= 0 counts as 0).
+ */
+
+/* p1 += g, p2 += g xhat */
+static KATTR void
+K(cgrad)(float *restrict p1, float *restrict p2, const float *x,
+    const float *dy, const float *out, const float *mu, const float *rs,
+    size_t len)
+{
+	size_t k;
+	float g, xh;
+
+	if (out)
+		for (k = 0; k < len; k++) {
+			g = out[k] > 0 ? dy[k] : 0;
+			xh = (x[k] - mu[k]) * rs[k];
+			p1[k] += g;
+			p2[k] += g * xh;
+		}
+	else
+		for (k = 0; k < len; k++) {
+			xh = (x[k] - mu[k]) * rs[k];
+			p1[k] += dy[k];
+			p2[k] += dy[k] * xh;
+		}
+}
+
+/* d = (d when add, else 0) + (k g + a x + b) */
+static KATTR void
+K(cgapply)(float *d, const float *dy, const float *out, const float *x,
+    const float *kc, const float *ac, const float *bc, size_t len, int add)
+{
+	size_t k;
+	float g;
+
+	if (out && add)
+		for (k = 0; k < len; k++) {
+			g = out[k] > 0 ? dy[k] : 0;
+			d[k] += kc[k] * g + ac[k] * x[k] + bc[k];
+		}
+	else if (out)
+		for (k = 0; k < len; k++) {
+			g = out[k] > 0 ? dy[k] : 0;
+			d[k] = 0.0f + (kc[k] * g + ac[k] * x[k] + bc[k]);
+		}
+	else if (add)
+		for (k = 0; k < len; k++)
+			d[k] += kc[k] * dy[k] + ac[k] * x[k] + bc[k];
+	else
+		for (k = 0; k < len; k++)
+			d[k] = 0.0f + (kc[k] * dy[k] + ac[k] * x[k] + bc[k]);
+}
+
 static const struct bn_kern K(kern) = {
-	K(lsum), K(lsq), K(lgrad), K(lapply), K(lgapply)
+	K(lsum), K(lsq), K(lgrad), K(lapply), K(lgapply), K(cgrad),
+	K(cgapply)
 };

@@ -74,6 +74,10 @@ struct bn_kern {
 	    const float *, size_t, int);
 	void (*lgapply)(float *, const float *, const float *, const float *,
 	    const float *, const float *, const float *, size_t, int);
+	void (*cgrad)(float *, float *, const float *, const float *,
+	    const float *, const float *, const float *, size_t);
+	void (*cgapply)(float *, const float *, const float *, const float *,
+	    const float *, const float *, const float *, size_t, int);
 };
 
 #define K(name) name##_0
@@ -356,37 +360,21 @@ gsum_cols(double *sdy, double *sdyx, const float *dout, const float *out,
     const float *inp, const float *mean, const float *rstd, size_t M, int ld,
     int c0, int cb)
 {
-	float mu[CBLK], rs[CBLK], p1[CBLK], p2[CBLK], g, xh;
-	size_t r0, r, end;
+	const struct bn_kern *kk = kern();
+	float p1[CBLK], p2[CBLK];
+	size_t r0, r, end, o;
 	int c;
 
-	for (c = 0; c < cb; c++) {
+	for (c = 0; c < cb; c++)
 		sdy[c] = sdyx[c] = 0;
-		mu[c] = mean[c0 + c];
-		rs[c] = rstd[c0 + c];
-	}
 	for (r0 = 0; r0 < M; r0 += RBLK) {
 		end = r0 + RBLK < M ? r0 + RBLK : M;
 		for (c = 0; c < cb; c++)
 			p1[c] = p2[c] = 0;
 		for (r = r0; r < end; r++) {
-			const float *xr = inp + r * ld + c0;
-			const float *gr = dout + r * ld + c0;
-			if (out) {
-				const float *yr = out + r * ld + c0;
-				for (c = 0; c < cb; c++) {
-					g = yr[c] > 0 ? gr[c] : 0;
-					xh = (xr[c] - mu[c]) * rs[c];
-					p1[c] += g;
-					p2[c] += g * xh;
-				}
-			} else {
-				for (c = 0; c < cb; c++) {
-					xh = (xr[c] - mu[c]) * rs[c];
-					p1[c] += gr[c];
-					p2[c] += gr[c] * xh;
-				}
-			}
+			o = r * ld + c0;
+			kk->cgrad(p1, p2, inp + o, dout + o, out ? out + o :
+			    NULL, mean + c0, rstd + c0, (size_t)cb);
 		}
 		for (c = 0; c < cb; c++) {
 			sdy[c] += p1[c];
@@ -402,26 +390,13 @@ gapply_cols(float *dinp, const float *dout, const float *out,
     const float *inp, const float *k, const float *a, const float *b,
     size_t M, int ld, int c0, int cb, int add)
 {
-	size_t r;
-	float g;
-	int c;
+	const struct bn_kern *kk = kern();
+	size_t r, o;
 
 	for (r = 0; r < M; r++) {
-		const float *xr = inp + r * ld + c0;
-		const float *gr = dout + r * ld + c0;
-		float *dr = dinp + r * ld + c0;
-		if (out) {
-			const float *yr = out + r * ld + c0;
-			for (c = 0; c < cb; c++) {
-				g = yr[c] > 0 ? gr[c] : 0;
-				dr[c] = (add ? dr[c] : 0) + (k[c] * g +
-				    a[c] * xr[c] + b[c]);
-			}
-		} else {
-			for (c = 0; c < cb; c++)
-				dr[c] = (add ? dr[c] : 0) + (k[c] * gr[c] +
-				    a[c] * xr[c] + b[c]);
-		}
+		o = r * ld + c0;
+		kk->cgapply(dinp + o, dout + o, out ? out + o : NULL, inp + o,
+		    k, a, b, (size_t)cb, add);
 	}
 }
 

@@ -735,6 +735,61 @@ test_l2(void)
 	free(c.out); free(c.norm); free(c.x); free(c.R); free(dx);
 }
 
+/* The column-block path of the backward (C past the lanes, rows ld
+ * apart: mm_batchnorm_backward on more than 256 channels) at every SIMD
+ * level: bit for bit the portable level, and a dy of inf or NaN where
+ * the fused ReLU's out <= 0 is masked by selection (counts as 0), so
+ * every gradient stays finite. */
+static void
+test_bn_cols(size_t M, int C, int top)
+{
+	size_t n = M * C, i;
+	float *x = gc_alloc(n), *dy = gc_alloc(n), *out = gc_alloc(n);
+	float *mean = gc_alloc(C), *rstd = gc_alloc(C), *gam = gc_alloc(C);
+	float *dx[3], *dg[3], *db[3];
+	int l, c, same = 1, fin = 1, edges = 0;
+
+	gc_fill(x, n, 2, &rng);
+	gc_fill(dy, n, 1, &rng);
+	gc_fill(out, n, 1, &rng);
+	gc_fill(mean, C, 0.5f, &rng);
+	gc_fill(gam, C, 1, &rng);
+	for (c = 0; c < C; c++)
+		rstd[c] = 0.5f + (float)c / C;
+	for (i = 0; i < n; i += 7)
+		if (out[i] <= 0) {
+			dy[i] = i % 2 ? INFINITY : NAN;
+			edges++;
+		}
+	for (l = 0; l <= top; l++) {
+		dx[l] = gc_alloc(n);
+		dg[l] = calloc(C, sizeof *dg[l]);
+		db[l] = calloc(C, sizeof *db[l]);
+		mm_nn_simd(l);
+		mm_batchnorm_backward(dx[l], dg[l], db[l], dy, out, x, mean,
+		    rstd, gam, M, C);
+		for (i = 0; i < n; i++)
+			fin &= isfinite(dx[l][i]) != 0;
+		for (c = 0; c < C; c++)
+			fin &= isfinite(dg[l][c]) && isfinite(db[l][c]);
+		if (l)
+			same &= !memcmp(dx[0], dx[l], n * sizeof *dx[0]) &&
+			    !memcmp(dg[0], dg[l], C * sizeof *dg[0]) &&
+			    !memcmp(db[0], db[l], C * sizeof *db[0]);
+	}
+	mm_nn_simd(top);
+	ok(same, "bn backward by column blocks %zux%d: levels 1..%d = "
+	    "portable, bit for bit", M, C, top);
+	ok(fin && edges > 0, "... %d inf/NaN gradients under out <= 0 "
+	    "masked by selection: every result finite", edges);
+	for (l = 0; l <= top; l++) {
+		free(dx[l]);
+		free(dg[l]);
+		free(db[l]);
+	}
+	free(x); free(dy); free(out); free(mean); free(rstd); free(gam);
+}
+
 /* mm_bn_grad_sum_mask = mm_relu_mask, then mm_bn_grad_sum without out */
 static void
 test_bn_sum_mask(size_t M, int C)
@@ -1062,6 +1117,8 @@ main(void)
 		test_bn_lanes(41, 100);         /* not a lane width: by blocks */
 	}
 	mm_nn_simd(top);
+	test_bn_cols(37, 300, top);     /* blocks of 256 + 44, ld 300 */
+	test_bn_cols(5, 2048, top);
 	rng = keep;
 	test_conv(2, 6, 7, 3, 4, 1, 1);
 	test_conv(2, 7, 6, 2, 5, 2, 1);
