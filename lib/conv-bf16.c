@@ -765,11 +765,12 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 #endif
 }
 
-void
-mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
+static void
+backward_bn(float *dinp, int add, float *dw, const float *dy,
     const float *out, const float *pre, const float *coef, const float *inp,
     const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
-    float *scratch)
+    float *scratch, struct mm_bn_gsum *gs, const float *gout,
+    const float *gpre)
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
@@ -813,6 +814,9 @@ mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
 		else
 			dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
 			    Cout / 2, Cin, add);
+		if (gs)
+			mm_bn_gsum_add(gs, dinp + n * in, gout ? gout +
+			    n * in : NULL, gpre + n * in, in);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
@@ -822,6 +826,28 @@ mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
 #else
 	(void)dinp, (void)add, (void)dw, (void)dy, (void)out, (void)pre;
 	(void)coef, (void)inp, (void)wt, (void)N, (void)H, (void)W, (void)Cin;
-	(void)Cout, (void)stride, (void)scratch;
+	(void)Cout, (void)stride, (void)scratch, (void)gs, (void)gout;
+	(void)gpre;
 #endif
+}
+
+void
+mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
+    const float *out, const float *pre, const float *coef, const float *inp,
+    const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
+    float *scratch)
+{
+	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, wt, N, H, W, Cin,
+	    Cout, stride, scratch, NULL, NULL, NULL);
+}
+
+void
+mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
+    const float *dy, const float *out, const float *pre, const float *coef,
+    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
+    const float *gout, const float *gpre)
+{
+	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, wt, N, H, W, Cin,
+	    Cout, stride, scratch, gs, gout, gpre);
 }

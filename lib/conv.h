@@ -119,4 +119,11 @@ void mm_conv3x3_backward_bn_bf16(float *dinp, int add,
     const float *inp,                    /* (N, H, W, Cin) */
     const uint32_t *wt,                  /* input-gradient words */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
+/* The same (dinp not NULL), then the next sums sample by sample as
+ * mm_conv3x3_backward_bn_gsum() does. */
+void mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
+    const float *dy, const float *out, const float *pre, const float *coef,
+    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
+    int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
+    const float *gout, const float *gpre);
 #endif

@@ -374,7 +374,18 @@ slice_work(struct job *j, int s, int tid)
 		/* the BatchNorm backward is formed inside, sample by sample
 		 * (through T only on the portable path) */
 		memset(dw, 0, r->maxw * sizeof *dw);
-		if (bf16(e, u))
+		if (bf16(e, u) && j->dx && j->next &&
+		    mm_bn_gsum_start(&gs, j->next->mean, j->next->rstd,
+		    j->next->Cout, j->next_mask)) {
+			v = j->next;
+			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
+			    dw, j->dy + o, j->relu ? u->post + o : NULL,
+			    u->pre + o, r->coef, j->in + i, r->wtb, n, u->H,
+			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
+			    v->post + i, v->pre + i);
+			mm_bn_gsum_end(&gs, s1, s2);
+			break;
+		} else if (bf16(e, u))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
