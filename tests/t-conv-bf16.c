@@ -291,6 +291,51 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm gradient "
 	    "fused, the same bits", H, W, Cin, Cout, S);
 
+	/* with the sums of the layer below fed sample by sample: the same
+	 * dx and dw, and the sums of one mm_bn_grad_sum(_mask) over dx
+	 * (the mask variant masks dx in place in both) */
+	if (dxok) {
+		struct mm_bn_gsum *gs = malloc(sizeof *gs);
+		float *gout = malloc(nx * 4), *gpre = malloc(nx * 4);
+		float *mu = malloc(Cin * 4), *rs = malloc(Cin * 4);
+		double *sum = calloc(4 * (size_t)Cin, sizeof *sum);
+		int mask;
+
+		fill(gout, nx, 1);
+		fill(gpre, nx, 1);
+		fill(mu, Cin, 1);
+		for (c = 0; c < Cin; c++)
+			rs[c] = 0.5f + mm_rng_float(&rng);
+		for (mask = 0; mask < 2; mask++) {
+			memset(dw32, 0, nw * 4);
+			fill(dx2, nx, 1);
+			memcpy(dx, dx2, nx * 4);
+			same = mm_bn_gsum_start(gs, mu, rs, Cin, mask);
+			mm_conv3x3_backward_bn_gsum_bf16(dx2, 1, dw32, dy, y,
+			    pre, coef, x, wt, N, H, W, Cin, Cout, S, scr, gs,
+			    gout, gpre);
+			mm_bn_gsum_end(gs, sum, sum + Cin);
+			memset(dw, 0, nw * 4);
+			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, y, pre, coef,
+			    x, wt, N, H, W, Cin, Cout, S, scr);
+			if (mask)
+				mm_bn_grad_sum_mask(sum + 2 * Cin, sum + 3 * Cin,
+				    dx, gout, gpre, mu, rs, (size_t)N * H * W,
+				    Cin);
+			else
+				mm_bn_grad_sum(sum + 2 * Cin, sum + 3 * Cin, dx,
+				    gout, gpre, mu, rs, (size_t)N * H * W, Cin);
+			same = same && !memcmp(dw, dw32, nw * 4) &&
+			    !memcmp(dx, dx2, nx * 4) &&
+			    !memcmp(sum, sum + 2 * Cin, 2 * Cin * sizeof *sum);
+			ok(same, "%dx%d, %d -> %d, stride %d: the sums below "
+			    "taken sample by sample (mask %d): the same bits",
+			    H, W, Cin, Cout, S, mask);
+		}
+		free(gs), free(gout), free(gpre), free(mu), free(rs);
+		free(sum);
+	}
+
 	free(x), free(w), free(dy), free(y), free(y32), free(dw), free(dw32);
 	free(dx), free(dx2), free(scr), free(scr32), free(wt), free(stats);
 	free(r.ref), free(r.abs), free(g), free(pre);
