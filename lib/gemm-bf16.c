@@ -36,6 +36,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #include <immintrin.h>
+#include "x86-tr16.h"
 #define MM_X86 1
 #endif
 
@@ -220,42 +221,6 @@ lanes(int n)
 	return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
-/* r[a] lane b -> r[b] lane a, for 16 vectors of 16 words */
-static inline __attribute__((always_inline, target(TGT))) void
-transpose16(__m512i r[16])
-{
-	__m512i t[16], u[16], v[4];
-	int i, g, c;
-
-#pragma GCC unroll 8
-	for (i = 0; i < 8; i++) {
-		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-	}
-	/* u[4 g + c], lane L: column 4 L + c of rows 4 g .. 4 g + 3 */
-#pragma GCC unroll 4
-	for (g = 0; g < 4; g++) {
-		u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-		u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-		u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1],
-		    t[4 * g + 3]);
-		u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1],
-		    t[4 * g + 3]);
-	}
-	/* a 4 x 4 transpose of 128-bit lanes for each c */
-#pragma GCC unroll 4
-	for (c = 0; c < 4; c++) {
-		v[0] = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
-		v[1] = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xee);
-		v[2] = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-		v[3] = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xee);
-		r[c] = _mm512_shuffle_i32x4(v[0], v[2], 0x88);
-		r[4 + c] = _mm512_shuffle_i32x4(v[0], v[2], 0xdd);
-		r[8 + c] = _mm512_shuffle_i32x4(v[1], v[3], 0x88);
-		r[12 + c] = _mm512_shuffle_i32x4(v[1], v[3], 0xdd);
-	}
-}
-
 /* 16 words of pairs p0 .. p0 + 15 of a row whose K is contiguous (x
  * points at k = 2 p0; nk values are left in the row) */
 static inline __attribute__((always_inline, target(TGT))) __m512i
@@ -305,7 +270,7 @@ pack_a(uint32_t *ap, const float *A, int lda, int ta, int i0, int mc,
 					hi = _mm512_maskz_loadu_ps(mi, x + lda);
 				r[q] = words_rows(lo, hi);
 			}
-			transpose16(r);
+			mm_tr16(r);
 			for (q = 0; q < 16 && i + q < mcp; q++)
 				_mm512_storeu_si512(ap + (size_t)(i + q) * KCP +
 				    p, r[q]);
@@ -355,7 +320,7 @@ pack_b(uint32_t *bp, const float *B, int ldb, int tb, int j0, int nc,
 					    q) * ldb + k + 2 * p,
 					    K - k - 2 * p);
 			}
-			transpose16(r);
+			mm_tr16(r);
 			for (q = 0; q < 16 && p + q < kp; q++)
 				_mm512_storeu_si512(d + (size_t)(p + q) * NR,
 				    r[q]);

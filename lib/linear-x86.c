@@ -6,7 +6,7 @@
  * (rows past N are zeros).  The result goes to yt (Dout rounded up to
  * OB, Np) - out transposed - whose row o starts at b[o]; the tiles add
  * into it; a last pass writes yt back into out (N, Dout).  Both
- * transposes go 16 x 16 blocks at a time through registers (tr16).
+ * transposes go 16 x 16 blocks at a time through registers (mm_tr16).
  *
  * The tile: OB = 12 rows of w by the 32 rows of a panel, 24 zmm
  * accumulators; per k it loads the panel's two vectors and broadcasts
@@ -29,6 +29,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include "x86-tr16.h"
 #define MM_X86 1
 #endif
 
@@ -123,47 +124,12 @@ tile(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 	STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
 }
 
-/* r[m] = column m of the 16 x 16 block r[0..15] (a transpose in
- * registers: pairs of rows, then quads, then 128-bit lanes) */
-__attribute__((target("avx512f"), always_inline)) static inline void
-tr16(__m512 *r)
-{
-	__m512 t[16], u[16], v, w, v2, w2;
-	int i, c;
-
-	for (i = 0; i < 8; i++) {
-		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-	}
-	/* u[4 a + c], 128-bit lane j: column 4 j + c of rows 4 a .. 4 a + 3 */
-	for (i = 0; i < 4; i++) {
-		__m512d a = _mm512_castps_pd(t[4 * i]),
-		    b = _mm512_castps_pd(t[4 * i + 2]),
-		    a2 = _mm512_castps_pd(t[4 * i + 1]),
-		    b2 = _mm512_castps_pd(t[4 * i + 3]);
-		u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-		u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-		u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a2, b2));
-		u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a2, b2));
-	}
-	for (c = 0; c < 4; c++) {
-		v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
-		w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
-		v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-		w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
-		r[c] = _mm512_shuffle_f32x4(v, v2, 0x88);
-		r[4 + c] = _mm512_shuffle_f32x4(w, w2, 0x88);
-		r[8 + c] = _mm512_shuffle_f32x4(v, v2, 0xdd);
-		r[12 + c] = _mm512_shuffle_f32x4(w, w2, 0xdd);
-	}
-}
-
 /* xt, panels of NB rows: for each k the rows n0 .. n0 + NB - 1 of inp
- * (zeros past N), 16 by 16 through tr16 */
+ * (zeros past N), 16 by 16 through mm_tr16 */
 __attribute__((target("avx512f"))) static void
 pack(float *xt, const float *inp, int N, int Din, int Np)
 {
-	__m512 r[16];
+	__m512i r[16];
 	int n0, h, k0, q, m, kc;
 
 	for (n0 = 0; n0 < Np; n0 += NB)
@@ -172,36 +138,37 @@ pack(float *xt, const float *inp, int N, int Din, int Np)
 				kc = Din - k0 < 16 ? Din - k0 : 16;
 				for (q = 0; q < 16; q++)
 					r[q] = n0 + h + q < N ?
-					    _mm512_maskz_loadu_ps((__mmask16)
+					    _mm512_maskz_loadu_epi32((__mmask16)
 					    ((1u << kc) - 1), inp + (size_t)
 					    (n0 + h + q) * Din + k0) :
-					    _mm512_setzero_ps();
-				tr16(r);
+					    _mm512_setzero_si512();
+				mm_tr16(r);
 				for (m = 0; m < kc; m++)
-					_mm512_store_ps(xt + (size_t)n0 * Din +
-					    (size_t)(k0 + m) * NB + h, r[m]);
+					_mm512_store_si512(xt + (size_t)n0 *
+					    Din + (size_t)(k0 + m) * NB + h,
+					    r[m]);
 			}
 }
 
 /* out (N, Dout), columns o0 .. o1 - 1, from the rows o0 .. of yt (Np
- * apart), 16 by 16 through tr16 */
+ * apart), 16 by 16 through mm_tr16 */
 __attribute__((target("avx512f"))) static void
 unpack(float *out, const float *yt, int N, int Np, int Dout, int o0,
     int o1)
 {
-	__m512 r[16];
+	__m512i r[16];
 	int o, n0, q, oc;
 
 	for (o = o0; o < o1; o += 16) {
 		oc = o1 - o < 16 ? o1 - o : 16;
 		for (n0 = 0; n0 < N; n0 += 16) {
 			for (q = 0; q < 16; q++)
-				r[q] = q < oc ? _mm512_load_ps(yt + (size_t)
-				    (o + q) * Np + n0) : _mm512_setzero_ps();
-			tr16(r);
+				r[q] = q < oc ? _mm512_load_si512(yt + (size_t)
+				    (o + q) * Np + n0) : _mm512_setzero_si512();
+			mm_tr16(r);
 			for (q = 0; q < 16 && n0 + q < N; q++)
-				_mm512_mask_storeu_ps(out + (size_t)(n0 + q) *
-				    Dout + o, (__mmask16)((1u << oc) - 1),
+				_mm512_mask_storeu_epi32(out + (size_t)(n0 +
+				    q) * Dout + o, (__mmask16)((1u << oc) - 1),
 				    r[q]);
 		}
 	}
