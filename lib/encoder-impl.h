@@ -87,8 +87,10 @@ struct mm_encoder {
 	                            * (linear-x86.h), esize floats */
 	size_t esize;
 	int prec;                  /* MM_PREC_FP32 or MM_PREC_BF16 */
-	void *bf16_work;           /* scratch of the bf16 products, or NULL */
+	void *bf16_work;           /* scratch of the bf16 products, or NULL:
+	                            * bf16_each bytes for each thread of pool */
 	size_t bf16_size;          /* its bytes */
+	size_t bf16_each;
 	struct mm_pool *pool;      /* threads of the mm_enc_dense products
 	                            * (a kind's setup may start it), or NULL;
 	                            * freed with the encoder */

@@ -214,8 +214,8 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 	/* the bf16 product cannot fail here: mm_encoder_set_precision()
 	 * checked the CPU and sized the scratch for every layer */
 	if (e->prec == MM_PREC_BF16)
-		(void)mm_linear_forward_bf16(d->pre, x, d->w, d->b, N, d->Din,
-		    d->Dout, e->bf16_work);
+		(void)mm_linear_forward_bf16_pool(e->pool, d->pre, x, d->w,
+		    d->b, N, d->Din, d->Dout, e->bf16_work, e->bf16_each);
 	else if (!train && mm_linear_eval_ok())
 		mm_linear_eval(e->pool, d->pre, x, d->w, d->b, N, d->Din,
 		    d->Dout, e->ework);
@@ -238,8 +238,9 @@ mm_enc_dense_backward(struct mm_encoder *e, struct mm_enc_dense *d,
 	double t = mm_now();
 
 	if (e->prec == MM_PREC_BF16)
-		(void)mm_linear_backward_bf16(dx, d->dw, d->db, dy, x, d->w, N,
-		    d->Din, d->Dout, e->bf16_work);
+		(void)mm_linear_backward_bf16_pool(e->pool, dx, d->dw, d->db,
+		    dy, x, d->w, N, d->Din, d->Dout, e->bf16_work,
+		    e->bf16_each);
 	else
 		mm_linear_backward_pool(e->pool, dx, d->dw, d->db, dy, x, d->w,
 		    N, d->Din, d->Dout);
@@ -532,7 +533,8 @@ mm_encoder_set_precision(struct mm_encoder *e, int prec)
 	if (!mm_bf16_level(-1))
 		return mm_err(MM_EUNSUP, "bf16 precision: %s",
 		    mm_bf16_missing());
-	n = bf16_scratch(e);
+	e->bf16_each = bf16_scratch(e);
+	n = e->bf16_each * (size_t)mm_pool_threads(e->pool);
 	if (n > e->bf16_size) {
 		if (!(w = malloc(n)))
 			return mm_err(MM_ENOMEM, "encoder %s: out of memory "

@@ -32,6 +32,8 @@
 
 #include "err.h"
 #include "gemm-bf16.h"
+#include "nn.h"
+#include "pool.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -422,13 +424,10 @@ gemm_x86(int ta, int tb, int M, int N, int K, const float *A, int lda,
 }
 #endif
 
-int
-mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
-    const float *B, int ldb, float beta, float *C, int ldc, void *scratch)
+/* the arguments' errors of mm_gemm_bf16() */
+static int
+check(int ta, int tb, int M, int N, int K, int lda, int ldb, int ldc)
 {
-	void *own = NULL;
-	int rc = 0;
-
 	if (M < 0 || N < 0 || K < 0 || ldc < (N > 1 ? N : 1) ||
 	    lda < ((ta ? M : K) > 1 ? (ta ? M : K) : 1) ||
 	    ldb < ((tb ? K : N) > 1 ? (tb ? K : N) : 1))
@@ -436,6 +435,18 @@ mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
 		    "stride", M, N, K);
 	if (!mm_bf16_level(-1))
 		return mm_err(MM_EUNSUP, "bf16 product: %s", bf16_why);
+	return 0;
+}
+
+int
+mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
+    const float *B, int ldb, float beta, float *C, int ldc, void *scratch)
+{
+	void *own = NULL;
+	int rc = 0;
+
+	if ((rc = check(ta, tb, M, N, K, lda, ldb, ldc)) < 0)
+		return rc;
 	if (M == 0 || N == 0)
 		return 0;
 #ifdef MM_X86
@@ -461,6 +472,88 @@ mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
 	return rc;
 }
 
+/* ---- cut over threads ---- */
+
+struct bjob {
+	int ta, tb, M, N, K, lda, ldb, ldc, rows, width, S, next, rc;
+	const float *A, *B;
+	float beta, *C;
+	char *scratch;
+	size_t each;
+	struct mm_pool *pool;
+};
+
+/* Slice s (as gemm_slice of nn.c) on thread tid's scratch */
+static int
+bslice(const struct bjob *j, int s, int tid)
+{
+	int o = s * j->width, M = j->M, N = j->N;
+	const float *A = j->A, *B = j->B;
+	float *C = j->C;
+
+	if (j->rows) {
+		M = M - o < j->width ? M - o : j->width;
+		A += j->ta ? (size_t)o : (size_t)o * j->lda;
+		C += (size_t)o * j->ldc;
+	} else {
+		N = N - o < j->width ? N - o : j->width;
+		B += j->tb ? (size_t)o * j->ldb : (size_t)o;
+		C += o;
+	}
+	return mm_gemm_bf16(j->ta, j->tb, M, N, j->K, A, j->lda, B, j->ldb,
+	    j->beta, C, j->ldc, j->scratch ? j->scratch + (size_t)tid *
+	    j->each : NULL);
+}
+
+static void
+brun(void *arg, int tid)
+{
+	struct bjob *j = arg;
+	int s, rc;
+
+	while ((s = mm_pool_next(j->pool, &j->next)) < j->S)
+		if ((rc = bslice(j, s, tid)) < 0)
+			j->rc = rc;     /* every failure is the same kind */
+}
+
+int
+mm_gemm_bf16_pool(struct mm_pool *pool, int ta, int tb, int M, int N,
+    int K, const float *A, int lda, const float *B, int ldb, float beta,
+    float *C, int ldc, void *scratch, size_t each)
+{
+	struct bjob j;
+	int rc;
+
+	if ((rc = check(ta, tb, M, N, K, lda, ldb, ldc)) < 0)
+		return rc;
+	if (M < 1 || N < 1 || !pool)
+		return mm_gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+		    ldc, scratch);
+	memset(&j, 0, sizeof j);
+	j.ta = ta;
+	j.tb = tb;
+	j.M = M;
+	j.N = N;
+	j.K = K;
+	j.lda = lda;
+	j.ldb = ldb;
+	j.ldc = ldc;
+	j.A = A;
+	j.B = B;
+	j.beta = beta;
+	j.C = C;
+	j.scratch = scratch;
+	j.each = each;
+	j.pool = pool;
+	j.rows = M > N;
+	j.S = mm_gemm_cut(M, N, K, &j.width);
+	if (j.S == 1)
+		return mm_gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+		    ldc, scratch);
+	mm_pool_run(pool, brun, &j);
+	return j.rc;
+}
+
 /* ---- the Linear layer ---- */
 
 size_t
@@ -477,29 +570,47 @@ int
 mm_linear_forward_bf16(float *out, const float *inp, const float *w,
     const float *b, int N, int Din, int Dout, void *scratch)
 {
-	int n;
-
-	if (b)
-		for (n = 0; n < N; n++)
-			memcpy(out + (size_t)n * Dout, b, Dout * sizeof *b);
-	/* out (N, Dout) (+)= inp (N, Din) w^T, w stored (Dout, Din) */
-	return mm_gemm_bf16(0, 1, N, Dout, Din, inp, Din, w, Din,
-	    b ? 1.0f : 0.0f, out, Dout, scratch);
+	return mm_linear_forward_bf16_pool(NULL, out, inp, w, b, N, Din, Dout,
+	    scratch, 0);
 }
 
 int
 mm_linear_backward_bf16(float *dinp, float *dw, float *db, const float *dout,
     const float *inp, const float *w, int N, int Din, int Dout, void *scratch)
 {
+	return mm_linear_backward_bf16_pool(NULL, dinp, dw, db, dout, inp, w, N,
+	    Din, Dout, scratch, 0);
+}
+
+int
+mm_linear_forward_bf16_pool(struct mm_pool *pool, float *out,
+    const float *inp, const float *w, const float *b, int N, int Din,
+    int Dout, void *scratch, size_t each)
+{
+	int n;
+
+	if (b)
+		for (n = 0; n < N; n++)
+			memcpy(out + (size_t)n * Dout, b, Dout * sizeof *b);
+	/* out (N, Dout) (+)= inp (N, Din) w^T, w stored (Dout, Din) */
+	return mm_gemm_bf16_pool(pool, 0, 1, N, Dout, Din, inp, Din, w, Din,
+	    b ? 1.0f : 0.0f, out, Dout, scratch, each);
+}
+
+int
+mm_linear_backward_bf16_pool(struct mm_pool *pool, float *dinp, float *dw,
+    float *db, const float *dout, const float *inp, const float *w, int N,
+    int Din, int Dout, void *scratch, size_t each)
+{
 	int n, o, rc;
 
 	/* dinp (N, Din) += dout (N, Dout) w (Dout, Din) */
-	if (dinp && (rc = mm_gemm_bf16(0, 0, N, Din, Dout, dout, Dout, w, Din,
-	    1.0f, dinp, Din, scratch)) < 0)
+	if (dinp && (rc = mm_gemm_bf16_pool(pool, 0, 0, N, Din, Dout, dout,
+	    Dout, w, Din, 1.0f, dinp, Din, scratch, each)) < 0)
 		return rc;
 	/* dw (Dout, Din) += dout^T (dout stored (N, Dout)) inp (N, Din) */
-	if ((rc = mm_gemm_bf16(1, 0, Dout, Din, N, dout, Dout, inp, Din, 1.0f,
-	    dw, Din, scratch)) < 0)
+	if ((rc = mm_gemm_bf16_pool(pool, 1, 0, Dout, Din, N, dout, Dout, inp,
+	    Din, 1.0f, dw, Din, scratch, each)) < 0)
 		return rc;
 	if (db)
 		for (n = 0; n < N; n++)

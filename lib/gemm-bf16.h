@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct mm_pool;
+
 /* fp32 -> bf16, round to nearest even (NaN -> quiet 0x7fc0), and back. */
 uint16_t mm_bf16_round(float x);
 float mm_bf16_float(uint16_t h);
@@ -60,6 +62,15 @@ size_t mm_gemm_bf16_scratch(int M, int N, int K);
 int mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A,
     int lda, const float *B, int ldb, float beta, float *C, int ldc,
     void *scratch);
+/* The same product cut into the slices of mm_gemm_pool() (nn.h) and
+ * shared over the threads of pool (NULL: the caller's alone); thread t
+ * packs into scratch + t * each bytes, each at least
+ * mm_gemm_bf16_scratch(M, N, K) (scratch NULL: allocated per slice).
+ * Each element of C is summed whole in the order above, so C is
+ * bit-identical to mm_gemm_bf16()'s for any pool.  Errors as there. */
+int mm_gemm_bf16_pool(struct mm_pool *pool, int ta, int tb, int M, int N,
+    int K, const float *A, int lda, const float *B, int ldb, float beta,
+    float *C, int ldc, void *scratch, size_t each);
 /* The same numerics in plain loops (any CPU). */
 void mm_gemm_bf16_ref(int ta, int tb, int M, int N, int K, const float *A,
     int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -67,7 +78,9 @@ void mm_gemm_bf16_ref(int ta, int tb, int M, int N, int K, const float *A,
 /* The Linear layer of nn.h with bf16 products (same shapes and
  * conventions: forward writes out, backward adds into dinp, dw, db).
  * db stays an fp32 sum.  scratch holds mm_linear_bf16_scratch() bytes
- * (or NULL); 0 or an error of mm_gemm_bf16(). */
+ * (or NULL); 0 or an error of mm_gemm_bf16().  The _pool variants cut
+ * each product over the threads of pool (mm_gemm_bf16_pool(), each =
+ * mm_linear_bf16_scratch() bytes a thread), with the same bits. */
 size_t mm_linear_bf16_scratch(int N, int Din, int Dout);
 int mm_linear_forward_bf16(float *out,    /* (N, Dout) */
     const float *inp,                    /* (N, Din) */
@@ -81,5 +94,11 @@ int mm_linear_backward_bf16(float *dinp,  /* (N, Din) or NULL */
     const float *inp,                    /* (N, Din) */
     const float *w,                      /* (Dout, Din) */
     int N, int Din, int Dout, void *scratch);
+int mm_linear_forward_bf16_pool(struct mm_pool *pool, float *out,
+    const float *inp, const float *w, const float *b, int N, int Din,
+    int Dout, void *scratch, size_t each);
+int mm_linear_backward_bf16_pool(struct mm_pool *pool, float *dinp,
+    float *dw, float *db, const float *dout, const float *inp,
+    const float *w, int N, int Din, int Dout, void *scratch, size_t each);
 
 #endif

@@ -37,9 +37,8 @@ mm_blas_restore(int saved)
 
 /* ---- products in fixed slices ---- */
 
-/* Slices of a product and their width (of the larger of M and N). */
-static int
-gemm_cut(int M, int N, int K, int *width)
+int
+mm_gemm_cut(int M, int N, int K, int *width)
 {
 	int L = M > N ? M : N, S, w;
 	double s = (double)M * N * K / MM_GEMM_GRAIN;
@@ -62,7 +61,7 @@ mm_gemm_slices(int M, int N, int K)
 {
 	int w;
 
-	return gemm_cut(M, N, K, &w);
+	return mm_gemm_cut(M, N, K, &w);
 }
 
 struct gemm_job {
@@ -132,7 +131,7 @@ mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
 	j.pool = pool;
 	j.next = 0;
 	j.rows = M > N;
-	j.S = gemm_cut(M, N, K, &j.width);
+	j.S = mm_gemm_cut(M, N, K, &j.width);
 	saved = mm_blas_one();
 	if (j.S == 1 || !pool)
 		gemm_run(&j, 0);

@@ -61,6 +61,9 @@ void mm_blas_restore(int saved);
 #define MM_GEMM_GRAIN (1 << 21)
 #define MM_GEMM_SLICES_MAX 16   /* more threads than this find no slice */
 int mm_gemm_slices(int M, int N, int K);
+/* The same count, and in *width the slices' width (along M when M > N,
+ * else along N): the cut that mm_gemm_bf16_pool() (gemm-bf16.h) shares. */
+int mm_gemm_cut(int M, int N, int K, int *width);
 void mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
     float alpha, const float *A, int lda, const float *B, int ldb,
     float beta, float *C, int ldc);

@@ -24,6 +24,8 @@
 #include "encoder.h"
 #include "err.h"
 #include "gemm-bf16.h"
+#include "nn.h"
+#include "pool.h"
 #include "rng.h"
 #include "tap.h"
 
@@ -337,6 +339,101 @@ test_refusal(void)
 	mm_encoder_free(h);
 }
 
+/* The products cut over a pool: the bits of one mm_gemm_bf16() call for
+ * 2 and 3 threads, cut along M (M > N) or N, the Linear layer's three
+ * products included; a bad stride refused before any cut. */
+static void
+test_pool(void)
+{
+	static const int shapes[][5] = {
+		/* M, N, K, ta, tb: each cut into several slices */
+		{ 128, 1024, 2048, 0, 1 }, { 128, 2048, 1024, 0, 0 },
+		{ 1024, 300, 128, 1, 0 }, { 700, 129, 999, 0, 0 },
+	};
+	int i, T, rc, S;
+
+	for (i = 0; i < 4; i++) {
+		int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+		int ta = shapes[i][3], tb = shapes[i][4];
+		size_t each = mm_gemm_bf16_scratch(M, N, K);
+		float *A = malloc((size_t)M * K * 4), *B = malloc((size_t)K *
+		    N * 4), *C = malloc((size_t)M * N * 4), *C2 = malloc(
+		    (size_t)M * N * 4);
+		char *scr = malloc(3 * each);
+
+		fill(A, (size_t)M * K, 1);
+		fill(B, (size_t)K * N, 1);
+		fill(C, (size_t)M * N, 1);
+		memcpy(C2, C, (size_t)M * N * 4);
+		rc = mm_gemm_bf16(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N,
+		    1, C, N, NULL);
+		S = mm_gemm_slices(M, N, K);
+		for (T = 2; T <= 3; T++) {
+			struct mm_pool *p = mm_pool_new(T);
+			float *C3 = malloc((size_t)M * N * 4);
+
+			memcpy(C3, C2, (size_t)M * N * 4);
+			rc |= mm_gemm_bf16_pool(p, ta, tb, M, N, K, A, ta ? M :
+			    K, B, tb ? K : N, 1, C3, N, T == 2 ? scr : NULL,
+			    each);
+			ok(rc == 0 && p && S > 1 && !memcmp(C, C3, (size_t)M *
+			    N * 4), "bf16 product %dx%dx%d (ta %d, tb %d) in %d "
+			    "slices over %d threads: the bits of one call", M, N,
+			    K, ta, tb, S, T);
+			mm_pool_free(p);
+			free(C3);
+		}
+		free(A), free(B), free(C), free(C2), free(scr);
+	}
+	{
+		struct mm_pool *p = mm_pool_new(2);
+		float a[4] = { 0 }, c[4];
+
+		rc = mm_gemm_bf16_pool(p, 1, 0, 1000, 300, 2, a, 999, a, 300, 0,
+		    c, 300, NULL, 0);
+		ok(rc == MM_EINVAL, "a pooled product with a bad stride: "
+		    "refused whole (%s)", mm_errmsg());
+		mm_pool_free(p);
+	}
+	{
+		/* the Linear layer: forward and backward pooled */
+		enum { N = 128, DI = 640, DO = 1100 };
+		size_t each = mm_linear_bf16_scratch(N, DI, DO);
+		float *x = malloc(N * DI * 4), *w = malloc(DO * DI * 4);
+		float *b = malloc(DO * 4), *dy = malloc(N * DO * 4);
+		float *y[2], *dx[2], *dw[2], *db[2];
+		char *scr = malloc(2 * each);
+		struct mm_pool *p = mm_pool_new(2);
+		int k;
+
+		fill(x, N * DI, 1);
+		fill(w, DO * DI, 0.2f);
+		fill(b, DO, 0.2f);
+		fill(dy, N * DO, 1);
+		rc = 0;
+		for (k = 0; k < 2; k++) {
+			y[k] = malloc(N * DO * 4);
+			dx[k] = calloc(N * DI, 4);
+			dw[k] = calloc(DO * DI, 4);
+			db[k] = calloc(DO, 4);
+			rc |= mm_linear_forward_bf16_pool(k ? p : NULL, y[k], x,
+			    w, b, N, DI, DO, scr, each);
+			rc |= mm_linear_backward_bf16_pool(k ? p : NULL, dx[k],
+			    dw[k], db[k], dy, x, w, N, DI, DO, scr, each);
+		}
+		ok(rc == 0 && p && !memcmp(y[0], y[1], N * DO * 4) &&
+		    !memcmp(dx[0], dx[1], N * DI * 4) &&
+		    !memcmp(dw[0], dw[1], DO * DI * 4) &&
+		    !memcmp(db[0], db[1], DO * 4), "bf16 Linear %d x %d -> %d "
+		    "over 2 threads: forward, input and weight gradients, the "
+		    "bits of one thread", N, DI, DO);
+		for (k = 0; k < 2; k++)
+			free(y[k]), free(dx[k]), free(dw[k]), free(db[k]);
+		free(x), free(w), free(b), free(dy), free(scr);
+		mm_pool_free(p);
+	}
+}
+
 int
 main(void)
 {
@@ -365,6 +462,7 @@ main(void)
 		test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
 		    shapes[i][3], exact);
 	test_linear(exact);
+	test_pool();
 	test_encoder();
 	/* switched off: the refusals */
 	mm_bf16_level(0);
