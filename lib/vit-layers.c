@@ -13,7 +13,12 @@
 
 #include <cblas.h>
 
+#include "conv.h"
 #include "vit.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VIT_X86 1
+#endif
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", \
@@ -196,28 +201,54 @@ vphi(float x, float *g)
 	return x < 0 ? c : 1.0f - c;
 }
 
+#define K(name) name##_0
+#define KATTR
+#include "gelu-kern.h"
+#undef K
+#undef KATTR
+#ifdef VIT_X86
+#define K(name) name##_256
+#define KATTR __attribute__((target("avx2")))
+#include "gelu-kern.h"
+#undef K
+#undef KATTR
+#define K(name) name##_512
+#define KATTR __attribute__((target("avx512f,prefer-vector-width=512")))
+#include "gelu-kern.h"
+#undef K
+#undef KATTR
+#endif
+
 void
 mm_gelu_forward(float *out, const float *inp, size_t n)
 {
-	float g;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		out[i] = inp[i] * vphi(inp[i], &g);
+#ifdef VIT_X86
+	switch (mm_nn_simd(-1)) {
+	case 2:
+		gelu_fwd_512(out, inp, n);
+		return;
+	case 1:
+		gelu_fwd_256(out, inp, n);
+		return;
+	}
+#endif
+	gelu_fwd_0(out, inp, n);
 }
 
 void
 mm_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-	const float c = 0.398942280401432678f;  /* 1 / sqrt(2 pi) */
-	float x, cdf, g;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		x = inp[i];
-		cdf = vphi(x, &g);
-		dinp[i] += dout[i] * (cdf + x * c * g);
+#ifdef VIT_X86
+	switch (mm_nn_simd(-1)) {
+	case 2:
+		gelu_bwd_512(dinp, dout, inp, n);
+		return;
+	case 1:
+		gelu_bwd_256(dinp, dout, inp, n);
+		return;
 	}
+#endif
+	gelu_bwd_0(dinp, dout, inp, n);
 }
 
 /* ---- Attention ---- */

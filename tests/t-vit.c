@@ -15,6 +15,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "conv.h"
 #include "err.h"
 #include "optim.h"
 #include "pool.h"
@@ -235,6 +236,52 @@ test_gelu(void)
 	check(&c, c.x, dx, n, n, 1e-3f, "gelu");
 	free(dx);
 	free(c.x); free(c.out); free(c.R);
+}
+
+/* GELU's loops at every SIMD level of mm_nn_simd(): bit for bit the
+ * portable level, forward and backward, over a length that leaves a
+ * vector tail, with 0, -0, +-inf, NaN, the clamp of e^x at -87 and
+ * values far out on both sides. */
+static void
+test_gelu_levels(void)
+{
+	static const float special[] = { 0.0f, -0.0f, 1.0f / 0.0f,
+	    -1.0f / 0.0f, 0.0f / 0.0f, -87.0f, 87.0f, -200.0f, 200.0f,
+	    -13.2f, 1e-30f, -1e-30f, 3.4e38f, -3.4e38f };
+	size_t n = 1000 + 13, i, ns = sizeof special / sizeof *special;
+	float *x = gc_alloc(n), *dy = gc_alloc(n), *y[3] = { 0 };
+	float *dx[3] = { 0 };
+	int top = mm_nn_simd(-1), l, same = 1;
+
+	gc_fill(x, n, 8, &rng);
+	gc_fill(dy, n, 1, &rng);
+	for (i = 0; i < ns; i++)
+		x[i * 37] = special[i];
+	for (l = 0; l <= top; l++) {
+		y[l] = gc_alloc(n);
+		dx[l] = gc_alloc(n);
+		for (i = 0; i < n; i++)
+			dx[l][i] = 0.5f;
+		mm_nn_simd(l);
+		mm_gelu_forward(y[l], x, n);
+		mm_gelu_backward(dx[l], dy, x, n);
+		if (l)
+			same &= !memcmp(y[0], y[l], n * sizeof *y[0]) &&
+			    !memcmp(dx[0], dx[l], n * sizeof *dx[0]);
+	}
+	mm_nn_simd(top);
+	ok(same, "gelu forward and backward at levels 1..%d = portable, bit "
+	    "for bit (%zu values, %zu special)", top, n, ns);
+	ok(y[0][0] == 0 && y[0][2 * 37] == special[2] &&
+	    isnan(y[0][3 * 37]) && y[0][8 * 37] == 200.0f &&
+	    fabsf(y[0][7 * 37]) < 1e-37f, "gelu(0) = 0, gelu(inf) = inf, "
+	    "gelu(-inf) = NaN (as PyTorch's), gelu(200) = 200, |gelu(-200)| "
+	    "< 1e-37");
+	for (l = 0; l <= top; l++) {
+		free(y[l]);
+		free(dx[l]);
+	}
+	free(x); free(dy);
 }
 
 static void
@@ -886,6 +933,7 @@ main(void)
 	mm_blas_threads(1);
 	test_layernorm();
 	test_gelu();
+	test_gelu_levels();
 	test_attention(2, 5, 12, 3);
 	test_attention(1, 19, 8, 1);
 	test_attention(2, 33, 32, 2);
