@@ -27,7 +27,9 @@
 
 #define LANES 16
 
-static float
+#define INL static inline __attribute__((always_inline))
+
+INL float
 lanes_total(float *acc)
 {
 	int j, k;
@@ -39,7 +41,7 @@ lanes_total(float *acc)
 }
 
 /* sum x[i] */
-static float
+INL float
 row_sum(const float *x, int n)
 {
 	float acc[LANES] = { 0 };
@@ -54,7 +56,7 @@ row_sum(const float *x, int n)
 }
 
 /* sum (x[i] - m)^2 */
-static float
+INL float
 row_sqdev(const float *x, float m, int n)
 {
 	float acc[LANES] = { 0 }, d;
@@ -74,8 +76,36 @@ row_sqdev(const float *x, float m, int n)
 
 /* ---- LayerNorm ---- */
 
-void
-mm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+/*
+ * The row loops of LayerNorm and GELU are compiled once per SIMD level of
+ * mm_nn_simd() (portable, AVX2, AVX-512F): each public function calls its
+ * level's copy of an always-inlined body.  Every copy does the same
+ * operations on every element in the same order, lane sums in the same 16
+ * lanes, only the vector width differs; -std=c99 keeps them from being
+ * contracted into fused multiply-adds, so the levels give the same bits.
+ */
+#ifdef VIT_X86
+#define LEVELS(name, params, args) \
+	static void name##_0 params { name args; } \
+	__attribute__((target("avx2"))) static void name##_256 params \
+	{ name args; } \
+	__attribute__((target("avx512f,prefer-vector-width=512"))) \
+	static void name##_512 params { name args; }
+#define AT_LEVEL(name, args) do { \
+	switch (mm_nn_simd(-1)) { \
+	case 2: name##_512 args; return; \
+	case 1: name##_256 args; return; \
+	} \
+	name##_0 args; \
+} while (0)
+#else
+#define LEVELS(name, params, args) \
+	static void name##_0 params { name args; }
+#define AT_LEVEL(name, args) do { name##_0 args; } while (0)
+#endif
+
+INL void
+ln_fwd(float *out, float *mean, float *rstd, const float *inp,
     const float *w, const float *b, size_t M, int D, float eps)
 {
 	size_t r;
@@ -98,8 +128,19 @@ mm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 /* With xh = (x - mean) rstd and g = dout w:
  *   dinp += rstd (g - mean(g) - xh mean(g xh)),
  *   dw += dout xh, db += dout (summed over rows in row order). */
+LEVELS(ln_fwd, (float *out, float *mean, float *rstd,
+    const float *inp, const float *w, const float *b, size_t M, int D,
+    float eps), (out, mean, rstd, inp, w, b, M, D, eps))
+
 void
-mm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+mm_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+    const float *w, const float *b, size_t M, int D, float eps)
+{
+	AT_LEVEL(ln_fwd, (out, mean, rstd, inp, w, b, M, D, eps));
+}
+
+INL void
+ln_bwd(float *dinp, float *dw, float *db, const float *dout,
     const float *inp, const float *mean, const float *rstd, const float *w,
     size_t M, int D)
 {
@@ -139,6 +180,19 @@ mm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 	}
 }
 
+LEVELS(ln_bwd, (float *dinp, float *dw, float *db,
+    const float *dout, const float *inp, const float *mean,
+    const float *rstd, const float *w, size_t M, int D),
+    (dinp, dw, db, dout, inp, mean, rstd, w, M, D))
+
+void
+mm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *mean, const float *rstd, const float *w,
+    size_t M, int D)
+{
+	AT_LEVEL(ln_bwd, (dinp, dw, db, dout, inp, mean, rstd, w, M, D));
+}
+
 /* ---- GELU ---- */
 
 /*
@@ -160,7 +214,7 @@ mm_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
  * relative terms too.  e^(-z^2) = e^(-x^2 / 2) is also the normal density
  * up to 1 / sqrt(2 pi), which the backward pass needs.
  */
-static inline float
+INL float
 vexp(float x)
 {
 	const float rnd = 12582912.0f;          /* 1.5 * 2^23 */
@@ -185,7 +239,7 @@ vexp(float x)
 }
 
 /* Phi(x), with e^(-x^2 / 2) in *g */
-static inline float
+INL float
 vphi(float x, float *g)
 {
 	float z = (x < 0 ? -x : x) * 0.707106781186547524f;
@@ -201,54 +255,47 @@ vphi(float x, float *g)
 	return x < 0 ? c : 1.0f - c;
 }
 
-#define K(name) name##_0
-#define KATTR
-#include "gelu-kern.h"
-#undef K
-#undef KATTR
-#ifdef VIT_X86
-#define K(name) name##_256
-#define KATTR __attribute__((target("avx2")))
-#include "gelu-kern.h"
-#undef K
-#undef KATTR
-#define K(name) name##_512
-#define KATTR __attribute__((target("avx512f,prefer-vector-width=512")))
-#include "gelu-kern.h"
-#undef K
-#undef KATTR
-#endif
+/* out = x Phi(x) */
+INL void
+gelu_fwd(float *out, const float *inp, size_t n)
+{
+	float g;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = inp[i] * vphi(inp[i], &g);
+}
+
+/* dinp += dout (Phi(x) + x phi(x)) */
+INL void
+gelu_bwd(float *dinp, const float *dout, const float *inp, size_t n)
+{
+	const float c = 0.398942280401432678f;  /* 1 / sqrt(2 pi) */
+	float x, cdf, g;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x = inp[i];
+		cdf = vphi(x, &g);
+		dinp[i] += dout[i] * (cdf + x * c * g);
+	}
+}
+
+LEVELS(gelu_fwd, (float *out, const float *inp, size_t n),
+    (out, inp, n))
+LEVELS(gelu_bwd, (float *dinp, const float *dout, const float *inp,
+    size_t n), (dinp, dout, inp, n))
 
 void
 mm_gelu_forward(float *out, const float *inp, size_t n)
 {
-#ifdef VIT_X86
-	switch (mm_nn_simd(-1)) {
-	case 2:
-		gelu_fwd_512(out, inp, n);
-		return;
-	case 1:
-		gelu_fwd_256(out, inp, n);
-		return;
-	}
-#endif
-	gelu_fwd_0(out, inp, n);
+	AT_LEVEL(gelu_fwd, (out, inp, n));
 }
 
 void
 mm_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#ifdef VIT_X86
-	switch (mm_nn_simd(-1)) {
-	case 2:
-		gelu_bwd_512(dinp, dout, inp, n);
-		return;
-	case 1:
-		gelu_bwd_256(dinp, dout, inp, n);
-		return;
-	}
-#endif
-	gelu_bwd_0(dinp, dout, inp, n);
+	AT_LEVEL(gelu_bwd, (dinp, dout, inp, n));
 }
 
 /* ---- Attention ---- */

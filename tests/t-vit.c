@@ -238,6 +238,53 @@ test_gelu(void)
 	free(c.x); free(c.out); free(c.R);
 }
 
+/* LayerNorm's row loops at every SIMD level of mm_nn_simd(): forward
+ * (out, mean, rstd) and backward (dinp, dw, db added to) bit for bit the
+ * portable level, for a width of whole 16-lane blocks and one with a
+ * tail. */
+static void
+test_layernorm_levels(size_t M, int D)
+{
+	size_t n = M * D;
+	float *x = gc_alloc(n), *dy = gc_alloc(n), *w = gc_alloc(D);
+	float *b = gc_alloc(D), *o[3] = { 0 }, *st[3] = { 0 };
+	float *dx[3] = { 0 }, *dwb[3] = { 0 };
+	int top = mm_nn_simd(-1), l, same = 1, d;
+	size_t i;
+
+	gc_fill(x, n, 3, &rng);
+	gc_fill(dy, n, 1, &rng);
+	gc_fill(w, D, 1, &rng);
+	gc_fill(b, D, 1, &rng);
+	for (l = 0; l <= top; l++) {
+		o[l] = gc_alloc(n);
+		st[l] = gc_alloc(2 * M);
+		dx[l] = gc_alloc(n);
+		dwb[l] = gc_alloc(2 * (size_t)D);
+		for (i = 0; i < n; i++)
+			dx[l][i] = 0.25f;
+		for (d = 0; d < 2 * D; d++)
+			dwb[l][d] = 0.5f;
+		mm_nn_simd(l);
+		mm_layernorm_forward(o[l], st[l], st[l] + M, x, w, b, M, D,
+		    1e-6f);
+		mm_layernorm_backward(dx[l], dwb[l], dwb[l] + D, dy, x, st[l],
+		    st[l] + M, w, M, D);
+		if (l)
+			same &= !memcmp(o[0], o[l], n * 4) &&
+			    !memcmp(st[0], st[l], 2 * M * 4) &&
+			    !memcmp(dx[0], dx[l], n * 4) &&
+			    !memcmp(dwb[0], dwb[l], 2 * (size_t)D * 4);
+	}
+	mm_nn_simd(top);
+	ok(same, "layernorm %zux%d forward and backward at levels 1..%d = "
+	    "portable, bit for bit", M, D, top);
+	for (l = 0; l <= top; l++) {
+		free(o[l]); free(st[l]); free(dx[l]); free(dwb[l]);
+	}
+	free(x); free(dy); free(w); free(b);
+}
+
 /* GELU's loops at every SIMD level of mm_nn_simd(): bit for bit the
  * portable level, forward and backward, over a length that leaves a
  * vector tail, with 0, -0, +-inf, NaN, the clamp of e^x at -87 and
@@ -934,6 +981,8 @@ main(void)
 	test_layernorm();
 	test_gelu();
 	test_gelu_levels();
+	test_layernorm_levels(37, 192);
+	test_layernorm_levels(9, 50);
 	test_attention(2, 5, 12, 3);
 	test_attention(1, 19, 8, 1);
 	test_attention(2, 33, 32, 2);
