@@ -92,11 +92,13 @@ row_sqdev(const float *x, float m, int n)
 	__attribute__((target("avx512f,prefer-vector-width=512"))) \
 	static void name##_512 params { name args; }
 #define AT_LEVEL(name, args) do { \
-	switch (mm_nn_simd(-1)) { \
-	case 2: name##_512 args; return; \
-	case 1: name##_256 args; return; \
-	} \
-	name##_0 args; \
+	int level_ = mm_nn_simd(-1); \
+	if (level_ == 2) \
+		name##_512 args; \
+	else if (level_ == 1) \
+		name##_256 args; \
+	else \
+		name##_0 args; \
 } while (0)
 #else
 #define LEVELS(name, params, args) \
