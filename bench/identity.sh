@@ -12,8 +12,9 @@
 # last commit before the modules refactor) in a
 # temporary git worktree, then runs one fixed small experiment per encoder
 # kind and objective with both that build and the current one (bin/):
-# generate, train (fresh, checkpoint + resume, -t 1 and -t 2), encode, probe,
-# align.  Every tensor of every output stream (weights, optimiser moments,
+# generate, train (fresh, checkpoint + resume, -t 1 and -t 2; a ViT; bf16
+# where the CPU has AVX512-BF16), encode, probe, align.  Every tensor of
+# every output stream (weights, optimiser moments,
 # BatchNorm statistics, temperature, embeddings) is exported to .npy and
 # compared byte for byte, and so are the probe and alignment tables (the
 # probe tables without the converged column that later builds add).
@@ -62,8 +63,20 @@ run() {
 	    -s 4 --checkpoint s3tr.mts -o m5.mts
 	$T --image-encoder resnet8 --learn-temperature --beta 0.1 --epochs 2 \
 	    -s 4 --resume m5.mts s3tr.mts -o m5.mts
-	local m d
-	for m in m1 m2 m3 m3t2; do
+	# a ViT on two threads
+	$T --image-encoder vit:patch=8,dim=32,depth=2,heads=2,mlp=64/16 \
+	    --epochs 2 -s 6 -t 2 tr.mts -o m6.mts
+	local m d ms="m1 m2 m3 m3t2 m6"
+	# bf16 products (resnet8 and mlp-flatten, two threads) where the CPU
+	# has AVX512-BF16
+	if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+		$T --image-encoder resnet8 --precision bf16 --epochs 2 -s 7 \
+		    -t 2 tr.mts -o m7.mts
+		$T --image-encoder mlp-flatten:256,64/16 --precision bf16 \
+		    --epochs 2 -s 8 -t 2 tr.mts -o m8.mts
+		ms="$ms m7 m8"
+	fi
+	for m in $ms; do
 		for d in tr te; do
 			"$B/mmib-encode" -q -m $m.mts $d.mts -o $m-$d.emb
 		done
@@ -72,7 +85,7 @@ run() {
 		"$B/mmib-encode" -q -m $m.mts s3tr.mts -o $m-tr.emb
 		"$B/mmib-encode" -q -m $m.mts s3te.mts -o $m-te.emb
 	done
-	for m in m1 m2 m3 m3t2 m4 m5; do
+	for m in $ms m4 m5; do
 		"$B/mmib-probe" -q --train $m-tr.emb $m-te.emb -o $m.probe.tsv
 		"$B/mmib-probe" -q --format json --train $m-tr.emb $m-te.emb \
 		    -o $m.probe.json
