@@ -129,7 +129,8 @@ K(lgapply)(float *d, const float *dy, const float *out, const float *x,
  * out <= 0 counts as 0).
  */
 
-/* p1 += g, p2 += g xhat */
+/* p1 += g, p2 += g xhat (out not NULL: without a mask, lgrad's loop is
+ * the same) */
 static KATTR void
 K(cgrad)(float *restrict p1, float *restrict p2, const float *x,
     const float *dy, const float *out, const float *mu, const float *rs,
@@ -138,19 +139,12 @@ K(cgrad)(float *restrict p1, float *restrict p2, const float *x,
 	size_t k;
 	float g, xh;
 
-	if (out)
-		for (k = 0; k < len; k++) {
-			g = out[k] > 0 ? dy[k] : 0;
-			xh = (x[k] - mu[k]) * rs[k];
-			p1[k] += g;
-			p2[k] += g * xh;
-		}
-	else
-		for (k = 0; k < len; k++) {
-			xh = (x[k] - mu[k]) * rs[k];
-			p1[k] += dy[k];
-			p2[k] += dy[k] * xh;
-		}
+	for (k = 0; k < len; k++) {
+		g = out[k] > 0 ? dy[k] : 0;
+		xh = (x[k] - mu[k]) * rs[k];
+		p1[k] += g;
+		p2[k] += g * xh;
+	}
 }
 
 /* d = (d when add, else 0) + (k g + a x + b) */

@@ -373,8 +373,12 @@ gsum_cols(double *sdy, double *sdyx, const float *dout, const float *out,
 			p1[c] = p2[c] = 0;
 		for (r = r0; r < end; r++) {
 			o = r * ld + c0;
-			kk->cgrad(p1, p2, inp + o, dout + o, out ? out + o :
-			    NULL, mean + c0, rstd + c0, (size_t)cb);
+			if (out)
+				kk->cgrad(p1, p2, inp + o, dout + o, out + o,
+				    mean + c0, rstd + c0, (size_t)cb);
+			else
+				kk->lgrad(p1, p2, inp + o, dout + o, NULL,
+				    NULL, mean + c0, rstd + c0, (size_t)cb);
 		}
 		for (c = 0; c < cb; c++) {
 			sdy[c] += p1[c];

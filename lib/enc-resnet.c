@@ -292,8 +292,9 @@ slice_work(struct job *j, int s, int tid)
 	size_t o = u ? n0 * opix(u) : 0, i = u ? n0 * ipix(u) : 0;
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
 	double t = 0, cnt;
-	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums (fp32) */
+	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums */
 	struct unit *v;
+	int fused;
 
 	switch (j->op) {
 	case F_IN:
@@ -374,42 +375,40 @@ slice_work(struct job *j, int s, int tid)
 		/* the BatchNorm backward is formed inside, sample by sample
 		 * (through T only on the portable path) */
 		memset(dw, 0, r->maxw * sizeof *dw);
-		if (bf16(e, u) && j->dx && j->next &&
-		    mm_bn_gsum_start(&gs, j->next->mean, j->next->rstd,
-		    j->next->Cout, j->next_mask)) {
-			v = j->next;
+		/* the next unit's sums fed sample by sample while dx is in
+		 * cache, when they stream (C a lane width) */
+		v = j->next;
+		fused = v && j->dx && mm_bn_gsum_start(&gs, v->mean, v->rstd,
+		    v->Cout, j->next_mask);
+		if (bf16(e, u) && fused)
 			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
 			    dw, j->dy + o, j->relu ? u->post + o : NULL,
 			    u->pre + o, r->coef, j->in + i, r->wtb, n, u->H,
 			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
 			    v->post + i, v->pre + i);
-			mm_bn_gsum_end(&gs, s1, s2);
-			break;
-		} else if (bf16(e, u))
+		else if (bf16(e, u))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
-		else if (j->next && mm_bn_gsum_start(&gs, j->next->mean,
-		    j->next->rstd, j->next->Cout, j->next_mask)) {
-			/* with the next unit's sums, sample by sample */
-			v = j->next;
+		else if (fused)
 			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
 			    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
 			    r->coef, j->in + i, u->w, r->wt, n, u->H, u->W,
 			    u->Cin, u->Cout, u->stride, scr, T + o, &gs,
 			    v->post + i, v->pre + i);
-			mm_bn_gsum_end(&gs, s1, s2);
-			break;
-		} else
+		else
 			mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, u->pre + o, r->coef, j->in + i, u->w, j->dx ?
 			    r->wt : NULL, n, u->H, u->W, u->Cin, u->Cout,
 			    u->stride, scr, T + o);
-		if (j->next) {
+		if (fused) {
+			mm_bn_gsum_end(&gs, s1, s2);
+			break;
+		}
+		if (v) {
 			double t2 = mm_now();
-			v = j->next;
 			if (j->next_mask)
 				mm_bn_grad_sum_mask(s1, s2, j->dx + i,
 				    v->post + i, v->pre + i, v->mean, v->rstd,

@@ -475,45 +475,31 @@ mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
 /* ---- cut over threads ---- */
 
 struct bjob {
-	int ta, tb, M, N, K, lda, ldb, ldc, rows, width, S, next, rc;
-	const float *A, *B;
-	float beta, *C;
+	struct mm_gemm_args g;  /* the whole product */
+	int width, S, next, rc;
+	float beta;
 	char *scratch;
 	size_t each;
 	struct mm_pool *pool;
 };
 
-/* Slice s (as gemm_slice of nn.c) on thread tid's scratch */
-static int
-bslice(const struct bjob *j, int s, int tid)
-{
-	int o = s * j->width, M = j->M, N = j->N;
-	const float *A = j->A, *B = j->B;
-	float *C = j->C;
-
-	if (j->rows) {
-		M = M - o < j->width ? M - o : j->width;
-		A += j->ta ? (size_t)o : (size_t)o * j->lda;
-		C += (size_t)o * j->ldc;
-	} else {
-		N = N - o < j->width ? N - o : j->width;
-		B += j->tb ? (size_t)o * j->ldb : (size_t)o;
-		C += o;
-	}
-	return mm_gemm_bf16(j->ta, j->tb, M, N, j->K, A, j->lda, B, j->ldb,
-	    j->beta, C, j->ldc, j->scratch ? j->scratch + (size_t)tid *
-	    j->each : NULL);
-}
-
+/* Slice s (mm_gemm_narrow()) on thread tid's scratch */
 static void
 brun(void *arg, int tid)
 {
 	struct bjob *j = arg;
+	struct mm_gemm_args a;
 	int s, rc;
 
-	while ((s = mm_pool_next(j->pool, &j->next)) < j->S)
-		if ((rc = bslice(j, s, tid)) < 0)
+	while ((s = mm_pool_next(j->pool, &j->next)) < j->S) {
+		a = j->g;
+		mm_gemm_narrow(&a, s, j->width);
+		rc = mm_gemm_bf16(a.ta, a.tb, a.M, a.N, a.K, a.A, a.lda, a.B,
+		    a.ldb, j->beta, a.C, a.ldc, j->scratch ? j->scratch +
+		    (size_t)tid * j->each : NULL);
+		if (rc < 0)
 			j->rc = rc;     /* every failure is the same kind */
+	}
 }
 
 int
@@ -521,33 +507,14 @@ mm_gemm_bf16_pool(struct mm_pool *pool, int ta, int tb, int M, int N,
     int K, const float *A, int lda, const float *B, int ldb, float beta,
     float *C, int ldc, void *scratch, size_t each)
 {
-	struct bjob j;
+	struct bjob j = { { ta, tb, M, N, K, lda, ldb, ldc, A, B, C }, 0, 0,
+	    0, 0, beta, scratch, each, pool };
 	int rc;
 
 	if ((rc = check(ta, tb, M, N, K, lda, ldb, ldc)) < 0)
 		return rc;
-	if (M < 1 || N < 1 || !pool)
-		return mm_gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C,
-		    ldc, scratch);
-	memset(&j, 0, sizeof j);
-	j.ta = ta;
-	j.tb = tb;
-	j.M = M;
-	j.N = N;
-	j.K = K;
-	j.lda = lda;
-	j.ldb = ldb;
-	j.ldc = ldc;
-	j.A = A;
-	j.B = B;
-	j.beta = beta;
-	j.C = C;
-	j.scratch = scratch;
-	j.each = each;
-	j.pool = pool;
-	j.rows = M > N;
-	j.S = mm_gemm_cut(M, N, K, &j.width);
-	if (j.S == 1)
+	if (M < 1 || N < 1 || !pool ||
+	    (j.S = mm_gemm_cut(M, N, K, &j.width)) == 1)
 		return mm_gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C,
 		    ldc, scratch);
 	mm_pool_run(pool, brun, &j);

@@ -64,11 +64,26 @@ mm_gemm_slices(int M, int N, int K)
 	return mm_gemm_cut(M, N, K, &w);
 }
 
+void
+mm_gemm_narrow(struct mm_gemm_args *a, int s, int width)
+{
+	int o = s * width;
+
+	if (a->M > a->N) {
+		a->M = a->M - o < width ? a->M - o : width;
+		a->A += a->ta ? (size_t)o : (size_t)o * a->lda;
+		a->C += (size_t)o * a->ldc;
+	} else {
+		a->N = a->N - o < width ? a->N - o : width;
+		a->B += a->tb ? (size_t)o * a->ldb : (size_t)o;
+		a->C += o;
+	}
+}
+
 struct gemm_job {
-	int ta, tb, M, N, K, lda, ldb, ldc, rows, width, S, next;
+	struct mm_gemm_args g;  /* the whole product */
+	int width, S, next;
 	float alpha, beta;
-	const float *A, *B;
-	float *C;
 	struct mm_pool *pool;
 };
 
@@ -76,22 +91,12 @@ struct gemm_job {
 static void
 gemm_slice(const struct gemm_job *j, int s)
 {
-	int o = s * j->width, M = j->M, N = j->N;
-	const float *A = j->A, *B = j->B;
-	float *C = j->C;
+	struct mm_gemm_args a = j->g;
 
-	if (j->rows) {
-		M = M - o < j->width ? M - o : j->width;
-		A += j->ta ? (size_t)o : (size_t)o * j->lda;
-		C += (size_t)o * j->ldc;
-	} else {
-		N = N - o < j->width ? N - o : j->width;
-		B += j->tb ? (size_t)o * j->ldb : (size_t)o;
-		C += o;
-	}
-	cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans,
-	    j->tb ? CblasTrans : CblasNoTrans, M, N, j->K, j->alpha, A,
-	    j->lda, B, j->ldb, j->beta, C, j->ldc);
+	mm_gemm_narrow(&a, s, j->width);
+	cblas_sgemm(CblasRowMajor, a.ta ? CblasTrans : CblasNoTrans,
+	    a.tb ? CblasTrans : CblasNoTrans, a.M, a.N, a.K, j->alpha, a.A,
+	    a.lda, a.B, a.ldb, j->beta, a.C, a.ldc);
 }
 
 static void
@@ -110,27 +115,12 @@ mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
     float alpha, const float *A, int lda, const float *B, int ldb,
     float beta, float *C, int ldc)
 {
-	struct gemm_job j;
+	struct gemm_job j = { { ta, tb, M, N, K, lda, ldb, ldc, A, B, C },
+	    0, 0, 0, alpha, beta, pool };
 	int saved;
 
 	if (M < 1 || N < 1)
 		return;
-	j.ta = ta;
-	j.tb = tb;
-	j.M = M;
-	j.N = N;
-	j.K = K;
-	j.lda = lda;
-	j.ldb = ldb;
-	j.ldc = ldc;
-	j.alpha = alpha;
-	j.beta = beta;
-	j.A = A;
-	j.B = B;
-	j.C = C;
-	j.pool = pool;
-	j.next = 0;
-	j.rows = M > N;
 	j.S = mm_gemm_cut(M, N, K, &j.width);
 	saved = mm_blas_one();
 	if (j.S == 1 || !pool)

@@ -64,6 +64,16 @@ int mm_gemm_slices(int M, int N, int K);
 /* The same count, and in *width the slices' width (along M when M > N,
  * else along N): the cut that mm_gemm_bf16_pool() (gemm-bf16.h) shares. */
 int mm_gemm_cut(int M, int N, int K, int *width);
+/* One product's operands, as mm_gemm_pool() takes them. */
+struct mm_gemm_args {
+	int ta, tb, M, N, K, lda, ldb, ldc;
+	const float *A, *B;
+	float *C;
+};
+/* *a, the whole product, narrowed to its slice s of the given width:
+ * rows or columns s width .. of C (along M when M > N, as mm_gemm_cut()),
+ * with the parts of A or B they read. */
+void mm_gemm_narrow(struct mm_gemm_args *a, int s, int width);
 void mm_gemm_pool(struct mm_pool *pool, int ta, int tb, int M, int N, int K,
     float alpha, const float *A, int lda, const float *B, int ldb,
     float beta, float *C, int ldc);
