@@ -104,10 +104,12 @@ mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
 
 	/* 64 bytes of alignment; xp; 3 xq (or xe, xo); dq; the padded output
 	 * gradient; the output gradient of a sample (fp32); the weight
-	 * gradient */
+	 * gradient; a sample's input or output formed from its BatchNorm
+	 * input (struct mm_bn_relu) */
 	return 16 + part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
 	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout) +
-	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout;
+	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout +
+	    (size_t)H * W * (Cin > Cout ? Cin : Cout);
 }
 
 size_t
@@ -713,7 +715,7 @@ dw_sample(float *dwt, const uint32_t *const xt[9], size_t xs,
 /* the scratch's parts, 64-byte aligned at the start */
 struct parts {
 	uint32_t *xp, *xq[3], *xo, *dq, *gp;
-	float *g, *dwt;
+	float *g, *dwt, *t;
 };
 
 static void
@@ -735,13 +737,25 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout)
 	s += part_xp(H, W, Cout);
 	p->g = (float *)s;
 	p->dwt = p->g + (size_t)H * W * Cout;
+	p->t = p->dwt + 9 * (size_t)Cin * Cout;
+}
+
+/* t = the ReLU-BatchNorm output of bn from pre, M pixels of C (the bits
+ * of a stored copy: the same function forms both) */
+static const float *
+relu_bn(float *t, const float *pre, const struct mm_bn_relu *bn, size_t M,
+    int C)
+{
+	mm_bn_apply(t, pre, NULL, bn->mean, bn->rstd, bn->gamma, bn->beta, M,
+	    C, 1);
+	return t;
 }
 #endif
 
 void
 mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
-    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
-    int Cout, int stride, float *scratch)
+    const float *inp, const struct mm_bn_relu *ibn, const uint32_t *wt,
+    int N, int H, int W, int Cin, int Cout, int stride, float *scratch)
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
@@ -751,7 +765,10 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 
 	carve(&p, scratch, H, W, Cin, Cout);
 	for (n = 0; n < N; n++) {
-		pack_pad(p.xp, inp + n * in, H, W, Cin);
+		const float *x = inp + n * in;
+		if (ibn)
+			x = relu_bn(p.t, x, ibn, (size_t)H * W, Cin);
+		pack_pad(p.xp, x, H, W, Cin);
 		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
 		    Cout, stride, 0, 0);
 		if (!stats)
@@ -760,14 +777,16 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
 	}
 #else
-	(void)out, (void)stats, (void)count, (void)inp, (void)wt, (void)N;
+	(void)out, (void)stats, (void)count, (void)inp, (void)ibn, (void)wt;
+	(void)N;
 	(void)H, (void)W, (void)Cin, (void)Cout, (void)stride, (void)scratch;
 #endif
 }
 
 static void
 backward_bn(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *out, const struct mm_bn_relu *obn, const float *pre,
+    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
     const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
     float *scratch, struct mm_bn_gsum *gs, const float *gout,
     const float *gpre)
@@ -778,28 +797,34 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin, xs;
 	const uint32_t *xt[9];
 	struct parts p;
-	const float *g;
+	const float *g, *go, *x;
 
 	carve(&p, scratch, H, W, Cin, Cout);
 	memset(p.dwt, 0, 9 * (size_t)Cin * Cout * sizeof *p.dwt);
 	for (n = 0; n < N; n++) {
 		g = dy + n * on;
 		if (coef) {
-			mm_bn_grad_apply(p.g, g, out ? out + n * on : NULL,
-			    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
+			go = out ? out + n * on : NULL;
+			if (obn)
+				go = relu_bn(p.t, pre + n * on, obn,
+				    (size_t)Ho * Wo, Cout);
+			mm_bn_grad_apply(p.g, g, go, pre + n * on, coef,
+			    (size_t)Ho * Wo, Cout, 0);
 			g = p.g;
 		}
+		x = inp + n * in;
+		if (ibn)
+			x = relu_bn(p.t, x, ibn, (size_t)H * W, Cin);
 		pack_dq(p.dq, g, Ho, Wo, Cout);
 		if (stride == 1) {
-			pack_xeo(p.xq[0], p.xo, inp + n * in, H, W, Cin);
+			pack_xeo(p.xq[0], p.xo, x, H, W, Cin);
 			xs = (size_t)(Q + 1) * Cin;
 			for (t = 0; t < 9; t++)
 				xt[t] = (t % 3 == 1 ? p.xo : p.xq[0]) + t / 3 *
 				    xs + t % 3 / 2 * Cin;
 		} else {
 			for (t = 0; t < 3; t++)
-				pack_xq(p.xq[t], inp + n * in, H, W, Cin, Wo,
-				    stride, t);
+				pack_xq(p.xq[t], x, H, W, Cin, Wo, stride, t);
 			xs = (size_t)2 * Q * Cin;
 			for (t = 0; t < 9; t++)
 				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin;
@@ -815,8 +840,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
 			    Cout / 2, Cin, add);
 		if (gs)
-			mm_bn_gsum_add(gs, dinp + n * in, gout ? gout +
-			    n * in : NULL, gpre + n * in, in);
+			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
+			    gout + n * in : NULL, gpre + n * in, in);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
@@ -824,8 +849,9 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				dw[((size_t)o * Cin + c) * 9 + t] +=
 				    p.dwt[((size_t)t * Cin + c) * Cout + o];
 #else
-	(void)dinp, (void)add, (void)dw, (void)dy, (void)out, (void)pre;
-	(void)coef, (void)inp, (void)wt, (void)N, (void)H, (void)W, (void)Cin;
+	(void)dinp, (void)add, (void)dw, (void)dy, (void)out, (void)obn;
+	(void)pre, (void)coef, (void)inp, (void)ibn, (void)wt, (void)N;
+	(void)H, (void)W, (void)Cin;
 	(void)Cout, (void)stride, (void)scratch, (void)gs, (void)gout;
 	(void)gpre;
 #endif
@@ -833,21 +859,23 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 
 void
 mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *out, const struct mm_bn_relu *obn, const float *pre,
+    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
     const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
     float *scratch)
 {
-	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, wt, N, H, W, Cin,
-	    Cout, stride, scratch, NULL, NULL, NULL);
+	backward_bn(dinp, add, dw, dy, out, obn, pre, coef, inp, ibn, wt, N,
+	    H, W, Cin, Cout, stride, scratch, NULL, NULL, NULL);
 }
 
 void
 mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
-    const float *dy, const float *out, const float *pre, const float *coef,
-    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
-    int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
+    const float *dy, const float *out, const struct mm_bn_relu *obn,
+    const float *pre, const float *coef, const float *inp,
+    const struct mm_bn_relu *ibn, const uint32_t *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
     const float *gout, const float *gpre)
 {
-	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, wt, N, H, W, Cin,
-	    Cout, stride, scratch, gs, gout, gpre);
+	backward_bn(dinp, add, dw, dy, out, obn, pre, coef, inp, ibn, wt, N,
+	    H, W, Cin, Cout, stride, scratch, gs, gout, gpre);
 }

@@ -100,30 +100,50 @@ size_t mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout);
 size_t mm_conv3x3_bf16_wsize(int Cin, int Cout);
 void mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
     int back);
+/*
+ * A tensor not stored but given by its BatchNorm input: t = max(pre sc +
+ * sh, 0), formed sample by sample by mm_bn_apply(t, pre, NULL, mean,
+ * rstd, gamma, beta, M, C, 1), so with the bits a stored copy would have.
+ * The bf16 functions below take such a ReLU-BatchNorm output (a unit
+ * without a shortcut) this way and spare the memory traffic of storing it
+ * and reading it back.
+ */
+struct mm_bn_relu {
+	const float *mean, *rstd, *gamma, *beta;    /* (C) */
+};
+
 /* out = conv(inp); with stats (not NULL) also merges the BatchNorm
- * statistics sample by sample as mm_conv3x3_forward_stats() does. */
+ * statistics sample by sample as mm_conv3x3_forward_stats() does.  With
+ * ibn, inp holds the input's BatchNorm input (struct mm_bn_relu). */
 void mm_conv3x3_forward_bf16(float *out,  /* (N, Ho, Wo, Cout) */
     double *stats, double *count,        /* (2, Cout), or NULL */
     const float *inp,                    /* (N, H, W, Cin) */
+    const struct mm_bn_relu *ibn,        /* or NULL */
     const uint32_t *wt,                  /* forward words (back 0) */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 /* mm_conv3x3_backward_bn() with bf16 products (wt: back 1, used only with
  * dinp); with coef NULL, dy is the convolution's own output gradient (no
- * BatchNorm, out and pre unused). */
+ * BatchNorm, out and pre unused).  With obn, the ReLU's output out is
+ * formed from pre (out unused); with ibn, inp holds the input's BatchNorm
+ * input (struct mm_bn_relu). */
 void mm_conv3x3_backward_bn_bf16(float *dinp, int add,
     float *dw,                           /* (Cout, Cin, 3, 3) */
     const float *dy,                     /* (N, Ho, Wo, Cout) */
     const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
+    const struct mm_bn_relu *obn,        /* or NULL */
     const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
     const float *coef,                   /* (3 Cout) or NULL */
     const float *inp,                    /* (N, H, W, Cin) */
+    const struct mm_bn_relu *ibn,        /* or NULL */
     const uint32_t *wt,                  /* input-gradient words */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 /* The same (dinp not NULL), then the next sums sample by sample as
- * mm_conv3x3_backward_bn_gsum() does. */
+ * mm_conv3x3_backward_bn_gsum() does; with ibn, gout is the input that
+ * ibn forms (the gout given is unused). */
 void mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
-    const float *dy, const float *out, const float *pre, const float *coef,
-    const float *inp, const uint32_t *wt, int N, int H, int W, int Cin,
-    int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
+    const float *dy, const float *out, const struct mm_bn_relu *obn,
+    const float *pre, const float *coef, const float *inp,
+    const struct mm_bn_relu *ibn, const uint32_t *wt, int N, int H, int W,
+    int Cin, int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
     const float *gout, const float *gpre);
 #endif

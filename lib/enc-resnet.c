@@ -239,6 +239,10 @@ struct job {
 	const float *x;        /* F_IN: the input (N, C, H, W) */
 	struct unit *u;        /* the unit of the phase */
 	const float *in;       /* its input (N, H, W, Cin) */
+	const struct mm_bn_relu *ibn;  /* F_CONV, B_CONV: in is the input's
+	                        * BatchNorm input (a folded unit's pre) */
+	const struct mm_bn_relu *obn;  /* B_CONV: u is folded (its ReLU
+	                        * output formed from u->pre) */
 	struct unit *blk;      /* F_APPLY, B_TOP: the block's first unit
 	                        * (shortcut geometry) when u ends a block */
 	const float *res;      /* F_APPLY: the block input (shortcut) */
@@ -263,6 +267,32 @@ bf16(const struct mm_encoder *e, const struct unit *u)
 {
 	return e->prec == MM_PREC_BF16 && mm_conv3x3_bf16_ok(u->Cin, u->Cout,
 	    u->Cin > 4);
+}
+
+/*
+ * Whether u's output is folded: not stored, but formed from u->pre sample
+ * by sample wherever it is read (struct mm_bn_relu; the same bits).  So
+ * for the first unit of a block when both of the block's convolutions
+ * take bf16 products: its output is read only by the second convolution
+ * (its input, its weight gradient, the sums of u's backward fed from that
+ * backward) and by u's own backward (the ReLU mask).  Not storing it
+ * spares one write and four reads of a tensor of the block's size.
+ */
+static int
+folded(const struct mm_encoder *e, const struct unit *u)
+{
+	const struct resnet *r = e->k;
+
+	return (u - r->units) % 2 == 1 && bf16(e, u) && bf16(e, u + 1) &&
+	    MM_BN_LANES % u->Cout == 0;
+}
+
+static struct mm_bn_relu
+bn_relu(const struct unit *u)
+{
+	struct mm_bn_relu b = { u->mean, u->rstd, u->gamma, u->beta };
+
+	return b;
 }
 
 static size_t
@@ -308,8 +338,8 @@ slice_work(struct job *j, int s, int tid)
 			memset(s1, 0, 2 * CMAX * sizeof *s1);
 			cnt = 0;
 			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
-			    &cnt, j->in + i, r->wtb, n, u->H, u->W, u->Cin,
-			    u->Cout, u->stride, scr);
+			    &cnt, j->in + i, j->ibn, r->wtb, n, u->H, u->W,
+			    u->Cin, u->Cout, u->stride, scr);
 			break;
 		}
 		if (!j->train) {
@@ -380,17 +410,19 @@ slice_work(struct job *j, int s, int tid)
 		v = j->next;
 		fused = v && j->dx && mm_bn_gsum_start(&gs, v->mean, v->rstd,
 		    v->Cout, j->next_mask);
+		/* (a folded output: obn, ibn; its post unused) */
 		if (bf16(e, u) && fused)
 			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
-			    dw, j->dy + o, j->relu ? u->post + o : NULL,
-			    u->pre + o, r->coef, j->in + i, r->wtb, n, u->H,
-			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
+			    dw, j->dy + o, j->relu ? u->post + o : NULL, j->obn,
+			    u->pre + o, r->coef, j->in + i, j->ibn, r->wtb, n,
+			    u->H, u->W, u->Cin, u->Cout, u->stride, scr, &gs,
 			    v->post + i, v->pre + i);
 		else if (bf16(e, u))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
-			    NULL, u->pre + o, r->coef, j->in + i, r->wtb, n,
-			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+			    NULL, j->obn, u->pre + o, r->coef, j->in + i, j->ibn,
+			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
+			    scr);
 		else if (fused)
 			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
 			    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
@@ -507,10 +539,17 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	struct resnet *r = e->k;
 	double st[2 * CMAX], cnt = 0;
 	size_t M = (size_t)j->N * u->Ho * u->Wo;
+	struct mm_bn_relu ib;
 	int s, c;
 
 	j->u = u;
 	j->in = in;
+	j->ibn = NULL;
+	if (blk && folded(e, blk)) {
+		ib = bn_relu(blk);
+		j->in = blk->pre;
+		j->ibn = &ib;
+	}
 	if (bf16(e, u))
 		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 0);
 	else if (j->train)
@@ -530,9 +569,11 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	} else {
 		mm_bn_eval_stats(u->mean, u->rstd, u->rmean, u->rvar, u->Cout);
 	}
+	j->ibn = NULL;
 	j->blk = blk;
 	j->res = res;
-	phase(e, j, F_APPLY, -1, u->tbn, 1);
+	if (!folded(e, u))
+		phase(e, j, F_APPLY, -1, u->tbn, 1);
 }
 
 /* The one-thread BLAS inside the phases (each thread calls its own);
@@ -614,6 +655,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 	struct resnet *r = e->k;
 	struct unit *u0 = &r->units[0], *u1, *u2;
 	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *sw;
+	struct mm_bn_relu fb;
 	struct job j;
 	int b, summed = 0;
 
@@ -644,7 +686,10 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		if (!summed || u1->stride != 1 || u1->Cin != u1->Cout)
 			phase(e, &j, B_TOP, -1, u2->tbn, 0);
 		unit_coef(r, u2, N);
-		j.in = u1->post;
+		fb = bn_relu(u1);
+		j.in = folded(e, u1) ? u1->pre : u1->post;
+		j.ibn = folded(e, u1) ? &fb : NULL;
+		j.obn = NULL;
 		j.dx = DH;
 		j.dx_add = 0;
 		j.next = u1;
@@ -654,6 +699,8 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		unit_coef(r, u1, N);
 		j.u = u1;
 		j.in = b ? r->units[2 * b].post : u0->post;
+		j.ibn = NULL;
+		j.obn = folded(e, u1) ? &fb : NULL;
 		j.dy = DH;
 		j.relu = 1;
 		j.dx = DX;
@@ -677,6 +724,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		phase(e, &j, B_GSUM, -1, u0->tbn, 0);
 	unit_coef(r, u0, N);
 	j.in = r->xin;
+	j.ibn = j.obn = NULL;
 	j.dx = NULL;
 	j.next = NULL;
 	conv_phase(e, &j, u0->tconv, u0->tbn, 0);

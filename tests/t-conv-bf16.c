@@ -191,6 +191,117 @@ check(const char *what, const float *got, const struct naive *r,
 	ok(!bad2, "%s: against fp32 (worst %.3g of the bound)", what, e2);
 }
 
+/* per-channel BatchNorm values of C channels: mean, rstd > 0, gamma of
+ * both signs (so the ReLU cuts some channels everywhere), beta */
+static void
+bn_values(float *v, int C)
+{
+	int c;
+
+	fill(v, C, 1);
+	for (c = 0; c < C; c++) {
+		v[C + c] = 0.5f + mm_rng_float(&rng);
+		v[2 * C + c] = mm_rng_float(&rng) - 0.3f;
+	}
+	fill(v + 3 * C, C, 0.5f);
+}
+
+/*
+ * The folded forms (struct mm_bn_relu): an input or a ReLU output given
+ * by its BatchNorm input gives the same bits as the tensor stored by
+ * mm_bn_apply() over the whole batch: the forward with ibn, the backward
+ * with obn and ibn at once, and the sums below with ibn (their ReLU mask
+ * the formed input).
+ */
+static void
+test_folded(int N, int H, int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, mask;
+	size_t nx = (size_t)N * H * W * Cin, ny = (size_t)N * Ho * Wo * Cout;
+	size_t nw = (size_t)Cout * Cin * 9;
+	size_t ns = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
+	float *xp = malloc(nx * 4), *x = malloc(nx * 4), *w = malloc(nw * 4);
+	float *y = malloc(ny * 4), *y2 = malloc(ny * 4), *dy = malloc(ny * 4);
+	float *pre = malloc(ny * 4), *out = malloc(ny * 4), *dw = malloc(nw * 4);
+	float *dw2 = malloc(nw * 4), *dx = malloc(nx * 4), *dx2 = malloc(nx * 4);
+	float *scr = malloc((ns + 16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64];
+	uint32_t *wt = malloc(mm_conv3x3_bf16_wsize(Cin, Cout) * 4);
+	double st[2 * 64], st2[2 * 64], cnt = 0, cnt2 = 0, sum[4 * 64];
+	struct mm_bn_relu ib = { bi, bi + Cin, bi + 2 * Cin, bi + 3 * Cin };
+	struct mm_bn_relu ob = { bo, bo + Cout, bo + 2 * Cout, bo + 3 * Cout };
+	struct mm_bn_gsum *gs = malloc(sizeof *gs);
+	float *mu = bi, *rs = bi + Cin;
+	int c, same, cut = 0;
+
+	/* the input: x = relu(bn(xp)), stored as a unit's F_APPLY does */
+	fill(xp, nx, 2);
+	bn_values(bi, Cin);
+	mm_bn_apply(x, xp, NULL, ib.mean, ib.rstd, ib.gamma, ib.beta,
+	    (size_t)N * H * W, Cin, 1);
+	for (size_t i = 0; i < nx; i++)
+		cut += x[i] == 0;
+	fill(w, nw, 0.5f);
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
+	memset(st, 0, sizeof st);
+	memset(st2, 0, sizeof st2);
+	mm_conv3x3_forward_bf16(y, st, &cnt, x, NULL, wt, N, H, W, Cin, Cout,
+	    S, scr);
+	mm_conv3x3_forward_bf16(y2, st2, &cnt2, xp, &ib, wt, N, H, W, Cin,
+	    Cout, S, scr + 1);
+	ok(cut > 0 && cut < (int)nx && !memcmp(y, y2, ny * 4) &&
+	    !memcmp(st, st2, sizeof st) && cnt == cnt2, "%dx%d, %d -> %d, "
+	    "stride %d: the forward of an input formed from its BatchNorm "
+	    "input: the same bits (%d of %zu cut by the ReLU)", H, W, Cin,
+	    Cout, S, cut, nx);
+
+	/* the backward with the unit's own ReLU output formed from pre and
+	 * the input formed from xp, with and without the sums below */
+	fill(pre, ny, 2);
+	bn_values(bo, Cout);
+	mm_bn_apply(out, pre, NULL, ob.mean, ob.rstd, ob.gamma, ob.beta,
+	    (size_t)N * Ho * Wo, Cout, 1);
+	fill(dy, ny, 1);
+	for (c = 0; c < 3 * Cout; c++)
+		coef[c] = 0.5f + mm_rng_float(&rng);
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 1);
+	for (mask = -1; mask < 2; mask++) {
+		memset(dw, 0, nw * 4);
+		memset(dw2, 0, nw * 4);
+		fill(dx, nx, 1);
+		memcpy(dx2, dx, nx * 4);
+		if (mask < 0) {
+			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, out, NULL,
+			    pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+			mm_conv3x3_backward_bn_bf16(dx2, 1, dw2, dy, NULL, &ob,
+			    pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S,
+			    scr + 2);
+			same = 1;
+		} else {
+			mm_bn_gsum_start(gs, mu, rs, Cin, mask);
+			mm_conv3x3_backward_bn_gsum_bf16(dx, 1, dw, dy, out,
+			    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S,
+			    scr, gs, x, xp);
+			mm_bn_gsum_end(gs, sum, sum + Cin);
+			mm_bn_gsum_start(gs, mu, rs, Cin, mask);
+			mm_conv3x3_backward_bn_gsum_bf16(dx2, 1, dw2, dy, NULL,
+			    &ob, pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S,
+			    scr + 3, gs, NULL, xp);
+			mm_bn_gsum_end(gs, sum + 2 * Cin, sum + 3 * Cin);
+			same = !memcmp(sum, sum + 2 * Cin, 2 * Cin *
+			    sizeof *sum);
+		}
+		ok(same && !memcmp(dw, dw2, nw * 4) && !memcmp(dx, dx2, nx * 4),
+		    "%dx%d, %d -> %d, stride %d: the backward with its ReLU "
+		    "output and its input formed from BatchNorm inputs (%s): "
+		    "the same bits", H, W, Cin, Cout, S, mask < 0 ? "alone" :
+		    mask ? "sums below, masked" : "sums below");
+	}
+
+	free(xp), free(x), free(w), free(y), free(y2), free(dy), free(pre);
+	free(out), free(dw), free(dw2), free(dx), free(dx2), free(scr);
+	free(wt), free(gs);
+}
+
 /* One shape: forward (with statistics), weight gradient, and input
  * gradient unless Cin <= 4 (a stem). */
 static void
@@ -223,7 +334,7 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 
 	/* forward, unaligned scratch on purpose (carve aligns it) */
 	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
-	mm_conv3x3_forward_bf16(y, stats, &cnt, x, wt, N, H, W, Cin, Cout, S,
+	mm_conv3x3_forward_bf16(y, stats, &cnt, x, NULL, wt, N, H, W, Cin, Cout, S,
 	    scr + 1);
 	naive_fwd(&r, x, w, N, H, W, Cin, Cout, S);
 	mm_conv3x3_forward(y32, x, w, N, H, W, Cin, Cout, S, scr32);
@@ -253,7 +364,7 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	fill(dx, nx, 1);
 	memcpy(dx2, dx, nx * 4);
 	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 1, dw, dy, NULL, NULL,
-	    NULL, x, wt, N, H, W, Cin, Cout, S, scr + 3);
+	    NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr + 3);
 	naive_dw(&r, x, dy, N, H, W, Cin, Cout, S);
 	memset(dw32, 0, nw * 4);
 	memset(y32, 0, nx * 4);
@@ -284,9 +395,9 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	memset(dw, 0, nw * 4);
 	memset(dw32, 0, nw * 4);
 	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL, NULL,
-	    NULL, x, wt, N, H, W, Cin, Cout, S, scr);
-	mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, y, pre,
-	    coef, x, wt, N, H, W, Cin, Cout, S, scr);
+	    NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+	mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, y, NULL,
+	    pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 	same = !memcmp(dw, dw32, nw * 4) && (!dxok || !memcmp(dx, dx2, nx * 4));
 	ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm gradient "
 	    "fused, the same bits", H, W, Cin, Cout, S);
@@ -312,12 +423,12 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 			memcpy(dx, dx2, nx * 4);
 			same = mm_bn_gsum_start(gs, mu, rs, Cin, mask);
 			mm_conv3x3_backward_bn_gsum_bf16(dx2, 1, dw32, dy, y,
-			    pre, coef, x, wt, N, H, W, Cin, Cout, S, scr, gs,
+			    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr, gs,
 			    gout, gpre);
 			mm_bn_gsum_end(gs, sum, sum + Cin);
 			memset(dw, 0, nw * 4);
-			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, y, pre, coef,
-			    x, wt, N, H, W, Cin, Cout, S, scr);
+			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, y, NULL, pre,
+			    coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 			if (mask)
 				mm_bn_grad_sum_mask(sum + 2 * Cin, sum + 3 * Cin,
 				    dx, gout, gpre, mu, rs, (size_t)N * H * W,
@@ -335,6 +446,9 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 		free(gs), free(gout), free(gpre), free(mu), free(rs);
 		free(sum);
 	}
+
+	if (dxok)
+		test_folded(N, H, W, Cin, Cout, S);
 
 	free(x), free(w), free(dy), free(y), free(y32), free(dw), free(dw32);
 	free(dx), free(dx2), free(scr), free(scr32), free(wt), free(stats);
