@@ -310,6 +310,18 @@ mm_bn_eval_stats(float *mean, float *rstd, const float *running_mean,
 }
 
 void
+mm_bn_affine(float *sc, float *sh, const float *mean, const float *rstd,
+    const float *gamma, const float *beta, int C)
+{
+	int c;
+
+	for (c = 0; c < C; c++) {
+		sc[c] = rstd[c] * gamma[c];
+		sh[c] = beta[c] - mean[c] * sc[c];
+	}
+}
+
+void
 mm_bn_apply(float *out, const float *inp, const float *res,
     const float *mean, const float *rstd, const float *gamma,
     const float *beta, size_t M, int C, int relu)
@@ -322,10 +334,7 @@ mm_bn_apply(float *out, const float *inp, const float *res,
 	/* per-channel scale and shift, replicated over the lanes when
 	 * the data is walked flat */
 	if (use_lanes(C)) {
-		for (c = 0; c < C; c++) {
-			sc[c] = rstd[c] * gamma[c];
-			sh[c] = beta[c] - mean[c] * sc[c];
-		}
+		mm_bn_affine(sc, sh, mean, rstd, gamma, beta, C);
 		for (c = C; c < LANES; c++) {
 			sc[c] = sc[c % C];
 			sh[c] = sh[c % C];
@@ -341,10 +350,8 @@ mm_bn_apply(float *out, const float *inp, const float *res,
 	for (c0 = 0; c0 < C; c0 += CBLK) {
 		float scale[CBLK], shift[CBLK];
 		cb = C - c0 < CBLK ? C - c0 : CBLK;
-		for (c = 0; c < cb; c++) {
-			scale[c] = rstd[c0 + c] * gamma[c0 + c];
-			shift[c] = beta[c0 + c] - mean[c0 + c] * scale[c];
-		}
+		mm_bn_affine(scale, shift, mean + c0, rstd + c0, gamma + c0,
+		    beta + c0, cb);
 		/* each row's block: the lane kernel with per-channel arrays */
 		for (r = 0; r < M; r++)
 			kk->lapply(out + r * C + c0, inp + r * C + c0,

@@ -35,6 +35,11 @@ void mm_bn_apply(float *out,              /* (M, C) */
     const float *mean, const float *rstd, /* (C), (C) */
     const float *gamma, const float *beta, /* (C), (C) */
     size_t M, int C, int relu);
+/* sc, sh (C): the per-channel scale rstd gamma and shift beta - mean sc
+ * with which mm_bn_apply() forms out = inp sc + sh (+ res), so that a
+ * kernel doing the same operations gets its bits */
+void mm_bn_affine(float *sc, float *sh, const float *mean, const float *rstd,
+    const float *gamma, const float *beta, int C);
 /* sdy, sdyx (C) = sums of dy and dy * xhat, dy masked by out > 0 when out */
 void mm_bn_grad_sum(double *sdy, double *sdyx, const float *dout,
     const float *out, const float *inp, const float *mean, const float *rstd,

@@ -194,6 +194,49 @@ cvt_row(uint16_t *t, const float *x, int n)
 /* Pixels per pass of the small-channel packing (its bf16 buffer). */
 #define PACKPX 256
 
+/* max(x sc + sh, 0) of 16 floats by mm_bn_apply()'s operations (a
+ * product and a sum, v > 0 ? v : +0) */
+static inline __attribute__((always_inline, target(TGT))) __m512
+relu_affine(__m512 x, __m512 sc, __m512 sh)
+{
+	__m512 v = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
+
+	return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
+	    _CMP_GT_OQ), v);
+}
+
+/* xp of the ReLU-BatchNorm output max(x sc + sh, 0) (sc, sh per channel),
+ * C a multiple of 16 at most 64: pack_pad() of that output without
+ * storing it */
+static __attribute__((target(TGT))) void
+pack_pad_bn(uint32_t *xp, const float *x, const float *sc, const float *sh,
+    int H, int W, int C)
+{
+	int P = C / 2, y, i, b, nb = C / 16;
+	size_t rs = (size_t)(W + 2) * P;
+	__m512 scv[4], shv[4];
+
+	for (b = 0; b < nb; b++) {
+		scv[b] = _mm512_loadu_ps(sc + 16 * b);
+		shv[b] = _mm512_loadu_ps(sh + 16 * b);
+	}
+	memset(xp, 0, rs * sizeof *xp);
+	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
+	for (y = 0; y < H; y++) {
+		uint32_t *d = xp + (y + 1) * rs;
+		const float *s = x + (size_t)y * W * C;
+		memset(d, 0, P * sizeof *d);
+		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
+		d += P;
+		for (i = 0; i < W * C; i += C)
+			for (b = 0; b < nb; b++)
+				_mm256_storeu_si256((__m256i *)(d + (i + 16 * b) /
+				    2), (__m256i)_mm512_cvtneps_pbh(relu_affine(
+				    _mm512_loadu_ps(s + i + 16 * b), scv[b],
+				    shv[b])));
+	}
+}
+
 /* xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
  * border, P = ceil(C / 2) */
 static __attribute__((target(TGT))) void
@@ -288,6 +331,84 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
 				d[c] = word(ina ? row[(size_t)ca * C + c] : 0,
 				    inb ? row[(size_t)cb * C + c] : 0);
 		}
+}
+
+/*
+ * The BatchNorm backward of one sample straight into the words of its
+ * products: g = k dy m + a pre + b (coef = k, a, b per channel), the ReLU
+ * mask m = (out > 0) with out, (pre sc + sh > 0) with sc (the output not
+ * stored), 1 with neither, by mm_bn_grad_apply()'s operations; then dq as
+ * pack_dq() and, with gp, gp as pack_pad() make them of g.  C a multiple
+ * of 16 at most 64.  g itself is never stored.
+ */
+static __attribute__((target(TGT))) void
+grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
+    const float *sc, const float *sh, const float *pre, const float *coef,
+    int Ho, int Wo, int C)
+{
+	int Q = cdiv(Wo, 2), P = C / 2, nb = C / 16, y, q, k, b, x;
+	size_t rs = (size_t)(Wo + 2) * P, off;
+	__m512 kv[4], av[4], bv[4], scv[4], shv[4], t, z = _mm512_setzero_ps();
+	__m512 one = _mm512_set1_ps(1);
+	__m512i h[2][4];
+	__mmask16 m;
+
+	for (b = 0; b < nb; b++) {
+		kv[b] = _mm512_loadu_ps(coef + 16 * b);
+		av[b] = _mm512_loadu_ps(coef + C + 16 * b);
+		bv[b] = _mm512_loadu_ps(coef + 2 * C + 16 * b);
+		if (sc) {
+			scv[b] = _mm512_loadu_ps(sc + 16 * b);
+			shv[b] = _mm512_loadu_ps(sh + 16 * b);
+		}
+	}
+	if (gp) {
+		memset(gp, 0, rs * sizeof *gp);
+		memset(gp + (Ho + 1) * rs, 0, rs * sizeof *gp);
+	}
+	for (y = 0; y < Ho; y++) {
+		if (gp) {
+			memset(gp + (y + 1) * rs, 0, P * sizeof *gp);
+			memset(gp + (y + 1) * rs + (size_t)(Wo + 1) * P, 0,
+			    P * sizeof *gp);
+		}
+		for (q = 0; q < Q; q++) {
+			for (k = 0; k < 2; k++) {
+				x = 2 * q + k;
+				for (b = 0; b < nb; b++) {
+					if (x >= Wo) {
+						h[k][b] = _mm512_setzero_si512();
+						continue;
+					}
+					off = ((size_t)y * Wo + x) * C + 16 * b;
+					__m512 p = _mm512_loadu_ps(pre + off);
+					t = _mm512_mul_ps(kv[b],
+					    _mm512_loadu_ps(dy + off));
+					if (out || sc) {
+						m = out ? _mm512_cmp_ps_mask(
+						    _mm512_loadu_ps(out + off), z,
+						    _CMP_GT_OQ) : _mm512_cmp_ps_mask(
+						    _mm512_add_ps(_mm512_mul_ps(p,
+						    scv[b]), shv[b]), z, _CMP_GT_OQ);
+						t = _mm512_mul_ps(t,
+						    _mm512_maskz_mov_ps(m, one));
+					}
+					t = _mm512_add_ps(_mm512_add_ps(t,
+					    _mm512_mul_ps(av[b], p)), bv[b]);
+					__m256i hb = (__m256i)_mm512_cvtneps_pbh(t);
+					h[k][b] = _mm512_cvtepu16_epi32(hb);
+					if (gp)
+						_mm256_storeu_si256((__m256i *)(gp +
+						    (y + 1) * rs + (size_t)(x + 1) * P +
+						    8 * b), hb);
+				}
+			}
+			for (b = 0; b < nb; b++)
+				_mm512_storeu_si512(dq + ((size_t)y * Q + q) * C +
+				    16 * b, _mm512_or_si512(h[0][b],
+				    _mm512_slli_epi32(h[1][b], 16)));
+		}
+	}
 }
 
 /*
@@ -761,14 +882,20 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
 	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
 	double part[2 * 256];
+	float isc[64], ish[64];
 	struct parts p;
 
 	carve(&p, scratch, H, W, Cin, Cout);
+	if (ibn)
+		mm_bn_affine(isc, ish, ibn->mean, ibn->rstd, ibn->gamma,
+		    ibn->beta, Cin);
 	for (n = 0; n < N; n++) {
 		const float *x = inp + n * in;
-		if (ibn)
-			x = relu_bn(p.t, x, ibn, (size_t)H * W, Cin);
-		pack_pad(p.xp, x, H, W, Cin);
+		if (ibn && Cin % 16 == 0)
+			pack_pad_bn(p.xp, x, isc, ish, H, W, Cin);
+		else
+			pack_pad(p.xp, ibn ? relu_bn(p.t, x, ibn, (size_t)H * W,
+			    Cin) : x, H, W, Cin);
 		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
 		    Cout, stride, 0, 0);
 		if (!stats)
@@ -797,25 +924,35 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin, xs;
 	const uint32_t *xt[9];
 	struct parts p;
-	const float *g, *go, *x;
+	const float *g, *x;
+	float osc[64], osh[64];
+	int fuse = coef && Cout % 16 == 0;
 
 	carve(&p, scratch, H, W, Cin, Cout);
 	memset(p.dwt, 0, 9 * (size_t)Cin * Cout * sizeof *p.dwt);
+	if (obn)
+		mm_bn_affine(osc, osh, obn->mean, obn->rstd, obn->gamma,
+		    obn->beta, Cout);
 	for (n = 0; n < N; n++) {
 		g = dy + n * on;
-		if (coef) {
-			go = out ? out + n * on : NULL;
-			if (obn)
-				go = relu_bn(p.t, pre + n * on, obn,
-				    (size_t)Ho * Wo, Cout);
-			mm_bn_grad_apply(p.g, g, go, pre + n * on, coef,
-			    (size_t)Ho * Wo, Cout, 0);
-			g = p.g;
+		if (fuse) {
+			/* g straight into its words */
+			grad_pack(p.dq, dinp ? p.gp : NULL, g, obn ? NULL : out ?
+			    out + n * on : NULL, obn ? osc : NULL, osh,
+			    pre + n * on, coef, Ho, Wo, Cout);
+		} else {
+			if (coef) {
+				mm_bn_grad_apply(p.g, g, obn ? relu_bn(p.t,
+				    pre + n * on, obn, (size_t)Ho * Wo, Cout) :
+				    out ? out + n * on : NULL, pre + n * on,
+				    coef, (size_t)Ho * Wo, Cout, 0);
+				g = p.g;
+			}
+			pack_dq(p.dq, g, Ho, Wo, Cout);
 		}
 		x = inp + n * in;
 		if (ibn)
 			x = relu_bn(p.t, x, ibn, (size_t)H * W, Cin);
-		pack_dq(p.dq, g, Ho, Wo, Cout);
 		if (stride == 1) {
 			pack_xeo(p.xq[0], p.xo, x, H, W, Cin);
 			xs = (size_t)(Q + 1) * Cin;
@@ -832,7 +969,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout);
 		if (!dinp)
 			continue;
-		pack_pad(p.gp, g, Ho, Wo, Cout);
+		if (!fuse)
+			pack_pad(p.gp, g, Ho, Wo, Cout);
 		if (stride == 1)
 			fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2, Cout / 2,
 			    Cin, 1, add, 1);

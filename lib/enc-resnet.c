@@ -20,6 +20,9 @@
  * With the bf16 precision (mm_encoder_set_precision()) every convolution
  * and the Linear take bf16 products with fp32 accumulation (conv.h,
  * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
+ * The first unit of each block then keeps no output: the second
+ * convolution and the backward form it from the unit's BatchNorm input
+ * where they read it, with the bits it would have had (folded()).
  */
 #include <math.h>
 #include <stdio.h>
