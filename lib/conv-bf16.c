@@ -194,27 +194,18 @@ cvt_row(uint16_t *t, const float *x, int n)
 /* Pixels per pass of the small-channel packing (its bf16 buffer). */
 #define PACKPX 256
 
-/* max(x sc + sh, 0) of 16 floats by mm_bn_apply()'s operations (a
- * product and a sum, v > 0 ? v : +0) */
-static inline __attribute__((always_inline, target(TGT))) __m512
-relu_affine(__m512 x, __m512 sc, __m512 sh)
-{
-	__m512 v = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
-
-	return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
-	    _CMP_GT_OQ), v);
-}
-
-/* xp of the ReLU-BatchNorm output max(x sc + sh, 0) (sc, sh per channel),
- * C a multiple of 16 at most 64: pack_pad() of that output without
- * storing it */
+/* xp of the ReLU-BatchNorm output max(x sc + sh (+ r), 0) by
+ * mm_bn_apply()'s operations (sc, sh per channel; r, o (H, W, C) when not
+ * NULL: the shortcut added, the output stored to o), C a multiple of 16
+ * at most 64: pack_pad() of that output without reading it back */
 static __attribute__((target(TGT))) void
-pack_pad_bn(uint32_t *xp, const float *x, const float *sc, const float *sh,
-    int H, int W, int C)
+pack_pad_bn(uint32_t *xp, const float *x, const float *r, float *o,
+    const float *sc, const float *sh, int H, int W, int C)
 {
 	int P = C / 2, y, i, b, nb = C / 16;
 	size_t rs = (size_t)(W + 2) * P;
-	__m512 scv[4], shv[4];
+	__m512 scv[4], shv[4], v;
+	size_t k;
 
 	for (b = 0; b < nb; b++) {
 		scv[b] = _mm512_loadu_ps(sc + 16 * b);
@@ -229,11 +220,19 @@ pack_pad_bn(uint32_t *xp, const float *x, const float *sc, const float *sh,
 		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
 		d += P;
 		for (i = 0; i < W * C; i += C)
-			for (b = 0; b < nb; b++)
+			for (b = 0; b < nb; b++) {
+				k = (size_t)y * W * C + i + 16 * b;
+				v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(s +
+				    i + 16 * b), scv[b]), shv[b]);
+				if (r)
+					v = _mm512_add_ps(v, _mm512_loadu_ps(r + k));
+				v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v,
+				    _mm512_setzero_ps(), _CMP_GT_OQ), v);
+				if (o)
+					_mm512_storeu_ps(o + k, v);
 				_mm256_storeu_si256((__m256i *)(d + (i + 16 * b) /
-				    2), (__m256i)_mm512_cvtneps_pbh(relu_affine(
-				    _mm512_loadu_ps(s + i + 16 * b), scv[b],
-				    shv[b])));
+				    2), (__m256i)_mm512_cvtneps_pbh(v));
+			}
 	}
 }
 
@@ -861,14 +860,15 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout)
 	p->t = p->dwt + 9 * (size_t)Cin * Cout;
 }
 
-/* t = the ReLU-BatchNorm output of bn from pre, M pixels of C (the bits
- * of a stored copy: the same function forms both) */
+/* t = the ReLU-BatchNorm output of bn from pre, M pixels of C, with the
+ * shortcut r when not NULL (the bits of a stored copy: the same function
+ * forms both) */
 static const float *
-relu_bn(float *t, const float *pre, const struct mm_bn_relu *bn, size_t M,
-    int C)
+relu_bn(float *t, const float *pre, const float *r,
+    const struct mm_bn_relu *bn, size_t M, int C)
 {
-	mm_bn_apply(t, pre, NULL, bn->mean, bn->rstd, bn->gamma, bn->beta, M,
-	    C, 1);
+	mm_bn_apply(t, pre, r, bn->mean, bn->rstd, bn->gamma, bn->beta, M, C,
+	    1);
 	return t;
 }
 #endif
@@ -891,11 +891,13 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		    ibn->beta, Cin);
 	for (n = 0; n < N; n++) {
 		const float *x = inp + n * in;
+		const float *r = ibn && ibn->res ? ibn->res + n * in : NULL;
+		float *y = ibn && ibn->out ? ibn->out + n * in : NULL;
 		if (ibn && Cin % 16 == 0)
-			pack_pad_bn(p.xp, x, isc, ish, H, W, Cin);
+			pack_pad_bn(p.xp, x, r, y, isc, ish, H, W, Cin);
 		else
-			pack_pad(p.xp, ibn ? relu_bn(p.t, x, ibn, (size_t)H * W,
-			    Cin) : x, H, W, Cin);
+			pack_pad(p.xp, ibn ? relu_bn(y ? y : p.t, x, r, ibn,
+			    (size_t)H * W, Cin) : x, H, W, Cin);
 		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
 		    Cout, stride, 0, 0);
 		if (!stats)
@@ -926,7 +928,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	struct parts p;
 	const float *g, *x;
 	float osc[64], osh[64];
-	int fuse = coef && Cout % 16 == 0;
+	int fuse = coef && Cout % 16 == 0 && !(obn && obn->res);
 
 	carve(&p, scratch, H, W, Cin, Cout);
 	memset(p.dwt, 0, 9 * (size_t)Cin * Cout * sizeof *p.dwt);
@@ -943,7 +945,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		} else {
 			if (coef) {
 				mm_bn_grad_apply(p.g, g, obn ? relu_bn(p.t,
-				    pre + n * on, obn, (size_t)Ho * Wo, Cout) :
+				    pre + n * on, obn->res ? obn->res + n * on :
+				    NULL, obn, (size_t)Ho * Wo, Cout) :
 				    out ? out + n * on : NULL, pre + n * on,
 				    coef, (size_t)Ho * Wo, Cout, 0);
 				g = p.g;
@@ -952,7 +955,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		}
 		x = inp + n * in;
 		if (ibn)
-			x = relu_bn(p.t, x, ibn, (size_t)H * W, Cin);
+			x = relu_bn(p.t, x, ibn->res ? ibn->res + n * in :
+			    NULL, ibn, (size_t)H * W, Cin);
 		if (stride == 1) {
 			pack_xeo(p.xq[0], p.xo, x, H, W, Cin);
 			xs = (size_t)(Q + 1) * Cin;

@@ -104,12 +104,17 @@ void mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
  * A tensor not stored but given by its BatchNorm input: t = max(pre sc +
  * sh, 0), formed sample by sample by mm_bn_apply(t, pre, NULL, mean,
  * rstd, gamma, beta, M, C, 1), so with the bits a stored copy would have.
- * The bf16 functions below take such a ReLU-BatchNorm output (a unit
- * without a shortcut) this way and spare the memory traffic of storing it
- * and reading it back.
+ * The bf16 functions below take such a ReLU-BatchNorm output this way and
+ * spare the memory traffic of storing it and reading it back (a unit
+ * without a shortcut), or of reading it back (out: stored on the way).
  */
 struct mm_bn_relu {
 	const float *mean, *rstd, *gamma, *beta;    /* (C) */
+	const float *res;   /* or NULL: a shortcut added before the ReLU
+	                     * (mm_bn_apply()'s res), same shape as pre */
+	float *out;         /* or NULL: the forward also stores the formed
+	                     * input there (the unit's apply pass done in
+	                     * the convolution's), same shape as pre */
 };
 
 /* out = conv(inp); with stats (not NULL) also merges the BatchNorm

@@ -246,6 +246,9 @@ struct job {
 	                        * BatchNorm input (a folded unit's pre) */
 	const struct mm_bn_relu *obn;  /* B_CONV: u is folded (its ReLU
 	                        * output formed from u->pre) */
+	struct unit *pend;     /* forward: the unit whose apply pass is
+	                        * deferred to the next F_CONV (deferred()) */
+	const float *pend_res; /* ... and its shortcut input, or NULL */
 	struct unit *blk;      /* F_APPLY, B_TOP: the block's first unit
 	                        * (shortcut geometry) when u ends a block */
 	const float *res;      /* F_APPLY: the block input (shortcut) */
@@ -290,10 +293,30 @@ folded(const struct mm_encoder *e, const struct unit *u)
 	    MM_BN_LANES % u->Cout == 0;
 }
 
+/*
+ * Whether u's apply pass is deferred: done by the next unit's convolution
+ * sample by sample (storing u's output on the way, then packing it from
+ * registers) instead of a pass of its own followed by a read back.  So for
+ * the stem and for a block's second unit with an identity shortcut (no
+ * shortcut pass between the BatchNorm and the ReLU), when the unit after
+ * takes bf16 products.
+ */
+static int
+deferred(const struct mm_encoder *e, const struct unit *u)
+{
+	const struct resnet *r = e->k;
+	long k = u - r->units;
+
+	if (k + 1 >= r->nunits || !bf16(e, u + 1) || k % 2 == 1)
+		return 0;
+	return k == 0 || (u[-1].stride == 1 && u[-1].Cin == u[-1].Cout);
+}
+
 static struct mm_bn_relu
 bn_relu(const struct unit *u)
 {
-	struct mm_bn_relu b = { u->mean, u->rstd, u->gamma, u->beta };
+	struct mm_bn_relu b = { u->mean, u->rstd, u->gamma, u->beta, NULL,
+	    NULL };
 
 	return b;
 }
@@ -326,6 +349,7 @@ slice_work(struct job *j, int s, int tid)
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
 	double t = 0, cnt;
 	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums */
+	struct mm_bn_relu ib = { 0 };
 	struct unit *v;
 	int fused;
 
@@ -340,9 +364,15 @@ slice_work(struct job *j, int s, int tid)
 			/* with the slice's statistics when training */
 			memset(s1, 0, 2 * CMAX * sizeof *s1);
 			cnt = 0;
+			/* a deferred apply's res and out from this slice */
+			ib = j->ibn ? *j->ibn : ib;
+			if (j->ibn && ib.res)
+				ib.res += i;
+			if (j->ibn && ib.out)
+				ib.out += i;
 			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
-			    &cnt, j->in + i, j->ibn, r->wtb, n, u->H, u->W,
-			    u->Cin, u->Cout, u->stride, scr);
+			    &cnt, j->in + i, j->ibn ? &ib : NULL, r->wtb, n,
+			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
 			break;
 		}
 		if (!j->train) {
@@ -553,6 +583,15 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 		j->in = blk->pre;
 		j->ibn = &ib;
 	}
+	if (j->pend) {
+		/* the unit below's apply pass, in this convolution's */
+		ib = bn_relu(j->pend);
+		ib.res = j->pend_res;
+		ib.out = j->pend->post;
+		j->in = j->pend->pre;
+		j->ibn = &ib;
+		j->pend = NULL;
+	}
 	if (bf16(e, u))
 		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 0);
 	else if (j->train)
@@ -575,8 +614,12 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	j->ibn = NULL;
 	j->blk = blk;
 	j->res = res;
-	if (!folded(e, u))
+	if (deferred(e, u)) {
+		j->pend = u;
+		j->pend_res = res;
+	} else if (!folded(e, u)) {
 		phase(e, j, F_APPLY, -1, u->tbn, 1);
+	}
 }
 
 /* The one-thread BLAS inside the phases (each thread calls its own);
