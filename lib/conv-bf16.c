@@ -953,6 +953,19 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			}
 			pack_dq(p.dq, g, Ho, Wo, Cout);
 		}
+		/* the input gradient first, then the input's words and the
+		 * sums below: the input, read twice when it is also the ReLU
+		 * output of the sums (gout), is then read from cache */
+		if (dinp) {
+			if (!fuse)
+				pack_pad(p.gp, g, Ho, Wo, Cout);
+			if (stride == 1)
+				fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2,
+				    Cout / 2, Cin, 1, add, 1);
+			else
+				dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
+				    Cout / 2, Cin, add);
+		}
 		x = inp + n * in;
 		if (ibn)
 			x = relu_bn(p.t, x, ibn->res ? ibn->res + n * in :
@@ -970,20 +983,10 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			for (t = 0; t < 9; t++)
 				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin;
 		}
-		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout);
-		if (!dinp)
-			continue;
-		if (!fuse)
-			pack_pad(p.gp, g, Ho, Wo, Cout);
-		if (stride == 1)
-			fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2, Cout / 2,
-			    Cin, 1, add, 1);
-		else
-			dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
-			    Cout / 2, Cin, add);
 		if (gs)
 			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
 			    gout + n * in : NULL, gpre + n * in, in);
+		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
