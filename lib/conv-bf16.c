@@ -31,6 +31,14 @@
  * parity class of input pixels (row and column even or odd) gathers its
  * 1, 2 or 4 taps from the padded output gradient.
  *
+ * BatchNorm folded into the packing (the bits of the separate passes,
+ * whose operations they repeat in order): the forward can take its input
+ * as a BatchNorm input and form max(x sc + sh (+ shortcut), 0) while
+ * packing it (pack_pad_bn; struct mm_bn_relu), storing it on the way or
+ * not at all; the backward forms the BatchNorm gradient of a sample
+ * straight into the words of both its products (grad_pack), with the ReLU
+ * mask read or formed from the BatchNorm input.
+ *
  * Order of the sums (fixed by the blocking, whatever the threads): the
  * forward and input gradient pass over input-channel chunks (CHUNKP
  * pairs), taps, then pairs (fwd16: pairs, then taps); the weight gradient
