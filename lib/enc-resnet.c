@@ -22,7 +22,9 @@
  * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
  * The first unit of each block then keeps no output: the second
  * convolution and the backward form it from the unit's BatchNorm input
- * where they read it, with the bits it would have had (folded()).
+ * where they read it, with the bits it would have had (folded()); and the
+ * stem's and each identity block's apply pass is done by the next
+ * convolution while it packs its input (deferred()).
  */
 #include <math.h>
 #include <stdio.h>
