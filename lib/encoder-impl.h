@@ -73,7 +73,8 @@ struct mm_encoder {
 	/* building: pass 0 counts, pass 1 carves the blocks */
 	int pass;
 	size_t nparams, nbufs, nacts;
-	float *params, *grads, *bufs, *acts;
+	float *params, *grads, *bufs, *acts;  /* acts: 64-byte aligned in */
+	void *acts_mem;                        /* ... this block */
 	int nviews;
 	struct mm_tensor_view *views;
 	char (*names)[MM_ENC_NAMELEN];

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,12 +403,15 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	e->params = calloc(e->nparams, sizeof *e->params);
 	e->grads = calloc(e->nparams, sizeof *e->grads);
 	e->bufs = calloc(e->nbufs ? e->nbufs : 1, sizeof *e->bufs);
-	if (posix_memalign((void **)&e->acts, 64, e->nacts * sizeof(float)))
-		e->acts = NULL;
+	/* zeroed and 64-byte aligned; calloc takes a large block as fresh
+	 * zero pages, so what a run never touches (a precision's unused
+	 * buffers) costs neither time nor memory */
+	e->acts_mem = calloc(e->nacts * sizeof(float) + 64, 1);
+	e->acts = e->acts_mem ? (float *)(((uintptr_t)e->acts_mem + 63) &
+	    ~(uintptr_t)63) : NULL;
 	if (!e->views || !e->names || !e->tnames || !e->tptr || !e->tf ||
 	    !e->tb || !e->params || !e->grads || !e->bufs || !e->acts)
 		goto nomem;
-	memset(e->acts, 0, e->nacts * sizeof(float));
 	build(e, 1);
 	for (int i = 0; i < e->ntimers; i++)
 		e->tptr[i] = e->tnames[i];
@@ -436,7 +440,7 @@ mm_encoder_free(struct mm_encoder *e)
 	free(e->params);
 	free(e->grads);
 	free(e->bufs);
-	free(e->acts);
+	free(e->acts_mem);
 	free(e);
 }
 
