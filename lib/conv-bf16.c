@@ -34,7 +34,7 @@
  * BatchNorm folded into the packing (the bits of the separate passes,
  * whose operations they repeat in order): the forward can take its input
  * as a BatchNorm input and form max(x sc + sh (+ shortcut), 0) while
- * packing it (pack_pad_bn; struct mm_bn_relu), storing it on the way or
+ * packing it (pack_pad; struct mm_bn_relu), storing it on the way or
  * not at all; the backward forms the BatchNorm gradient of a sample
  * straight into the words of both its products (grad_pack), with the ReLU
  * mask read or formed from the BatchNorm input.
@@ -202,56 +202,27 @@ cvt_row(uint16_t *t, const float *x, int n)
 /* Pixels per pass of the small-channel packing (its bf16 buffer). */
 #define PACKPX 256
 
-/* xp of the ReLU-BatchNorm output max(x sc + sh (+ r), 0) by
+/*
+ * xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
+ * border, P = ceil(C / 2).  With sc (C a multiple of 16 at most 64), of
+ * the ReLU-BatchNorm output max(x sc + sh (+ r), 0) instead, by
  * mm_bn_apply()'s operations (sc, sh per channel; r, o (H, W, C) when not
- * NULL: the shortcut added, the output stored to o), C a multiple of 16
- * at most 64: pack_pad() of that output without reading it back */
+ * NULL: the shortcut added, the output also stored to o), without reading
+ * that output back.
+ */
 static __attribute__((target(TGT))) void
-pack_pad_bn(uint32_t *xp, const float *x, const float *r, float *o,
+pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
     const float *sc, const float *sh, int H, int W, int C)
 {
-	int P = C / 2, y, i, b, nb = C / 16;
-	size_t rs = (size_t)(W + 2) * P;
+	int P = cdiv(C, 2), y, i, c, i0, n, b, nb = sc ? C / 16 : 0;
+	size_t rs = (size_t)(W + 2) * P, k;
+	uint16_t t[PACKPX * 4];
 	__m512 scv[4], shv[4], v;
-	size_t k;
 
 	for (b = 0; b < nb; b++) {
 		scv[b] = _mm512_loadu_ps(sc + 16 * b);
 		shv[b] = _mm512_loadu_ps(sh + 16 * b);
 	}
-	memset(xp, 0, rs * sizeof *xp);
-	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
-	for (y = 0; y < H; y++) {
-		uint32_t *d = xp + (y + 1) * rs;
-		const float *s = x + (size_t)y * W * C;
-		memset(d, 0, P * sizeof *d);
-		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
-		d += P;
-		for (i = 0; i < W * C; i += C)
-			for (b = 0; b < nb; b++) {
-				k = (size_t)y * W * C + i + 16 * b;
-				v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(s +
-				    i + 16 * b), scv[b]), shv[b]);
-				if (r)
-					v = _mm512_add_ps(v, _mm512_loadu_ps(r + k));
-				v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v,
-				    _mm512_setzero_ps(), _CMP_GT_OQ), v);
-				if (o)
-					_mm512_storeu_ps(o + k, v);
-				_mm256_storeu_si256((__m256i *)(d + (i + 16 * b) /
-				    2), (__m256i)_mm512_cvtneps_pbh(v));
-			}
-	}
-}
-
-/* xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
- * border, P = ceil(C / 2) */
-static __attribute__((target(TGT))) void
-pack_pad(uint32_t *xp, const float *x, int H, int W, int C)
-{
-	int P = cdiv(C, 2), y, i, c, i0, n;
-	size_t rs = (size_t)(W + 2) * P;
-	uint16_t t[PACKPX * 4];
 
 	memset(xp, 0, rs * sizeof *xp);
 	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
@@ -261,6 +232,26 @@ pack_pad(uint32_t *xp, const float *x, int H, int W, int C)
 		memset(d, 0, P * sizeof *d);
 		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
 		d += P;
+		if (sc) {
+			for (i = 0; i < W * C; i += C)
+				for (b = 0; b < nb; b++) {
+					k = (size_t)y * W * C + i + 16 * b;
+					v = _mm512_add_ps(_mm512_mul_ps(
+					    _mm512_loadu_ps(s + i + 16 * b), scv[b]),
+					    shv[b]);
+					if (r)
+						v = _mm512_add_ps(v,
+						    _mm512_loadu_ps(r + k));
+					v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v,
+					    _mm512_setzero_ps(), _CMP_GT_OQ), v);
+					if (o)
+						_mm512_storeu_ps(o + k, v);
+					_mm256_storeu_si256((__m256i *)(d + (i +
+					    16 * b) / 2), (__m256i)
+					    _mm512_cvtneps_pbh(v));
+				}
+			continue;
+		}
 		if (C % 16 == 0) {
 			for (i = 0; i < W * C; i += 16)
 				_mm256_storeu_si256((__m256i *)(d + i / 2),
@@ -901,11 +892,14 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		const float *x = inp + n * in;
 		const float *r = ibn && ibn->res ? ibn->res + n * in : NULL;
 		float *y = ibn && ibn->out ? ibn->out + n * in : NULL;
+		/* a folded input formed while packing (C a multiple of
+		 * 16), else first */
+		if (ibn && Cin % 16)
+			x = relu_bn(y ? y : p.t, x, r, ibn, (size_t)H * W, Cin);
 		if (ibn && Cin % 16 == 0)
-			pack_pad_bn(p.xp, x, r, y, isc, ish, H, W, Cin);
+			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin);
 		else
-			pack_pad(p.xp, ibn ? relu_bn(y ? y : p.t, x, r, ibn,
-			    (size_t)H * W, Cin) : x, H, W, Cin);
+			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, H, W, Cin);
 		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
 		    Cout, stride, 0, 0);
 		if (!stats)
@@ -966,7 +960,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		 * output of the sums (gout), is then read from cache */
 		if (dinp) {
 			if (!fuse)
-				pack_pad(p.gp, g, Ho, Wo, Cout);
+				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, Ho, Wo,
+			    Cout);
 			if (stride == 1)
 				fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2,
 				    Cout / 2, Cin, 1, add, 1);

@@ -351,7 +351,7 @@ slice_work(struct job *j, int s, int tid)
 	size_t M = u ? (size_t)n * u->Ho * u->Wo : 0, k, len;
 	double t = 0, cnt;
 	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums */
-	struct mm_bn_relu ib = { 0 };
+	struct mm_bn_relu ib;
 	struct unit *v;
 	int fused;
 
@@ -367,11 +367,13 @@ slice_work(struct job *j, int s, int tid)
 			memset(s1, 0, 2 * CMAX * sizeof *s1);
 			cnt = 0;
 			/* a deferred apply's res and out from this slice */
-			ib = j->ibn ? *j->ibn : ib;
-			if (j->ibn && ib.res)
-				ib.res += i;
-			if (j->ibn && ib.out)
-				ib.out += i;
+			if (j->ibn) {
+				ib = *j->ibn;
+				if (ib.res)
+					ib.res += i;
+				if (ib.out)
+					ib.out += i;
+			}
 			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
 			    &cnt, j->in + i, j->ibn ? &ib : NULL, r->wtb, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
@@ -705,7 +707,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 	float *G = e->g[0], *DX = e->g[1], *DH = e->g[2], *sw;
 	struct mm_bn_relu fb;
 	struct job j;
-	int b, summed = 0;
+	int b, summed = 0, fo;
 
 	blas_serial(r, 1);
 	memset(r->dpooled, 0, (size_t)N * CMAX * sizeof(float));
@@ -735,8 +737,9 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 			phase(e, &j, B_TOP, -1, u2->tbn, 0);
 		unit_coef(r, u2, N);
 		fb = bn_relu(u1);
-		j.in = folded(e, u1) ? u1->pre : u1->post;
-		j.ibn = folded(e, u1) ? &fb : NULL;
+		fo = folded(e, u1);
+		j.in = fo ? u1->pre : u1->post;
+		j.ibn = fo ? &fb : NULL;
 		j.obn = NULL;
 		j.dx = DH;
 		j.dx_add = 0;
@@ -748,7 +751,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		j.u = u1;
 		j.in = b ? r->units[2 * b].post : u0->post;
 		j.ibn = NULL;
-		j.obn = folded(e, u1) ? &fb : NULL;
+		j.obn = fo ? &fb : NULL;
 		j.dy = DH;
 		j.relu = 1;
 		j.dx = DX;

@@ -418,27 +418,22 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	fill(y, ny, 1);
 	for (c = 0; c < 3 * Cout; c++)
 		coef[c] = 0.5f + mm_rng_float(&rng);
-	mm_bn_grad_apply(g, dy, y, pre, coef, M, Cout, 0);
-	memset(dw, 0, nw * 4);
-	memset(dw32, 0, nw * 4);
-	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL, NULL,
-	    NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
-	mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, y, NULL,
-	    pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
-	same = !memcmp(dw, dw32, nw * 4) && (!dxok || !memcmp(dx, dx2, nx * 4));
-	ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm gradient "
-	    "fused, the same bits", H, W, Cin, Cout, S);
-	/* ... and without a ReLU after the BatchNorm */
-	mm_bn_grad_apply(g, dy, NULL, pre, coef, M, Cout, 0);
-	memset(dw, 0, nw * 4);
-	memset(dw32, 0, nw * 4);
-	mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL, NULL,
-	    NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
-	mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, NULL, NULL,
-	    pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
-	same = !memcmp(dw, dw32, nw * 4) && (!dxok || !memcmp(dx, dx2, nx * 4));
-	ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm gradient "
-	    "fused, no ReLU, the same bits", H, W, Cin, Cout, S);
+	/* with the ReLU's output y as mask, then without a ReLU */
+	for (c = 0; c < 2; c++) {
+		const float *o = c ? NULL : y;
+		mm_bn_grad_apply(g, dy, o, pre, coef, M, Cout, 0);
+		memset(dw, 0, nw * 4);
+		memset(dw32, 0, nw * 4);
+		mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL,
+		    NULL, NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+		mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, o,
+		    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+		same = !memcmp(dw, dw32, nw * 4) && (!dxok ||
+		    !memcmp(dx, dx2, nx * 4));
+		ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm "
+		    "gradient fused%s, the same bits", H, W, Cin, Cout, S,
+		    c ? ", no ReLU" : "");
+	}
 
 	/* with the sums of the layer below fed sample by sample: the same
 	 * dx and dw, and the sums of one mm_bn_grad_sum(_mask) over dx
