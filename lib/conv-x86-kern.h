@@ -10,6 +10,8 @@
  *   VL, VF        floats per vector, the vector type
  *   VLOAD, VSTORE, VSET1, VFMA, VZERO   unaligned load and store,
  *                 broadcast, fused multiply-add (a b + c), zero
+ *   VADD, VMUL, VMAX   a + b, a b (never contracted: -std=c99), and
+ *                 a > b ? a : b
  *   CHUNK(Co, Cx) input channels per pass of the forward kernel (so that
  *                 their weights stay in the L1 cache)
  *   FWD16, FWD32, FWD64   forward blocking for 16, 32, 64 output
@@ -248,6 +250,32 @@ K(dweight)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
 		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW32);
 	else
 		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW64);
+}
+
+/*
+ * One row of a sample padded in BatchNorm mode (mm_direct_forward_bn):
+ * d (W, C) = max(s sc + sh (+ r), 0), also stored to o when not NULL; C
+ * a multiple of VL.  mm_bn_apply()'s operations in its order (the sum
+ * (s sc + sh) + r, a zero for NaN and -0), so its bits at every level.
+ */
+__attribute__((target(TGT))) static void
+K(bn_row)(float *d, const float *s, const float *r, float *o,
+    const float *sc, const float *sh, int W, int C)
+{
+	int i, c;
+	VF v;
+
+	for (i = 0; i < W * C; i += C)
+		for (c = 0; c < C; c += VL) {
+			v = VADD(VMUL(VLOAD(s + i + c), VLOAD(sc + c)),
+			    VLOAD(sh + c));
+			if (r)
+				v = VADD(v, VLOAD(r + i + c));
+			v = VMAX(v, VZERO());
+			VSTORE(d + i + c, v);
+			if (o)
+				VSTORE(o + i + c, v);
+		}
 }
 
 /* The input channels per block of K(dweight) for Co output channels. */

@@ -59,18 +59,30 @@ mm_nn_simd(int level)
 }
 
 #ifdef MM_X86
-/* pad (H + 2, W + 2, C) = one sample x (H, W, C) inside a zero border */
+struct kernels;
+static const struct kernels *kernels(void);
+static void bn_row(float *d, const float *s, const float *r, float *o,
+    const struct mm_pad_bn *b, int W, int C);
+
+/* pad (H + 2, W + 2, C) = one sample x (H, W, C) inside a zero border;
+ * with b, of its ReLU-BatchNorm output instead (mm_direct_forward_bn) */
 static void
-pad_sample(float *pad, const float *x, int H, int W, int C)
+pad_sample(float *pad, const float *x, const struct mm_pad_bn *b, int H,
+    int W, int C)
 {
-	size_t row = (size_t)(W + 2) * C;
+	size_t row = (size_t)(W + 2) * C, k;
 	int y;
 
 	memset(pad, 0, row * sizeof *pad);
 	for (y = 0; y < H; y++) {
 		float *d = pad + (y + 1) * row;
+		k = (size_t)y * W * C;
 		memset(d, 0, C * sizeof *d);
-		memcpy(d + C, x + (size_t)y * W * C, (size_t)W * C * sizeof *d);
+		if (b)
+			bn_row(d + C, x + k, b->res ? b->res + k : NULL,
+			    b->out ? b->out + k : NULL, b, W, C);
+		else
+			memcpy(d + C, x + k, (size_t)W * C * sizeof *d);
 		memset(d + (size_t)(W + 1) * C, 0, C * sizeof *d);
 	}
 	memset(pad + (H + 1) * row, 0, row * sizeof *pad);
@@ -91,6 +103,9 @@ second(int a, int b)
 #define VSET1 VP(set1)
 #define VFMA VP(fmadd)
 #define VZERO VP(setzero)
+#define VADD VP(add)
+#define VMUL VP(mul)
+#define VMAX VP(max)
 
 /* ---- AVX-512F ---- */
 #define K(name) name##_512
@@ -323,16 +338,25 @@ struct kernels {
 	int (*dweight_block)(int);
 	void (*dinput2)(float *, const float *, const float *, int, int, int,
 	    int, int, int);
+	void (*bn_row)(float *, const float *, const float *, float *,
+	    const float *, const float *, int, int);
 };
 static const struct kernels k512 = { direct_512, dweight_512,
-    dweight_block_512, dinput2_512 };
+    dweight_block_512, dinput2_512, bn_row_512 };
 static const struct kernels k256 = { direct_256, dweight_256,
-    dweight_block_256, dinput2_256 };
+    dweight_block_256, dinput2_256, bn_row_256 };
 
 static const struct kernels *
 kernels(void)
 {
 	return simd_level == 2 ? &k512 : &k256;
+}
+
+static void
+bn_row(float *d, const float *s, const float *r, float *o,
+    const struct mm_pad_bn *b, int W, int C)
+{
+	kernels()->bn_row(d, s, r, o, b->sc, b->sh, W, C);
 }
 #endif
 
@@ -368,18 +392,34 @@ void
 mm_direct_forward(float *out, const float *x, const float *wt, float *pad,
     int N, int H, int W, int Cx, int Co, int S, int add)
 {
+	mm_direct_forward_bn(out, x, NULL, wt, pad, N, H, W, Cx, Co, S, add);
+}
+
+void
+mm_direct_forward_bn(float *out, const float *x, const struct mm_pad_bn *b,
+    const float *wt, float *pad, int N, int H, int W, int Cx, int Co, int S,
+    int add)
+{
 #ifdef MM_X86
 	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, n;
 	size_t in = (size_t)H * W * Cx, on = (size_t)Ho * Wo * Co;
 	const struct kernels *k = kernels();
+	struct mm_pad_bn bn;
+
+	if (b)
+		bn = *b;
 
 	for (n = 0; n < N; n++) {
-		pad_sample(pad, x + n * in, H, W, Cx);
+		if (b) {
+			bn.res = b->res ? b->res + n * in : NULL;
+			bn.out = b->out ? b->out + n * in : NULL;
+		}
+		pad_sample(pad, x + n * in, b ? &bn : NULL, H, W, Cx);
 		k->direct(out + n * on, pad, wt, Ho, Wo, W + 2, Cx, Co, S, add);
 	}
 #else
-	(void)out, (void)x, (void)wt, (void)pad, (void)N, (void)H, (void)W;
-	(void)Cx, (void)Co, (void)S, (void)add;
+	(void)out, (void)x, (void)b, (void)wt, (void)pad, (void)N, (void)H;
+	(void)W, (void)Cx, (void)Co, (void)S, (void)add;
 #endif
 }
 
@@ -397,7 +437,7 @@ mm_direct_dinput(float *dx, const float *dy, const float *wt, float *pad,
 		return;
 	}
 	for (n = 0; n < N; n++) {
-		pad_sample(pad, dy + n * on, Ho, Wo, Co);
+		pad_sample(pad, dy + n * on, NULL, Ho, Wo, Co);
 		kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co, Cx, add);
 	}
 #else
@@ -417,7 +457,7 @@ mm_direct_dweight(float *dwt, const float *x, const float *dy, float *pad,
 
 	for (n = 0; n < N; n++) {
 		if (Cx <= 3) {
-			pad_sample(pad, x + n * in, H, W, Cx);
+			pad_sample(pad, x + n * in, NULL, H, W, Cx);
 			dweight_few_512(dwt, pad, dy + n * on, Ho, Wo, Cx);
 			continue;
 		}

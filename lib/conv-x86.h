@@ -22,6 +22,18 @@ int mm_direct_dw_ok(int Cx, int Co, int stride);
 /* out (N, Ho, Wo, Co) (+= when add) the convolution of x (N, H, W, Cx) */
 void mm_direct_forward(float *out, const float *x, const float *wt,
     float *pad, int N, int H, int W, int Cx, int Co, int S, int add);
+/* The same, of the ReLU-BatchNorm output max(x sc + sh (+ res), 0) formed
+ * while each sample is padded, by mm_bn_apply()'s operations and so with
+ * its bits (sc, sh (Cx) from mm_bn_affine(); res and out (N, H, W, Cx) or
+ * NULL: a shortcut added before the ReLU, and where to store the output
+ * as well); Cx a multiple of 16.  b NULL: mm_direct_forward(). */
+struct mm_pad_bn {
+	const float *sc, *sh, *res;
+	float *out;
+};
+void mm_direct_forward_bn(float *out, const float *x,
+    const struct mm_pad_bn *b, const float *wt, float *pad, int N, int H,
+    int W, int Cx, int Co, int S, int add);
 /* dx (N, H, W, Cx) (+= when add) the input gradient of the convolution
  * of stride S to Co channels from dy (N, Ho, Wo, Co) and the flipped
  * weights wt (9, Co, Cx) (mm_conv3x3_weights() with flip 1); Cx = 16, 32

@@ -247,6 +247,15 @@ mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout, int flip)
 				    w[((size_t)o * Cin + c) * 9 + t];
 }
 
+/* the padded sample's part of the scratch, after the weights and the
+ * column buffer (mm_conv3x3_scratch()) */
+static float *
+direct_pad(float *scratch, int Cin, int Cout)
+{
+	return scratch + 2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) *
+	    9 * Cin;
+}
+
 void
 mm_conv3x3_forward_stats(float *out, double *stats, double *count,
     const float *inp, const float *w, const float *wt, int N, int H, int W,
@@ -272,9 +281,54 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 		wt = scratch;
 	}
 	for (n = 0; n < N; n++) {
-		mm_direct_forward(out + n * on, inp + n * in, wt, scratch +
-		    2 * (size_t)Cout * 9 * Cin + 2 * chunk_rows(Cin) * 9 * Cin,
-		    1, H, W, Cin, Cout, stride, 0);
+		mm_direct_forward(out + n * on, inp + n * in, wt,
+		    direct_pad(scratch, Cin, Cout), 1, H, W, Cin, Cout, stride,
+		    0);
+		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+	}
+}
+
+void
+mm_conv3x3_forward_bn(float *out, double *stats, double *count,
+    const float *inp, const struct mm_bn_relu *ibn, const float *w,
+    const float *wt, int N, int H, int W, int Cin, int Cout, int stride,
+    float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	double part[2 * 256];
+	float sc[64], sh[64];
+	struct mm_pad_bn b;
+
+	if (!mm_direct_ok(Cout, stride) || Cin % 16 || Cin > 64) {
+		/* the apply pass of its own, then the convolution */
+		mm_bn_apply(ibn->out, inp, ibn->res, ibn->mean, ibn->rstd,
+		    ibn->gamma, ibn->beta, (size_t)N * H * W, Cin, 1);
+		if (stats)
+			mm_conv3x3_forward_stats(out, stats, count, ibn->out, w,
+			    wt, N, H, W, Cin, Cout, stride, scratch);
+		else
+			mm_conv3x3_forward(out, ibn->out, w, N, H, W, Cin, Cout,
+			    stride, scratch);
+		return;
+	}
+	if (!wt) {
+		direct_weight(scratch, w, Cin, Cout);
+		wt = scratch;
+	}
+	mm_bn_affine(sc, sh, ibn->mean, ibn->rstd, ibn->gamma, ibn->beta,
+	    Cin);
+	b.sc = sc;
+	b.sh = sh;
+	for (n = 0; n < N; n++) {
+		b.res = ibn->res ? ibn->res + n * in : NULL;
+		b.out = ibn->out + n * in;
+		mm_direct_forward_bn(out + n * on, inp + n * in, &b, wt,
+		    direct_pad(scratch, Cin, Cout), 1, H, W, Cin, Cout, stride,
+		    0);
+		if (!stats)
+			continue;
 		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
 		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
 	}

@@ -46,6 +46,18 @@ void mm_conv3x3_backward(float *dinp,     /* (N, H, W, Cin) or NULL */
 void mm_conv3x3_forward_stats(float *out, double *stats, double *count,
     const float *inp, const float *w, const float *wt, int N, int H, int W,
     int Cin, int Cout, int stride, float *scratch);
+/* mm_conv3x3_forward_stats() (stats not NULL) or mm_conv3x3_forward()
+ * (stats NULL) of the ReLU-BatchNorm output that ibn forms from inp
+ * (struct mm_bn_relu below; ibn->out must not be NULL: the output is
+ * stored there too): where the direct kernels apply (Cin 16, 32 or 64),
+ * formed while each sample is padded, sparing the pass of mm_bn_apply()
+ * and the read back of its output; the same bits as mm_bn_apply() into
+ * ibn->out followed by the convolution.  wt as below, or NULL. */
+struct mm_bn_relu;
+void mm_conv3x3_forward_bn(float *out, double *stats, double *count,
+    const float *inp, const struct mm_bn_relu *ibn, const float *w,
+    const float *wt, int N, int H, int W, int Cin, int Cout, int stride,
+    float *scratch);
 /* wt (Cout Cin 9): w rearranged for the direct kernels, forward (flip 0)
  * or input gradient (flip 1), for callers that run the two functions
  * around here on many slices of a batch (wt argument; NULL there makes

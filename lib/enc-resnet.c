@@ -17,14 +17,18 @@
  * gradients) are kept per slice and added in slice order, so results do
  * not depend on T or on timing.
  *
+ * A unit's BatchNorm-ReLU apply pass is done by the next convolution
+ * while it pads (fp32) or packs (bf16) its input, storing the output on
+ * the way, for every unit but the last and those with a projection
+ * shortcut (deferred()): one pass over the activation and a read back
+ * fewer, with the same bits.
+ *
  * With the bf16 precision (mm_encoder_set_precision()) every convolution
  * and the Linear take bf16 products with fp32 accumulation (conv.h,
  * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
  * The first unit of each block then keeps no output: the second
  * convolution and the backward form it from the unit's BatchNorm input
- * where they read it, with the bits it would have had (folded()); and the
- * stem's and each identity block's apply pass is done by the next
- * convolution while it packs its input (deferred()).
+ * where they read it, with the bits it would have had (folded()).
  */
 #include <math.h>
 #include <stdio.h>
@@ -297,11 +301,12 @@ folded(const struct mm_encoder *e, const struct unit *u)
 
 /*
  * Whether u's apply pass is deferred: done by the next unit's convolution
- * sample by sample (storing u's output on the way, then packing it from
- * registers) instead of a pass of its own followed by a read back.  So for
- * the stem and for a block's second unit with an identity shortcut (no
- * shortcut pass between the BatchNorm and the ReLU), when the unit after
- * takes bf16 products.
+ * sample by sample (storing u's output on the way, then packing or
+ * padding it from registers) instead of a pass of its own followed by a
+ * read back.  So for every unit but the last whose output is a plain
+ * ReLU-BatchNorm, with an identity shortcut or none (not a block's second
+ * unit with a projection shortcut, whose shortcut pass comes between the
+ * BatchNorm and the ReLU), and not folded.
  */
 static int
 deferred(const struct mm_encoder *e, const struct unit *u)
@@ -309,9 +314,10 @@ deferred(const struct mm_encoder *e, const struct unit *u)
 	const struct resnet *r = e->k;
 	long k = u - r->units;
 
-	if (k + 1 >= r->nunits || !bf16(e, u + 1) || k % 2 == 1)
+	if (k + 1 >= r->nunits || folded(e, u))
 		return 0;
-	return k == 0 || (u[-1].stride == 1 && u[-1].Cin == u[-1].Cout);
+	return k % 2 == 1 || k == 0 || (u[-1].stride == 1 &&
+	    u[-1].Cin == u[-1].Cout);
 }
 
 static struct mm_bn_relu
@@ -362,21 +368,27 @@ slice_work(struct job *j, int s, int tid)
 		    e->H * e->W);
 		break;
 	case F_CONV:
+		/* with the slice's statistics when training */
+		memset(s1, 0, 2 * CMAX * sizeof *s1);
+		cnt = 0;
+		/* a folded or deferred input's res and out from this slice */
+		if (j->ibn) {
+			ib = *j->ibn;
+			if (ib.res)
+				ib.res += i;
+			if (ib.out)
+				ib.out += i;
+		}
 		if (bf16(e, u)) {
-			/* with the slice's statistics when training */
-			memset(s1, 0, 2 * CMAX * sizeof *s1);
-			cnt = 0;
-			/* a deferred apply's res and out from this slice */
-			if (j->ibn) {
-				ib = *j->ibn;
-				if (ib.res)
-					ib.res += i;
-				if (ib.out)
-					ib.out += i;
-			}
 			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
 			    &cnt, j->in + i, j->ibn ? &ib : NULL, r->wtb, n,
 			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+			break;
+		}
+		if (j->ibn) {
+			mm_conv3x3_forward_bn(u->pre + o, j->train ? s1 : NULL,
+			    &cnt, j->in + i, &ib, u->w, j->train ? r->wt : NULL,
+			    n, u->H, u->W, u->Cin, u->Cout, u->stride, scr);
 			break;
 		}
 		if (!j->train) {
@@ -385,8 +397,6 @@ slice_work(struct job *j, int s, int tid)
 			break;
 		}
 		/* with the BatchNorm statistics of the slice: s1 (2, Cout) */
-		memset(s1, 0, 2 * CMAX * sizeof *s1);
-		cnt = 0;
 		mm_conv3x3_forward_stats(u->pre + o, s1, &cnt, j->in + i,
 		    u->w, r->wt, n, u->H, u->W, u->Cin, u->Cout, u->stride,
 		    scr);

@@ -1006,6 +1006,73 @@ test_conv_stats(int N, int H, int W, int Cin, int Cout, int s)
 	free(x); free(w); free(y1); free(y2); free(scr); free(wt);
 }
 
+/* mm_conv3x3_forward_bn against its definition: mm_bn_apply() into a
+ * buffer, then mm_conv3x3_forward_stats() (train) or mm_conv3x3_forward(),
+ * bit for bit, with and without a shortcut; the input holds NaN, +-inf,
+ * -0 and values whose BatchNorm output is exactly 0. */
+static void
+test_conv_fwd_bn(int N, int H, int W, int Cin, int Cout, int s)
+{
+	int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1, c, k, train, res;
+	size_t nout = (size_t)N * Ho * Wo * Cout, nin = (size_t)N * H * W * Cin;
+	size_t nw = (size_t)Cout * Cin * 9, M = (size_t)N * H * W;
+	float *x = gc_alloc(nin), *r = gc_alloc(nin), *w = gc_alloc(nw);
+	float *p1 = gc_alloc(nin), *p2 = gc_alloc(nin), *wt = gc_alloc(nw);
+	float *y1 = gc_alloc(nout), *y2 = gc_alloc(nout);
+	float *scr = gc_alloc(mm_conv3x3_scratch(H, W, Cin, Cout));
+	float mean[64], rstd[64], gam[64], bet[64];
+	double st[2][128], cnt[2];
+	struct mm_bn_relu b;
+	int same;
+
+	gc_fill(x, nin, 2, &rng);
+	gc_fill(r, nin, 1, &rng);
+	gc_fill(w, nw, 0.3f, &rng);
+	gc_fill(mean, Cin, 0.5f, &rng);
+	gc_fill(gam, Cin, 1, &rng);
+	gc_fill(bet, Cin, 0.5f, &rng);
+	for (c = 0; c < Cin; c++)
+		rstd[c] = 0.5f + mm_rng_uniform(&rng);
+	x[1] = NAN;
+	x[nin / 2] = INFINITY;
+	x[nin - 1] = -INFINITY;
+	x[Cin + 2] = -0.0f;
+	/* max(x sc + sh, 0) exactly 0: x = mean, beta 0 */
+	bet[3] = 0;
+	x[2 * Cin + 3] = mean[3];
+	mm_conv3x3_weights(wt, w, Cin, Cout, 0);
+	for (k = 0; k < 4; k++) {
+		train = k & 1;
+		res = k >> 1;
+		mm_bn_apply(p1, x, res ? r : NULL, mean, rstd, gam, bet, M, Cin,
+		    1);
+		memset(st, 0, sizeof st);
+		cnt[0] = cnt[1] = 0;
+		if (train)
+			mm_conv3x3_forward_stats(y1, st[0], &cnt[0], p1, w, NULL,
+			    N, H, W, Cin, Cout, s, scr);
+		else
+			mm_conv3x3_forward(y1, p1, w, N, H, W, Cin, Cout, s, scr);
+		b = (struct mm_bn_relu){ mean, rstd, gam, bet, res ? r : NULL,
+		    p2 };
+		memset(p2, 0xff, nin * sizeof *p2);
+		memset(y2, 0xff, nout * sizeof *y2);
+		mm_conv3x3_forward_bn(y2, train ? st[1] : NULL, &cnt[1], x, &b,
+		    w, train ? wt : NULL, N, H, W, Cin, Cout, s, scr);
+		same = !memcmp(y1, y2, nout * sizeof *y1) &&
+		    !memcmp(st[0], st[1], sizeof st[0]) && cnt[0] == cnt[1];
+		ok(same, "conv of a ReLU-BatchNorm output %dx%dx%dx%d->%d s%d "
+		    "%s%s, formed while padding: the output%s of the apply "
+		    "pass and the convolution, bit for bit", N, H, W, Cin, Cout,
+		    s, train ? "train" : "eval", res ? " + shortcut" : "",
+		    train ? " and statistics" : "");
+		ok(!memcmp(p1, p2, nin * sizeof *p1), "... and stores the apply "
+		    "pass's output");
+	}
+	free(x); free(r); free(w); free(p1); free(p2); free(wt); free(y1);
+	free(y2); free(scr);
+}
+
 /* mm_conv3x3_backward_bn against its definition: mm_bn_grad_apply into a
  * buffer, then mm_conv3x3_backward. */
 static void
@@ -1159,6 +1226,13 @@ main(void)
 		test_conv_stats(3, 9, 11, 16, 16, 1);
 		test_conv_stats(3, 8, 8, 16, 32, 2);
 		test_conv_stats(2, 5, 6, 3, 8, 1);
+		test_conv_fwd_bn(2, 9, 11, 16, 16, 1);
+		test_conv_fwd_bn(2, 6, 16, 16, 16, 1); /* 2-row blocks */
+		test_conv_fwd_bn(2, 8, 8, 16, 32, 2);
+		test_conv_fwd_bn(1, 6, 9, 32, 64, 1);
+		test_conv_fwd_bn(2, 7, 6, 64, 16, 2);
+		test_conv_fwd_bn(1, 5, 7, 64, 64, 1);
+		test_conv_fwd_bn(2, 6, 10, 8, 32, 1);  /* apply pass first */
 		test_conv_bn(2, 9, 11, 16, 16, 1, 1);
 		test_conv_bn(2, 6, 5, 32, 32, 1, 0);
 		test_conv_bn(1, 5, 6, 64, 64, 1, 1);
