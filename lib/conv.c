@@ -256,13 +256,46 @@ direct_pad(float *scratch, int Cin, int Cout)
 	    9 * Cin;
 }
 
+/* The direct kernels sample by sample, with the statistics (stats not
+ * NULL) while each output is in cache; with b, of the ReLU-BatchNorm
+ * output formed while padding (b->res, b->out of the whole batch). */
+static void
+forward_direct(float *out, double *stats, double *count, const float *inp,
+    const struct mm_pad_bn *b, const float *w, const float *wt, int N,
+    int H, int W, int Cin, int Cout, int stride, float *scratch)
+{
+	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
+	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	double part[2 * 256];
+	struct mm_pad_bn bs;
+
+	if (!wt) {
+		direct_weight(scratch, w, Cin, Cout);
+		wt = scratch;
+	}
+	for (n = 0; n < N; n++) {
+		if (b) {
+			bs = *b;
+			bs.res = b->res ? b->res + n * in : NULL;
+			bs.out = b->out ? b->out + n * in : NULL;
+		}
+		mm_direct_forward_bn(out + n * on, inp + n * in, b ? &bs : NULL,
+		    wt, direct_pad(scratch, Cin, Cout), 1, H, W, Cin, Cout,
+		    stride, 0);
+		if (!stats)
+			continue;
+		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
+		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+	}
+}
+
 void
 mm_conv3x3_forward_stats(float *out, double *stats, double *count,
     const float *inp, const float *w, const float *wt, int N, int H, int W,
     int Cin, int Cout, int stride, float *scratch)
 {
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
-	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
+	size_t on = (size_t)Ho * Wo * Cout;
 	double part[2 * 256];
 
 	if (!mm_direct_ok(Cout, stride)) {
@@ -275,18 +308,8 @@ mm_conv3x3_forward_stats(float *out, double *stats, double *count,
 		}
 		return;
 	}
-	/* sample by sample, the statistics while the output is in cache */
-	if (!wt) {
-		direct_weight(scratch, w, Cin, Cout);
-		wt = scratch;
-	}
-	for (n = 0; n < N; n++) {
-		mm_direct_forward(out + n * on, inp + n * in, wt,
-		    direct_pad(scratch, Cin, Cout), 1, H, W, Cin, Cout, stride,
-		    0);
-		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
-		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
-	}
+	forward_direct(out, stats, count, inp, NULL, w, wt, N, H, W, Cin,
+	    Cout, stride, scratch);
 }
 
 void
@@ -295,9 +318,6 @@ mm_conv3x3_forward_bn(float *out, double *stats, double *count,
     const float *wt, int N, int H, int W, int Cin, int Cout, int stride,
     float *scratch)
 {
-	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n;
-	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin;
-	double part[2 * 256];
 	float sc[64], sh[64];
 	struct mm_pad_bn b;
 
@@ -313,25 +333,14 @@ mm_conv3x3_forward_bn(float *out, double *stats, double *count,
 			    stride, scratch);
 		return;
 	}
-	if (!wt) {
-		direct_weight(scratch, w, Cin, Cout);
-		wt = scratch;
-	}
 	mm_bn_affine(sc, sh, ibn->mean, ibn->rstd, ibn->gamma, ibn->beta,
 	    Cin);
 	b.sc = sc;
 	b.sh = sh;
-	for (n = 0; n < N; n++) {
-		b.res = ibn->res ? ibn->res + n * in : NULL;
-		b.out = ibn->out + n * in;
-		mm_direct_forward_bn(out + n * on, inp + n * in, &b, wt,
-		    direct_pad(scratch, Cin, Cout), 1, H, W, Cin, Cout, stride,
-		    0);
-		if (!stats)
-			continue;
-		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
-		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
-	}
+	b.res = ibn->res;
+	b.out = ibn->out;
+	forward_direct(out, stats, count, inp, &b, w, wt, N, H, W, Cin, Cout,
+	    stride, scratch);
 }
 
 static void
