@@ -233,7 +233,7 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	    NULL };
 	struct mm_bn_relu ob = { bo, bo + Cout, bo + 2 * Cout, bo + 3 * Cout,
 	    NULL, NULL };
-	float *res = malloc(nx * 4), *x2 = malloc(nx * 4);
+	float *res = malloc(nx * 4), *x2 = malloc(nx * 4), *reso;
 	struct mm_bn_gsum *gs = malloc(sizeof *gs);
 	float *mu = bi, *rs = bi + Cin;
 	int c, same, cut = 0;
@@ -322,6 +322,27 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 		    "the same bits", H, W, Cin, Cout, S, mask < 0 ? "alone" :
 		    mask ? "sums below, masked" : "sums below");
 	}
+	/* ... and with a shortcut in both descriptions (not fused) */
+	reso = malloc(ny * 4);
+	fill(reso, ny, 1);
+	mm_bn_apply(out, pre, reso, ob.mean, ob.rstd, ob.gamma, ob.beta,
+	    (size_t)N * Ho * Wo, Cout, 1);
+	mm_bn_apply(x, xp, res, ib.mean, ib.rstd, ib.gamma, ib.beta,
+	    (size_t)N * H * W, Cin, 1);
+	ob.res = reso;
+	ib.res = res;
+	memset(dw, 0, nw * 4);
+	memset(dw2, 0, nw * 4);
+	fill(dx, nx, 1);
+	memcpy(dx2, dx, nx * 4);
+	mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, out, NULL, pre, coef, x,
+	    NULL, wt, N, H, W, Cin, Cout, S, scr);
+	mm_conv3x3_backward_bn_bf16(dx2, 1, dw2, dy, NULL, &ob, pre, coef, xp,
+	    &ib, wt, N, H, W, Cin, Cout, S, scr + 2);
+	ok(!memcmp(dw, dw2, nw * 4) && !memcmp(dx, dx2, nx * 4), "%dx%d, %d "
+	    "-> %d, stride %d: the backward with both formed with a shortcut: "
+	    "the same bits", H, W, Cin, Cout, S);
+	free(reso);
 
 done:
 	free(xp), free(x), free(w), free(y), free(y2), free(dy), free(pre);
