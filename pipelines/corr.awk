@@ -7,6 +7,14 @@
 # Hartley and Pearson variance 1.06 / (n - 3)), and the least-squares line
 # y = slope * x + intercept.  Rows with NA in x or y are skipped.  Fewer
 # than 4 rows give NA intervals; a constant column gives NA coefficients.
+# With -v by=COL the correlation is the one within the strata of COL, with
+# COL held fixed (a partial correlation on COL's dummy variables): x and y
+# are centred on their stratum's means (Spearman: ranked within the
+# stratum, ranks centred) and pooled; rows of a stratum of one are left
+# out, n counts the rest, the intervals lose one degree of freedom per
+# stratum past the first (Fisher z: 1 / sqrt(n - 3 - (k - 1)) for k
+# strata), the slope is the pooled within-stratum slope (no intercept:
+# NA), and a 13th column gives k.
 function atanh(r) {
 	if (r > 0.9999999) r = 0.9999999
 	if (r < -0.9999999) r = -0.9999999
@@ -37,7 +45,7 @@ function rank(a, r, k,    i, j, lt, eq) {
 	}
 }
 function ci(r, se, sign,    z) {
-	if (r == "NA" || n < 4) return "NA"
+	if (r == "NA" || se == "NA") return "NA"
 	z = atanh(r) + sign * 1.96 * se
 	return sprintf("%.4f", tanh(z))
 }
@@ -48,8 +56,8 @@ BEGIN {
 }
 NR == 1 {
 	for (i = 1; i <= NF; i++) c[$i] = i
-	if (!(x in c) || !(y in c)) {
-		print "corr.awk: no column " (x in c ? y : x) > "/dev/stderr"
+	if (!(x in c) || !(y in c) || (by != "" && !(by in c))) {
+		print "corr.awk: no column " (!(x in c) ? x : !(y in c) ? y : by) > "/dev/stderr"
 		bad = 1; exit 1
 	}
 	next
@@ -58,24 +66,55 @@ NR == 1 {
 	a = $(c[x]); b = $(c[y])
 	if (a == "NA" || b == "NA" || a == "" || b == "") next
 	n++; X[n] = a + 0; Y[n] = b + 0
+	if (by != "") { S[n] = $(c[by]); size[S[n]]++ }
+}
+# Keep the rows of strata of two or more, centred within their stratum:
+# X, Y on their means into X, Y; the ranks within the stratum, centred,
+# into RX, RY.  Sets n and K (the strata kept).
+function strata(    i, j, m, s, mx, my, u, v, ru, rv, rx, ry) {
+	m = 0
+	for (i = 1; i <= n; i++)
+		if (size[S[i]] >= 2) { m++; u[m] = X[i]; v[m] = Y[i]; s[m] = S[i] }
+	K = 0
+	for (j in size) if (size[j] >= 2) K++
+	for (i = 1; i <= m; i++) { mx[s[i]] += u[i] / size[s[i]]; my[s[i]] += v[i] / size[s[i]] }
+	for (i = 1; i <= m; i++) {
+		# ranks of u[i], v[i] among the rows of its stratum (average
+		# ranks for ties), less the stratum's mean rank (size + 1) / 2
+		rx = ry = 0
+		for (j = 1; j <= m; j++) {
+			if (s[j] != s[i]) continue
+			rx += (u[j] < u[i]) + (u[j] == u[i]) / 2
+			ry += (v[j] < v[i]) + (v[j] == v[i]) / 2
+		}
+		RX[i] = rx + 0.5 - (size[s[i]] + 1) / 2
+		RY[i] = ry + 0.5 - (size[s[i]] + 1) / 2
+	}
+	for (i = 1; i <= m; i++) { X[i] = u[i] - mx[s[i]]; Y[i] = v[i] - my[s[i]] }
+	n = m
 }
 END {
 	if (bad) exit 1
 	if (header)
 		print "label", "x", "y", "n", "pearson", "pearson_lo", "pearson_hi", \
-		    "spearman", "spearman_lo", "spearman_hi", "slope", "intercept"
+		    "spearman", "spearman_lo", "spearman_hi", "slope", "intercept" \
+		    (by != "" ? OFS "strata" : "")
+	K = 1
+	if (by != "") strata()
+	tail = by != "" ? OFS K : ""
 	if (n < 3) {
-		print label, x, y, n + 0, "NA", "NA", "NA", "NA", "NA", "NA", "NA", "NA"
+		print label, x, y, n + 0, "NA", "NA", "NA", "NA", "NA", "NA", "NA", "NA" tail
 		exit 0
 	}
 	SLOPE = ICPT = "NA"
 	rp = pearson(X, Y, n)
-	sl = SLOPE; ic = ICPT
-	rank(X, RX, n); rank(Y, RY, n)
+	sl = SLOPE; ic = by != "" ? "NA" : ICPT
+	if (by == "") { rank(X, RX, n); rank(Y, RY, n) }
 	rs = pearson(RX, RY, n)
-	se = n > 3 ? 1 / sqrt(n - 3) : 0
-	ses = n > 3 ? sqrt(1.06 / (n - 3)) : 0
+	df = n - 3 - (K - 1)
+	se = df > 0 ? 1 / sqrt(df) : "NA"
+	ses = df > 0 ? sqrt(1.06 / df) : "NA"
 	print label, x, y, n, fmt(rp), ci(rp, se, -1), ci(rp, se, 1), \
 	    fmt(rs), ci(rs, ses, -1), ci(rs, ses, 1), \
-	    (sl == "NA" ? "NA" : sprintf("%.6g", sl)), (ic == "NA" ? "NA" : sprintf("%.6g", ic))
+	    (sl == "NA" ? "NA" : sprintf("%.6g", sl)), (ic == "NA" ? "NA" : sprintf("%.6g", ic)) tail
 }

@@ -51,9 +51,10 @@ agg() {
 	sel "${3:-}" | awk -v by="$1" -v cols="$2" -f "$here/agg.awk" |
 	{ IFS= read -r h; printf "%s\n" "$h"; sort -t "$(printf "\t")" -k"$nb,$nb" -g; }
 }
-# corr X Y WHERE: one correlation row (see corr.awk)
+# corr X Y WHERE [BY]: one correlation row (see corr.awk), with BY held
+# fixed when given
 corr() {
-	sel "${3:-}" | awk -v x="$1" -v y="$2" -f "$here/corr.awk"
+	sel "${3:-}" | awk -v x="$1" -v y="$2" -v by="${4:-}" -f "$here/corr.awk"
 }
 # The objective the runs trained with, for the claims' wording (C1 is
 # about the contrastive objective alone, whichever it is).
@@ -323,12 +324,22 @@ alignment)
 				table "learnable nuisance-MI CKA mkNN@1"
 			echo "the correlation within splits of the same essence size (the essence size moves"
 			echo "both nuisance information and alignment; strata of 5 splits or more):"
+			big=0
 			for k in $(distinct essence_learnable "$w" | sort -n); do
 				[ "$(count "$w,essence_learnable=$k")" -ge 5 ] || continue
+				big=1
 				for y in $CKA $MKNN1; do
 					c=$(corr img_nui_mi "$y" "$w,essence_learnable=$k" | tr -d '\n')
 					echo "  $k learnable, $y: $(echo "$c" | corr_text): $(echo "$c" | neg_verdict)"
 				done
+			done
+			[ "$big" = 1 ] || echo "  (no essence size has 5 splits)"
+			echo "the same with the essence size held fixed: the correlation within sizes,"
+			echo "pooled over the sizes of 2 splits or more (a partial correlation on the size):"
+			for y in $CKA $MKNN1 $MKNN5; do
+				has_col "$y" || continue
+				c=$(corr img_nui_mi "$y" "$w" essence_learnable | tr -d '\n')
+				echo "  $y: $(echo "$c" | corr_text) in $(echo "$c" | cut -f13) sizes: $(echo "$c" | neg_verdict)"
 			done
 		fi
 		echo "Notes: nuisance information is the image probes' MI summed over the nuisance"

@@ -6,7 +6,7 @@
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
 tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
-plan 106
+plan 113
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -20,6 +20,25 @@ is "$(echo "$c" | cut -f11,12)" "$(printf '2.1\t-0.2')" "corr.awk: least-squares
 like "$(echo "$c" | cut -f6,7)" '^0\.6864	0\.9985$' "corr.awk: Fisher-z interval brackets r"
 c=$(awk -v x=x -v y=y -f "$P/corr.awk" "$TMP/xy.tsv")
 is "$(echo "$c" | cut -f4,8)" "$(printf '6\t0.1429')" "corr.awk: Spearman with every row"
+# with a stratum column held fixed, against tests/ref/corr_strata_ref.py
+# (numpy least-squares residuals on the strata's dummies, scipy ranks)
+c=$(awk -v x=x -v y=y -v by=g -f "$P/corr.awk" "$MMIB_TOP/tests/ref/corr_strata.tsv")
+is "$(echo "$c" | cut -f4,13,12)" "$(printf '15\tNA\t3')" \
+	"corr.awk by: n leaves out the NA row and the stratum of one; 3 strata; no intercept"
+d=$( (tail -n 1 "$MMIB_TOP/tests/ref/corr_strata_expected.tsv" | cut -f3-9; echo "$c" | cut -f5-11) |
+	awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) e[i] = $i; next }
+	{ for (i = 1; i <= NF; i++) { v = $i - e[i]; if (v < 0) v = -v; if (v > m) m = v } }
+	END { print (m <= 6e-5 && NF == 7) ? "ok" : "off by " m }')
+is "$d" ok "corr.awk by: partial Pearson, Spearman, their intervals and the slope as the reference's"
+c=$(awk -v x=x -v y=y -v by=g -v 'where=g!=3' -f "$P/where.awk" "$MMIB_TOP/tests/ref/corr_strata.tsv" |
+	awk -v x=x -v y=y -v by=g -f "$P/corr.awk")
+is "$(echo "$c" | cut -f4,13)" "$(printf '11\t2')" "corr.awk by: two strata left"
+printf 'g\tx\ty\n1\t1\t2\n1\t2\t1\n2\t3\t3\n2\t4\t5\n' > "$TMP/s4.tsv"
+is "$(awk -v x=x -v y=y -v by=g -f "$P/corr.awk" "$TMP/s4.tsv" | cut -f4,6,7,9,10)" \
+	"$(printf '4\tNA\tNA\tNA\tNA')" "corr.awk by: no degree of freedom left, no interval"
+run_cmd awk -v x=x -v y=y -v by=nosuch -f "$P/corr.awk" "$TMP/s4.tsv"
+ok $([ "$RC" -ne 0 ] && echo "$ERR" | grep -q 'no column nosuch'; echo $?) \
+	"corr.awk by: a stratum column that is not there is an error"
 printf 'g\tv\n1\t1\n1\t3\n2\t5\n2\tNA\n' > "$TMP/g.tsv"
 a=$(awk -v by=g -v cols=v -f "$P/agg.awk" "$TMP/g.tsv" | tail -n +2 | tr '\t' ' ')
 is "$a" "$(printf '1 2 1.41421 2\n2 5 0 1')" "agg.awk: mean, sd, n; NA left out"
@@ -121,6 +140,12 @@ like "$r" 'alignment \(cka\): .*n = 8: does not hold \(significantly positive\)'
 like "$r" 'alignment \(mutual_knn1\): .*n = 8: holds' "report: C3 negative holds"
 like "$r" '8 run\(s\) over 8 distinct essence\(s\) of the 14 distinct essence/nuisance splits the dataset has \(2\^4 - 2\)' \
 	"report: how many distinct splits the runs cover"
+awk -F '\t' -v OFS='\t' '{ print $0, (NR == 1 ? "essence_learnable" : $2 <= 4 ? 1 : 2) }' "$TMP/al.tsv" > "$TMP/al-l.tsv"
+r=$(sh "$P/report.sh" alignment "$TMP/al-l.tsv")
+like "$r" $'essence size held fixed.*\n.*\n  cka: Pearson r = 1\\.0000 .*n = 8 in 2 sizes: does not hold \\(significantly positive\\)\n  mutual_knn1: Pearson r = -1\\.0000 .*n = 8 in 2 sizes: holds' \
+	"report: C3 with the essence size held fixed, pooled over 2 sizes"
+like "$r" $'strata of 5 splits or more\\):\n  \\(no essence size has 5 splits\\)' \
+	"report: no per-size correlation below 5 splits, and it says so"
 
 # ---- evidence merge -------------------------------------------------------------
 ev() { # ev FILE RUN VERSION CKA SECONDS
