@@ -78,19 +78,28 @@ alignment)
 		for ds in $(distinct dataset); do
 			for deg in 0 1; do
 				sel "dataset=$ds,degenerate=$deg" | awk -F '\t' -v OFS='\t' -v y="$y" '
-				NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; print "x", "y", "seed", "essence"; next }
-				{ print $(h["img_nui_mi"]), $(h[y]), $(h["seed"]), $(h["essence"]) }' \
+				NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; print "x", "y", "seed", "essence", "size"; next }
+				{ print $(h["img_nui_mi"]), $(h[y]), $(h["seed"]), $(h["essence"]),
+				  ("essence_learnable" in h ? $(h["essence_learnable"]) : "NA") }' \
 					> "$out/data/scatter-$ds-$y-deg$deg.tsv"
 			done
+			# the points of each essence size apart, when the summary has it
+			sizes=$(awk -F '\t' 'NR > 1 && $5 != "NA" && !s[$5]++ { print $5 }' \
+				"$out/data/scatter-$ds-$y-deg0.tsv" | sort -n | tr '\n' ' ')
 			c=$(sel "dataset=$ds,degenerate=0" | awk -v x=img_nui_mi -v y="$y" -f "$here/corr.awk")
 			slope=$(echo "$c" | cut -f11) icpt=$(echo "$c" | cut -f12)
 			[ "$slope" = NA ] && slope=NaN icpt=NaN
 			r=$(echo "$c" | cut -f5) rho=$(echo "$c" | cut -f8) n=$(echo "$c" | cut -f4)
 			case $y in cka) yl="linear CKA";; mutual_knn1) yl="mutual kNN@1";; *) yl=$y;; esac
+			held=
+			if [ -n "$sizes" ]; then
+				c=$(sel "dataset=$ds,degenerate=0" | awk -v x=img_nui_mi -v y="$y" -v by=essence_learnable -f "$here/corr.awk")
+				held="\\nwithin essence sizes (size held fixed): r = $(echo "$c" | cut -f5), rho = $(echo "$c" | cut -f8)"
+			fi
 			gnuplot -e "outfile='$out/nuisance-vs-$y-$ds.png'; \
 				datafile='$out/data/scatter-$ds-$y-deg0.tsv'; degfile='$out/data/scatter-$ds-$y-deg1.tsv'; \
-				slope=$slope; intercept=$icpt; xlabel='nuisance information in z_img (summed MI, nats)'; \
-				ylabel='$yl (z_img vs z_fac)'; title='$ds: $n splits, Pearson r = $r, Spearman rho = $rho'" "$here/scatter.gp"
+				slope=$slope; intercept=$icpt; sizes='$sizes'; xlabel='nuisance information in z_img (summed MI, nats)'; \
+				ylabel='$yl (z_img vs z_fac)'; title=\"$ds: $n splits, Pearson r = $r, Spearman rho = $rho$held\"" "$here/scatter.gp"
 		done
 	done
 	;;

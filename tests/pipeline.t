@@ -6,7 +6,7 @@
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
 tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
-plan 113
+plan 117
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -146,6 +146,20 @@ like "$r" $'essence size held fixed.*\n.*\n  cka: Pearson r = 1\\.0000 .*n = 8 i
 	"report: C3 with the essence size held fixed, pooled over 2 sizes"
 like "$r" $'strata of 5 splits or more\\):\n  \\(no essence size has 5 splits\\)' \
 	"report: no per-size correlation below 5 splits, and it says so"
+if command -v gnuplot >/dev/null 2>&1; then
+	# with and without essence sizes, with a degenerate split to draw apart
+	awk -F '\t' -v OFS='\t' 'NR == 2 { $7 = 1 } { print }' "$TMP/al-l.tsv" > "$TMP/al-d.tsv"
+	for f in al al-l al-d; do
+		run_cmd sh "$P/plot.sh" alignment "$TMP/$f.tsv" "$TMP/pl-$f"
+		ok $([ "$RC" -eq 0 ] && [ -z "$ERR" ] && [ -s "$TMP/pl-$f/nuisance-vs-cka-ds.png" ] &&
+			[ -s "$TMP/pl-$f/nuisance-vs-mutual_knn1-ds.png" ]; echo $?) \
+			"plot.sh alignment ($f): both scatter plots drawn without a warning"
+	done
+	is "$(cut -f5 "$TMP/pl-al-l/data/scatter-ds-cka-deg0.tsv" | sort | uniq -c | tr -s ' \n' ' ')" \
+		" 4 1 4 2 1 size " "plot.sh: the scatter data carries each split's essence size"
+else
+	for f in 1 2 3 4; do skip "gnuplot not installed"; done
+fi
 
 # ---- evidence merge -------------------------------------------------------------
 ev() { # ev FILE RUN VERSION CKA SECONDS
