@@ -10,8 +10,8 @@
 # With -v by=COL the correlation is the one within the strata of COL, with
 # COL held fixed (a partial correlation on COL's dummy variables): x and y
 # are centred on their stratum's means (Spearman: ranked within the
-# stratum, ranks centred) and pooled; rows of a stratum of one are left
-# out, n counts the rest, the intervals lose one degree of freedom per
+# stratum, ranks centred) and pooled; rows of a stratum of one, or of
+# none (NA), are left out, n counts the rest, the intervals lose one degree of freedom per
 # stratum past the first (Fisher z: 1 / sqrt(n - 3 - (k - 1)) for k
 # strata), the slope is the pooled within-stratum slope (no intercept:
 # NA), and a 13th column gives k.
@@ -65,6 +65,7 @@ NR == 1 {
 {
 	a = $(c[x]); b = $(c[y])
 	if (a == "NA" || b == "NA" || a == "" || b == "") next
+	if (by != "" && ($(c[by]) == "NA" || $(c[by]) == "")) next
 	n++; X[n] = a + 0; Y[n] = b + 0
 	if (by != "") { S[n] = $(c[by]); size[S[n]]++ }
 }

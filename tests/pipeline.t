@@ -6,7 +6,7 @@
 cd "$MMIB_TOP" || exit 1
 P=$MMIB_TOP/pipelines
 tsv_rows0() { echo $(($(wc -l < "$1") - 1)); }
-plan 117
+plan 118
 
 # ---- scripts on known tables ------------------------------------------------
 printf 'x\ty\tdegenerate\n1\t2\t0\n2\t4\t0\n3\t6.5\t0\n4\t7\t0\n5\t11\t0\n6\t1\t1\n' > "$TMP/xy.tsv"
@@ -33,6 +33,9 @@ is "$d" ok "corr.awk by: partial Pearson, Spearman, their intervals and the slop
 c=$(awk -v x=x -v y=y -v by=g -v 'where=g!=3' -f "$P/where.awk" "$MMIB_TOP/tests/ref/corr_strata.tsv" |
 	awk -v x=x -v y=y -v by=g -f "$P/corr.awk")
 is "$(echo "$c" | cut -f4,13)" "$(printf '11\t2')" "corr.awk by: two strata left"
+c=$(awk -F '\t' -v OFS='\t' 'NR == 3 || NR == 5 { $1 = "NA" } { print }' "$MMIB_TOP/tests/ref/corr_strata.tsv" |
+	awk -v x=x -v y=y -v by=g -f "$P/corr.awk")
+is "$(echo "$c" | cut -f4,13)" "$(printf '13\t3')" "corr.awk by: rows of no stratum (NA) are left out"
 printf 'g\tx\ty\n1\t1\t2\n1\t2\t1\n2\t3\t3\n2\t4\t5\n' > "$TMP/s4.tsv"
 is "$(awk -v x=x -v y=y -v by=g -f "$P/corr.awk" "$TMP/s4.tsv" | cut -f4,6,7,9,10)" \
 	"$(printf '4\tNA\tNA\tNA\tNA')" "corr.awk by: no degree of freedom left, no interval"
