@@ -72,24 +72,25 @@ NR == 1 {
 # Keep the rows of strata of two or more, centred within their stratum:
 # X, Y on their means into X, Y; the ranks within the stratum, centred,
 # into RX, RY.  Sets n and K (the strata kept).
-function strata(    i, j, m, s, mx, my, u, v, ru, rv, rx, ry) {
+function strata(    i, j, k, m, s, mx, my, u, v, g, idx, a, b, ra, rb) {
 	m = 0
 	for (i = 1; i <= n; i++)
 		if (size[S[i]] >= 2) { m++; u[m] = X[i]; v[m] = Y[i]; s[m] = S[i] }
 	K = 0
-	for (j in size) if (size[j] >= 2) K++
+	for (g in size) if (size[g] >= 2) K++
 	for (i = 1; i <= m; i++) { mx[s[i]] += u[i] / size[s[i]]; my[s[i]] += v[i] / size[s[i]] }
-	for (i = 1; i <= m; i++) {
-		# ranks of u[i], v[i] among the rows of its stratum (average
-		# ranks for ties), less the stratum's mean rank (size + 1) / 2
-		rx = ry = 0
-		for (j = 1; j <= m; j++) {
-			if (s[j] != s[i]) continue
-			rx += (u[j] < u[i]) + (u[j] == u[i]) / 2
-			ry += (v[j] < v[i]) + (v[j] == v[i]) / 2
+	# each stratum's rows ranked by rank() among themselves, less the
+	# stratum's mean rank (size + 1) / 2
+	for (g in size) {
+		if (size[g] < 2) continue
+		k = 0
+		for (i = 1; i <= m; i++)
+			if (s[i] == g) { k++; idx[k] = i; a[k] = u[i]; b[k] = v[i] }
+		rank(a, ra, k); rank(b, rb, k)
+		for (j = 1; j <= k; j++) {
+			RX[idx[j]] = ra[j] - (k + 1) / 2
+			RY[idx[j]] = rb[j] - (k + 1) / 2
 		}
-		RX[i] = rx + 0.5 - (size[s[i]] + 1) / 2
-		RY[i] = ry + 0.5 - (size[s[i]] + 1) / 2
 	}
 	for (i = 1; i <= m; i++) { X[i] = u[i] - mx[s[i]]; Y[i] = v[i] - my[s[i]] }
 	n = m
