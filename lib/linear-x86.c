@@ -8,15 +8,21 @@
  * into it; a last pass writes yt back into out (N, Dout).  Both
  * transposes go 16 x 16 blocks at a time through registers (mm_tr16).
  *
- * The tile: OB = 12 rows of w by the 32 rows of a panel, 24 zmm
- * accumulators; per k it loads the panel's two vectors and broadcasts
- * one weight of each of its 12 rows (w[o][k], read in place: 12 streams
- * along the rows of w), 24 FMAs.  Blocks of KB values of k keep the
- * panel's part in L1 (KB 32 floats = 32 KiB) while the 12 rows' part
- * (12 KiB) is reused across the panels.  Work items are groups of OITEM
- * rows of w, shared over the pool with mm_pool_next(); each out element
- * is computed by one tile sequence in k order, so neither the item sizes
- * nor the threads change a bit.
+ * The AVX-512F tile: OB = 12 rows of w by the 32 rows of a panel, 24
+ * zmm accumulators; per k it loads the panel's two vectors and
+ * broadcasts one weight of each of its 12 rows (w[o][k], read in place:
+ * 12 streams along the rows of w), 24 FMAs.  Blocks of KB values of k
+ * keep the panel's part in L1 (KB 32 floats = 32 KiB) while the 12 rows'
+ * part (12 KiB) is reused across the panels.  Work items are groups of
+ * OITEM rows of w, shared over the pool with mm_pool_next(); each out
+ * element is computed by one tile sequence in k order, so neither the
+ * item sizes nor the threads change a bit.
+ *
+ * The AVX2 + FMA level keeps the layout, blocks and items and halves the
+ * tile: 6 rows of w by 16 rows of a panel (each panel in two halves), 12
+ * ymm accumulators, 2 vector loads and 6 broadcasts for 12 FMAs per k.
+ * Its element sums are the same fmaf chains, so both levels give the same
+ * bits.  Its transposes go 8 x 8 blocks at a time through registers.
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,8 +39,8 @@
 #define MM_X86 1
 #endif
 
-#define NB 32           /* rows of inp in a panel (two vectors) */
-#define OB 12           /* rows of w in a tile */
+#define NB 32           /* rows of inp in a panel (two zmm vectors) */
+#define OB 12           /* rows of w in a tile (AVX-512F; AVX2: OB / 2) */
 #define KB 256          /* values of k in a block */
 #define OITEM (OB * 8)  /* rows of w in a work item */
 
@@ -48,7 +54,7 @@ int
 mm_linear_eval_ok(void)
 {
 #ifdef MM_X86
-	return mm_nn_simd(-1) >= 2;
+	return mm_nn_simd(-1) >= 1;
 #else
 	return 0;
 #endif
@@ -79,7 +85,19 @@ mm_linear_eval_ref(float *out, const float *inp, const float *w,
 		}
 }
 
+/* One level's kernels: the tile adds into c (ob rows of ldc, cols
+ * columns) the rows w[r][0..kc) times the panel part xp (kc, NB apart). */
+struct level {
+	void (*pack)(float *xt, const float *inp, int N, int Din, int Np);
+	void (*tile)(float *c, size_t ldc, const float *const *w,
+	    const float *xp, int kc);
+	void (*unpack)(float *out, const float *yt, int N, int Np, int Dout,
+	    int o0, int o1);
+	int ob, cols;
+};
+
 struct job {
+	const struct level *lv;
 	const float *w, *b;
 	float *out, *xt, *yt;
 	int N, Np, Din, Dout, items, next;
@@ -107,7 +125,7 @@ struct job {
 /* c (12 rows of ldc) += the 12 rows w[r][0..kc) times the panel part
  * xp (kc, 32) */
 __attribute__((target("avx512f"))) static void
-tile(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
+tile_512(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 {
 	LOAD(0); LOAD(1); LOAD(2); LOAD(3); LOAD(4); LOAD(5);
 	LOAD(6); LOAD(7); LOAD(8); LOAD(9); LOAD(10); LOAD(11);
@@ -127,7 +145,7 @@ tile(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 /* xt, panels of NB rows: for each k the rows n0 .. n0 + NB - 1 of inp
  * (zeros past N), 16 by 16 through mm_tr16 */
 __attribute__((target("avx512f"))) static void
-pack(float *xt, const float *inp, int N, int Din, int Np)
+pack_512(float *xt, const float *inp, int N, int Din, int Np)
 {
 	__m512i r[16];
 	int n0, h, k0, q, m, kc;
@@ -153,7 +171,7 @@ pack(float *xt, const float *inp, int N, int Din, int Np)
 /* out (N, Dout), columns o0 .. o1 - 1, from the rows o0 .. of yt (Np
  * apart), 16 by 16 through mm_tr16 */
 __attribute__((target("avx512f"))) static void
-unpack(float *out, const float *yt, int N, int Np, int Dout, int o0,
+unpack_512(float *out, const float *yt, int N, int Np, int Dout, int o0,
     int o1)
 {
 	__m512i r[16];
@@ -174,12 +192,136 @@ unpack(float *out, const float *yt, int N, int Np, int Dout, int o0,
 	}
 }
 
+/* ---- AVX2 + FMA ---- */
+
+#define ROW2(r) do { \
+	__m256 b_ = _mm256_set1_ps(w##r[p]); \
+	a##r##0 = _mm256_fmadd_ps(b_, x0, a##r##0); \
+	a##r##1 = _mm256_fmadd_ps(b_, x1, a##r##1); \
+} while (0)
+#define LOAD2(r) \
+	__m256 a##r##0 = _mm256_load_ps(c + (size_t)(r) * ldc), \
+	    a##r##1 = _mm256_load_ps(c + (size_t)(r) * ldc + 8); \
+	const float *w##r = w[r]
+#define STORE2(r) do { \
+	_mm256_store_ps(c + (size_t)(r) * ldc, a##r##0); \
+	_mm256_store_ps(c + (size_t)(r) * ldc + 8, a##r##1); \
+} while (0)
+
+/* c (6 rows of ldc, 16 columns) += the 6 rows w[r][0..kc) times half a
+ * panel part xp (kc, NB apart, 16 wide) */
+__attribute__((target("avx2,fma"))) static void
+tile_256(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
+{
+	LOAD2(0); LOAD2(1); LOAD2(2); LOAD2(3); LOAD2(4); LOAD2(5);
+	int p;
+
+	for (p = 0; p < kc; p++) {
+		__m256 x0 = _mm256_load_ps(xp + (size_t)NB * p),
+		    x1 = _mm256_load_ps(xp + (size_t)NB * p + 8);
+
+		ROW2(0); ROW2(1); ROW2(2); ROW2(3); ROW2(4); ROW2(5);
+	}
+	STORE2(0); STORE2(1); STORE2(2); STORE2(3); STORE2(4); STORE2(5);
+}
+
+/* an 8 x 8 transpose in registers: r[a] lane b goes to r[b] lane a */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+tr8(__m256 r[8])
+{
+	__m256 t[8], u[8];
+	int i;
+
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++) {
+		t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+#pragma GCC unroll 2
+	for (i = 0; i < 2; i++) {
+		u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+		u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+		u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3],
+		    0x44);
+		u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3],
+		    0xee);
+	}
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++) {
+		r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+		r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+	}
+}
+
+/* the first n of 8 lanes */
+static inline __attribute__((always_inline, target("avx2,fma"))) __m256i
+lanes8(int n)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+	    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* pack_512()'s panels, 8 x 8 at a time */
+__attribute__((target("avx2,fma"))) static void
+pack_256(float *xt, const float *inp, int N, int Din, int Np)
+{
+	__m256 r[8];
+	__m256i m;
+	int n0, h, k0, q, kc;
+
+	for (n0 = 0; n0 < Np; n0 += NB)
+		for (h = 0; h < NB; h += 8)
+			for (k0 = 0; k0 < Din; k0 += 8) {
+				kc = Din - k0 < 8 ? Din - k0 : 8;
+				m = lanes8(kc);
+				for (q = 0; q < 8; q++)
+					r[q] = n0 + h + q < N ?
+					    _mm256_maskload_ps(inp + (size_t)
+					    (n0 + h + q) * Din + k0, m) :
+					    _mm256_setzero_ps();
+				tr8(r);
+				for (q = 0; q < kc; q++)
+					_mm256_store_ps(xt + (size_t)n0 * Din +
+					    (size_t)(k0 + q) * NB + h, r[q]);
+			}
+}
+
+/* unpack_512()'s copy, 8 x 8 at a time */
+__attribute__((target("avx2,fma"))) static void
+unpack_256(float *out, const float *yt, int N, int Np, int Dout, int o0,
+    int o1)
+{
+	__m256 r[8];
+	__m256i m;
+	int o, n0, q, oc;
+
+	for (o = o0; o < o1; o += 8) {
+		oc = o1 - o < 8 ? o1 - o : 8;
+		m = lanes8(oc);
+		for (n0 = 0; n0 < N; n0 += 8) {
+			for (q = 0; q < 8; q++)
+				r[q] = q < oc ? _mm256_load_ps(yt + (size_t)
+				    (o + q) * Np + n0) : _mm256_setzero_ps();
+			tr8(r);
+			for (q = 0; q < 8 && n0 + q < N; q++)
+				_mm256_maskstore_ps(out + (size_t)(n0 + q) *
+				    Dout + o, m, r[q]);
+		}
+	}
+}
+
+static const struct level lv512 = { pack_512, tile_512, unpack_512, OB,
+	NB };
+static const struct level lv256 = { pack_256, tile_256, unpack_256, OB / 2,
+	NB / 2 };
+
 /* Rows it OITEM .. of w: start yt at the bias, add the tiles block by
  * block of k, write the rows back into out. */
-__attribute__((target("avx512f"))) static void
+static void
 item(const struct job *j, int it)
 {
-	int o0 = it * OITEM, o1 = o0 + OITEM, o, r, k0, kc, pj, n;
+	const struct level *lv = j->lv;
+	int o0 = it * OITEM, o1 = o0 + OITEM, o, r, k0, kc, pj, h, n;
 	const float *w[OB];
 	size_t Np = j->Np;
 
@@ -193,19 +335,20 @@ item(const struct job *j, int it)
 	}
 	for (k0 = 0; k0 < j->Din; k0 += KB) {
 		kc = j->Din - k0 < KB ? j->Din - k0 : KB;
-		for (o = o0; o < o1; o += OB) {
+		for (o = o0; o < o1; o += lv->ob) {
 			/* rows past Dout repeat the last one; their yt
 			 * rows (padding) are never read */
-			for (r = 0; r < OB; r++)
+			for (r = 0; r < lv->ob; r++)
 				w[r] = j->w + (size_t)(o + r < j->Dout ? o + r :
 				    j->Dout - 1) * j->Din + k0;
 			for (pj = 0; pj < (int)Np; pj += NB)
-				tile(j->yt + o * Np + pj, Np, w,
-				    j->xt + ((size_t)pj * j->Din + (size_t)k0 *
-				    NB), kc);
+				for (h = 0; h < NB; h += lv->cols)
+					lv->tile(j->yt + o * Np + pj + h, Np,
+					    w, j->xt + ((size_t)pj * j->Din +
+					    (size_t)k0 * NB) + h, kc);
 		}
 	}
-	unpack(j->out, j->yt, j->N, (int)Np, j->Dout, o0, o1);
+	lv->unpack(j->out, j->yt, j->N, (int)Np, j->Dout, o0, o1);
 }
 
 static void
@@ -234,7 +377,8 @@ mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
 		mm_linear_eval_ref(out, inp, w, b, N, Din, Dout);
 		return;
 	}
-	pack(xt, inp, N, Din, (int)Np);
+	j.lv = mm_nn_simd(-1) >= 2 ? &lv512 : &lv256;
+	j.lv->pack(xt, inp, N, Din, (int)Np);
 	j.w = w;
 	j.b = b;
 	j.out = out;

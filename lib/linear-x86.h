@@ -1,7 +1,7 @@
 /*
  * linear-x86.h - the evaluation forward of a Linear layer with an
- * AVX-512F kernel that reads the weights where they are, behind
- * mm_enc_dense_forward() when it does not train.  Internal to the
+ * AVX-512F or AVX2 + FMA kernel that reads the weights where they are,
+ * behind mm_enc_dense_forward() when it does not train.  Internal to the
  * library.
  *
  *   out (N, Dout) = inp (N, Din) w^T + b      w (Dout, Din), b (Dout)
@@ -17,7 +17,7 @@
  * is NULL) and then, for k = 0, 1, .., Din - 1 in order,
  *     s = fmaf(inp[n][k], w[o][k], s)
  * (one rounding per step): the plain loop of the test's reference, bit
- * for bit, whatever the blocking, N or the number of threads.
+ * for bit, whatever the blocking, N, the number of threads or the level.
  */
 #ifndef MM_LINEAR_X86_H
 #define MM_LINEAR_X86_H
@@ -26,7 +26,8 @@
 
 struct mm_pool;
 
-/* Whether the kernel runs: level 2 of mm_nn_simd() (AVX-512F). */
+/* Whether the kernel runs: level 1 or 2 of mm_nn_simd() (AVX2 + FMA,
+ * AVX-512F). */
 int mm_linear_eval_ok(void);
 /* Floats of scratch mm_linear_eval() needs (64-byte aligned). */
 size_t mm_linear_eval_scratch(int N, int Din, int Dout);

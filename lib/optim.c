@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 
+#include "conv.h"
 #include "err.h"
 #include "optim.h"
 #include "pool.h"
@@ -81,6 +82,7 @@ mm_optim_begin(struct mm_optim *o)
 /* The constants of one Adam/AdamW step. */
 struct adam_k {
 	float pd, gwd, b1, ob1, b2, ob2, bc2s, eps, step;
+	int level;      /* the SIMD level of the step (mm_nn_simd()) */
 };
 
 /*
@@ -171,14 +173,11 @@ adam(float *p, const float *g, float *m, float *v, size_t n,
     const struct adam_k *k)
 {
 #ifdef MM_OPT_X86
-	static int width;
-
-	if (!width)     /* a benign race: every thread finds the same */
-		width = __builtin_cpu_supports("avx512f") ? 16 :
-		    __builtin_cpu_supports("avx") ? 8 : 4;
-	if (width == 16)
+	/* the width of the SIMD level in effect (mm_nn_simd(): MMIB_SIMD
+	 * holds it down with the other kernels); the same bits at each */
+	if (k->level >= 2)
 		adam_512(p, g, m, v, n, k);
-	else if (width == 8)
+	else if (k->level == 1)
 		adam_256(p, g, m, v, n, k);
 	else
 		adam_128(p, g, m, v, n, k);
@@ -273,6 +272,7 @@ mm_optim_update(struct mm_optim *o, size_t off, float *p, const float *g,
 		j.k.gwd = adamw ? 0.0f : j.wd;
 		j.k.ob1 = 1.0f - j.k.b1;
 		j.k.ob2 = 1.0f - j.k.b2;
+		j.k.level = mm_nn_simd(-1);
 	}
 	if (!o->pool || n < 2 * CHUNK) {
 		if (o->kind == MM_OPT_SGD)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conv.h"
 #include "optim.h"
 #include "rng.h"
 #include "tap.h"
@@ -13,9 +14,10 @@
 
 /*
  * A large update (many chunks and a ragged end) on T threads, at the
- * widest vector width the CPU has, against the scalar formula in this
- * file: each element must be bit-identical, as the operations are the
- * same in the same order (no fused multiply-add).
+ * vector width of the SIMD level in effect (mm_nn_simd(): 16, 8 or 4
+ * floats), against the scalar formula in this file: each element must be
+ * bit-identical, as the operations are the same in the same order (no
+ * fused multiply-add).
  */
 static void
 test_threads(int kind, int T)
@@ -69,9 +71,10 @@ test_threads(int kind, int T)
 	for (i = 0; i < N; i++)
 		bad += memcmp(&p[i], &q[i], sizeof *p) != 0 ||
 		    memcmp(&o.m[i], &m[i], sizeof *m) != 0;
-	ok(bad == 0, "%s on %d thread%s, %d elements: bit-identical to the "
-	    "scalar formula (%d differ)", mm_optim_name(kind), threads,
-	    threads > 1 ? "s" : "", N, bad);
+	ok(bad == 0, "%s on %d thread%s, level %d, %d elements: "
+	    "bit-identical to the scalar formula (%d differ)",
+	    mm_optim_name(kind), threads, threads > 1 ? "s" : "",
+	    mm_nn_simd(-1), N, bad);
 	mm_optim_free(&o);
 }
 
@@ -83,9 +86,10 @@ main(void)
 	static const double wd[] = { 1e-2, 1e-1, 1e-2 };
 	struct mm_optim o;
 	float p0[NP], g[3][NP], p[NP];
-	int k, s, i;
+	int k, s, i, top = mm_nn_simd(-1), lv;
 
-	plan(18);
+	/* Adam and AdamW at every level the CPU has, SGD (scalar) once */
+	plan(14 + 4 * (top + 1));
 	/* first Adam step without decay moves every weight by lr sign(g) */
 	{
 		float q[3] = { 1, 2, 3 }, gq[3] = { 0.5f, -2.0f, 1e-3f };
@@ -128,10 +132,16 @@ main(void)
 	is_double(mm_steplr(1e-3, 20, 20, 0.3), 3e-4, 1e-12, "StepLR epoch 20");
 	is_double(mm_steplr(1e-3, 45, 20, 0.3), 9e-5, 1e-12, "StepLR epoch 45");
 	is_int(mm_optim_parse("rmsprop"), -1, "unknown optimiser refused");
-	for (k = 0; k < 3; k++) {
-		test_threads(k, 1);
-		test_threads(k, 3);
+	for (lv = top; lv >= 0; lv--) {
+		mm_nn_simd(lv);
+		for (k = 0; k < 3; k++) {
+			if (k == 2 && lv < top)
+				continue;
+			test_threads(k, 1);
+			test_threads(k, 3);
+		}
 	}
+	mm_nn_simd(top);
 	ref_free();
 	return done_testing();
 }
