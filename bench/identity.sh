@@ -9,7 +9,9 @@
 # evaluation Linear kernel of dc9c521 (AVX-512F CPUs) changed those of
 # the embeddings and of the probe and alignment tables computed from them,
 # while every weight, moment and log stayed the same; 4ba6add is the
-# last commit before the modules refactor) in a
+# last commit before the modules refactor; at MMIB_SIMD=1, the AVX2
+# level, 3ab8f0a did the same to the mlp embeddings, which are level 2's
+# bits since) in a
 # temporary git worktree, then runs one fixed small experiment per encoder
 # kind and objective with both that build and the current one (bin/):
 # generate, train (fresh, checkpoint + resume, -t 1 and -t 2; a ViT; bf16

@@ -9,8 +9,8 @@ for the configurations that mmib's b-train measures.
 prints one TSV row:  threads  train_samples_s  encode_samples_s  isa
 With -p bf16 the encoders run under torch.autocast("cpu",
 dtype=torch.bfloat16) (the loss in fp32); isa is what oneDNN reports
-(ONEDNN_VERBOSE, asked in a child process) for bf16, and ATen's CPU
-capability (torch.__config__.show()) for fp32.
+(ONEDNN_VERBOSE, asked in a child process), with ATen's CPU capability
+(torch.__config__.show()) before it for fp32.
 Specs as mmib's: mlp-flatten:H1,H2,.../OUT, resnetN, mlp:H1,H2,...,
 vit:patch=P,dim=D,depth=L,heads=H,mlp=M/OUT (the ViT of
 tests/ref/vit_ref.py: torchvision's, rebuilt from torch.nn parts)
@@ -104,23 +104,28 @@ def build(spec, cin, din, code):
 
 
 def isa(bf16):
-    """The instruction set the products run on, as torch reports it."""
-    if not bf16:
-        for line in torch.__config__.show().splitlines():
-            if "CPU capability usage" in line:
-                return "ATen:" + line.split(":")[1].strip()
-        return "ATen:?"
+    """The instruction sets the products run on, as torch reports them:
+    oneDNN's (ONEDNN_VERBOSE of a small convolution in a child process,
+    in the same precision) and, for fp32, ATen's CPU capability as well
+    (its own kernels; the Linear layers go to the BLAS)."""
     code = ("import torch\n"
             "c = torch.nn.Conv2d(16, 16, 3)\n"
-            "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
-            "    c(torch.ones(1, 16, 8, 8))\n")
+            "with torch.autocast('cpu', dtype=torch.bfloat16, enabled=%s):\n"
+            "    c(torch.ones(8, 16, 32, 32))\n" % bf16)
     env = dict(os.environ, ONEDNN_VERBOSE="1")
     out = subprocess.run([sys.executable, "-c", code], env=env,
                          capture_output=True, text=True).stdout
+    dnn = "oneDNN:?"
     for line in out.splitlines():
         if ",isa:" in line:
-            return "oneDNN:" + line.split(",isa:")[1].strip()
-    return "oneDNN:?"
+            dnn = "oneDNN:" + line.split(",isa:")[1].strip()
+            break
+    if bf16:
+        return dnn
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return "ATen:" + line.split(":")[1].strip() + "," + dnn
+    return "ATen:?," + dnn
 
 
 def main():

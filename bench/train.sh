@@ -14,8 +14,9 @@
 # speed over mmib's fp32 row of the same threads; its encode_sps is the
 # bf16 forward's (mmib's tools themselves encode in fp32 whatever the
 # training precision).  isa and torch_isa name
-# the instructions of the products: mmib's kernels, and what oneDNN (bf16)
-# or ATen (fp32) reports.  Without AVX512-BF16 the bf16 rows are left out
+# the instructions of the products: mmib's kernels, and what oneDNN
+# reports for a convolution (with ATen's CPU capability before it in
+# fp32).  bench/avx2.sh holds both to AVX2.  Without AVX512-BF16 the bf16 rows are left out
 # with a note on stderr.
 set -eo pipefail
 S=${MMIB_BENCH_SECONDS:-3}
