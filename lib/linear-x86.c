@@ -106,22 +106,34 @@ struct job {
 
 #ifdef MM_X86
 
-/* one row r of the tile: its accumulator pair gains w_r[p] times the
- * panel's two vectors */
+/*
+ * The tile of each level, written once over its vector type VT, its
+ * intrinsics VP(op) (_mm512_op_ps, _mm256_op_ps) and its width VL, all
+ * defined before each tile: ROW(r) adds w_r[p] times the panel's two
+ * vectors x0, x1 to row r's accumulator pair; LOAD and STORE move the
+ * pair from and to c, and LOAD names the row's weights w_r.
+ */
 #define ROW(r) do { \
-	__m512 b_ = _mm512_set1_ps(w##r[p]); \
-	a##r##0 = _mm512_fmadd_ps(b_, x0, a##r##0); \
-	a##r##1 = _mm512_fmadd_ps(b_, x1, a##r##1); \
+	VT b_ = VP(set1)(w##r[p]); \
+	a##r##0 = VP(fmadd)(b_, x0, a##r##0); \
+	a##r##1 = VP(fmadd)(b_, x1, a##r##1); \
 } while (0)
 #define LOAD(r) \
-	__m512 a##r##0 = _mm512_load_ps(c + (size_t)(r) * ldc), \
-	    a##r##1 = _mm512_load_ps(c + (size_t)(r) * ldc + 16); \
+	VT a##r##0 = VP(load)(c + (size_t)(r) * ldc), \
+	    a##r##1 = VP(load)(c + (size_t)(r) * ldc + VL); \
 	const float *w##r = w[r]
 #define STORE(r) do { \
-	_mm512_store_ps(c + (size_t)(r) * ldc, a##r##0); \
-	_mm512_store_ps(c + (size_t)(r) * ldc + 16, a##r##1); \
+	VP(store)(c + (size_t)(r) * ldc, a##r##0); \
+	VP(store)(c + (size_t)(r) * ldc + VL, a##r##1); \
 } while (0)
+/* the panel's two vectors at k = p */
+#define PANEL() \
+	VT x0 = VP(load)(xp + (size_t)NB * p), \
+	    x1 = VP(load)(xp + (size_t)NB * p + VL)
 
+#define VT __m512
+#define VP(op) _mm512_##op##_ps
+#define VL 16
 /* c (12 rows of ldc) += the 12 rows w[r][0..kc) times the panel part
  * xp (kc, 32) */
 __attribute__((target("avx512f"))) static void
@@ -132,8 +144,7 @@ tile_512(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 	int p;
 
 	for (p = 0; p < kc; p++) {
-		__m512 x0 = _mm512_load_ps(xp + (size_t)NB * p),
-		    x1 = _mm512_load_ps(xp + (size_t)NB * p + 16);
+		PANEL();
 
 		ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
 		ROW(6); ROW(7); ROW(8); ROW(9); ROW(10); ROW(11);
@@ -141,6 +152,9 @@ tile_512(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 	STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
 	STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
 }
+#undef VT
+#undef VP
+#undef VL
 
 /* xt, panels of NB rows: for each k the rows n0 .. n0 + NB - 1 of inp
  * (zeros past N), 16 by 16 through mm_tr16 */
@@ -194,36 +208,28 @@ unpack_512(float *out, const float *yt, int N, int Np, int Dout, int o0,
 
 /* ---- AVX2 + FMA ---- */
 
-#define ROW2(r) do { \
-	__m256 b_ = _mm256_set1_ps(w##r[p]); \
-	a##r##0 = _mm256_fmadd_ps(b_, x0, a##r##0); \
-	a##r##1 = _mm256_fmadd_ps(b_, x1, a##r##1); \
-} while (0)
-#define LOAD2(r) \
-	__m256 a##r##0 = _mm256_load_ps(c + (size_t)(r) * ldc), \
-	    a##r##1 = _mm256_load_ps(c + (size_t)(r) * ldc + 8); \
-	const float *w##r = w[r]
-#define STORE2(r) do { \
-	_mm256_store_ps(c + (size_t)(r) * ldc, a##r##0); \
-	_mm256_store_ps(c + (size_t)(r) * ldc + 8, a##r##1); \
-} while (0)
+#define VT __m256
+#define VP(op) _mm256_##op##_ps
+#define VL 8
 
 /* c (6 rows of ldc, 16 columns) += the 6 rows w[r][0..kc) times half a
  * panel part xp (kc, NB apart, 16 wide) */
 __attribute__((target("avx2,fma"))) static void
 tile_256(float *c, size_t ldc, const float *const *w, const float *xp, int kc)
 {
-	LOAD2(0); LOAD2(1); LOAD2(2); LOAD2(3); LOAD2(4); LOAD2(5);
+	LOAD(0); LOAD(1); LOAD(2); LOAD(3); LOAD(4); LOAD(5);
 	int p;
 
 	for (p = 0; p < kc; p++) {
-		__m256 x0 = _mm256_load_ps(xp + (size_t)NB * p),
-		    x1 = _mm256_load_ps(xp + (size_t)NB * p + 8);
+		PANEL();
 
-		ROW2(0); ROW2(1); ROW2(2); ROW2(3); ROW2(4); ROW2(5);
+		ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
 	}
-	STORE2(0); STORE2(1); STORE2(2); STORE2(3); STORE2(4); STORE2(5);
+	STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
 }
+#undef VT
+#undef VP
+#undef VL
 
 /* an 8 x 8 transpose in registers: r[a] lane b goes to r[b] lane a */
 static inline __attribute__((always_inline, target("avx2,fma"))) void
