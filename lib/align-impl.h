@@ -50,4 +50,19 @@ void mm_align_team_fail(struct mm_align_team *t, int rc);
 int mm_align_team_run(struct mm_align_team *t, int64_t n, int T,
     void *(*fn)(void *), void *arg);
 
+/* C (M, N) = alpha A' B' + beta C in float64, row-major, A' = A or A^T
+ * (ta), B' = B or B^T (tb), on `threads` threads.  With upper, C = A' A'
+ * is symmetric (M = N, B = A, tb = !ta) and only its upper triangle is
+ * wanted (entries below it are left as they were).  The same bits for any
+ * thread count: C is cut into slices fixed by the shape alone (columns of
+ * MM_ALIGN_TRI_WIDTH for the triangle, else mm_gemm_cut()), each slice
+ * one call of the BLAS on one thread.  OpenBLAS's own threads would not
+ * do: how they split a product, and so the order of its sums, changes
+ * with their number on some of its kernels.  A single slice is one call
+ * of dgemm (dsyrk with upper) on the whole. */
+int mm_align_dgemm(int ta, int tb, int M, int N, int K, double alpha,
+    const double *A, int lda, const double *B, int ldb, double beta,
+    double *C, int ldc, int upper, int threads);
+#define MM_ALIGN_TRI_WIDTH 128
+
 #endif

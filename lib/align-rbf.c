@@ -11,18 +11,10 @@
 #include <string.h>
 
 #include "align.h"
+#include "align-impl.h"
 #include "err.h"
 
 #define RBF_TILE 256    /* query rows per tile of distances */
-
-static int
-set_threads(int n)
-{
-	int old = openblas_get_num_threads();
-
-	openblas_set_num_threads(n < 1 ? 1 : n);
-	return old;
-}
 
 /* Rows i0 .. i0+nb of A (N, D) as float64 into X (nb, D). */
 static void
@@ -50,18 +42,22 @@ sq_norms(const float *A, int64_t N, int D, double *n2)
 }
 
 /* The squared distances of rows i0 .. i0+nb of A to every row:
- * T (nb, N) = n2_i + n2_j - 2 A_i.A_j, with Xd (N, D) A in float64. */
-static void
+ * T (nb, N) = n2_i + n2_j - 2 A_i.A_j, with Xd (N, D) A in float64, the
+ * product on `threads` threads (mm_align_dgemm()). */
+static int
 dist_tile(const double *Xd, const double *n2, int64_t N, int D, int64_t i0,
-    int64_t nb, double *T)
+    int64_t nb, int threads, double *T)
 {
 	int64_t r, j;
+	int rc;
 
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)N, D,
-	    -2.0, Xd + i0 * D, D, Xd, D, 0.0, T, (int)N);
+	if ((rc = mm_align_dgemm(0, 1, (int)nb, (int)N, D, -2.0, Xd + i0 * D,
+	    D, Xd, D, 0.0, T, (int)N, 0, threads)) < 0)
+		return rc;
 	for (r = 0; r < nb; r++)
 		for (j = 0; j < N; j++)
 			T[r * N + j] += n2[i0 + r] + n2[j];
+	return 0;
 }
 
 /* The k-th smallest (0-based) of v (n), v reordered (quickselect with
@@ -119,7 +115,7 @@ mm_align_rbf_median(const float *A, int64_t N, int D, int threads,
 {
 	int64_t m = N * (N - 1) / 2, i0, r, j, nneg = 0, at = 0, c = N * N;
 	double *u, *Xd, *n2, *T;
-	int ob;
+	int rc = 0;
 
 	*med2 = NAN;
 	if (N < 2 || N > MM_ALIGN_RBF_MAXN)
@@ -140,10 +136,10 @@ mm_align_rbf_median(const float *A, int64_t N, int D, int threads,
 	}
 	to_double(Xd, A, D, 0, N);
 	sq_norms(A, N, D, n2);
-	ob = set_threads(threads);
-	for (i0 = 0; i0 < N; i0 += RBF_TILE) {
+	for (i0 = 0; i0 < N && rc == 0; i0 += RBF_TILE) {
 		int64_t nb = N - i0 < RBF_TILE ? N - i0 : RBF_TILE;
-		dist_tile(Xd, n2, N, D, i0, nb, T);
+		if ((rc = dist_tile(Xd, n2, N, D, i0, nb, threads, T)) < 0)
+			break;
 		for (r = 0; r < nb; r++)
 			for (j = i0 + r + 1; j < N; j++) {
 				double d = T[r * N + j];
@@ -151,10 +147,13 @@ mm_align_rbf_median(const float *A, int64_t N, int D, int threads,
 				u[at++] = d;
 			}
 	}
-	set_threads(ob);
 	free(Xd);
 	free(n2);
 	free(T);
+	if (rc < 0) {
+		free(u);
+		return rc;
+	}
 	/* numpy's median of the N^2 values: the middle one, or the mean of
 	 * the two middle ones when N^2 is even */
 	if (c % 2)
@@ -195,7 +194,7 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	double *Xa, *Xb, *na, *nb2, *Ta, *Tb, hkl, hkk, hll, den;
 	struct ksums s;
 	int64_t i0, r, j;
-	int ob, rc = 0;
+	int rc = 0;
 
 	*out = NAN;
 	if (N < 2)
@@ -217,11 +216,11 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 	to_double(Xb, B, Db, 0, N);
 	sq_norms(A, N, Da, na);
 	sq_norms(B, N, Db, nb2);
-	ob = set_threads(threads);
 	for (i0 = 0; i0 < N; i0 += RBF_TILE) {
 		int64_t n = N - i0 < RBF_TILE ? N - i0 : RBF_TILE;
-		dist_tile(Xa, na, N, Da, i0, n, Ta);
-		dist_tile(Xb, nb2, N, Db, i0, n, Tb);
+		if ((rc = dist_tile(Xa, na, N, Da, i0, n, threads, Ta)) < 0 ||
+		    (rc = dist_tile(Xb, nb2, N, Db, i0, n, threads, Tb)) < 0)
+			goto done;
 		for (r = 0; r < n; r++) {
 			double rk = 0.0, rl = 0.0;
 			for (j = 0; j < N; j++) {
@@ -241,7 +240,6 @@ mm_align_cka_rbf(const float *A, int Da, const float *B, int Db, int64_t N,
 			s.rl[i0 + r] = rl;
 		}
 	}
-	set_threads(ob);
 	hkl = hsic_of(s.kl, s.rk, s.rl, N);
 	hkk = hsic_of(s.kk, s.rk, s.rk, N);
 	hll = hsic_of(s.ll, s.rl, s.rl, N);

@@ -9,11 +9,10 @@
  * feature-space Gram matrices (D x D) over blocks of rows, and CKNNA only
  * needs the k neighbours of each row.
  *
- * Threads: the Gram matrices use the BLAS's threads (OpenBLAS splits the
- * output, never the sum, so every entry is summed in the same order
- * whatever the count); CKNNA's kernel values run threads of their own,
- * each value computed alone, so results are the same for any number of
- * threads.
+ * Threads: the Gram products are cut into slices fixed by their shape,
+ * each one call of the BLAS on one thread (mm_align_dgemm()), and
+ * CKNNA's kernel values are each computed alone, so results are the same
+ * for any number of threads.
  */
 #include <float.h>
 #include <limits.h>
@@ -26,6 +25,7 @@
 
 #include "align.h"
 #include "align-impl.h"
+#include "nn.h"
 #include "pool.h"
 #include "err.h"
 
@@ -152,6 +152,96 @@ mm_align_team_run(struct mm_align_team *t, int64_t n, int T,
 	return t->rc;
 }
 
+/* ---- float64 products in slices fixed by the shape ---- */
+
+struct dgemm_job {
+	struct mm_align_team team;
+	int ta, tb, M, N, K, lda, ldb, ldc, upper, width, S;
+	double alpha, beta;
+	const double *A, *B;
+	double *C;
+};
+
+/* Slice s of C: columns s w .. s w + w - 1 (with upper, only down to the
+ * diagonal: the block on it by dsyrk, the rows above by dgemm), or rows
+ * when C is taller than wide. */
+static void
+dgemm_slice(const struct dgemm_job *j, int s)
+{
+	enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans;
+	enum CBLAS_TRANSPOSE tb = j->tb ? CblasTrans : CblasNoTrans;
+	int o = s * j->width, M = j->M, N = j->N;
+	const double *A = j->A, *B = j->B;
+	double *C = j->C;
+
+	if (j->upper) {
+		N = N - o < j->width ? N - o : j->width;
+		cblas_dsyrk(CblasRowMajor, CblasUpper, ta, N, j->K, j->alpha,
+		    A + (j->ta ? (size_t)o : (size_t)o * j->lda), j->lda,
+		    j->beta, C + (size_t)o * j->ldc + o, j->ldc);
+		if (o > 0)
+			cblas_dgemm(CblasRowMajor, ta, tb, o, N, j->K, j->alpha,
+			    A, j->lda, B + (j->tb ? (size_t)o * j->ldb :
+			    (size_t)o), j->ldb, j->beta, C + o, j->ldc);
+		return;
+	}
+	if (M > N) {
+		M = M - o < j->width ? M - o : j->width;
+		A += j->ta ? (size_t)o : (size_t)o * j->lda;
+		C += (size_t)o * j->ldc;
+	} else {
+		N = N - o < j->width ? N - o : j->width;
+		B += j->tb ? (size_t)o * j->ldb : (size_t)o;
+		C += o;
+	}
+	cblas_dgemm(CblasRowMajor, ta, tb, M, N, j->K, j->alpha, A, j->lda,
+	    B, j->ldb, j->beta, C, j->ldc);
+}
+
+static void *
+dgemm_body(void *arg)
+{
+	struct dgemm_job *j = arg;
+	int64_t s;
+
+	/* the triangle's widest slices first: they take longest */
+	while ((s = mm_align_team_take(&j->team)) >= 0)
+		dgemm_slice(j, j->upper ? j->S - 1 - (int)s : (int)s);
+	return NULL;
+}
+
+int
+mm_align_dgemm(int ta, int tb, int M, int N, int K, double alpha,
+    const double *A, int lda, const double *B, int ldb, double beta,
+    double *C, int ldc, int upper, int threads)
+{
+	struct dgemm_job j;
+
+	if (M < 1 || N < 1)
+		return 0;
+	memset(&j, 0, sizeof j);
+	j.ta = ta;
+	j.tb = tb;
+	j.M = M;
+	j.N = N;
+	j.K = K;
+	j.lda = lda;
+	j.ldb = ldb;
+	j.ldc = ldc;
+	j.upper = upper;
+	j.alpha = alpha;
+	j.beta = beta;
+	j.A = A;
+	j.B = B;
+	j.C = C;
+	if (upper) {
+		j.width = MM_ALIGN_TRI_WIDTH;
+		j.S = (N + j.width - 1) / j.width;
+	} else
+		j.S = mm_gemm_cut(M, N, K, &j.width);
+	return mm_align_team_run(&j.team, j.S, threads, dgemm_body, &j);
+}
+
 /* ---- CKA ----
  * Three Gram products of the column-centred sides, each once: the cross
  * Gc = Ac^T B'c (dgemm) and the self terms Ac^T Ac, Bc^T Bc (dsyrk, one
@@ -194,18 +284,16 @@ rows_centred(double *X, const float *A, int D, int64_t i0, int64_t nb,
 
 /* |Gc|_F^2 for Gc (Da, Db) = X^T Y, X = A - mx (N, Da) and Y = B' - my
  * (N, Db), B' the rows of B in the order perm (NULL: as they are),
- * accumulated over blocks of c->rows rows in a fixed order on the BLAS's
- * `threads` threads (OpenBLAS splits the output, never the sum, so every
- * entry is summed in the same order whatever the count), in c->work. */
+ * accumulated over blocks of c->rows rows in a fixed order on `threads`
+ * threads (mm_align_dgemm()), in c->work. */
 static int
 cross_fro2(const struct mm_align_cka_parts *c, const int32_t *perm,
     int threads, double *out)
 {
 	int64_t N = c->N, R = c->rows, i0, i, n;
-	int Dx = c->Da, Dy = c->Db, ob;
+	int Dx = c->Da, Dy = c->Db, rc;
 	double *X = c->work, *Y = X + R * Dx, *G = Y + R * Dy, s = 0.0;
 
-	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
 		rows_centred(X, c->A, Dx, i0, nb, c->mx, NULL, NULL);
@@ -216,10 +304,10 @@ cross_fro2(const struct mm_align_cka_parts *c, const int32_t *perm,
 		else
 			rows_centred(Y, c->B, Dy, i0, nb, c->my, NULL, NULL);
 		/* G (Dx, Dy) += X^T Y over this block */
-		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dx, Dy,
-		    (int)nb, 1.0, X, Dx, Y, Dy, i0 ? 1.0 : 0.0, G, Dy);
+		if ((rc = mm_align_dgemm(1, 0, Dx, Dy, (int)nb, 1.0, X, Dx, Y,
+		    Dy, i0 ? 1.0 : 0.0, G, Dy, 0, threads)) < 0)
+			return rc;
 	}
-	mm_align_blas_threads(ob);
 	for (n = 0; n < (int64_t)Dx * Dy; n++)
 		s += G[n] * G[n];
 	*out = s;
@@ -255,19 +343,18 @@ self_terms(const struct mm_align_cka_parts *c, const float *A, int D,
 {
 	int64_t N = c->N, R = c->rows, i0;
 	double *X = c->work, *G = X + R * (c->Da + c->Db), s = 0.0, t = 0.0;
-	int ob, a, b;
+	int rc, a, b;
 
 	if (keep && !(G = *keep = malloc(sizeof(double) * D * D)))
 		return mm_err(MM_ENOMEM, "CKA: out of memory");
 	*raw = 0.0;
-	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
 		rows_centred(X, A, D, i0, nb, mu, k + i0, raw);
-		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
-		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
+		if ((rc = mm_align_dgemm(1, 0, D, D, (int)nb, 1.0, X, D, X, D,
+		    i0 ? 1.0 : 0.0, G, D, 1, threads)) < 0)
+			return rc;
 	}
-	mm_align_blas_threads(ob);
 	for (a = 0; a < D; a++) {
 		t += G[(int64_t)a * D + a] * G[(int64_t)a * D + a];
 		for (b = a + 1; b < D; b++)
@@ -480,18 +567,20 @@ components(const float *A, int D, const double *mu, int64_t N, double *G,
 	for (a = 0; a <= q; a++)
 		if (!(e[a] > 0.0))
 			e[a] = 0.0;
-	ob = mm_align_blas_threads(threads);
-	for (i0 = 0; i0 < N; i0 += R) {
+	for (i0 = 0; i0 < N && rc >= 0; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
 		rows_centred(X, A, D, i0, nb, mu, NULL, NULL);
 		/* U rows (nb, q) = X (nb, D) V (D, q of qq) */
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
-		    q, D, 1.0, X, D, V, qq, 0.0, *U + i0 * q, q);
+		rc = mm_align_dgemm(0, 0, (int)nb, q, D, 1.0, X, D, V, qq, 0.0,
+		    *U + i0 * q, q, 0, threads);
 	}
-	mm_align_blas_threads(ob);
 	free(V);
 	free(X);
-	return 0;
+	if (rc < 0) {
+		free(*U);
+		*U = NULL;
+	}
+	return rc < 0 ? rc : 0;
 }
 
 void
@@ -573,7 +662,7 @@ mm_align_cka_null_ge(struct mm_align_cka_null *z,
 {
 	int64_t N = c->N, i;
 	double m = (double)N, kl = 0.0, uth = NAN, lo, rest, sr;
-	int r, q = z->q, j, db, du, ob, rc;
+	int r, q = z->q, j, db, du, rc;
 
 	*ge = *uge = -1;
 	db = isnan(z->obs) ? 0 : -1;
@@ -596,11 +685,9 @@ mm_align_cka_null_ge(struct mm_align_cka_null *z,
 		for (i = 0; i < N; i++)
 			memcpy(z->Wp + i * r, z->W + (int64_t)perm[i] * q,
 			    sizeof(double) * r);
-		/* small blocks on one BLAS thread: their sync costs more */
-		ob = mm_align_blas_threads(r < 128 ? 1 : threads);
-		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, r,
-		    (int)N, 1.0, z->U, q, z->Wp, r, 0.0, z->C, r);
-		mm_align_blas_threads(ob);
+		if ((rc = mm_align_dgemm(1, 0, r, r, (int)N, 1.0, z->U, q,
+		    z->Wp, r, 0.0, z->C, r, 0, threads)) < 0)
+			return rc;
 		lo = 0.0;
 		for (j = 0; j < r * r; j++)
 			lo += z->C[j] * z->C[j];
@@ -981,7 +1068,7 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 	double *V = malloc(sizeof(double) * D * nq), *w = malloc(sizeof(double) * nq);
 	double *mu = calloc(D, sizeof(double)), *sd = calloc(D, sizeof(double));
 	double *U = NULL;
-	int d, q = 0, e, rc, ob;
+	int d, q = 0, e, rc;
 
 	*Uout = NULL;
 	if (!X || !G || !V || !w || !mu || !sd) {
@@ -1000,14 +1087,13 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 		sd[d] = sqrt(sd[d] / (double)(N - 1)) + 1e-8;
 	/* G = X^T X: dsyrk fills one triangle; mirror it so that the
 	 * column-major reading of LAPACK sees the whole matrix */
-	ob = mm_align_blas_threads(threads);
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
 		mm_align_rows_double(X, A, D, i0, nb, mu, sd);
-		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, (int)nb,
-		    1.0, X, D, i0 ? 1.0 : 0.0, G, D);
+		if ((rc = mm_align_dgemm(1, 0, D, D, (int)nb, 1.0, X, D, X, D,
+		    i0 ? 1.0 : 0.0, G, D, 1, threads)) < 0)
+			goto done;
 	}
-	mm_align_blas_threads(ob);
 	for (d = 0; d < D; d++)
 		for (e = 0; e < d; e++)
 			G[(size_t)d * D + e] = G[(size_t)e * D + d];
@@ -1029,9 +1115,15 @@ top_left(const float *A, int64_t N, int D, int dim, int threads,
 	 * column e / sqrt(w_e) */
 	for (i0 = 0; i0 < N; i0 += R) {
 		int64_t nb = N - i0 < R ? N - i0 : R;
+		int e2;
+
 		mm_align_rows_double(X, A, D, i0, nb, mu, sd);
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb,
-		    q, D, 1.0, X, D, V, nq, 0.0, U + i0 * q, q);
+		if ((e2 = mm_align_dgemm(0, 0, (int)nb, q, D, 1.0, X, D, V, nq,
+		    0.0, U + i0 * q, q, 0, threads)) < 0) {
+			free(U);
+			rc = e2;
+			goto done;
+		}
 	}
 	for (i = 0; i < N; i++)
 		for (e = 0; e < q; e++)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "align.h"
+#include "align-impl.h"
 #include "err.h"
 #include "rng.h"
 #include "tap.h"
@@ -530,22 +531,30 @@ test_threads(void)
 	    memcmp(ba[0], ba[1], sizeof ba[0]) == 0, "kNN lists and recall: "
 	    "1 and 2 threads equal");
 	{
-		/* wide enough that the BLAS splits dgemm and dsyrk over
-		 * its threads */
+		/* wide enough for several slices of every Gram product, and
+		 * a depth (1500 = 4 mod 8) at which OpenBLAS's own threads
+		 * would change the sums on some of its kernels */
 		enum { N3 = 1500, D3 = 320 };
 		float *X = malloc(sizeof(float) * N3 * D3);
 		float *Y = malloc(sizeof(float) * N3 * D3);
-		double w[2][2];
+		double w[3][5];
 		randn(&r, X, N3 * D3);
 		randn(&r, Y, N3 * D3);
 		for (T = 0; T < N3 * D3; T++)
 			Y[T] += 0.5f * X[T] + 1.0f;
-		for (T = 1; T <= 2; T++)
-			mm_align_cka(X, D3, Y, D3 - 7, N3, T, &w[T - 1][0],
-			    &w[T - 1][1]);
-		ok(memcmp(w[0], w[1], sizeof w[0]) == 0, "CKA at N %d, D %d: "
-		    "1 and 2 threads to the bit (%.17g %.17g)", N3, D3,
-		    w[0][0], w[0][1]);
+		for (T = 1; T <= 3; T++) {
+			double *x = w[T - 1];
+			mm_align_cka(X, D3, Y, D3 - 7, N3, T, &x[0], &x[1]);
+			mm_align_svcca(X, D3, Y, D3 - 7, N3, 20, T, &x[2]);
+			mm_align_cka_rbf(X, D3, Y, D3 - 7, N3, 1e-3, 2e-3, T,
+			    &x[3]);
+			mm_align_rbf_median(Y, N3, D3 - 7, T, &x[4]);
+		}
+		ok(memcmp(w[0], w[1], sizeof w[0]) == 0 && memcmp(w[0], w[2],
+		    sizeof w[0]) == 0, "CKA, unbiased CKA, SVCCA, RBF CKA, "
+		    "median distance at N %d, D %d: 1, 2 and 3 threads to the "
+		    "bit (%.17g %.17g %.17g %.17g %.17g)", N3, D3, w[0][0],
+		    w[0][1], w[0][2], w[0][3], w[0][4]);
 		free(X);
 		free(Y);
 	}
@@ -674,6 +683,87 @@ test_normalise(void)
 	ok(other, "... which is not a division by the float norm");
 }
 
+/* mm_align_dgemm(): every transposition, the triangle, shapes of one
+ * slice and of many, against the plain sums to rounding, and on 1, 2
+ * and 3 threads to the bit. */
+static void
+test_dgemm(void)
+{
+	static const int shapes[][3] = {	/* M, N, K */
+		{ 1, 1, 1 }, { 7, 5, 3 }, { 300, 40, 1500 }, { 37, 513, 500 },
+		{ 320, 320, 1500 }, { 129, 129, 77 }, { 1000, 256, 64 },
+	};
+	struct mm_rng r;
+	int i, up, ta, tb, T, bad = 0, diff = 0, n = 0;
+	double worst = 0.0;
+
+	mm_rng_seed(&r, 41);
+	for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++)
+	for (up = 0; up < 2; up++)
+	for (ta = 0; ta < 2; ta++)
+	for (tb = 0; tb < 2; tb++) {
+		int M = shapes[i][0], N = up ? M : shapes[i][1];
+		int K = shapes[i][2], lda = ta ? M : K, ldb = tb ? K : N;
+		int64_t a, b, k;
+		double *A, *B, *C[3], beta = i % 2 ? 0.5 : 0.0;
+		float *f;
+
+		if (up && tb == ta)	/* the triangle is A' A'^T */
+			continue;
+		A = malloc(sizeof(double) * M * K);
+		B = up ? A : malloc(sizeof(double) * N * K);
+		f = malloc(sizeof(float) * (M > N ? M : N) * K);
+		randn(&r, f, M * K);
+		for (k = 0; k < (int64_t)M * K; k++)
+			A[k] = f[k];
+		if (!up) {
+			randn(&r, f, N * K);
+			for (k = 0; k < (int64_t)N * K; k++)
+				B[k] = f[k];
+		}
+		for (T = 0; T < 3; T++) {
+			C[T] = malloc(sizeof(double) * M * N);
+			for (k = 0; k < (int64_t)M * N; k++)
+				C[T][k] = (double)(k % 7) - 3.0;
+			mm_align_dgemm(ta, tb, M, N, K, -2.0, A, lda, B, ldb,
+			    beta, C[T], N, up, T + 1);
+		}
+		for (a = 0; a < M; a++)
+			for (b = up ? a : 0; b < N; b++) {
+				double s = 0.0, e;
+				for (k = 0; k < K; k++)
+					s += (ta ? A[k * lda + a] : A[a * lda +
+					    k]) * (tb ? B[b * ldb + k] :
+					    B[k * ldb + b]);
+				s = -2.0 * s + beta * ((double)((a * N + b) %
+				    7) - 3.0);
+				e = fabs(C[0][a * N + b] - s) / (1.0 +
+				    fabs(s));
+				worst = e > worst ? e : worst;
+				bad += !(e < 1e-12);
+				diff += C[1][a * N + b] != C[0][a * N + b] ||
+				    C[2][a * N + b] != C[0][a * N + b];
+			}
+		if (up)		/* below the diagonal blocks: untouched */
+			for (a = MM_ALIGN_TRI_WIDTH; a < M; a++)
+				for (b = 0; b < a / MM_ALIGN_TRI_WIDTH *
+				    MM_ALIGN_TRI_WIDTH; b++)
+					bad += C[0][a * N + b] !=
+					    (double)((a * N + b) % 7) - 3.0;
+		n++;
+		for (T = 0; T < 3; T++)
+			free(C[T]);
+		if (!up)
+			free(B);
+		free(A);
+		free(f);
+	}
+	ok(bad == 0, "sliced float64 products = the plain sums, %d shapes "
+	    "and transpositions (worst relative error %.2g)", n, worst);
+	ok(diff == 0, "... and the same bits on 1, 2 and 3 threads (%d "
+	    "entries differ)", diff);
+}
+
 int
 main(void)
 {
@@ -687,6 +777,7 @@ main(void)
 	test_naive();
 	test_cknna_naive();
 	test_threads();
+	test_dgemm();
 	test_paths();
 	test_normalise();
 	return done_testing();
