@@ -115,11 +115,15 @@ bench: $(TOOLS) $(BENCH_BIN)
 	@awk -f bench/cpu.awk /proc/cpuinfo
 	@b=$(BUILD)/bench/b-train; cur=$$($$b -B); core=$${cur%%	*}; \
 	own=$$(env -u OPENBLAS_CORETYPE $$b -B | cut -f1); \
-	printf 'blas: OpenBLAS core %s (%s)\n' "$$core" "$${cur#*	}"; \
+	printf 'blas: OpenBLAS core %s (%s)\n' "$$core" "$$(echo "$$cur" | cut -f2)"; \
+	case $$cur in *"mmib named"*) echo "blas: $$(echo "$$cur" | cut -f3):" \
+	    "every row below, mmib's, PyTorch's and numpy's, runs on those kernels";; esac; \
 	if [ -n "$${OPENBLAS_CORETYPE:-}" ] && [ "$$core" != "$$own" ]; then \
 		echo "blas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment forces these kernels;" \
 		    "this CPU's own would be $$own: every sgemm figure below is that core's, not the CPU's"; fi
-	@for b in bench/*.sh; do \
+	@core=$$($(BUILD)/bench/b-train -B | cut -f1); \
+	export OPENBLAS_CORETYPE="$${OPENBLAS_CORETYPE-$$core}"; \
+	for b in bench/*.sh; do \
 		[ -e "$$b" ] || continue; \
 		echo "== $$b"; \
 		MMIB_TOP=$(CURDIR) MMIB_BIN=$(CURDIR)/$(BIN) MMIB_BUILD=$(CURDIR)/$(BUILD) bash $$b || exit 1; \

@@ -71,9 +71,10 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'B':
 			/* the kernels every sgemm figure depends on, which
-			 * OPENBLAS_CORETYPE can force below the CPU's own */
-			printf("%s\t%s\n", openblas_get_corename(),
-			    openblas_get_config());
+			 * OPENBLAS_CORETYPE can force below the CPU's own;
+			 * then what mmib said of them */
+			printf("%s\t%s\t%s\n", openblas_get_corename(),
+			    openblas_get_config(), mm_blas_core_desc());
 			return 0;
 		case 'p':
 			if (mm_precision_parse(optarg, &prec) < 0)

@@ -20,12 +20,18 @@ if [ -e "$JE" ]; then
 	pre=(env LD_PRELOAD="$JE" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1)
 fi
 
+# PyTorch's products run on the same OpenBLAS as mmib's: give it the
+# kernels mmib runs on.  When OpenBLAS falls back to Prescott's on a CPU it
+# does not know, mmib names the CPU's own (lib/cli.c); PyTorch would stay
+# on the fallback.
+blas_core=$("$MMIB_BUILD/bench/b-train" -B | cut -f1)
+
 # torch.set_num_threads does not reach the OpenBLAS behind Debian's torch
 # (BLAS_INFO=generic): limit it as well, or a "1 thread" figure runs its
 # matrix products on every core.
 torch_step() {
 	local t=$1
 	shift
-	OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
+	OPENBLAS_CORETYPE=$blas_core OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
 	    "$PY" "$MMIB_TOP/bench/torch_step.py" -t "$t" "$@"
 }

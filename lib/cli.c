@@ -46,12 +46,111 @@ on_signal(int sig)
 	raise(sig);
 }
 
+/* ---- OpenBLAS's kernels ----
+ * OpenBLAS built for many CPUs (DYNAMIC_ARCH, as Debian's) picks its
+ * kernels when it loads, by the CPU's family and model.  On a CPU newer
+ * than the build knows it falls back to Prescott's SSE3 kernels: Debian
+ * 12's 0.3.21 does so on an Intel Xeon of family 6, model 207, and its
+ * sgemm runs there at a fifth of the speed of the AVX-512 kernels that
+ * OPENBLAS_CORETYPE=SkylakeX selects.  The variable is only read when the
+ * library loads, so a tool that finds itself on such fallback kernels
+ * names the right ones and runs itself again, once, before it has read
+ * anything: the same process, arguments and descriptors. */
+
+/* The cores of OpenBLAS 0.3.21 that have AVX2 kernels or better. */
+static const char *const blas_fast[] = {
+	"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
+};
+
+int
+mm_blas_cpu_level(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	/* libgcc's answers include the OS's support (XCR0) */
+	if (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512cd") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		return __builtin_cpu_supports("avx512bf16") ? 3 : 2;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return 1;
+#endif
+	return 0;
+}
+
+const char *
+mm_blas_core_better(const char *core, int level)
+{
+	static const char *const want[] = { NULL, "Haswell", "SkylakeX",
+	    "Cooperlake" };
+	size_t i;
+
+	if (level < 1 || level > 3 || !core)
+		return NULL;
+	for (i = 0; i < sizeof blas_fast / sizeof blas_fast[0]; i++)
+		if (strcmp(core, blas_fast[i]) == 0)
+			return NULL;
+	return want[level];
+}
+
+/* Run again on better kernels when OpenBLAS fell back (above).  Not when
+ * MMIB_BLAS=keep, nor when the environment names a core itself
+ * (OPENBLAS_CORETYPE, even empty) unless MMIB_BLAS=fix, nor a second
+ * time; when /proc/self/exe cannot be run, go on as loaded. */
+static void
+blas_core_fix(char **argv)
+{
+	const char *core = openblas_get_corename(), *want;
+	const char *mode = getenv("MMIB_BLAS");
+	char old[64] = "";
+	int had = getenv("OPENBLAS_CORETYPE") != NULL;
+
+	if (!argv || !argv[0] || getenv(MM_BLAS_FROM) || (mode &&
+	    strcmp(mode, "keep") == 0) || (getenv("OPENBLAS_CORETYPE") &&
+	    !(mode && strcmp(mode, "fix") == 0)))
+		return;
+	if (!(want = mm_blas_core_better(core, mm_blas_cpu_level())))
+		return;
+	if (had)
+		snprintf(old, sizeof old, "%s", getenv("OPENBLAS_CORETYPE"));
+	if (setenv(MM_BLAS_FROM, core, 1) == 0 &&
+	    setenv("OPENBLAS_CORETYPE", want, 1) == 0) {
+		fflush(NULL);
+		execv("/proc/self/exe", argv);
+	}
+	/* go on with the kernels loaded, and the environment as it was */
+	unsetenv(MM_BLAS_FROM);
+	if (had)
+		setenv("OPENBLAS_CORETYPE", old, 1);
+	else
+		unsetenv("OPENBLAS_CORETYPE");
+}
+
+const char *
+mm_blas_core_desc(void)
+{
+	static char buf[160];
+	const char *from = getenv(MM_BLAS_FROM), *set = getenv(
+	    "OPENBLAS_CORETYPE");
+
+	if (from && set)
+		snprintf(buf, sizeof buf, "OpenBLAS kernels %s (OpenBLAS "
+		    "took %s for this CPU; mmib named %s)",
+		    openblas_get_corename(), from, set);
+	else
+		snprintf(buf, sizeof buf, "OpenBLAS kernels %s%s",
+		    openblas_get_corename(), set ? " (OPENBLAS_CORETYPE)" : "");
+	return buf;
+}
+
 void
 mm_cli_init(int argc, char **argv)
 {
 	const char *p;
 
 	(void)argc;
+	blas_core_fix(argv);
 	if (argv && argv[0]) {
 		p = strrchr(argv[0], '/');
 		mm_progname = p ? p + 1 : argv[0];

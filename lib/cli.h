@@ -18,8 +18,24 @@ extern const char *mm_progname;
 extern int mm_verbose;  /* 0 with -q, 1 by default, 2+ with -v */
 
 /* Set the program name from argv[0], restore SIGPIPE's default (a closed
- * pipe ends the tool quietly), and set BLAS to one thread. */
+ * pipe ends the tool quietly), and set BLAS to one thread.  First, when
+ * OpenBLAS fell back to kernels below the CPU's (cli.c), run the program
+ * again with OPENBLAS_CORETYPE naming better ones. */
 void mm_cli_init(int argc, char **argv);
+
+/* What OpenBLAS kernels a program is right for: 0 none of the below, 1
+ * AVX2 + FMA, 2 AVX-512 (F, CD, BW, DQ, VL), 3 that and AVX512-BF16 (the
+ * CPU's and the OS's support both). */
+int mm_blas_cpu_level(void);
+/* The OpenBLAS core to name on a CPU of that level when the loaded one
+ * (openblas_get_corename()) has no AVX2 kernels: Haswell, SkylakeX or
+ * Cooperlake; NULL when the loaded one will do. */
+const char *mm_blas_core_better(const char *core, int level);
+/* "OpenBLAS kernels <core>", and who chose them, for -v lines. */
+const char *mm_blas_core_desc(void);
+/* Set in the environment of a program run again on better kernels: the
+ * core OpenBLAS had taken. */
+#define MM_BLAS_FROM "MMIB_BLAS_FROM"
 
 /* "prog: message" on stderr, remove a pending -o temporary file, exit 1. */
 void mm_die(const char *fmt, ...)

@@ -6,7 +6,7 @@
 # equal to the man page SYNOPSIS.
 . "$(dirname "$0")/lib.sh"
 TOOLS="mmib-gen mmib-probe mmib-align mmib-encode mmib-info mmib-train mmib-import"
-plan $((7 + 7 * 7 + 5 + 9 + 28))
+plan $((7 + 7 * 7 + 5 + 9 + 28 + 5))
 
 # synopsis TOOL: the SYNOPSIS of man/TOOL.1, and the usage of TOOL -h,
 # each on one line with blanks squeezed and none around '|'
@@ -137,5 +137,29 @@ if [ "$(id -u)" -ne 0 ]; then
 else
 	run_cmd mmib-gen -d dsprites -n 16 -o "$TMP/nodir/x.mts"
 	like "$ERR" "nodir/x.mts: No such file or directory" "missing directory fails with a clear error"
+fi
+
+# OpenBLAS's kernels: on fallback kernels without AVX2 (OpenBLAS takes
+# Prescott's on a CPU newer than it knows), a tool runs itself again on
+# the CPU's own; MMIB_BLAS=fix applies that to a core the environment
+# names, so Prescott stands in for the fallback on any machine.
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { for f; do case $flags in *" $f "*) ;; *) return 1;; esac; done; }
+want=
+if has avx512f avx512cd avx512bw avx512dq avx512vl; then
+	want=SkylakeX; has avx512_bf16 && want=Cooperlake
+elif has avx2 fma; then want=Haswell; fi
+A=$MMIB_TOP/tests/ref/align_cont.mts
+desc() { run_cmd env "$@" mmib-align -v -k 1,5 "$A"; printf '%s' "$ERR" | grep -m1 'OpenBLAS kernels'; }
+like "$(desc OPENBLAS_CORETYPE=Prescott)" "kernels Prescott \(OPENBLAS_CORETYPE\)$" "a core the environment names is kept"
+like "$(desc -u OPENBLAS_CORETYPE MMIB_BLAS=keep)" "kernels [A-Za-z0-9]+$" "MMIB_BLAS=keep: the kernels OpenBLAS took, whatever they are"
+if [ -n "$want" ]; then
+	like "$(desc OPENBLAS_CORETYPE=Prescott MMIB_BLAS=fix)" "kernels $want \(OpenBLAS took Prescott for this CPU; mmib named $want\)$" "fallback kernels: run again on $want's (the CPU's flags)"
+	cat "$A" | env OPENBLAS_CORETYPE=Prescott MMIB_BLAS=fix mmib-align -q -k 1,5 > "$TMP/fixpipe.tsv"
+	env OPENBLAS_CORETYPE=$want mmib-align -q -k 1,5 "$A" > "$TMP/named.tsv"
+	[ -s "$TMP/named.tsv" ] && cmp -s "$TMP/fixpipe.tsv" "$TMP/named.tsv"; ok $? "run again with a stream on a pipe: all of it read, the table of $want's kernels"
+	like "$(desc -u OPENBLAS_CORETYPE)" "kernels (Haswell|Zen|SkylakeX|Cooperlake|SapphireRapids)( |$)" "unforced, the kernels have AVX2 or better"
+else
+	for i in 1 2 3; do skip "no AVX2 + FMA on this CPU: no better kernels to name"; done
 fi
 done_testing

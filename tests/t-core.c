@@ -1,8 +1,10 @@
-/* t-core.c - metadata records and the PRNG (the number parser: t-num.c). */
+/* t-core.c - metadata records, the PRNG and the choice of OpenBLAS's
+ * kernels (the number parser: t-num.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
 #include "meta.h"
 #include "rng.h"
@@ -102,11 +104,72 @@ test_err(void)
 	    "mm_err with mm_errmsg() as an argument");
 }
 
+/* Better OpenBLAS kernels are named only for a core without AVX2 ones,
+ * and the best the CPU's level allows. */
+static void
+test_blas_core(void)
+{
+	static const struct {
+		const char *core;
+		int level;
+		const char *want;
+	} t[] = {
+		{ "Prescott", 3, "Cooperlake" }, { "Prescott", 2, "SkylakeX" },
+		{ "Prescott", 1, "Haswell" }, { "Prescott", 0, NULL },
+		{ "Core2", 2, "SkylakeX" }, { "Sandybridge", 1, "Haswell" },
+		{ "Nehalem", 3, "Cooperlake" }, { "Haswell", 3, NULL },
+		{ "Zen", 3, NULL }, { "SkylakeX", 3, NULL },
+		{ "Cooperlake", 2, NULL }, { "SapphireRapids", 3, NULL },
+		{ NULL, 3, NULL }, { "Prescott", 4, NULL },
+	};
+	size_t i;
+	int bad = 0, level = mm_blas_cpu_level();
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const char *w = mm_blas_core_better(t[i].core, t[i].level);
+		if (!(w == t[i].want || (w && t[i].want &&
+		    strcmp(w, t[i].want) == 0))) {
+			bad++;
+			diag("%s at level %d: got %s", t[i].core ? t[i].core :
+			    "(none)", t[i].level, w ? w : "(none)");
+		}
+	}
+	ok(bad == 0, "OpenBLAS core to name, %d cases", (int)i);
+	{
+		/* the kernel's flags (which count the OS's support too) */
+		FILE *f = fopen("/proc/cpuinfo", "r");
+		char line[8192], *fl = NULL;
+		int want = 0;
+
+		while (f && fgets(line, sizeof line, f))
+			if (strncmp(line, "flags", 5) == 0) {
+				fl = strchr(line, ':');
+				break;
+			}
+		if (f)
+			fclose(f);
+		if (!fl) {
+			skip(1, "no flags in /proc/cpuinfo");
+			return;
+		}
+#define HAS(x) (strstr(fl, " " x " ") || strstr(fl, " " x "\n"))
+		if (HAS("avx512f") && HAS("avx512cd") && HAS("avx512bw") &&
+		    HAS("avx512dq") && HAS("avx512vl"))
+			want = HAS("avx512_bf16") ? 3 : 2;
+		else if (HAS("avx2") && HAS("fma"))
+			want = 1;
+#undef HAS
+		ok(level == want, "this CPU's level for OpenBLAS: %d, as "
+		    "/proc/cpuinfo's flags say (%d)", level, want);
+	}
+}
+
 int
 main(void)
 {
 	test_err();
 	test_meta();
 	test_rng();
+	test_blas_core();
 	return done_testing();
 }

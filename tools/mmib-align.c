@@ -225,6 +225,7 @@ main(int argc, char **argv)
 		}
 	argc -= optind;
 	argv += optind;
+	mm_note("%s", mm_blas_core_desc());
 	if (argc > 2)
 		mm_cli_usage(&cli, 2);
 	if (norm == 2)

@@ -218,6 +218,7 @@ main(int argc, char **argv)
 		}
 	argc -= optind;
 	argv += optind;
+	mm_note("%s", mm_blas_core_desc());
 	if (argc > 1 || !e.mpath)
 		mm_cli_usage(&cli, 2);
 	e.want_img = strcmp(modality, "fac") != 0;

@@ -367,6 +367,7 @@ main(int argc, char **argv)
 		}
 	argc -= optind;
 	argv += optind;
+	mm_note("%s", mm_blas_core_desc());
 	if (!trainp || argc > 1)
 		mm_cli_usage(&cli, 2);
 	testp = argc ? argv[0] : NULL;

@@ -575,6 +575,7 @@ main(int argc, char **argv)
 			mm_die("%s: --log names an input or the output", op.log);
 	}
 	mm_blas_threads(op.cli.threads);
+	mm_note("%s", mm_blas_core_desc());
 	load(&tr, op.train);
 	arch(&op, &tr, &a, sinit);
 	if (op.test) {
