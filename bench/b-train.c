@@ -24,6 +24,7 @@
 #include "conv.h"
 #include "encoder.h"
 #include "err.h"
+#include "gemm-bf16.h"
 #include "model.h"
 
 /* GFLOP/s of a 512^3 sgemm: the ceiling the encoders aim at. */
@@ -72,9 +73,11 @@ main(int argc, char **argv)
 		case 'B':
 			/* the kernels every sgemm figure depends on, which
 			 * OPENBLAS_CORETYPE can force below the CPU's own;
-			 * then what mmib said of them */
-			printf("%s\t%s\t%s\n", openblas_get_corename(),
-			    openblas_get_config(), mm_blas_core_desc());
+			 * then what mmib said of them, and the measured rate
+			 * of vdpbf16ps against fp32 FMA (0: none) */
+			printf("%s\t%s\t%s\t%.2f\n", openblas_get_corename(),
+			    openblas_get_config(), mm_blas_core_desc(),
+			    mm_bf16_rate());
 			return 0;
 		case 'p':
 			if (mm_precision_parse(optarg, &prec) < 0)

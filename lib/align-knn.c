@@ -66,16 +66,18 @@ mm_align_search_path(int path)
 	return old;
 }
 
-/* The path a search of these rows takes: bf16 where the CPU has it,
- * float32 otherwise, float64 when asked or when float32 could overflow
- * (mmax2 = the largest (|a| + e)^2). */
+/* The path a search of these rows takes: bf16 where the CPU has it and
+ * it is faster than fp32 there (mm_bf16_rate()), float32 otherwise,
+ * float64 when asked or when float32 could overflow (mmax2 = the largest
+ * (|a| + e)^2).  Every path finds the same neighbours. */
 static int
 path_for(double mmax2)
 {
 	int p = search_path;
 
 	if (p == 0)
-		p = mm_bf16_level(-1) ? MM_ALIGN_PATH_BF16 : MM_ALIGN_PATH_F32;
+		p = mm_bf16_level(-1) && mm_bf16_rate() >= MM_BF16_PAYS ?
+		    MM_ALIGN_PATH_BF16 : MM_ALIGN_PATH_F32;
 	if (p == MM_ALIGN_PATH_BF16 && !mm_bf16_level(-1))
 		p = MM_ALIGN_PATH_F32;
 	if (!(mmax2 < 0x1p126))

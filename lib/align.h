@@ -213,7 +213,7 @@ void mm_align_blocks(int tile_rows, int tile_cols, int gram_rows);
 
 /* The precision the neighbour searches find candidates in (for tests and
  * benches; results do not depend on it): 0 the fastest the CPU has (the
- * default), or one of the paths below (bf16 falls back to float32 without
+ * default: bf16 when mm_bf16_rate() >= MM_BF16_PAYS), or one of the paths below (bf16 falls back to float32 without
  * the AVX512-BF16 kernel).  Float64 is taken anyway when float32 could
  * overflow.  Returns the previous setting.  Not thread-safe. */
 enum { MM_ALIGN_PATH_F64 = 1, MM_ALIGN_PATH_F32 = 2, MM_ALIGN_PATH_BF16 = 3 };

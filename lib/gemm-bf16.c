@@ -27,8 +27,10 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "gemm-bf16.h"
@@ -422,7 +424,81 @@ gemm_x86(int ta, int tb, int M, int N, int K, const float *A, int lda,
 		}
 	}
 }
+
+/* ---- the instruction's rate against fp32's ---- */
+
+/* Seconds for n rounds of 12 independent chains of vdpbf16ps (bf) or of
+ * vfmadd231ps on zmm registers: throughput, not latency, bound. */
+static __attribute__((target(TGT), noinline)) double
+chains(int bf, long n)
+{
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0;
+	__m512 a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0;
+	__m512 a11 = a0, x = _mm512_set1_ps(1e-3f);
+	__m512bh h = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+	struct timespec t0, t1;
+	long i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+#define C12(OP) OP(a0); OP(a1); OP(a2); OP(a3); OP(a4); OP(a5); OP(a6); \
+	OP(a7); OP(a8); OP(a9); OP(a10); OP(a11)
+#define DP(a) a = _mm512_dpbf16_ps(a, h, h)
+#define FM(a) a = _mm512_fmadd_ps(x, x, a)
+	if (bf)
+		for (i = 0; i < n; i++) {
+			C12(DP);
+			__asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2),
+			    "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
+			    "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+		}
+	else
+		for (i = 0; i < n; i++) {
+			C12(FM);
+			__asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2),
+			    "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
+			    "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+		}
+#undef C12
+#undef DP
+#undef FM
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec -
+	    t0.tv_nsec);
+}
 #endif
+
+static double bf16_rate;
+static pthread_once_t rate_once = PTHREAD_ONCE_INIT;
+
+static void
+measure_rate(void)
+{
+#ifdef MM_X86
+	double tb = 1e30, tf = 1e30, t;
+	int r;
+
+	mm_bf16_level(-1);
+	if (!bf16_max)
+		return;
+	/* the best of five alternating rounds of about 0.2 ms each (a
+	 * vdpbf16ps does 32 multiply-adds, an FMA 16) */
+	for (r = 0; r < 5; r++) {
+		if ((t = chains(0, 20000)) < tf)
+			tf = t;
+		if ((t = chains(1, 20000)) < tb)
+			tb = t;
+	}
+	if (tb > 0 && tf > 0)
+		bf16_rate = 2.0 * tf / tb;
+#endif
+}
+
+double
+mm_bf16_rate(void)
+{
+	pthread_once(&rate_once, measure_rate);
+	return mm_bf16_level(-1) ? bf16_rate : 0.0;
+}
 
 /* the arguments' errors of mm_gemm_bf16() */
 static int

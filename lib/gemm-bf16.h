@@ -52,6 +52,15 @@ float mm_bf16_float(uint16_t h);
 int mm_bf16_level(int level);
 /* Why the level is 0, for messages: "the CPU lacks AVX512-BF16", ... */
 const char *mm_bf16_missing(void);
+/* Multiply-adds per second of vdpbf16ps over those of fp32 FMA on one
+ * core of this CPU, measured once (about 1 ms, the first call); 0 when
+ * the level is 0.  About 2 on AMD Zen 5, where bf16 pays; 0.5 on an Intel
+ * Xeon of family 6, model 207 (without AMX), where the bf16 kernels are
+ * slower than the fp32 ones.  It only steers choices that cannot change a
+ * result (the neighbour searches' tiles) and messages. */
+double mm_bf16_rate(void);
+/* A rate above which bf16 kernels are taken for speed. */
+#define MM_BF16_PAYS 1.25
 
 /* Bytes of scratch mm_gemm_bf16() needs for this shape (packed panels). */
 size_t mm_gemm_bf16_scratch(int M, int N, int K);

@@ -451,6 +451,7 @@ main(void)
 	if (!mm_bf16_level(-1)) {
 		diag("no bf16 kernel: %s", mm_bf16_missing());
 		test_refusal();
+		ok(mm_bf16_rate() == 0.0, "no bf16 kernel: no bf16 rate");
 		skip(1, mm_bf16_missing());
 		return done_testing();
 	}
@@ -464,9 +465,16 @@ main(void)
 	test_linear(exact);
 	test_pool();
 	test_encoder();
+	{
+		double r = mm_bf16_rate();
+		ok(r > 0.1 && r < 8.0 && mm_bf16_rate() == r, "vdpbf16ps "
+		    "against fp32 FMA: %.2f times the multiply-adds per "
+		    "second, measured once", r);
+	}
 	/* switched off: the refusals */
 	mm_bf16_level(0);
 	test_refusal();
+	ok(mm_bf16_rate() == 0.0, "switched off: no bf16 rate");
 	is_int(mm_bf16_level(1), 1, "switched back on");
 	return done_testing();
 }
