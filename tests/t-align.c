@@ -684,8 +684,8 @@ test_normalise(void)
 }
 
 /* mm_align_dgemm(): every transposition, the triangle, shapes of one
- * slice and of many, against the plain sums to rounding, and on 1, 2
- * and 3 threads to the bit. */
+ * slice and of many, against the plain sums to rounding, and on 1, 2,
+ * 3 and 16 threads (more than the slices) to the bit. */
 static void
 test_dgemm(void)
 {
@@ -693,6 +693,7 @@ test_dgemm(void)
 		{ 1, 1, 1 }, { 7, 5, 3 }, { 300, 40, 1500 }, { 37, 513, 500 },
 		{ 320, 320, 1500 }, { 129, 129, 77 }, { 1000, 256, 64 },
 	};
+	static const int nt[] = { 1, 2, 3, 16 };
 	struct mm_rng r;
 	int i, up, ta, tb, T, bad = 0, diff = 0, n = 0;
 	double worst = 0.0;
@@ -705,7 +706,7 @@ test_dgemm(void)
 		int M = shapes[i][0], N = up ? M : shapes[i][1];
 		int K = shapes[i][2], lda = ta ? M : K, ldb = tb ? K : N;
 		int64_t a, b, k;
-		double *A, *B, *C[3], beta = i % 2 ? 0.5 : 0.0;
+		double *A, *B, *C[4], beta = i % 2 ? 0.5 : 0.0;
 		float *f;
 
 		if (up && tb == ta)	/* the triangle is A' A'^T */
@@ -721,12 +722,12 @@ test_dgemm(void)
 			for (k = 0; k < (int64_t)N * K; k++)
 				B[k] = f[k];
 		}
-		for (T = 0; T < 3; T++) {
+		for (T = 0; T < 4; T++) {
 			C[T] = malloc(sizeof(double) * M * N);
 			for (k = 0; k < (int64_t)M * N; k++)
 				C[T][k] = (double)(k % 7) - 3.0;
 			mm_align_dgemm(ta, tb, M, N, K, -2.0, A, lda, B, ldb,
-			    beta, C[T], N, up, T + 1);
+			    beta, C[T], N, up, nt[T]);
 		}
 		for (a = 0; a < M; a++)
 			for (b = up ? a : 0; b < N; b++) {
@@ -741,8 +742,9 @@ test_dgemm(void)
 				    fabs(s));
 				worst = e > worst ? e : worst;
 				bad += !(e < 1e-12);
-				diff += C[1][a * N + b] != C[0][a * N + b] ||
-				    C[2][a * N + b] != C[0][a * N + b];
+				for (T = 1; T < 4; T++)
+					diff += C[T][a * N + b] != C[0][a * N +
+					    b];
 			}
 		if (up)		/* below the diagonal blocks: untouched */
 			for (a = MM_ALIGN_TRI_WIDTH; a < M; a++)
@@ -751,7 +753,7 @@ test_dgemm(void)
 					bad += C[0][a * N + b] !=
 					    (double)((a * N + b) % 7) - 3.0;
 		n++;
-		for (T = 0; T < 3; T++)
+		for (T = 0; T < 4; T++)
 			free(C[T]);
 		if (!up)
 			free(B);
@@ -760,7 +762,7 @@ test_dgemm(void)
 	}
 	ok(bad == 0, "sliced float64 products = the plain sums, %d shapes "
 	    "and transpositions (worst relative error %.2g)", n, worst);
-	ok(diff == 0, "... and the same bits on 1, 2 and 3 threads (%d "
+	ok(diff == 0, "... and the same bits on 1, 2, 3 and 16 threads (%d "
 	    "entries differ)", diff);
 }
 
