@@ -70,14 +70,20 @@ mm_align_search_path(int path)
  * it is faster than fp32 there (mm_bf16_rate()), float32 otherwise,
  * float64 when asked or when float32 could overflow (mmax2 = the largest
  * (|a| + e)^2).  Every path finds the same neighbours. */
+int
+mm_align_search_default(void)
+{
+	if (search_path)
+		return search_path;
+	return mm_bf16_level(-1) && mm_bf16_rate() >= MM_BF16_PAYS ?
+	    MM_ALIGN_PATH_BF16 : MM_ALIGN_PATH_F32;
+}
+
 static int
 path_for(double mmax2)
 {
-	int p = search_path;
+	int p = mm_align_search_default();
 
-	if (p == 0)
-		p = mm_bf16_level(-1) && mm_bf16_rate() >= MM_BF16_PAYS ?
-		    MM_ALIGN_PATH_BF16 : MM_ALIGN_PATH_F32;
 	if (p == MM_ALIGN_PATH_BF16 && !mm_bf16_level(-1))
 		p = MM_ALIGN_PATH_F32;
 	if (!(mmax2 < 0x1p126))

@@ -218,6 +218,9 @@ void mm_align_blocks(int tile_rows, int tile_cols, int gram_rows);
  * overflow.  Returns the previous setting.  Not thread-safe. */
 enum { MM_ALIGN_PATH_F64 = 1, MM_ALIGN_PATH_F32 = 2, MM_ALIGN_PATH_BF16 = 3 };
 int mm_align_search_path(int path);
+/* The path the searches take unless float32 could overflow: the one set,
+ * or the default (above). */
+int mm_align_search_default(void);
 
 /* ---- RBF CKA (align-rbf.c) ----
  * cka_rbf  biased CKA of the Gaussian kernels K_ij = exp(-ga |A_i - A_j|^2)

@@ -3,7 +3,7 @@
 # tests/ref/align_ref.py (to 1e-5) on two fixtures, one full of exact
 # ties, then formats, options and clear errors.
 . "$(dirname "$0")/lib.sh"
-plan 48
+plan 50
 
 R=$MMIB_TOP/tests/ref
 
@@ -24,6 +24,18 @@ for f in codes cont; do
 	is "$(cmp_tsv "$TMP/$f.tsv" "$R/align_${f}_expected.tsv" 1e-5)" "" "$f: every metric within 1e-5 of numpy"
 done
 like "$ERR" "z_img \(16\) and z_fac \(10\) differ in width: no cosine, gap or recall" "different widths: cross-modal metrics skipped, said so"
+
+# -v names the tiles of the neighbour searches: bf16 only where the measured
+# rate of vdpbf16ps against fp32 FMA reaches the bar it gives; the same table
+run_cmd mmib-align -v -k 1,5,10 "$R/align_cont.mts"
+line=$(printf '%s\n' "$ERR" | grep 'neighbour searches in')
+like "$line" "neighbour searches in (bf16|float32) tiles: " "-v: the tiles of the neighbour searches ($line)"
+if [[ "$line" == *"measured; bf16 from"* ]]; then
+	ok "$(printf '%s\n' "$line" | sed -E 's/.*in ([a-z0-9]+) tiles: vdpbf16ps does ([0-9.]+) times.*bf16 from ([0-9.]+)\)$/\1 \2 \3/' |
+		awk '{ exit !(($1 == "bf16") == ($2 >= $3)) }'; echo $?)" "... bf16 exactly when the rate reaches the bar"
+else
+	cmp -s "$TMP/.out" "$TMP/cont.tsv"; ok $? "... (no bf16 kernel) and the same table"
+fi
 
 for f in codes cont; do
 	mmib-align -q -t 2 -k 1,5,10 "$R/align_$f.mts" > "$TMP/${f}2.tsv"

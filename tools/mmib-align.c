@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "err.h"
 #include "emb.h"
+#include "gemm-bf16.h"
 #include "npy.h"
 #include "table.h"
 
@@ -226,6 +227,15 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	mm_note("%s", mm_blas_core_desc());
+	if (mm_bf16_level(-1))
+		mm_note("neighbour searches in %s tiles: vdpbf16ps does %.2f "
+		    "times the multiply-adds per second of fp32 FMA here "
+		    "(measured; bf16 from %.2f)", mm_align_search_default() ==
+		    MM_ALIGN_PATH_BF16 ? "bf16" : "float32", mm_bf16_rate(),
+		    MM_BF16_PAYS);
+	else
+		mm_note("neighbour searches in float32 tiles: %s",
+		    mm_bf16_missing());
 	if (argc > 2)
 		mm_cli_usage(&cli, 2);
 	if (norm == 2)
