@@ -963,20 +963,30 @@ mm_align_knn_cross(const float *Q, const float *C, int64_t N, int D, int k,
 	return knn_run(Q, C, N, D, k, 1, threads, nn);
 }
 
-/* ---- retrieval ---- */
-
-/* For every query Q_i, the rank of its partner C_i among all N
- * candidates: the rows j with x_ij > x_ii, and those with x_ij = x_ii
- * and j < i (x = mm_align_dot()), counted up to K. */
+/* ---- retrieval ----
+ * For every row i, the rank of its partner in the other modality: of
+ * B_i among all rows of B for the query A_i (A to B), and of A_i among
+ * the rows of A for the query B_i (B to A).  The candidates ahead of the
+ * partner are the rows j with x_ij > x_ii, and those with x_ij = x_ii and
+ * j < i (x = mm_align_dot(), symmetric), counted up to K.  Both directions
+ * read one product: tiles of the distinct rows of A by the distinct rows
+ * of B, scanned along the rows for A's queries and along the columns for
+ * B's.  A row of A is the query of its own distinct row's tile row (its
+ * twins hold the same values); the bound of a tile value is that of the
+ * pair whichever side plays the query (bounds, above). */
 struct xsearch {
-	const float *Q, *C;
+	const float *A, *B;
 	int64_t N;
 	int D, K, R, Rc;
-	const struct distinct *ds;	/* of C */
-	struct bounds bq, bc;		/* queries; distinct candidates */
-	int64_t ncb;			/* candidate blocks */
-	double *Mm, *Me;		/* (ncb) block maxima */
-	int32_t *rank;
+	const struct distinct *da, *db;
+	struct bounds qa, qb;		/* the rows as queries (N each) */
+	struct bounds ca, cb;		/* the distinct rows as candidates */
+	int64_t nrb, ncb;		/* blocks of distinct A, of distinct B */
+	double *MmA, *MeA, *MmB, *MeB;	/* their block maxima */
+	double *x;			/* (N) x_ii */
+	int32_t *rab;			/* (N) A to B, final */
+	int64_t *cba;			/* (N) B to A, summed over the workers */
+	pthread_mutex_t mu;
 	struct mm_align_team team;
 };
 
@@ -991,144 +1001,230 @@ members_below(const struct distinct *ds, int64_t g, int64_t i)
 	return c;
 }
 
-/* Candidate g with tile value v for query i of target x: the rows it
- * puts ahead of the partner. */
+/* Query i (rows Q, bounds q) against candidate group g of the rows C
+ * (groups ds, bounds c) with tile value v and target x: the rows it puts
+ * ahead of the partner. */
 static int64_t
-ahead(const struct xsearch *s, int64_t i, int64_t g, double v, double x)
+ahead(const float *Q, const struct bounds *q, const float *C,
+    const struct distinct *ds, const struct bounds *c, int D, int64_t i,
+    int64_t g, double v, double x)
 {
-	double E = s->bq.ca[i] * s->bc.m[g] + s->bq.cb[i] * s->bc.e[g] +
-	    s->bq.eta, y;
+	double E = q->ca[i] * c->m[g] + q->cb[i] * c->e[g] + q->eta, y;
 
 	if (v + E < x)
 		return 0;
 	if (v - E > x)
-		return members(s->ds, g);
-	y = mm_align_dot(s->Q + i * s->D, s->C + s->ds->u[g] * s->D, s->D);
-	return y > x ? members(s->ds, g) : y == x ? members_below(s->ds, g, i) :
-	    0;
+		return members(ds, g);
+	y = mm_align_dot(Q + i * D, C + ds->u[g] * D, D);
+	return y > x ? members(ds, g) : y == x ? members_below(ds, g, i) : 0;
 }
 
-#define XSCAN(NAME, T, THR)						\
+/* Tile S (nI distinct rows of A from group a0, by nJ of B from b0, row
+ * block BI, column block BJ) in type T: A's queries along the rows into
+ * ra (final counts of A's rows), B's along the columns into cb (this
+ * worker's), with th (nJ) scratch for the columns' lowest thresholds. */
+#define XSCAN(NAME, T, THR, INF)					\
 static void								\
-NAME(const struct xsearch *s, const T *S, int64_t i0, int nI,		\
-    int64_t BJ, int nJ, const double *x, int64_t *cnt)			\
+NAME(const struct xsearch *s, const T *S, int64_t a0, int nI,		\
+    int64_t b0, int nJ, int64_t BI, int64_t BJ, int64_t *ra,		\
+    int64_t *cb, T *th)							\
 {									\
-	int64_t J0 = BJ * s->Rc;						\
+	const struct distinct *da = s->da, *db = s->db;			\
+	int64_t m, i, j;						\
 	int r, c;							\
 									\
 	for (r = 0; r < nI; r++) {					\
 		const T *sr = S + (int64_t)r * nJ;			\
-		int64_t i = i0 + r;					\
-		T th = THR(x[r], s->bq.ca[i] * s->Mm[BJ] +		\
-		    s->bq.cb[i] * s->Me[BJ] + s->bq.eta);		\
-		for (c = 0; c < nJ && cnt[r] < s->K; c++)		\
-			if (sr[c] >= th)				\
-				cnt[r] += ahead(s, i, J0 + c, sr[c], x[r]); \
+		int64_t g = a0 + r;					\
+		for (m = da->start[g]; m < da->start[g + 1]; m++) {	\
+			T t;						\
+			i = da->mem[m];					\
+			if (ra[i] >= s->K)				\
+				continue;				\
+			t = THR(s->x[i], s->qa.ca[i] * s->MmB[BJ] +	\
+			    s->qa.cb[i] * s->MeB[BJ] + s->qa.eta);	\
+			for (c = 0; c < nJ && ra[i] < s->K; c++)	\
+				if (sr[c] >= t)				\
+					ra[i] += ahead(s->A, &s->qa,	\
+					    s->B, db, &s->cb, s->D, i,	\
+					    b0 + c, sr[c], s->x[i]);	\
+		}							\
+	}								\
+	for (c = 0; c < nJ; c++) {					\
+		int64_t g = b0 + c;					\
+		th[c] = INF;						\
+		for (m = db->start[g]; m < db->start[g + 1]; m++) {	\
+			T t;						\
+			j = db->mem[m];					\
+			if (cb[j] >= s->K)				\
+				continue;				\
+			t = THR(s->x[j], s->qb.ca[j] * s->MmA[BI] +	\
+			    s->qb.cb[j] * s->MeA[BI] + s->qb.eta);	\
+			if (t < th[c])					\
+				th[c] = t;				\
+		}							\
+	}								\
+	for (r = 0; r < nI; r++) {					\
+		const T *sr = S + (int64_t)r * nJ;			\
+		for (c = 0; c < nJ; c++) {				\
+			int64_t g = b0 + c;				\
+			if (!(sr[c] >= th[c]))				\
+				continue;				\
+			for (m = db->start[g]; m < db->start[g + 1]; m++) { \
+				j = db->mem[m];				\
+				if (cb[j] < s->K)			\
+					cb[j] += ahead(s->B, &s->qb,	\
+					    s->A, da, &s->ca, s->D, j,	\
+					    a0 + r, sr[c], s->x[j]);	\
+			}						\
+		}							\
 	}								\
 }
-XSCAN(xscan_f, float, thr_float)
-XSCAN(xscan_d, double, thr_double)
+XSCAN(xscan_f, float, thr_float, INFINITY)
+XSCAN(xscan_d, double, thr_double, INFINITY)
 
 static void *
 rank_worker(void *arg)
 {
 	struct xsearch *s = arg;
-	const int64_t *u = s->ds->n == s->N ? NULL : s->ds->u;
+	const int64_t *ua = s->da->n == s->N ? NULL : s->da->u;
+	const int64_t *ub = s->db->n == s->N ? NULL : s->db->u;
+	size_t es = s->qa.path == MM_ALIGN_PATH_F64 ? 8 : 4;
 	struct tiles w;
-	double *x = malloc(sizeof(double) * s->R);
-	int64_t it, BJ, *cnt = malloc(sizeof(int64_t) * s->R);
-	int rc, r;
+	int64_t it, BJ, i, *ra = calloc(s->N, sizeof(int64_t));
+	int64_t *cb = calloc(s->N, sizeof(int64_t));
+	void *th = malloc(es * s->Rc);
+	int rc;
 
-	if ((rc = tiles_init(&w, s->bq.path, s->R, s->Rc, s->D)) < 0 || !x ||
-	    !cnt) {
+	if ((rc = tiles_init(&w, s->qa.path, s->R, s->Rc, s->D)) < 0 ||
+	    !ra || !cb || !th) {
 		if (rc == 0)
 			tiles_free(&w);
-		free(x);
-		free(cnt);
+		free(ra);
+		free(cb);
+		free(th);
 		mm_align_team_fail(&s->team, rc < 0 ? rc : mm_err(MM_ENOMEM,
 		    "retrieval: out of memory"));
 		return NULL;
 	}
 	while ((it = mm_align_team_take(&s->team)) >= 0) {
-		int64_t i0 = it * s->R;
-		int nI = (int)(s->N - i0 < s->R ? s->N - i0 : s->R);
-		const void *X = gather(&w, s->Q, NULL, i0, nI, w.X);
-		for (r = 0; r < nI; r++) {
-			x[r] = mm_align_dot(s->Q + (i0 + r) * s->D,
-			    s->C + (i0 + r) * s->D, s->D);
-			cnt[r] = 0;
-		}
+		int64_t a0 = it * s->R;
+		int nI = (int)(s->da->n - a0 < s->R ? s->da->n - a0 : s->R);
+		const void *X = gather(&w, s->A, ua, a0, nI, w.X);
 		for (BJ = 0; BJ < s->ncb; BJ++) {
-			int64_t g0 = BJ * s->Rc;
-			int nJ = (int)(s->ds->n - g0 < s->Rc ? s->ds->n - g0 :
+			int64_t b0 = BJ * s->Rc;
+			int nJ = (int)(s->db->n - b0 < s->Rc ? s->db->n - b0 :
 			    s->Rc);
-			const void *Y = gather(&w, s->C, u, g0, nJ, w.Y);
+			const void *Y = gather(&w, s->B, ub, b0, nJ, w.Y);
 			if ((rc = tile_product(&w, X, nI, Y, nJ)) < 0)
 				break;
 			if (w.path == MM_ALIGN_PATH_F64)
-				xscan_d(s, w.S, i0, nI, BJ, nJ, x, cnt);
+				xscan_d(s, w.S, a0, nI, b0, nJ, it, BJ, ra, cb,
+				    th);
 			else
-				xscan_f(s, w.S, i0, nI, BJ, nJ, x, cnt);
+				xscan_f(s, w.S, a0, nI, b0, nJ, it, BJ, ra, cb,
+				    th);
 		}
 		if (rc < 0)
 			break;
-		for (r = 0; r < nI; r++)
-			s->rank[i0 + r] = (int32_t)(cnt[r] < s->K ? cnt[r] : s->K);
+		/* A's rows of this block are complete */
+		for (i = s->da->start[a0]; i < s->da->start[a0 + nI]; i++) {
+			int64_t q = s->da->mem[i];
+			s->rab[q] = (int32_t)(ra[q] < s->K ? ra[q] : s->K);
+		}
 	}
 	if (rc < 0)
 		mm_align_team_fail(&s->team, rc);
+	else {
+		/* whole counts: the same sum in any order */
+		pthread_mutex_lock(&s->mu);
+		for (i = 0; i < s->N; i++)
+			s->cba[i] += cb[i];
+		pthread_mutex_unlock(&s->mu);
+	}
 	tiles_free(&w);
-	free(x);
-	free(cnt);
+	free(ra);
+	free(cb);
+	free(th);
 	return NULL;
 }
 
-/* rank (N): the partner's rank for the queries Q against C, up to K. */
+/* The partners' ranks up to K: rab (N) of B_i for the queries A_i, rba
+ * (N) of A_i for the queries B_i. */
 static int
-partner_ranks(const float *Q, const float *C, int64_t N, int D, int K,
-    int threads, int32_t *rank)
+partner_ranks(const float *A, const float *B, int64_t N, int D, int K,
+    int threads, int32_t *rab, int32_t *rba)
 {
-	struct distinct ds;
+	struct distinct da, db;
 	struct xsearch s;
-	int64_t BJ;
+	int64_t t, i;
 	int rc, path;
 
-	if ((rc = distinct_rows(&ds, C, N, D)) < 0)
-		return rc;
+	memset(&da, 0, sizeof da);
+	memset(&db, 0, sizeof db);
 	memset(&s, 0, sizeof s);
-	s.Q = Q;
-	s.C = C;
+	if ((rc = distinct_rows(&da, A, N, D)) < 0 ||
+	    (rc = distinct_rows(&db, B, N, D)) < 0)
+		goto out;
+	s.A = A;
+	s.B = B;
 	s.N = N;
 	s.D = D;
 	s.K = K;
-	s.ds = &ds;
-	s.rank = rank;
+	s.da = &da;
+	s.db = &db;
+	s.rab = rab;
 	s.R = tile_of(mm_align_tile_rows, D);
 	s.Rc = tile_of(mm_align_tile_cols, D);
-	if ((rc = bounds_rows(&s.bq, Q, D, NULL, N)) < 0 ||
-	    (rc = bounds_rows(&s.bc, C, D, ds.u, ds.n)) < 0)
+	if ((rc = bounds_rows(&s.qa, A, D, NULL, N)) < 0 ||
+	    (rc = bounds_rows(&s.qb, B, D, NULL, N)) < 0 ||
+	    (rc = bounds_rows(&s.ca, A, D, da.u, da.n)) < 0 ||
+	    (rc = bounds_rows(&s.cb, B, D, db.u, db.n)) < 0)
 		goto done;
-	path = path_for(fmax(bounds_max2(&s.bq, N), bounds_max2(&s.bc, ds.n)));
-	bounds_set(&s.bq, N, D, path);
-	bounds_set(&s.bc, ds.n, D, path);
-	s.ncb = (ds.n + s.Rc - 1) / s.Rc;
-	s.Mm = malloc(sizeof(double) * s.ncb);
-	s.Me = malloc(sizeof(double) * s.ncb);
-	if (!s.Mm || !s.Me) {
+	path = path_for(fmax(bounds_max2(&s.qa, N), bounds_max2(&s.qb, N)));
+	bounds_set(&s.qa, N, D, path);
+	bounds_set(&s.qb, N, D, path);
+	bounds_set(&s.ca, da.n, D, path);
+	bounds_set(&s.cb, db.n, D, path);
+	s.nrb = (da.n + s.R - 1) / s.R;
+	s.ncb = (db.n + s.Rc - 1) / s.Rc;
+	s.MmA = malloc(sizeof(double) * s.nrb);
+	s.MeA = malloc(sizeof(double) * s.nrb);
+	s.MmB = malloc(sizeof(double) * s.ncb);
+	s.MeB = malloc(sizeof(double) * s.ncb);
+	s.x = malloc(sizeof(double) * N);
+	s.cba = calloc(N, sizeof(int64_t));
+	if (!s.MmA || !s.MeA || !s.MmB || !s.MeB || !s.x || !s.cba) {
 		rc = mm_err(MM_ENOMEM, "retrieval: out of memory");
 		goto done;
 	}
-	for (BJ = 0; BJ < s.ncb; BJ++)
-		block_max(&s.bc, BJ * s.Rc, ds.n - BJ * s.Rc < s.Rc ?
-		    ds.n - BJ * s.Rc : s.Rc, s.Mm + BJ, s.Me + BJ);
-	rc = mm_align_team_run(&s.team, (N + s.R - 1) / s.R, threads,
-	    rank_worker, &s);
+	for (t = 0; t < s.nrb; t++)
+		block_max(&s.ca, t * s.R, da.n - t * s.R < s.R ? da.n - t * s.R :
+		    s.R, s.MmA + t, s.MeA + t);
+	for (t = 0; t < s.ncb; t++)
+		block_max(&s.cb, t * s.Rc, db.n - t * s.Rc < s.Rc ? db.n -
+		    t * s.Rc : s.Rc, s.MmB + t, s.MeB + t);
+	for (i = 0; i < N; i++)
+		s.x[i] = mm_align_dot(A + i * D, B + i * D, D);
+	pthread_mutex_init(&s.mu, NULL);
+	rc = mm_align_team_run(&s.team, s.nrb, threads, rank_worker, &s);
+	pthread_mutex_destroy(&s.mu);
+	for (i = 0; rc == 0 && i < N; i++)
+		rba[i] = (int32_t)(s.cba[i] < K ? s.cba[i] : K);
 done:
-	free(s.Mm);
-	free(s.Me);
-	bounds_free(&s.bq);
-	bounds_free(&s.bc);
-	distinct_free(&ds);
+	free(s.MmA);
+	free(s.MeA);
+	free(s.MmB);
+	free(s.MeB);
+	free(s.x);
+	free(s.cba);
+	bounds_free(&s.qa);
+	bounds_free(&s.qb);
+	bounds_free(&s.ca);
+	bounds_free(&s.cb);
+out:
+	distinct_free(&da);
+	distinct_free(&db);
 	return rc;
 }
 
@@ -1136,30 +1232,32 @@ int
 mm_align_recall(const float *A, const float *B, int64_t N, int D,
     const int *ks, int nk, int threads, double *ab, double *ba)
 {
-	int32_t *rank = malloc(sizeof(int32_t) * N);
+	int32_t *rank[2];
 	int64_t i, hits;
 	int dir, t, K = 0, rc = 0;
 
-	if (!rank)
-		return mm_err(MM_ENOMEM, "recall: out of memory");
 	for (t = 0; t < nk; t++)
 		if (ks[t] > K)
 			K = ks[t];
-	if (K < 1 || K > N || N > INT32_MAX) {
-		free(rank);
+	if (K < 1 || K > N || N > INT32_MAX)
 		return mm_err(MM_EINVAL, "recall: k = %d with %lld rows", K,
 		    (long long)N);
+	rank[0] = malloc(sizeof(int32_t) * N);
+	rank[1] = malloc(sizeof(int32_t) * N);
+	if (!rank[0] || !rank[1]) {
+		free(rank[0]);
+		free(rank[1]);
+		return mm_err(MM_ENOMEM, "recall: out of memory");
 	}
-	for (dir = 0; dir < 2 && rc == 0; dir++) {
-		rc = partner_ranks(dir ? B : A, dir ? A : B, N, D, K, threads,
-		    rank);
-		for (t = 0; rc == 0 && t < nk; t++) {
+	rc = partner_ranks(A, B, N, D, K, threads, rank[0], rank[1]);
+	for (dir = 0; dir < 2 && rc == 0; dir++)
+		for (t = 0; t < nk; t++) {
 			for (i = hits = 0; i < N; i++)
-				hits += rank[i] < ks[t];
+				hits += rank[dir][i] < ks[t];
 			(dir ? ba : ab)[t] = (double)hits / (double)N;
 		}
-	}
-	free(rank);
+	free(rank[0]);
+	free(rank[1]);
 	return rc;
 }
 

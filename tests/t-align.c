@@ -570,16 +570,17 @@ test_threads(void)
 
 /* Near-ties: rows of 30 base vectors, each copy scaled by 1 + 2^-22 t
  * (t = -3 .. 3) and every fifth an exact copy of an earlier row, so that
- * many candidates lie within the float32 and bf16 bounds of each other.
- * The lists and ranks of every path, block size and thread count equal
- * the naive full sort of mm_align_dot() values. */
+ * many candidates lie within the float32 and bf16 bounds of each other;
+ * B is A plus a little noise, every seventh row a copy of an earlier one.
+ * The lists and ranks (both ways) of every path, block size and thread
+ * count equal the naive full sort of mm_align_dot() values. */
 static void
 test_paths(void)
 {
 	enum { N = 600, D = 96, K = 7 };
 	static float A[N * D], B[N * D], base[30 * D];
 	static int32_t want[N * K], got[N * K], wx[N * K], gx[N * K];
-	static int rank[N];
+	static int rank[N], rankb[N];
 	struct mm_rng r;
 	int ks[] = { 1, 3, 7 }, i, d, t, path, bad, badx, badr, tie = 0;
 	double ab[3], ba[3];
@@ -598,9 +599,12 @@ test_paths(void)
 	randn(&r, B, N * D);
 	for (i = 0; i < N * D; i++)   /* B: A plus a little noise */
 		B[i] = A[i] + 1e-3f * B[i];
+	for (i = 6; i < N; i += 7)
+		memcpy(B + i * D, B + (i / 3) * D, sizeof(float) * D);
 	naive_search(A, A, N, D, K, 1, want, NULL);
 	naive_search(A, B, N, D, K, 0, wx, NULL);
 	naive_search(A, B, N, D, 0, 0, NULL, rank);
+	naive_search(B, A, N, D, 0, 0, NULL, rankb);
 	for (i = 0; i < N; i++) {     /* the k-th and (k+1)-th within 1e-5 */
 		double s1 = 0, s2 = 0;
 		int j1 = want[i * K + K - 2], j2 = want[i * K + K - 1];
@@ -613,10 +617,10 @@ test_paths(void)
 	ok(tie > N / 2, "near-ties: %d of %d rows with their last two "
 	    "neighbours within 1e-5", tie, N);
 	for (path = MM_ALIGN_PATH_F64; path <= MM_ALIGN_PATH_BF16; path++)
-		for (t = 0; t < 4; t++) {
-			int T = 1 + t % 2;
+		for (t = 0; t < 6; t++) {
+			int T = 1 + t % 3;
 			mm_align_search_path(path);
-			mm_align_blocks(t < 2 ? 0 : 64, t < 2 ? 0 : 48, 0);
+			mm_align_blocks(t < 3 ? 0 : 64, t < 3 ? 0 : 48, 0);
 			bad = badx = badr = 0;
 			if (mm_align_knn(A, N, D, K, T, got) < 0 ||
 			    mm_align_knn_cross(A, B, N, D, K, T, gx) < 0 ||
@@ -627,16 +631,19 @@ test_paths(void)
 				badx += gx[i] != wx[i];
 			}
 			for (i = 0; i < 3; i++) {
-				int h = 0, j;
-				for (j = 0; j < N; j++)
+				int h = 0, hb = 0, j;
+				for (j = 0; j < N; j++) {
 					h += rank[j] < ks[i];
+					hb += rankb[j] < ks[i];
+				}
 				badr += ab[i] != (double)h / N;
+				badr += ba[i] != (double)hb / N;
 			}
 			ok(bad == 0 && badx == 0 && badr == 0, "path %s, tiles "
-			    "%s, %d threads: kNN, cross kNN and recall = naive "
+			    "%s, %d threads: kNN, cross kNN and recall both ways = naive "
 			    "(%d, %d, %d differ)", path == MM_ALIGN_PATH_F64 ?
 			    "float64" : path == MM_ALIGN_PATH_F32 ? "float32" :
-			    "bf16", t < 2 ? "default" : "64/48", T, bad, badx,
+			    "bf16", t < 3 ? "default" : "64/48", T, bad, badx,
 			    badr);
 		}
 	mm_align_search_path(0);
