@@ -21,9 +21,10 @@ if [ -e "$JE" ]; then
 fi
 
 # PyTorch's products run on the same OpenBLAS as mmib's: give it the
-# kernels mmib runs on.  When OpenBLAS falls back to Prescott's on a CPU it
-# does not know, mmib names the CPU's own (lib/cli.c); PyTorch would stay
-# on the fallback.
+# kernels mmib runs on, those OPENBLAS_CORETYPE names when torch_step runs
+# (bench/avx2.sh names Haswell's), else those mmib picks.  When OpenBLAS
+# falls back to Prescott's on a CPU it does not know, mmib names the CPU's
+# own (lib/cli.c); PyTorch would stay on the fallback.
 blas_core=$("$MMIB_BUILD/bench/b-train" -B | cut -f1)
 
 # torch.set_num_threads does not reach the OpenBLAS behind Debian's torch
@@ -32,6 +33,6 @@ blas_core=$("$MMIB_BUILD/bench/b-train" -B | cut -f1)
 torch_step() {
 	local t=$1
 	shift
-	OPENBLAS_CORETYPE=$blas_core OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
+	OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$blas_core} OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "${pre[@]}" \
 	    "$PY" "$MMIB_TOP/bench/torch_step.py" -t "$t" "$@"
 }
