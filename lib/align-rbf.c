@@ -4,7 +4,6 @@
  * of the two kernels accumulated over tiles of rows, so that only the
  * median's half matrix, never a kernel, is N x N in memory.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
