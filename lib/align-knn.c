@@ -343,6 +343,14 @@ bounds_set(struct bounds *b, int64_t cnt, int D, int path)
 	}
 }
 
+/* E for query row i of q against a candidate (or a block's maxima) of
+ * norm bound m and rounding bound e: ca_i m + cb_i e + eta. */
+static double
+bound(const struct bounds *q, int64_t i, double m, double e)
+{
+	return q->ca[i] * m + q->cb[i] * e + q->eta;
+}
+
 /* The largest m and e of the groups g0 .. g0 + cnt. */
 static void
 block_max(const struct bounds *b, int64_t g0, int64_t cnt, double *mm,
@@ -616,8 +624,7 @@ static int
 consider(struct ksearch *s, int64_t i, int64_t g, double v)
 {
 	struct rowset *r = s->rs + i;
-	double E = s->rb->ca[i] * s->b.m[g] + s->rb->cb[i] * s->b.e[g] +
-	    s->b.eta;
+	double E = bound(s->rb, i, s->b.m[g], s->b.e[g]);
 	float e = (float)E;
 	int rc;
 
@@ -638,7 +645,7 @@ consider(struct ksearch *s, int64_t i, int64_t g, double v)
 static double
 emax(const struct ksearch *s, int64_t i, int64_t B)
 {
-	return s->rb->ca[i] * s->Mm[B] + s->rb->cb[i] * s->Me[B] + s->b.eta;
+	return bound(s->rb, i, s->Mm[B], s->Me[B]);
 }
 
 /* The tile of blocks (I, J): rows of I against the candidates of J and,
@@ -1009,7 +1016,7 @@ ahead(const float *Q, const struct bounds *q, const float *C,
     const struct distinct *ds, const struct bounds *c, int D, int64_t i,
     int64_t g, double v, double x)
 {
-	double E = q->ca[i] * c->m[g] + q->cb[i] * c->e[g] + q->eta, y;
+	double E = bound(q, i, c->m[g], c->e[g]), y;
 
 	if (v + E < x)
 		return 0;
@@ -1041,8 +1048,8 @@ NAME(const struct xsearch *s, const T *S, int64_t a0, int nI,		\
 			i = da->mem[m];					\
 			if (ra[i] >= s->K)				\
 				continue;				\
-			t = THR(s->x[i], s->qa.ca[i] * s->MmB[BJ] +	\
-			    s->qa.cb[i] * s->MeB[BJ] + s->qa.eta);	\
+			t = THR(s->x[i], bound(&s->qa, i, s->MmB[BJ],	\
+			    s->MeB[BJ]));				\
 			for (c = 0; c < nJ && ra[i] < s->K; c++)	\
 				if (sr[c] >= t)				\
 					ra[i] += ahead(s->A, &s->qa,	\
@@ -1058,8 +1065,8 @@ NAME(const struct xsearch *s, const T *S, int64_t a0, int nI,		\
 			j = db->mem[m];					\
 			if (cb[j] >= s->K)				\
 				continue;				\
-			t = THR(s->x[j], s->qb.ca[j] * s->MmA[BI] +	\
-			    s->qb.cb[j] * s->MeA[BI] + s->qb.eta);	\
+			t = THR(s->x[j], bound(&s->qb, j, s->MmA[BI],	\
+			    s->MeA[BI]));				\
 			if (t < th[c])					\
 				th[c] = t;				\
 		}							\
