@@ -125,6 +125,7 @@ struct mm_enc_dense {
 	float *w, *b, *dw, *db;                /* (Dout, Din), (Dout) */
 	float *gamma, *beta, *dgamma, *dbeta;  /* (Dout) */
 	float *rmean, *rvar, *mean, *rstd;     /* (Dout) */
+	float *scale, *shift;                  /* (Dout): BN folded, eval */
 	float *pre, *post;                     /* (B, Dout) */
 	int tlin, tbn;                         /* timer rows */
 };
@@ -140,8 +141,9 @@ void mm_enc_dense_init(struct mm_enc_dense *d, int normal,
     struct mm_rng *rng);
 /* pre = x W^T + b (x (N, Din)), then with bn post = ReLU(BN(pre)).  The
  * fp32 products are mm_linear_*_pool() over e->pool, and in evaluation
- * (train 0) at SIMD level 2 mm_linear_eval() (linear-x86.h): each
- * bit-identical for any thread count. */
+ * (train 0) at SIMD level 1 or 2 mm_linear_eval() (linear-x86.h): each
+ * bit-identical for any thread count.  There, with bn, BN and ReLU fold
+ * into the product's store and pre is left as it was. */
 void mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
     const float *x, int N, int train);
 /* The Linear part: dW, db += ...; dx (N, Din) = dy W unless NULL. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bn-slices.h"
 #include "cli.h"
 #include "encoder-impl.h"
 #include "err.h"
@@ -184,6 +185,8 @@ mm_enc_dense_build(struct mm_encoder *e, struct mm_enc_dense *d, int Din,
 	d->tbn = mm_enc_timer(e, bnname);
 	d->mean = mm_enc_act(e, Dout);
 	d->rstd = mm_enc_act(e, Dout);
+	d->scale = mm_enc_act(e, Dout);
+	d->shift = mm_enc_act(e, Dout);
 	d->post = mm_enc_act(e, B * Dout);
 }
 
@@ -212,6 +215,24 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 {
 	double t = mm_now(), t2;
 
+	/* evaluation through the kernel of linear-x86.h: the BatchNorm and
+	 * ReLU fold into its store, with mm_bn_apply()'s arithmetic (the
+	 * same bits as the two passes below); pre is not written */
+	if (e->prec != MM_PREC_BF16 && !train && d->bn &&
+	    mm_linear_eval_ok()) {
+		struct mm_linear_epi epi;
+
+		mm_bn_eval_stats(d->mean, d->rstd, d->rmean, d->rvar, d->Dout);
+		mm_bn_affine(d->scale, d->shift, d->mean, d->rstd, d->gamma,
+		    d->beta, d->Dout);
+		epi.scale = d->scale;
+		epi.shift = d->shift;
+		epi.relu = 1;
+		mm_linear_eval(e->pool, d->post, x, d->w, d->b, N, d->Din,
+		    d->Dout, &epi, e->ework);
+		e->tf[d->tlin] += mm_now() - t;
+		return;
+	}
 	/* the bf16 product cannot fail here: mm_encoder_set_precision()
 	 * checked the CPU and sized the scratch for every layer */
 	if (e->prec == MM_PREC_BF16)
@@ -219,7 +240,7 @@ mm_enc_dense_forward(struct mm_encoder *e, struct mm_enc_dense *d,
 		    d->b, N, d->Din, d->Dout, e->bf16_work, e->bf16_each);
 	else if (!train && mm_linear_eval_ok())
 		mm_linear_eval(e->pool, d->pre, x, d->w, d->b, N, d->Din,
-		    d->Dout, e->ework);
+		    d->Dout, NULL, e->ework);
 	else
 		mm_linear_forward_pool(e->pool, d->pre, x, d->w, d->b, N,
 		    d->Din, d->Dout);

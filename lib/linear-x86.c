@@ -7,6 +7,9 @@
  * OB, Np) - out transposed - whose row o starts at b[o]; the tiles add
  * into it; a last pass writes yt back into out (N, Dout).  Both
  * transposes go 16 x 16 blocks at a time through registers (mm_tr16).
+ * The epilogue (mm_linear_epi) applies on the way back, to each row of
+ * yt (one output) before its block is transposed: a folded BatchNorm and
+ * ReLU cost no pass of their own over out.
  *
  * The AVX-512F tile: OB = 12 rows of w by the 32 rows of a panel, 24
  * zmm accumulators; per k it loads the panel's two vectors and
@@ -85,6 +88,27 @@ mm_linear_eval_ref(float *out, const float *inp, const float *w,
 		}
 }
 
+/* v of output o after epi (not NULL) */
+static float
+epi1(float v, const struct mm_linear_epi *epi, int o)
+{
+	if (epi->scale)
+		v = v * epi->scale[o] + epi->shift[o];
+	return epi->relu ? (v > 0 ? v : 0) : v;
+}
+
+/* the reference with epi (may be NULL) applied to each element */
+static void
+eval_ref_epi(float *out, const float *inp, const float *w, const float *b,
+    int N, int Din, int Dout, const struct mm_linear_epi *epi)
+{
+	size_t i, n = (size_t)N * Dout;
+
+	mm_linear_eval_ref(out, inp, w, b, N, Din, Dout);
+	for (i = 0; epi && i < n; i++)
+		out[i] = epi1(out[i], epi, (int)(i % (size_t)Dout));
+}
+
 /* One level's kernels: the tile adds into c (ob rows of ldc, cols
  * columns) the rows w[r][0..kc) times the panel part xp (kc, NB apart). */
 struct level {
@@ -92,12 +116,13 @@ struct level {
 	void (*tile)(float *c, size_t ldc, const float *const *w,
 	    const float *xp, int kc);
 	void (*unpack)(float *out, const float *yt, int N, int Np, int Dout,
-	    int o0, int o1);
+	    int o0, int o1, const struct mm_linear_epi *epi);
 	int ob, cols;
 };
 
 struct job {
 	const struct level *lv;
+	const struct mm_linear_epi *epi;
 	const float *w, *b;
 	float *out, *xt, *yt;
 	int N, Np, Din, Dout, items, next;
@@ -182,11 +207,27 @@ pack_512(float *xt, const float *inp, int N, int Din, int Np)
 			}
 }
 
+/* the 16 values of output o in v after epi (not NULL): epi1() lane by
+ * lane (no contraction: a product, then a sum) */
+static inline __attribute__((always_inline, target("avx512f"))) __m512i
+epi_512(__m512i v, const struct mm_linear_epi *epi, int o)
+{
+	__m512 f = _mm512_castsi512_ps(v);
+
+	if (epi->scale)
+		f = _mm512_add_ps(_mm512_mul_ps(f, _mm512_set1_ps(
+		    epi->scale[o])), _mm512_set1_ps(epi->shift[o]));
+	if (epi->relu)
+		f = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(f,
+		    _mm512_setzero_ps(), _CMP_GT_OQ), f);
+	return _mm512_castps_si512(f);
+}
+
 /* out (N, Dout), columns o0 .. o1 - 1, from the rows o0 .. of yt (Np
- * apart), 16 by 16 through mm_tr16 */
+ * apart) after epi (may be NULL), 16 by 16 through mm_tr16 */
 __attribute__((target("avx512f"))) static void
 unpack_512(float *out, const float *yt, int N, int Np, int Dout, int o0,
-    int o1)
+    int o1, const struct mm_linear_epi *epi)
 {
 	__m512i r[16];
 	int o, n0, q, oc;
@@ -197,6 +238,8 @@ unpack_512(float *out, const float *yt, int N, int Np, int Dout, int o0,
 			for (q = 0; q < 16; q++)
 				r[q] = q < oc ? _mm512_load_si512(yt + (size_t)
 				    (o + q) * Np + n0) : _mm512_setzero_si512();
+			for (q = 0; epi && q < oc; q++)
+				r[q] = epi_512(r[q], epi, o + q);
 			mm_tr16(r);
 			for (q = 0; q < 16 && n0 + q < N; q++)
 				_mm512_mask_storeu_epi32(out + (size_t)(n0 +
@@ -292,10 +335,23 @@ pack_256(float *xt, const float *inp, int N, int Din, int Np)
 			}
 }
 
+/* epi_512() on 8 lanes */
+static inline __attribute__((always_inline, target("avx2,fma"))) __m256
+epi_256(__m256 f, const struct mm_linear_epi *epi, int o)
+{
+	if (epi->scale)
+		f = _mm256_add_ps(_mm256_mul_ps(f, _mm256_set1_ps(
+		    epi->scale[o])), _mm256_set1_ps(epi->shift[o]));
+	if (epi->relu)
+		f = _mm256_and_ps(f, _mm256_cmp_ps(f, _mm256_setzero_ps(),
+		    _CMP_GT_OQ));
+	return f;
+}
+
 /* unpack_512()'s copy, 8 x 8 at a time */
 __attribute__((target("avx2,fma"))) static void
 unpack_256(float *out, const float *yt, int N, int Np, int Dout, int o0,
-    int o1)
+    int o1, const struct mm_linear_epi *epi)
 {
 	__m256 r[8];
 	__m256i m;
@@ -308,6 +364,8 @@ unpack_256(float *out, const float *yt, int N, int Np, int Dout, int o0,
 			for (q = 0; q < 8; q++)
 				r[q] = q < oc ? _mm256_load_ps(yt + (size_t)
 				    (o + q) * Np + n0) : _mm256_setzero_ps();
+			for (q = 0; epi && q < oc; q++)
+				r[q] = epi_256(r[q], epi, o + q);
 			tr8(r);
 			for (q = 0; q < 8 && n0 + q < N; q++)
 				_mm256_maskstore_ps(out + (size_t)(n0 + q) *
@@ -354,7 +412,7 @@ item(const struct job *j, int it)
 					    (size_t)k0 * NB) + h, kc);
 		}
 	}
-	lv->unpack(j->out, j->yt, j->N, (int)Np, j->Dout, o0, o1);
+	lv->unpack(j->out, j->yt, j->N, (int)Np, j->Dout, o0, o1, j->epi);
 }
 
 static void
@@ -371,7 +429,7 @@ run(void *arg, int tid)
 void
 mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
     const float *w, const float *b, int N, int Din, int Dout,
-    float *scratch)
+    const struct mm_linear_epi *epi, float *scratch)
 {
 	struct job j;
 	size_t Np = roundup(N, NB);
@@ -380,11 +438,12 @@ mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
 	if (N < 1 || Dout < 1)
 		return;
 	if (!mm_linear_eval_ok()) {
-		mm_linear_eval_ref(out, inp, w, b, N, Din, Dout);
+		eval_ref_epi(out, inp, w, b, N, Din, Dout, epi);
 		return;
 	}
 	j.lv = mm_nn_simd(-1) >= 2 ? &lv512 : &lv256;
 	j.lv->pack(xt, inp, N, Din, (int)Np);
+	j.epi = epi;
 	j.w = w;
 	j.b = b;
 	j.out = out;
@@ -408,11 +467,11 @@ mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
 void
 mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
     const float *w, const float *b, int N, int Din, int Dout,
-    float *scratch)
+    const struct mm_linear_epi *epi, float *scratch)
 {
 	(void)pool;
 	(void)scratch;
-	mm_linear_eval_ref(out, inp, w, b, N, Din, Dout);
+	eval_ref_epi(out, inp, w, b, N, Din, Dout, epi);
 }
 
 #endif

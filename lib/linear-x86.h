@@ -26,15 +26,26 @@
 
 struct mm_pool;
 
+/* What mm_linear_eval() makes of each sum s of out[n][o] before it stores
+ * it (NULL: nothing): with scale, v = s * scale[o] + shift[o], a product
+ * then a sum, each rounded (mm_bn_apply()'s arithmetic, so that a Linear
+ * followed by an evaluation BatchNorm folds into the store); then with
+ * relu, v > 0 ? v : 0. */
+struct mm_linear_epi {
+	const float *scale, *shift;     /* (Dout), or both NULL */
+	int relu;
+};
+
 /* Whether the kernel runs: level 1 or 2 of mm_nn_simd() (AVX2 + FMA,
  * AVX-512F). */
 int mm_linear_eval_ok(void);
 /* Floats of scratch mm_linear_eval() needs (64-byte aligned). */
 size_t mm_linear_eval_scratch(int N, int Din, int Dout);
-/* The product above over the pool's threads (pool may be NULL). */
+/* The product above over the pool's threads (pool may be NULL), then
+ * epi (may be NULL). */
 void mm_linear_eval(struct mm_pool *pool, float *out, const float *inp,
     const float *w, const float *b, int N, int Din, int Dout,
-    float *scratch);
+    const struct mm_linear_epi *epi, float *scratch);
 /* The same sum in a plain loop (any CPU): the oracle of the tests. */
 void mm_linear_eval_ref(float *out, const float *inp, const float *w,
     const float *b, int N, int Din, int Dout);

@@ -5,13 +5,17 @@
  * has (2: AVX-512F, 1: AVX2 + FMA); that reference against a
  * double-precision sum; an encoder's evaluation through it independent
  * of the batch it is cut into, of the thread count and of the level, and
- * within a stated bound of the BLAS path (level 0).
+ * within a stated bound of the BLAS path (level 0); the epilogue that
+ * folds an evaluation BatchNorm and ReLU into the store bit for bit
+ * mm_bn_apply() after the plain product, at every level (0: the
+ * reference loop).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bn-slices.h"
 #include "cli.h"
 #include "conv.h"
 #include "encoder.h"
@@ -78,7 +82,7 @@ shape(int N, int Din, int Dout, int bias)
 			struct mm_pool *p = mm_pool_new(T);
 
 			memset(got, 0xff, (size_t)N * Dout * sizeof *got);
-			mm_linear_eval(p, got, x, w, b, N, Din, Dout, s);
+			mm_linear_eval(p, got, x, w, b, N, Din, Dout, NULL, s);
 			ok(!memcmp(got, want, (size_t)N * Dout * sizeof *got),
 			    "%dx%d -> %d%s, level %d, %d thread%s: bit for bit "
 			    "the fmaf loop", N, Din, Dout, bias ? " + bias" : "",
@@ -90,6 +94,83 @@ shape(int N, int Din, int Dout, int bias)
 	free(x);
 	free(w);
 	free(b);
+	free(want);
+	free(got);
+	free(s);
+}
+
+/* The epilogue: scale and shift (mm_bn_affine() of random statistics,
+ * gamma of both signs) with and without the ReLU, and the ReLU alone,
+ * against the product without it followed by mm_bn_apply() (or a plain
+ * max), at each level from the CPU's down to 0, on 1 to 3 threads. */
+static void
+folded(int N, int Din, int Dout)
+{
+	float *x = randv((size_t)N * Din, 1), *w = randv((size_t)Dout * Din,
+	    1), *b = randv(Dout, 1), *g = randv(Dout, 2), *be = randv(Dout, 1),
+	    *rm = randv(Dout, 1), *rv = randv(Dout, 1);
+	float *mean = malloc(Dout * sizeof *mean), *rstd = malloc(Dout *
+	    sizeof *rstd), *sc = malloc(Dout * sizeof *sc), *sh = malloc(Dout *
+	    sizeof *sh);
+	size_t n = (size_t)N * Dout, i;
+	float *pre = malloc(n * sizeof *pre), *want = malloc(n * sizeof *want),
+	    *got = malloc(n * sizeof *got);
+	float *s = malloc(mm_linear_eval_scratch(N, Din, Dout) * sizeof *s);
+	struct mm_linear_epi epi;
+	int lv, T, mode, bad, zeros;
+
+	for (i = 0; i < (size_t)Dout; i++)
+		rv[i] = rv[i] * rv[i] + 0.1f;
+	mm_bn_eval_stats(mean, rstd, rm, rv, Dout);
+	mm_bn_affine(sc, sh, mean, rstd, g, be, Dout);
+	for (mode = 0; mode < 3; mode++) {
+		/* 0: BN + ReLU, 1: BN, 2: ReLU */
+		epi.scale = mode < 2 ? sc : NULL;
+		epi.shift = mode < 2 ? sh : NULL;
+		epi.relu = mode != 1;
+		bad = 0;
+		zeros = 0;
+		for (lv = top; lv >= 0; lv--) {
+			mm_nn_simd(lv);
+			mm_linear_eval(NULL, pre, x, w, b, N, Din, Dout, NULL, s);
+			if (mode < 2)
+				mm_bn_apply(want, pre, NULL, mean, rstd, g, be,
+				    N, Dout, epi.relu);
+			else
+				for (i = 0; i < n; i++)
+					want[i] = pre[i] > 0 ? pre[i] : 0;
+			for (T = 1; T <= 3; T++) {
+				struct mm_pool *p = mm_pool_new(T);
+
+				memset(got, 0xff, n * sizeof *got);
+				mm_linear_eval(p, got, x, w, b, N, Din, Dout,
+				    &epi, s);
+				bad += memcmp(got, want, n * sizeof *got) != 0;
+				mm_pool_free(p);
+			}
+		}
+		for (i = 0; i < n; i++)
+			zeros += want[i] == 0;
+		mm_nn_simd(top);
+		ok(!bad && (mode == 1 || (zeros > 0 && zeros < (int)n)),
+		    "%dx%d -> %d, %s folded into the store: bit for bit the "
+		    "product then %s, levels %d..0, 1-3 threads (%d of %zu "
+		    "zero)", N, Din, Dout, mode == 0 ? "BN + ReLU" : mode == 1 ?
+		    "BN" : "ReLU", mode < 2 ? "mm_bn_apply()" : "max(., 0)",
+		    top, zeros, n);
+	}
+	free(x);
+	free(w);
+	free(b);
+	free(g);
+	free(be);
+	free(rm);
+	free(rv);
+	free(mean);
+	free(rstd);
+	free(sc);
+	free(sh);
+	free(pre);
 	free(want);
 	free(got);
 	free(s);
@@ -206,6 +287,11 @@ main(void)
 		if (i == 4)
 			shape(shapes[i][0], shapes[i][1], shapes[i][2], 1);
 	}
+	/* Dout below and above mm_bn_apply()'s lane width, and a tail */
+	folded(37, 50, 5);
+	folded(64, 33, 16);
+	folded(70, 129, 97);
+	folded(128, 64, 200);
 	if (top >= 1) {
 		single();
 		encoder();
