@@ -9,7 +9,9 @@
  * file allows: a kernel for 16 output channels that shares each input
  * broadcast between the taps (2 rows x 8 pixels with AVX-512, 1 row x 4
  * pixels with AVX2), and, with AVX-512 only, the weight gradient of the
- * first layer's 1 to 3 input channels.  The input gradient of a stride-1
+ * first layer's 1 to 3 input channels and that of 16 or 32 output
+ * channels at stride 1 (the three taps of a row share each input
+ * broadcast; the template's sums, bit for bit: t-dweight).  The input gradient of a stride-1
  * convolution is the forward kernel on flipped weights; that of a
  * stride-2 one has a kernel of its own (four parity phases).  Blocking
  * fixes the order of each sum, so the levels round differently; t-nn
@@ -241,6 +243,140 @@ dweight_few_512(float *dwt, const float *pad, const float *dy, int Ho,
 		dweight_few_512_body(dwt, pad, dy, Ho, Wo, 3);
 }
 
+/*
+ * The weight gradient of a stride-1 convolution with 16 or 32 output
+ * channels (KO = 1 or 2 vectors), one tap row ky at a time: the three
+ * taps (ky, 0..2) of CB input channels share each input broadcast.  Input
+ * pixel px meets output pixel px + 1 - kx through tap kx, so a window of
+ * three output-gradient pixels slides along the row, one load a pixel:
+ * per pixel CB broadcasts and one window step feed 3 CB KO FMAs (the
+ * template's K(dweight) needs a broadcast for every KO of them).  Each
+ * accumulator (tap, channel) takes the same terms in the same order as
+ * there (rows y, then output pixels in increasing order, over the same
+ * ranges), so the bits are the template's.  dwt (9, Cx, 16 KO), x (H, W,
+ * Cx), dy (H, W, 16 KO); Cx a multiple of CB; 3 CB KO + 3 KO + 1 <= 32.
+ */
+/* one input pixel's step: its CB broadcasts times the window (dn: output
+ * px + 1 through tap 0 when h0, dc: px through tap 1, dp: px - 1
+ * through tap 2 when h2) */
+static inline __attribute__((always_inline, target("avx512f"))) void
+dweight3_step(__m512 acc[3][8][2], const float *ip, const __m512 *dp,
+    const __m512 *dc, const __m512 *dn, const int KO, const int CB,
+    const int h0, const int h2)
+{
+	__m512 b;
+	int c, k;
+
+#pragma GCC unroll 8
+	for (c = 0; c < CB; c++) {
+		b = _mm512_set1_ps(ip[c]);
+#pragma GCC unroll 2
+		for (k = 0; k < KO; k++) {
+			if (h0)
+				acc[0][c][k] = _mm512_fmadd_ps(b, dn[k],
+				    acc[0][c][k]);
+			acc[1][c][k] = _mm512_fmadd_ps(b, dc[k], acc[1][c][k]);
+			if (h2)
+				acc[2][c][k] = _mm512_fmadd_ps(b, dp[k],
+				    acc[2][c][k]);
+		}
+	}
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+dweight3_512_body(float *dwt, const float *x, const float *dy, int H, int W,
+    int Cx, const int KO, const int CB)
+{
+	const int Co = 16 * KO;
+	int ky, kx, y0, y1, c0, c, k, y, px;
+
+	for (ky = 0; ky < 3; ky++) {
+		/* 0 <= y + ky - 1 < H */
+		y0 = ky == 0;
+		y1 = ky == 2 ? H - 1 : H;
+		for (c0 = 0; c0 < Cx; c0 += CB) {
+			__m512 acc[3][8][2], d0[2], d1[2], d2[2];
+			float *o = dwt + ((size_t)ky * 3 * Cx + c0) * Co;
+#pragma GCC unroll 3
+			for (kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+				for (c = 0; c < CB; c++)
+#pragma GCC unroll 2
+					for (k = 0; k < KO; k++)
+						acc[kx][c][k] = _mm512_loadu_ps(o +
+						    ((size_t)kx * Cx + c) * Co +
+						    16 * k);
+			for (y = y0; y < y1; y++) {
+				const float *ip = x + (size_t)(y + ky - 1) * W *
+				    Cx + c0;
+				const float *g = dy + (size_t)y * W * Co;
+#define DLOAD(d, p) do { \
+	for (k = 0; k < KO; k++) \
+		d[k] = _mm512_loadu_ps(g + (size_t)(p) * Co + 16 * k); \
+} while (0)
+				if (W == 1) {
+					DLOAD(d1, 0);
+					dweight3_step(acc, ip, d1, d1, d1, KO, CB,
+					    0, 0);
+					continue;
+				}
+				/* px 0: taps 0 and 1 */
+				DLOAD(d1, 0);
+				DLOAD(d2, 1);
+				dweight3_step(acc, ip, d1, d1, d2, KO, CB, 1, 0);
+				/* three pixels a round, the window's
+				 * registers taking turns */
+				for (px = 1; px + 3 < W; px += 3) {
+					DLOAD(d0, px + 1);
+					dweight3_step(acc, ip + (size_t)px * Cx,
+					    d1, d2, d0, KO, CB, 1, 1);
+					DLOAD(d1, px + 2);
+					dweight3_step(acc, ip + (size_t)(px + 1) *
+					    Cx, d2, d0, d1, KO, CB, 1, 1);
+					DLOAD(d2, px + 3);
+					dweight3_step(acc, ip + (size_t)(px + 2) *
+					    Cx, d0, d1, d2, KO, CB, 1, 1);
+				}
+				/* the rest before the last pixel: the
+				 * window is d1, d2 (px - 1, px) */
+				for (; px + 1 < W; px++) {
+					DLOAD(d0, px + 1);
+					dweight3_step(acc, ip + (size_t)px * Cx,
+					    d1, d2, d0, KO, CB, 1, 1);
+					for (k = 0; k < KO; k++) {
+						d1[k] = d2[k];
+						d2[k] = d0[k];
+					}
+				}
+				/* the last pixel: taps 1 and 2 */
+				dweight3_step(acc, ip + (size_t)px * Cx, d1, d2,
+				    d2, KO, CB, 0, 1);
+#undef DLOAD
+			}
+#pragma GCC unroll 3
+			for (kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+				for (c = 0; c < CB; c++)
+#pragma GCC unroll 2
+					for (k = 0; k < KO; k++)
+						_mm512_storeu_ps(o + ((size_t)kx *
+						    Cx + c) * Co + 16 * k,
+						    acc[kx][c][k]);
+		}
+	}
+}
+
+/* dweight3_512_body() for Co 16 (8 input channels a block) or 32 (4) */
+__attribute__((target("avx512f"))) static void
+dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
+    int Cx, int Co)
+{
+	if (Co == 16)
+		dweight3_512_body(dwt, x, dy, H, W, Cx, 1, 8);
+	else
+		dweight3_512_body(dwt, x, dy, H, W, Cx, 2, 4);
+}
+
 #undef K
 #undef TGT
 #undef VL
@@ -461,8 +597,13 @@ mm_direct_dweight(float *dwt, const float *x, const float *dy, float *pad,
 			dweight_few_512(dwt, pad, dy + n * on, Ho, Wo, Cx);
 			continue;
 		}
-		k->dweight(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx, Co,
-		    S);
+		if (k == &k512 && S == 1 && (Co == 16 || Co == 32) &&
+		    Cx % (Co == 16 ? 8 : 4) == 0)
+			dweight3_512(dwt, x + n * in, dy + n * on, H, W, Cx,
+			    Co);
+		else
+			k->dweight(dwt, x + n * in, dy + n * on, Ho, Wo, H, W,
+			    Cx, Co, S);
 	}
 #else
 	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
