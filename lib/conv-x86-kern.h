@@ -19,8 +19,10 @@
  *   DW16, DW32, DW64      weight-gradient blocking: "KO, CB" = vectors per
  *                 tap row, input channels per block
  *   D16_WMOD      the row length multiple K(direct16) needs
+ *   D32_WMOD, D64_WMOD   (optional) those of K(direct32), K(direct64)
  * and, after the include, K(direct16): its own register-blocked kernel
- * for 16 output channels at stride 1 (declared below).
+ * for 16 output channels at stride 1 (declared below), and K(direct32)
+ * and K(direct64) for 32 and 64 when it defines D32_WMOD, D64_WMOD.
  *
  * A group of KO vectors covers VL KO of the Co output channels; when that
  * is fewer than Co the kernels run once per group (the caller's arrays
@@ -210,6 +212,18 @@ K(dweight_groups)(float *dwt, const float *x, const float *dy, int Ho,
 __attribute__((target(TGT))) static void
 K(direct16)(float *out, const float *pad, const float *wt, int H, int W,
     int Cx, int cn, int add);
+#ifdef D32_WMOD
+/* 32 output channels, likewise (a level that defines D32_WMOD) */
+__attribute__((target(TGT))) static void
+K(direct32)(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add);
+#endif
+#ifdef D64_WMOD
+/* 64 output channels, likewise (a level that defines D64_WMOD) */
+__attribute__((target(TGT))) static void
+K(direct64)(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add);
+#endif
 
 /* out (Ho, Wo, Co) (+)= the direct convolution of one padded sample
  * pad (., Wp, Cx) with wt (9, Cx, Co), Co = 16, 32 or 64, stride S = 1
@@ -226,6 +240,16 @@ K(direct)(float *out, const float *pad, const float *wt, int Ho, int Wo,
 		a = add || c0;
 		if (Co == 16 && S == 1 && Wo % D16_WMOD == 0 && Wp == Wo + 2)
 			K(direct16)(out, p, w, Ho, Wo, Cx, cn, a);
+#ifdef D32_WMOD
+		else if (Co == 32 && S == 1 && Wo % D32_WMOD == 0 &&
+		    Wp == Wo + 2)
+			K(direct32)(out, p, w, Ho, Wo, Cx, cn, a);
+#endif
+#ifdef D64_WMOD
+		else if (Co == 64 && S == 1 && Wo % D64_WMOD == 0 &&
+		    Wp == Wo + 2)
+			K(direct64)(out, p, w, Ho, Wo, Cx, cn, a);
+#endif
 		else if (Co == 16)
 			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
 			    S, FWD16);

@@ -125,7 +125,89 @@ second(int a, int b)
 #define DW32 2, 8
 #define DW64 4, 4
 #define D16_WMOD 8
+#define D32_WMOD 8
+#define D64_WMOD 4
 #include "conv-x86-kern.h"
+
+/*
+ * The direct convolution into 32 or 64 output channels (KO = 2 or 4
+ * vectors), stride 1, W a multiple of XB (8 or 4), in blocks of 1 row x
+ * XB pixels: per tap row and input channel the weights of the row's three
+ * taps (3 KO vectors) are loaded once, and each of the XB + 2 input
+ * values of the row's window is broadcast once for every tap that
+ * reaches an output of the block (3 XB KO FMAs per XB + 2 broadcasts and
+ * 3 KO loads, against XB KO per XB and KO in direct_body).  Each sum runs
+ * over the tap rows, then the input channels, then the taps of the row.
+ */
+static inline __attribute__((always_inline, target("avx512f"))) void
+direct3_512_body(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add, const int KO, const int XB)
+{
+	const int Co = 16 * KO;
+	size_t rs = (size_t)(W + 2) * Cx;
+	int y, x0, ky, kx, c, i, j, k;
+
+	for (y = 0; y < H; y++)
+		for (x0 = 0; x0 < W; x0 += XB) {
+			__m512 acc[8][4], w[3][4], b;
+			float *o = out + ((size_t)y * W + x0) * Co;
+#pragma GCC unroll 8
+			for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[j][k] = add ? _mm512_loadu_ps(o + Co *
+					    j + 16 * k) : _mm512_setzero_ps();
+			for (ky = 0; ky < 3; ky++) {
+				const float *ip = pad + (y + ky) * rs +
+				    (size_t)x0 * Cx;
+				const float *wp = wt + (size_t)ky * 3 * Cx * Co;
+				for (c = 0; c < cn; c++) {
+#pragma GCC unroll 3
+					for (kx = 0; kx < 3; kx++)
+#pragma GCC unroll 4
+						for (k = 0; k < KO; k++)
+							w[kx][k] = _mm512_loadu_ps(wp +
+							    ((size_t)kx * Cx + c) *
+							    Co + 16 * k);
+#pragma GCC unroll 10
+					for (i = 0; i < XB + 2; i++) {
+						b = _mm512_set1_ps(ip[(size_t)i * Cx +
+						    c]);
+#pragma GCC unroll 3
+						for (kx = 0; kx < 3; kx++) {
+							j = i - kx;
+							if (j < 0 || j >= XB)
+								continue;
+#pragma GCC unroll 4
+							for (k = 0; k < KO; k++)
+								acc[j][k] = _mm512_fmadd_ps(b,
+								    w[kx][k], acc[j][k]);
+						}
+					}
+				}
+			}
+#pragma GCC unroll 8
+			for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					_mm512_storeu_ps(o + Co * j + 16 * k,
+					    acc[j][k]);
+		}
+}
+
+__attribute__((target("avx512f"))) static void
+direct32_512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add)
+{
+	direct3_512_body(out, pad, wt, H, W, Cx, cn, add, 2, 8);
+}
+
+__attribute__((target("avx512f"))) static void
+direct64_512(float *out, const float *pad, const float *wt, int H, int W,
+    int Cx, int cn, int add)
+{
+	direct3_512_body(out, pad, wt, H, W, Cx, cn, add, 4, 4);
+}
 
 /*
  * The direct convolution into 16 output channels, stride 1, W a multiple
@@ -390,6 +472,8 @@ dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
 #undef DW32
 #undef DW64
 #undef D16_WMOD
+#undef D32_WMOD
+#undef D64_WMOD
 
 /* ---- AVX2 + FMA ----
  * Groups of at most 32 output channels (4 registers a pixel); input

@@ -1219,6 +1219,12 @@ main(void)
 		test_conv(1, 4, 5, 32, 32, 1, 1);
 		test_conv(1, 6, 9, 64, 64, 1, 0);     /* input channels in */
 		test_conv(1, 5, 5, 40, 64, 1, 0);     /* blocks of 16 */
+		test_conv(2, 5, 8, 32, 32, 1, 1);     /* 32 and 64 channels */
+		test_conv(1, 3, 16, 8, 32, 1, 0);     /* in rows of whole */
+		test_conv(2, 4, 8, 64, 64, 1, 1);     /* blocks (the taps of */
+		test_conv(1, 5, 4, 40, 64, 1, 0);     /* a row share each */
+		test_conv(2, 6, 8, 32, 16, 1, 0);     /* broadcast); dinput */
+		test_conv(1, 3, 12, 64, 8, 1, 0);     /* of 32 and 64 */
 		test_conv(2, 7, 6, 16, 16, 2, 1);     /* stride 2 */
 		test_conv(2, 8, 8, 16, 32, 2, 0);
 		test_conv(1, 9, 19, 8, 32, 2, 0);
@@ -1233,12 +1239,16 @@ main(void)
 		test_conv_fwd_bn(2, 7, 6, 64, 16, 2);
 		test_conv_fwd_bn(1, 5, 7, 64, 64, 1);
 		test_conv_fwd_bn(2, 6, 10, 8, 32, 1);  /* apply pass first */
+		test_conv_fwd_bn(2, 6, 8, 32, 32, 1);  /* whole blocks */
+		test_conv_fwd_bn(1, 5, 4, 64, 64, 1);
 		test_conv_bn(2, 9, 11, 16, 16, 1, 1);
 		test_conv_bn(2, 6, 5, 32, 32, 1, 0);
 		test_conv_bn(1, 5, 6, 64, 64, 1, 1);
 		test_conv_bn(2, 8, 7, 16, 32, 2, 1);
 		test_conv_bn(2, 8, 8, 3, 16, 1, 1);
 		test_conv_bn(2, 7, 9, 32, 64, 2, 0);
+		test_conv_bn(2, 5, 8, 32, 32, 1, 1);   /* whole blocks */
+		test_conv_bn(1, 4, 8, 64, 64, 1, 0);
 		/* the stride-2 input gradient: even and odd sizes, rows
 		 * shorter and longer than a pixel block */
 		test_dinput2(2, 8, 8, 16, 32);
