@@ -11,7 +11,10 @@
 # while every weight, moment and log stayed the same; 4ba6add is the
 # last commit before the modules refactor; at MMIB_SIMD=1, the AVX2
 # level, 3ab8f0a did the same to the mlp embeddings, which are level 2's
-# bits since) in a
+# bits since; on AVX-512F CPUs 46ea37f changed the order of the sums of
+# the ResNet's 32- and 64-channel convolutions, forward and stride-1
+# input gradient, and so every ResNet weight and log, while the mlp and
+# ViT runs kept their bits) in a
 # temporary git worktree, then runs one fixed small experiment per encoder
 # kind and objective with both that build and the current one (bin/):
 # generate, train (fresh, checkpoint + resume, -t 1 and -t 2; a ViT; bf16
@@ -24,7 +27,7 @@
 # Exit 0 only if everything is identical.
 set -eo pipefail
 
-REV=${1:-dc9c521}
+REV=${1:-46ea37f}
 TOP=${MMIB_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 NEW=${MMIB_BIN:-$TOP/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mmib-identity.XXXXXX")
