@@ -118,15 +118,23 @@ K(direct_body)(float *out, const float *pad, const float *wt, int H, int W,
  * over the pixels whose input lies inside the image (the zero padding
  * adds nothing).  dwt (9, Cx, Co), x (H, W, Cx), dy (Ho, Wo, Co),
  * g < VL KO.  For each tap and block of CB input channels, CB KO
- * accumulators stay in registers over all pixels; Cx must be a multiple
- * of CB.
+ * accumulators stay in registers over the pixels of a band of output
+ * rows; Cx must be a multiple of CB.  The bands (DW_BAND bytes of dy)
+ * keep the output gradient in the L1 cache across the taps and channel
+ * blocks, which read it again each; an accumulator is stored and loaded
+ * between bands, which rounds nothing, so every sum runs over the rows,
+ * then the pixels, whatever the band.
  */
+#define DW_BAND 16384
 static inline __attribute__((always_inline, target(TGT))) void
 K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
     int H, int W, int Cx, const int KO, const int CB, const int S, int Co)
 {
-	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px;
+	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px, b0, b1, band;
 
+	band = DW_BAND / (Wo * Co * (int)sizeof *dy);
+	band = band > 0 ? band : 1;
+	for (b0 = 0; b0 < Ho; b0 += band)
 	for (t = 0; t < 9; t++) {
 		ky = t / 3;
 		kx = t % 3;
@@ -134,6 +142,12 @@ K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
 		y0 = ky == 0;
 		y1 = (H - ky) / S + 1;
 		y1 = y1 < Ho ? y1 : Ho;
+		/* this band's rows */
+		b1 = b0 + band < Ho ? b0 + band : Ho;
+		y0 = y0 > b0 ? y0 : b0;
+		y1 = y1 < b1 ? y1 : b1;
+		if (y0 >= y1)
+			continue;
 		x0 = kx == 0;
 		x1 = (W - kx) / S + 1;
 		x1 = x1 < Wo ? x1 : Wo;

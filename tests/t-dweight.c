@@ -11,7 +11,7 @@
  * stride 1; the others block the template of conv-x86-kern.h): rows of
  * 1 to 9 pixels (the shared kernel's first, middle rounds of three, rest
  * and last pixels), 1 to 3 samples, 16, 32 and 64 output channels,
- * strides 1 and 2.
+ * strides 1 and 2, images of one band of output rows and of several.
  */
 #include <math.h>
 #include <stdio.h>
@@ -124,6 +124,10 @@ main(void)
 		shape(level, 2, 7, 6, 16, 16, 2);
 		shape(level, 2, 8, 9, 16, 32, 2);
 		shape(level, 1, 9, 8, 32, 64, 2);
+		/* several bands of rows (DW_BAND bytes of dy each) */
+		shape(level, 2, 9, 16, 16, 64, 1);
+		shape(level, 1, 18, 32, 16, 32, 2);
+		shape(level, 1, 40, 64, 16, 16, 2);
 	}
 	mm_nn_simd(top);
 	return done_testing();
