@@ -11,7 +11,9 @@
  * pixels with AVX2), and, with AVX-512 only, the weight gradient of the
  * first layer's 1 to 3 input channels and that of 16 or 32 output
  * channels at stride 1 (the three taps of a row share each input
- * broadcast; the template's sums, bit for bit: t-dweight).  The input gradient of a stride-1
+ * broadcast) and the stride-2 input gradient into 16 channels (its four
+ * parity phases at once), each with the template's sums, bit for bit
+ * (t-chains).  The input gradient of a stride-1
  * convolution is the forward kernel on flipped weights; that of a
  * stride-2 one has a kernel of its own (four parity phases).  Blocking
  * fixes the order of each sum, so the levels round differently; t-nn
@@ -448,6 +450,116 @@ dweight3_512_body(float *dwt, const float *x, const float *dy, int H, int W,
 	}
 }
 
+/*
+ * The input gradient of a stride-2 convolution into Cd = 16 input
+ * channels (one vector), H and W even, W / 2 a multiple of 4: the four
+ * parity phases of K(dinput2_body) at once, for blocks of 4 pixels of a
+ * phase row.  Their 9 taps read 4 positions of the padded output
+ * gradient, (m + 2, n + 2), (m + 2, n + 1), (m + 1, n + 2) and
+ * (m + 1, n + 1), which serve 1, 2, 2 and 4 taps; each position is one
+ * pass over the Co channels, in that order, so that each phase still
+ * takes its taps in order and each tap over the channels in order: the
+ * bits of K(dinput2_body).  Per channel 16 broadcasts and 9 weight loads
+ * feed 36 FMAs (there: 4 phases x (4 + 1) loads a tap for 4 FMAs).
+ */
+__attribute__((target("avx512f"))) static void
+dinput2q_512(float *dx, const float *pad, const float *wt, int H, int W,
+    int Wo, int Co, int add)
+{
+	size_t rs = (size_t)(Wo + 2) * Co, ts = (size_t)Co * 16;
+	int m, n0, j, o, Hq = H / 2, Wq = W / 2;
+
+	for (m = 0; m < Hq; m++)
+		for (n0 = 0; n0 < Wq; n0 += 4) {
+			/* a[py][px][j]: output pixel (2 m + py, 2 (n0 + j)
+			 * + px) */
+			__m512 a[2][2][4], w0, w1, w2, w3, b;
+			float *o0 = dx + ((size_t)2 * m * W + 2 * n0) * 16;
+			const float *p2 = pad + (size_t)(m + 2) * rs +
+			    (size_t)n0 * Co, *p1 = p2 - rs;
+			int py, px;
+
+#pragma GCC unroll 2
+			for (py = 0; py < 2; py++)
+#pragma GCC unroll 2
+				for (px = 0; px < 2; px++)
+#pragma GCC unroll 4
+					for (j = 0; j < 4; j++)
+						a[py][px][j] = add ? _mm512_loadu_ps(
+						    o0 + ((size_t)py * W + 2 * j +
+						    px) * 16) : _mm512_setzero_ps();
+			/* (m + 2, n + 2): phase (1, 1) tap 0 */
+			for (o = 0; o < Co; o++) {
+				w0 = _mm512_loadu_ps(wt + 8 * ts + 16 * o);
+#pragma GCC unroll 4
+				for (j = 0; j < 4; j++) {
+					b = _mm512_set1_ps(p2[(size_t)(j + 2) *
+					    Co + o]);
+					a[1][1][j] = _mm512_fmadd_ps(b, w0,
+					    a[1][1][j]);
+				}
+			}
+			/* (m + 2, n + 1): phase (1, 1) tap 2, (1, 0) tap 1 */
+			for (o = 0; o < Co; o++) {
+				w0 = _mm512_loadu_ps(wt + 6 * ts + 16 * o);
+				w1 = _mm512_loadu_ps(wt + 7 * ts + 16 * o);
+#pragma GCC unroll 4
+				for (j = 0; j < 4; j++) {
+					b = _mm512_set1_ps(p2[(size_t)(j + 1) *
+					    Co + o]);
+					a[1][1][j] = _mm512_fmadd_ps(b, w0,
+					    a[1][1][j]);
+					a[1][0][j] = _mm512_fmadd_ps(b, w1,
+					    a[1][0][j]);
+				}
+			}
+			/* (m + 1, n + 2): phase (1, 1) tap 6, (0, 1) tap 3 */
+			for (o = 0; o < Co; o++) {
+				w0 = _mm512_loadu_ps(wt + 2 * ts + 16 * o);
+				w1 = _mm512_loadu_ps(wt + 5 * ts + 16 * o);
+#pragma GCC unroll 4
+				for (j = 0; j < 4; j++) {
+					b = _mm512_set1_ps(p1[(size_t)(j + 2) *
+					    Co + o]);
+					a[1][1][j] = _mm512_fmadd_ps(b, w0,
+					    a[1][1][j]);
+					a[0][1][j] = _mm512_fmadd_ps(b, w1,
+					    a[0][1][j]);
+				}
+			}
+			/* (m + 1, n + 1): phase (1, 1) tap 8, (1, 0) tap 7,
+			 * (0, 1) tap 5, (0, 0) tap 4 */
+			for (o = 0; o < Co; o++) {
+				w0 = _mm512_loadu_ps(wt + 16 * o);
+				w1 = _mm512_loadu_ps(wt + ts + 16 * o);
+				w2 = _mm512_loadu_ps(wt + 3 * ts + 16 * o);
+				w3 = _mm512_loadu_ps(wt + 4 * ts + 16 * o);
+#pragma GCC unroll 4
+				for (j = 0; j < 4; j++) {
+					b = _mm512_set1_ps(p1[(size_t)(j + 1) *
+					    Co + o]);
+					a[1][1][j] = _mm512_fmadd_ps(b, w0,
+					    a[1][1][j]);
+					a[1][0][j] = _mm512_fmadd_ps(b, w1,
+					    a[1][0][j]);
+					a[0][1][j] = _mm512_fmadd_ps(b, w2,
+					    a[0][1][j]);
+					a[0][0][j] = _mm512_fmadd_ps(b, w3,
+					    a[0][0][j]);
+				}
+			}
+#pragma GCC unroll 2
+			for (py = 0; py < 2; py++)
+#pragma GCC unroll 2
+				for (px = 0; px < 2; px++)
+#pragma GCC unroll 4
+					for (j = 0; j < 4; j++)
+						_mm512_storeu_ps(o0 + ((size_t)py *
+						    W + 2 * j + px) * 16,
+						    a[py][px][j]);
+		}
+}
+
 /* dweight3_512_body() for Co 16 (8 input channels a block) or 32 (4) */
 __attribute__((target("avx512f"))) static void
 dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
@@ -658,7 +770,12 @@ mm_direct_dinput(float *dx, const float *dy, const float *wt, float *pad,
 	}
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, dy + n * on, NULL, Ho, Wo, Co);
-		kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co, Cx, add);
+		if (kernels() == &k512 && Cx == 16 && H % 2 == 0 &&
+		    W % 8 == 0)
+			dinput2q_512(dx + n * in, pad, wt, H, W, Wo, Co, add);
+		else
+			kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co,
+			    Cx, add);
 	}
 #else
 	(void)dx, (void)dy, (void)wt, (void)pad, (void)N, (void)H, (void)W;
