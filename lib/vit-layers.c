@@ -235,7 +235,10 @@ vexp(float x)
 	p = p * r + 0.5f;
 	p = p * r + 1.0f;
 	p = p * r + 1.0f;
-	e = ((int32_t)k + 127) << 23;
+	/* the shift unsigned: for a NaN x, k converts to INT32_MIN on x86
+	 * (as the vector conversion does) and a signed shift of that
+	 * would be undefined; the result is NaN whatever e is */
+	e = (int32_t)((uint32_t)((int32_t)k + 127) << 23);
 	memcpy(&s, &e, sizeof s);
 	return p * s;
 }
