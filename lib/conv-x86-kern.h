@@ -20,9 +20,14 @@
  *                 tap row, input channels per block
  *   D16_WMOD      the row length multiple K(direct16) needs
  *   D32_WMOD, D64_WMOD   (optional) those of K(direct32), K(direct64)
+ *   DW3_CB(Co)    (optional) input channels per block of K(dweight3)
+ *   DI2Q_WMOD     (optional) the row length multiple K(dinput2q) needs
  * and, after the include, K(direct16): its own register-blocked kernel
  * for 16 output channels at stride 1 (declared below), and K(direct32)
- * and K(direct64) for 32 and 64 when it defines D32_WMOD, D64_WMOD.
+ * and K(direct64) for 32 and 64 when it defines D32_WMOD, D64_WMOD; the
+ * weight gradient K(dweight3) of 16 and 32 output channels at stride 1
+ * when it defines DW3_CB, and the stride-2 input gradient K(dinput2q)
+ * into 16 channels when it defines DI2Q_WMOD.
  *
  * A group of KO vectors covers VL KO of the Co output channels; when that
  * is fewer than Co the kernels run once per group (the caller's arrays
@@ -276,12 +281,26 @@ K(direct)(float *out, const float *pad, const float *wt, int Ho, int Wo,
 	}
 }
 
+#ifdef DW3_CB
+/* 16 or 32 output channels, stride 1, Cx a multiple of DW3_CB(Co): the
+ * level's own kernel, with the sums of K(dweight_body) */
+__attribute__((target(TGT))) static void
+K(dweight3)(float *dwt, const float *x, const float *dy, int H, int W,
+    int Cx, int Co);
+#endif
+
 /* dwt (9, Cx, Co) += the weight gradient of one sample x (H, W, Cx) and
  * dy (Ho, Wo, Co); Cx a multiple of K(dweight_block)(Co). */
 __attribute__((target(TGT))) static void
 K(dweight)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
     int H, int W, int Cx, int Co, int S)
 {
+#ifdef DW3_CB
+	if (S == 1 && (Co == 16 || Co == 32) && Cx % DW3_CB(Co) == 0) {
+		K(dweight3)(dwt, x, dy, H, W, Cx, Co);
+		return;
+	}
+#endif
 	if (Co == 16)
 		K(dweight_groups)(dwt, x, dy, Ho, Wo, H, W, Cx, Co, S, DW16);
 	else if (Co == 32)
@@ -448,6 +467,14 @@ K(dinput2_groups)(float *dx, const float *pad, const float *wt, int H,
 	}
 }
 
+#ifdef DI2Q_WMOD
+/* Cd = 16, H even, W a multiple of DI2Q_WMOD: the level's own kernel,
+ * with the sums of K(dinput2_body) */
+__attribute__((target(TGT))) static void
+K(dinput2q)(float *dx, const float *pad, const float *wt, int H, int W,
+    int Wo, int Co, int add);
+#endif
+
 /* dx (H, W, Cd) (+)= the input gradient of one sample of a stride-2
  * convolution to Co channels from its padded output gradient pad
  * (Ho + 2, Wo + 2, Co) and flipped weights wt (9, Co, Cd); Cd = 16, 32
@@ -456,6 +483,12 @@ __attribute__((target(TGT))) static void
 K(dinput2)(float *dx, const float *pad, const float *wt, int H, int W,
     int Wo, int Co, int Cd, int add)
 {
+#ifdef DI2Q_WMOD
+	if (Cd == 16 && H % 2 == 0 && W % DI2Q_WMOD == 0) {
+		K(dinput2q)(dx, pad, wt, H, W, Wo, Co, add);
+		return;
+	}
+#endif
 	if (Cd == 16)
 		K(dinput2_groups)(dx, pad, wt, H, W, Wo, Co, Cd, add, FWD16);
 	else if (Cd == 32)

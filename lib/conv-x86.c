@@ -129,6 +129,8 @@ second(int a, int b)
 #define D16_WMOD 8
 #define D32_WMOD 8
 #define D64_WMOD 4
+#define DW3_CB(Co) ((Co) == 16 ? 8 : 4)
+#define DI2Q_WMOD 8
 #include "conv-x86-kern.h"
 
 /*
@@ -462,101 +464,71 @@ dweight3_512_body(float *dwt, const float *x, const float *dy, int H, int W,
  * bits of K(dinput2_body).  Per channel 16 broadcasts and 9 weight loads
  * feed 36 FMAs (there: 4 phases x (4 + 1) loads a tap for 4 FMAs).
  */
+/* The four positions of dinput2q_512() in the order the phases need
+ * them: pad row m + 1 + r, column n + 1 + c; the n taps each serves, by
+ * their flipped weights wt[8 - t], and the phase 2 py + px each feeds. */
+static const struct {
+	int r, c, n, w[4], ph[4];
+} dinput2q_pos[4] = {
+	{ 1, 1, 1, { 8 }, { 3 } },                      /* (1, 1) tap 0 */
+	{ 1, 0, 2, { 6, 7 }, { 3, 2 } },                /* (1, 1) 2, (1, 0) 1 */
+	{ 0, 1, 2, { 2, 5 }, { 3, 1 } },                /* (1, 1) 6, (0, 1) 3 */
+	{ 0, 0, 4, { 0, 1, 3, 4 }, { 3, 2, 1, 0 } },    /* 8, 7, 5, 4 */
+};
+
 __attribute__((target("avx512f"))) static void
 dinput2q_512(float *dx, const float *pad, const float *wt, int H, int W,
     int Wo, int Co, int add)
 {
 	size_t rs = (size_t)(Wo + 2) * Co, ts = (size_t)Co * 16;
-	int m, n0, j, o, Hq = H / 2, Wq = W / 2;
+	int m, n0, j, o, q, t, ph, Hq = H / 2, Wq = W / 2;
 
 	for (m = 0; m < Hq; m++)
 		for (n0 = 0; n0 < Wq; n0 += 4) {
-			/* a[py][px][j]: output pixel (2 m + py, 2 (n0 + j)
-			 * + px) */
-			__m512 a[2][2][4], w0, w1, w2, w3, b;
+			/* a[2 py + px][j]: output pixel (2 m + py,
+			 * 2 (n0 + j) + px) */
+			__m512 a[4][4], w[4], b;
 			float *o0 = dx + ((size_t)2 * m * W + 2 * n0) * 16;
-			const float *p2 = pad + (size_t)(m + 2) * rs +
-			    (size_t)n0 * Co, *p1 = p2 - rs;
-			int py, px;
 
-#pragma GCC unroll 2
-			for (py = 0; py < 2; py++)
-#pragma GCC unroll 2
-				for (px = 0; px < 2; px++)
 #pragma GCC unroll 4
-					for (j = 0; j < 4; j++)
-						a[py][px][j] = add ? _mm512_loadu_ps(
-						    o0 + ((size_t)py * W + 2 * j +
-						    px) * 16) : _mm512_setzero_ps();
-			/* (m + 2, n + 2): phase (1, 1) tap 0 */
-			for (o = 0; o < Co; o++) {
-				w0 = _mm512_loadu_ps(wt + 8 * ts + 16 * o);
+			for (ph = 0; ph < 4; ph++)
 #pragma GCC unroll 4
-				for (j = 0; j < 4; j++) {
-					b = _mm512_set1_ps(p2[(size_t)(j + 2) *
-					    Co + o]);
-					a[1][1][j] = _mm512_fmadd_ps(b, w0,
-					    a[1][1][j]);
+				for (j = 0; j < 4; j++)
+					a[ph][j] = add ? _mm512_loadu_ps(o0 +
+					    ((size_t)(ph / 2) * W + 2 * j +
+					    ph % 2) * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+			for (q = 0; q < 4; q++) {
+				const float *p = pad + (size_t)(m + 1 +
+				    dinput2q_pos[q].r) * rs + (size_t)(n0 + 1 +
+				    dinput2q_pos[q].c) * Co;
+
+				for (o = 0; o < Co; o++) {
+#pragma GCC unroll 4
+					for (t = 0; t < dinput2q_pos[q].n; t++)
+						w[t] = _mm512_loadu_ps(wt +
+						    dinput2q_pos[q].w[t] * ts +
+						    16 * o);
+#pragma GCC unroll 4
+					for (j = 0; j < 4; j++) {
+						b = _mm512_set1_ps(p[(size_t)j * Co +
+						    o]);
+#pragma GCC unroll 4
+						for (t = 0; t < dinput2q_pos[q].n;
+						    t++) {
+							ph = dinput2q_pos[q].ph[t];
+							a[ph][j] = _mm512_fmadd_ps(b,
+							    w[t], a[ph][j]);
+						}
+					}
 				}
 			}
-			/* (m + 2, n + 1): phase (1, 1) tap 2, (1, 0) tap 1 */
-			for (o = 0; o < Co; o++) {
-				w0 = _mm512_loadu_ps(wt + 6 * ts + 16 * o);
-				w1 = _mm512_loadu_ps(wt + 7 * ts + 16 * o);
 #pragma GCC unroll 4
-				for (j = 0; j < 4; j++) {
-					b = _mm512_set1_ps(p2[(size_t)(j + 1) *
-					    Co + o]);
-					a[1][1][j] = _mm512_fmadd_ps(b, w0,
-					    a[1][1][j]);
-					a[1][0][j] = _mm512_fmadd_ps(b, w1,
-					    a[1][0][j]);
-				}
-			}
-			/* (m + 1, n + 2): phase (1, 1) tap 6, (0, 1) tap 3 */
-			for (o = 0; o < Co; o++) {
-				w0 = _mm512_loadu_ps(wt + 2 * ts + 16 * o);
-				w1 = _mm512_loadu_ps(wt + 5 * ts + 16 * o);
+			for (ph = 0; ph < 4; ph++)
 #pragma GCC unroll 4
-				for (j = 0; j < 4; j++) {
-					b = _mm512_set1_ps(p1[(size_t)(j + 2) *
-					    Co + o]);
-					a[1][1][j] = _mm512_fmadd_ps(b, w0,
-					    a[1][1][j]);
-					a[0][1][j] = _mm512_fmadd_ps(b, w1,
-					    a[0][1][j]);
-				}
-			}
-			/* (m + 1, n + 1): phase (1, 1) tap 8, (1, 0) tap 7,
-			 * (0, 1) tap 5, (0, 0) tap 4 */
-			for (o = 0; o < Co; o++) {
-				w0 = _mm512_loadu_ps(wt + 16 * o);
-				w1 = _mm512_loadu_ps(wt + ts + 16 * o);
-				w2 = _mm512_loadu_ps(wt + 3 * ts + 16 * o);
-				w3 = _mm512_loadu_ps(wt + 4 * ts + 16 * o);
-#pragma GCC unroll 4
-				for (j = 0; j < 4; j++) {
-					b = _mm512_set1_ps(p1[(size_t)(j + 1) *
-					    Co + o]);
-					a[1][1][j] = _mm512_fmadd_ps(b, w0,
-					    a[1][1][j]);
-					a[1][0][j] = _mm512_fmadd_ps(b, w1,
-					    a[1][0][j]);
-					a[0][1][j] = _mm512_fmadd_ps(b, w2,
-					    a[0][1][j]);
-					a[0][0][j] = _mm512_fmadd_ps(b, w3,
-					    a[0][0][j]);
-				}
-			}
-#pragma GCC unroll 2
-			for (py = 0; py < 2; py++)
-#pragma GCC unroll 2
-				for (px = 0; px < 2; px++)
-#pragma GCC unroll 4
-					for (j = 0; j < 4; j++)
-						_mm512_storeu_ps(o0 + ((size_t)py *
-						    W + 2 * j + px) * 16,
-						    a[py][px][j]);
+				for (j = 0; j < 4; j++)
+					_mm512_storeu_ps(o0 + ((size_t)(ph / 2) *
+					    W + 2 * j + ph % 2) * 16, a[ph][j]);
 		}
 }
 
@@ -566,9 +538,9 @@ dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
     int Cx, int Co)
 {
 	if (Co == 16)
-		dweight3_512_body(dwt, x, dy, H, W, Cx, 1, 8);
+		dweight3_512_body(dwt, x, dy, H, W, Cx, 1, DW3_CB(16));
 	else
-		dweight3_512_body(dwt, x, dy, H, W, Cx, 2, 4);
+		dweight3_512_body(dwt, x, dy, H, W, Cx, 2, DW3_CB(32));
 }
 
 #undef K
@@ -586,6 +558,8 @@ dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
 #undef D16_WMOD
 #undef D32_WMOD
 #undef D64_WMOD
+#undef DW3_CB
+#undef DI2Q_WMOD
 
 /* ---- AVX2 + FMA ----
  * Groups of at most 32 output channels (4 registers a pixel); input
@@ -770,12 +744,7 @@ mm_direct_dinput(float *dx, const float *dy, const float *wt, float *pad,
 	}
 	for (n = 0; n < N; n++) {
 		pad_sample(pad, dy + n * on, NULL, Ho, Wo, Co);
-		if (kernels() == &k512 && Cx == 16 && H % 2 == 0 &&
-		    W % 8 == 0)
-			dinput2q_512(dx + n * in, pad, wt, H, W, Wo, Co, add);
-		else
-			kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co,
-			    Cx, add);
+		kernels()->dinput2(dx + n * in, pad, wt, H, W, Wo, Co, Cx, add);
 	}
 #else
 	(void)dx, (void)dy, (void)wt, (void)pad, (void)N, (void)H, (void)W;
@@ -798,13 +767,8 @@ mm_direct_dweight(float *dwt, const float *x, const float *dy, float *pad,
 			dweight_few_512(dwt, pad, dy + n * on, Ho, Wo, Cx);
 			continue;
 		}
-		if (k == &k512 && S == 1 && (Co == 16 || Co == 32) &&
-		    Cx % (Co == 16 ? 8 : 4) == 0)
-			dweight3_512(dwt, x + n * in, dy + n * on, H, W, Cx,
-			    Co);
-		else
-			k->dweight(dwt, x + n * in, dy + n * on, Ho, Wo, H, W,
-			    Cx, Co, S);
+		k->dweight(dwt, x + n * in, dy + n * on, Ho, Wo, H, W, Cx, Co,
+		    S);
 	}
 #else
 	(void)dwt, (void)x, (void)dy, (void)pad, (void)N, (void)H, (void)W;
