@@ -46,6 +46,17 @@ randv(size_t n)
 	return v;
 }
 
+/* the entries of got and want (n) whose bits differ */
+static size_t
+ndiff(const float *got, const float *want, size_t n)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < n; i++)
+		d += memcmp(got + i, want + i, sizeof *got) != 0;
+	return d;
+}
+
 /* dwt (9, Cx, Co) += the chain described above */
 static void
 dweight_ref(float *dwt, const float *x, const float *dy, int N, int H, int W,
@@ -87,7 +98,7 @@ shape(int level, int N, int H, int W, int Cx, int Co, int S)
 	float *dy = randv((size_t)N * Ho * Wo * Co);
 	float *want = randv(nw), *got = malloc(nw * sizeof *got);
 	float *pad = malloc((size_t)(H + 2) * (W + 2) * Cx * sizeof *pad);
-	size_t i, diff = 0;
+	size_t diff;
 
 	memcpy(got, want, nw * sizeof *got);
 	dweight_ref(want, x, dy, N, H, W, Cx, Co, S);
@@ -96,8 +107,7 @@ shape(int level, int N, int H, int W, int Cx, int Co, int S)
 		    "weight gradient", level, H, W, Cx, Co, S);
 	} else {
 		mm_direct_dweight(got, x, dy, pad, N, H, W, Cx, Co, S);
-		for (i = 0; i < nw; i++)
-			diff += memcmp(got + i, want + i, sizeof *got) != 0;
+		diff = ndiff(got, want, nw);
 		ok(diff == 0, "level %d: %d x %dx%dx%d -> %d, stride %d: bit "
 		    "for bit the fmaf chain (%zu of %zu differ)", level, N, H,
 		    W, Cx, Co, S, diff, nw);
@@ -157,7 +167,7 @@ static void
 dinput2(int level, int N, int H, int W, int Cx, int Co, int add)
 {
 	int Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1;
-	size_t nx = (size_t)N * H * W * Cx, i, diff = 0;
+	size_t nx = (size_t)N * H * W * Cx, diff;
 	float *dy = randv((size_t)N * Ho * Wo * Co), *wt = randv((size_t)9 *
 	    Co * Cx), *want = randv(nx), *got = malloc(nx * sizeof *got);
 	float *pad = malloc((size_t)(Ho + 2) * (Wo + 2) * Co * sizeof *pad);
@@ -165,8 +175,7 @@ dinput2(int level, int N, int H, int W, int Cx, int Co, int add)
 	memcpy(got, want, nx * sizeof *got);
 	dinput2_ref(want, dy, wt, N, H, W, Cx, Co, add);
 	mm_direct_dinput(got, dy, wt, pad, N, H, W, Cx, Co, 2, add);
-	for (i = 0; i < nx; i++)
-		diff += memcmp(got + i, want + i, sizeof *got) != 0;
+	diff = ndiff(got, want, nx);
 	ok(diff == 0, "level %d: stride-2 input gradient %d x %dx%dx%d <- %d%s: "
 	    "bit for bit the fmaf chain (%zu of %zu differ)", level, N, H, W,
 	    Cx, Co, add ? ", adding" : "", diff, nx);
