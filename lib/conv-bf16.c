@@ -46,6 +46,19 @@
  * low one on AMD Zen 5 (gemm-bf16.h), so results are reproducible, but not
  * the bits of any other order: t-conv-bf16 holds them to a tolerance.
  *
+ * The FMA kind (mm_bf16_kernel(), for CPUs whose vdpbf16ps is the
+ * slower): every copy above holds the fp32 values of its words' halves
+ * instead, the low half first, so each word offset doubles, and a row of
+ * weight or gradient words becomes two rows (low, then high halves).  The
+ * kernels keep their blocking and order and add each word's high product
+ * and then its low one with two FMAs, under flush-to-zero and
+ * denormals-are-zero (ftz_daz()), which is vdpbf16ps's arithmetic: the
+ * same bits (t-conv-bf16).  Two exceptions to "same blocking": fwd16
+ * takes blocks of one row (fwd16f: the 9 taps' two halves fill 18
+ * registers), each accumulator's order unchanged; the weight gradient at
+ * stride 1 reads one padded copy of the input (its columns from kx on)
+ * instead of xe and xo.
+ *
  * No AMX kernel yet (no machine to test one on); AVX512-BF16 only.
  */
 #include <stdint.h>
@@ -111,11 +124,12 @@ mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
 	int Ho = H, Wo = W;     /* stride 1 is the largest */
 
 	/* 64 bytes of alignment; xp; 3 xq (or xe, xo); dq; the padded output
-	 * gradient; the output gradient of a sample (fp32); the weight
-	 * gradient; a sample's input or output formed from its BatchNorm
-	 * input (struct mm_bn_relu) */
-	return 16 + part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
-	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout) +
+	 * gradient (each twice its words: the FMA kind's widened copies);
+	 * the output gradient of a sample (fp32); the weight gradient; a
+	 * sample's input or output formed from its BatchNorm input (struct
+	 * mm_bn_relu) */
+	return 16 + 2 * (part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
+	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout)) +
 	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout +
 	    (size_t)H * W * (Cin > Cout ? Cin : Cout);
 }
@@ -125,7 +139,8 @@ mm_conv3x3_bf16_wsize(int Cin, int Cout)
 {
 	size_t a = (size_t)cdiv(Cin, 2) * Cout, b = (size_t)cdiv(Cout, 2) * Cin;
 
-	return 9 * (a > b ? a : b);
+	/* words, or twice as many floats for the FMA kind */
+	return 18 * (a > b ? a : b);
 }
 
 /* the word of bf16 a (low half) and b (high half) */
@@ -135,12 +150,35 @@ word(float a, float b)
 	return mm_bf16_round(a) | (uint32_t)mm_bf16_round(b) << 16;
 }
 
+/* the fp32 value of the bf16 of a (the FMA kind's half of a word) */
+static float
+wide(float a)
+{
+	return mm_bf16_float(mm_bf16_round(a));
+}
+
 void
 mm_conv3x3_bf16_weights(uint32_t *wt, const float *w, int Cin, int Cout,
     int back)
 {
 	int t, o, c, p, P;
 
+	if (mm_bf16_kernel(-1) == MM_BF16_FMA) {
+		/* each row of words as two rows of the values of its low
+		 * and high halves: (9, 2P, Cout) or (9, 2P, Cin) floats,
+		 * zero rows past the channels */
+		float *f = (float *)wt;
+		int X = back ? Cin : Cout, Y = back ? Cout : Cin;
+		P = cdiv(Y, 2);
+		for (t = 0; t < 9; t++)
+			for (p = 0; p < 2 * P; p++)
+				for (o = 0; o < X; o++)
+					f[((size_t)t * 2 * P + p) * X + o] = p >= Y ?
+					    0 : wide(back ? w[((size_t)p * Cin + o) *
+					    9 + t] : w[((size_t)o * Cin + p) * 9 +
+					    t]);
+		return;
+	}
 	if (!back) {
 		/* (9, P, Cout): channels 2p, 2p + 1 of output channel o */
 		P = cdiv(Cin, 2);
@@ -184,6 +222,14 @@ pair16(const float *a, const float *b)
 	return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
 }
 
+/* 16 bf16 widened to fp32 (the FMA kind's copies of 16 words' halves) */
+static inline __attribute__((always_inline, target(TGT))) __m512
+widen16(__m256i h)
+{
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h),
+	    16));
+}
+
 /* t[i] = the bf16 of x[i], i < n (round to nearest even) */
 static inline __attribute__((always_inline, target(TGT))) void
 cvt_row(uint16_t *t, const float *x, int n)
@@ -208,14 +254,15 @@ cvt_row(uint16_t *t, const float *x, int n)
  * the ReLU-BatchNorm output max(x sc + sh (+ r), 0) instead, by
  * mm_bn_apply()'s operations (sc, sh per channel; r, o (H, W, C) when not
  * NULL: the shortcut added, the output also stored to o), without reading
- * that output back.
+ * that output back.  f 2 (the FMA kind): the same in (H + 2, W + 2, 2P)
+ * floats, the values of the words' halves (channel 2p + 1 the high one).
  */
 static __attribute__((target(TGT))) void
 pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
-    const float *sc, const float *sh, int H, int W, int C)
+    const float *sc, const float *sh, int H, int W, int C, int f)
 {
 	int P = cdiv(C, 2), y, i, c, i0, n, b, nb = sc ? C / 16 : 0;
-	size_t rs = (size_t)(W + 2) * P, k;
+	size_t rs = (size_t)(W + 2) * P * f, k;
 	uint16_t t[PACKPX * 4];
 	__m512 scv[4], shv[4], v;
 
@@ -228,10 +275,29 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 	memset(xp + (H + 1) * rs, 0, rs * sizeof *xp);
 	for (y = 0; y < H; y++) {
 		uint32_t *d = xp + (y + 1) * rs;
+		float *e = (float *)d + 2 * P;
 		const float *s = x + (size_t)y * W * C;
-		memset(d, 0, P * sizeof *d);
-		memset(d + (size_t)(W + 1) * P, 0, P * sizeof *d);
+		memset(d, 0, P * f * sizeof *d);
+		memset(d + (size_t)(W + 1) * P * f, 0, P * f * sizeof *d);
 		d += P;
+		if (f == 2 && !sc && C % 16 == 0) {
+			for (i = 0; i < W * C; i += 16)
+				_mm512_storeu_ps(e + i, widen16(cvt16(s + i)));
+			continue;
+		}
+		if (f == 2 && !sc) {
+			/* pixels of t a pass: PACKPX for the stems */
+			int m = PACKPX * 4 / C;
+			for (i0 = 0; i0 < W; i0 += n) {
+				n = W - i0 < m ? W - i0 : m;
+				cvt_row(t, s + (size_t)i0 * C, n * C);
+				for (i = 0; i < n; i++)
+					for (c = 0; c < 2 * P; c++)
+						e[(size_t)(i0 + i) * 2 * P + c] = c < C ?
+						    mm_bf16_float(t[i * C + c]) : 0;
+			}
+			continue;
+		}
 		if (sc) {
 			for (i = 0; i < W * C; i += C)
 				for (b = 0; b < nb; b++) {
@@ -246,9 +312,14 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 					    _mm512_setzero_ps(), _CMP_GT_OQ), v);
 					if (o)
 						_mm512_storeu_ps(o + k, v);
-					_mm256_storeu_si256((__m256i *)(d + (i +
-					    16 * b) / 2), (__m256i)
-					    _mm512_cvtneps_pbh(v));
+					if (f == 2)
+						_mm512_storeu_ps(e + i + 16 * b,
+						    widen16((__m256i)
+						    _mm512_cvtneps_pbh(v)));
+					else
+						_mm256_storeu_si256((__m256i *)(d +
+						    (i + 16 * b) / 2), (__m256i)
+						    _mm512_cvtneps_pbh(v));
 				}
 			continue;
 		}
@@ -279,13 +350,25 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 }
 
 /* dq (Ho, Q, C) words of pixel pairs (2q, 2q + 1) of g (Ho, Wo, C),
- * C a multiple of 16, a zero high half past Wo */
+ * C a multiple of 16, a zero high half past Wo; f 2 (the FMA kind): the
+ * values of their halves, (Ho, 2Q, C) floats */
 static __attribute__((target(TGT))) void
-pack_dq(uint32_t *dq, const float *g, int Ho, int Wo, int C)
+pack_dq(uint32_t *dq, const float *g, int Ho, int Wo, int C, int f)
 {
 	static const float zero[16];
-	int Q = cdiv(Wo, 2), y, q, c;
+	int Q = cdiv(Wo, 2), y, q, c, x;
 
+	if (f == 2) {
+		float *e = (float *)dq;
+		for (y = 0; y < Ho; y++)
+			for (x = 0; x < 2 * Q; x++)
+				for (c = 0; c < C; c += 16)
+					_mm512_storeu_ps(e + ((size_t)y * 2 * Q +
+					    x) * C + c, x < Wo ? widen16(cvt16(g +
+					    ((size_t)y * Wo + x) * C + c)) :
+					    _mm512_setzero_ps());
+		return;
+	}
 	for (y = 0; y < Ho; y++)
 		for (q = 0; q < Q; q++) {
 			const float *a = g + ((size_t)y * Wo + 2 * q) * C;
@@ -298,13 +381,38 @@ pack_dq(uint32_t *dq, const float *g, int Ho, int Wo, int C)
 
 /* xq (H + 2, Q, C): the words of padded columns S 2q + kx and
  * S (2q + 1) + kx of x (H, W, C), the pixels that output pixels 2q and
- * 2q + 1 of a row read through kernel column kx */
+ * 2q + 1 of a row read through kernel column kx; f 2 (the FMA kind): the
+ * values of their halves, (H + 2, 2Q, C) floats */
 static __attribute__((target(TGT))) void
 pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
-    int kx)
+    int kx, int f)
 {
 	static const float zero[16];
 	int Q = cdiv(Wo, 2), r, q, c, ca, cb;
+
+	if (f == 2) {
+		float *e = (float *)xq;
+		for (r = 0; r < H + 2; r++)
+			for (q = 0; q < 2 * Q; q++) {
+				float *d = e + ((size_t)r * 2 * Q + q) * C;
+				const float *row = x + (size_t)(r - 1) * W * C;
+				ca = S * q + kx - 1;    /* unpadded column */
+				if (r < 1 || r > H || q >= Wo || ca < 0 ||
+				    ca >= W) {
+					memset(d, 0, C * sizeof *d);
+					continue;
+				}
+				if (C % 16 == 0) {
+					for (c = 0; c < C; c += 16)
+						_mm512_storeu_ps(d + c, widen16(cvt16(
+						    row + (size_t)ca * C + c)));
+					continue;
+				}
+				for (c = 0; c < C; c++)
+					d[c] = wide(row[(size_t)ca * C + c]);
+			}
+		return;
+	}
 
 	for (r = 0; r < H + 2; r++)
 		for (q = 0; q < Q; q++) {
@@ -342,10 +450,11 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
 static __attribute__((target(TGT))) void
 grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
     const float *sc, const float *sh, const float *pre, const float *coef,
-    int Ho, int Wo, int C)
+    int Ho, int Wo, int C, int f)
 {
-	int Q = cdiv(Wo, 2), P = C / 2, nb = C / 16, y, q, k, b, x;
+	int Q = cdiv(Wo, 2), P = C / 2 * f, nb = C / 16, y, q, k, b, x;
 	size_t rs = (size_t)(Wo + 2) * P, off;
+	float *dqf = (float *)dq, *gpf = (float *)gp;
 	__m512 kv[4], av[4], bv[4], scv[4], shv[4], t, z = _mm512_setzero_ps();
 	__m512 one = _mm512_set1_ps(1);
 	__m512i h[2][4];
@@ -376,6 +485,10 @@ grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
 				for (b = 0; b < nb; b++) {
 					if (x >= Wo) {
 						h[k][b] = _mm512_setzero_si512();
+						if (f == 2)
+							_mm512_storeu_si512(dqf +
+							    ((size_t)y * 2 * Q + x) *
+							    C + 16 * b, h[k][b]);
 						continue;
 					}
 					off = ((size_t)y * Wo + x) * C + 16 * b;
@@ -394,6 +507,16 @@ grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
 					t = _mm512_add_ps(_mm512_add_ps(t,
 					    _mm512_mul_ps(av[b], p)), bv[b]);
 					__m256i hb = (__m256i)_mm512_cvtneps_pbh(t);
+					if (f == 2) {
+						__m512 v = widen16(hb);
+						_mm512_storeu_ps(dqf + ((size_t)y * 2 *
+						    Q + x) * C + 16 * b, v);
+						if (gp)
+							_mm512_storeu_ps(gpf + (y + 1) *
+							    rs + (size_t)(x + 1) * C +
+							    16 * b, v);
+						continue;
+					}
 					h[k][b] = _mm512_cvtepu16_epi32(hb);
 					if (gp)
 						_mm256_storeu_si256((__m256i *)(gp +
@@ -401,7 +524,7 @@ grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
 						    8 * b), hb);
 				}
 			}
-			for (b = 0; b < nb; b++)
+			for (b = 0; b < nb && f == 1; b++)
 				_mm512_storeu_si512(dq + ((size_t)y * Q + q) * C +
 				    16 * b, _mm512_or_si512(h[0][b],
 				    _mm512_slli_epi32(h[1][b], 16)));
@@ -415,15 +538,48 @@ grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
  * columns 0 and 2 read words q and q + 1 for output pixels 2q, 2q + 1),
  * xo (H + 2, Q + 1, C) those of columns (2q + 1, 2q + 2) (kernel column
  * 1; word Q unused), made from xe by moving halves.  Columns past the
- * padding are zero.
+ * padding are zero.  f 2 (the FMA kind): xe alone, the values of its
+ * words' halves, (H + 2, 2Q + 2, C) floats: the padded sample (and xo
+ * would be its columns from 1 on).
  */
 static __attribute__((target(TGT))) void
-pack_xeo(uint32_t *xe, uint32_t *xo, const float *x, int H, int W, int C)
+pack_xeo(uint32_t *xe, uint32_t *xo, const float *x, int H, int W, int C,
+    int f)
 {
 	static const float zero[16];
 	int Q = cdiv(W, 2), r, m, c, ca, cb, i0, n, i;
 	size_t es = (size_t)(Q + 1) * C;
 	uint16_t t[PACKPX * 4];
+
+	if (f == 2) {
+		float *e = (float *)xe;
+		size_t fs = 2 * es;
+		memset(e, 0, fs * sizeof *e);
+		memset(e + (H + 1) * fs, 0, fs * sizeof *e);
+		for (r = 1; r <= H; r++) {
+			const float *row = x + (size_t)(r - 1) * W * C;
+			float *d = e + r * fs;
+			/* padded column j: unpadded j - 1, zero outside */
+			memset(d, 0, C * sizeof *d);
+			memset(d + (size_t)(W + 1) * C, 0, (2 * Q + 1 - W) * C *
+			    sizeof *d);
+			d += C;
+			if (C % 16 == 0) {
+				for (i = 0; i < W * C; i += 16)
+					_mm512_storeu_ps(d + i, widen16(cvt16(row +
+					    i)));
+				continue;
+			}
+			for (i0 = 0; i0 < W * C; i0 += n) {
+				n = W * C - i0 < PACKPX * 4 ? W * C - i0 :
+				    PACKPX * 4;
+				cvt_row(t, row + i0, n);
+				for (i = 0; i < n; i++)
+					d[i0 + i] = mm_bf16_float(t[i]);
+			}
+		}
+		return;
+	}
 
 	memset(xe, 0, es * sizeof *xe);
 	memset(xe + (H + 1) * es, 0, es * sizeof *xe);
@@ -476,14 +632,19 @@ pack_xeo(uint32_t *xe, uint32_t *xo, const float *x, int H, int W, int C)
  * One block of XB output pixels x KO vectors of 16 output channels:
  *   o[j ostep + g] (+)= sum over taps i < nt, pairs p < cn of
  *                       ip[toff[i] + j istep + p] . tw[i][p Co + g]
- * (each term one vdpbf16ps lane: two bf16 products).
+ * (each term one vdpbf16ps lane: two bf16 products).  E (the FMA kind):
+ * ip and tw[i] are floats, every word offset doubled: the halves of word
+ * w of ip at 2w (low) and 2w + 1 (high), row p of tw[i] as rows 2p and
+ * 2p + 1; each term two FMAs, the high halves' product first.
  */
 static inline __attribute__((always_inline, target(TGT))) void
-block(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
-    const uint32_t *const *tw, int nt, int cn, int Co, int add,
-    const int KO, const int XB)
+block(float *o, int ostep, const void *ip, int istep, const int *toff,
+    const void *const *tw, int nt, int cn, int Co, int add,
+    const int KO, const int XB, const int E)
 {
-	__m512 acc[XB][KO];
+	/* (arrays sized by the constants of the caller, declared here:
+	 * inside the loops they would be allocated on each pass) */
+	__m512 acc[XB][KO], wh[KO], wl[KO], bh, bl;
 	__m512i w[KO], b;
 	int i, p, j, k;
 
@@ -493,8 +654,35 @@ block(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
 		for (k = 0; k < KO; k++)
 			acc[j][k] = add ? _mm512_loadu_ps(o + (size_t)j * ostep +
 			    16 * k) : _mm512_setzero_ps();
-	for (i = 0; i < nt; i++) {
-		const uint32_t *s = ip + toff[i], *q = tw[i];
+	for (i = 0; i < nt && E; i++) {
+		const float *s = (const float *)ip + 2 * (size_t)toff[i];
+		const float *q = tw[i];
+		for (p = 0; p < cn; p++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++) {
+				wh[k] = _mm512_loadu_ps(q + (size_t)(2 * p + 1) * Co +
+				    16 * k);
+				wl[k] = _mm512_loadu_ps(q + (size_t)2 * p * Co +
+				    16 * k);
+			}
+#pragma GCC unroll 16
+			for (j = 0; j < XB; j++) {
+				const float *e = s + 2 * ((size_t)j * istep + p);
+				bh = _mm512_set1_ps(e[1]);
+				bl = _mm512_set1_ps(e[0]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++) {
+					acc[j][k] = _mm512_fmadd_ps(bh, wh[k],
+					    acc[j][k]);
+					acc[j][k] = _mm512_fmadd_ps(bl, wl[k],
+					    acc[j][k]);
+				}
+			}
+		}
+	}
+	for (i = 0; i < nt && !E; i++) {
+		const uint32_t *s = (const uint32_t *)ip + toff[i];
+		const uint32_t *q = tw[i];
 		for (p = 0; p < cn; p++) {
 #pragma GCC unroll 4
 			for (k = 0; k < KO; k++)
@@ -519,20 +707,24 @@ block(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
 			    acc[j][k]);
 }
 
+/* word offset off of p: a word, or for E two floats */
+#define AT(p, off, E) ((E) ? (const void *)((const float *)(p) + 2 * \
+	(size_t)(off)) : (const void *)((const uint32_t *)(p) + (off)))
+
 /* A row of n output pixels in blocks of XB (the rest one by one). */
 static inline __attribute__((always_inline, target(TGT))) void
-row(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
-    const uint32_t *const *tw, int nt, int cn, int Co, int add, int n,
-    const int KO, const int XB)
+row(float *o, int ostep, const void *ip, int istep, const int *toff,
+    const void *const *tw, int nt, int cn, int Co, int add, int n,
+    const int KO, const int XB, const int E)
 {
 	int x;
 
 	for (x = 0; x + XB <= n; x += XB)
-		block(o + (size_t)x * ostep, ostep, ip + (size_t)x * istep,
-		    istep, toff, tw, nt, cn, Co, add, KO, XB);
+		block(o + (size_t)x * ostep, ostep, AT(ip, (size_t)x * istep, E),
+		    istep, toff, tw, nt, cn, Co, add, KO, XB, E);
 	for (; x < n; x++)
-		block(o + (size_t)x * ostep, ostep, ip + (size_t)x * istep,
-		    istep, toff, tw, nt, cn, Co, add, KO, 1);
+		block(o + (size_t)x * ostep, ostep, AT(ip, (size_t)x * istep, E),
+		    istep, toff, tw, nt, cn, Co, add, KO, 1, E);
 }
 
 /* Pairs of input channels per pass, so that their weights (9 cn Co
@@ -548,9 +740,10 @@ row(float *o, int ostep, const uint32_t *ip, int istep, const int *toff,
  * 6) products instead of once per product.  Sums over pairs, then taps.
  */
 static __attribute__((target(TGT))) void
-fwd16(float *out, const uint32_t *xp, const uint32_t *const *tw, int H,
+fwd16(float *out, const uint32_t *xp, const void *const *twv, int H,
     int W, int P, int cn, int add, const int *toff)
 {
+	const uint32_t *const *tw = (const uint32_t *const *)twv;
 	size_t rs = (size_t)(W + 2) * P;
 	int y0, x0, p, t, ir, ic, r, j;
 
@@ -604,21 +797,82 @@ fwd16(float *out, const uint32_t *xp, const uint32_t *const *tw, int H,
 		}
 	if (H % 2)
 		row(out + (size_t)(H - 1) * W * 16, 16, xp + (H - 1) * rs, P,
-		    toff, tw, 9, cn, 16, add, W, 1, 8);
+		    toff, twv, 9, cn, 16, add, W, 1, 8, 0);
+}
+
+/*
+ * fwd16 for the FMA kind (xp and tw[t] floats, word offsets doubled as in
+ * block()): blocks of one row of 8 pixels, as the 9 taps' weights of a
+ * pair take 18 registers; each accumulator adds its terms in fwd16's
+ * order (pairs, then taps; the high halves' product first).
+ */
+static __attribute__((target(TGT))) void
+fwd16f(float *out, const float *xp, const void *const *twv, int H, int W,
+    int P, int cn, int add, const int *toff)
+{
+	const float *const *tw = (const float *const *)twv;
+	size_t rs = (size_t)(W + 2) * 2 * P;    /* floats of a padded row */
+	int y, x0, p, t, ir, ic, j;
+
+	for (y = 0; y < H - H % 2; y++)
+		for (x0 = 0; x0 < W; x0 += 8) {
+			__m512 acc[8], wh[9], wl[9], bh, bl;
+			float *o = out + ((size_t)y * W + x0) * 16;
+#pragma GCC unroll 8
+			for (j = 0; j < 8; j++)
+				acc[j] = add ? _mm512_loadu_ps(o + j * 16) :
+				    _mm512_setzero_ps();
+			for (p = 0; p < cn; p++) {
+				const float *ip = xp + y * rs + (size_t)x0 * 2 *
+				    P + 2 * p;
+#pragma GCC unroll 9
+				for (t = 0; t < 9; t++) {
+					wh[t] = _mm512_loadu_ps(tw[t] + (size_t)(2 *
+					    p + 1) * 16);
+					wl[t] = _mm512_loadu_ps(tw[t] + (size_t)2 *
+					    p * 16);
+				}
+#pragma GCC unroll 3
+				for (ir = 0; ir < 3; ir++)
+#pragma GCC unroll 10
+					for (ic = 0; ic < 10; ic++) {
+						const float *e = ip + ir * rs +
+						    (size_t)ic * 2 * P;
+						bh = _mm512_set1_ps(e[1]);
+						bl = _mm512_set1_ps(e[0]);
+#pragma GCC unroll 8
+						for (j = 0; j < 8; j++) {
+							if (ic - j < 0 || ic - j > 2)
+								continue;
+							acc[j] = _mm512_fmadd_ps(bh,
+							    wh[ir * 3 + ic - j], acc[j]);
+							acc[j] = _mm512_fmadd_ps(bl,
+							    wl[ir * 3 + ic - j], acc[j]);
+						}
+					}
+			}
+#pragma GCC unroll 8
+			for (j = 0; j < 8; j++)
+				_mm512_storeu_ps(o + j * 16, acc[j]);
+		}
+	if (H % 2)
+		row(out + (size_t)(H - 1) * W * 16, 16, xp + (H - 1) * rs, P,
+		    toff, twv, 9, cn, 16, add, W, 1, 8, 1);
 }
 
 /*
  * out (Ho, Wo, Co) (+)= the convolution of one padded sample xp
  * (Ho S.., Wp, P) with wt (9, P, Co), stride S; flip: tap t reads the
- * weights of tap 8 - t (the input gradient at stride 1).
+ * weights of tap 8 - t (the input gradient at stride 1).  E: the FMA
+ * kind's floats (block()).
  */
-static __attribute__((target(TGT))) void
-fwd_sample(float *out, const uint32_t *xp, const uint32_t *wt, int Ho,
-    int Wo, int Wp, int P, int Co, int S, int add, int flip)
+static inline __attribute__((always_inline, target(TGT))) void
+fwd_sample_k(float *out, const void *xp, const void *wt, int Ho, int Wo,
+    int Wp, int P, int Co, int S, int add, int flip, const int E)
 {
 	size_t rs = (size_t)Wp * P;
 	int toff[9], c0, cn, t, y, a;
-	const uint32_t *tw[9];
+	const void *tw[9];
 
 	for (t = 0; t < 9; t++)
 		toff[t] = (int)((t / 3) * rs + (t % 3) * P);
@@ -626,25 +880,72 @@ fwd_sample(float *out, const uint32_t *xp, const uint32_t *wt, int Ho,
 		cn = P - c0 < CHUNKP(Co, P) ? P - c0 : CHUNKP(Co, P);
 		a = add || c0;
 		for (t = 0; t < 9; t++)
-			tw[t] = wt + ((size_t)(flip ? 8 - t : t) * P + c0) * Co;
+			tw[t] = AT(wt, ((size_t)(flip ? 8 - t : t) * P + c0) *
+			    Co, E);
 		if (Co == 16 && S == 1 && Wo % 8 == 0 && Wp == Wo + 2) {
-			fwd16(out, xp + c0, tw, Ho, Wo, P, cn, a, toff);
+			if (E)
+				fwd16f(out, AT(xp, c0, E), tw, Ho, Wo, P, cn, a,
+				    toff);
+			else
+				fwd16(out, AT(xp, c0, E), tw, Ho, Wo, P, cn, a,
+				    toff);
 			continue;
 		}
 		for (y = 0; y < Ho; y++) {
 			float *o = out + (size_t)y * Wo * Co;
-			const uint32_t *ip = xp + (size_t)S * y * rs + c0;
+			const void *ip = AT(xp, (size_t)S * y * rs + c0, E);
 			if (Co == 16)
 				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 1,
-				    16);
+				    16, E);
 			else if (Co == 32)
 				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 2,
-				    8);
+				    8, E);
 			else
 				row(o, Co, ip, S * P, toff, tw, 9, cn, Co, a, Wo, 4,
-				    4);
+				    4, E);
 		}
 	}
+}
+
+static __attribute__((target(TGT))) void
+fwd_dp(float *out, const void *xp, const void *wt, int Ho, int Wo, int Wp,
+    int P, int Co, int S, int add, int flip)
+{
+	fwd_sample_k(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip, 0);
+}
+
+static __attribute__((target(TGT))) void
+fwd_fma(float *out, const void *xp, const void *wt, int Ho, int Wo,
+    int Wp, int P, int Co, int S, int add, int flip)
+{
+	fwd_sample_k(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip, 1);
+}
+
+/* flush-to-zero and denormals-are-zero on, for the FMA kind's kernels
+ * (returns the MXCSR to restore) */
+static unsigned
+ftz_daz(void)
+{
+	unsigned m = _mm_getcsr();
+
+	_mm_setcsr(m | 0x8040);
+	return m;
+}
+
+/* fwd_sample_k() of the kind f (1 vdpbf16ps, 2 FMA) */
+static void
+fwd_sample(float *out, const void *xp, const void *wt, int Ho, int Wo,
+    int Wp, int P, int Co, int S, int add, int flip, int f)
+{
+	unsigned m;
+
+	if (f == 1) {
+		fwd_dp(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip);
+		return;
+	}
+	m = ftz_daz();
+	fwd_fma(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip);
+	_mm_setcsr(m);
 }
 
 /*
@@ -655,13 +956,13 @@ fwd_sample(float *out, const uint32_t *xp, const uint32_t *wt, int Ho,
  * take ky = 1, odd ones ky = 0 and 2; likewise columns.  Each row and
  * column parity is a row of pixels 2 apart with its own taps.
  */
-static __attribute__((target(TGT))) void
-dx2_sample(float *dx, const uint32_t *gp, const uint32_t *wt, int H, int W,
-    int Wo, int P, int Ci, int add)
+static inline __attribute__((always_inline, target(TGT))) void
+dx2_sample_k(float *dx, const void *gp, const void *wt, int H, int W,
+    int Wo, int P, int Ci, int add, const int E)
 {
 	size_t rs = (size_t)(Wo + 2) * P;
 	int toff[4], c0, cn, iy, b, nky, nkx, ky[2], kx[2], i, j, nt, a, n, pr;
-	const uint32_t *tw[4];
+	const void *tw[4];
 
 	for (c0 = 0; c0 < P; c0 += cn) {
 		cn = P - c0 < CHUNKP(Ci, P) ? P - c0 : CHUNKP(Ci, P);
@@ -682,35 +983,68 @@ dx2_sample(float *dx, const uint32_t *gp, const uint32_t *wt, int H, int W,
 						pr = (iy + 1 - ky[i]) / 2 + 1;
 						toff[nt] = (int)(pr * rs + (size_t)((b +
 						    1 - kx[j]) / 2 + 1) * P);
-						tw[nt++] = wt + ((size_t)(ky[i] * 3 +
-						    kx[j]) * P + c0) * Ci;
+						tw[nt++] = AT(wt, ((size_t)(ky[i] *
+						    3 + kx[j]) * P + c0) * Ci, E);
 					}
 				n = (W - b + 1) / 2;
 				float *o = dx + ((size_t)iy * W + b) * Ci;
-				const uint32_t *ip = gp + c0;
+				const void *ip = AT(gp, c0, E);
 				if (Ci == 16)
 					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
-					    a, n, 1, 16);
+					    a, n, 1, 16, E);
 				else if (Ci == 32)
 					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
-					    a, n, 2, 8);
+					    a, n, 2, 8, E);
 				else
 					row(o, 2 * Ci, ip, P, toff, tw, nt, cn, Ci,
-					    a, n, 4, 4);
+					    a, n, 4, 4, E);
 			}
 	}
+}
+
+static __attribute__((target(TGT))) void
+dx2_dp(float *dx, const void *gp, const void *wt, int H, int W, int Wo,
+    int P, int Ci, int add)
+{
+	dx2_sample_k(dx, gp, wt, H, W, Wo, P, Ci, add, 0);
+}
+
+static __attribute__((target(TGT))) void
+dx2_fma(float *dx, const void *gp, const void *wt, int H, int W, int Wo,
+    int P, int Ci, int add)
+{
+	dx2_sample_k(dx, gp, wt, H, W, Wo, P, Ci, add, 1);
+}
+
+/* dx2_sample_k() of the kind f */
+static void
+dx2_sample(float *dx, const void *gp, const void *wt, int H, int W, int Wo,
+    int P, int Ci, int add, int f)
+{
+	unsigned m;
+
+	if (f == 1) {
+		dx2_dp(dx, gp, wt, H, W, Wo, P, Ci, add);
+		return;
+	}
+	m = ftz_daz();
+	dx2_fma(dx, gp, wt, H, W, Wo, P, Ci, add);
+	_mm_setcsr(m);
 }
 
 /*
  * dwt (9, Cx, Co) += over the output pixels of one sample: for tap
  * (ky, kx) the input words xq[kx] (rows S y + ky) dotted with dq (Ho, Q,
- * Co) pair by pair; CB input channels x KO vectors in registers.
+ * Co) pair by pair; CB input channels x KO vectors in registers.  E (the
+ * FMA kind): xq and dq are floats, the halves of words q of a row at
+ * pixels 2q (low) and 2q + 1 (high), xs in floats; each pair two FMAs,
+ * the high halves' product first.
  */
 static inline __attribute__((always_inline, target(TGT))) void
-dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
-    size_t xs, int Cx, int Co, const int KO, const int CB)
+dw_block(float *o, const void *xq, const void *dq, int Ho, int Q,
+    size_t xs, int Cx, int Co, const int KO, const int CB, const int E)
 {
-	__m512 acc[CB][KO];
+	__m512 acc[CB][KO], dh[KO], dl[KO], bh, bl;
 	__m512i d[KO], b;
 	int c, k, y, q;
 
@@ -719,9 +1053,35 @@ dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
 #pragma GCC unroll 4
 		for (k = 0; k < KO; k++)
 			acc[c][k] = _mm512_loadu_ps(o + (size_t)c * Co + 16 * k);
-	for (y = 0; y < Ho; y++) {
-		const uint32_t *xr = xq + y * xs;
-		const uint32_t *dr = dq + (size_t)y * Q * Co;
+	for (y = 0; y < Ho && E; y++) {
+		const float *xr = (const float *)xq + y * xs;
+		const float *dr = (const float *)dq + (size_t)y * 2 * Q * Co;
+		for (q = 0; q < Q; q++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++) {
+				dh[k] = _mm512_loadu_ps(dr + (size_t)(2 * q + 1) *
+				    Co + 16 * k);
+				dl[k] = _mm512_loadu_ps(dr + (size_t)2 * q * Co +
+				    16 * k);
+			}
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++) {
+				bh = _mm512_set1_ps(xr[(size_t)(2 * q + 1) * Cx +
+				    c]);
+				bl = _mm512_set1_ps(xr[(size_t)2 * q * Cx + c]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++) {
+					acc[c][k] = _mm512_fmadd_ps(bh, dh[k],
+					    acc[c][k]);
+					acc[c][k] = _mm512_fmadd_ps(bl, dl[k],
+					    acc[c][k]);
+				}
+			}
+		}
+	}
+	for (y = 0; y < Ho && !E; y++) {
+		const uint32_t *xr = (const uint32_t *)xq + y * xs;
+		const uint32_t *dr = (const uint32_t *)dq + (size_t)y * Q * Co;
 		for (q = 0; q < Q; q++) {
 #pragma GCC unroll 4
 			for (k = 0; k < KO; k++)
@@ -745,18 +1105,22 @@ dw_block(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
 			_mm512_storeu_ps(o + (size_t)c * Co + 16 * k, acc[c][k]);
 }
 
+/* channel c of xq: a word's or (E) a float's step */
+#define CH(p, c, E) ((E) ? (const void *)((const float *)(p) + (c)) : \
+	(const void *)((const uint32_t *)(p) + (c)))
+
 static inline __attribute__((always_inline, target(TGT))) void
-dw_tap(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
-    size_t xs, int Cx, int Co, const int KO, const int CB)
+dw_tap(float *o, const void *xq, const void *dq, int Ho, int Q, size_t xs,
+    int Cx, int Co, const int KO, const int CB, const int E)
 {
 	int c = 0;
 
 	for (; c + CB <= Cx; c += CB)
-		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, xs, Cx, Co, KO,
-		    CB);
+		dw_block(o + (size_t)c * Co, CH(xq, c, E), dq, Ho, Q, xs, Cx,
+		    Co, KO, CB, E);
 	for (; c < Cx; c++)
-		dw_block(o + (size_t)c * Co, xq + c, dq, Ho, Q, xs, Cx, Co, KO,
-		    1);
+		dw_block(o + (size_t)c * Co, CH(xq, c, E), dq, Ho, Q, xs, Cx,
+		    Co, KO, 1, E);
 }
 
 /*
@@ -767,9 +1131,13 @@ dw_tap(float *o, const uint32_t *xq, const uint32_t *dq, int Ho, int Q,
  * Tap t reads xt[t] with rows xs words apart.
  */
 static inline __attribute__((always_inline, target(TGT))) void
-dw_stem(float *dwt, const uint32_t *const xt[9], size_t xs,
-    const uint32_t *dq, int Ho, int Q, const int CX)
+dw_stem(float *dwt, const void *const xtv[9], size_t xs, const void *dqv,
+    int Ho, int Q, const int CX, const int E)
 {
+	const uint32_t *const *xt = (const uint32_t *const *)xtv;
+	const float *const *xf = (const float *const *)xtv;
+	const uint32_t *dq = dqv;
+	const float *df = dqv;
 	__m512 acc[9][CX];
 	__m512i d;
 	int t, c, y, q;
@@ -780,7 +1148,24 @@ dw_stem(float *dwt, const uint32_t *const xt[9], size_t xs,
 		for (c = 0; c < CX; c++)
 			acc[t][c] = _mm512_loadu_ps(dwt + ((size_t)t * CX + c) *
 			    16);
-	for (y = 0; y < Ho; y++)
+	for (y = 0; y < Ho && E; y++)
+		for (q = 0; q < Q; q++) {
+			const float *r = df + ((size_t)y * 2 * Q + 2 * q) * 16;
+			__m512 dl = _mm512_loadu_ps(r);
+			__m512 dh = _mm512_loadu_ps(r + 16);
+#pragma GCC unroll 9
+			for (t = 0; t < 9; t++)
+#pragma GCC unroll 3
+				for (c = 0; c < CX; c++) {
+					const float *e = xf[t] + y * xs +
+					    (size_t)2 * q * CX + c;
+					acc[t][c] = _mm512_fmadd_ps(
+					    _mm512_set1_ps(e[CX]), dh, acc[t][c]);
+					acc[t][c] = _mm512_fmadd_ps(
+					    _mm512_set1_ps(e[0]), dl, acc[t][c]);
+				}
+		}
+	for (y = 0; y < Ho && !E; y++)
 		for (q = 0; q < Q; q++) {
 			d = _mm512_loadu_si512(dq + ((size_t)y * Q + q) * 16);
 #pragma GCC unroll 9
@@ -805,30 +1190,64 @@ dw_stem(float *dwt, const uint32_t *const xt[9], size_t xs,
  * reads xt[t] (rows xs words apart, pixel pairs Cx words apart), the
  * words of the input rows S y + ky for the output pixel pairs of row y.
  */
-static __attribute__((target(TGT))) void
-dw_sample(float *dwt, const uint32_t *const xt[9], size_t xs,
-    const uint32_t *dq, int Ho, int Wo, int Cx, int Co)
+static inline __attribute__((always_inline, target(TGT))) void
+dw_sample_k(float *dwt, const void *const xt[9], size_t xs, const void *dq,
+    int Ho, int Wo, int Cx, int Co, const int E)
 {
 	int Q = cdiv(Wo, 2), t;
 
 	if (Co == 16 && Cx <= 3) {
 		if (Cx == 1)
-			dw_stem(dwt, xt, xs, dq, Ho, Q, 1);
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 1, E);
 		else if (Cx == 2)
-			dw_stem(dwt, xt, xs, dq, Ho, Q, 2);
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 2, E);
 		else
-			dw_stem(dwt, xt, xs, dq, Ho, Q, 3);
+			dw_stem(dwt, xt, xs, dq, Ho, Q, 3, E);
 		return;
 	}
 	for (t = 0; t < 9; t++) {
 		float *o = dwt + (size_t)t * Cx * Co;
 		if (Co == 16)
-			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 1, 16);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 1, 16, E);
 		else if (Co == 32)
-			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 2, 8);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 2, 8, E);
 		else
-			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 4, 4);
+			dw_tap(o, xt[t], dq, Ho, Q, xs, Cx, Co, 4, 4, E);
 	}
+}
+
+static __attribute__((target(TGT))) void
+dw_dp(float *dwt, const void *const xt[9], size_t xs, const void *dq,
+    int Ho, int Wo, int Cx, int Co)
+{
+	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, 0);
+}
+
+static __attribute__((target(TGT))) void
+dw_fma(float *dwt, const void *const xt[9], size_t xs, const void *dq,
+    int Ho, int Wo, int Cx, int Co)
+{
+	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, 1);
+}
+
+/*
+ * dw_sample_k() of the kind f: tap (ky, kx) reads xt[t] (rows xs words,
+ * or for f 2 floats, apart), the input rows S y + ky for the output
+ * pixels of row y.
+ */
+static void
+dw_sample(float *dwt, const void *const xt[9], size_t xs, const void *dq,
+    int Ho, int Wo, int Cx, int Co, int f)
+{
+	unsigned m;
+
+	if (f == 1) {
+		dw_dp(dwt, xt, xs, dq, Ho, Wo, Cx, Co);
+		return;
+	}
+	m = ftz_daz();
+	dw_fma(dwt, xt, xs, dq, Ho, Wo, Cx, Co);
+	_mm_setcsr(m);
 }
 
 /* the scratch's parts, 64-byte aligned at the start */
@@ -837,23 +1256,25 @@ struct parts {
 	float *g, *dwt, *t;
 };
 
+/* f: 4-byte units per word of the copies (1 vdpbf16ps, 2 FMA) */
 static void
-carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout)
+carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout,
+    int f)
 {
 	uint32_t *s = (uint32_t *)(((uintptr_t)scratch + 63) &
 	    ~(uintptr_t)63);
 	int k;
 
 	p->xp = s;
-	s += part_xp(H, W, Cin);
+	s += f * part_xp(H, W, Cin);
 	for (k = 0; k < 3; k++)
-		p->xq[k] = s + k * part_xq(H, W, Cin);
+		p->xq[k] = s + k * f * part_xq(H, W, Cin);
 	p->xo = s + (size_t)(H + 2) * (cdiv(W, 2) + 1) * Cin;
-	s += part_x3(H, W, Cin);
+	s += f * part_x3(H, W, Cin);
 	p->dq = s;
-	s += (size_t)H * cdiv(W, 2) * Cout;
+	s += f * (size_t)H * cdiv(W, 2) * Cout;
 	p->gp = s;
-	s += part_xp(H, W, Cout);
+	s += f * part_xp(H, W, Cout);
 	p->g = (float *)s;
 	p->dwt = p->g + (size_t)H * W * Cout;
 	p->t = p->dwt + 9 * (size_t)Cin * Cout;
@@ -883,8 +1304,9 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 	double part[2 * 256];
 	float isc[64], ish[64];
 	struct parts p;
+	int f = mm_bf16_kernel(-1) == MM_BF16_FMA ? 2 : 1;
 
-	carve(&p, scratch, H, W, Cin, Cout);
+	carve(&p, scratch, H, W, Cin, Cout, f);
 	if (ibn)
 		mm_bn_affine(isc, ish, ibn->mean, ibn->rstd, ibn->gamma,
 		    ibn->beta, Cin);
@@ -897,11 +1319,11 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		if (ibn && Cin % 16)
 			x = relu_bn(y ? y : p.t, x, r, ibn, (size_t)H * W, Cin);
 		if (ibn && Cin % 16 == 0)
-			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin);
+			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin, f);
 		else
-			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, H, W, Cin);
+			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, H, W, Cin, f);
 		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
-		    Cout, stride, 0, 0);
+		    Cout, stride, 0, 0, f);
 		if (!stats)
 			continue;
 		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
@@ -926,13 +1348,14 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
 	int Q = cdiv(Wo, 2);
 	size_t on = (size_t)Ho * Wo * Cout, in = (size_t)H * W * Cin, xs;
-	const uint32_t *xt[9];
+	const void *xt[9];
 	struct parts p;
 	const float *g, *x;
 	float osc[64], osh[64];
 	int fuse = coef && Cout % 16 == 0 && !(obn && obn->res);
+	int f = mm_bf16_kernel(-1) == MM_BF16_FMA ? 2 : 1;
 
-	carve(&p, scratch, H, W, Cin, Cout);
+	carve(&p, scratch, H, W, Cin, Cout, f);
 	memset(p.dwt, 0, 9 * (size_t)Cin * Cout * sizeof *p.dwt);
 	if (obn)
 		mm_bn_affine(osc, osh, obn->mean, obn->rstd, obn->gamma,
@@ -943,7 +1366,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			/* g straight into its words */
 			grad_pack(p.dq, dinp ? p.gp : NULL, g, obn ? NULL : out ?
 			    out + n * on : NULL, obn ? osc : NULL, osh,
-			    pre + n * on, coef, Ho, Wo, Cout);
+			    pre + n * on, coef, Ho, Wo, Cout, f);
 		} else {
 			if (coef) {
 				mm_bn_grad_apply(p.g, g, obn ? relu_bn(p.t,
@@ -953,7 +1376,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				    coef, (size_t)Ho * Wo, Cout, 0);
 				g = p.g;
 			}
-			pack_dq(p.dq, g, Ho, Wo, Cout);
+			pack_dq(p.dq, g, Ho, Wo, Cout, f);
 		}
 		/* the input gradient first, then the input's words and the
 		 * sums below: the input, read twice when it is also the ReLU
@@ -961,35 +1384,44 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		if (dinp) {
 			if (!fuse)
 				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, Ho, Wo,
-			    Cout);
+				    Cout, f);
 			if (stride == 1)
 				fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2,
-				    Cout / 2, Cin, 1, add, 1);
+				    Cout / 2, Cin, 1, add, 1, f);
 			else
 				dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
-				    Cout / 2, Cin, add);
+				    Cout / 2, Cin, add, f);
 		}
 		x = inp + n * in;
 		if (ibn)
 			x = relu_bn(p.t, x, ibn->res ? ibn->res + n * in :
 			    NULL, ibn, (size_t)H * W, Cin);
-		if (stride == 1) {
-			pack_xeo(p.xq[0], p.xo, x, H, W, Cin);
+		if (stride == 1 && f == 2) {
+			/* the padded sample: tap (ky, kx) from row ky and
+			 * column kx on */
+			pack_xeo(p.xq[0], NULL, x, H, W, Cin, f);
+			xs = (size_t)2 * (Q + 1) * Cin;
+			for (t = 0; t < 9; t++)
+				xt[t] = (const float *)p.xq[0] + t / 3 * xs +
+				    t % 3 * Cin;
+		} else if (stride == 1) {
+			pack_xeo(p.xq[0], p.xo, x, H, W, Cin, f);
 			xs = (size_t)(Q + 1) * Cin;
 			for (t = 0; t < 9; t++)
 				xt[t] = (t % 3 == 1 ? p.xo : p.xq[0]) + t / 3 *
 				    xs + t % 3 / 2 * Cin;
 		} else {
 			for (t = 0; t < 3; t++)
-				pack_xq(p.xq[t], x, H, W, Cin, Wo, stride, t);
-			xs = (size_t)2 * Q * Cin;
+				pack_xq(p.xq[t], x, H, W, Cin, Wo, stride, t, f);
+			xs = (size_t)2 * Q * Cin * f;
 			for (t = 0; t < 9; t++)
-				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin;
+				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin *
+				    f;
 		}
 		if (gs)
 			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
 			    gout + n * in : NULL, gpre + n * in, in);
-		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout);
+		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, f);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)

@@ -95,7 +95,8 @@ void mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
  * The opt-in bf16 precision (gemm-bf16.h): every product of the
  * convolution, its weight gradient and its input gradient takes bf16
  * inputs (rounded to nearest even) and accumulates in fp32 with the
- * AVX512-BF16 instruction vdpbf16ps; outputs, gradients, BatchNorm
+ * AVX512-BF16 instruction vdpbf16ps (or with fp32 FMA on the bf16
+ * values, the same bits: mm_bf16_kernel()); outputs, gradients, BatchNorm
  * statistics and coefficients stay fp32.  Only where
  * mm_conv3x3_bf16_ok(): the CPU has AVX512-BF16 (mm_bf16_level() > 0),
  * Cout is 16, 32 or 64, Cin at most 64 (odd counts padded with a zero
@@ -105,7 +106,8 @@ void mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
  *
  * wt holds mm_conv3x3_bf16_wsize() words of mm_conv3x3_bf16_weights():
  * w (Cout, Cin, 3, 3) as bf16 pairs for the forward (back 0) or for the
- * input gradient (back 1); scratch holds mm_conv3x3_bf16_scratch(H, W,
+ * input gradient (back 1), laid out for the kind of kernel in effect when
+ * made (mm_bf16_kernel()); scratch holds mm_conv3x3_bf16_scratch(H, W,
  * Cin, Cout) floats (for strides 1 and 2). */
 int mm_conv3x3_bf16_ok(int Cin, int Cout, int dinp);
 size_t mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout);

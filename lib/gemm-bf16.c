@@ -50,6 +50,7 @@
 #define KCP 128         /* pairs of K in a block (256 values) */
 #define MC (MR * 10)    /* rows of A in a block */
 #define NC 2048         /* columns of B in a block */
+#define KCPF 64         /* pairs of K in a block of the FMA kind */
 
 /* ---- conversion ---- */
 
@@ -160,6 +161,36 @@ mm_bf16_missing(void)
 	return mm_bf16_level(-1) ? "" : bf16_why;
 }
 
+static int bf16_kind = -1;
+
+int
+mm_bf16_kernel(int k)
+{
+	const char *s;
+
+	if (!mm_bf16_level(-1))
+		return MM_BF16_DP;
+	if (k == MM_BF16_DP || k == MM_BF16_FMA)
+		bf16_kind = k;
+	else if (bf16_kind < 0) {
+		s = getenv("MMIB_BF16_KERNEL");
+		if (s && !strcmp(s, "dp"))
+			bf16_kind = MM_BF16_DP;
+		else if (s && !strcmp(s, "fma"))
+			bf16_kind = MM_BF16_FMA;
+		else
+			bf16_kind = mm_bf16_rate() < 1.0 ? MM_BF16_FMA :
+			    MM_BF16_DP;
+	}
+	return bf16_kind;
+}
+
+const char *
+mm_bf16_kernel_name(void)
+{
+	return mm_bf16_kernel(-1) == MM_BF16_FMA ? "fp32 FMA" : "vdpbf16ps";
+}
+
 static int
 min(int a, int b)
 {
@@ -179,8 +210,9 @@ mm_gemm_bf16_scratch(int M, int N, int K)
 	int ncw = min(roundup(N > 0 ? N : 1, NR), NC);
 	int kp = min((K + 1) / 2 > 0 ? (K + 1) / 2 : 1, KCP);
 
-	/* A rows at a fixed stride of KCP words; 64 bytes to align */
-	return ((size_t)mcw * KCP + (size_t)ncw * kp) * 4 + 64;
+	/* A rows at a fixed stride of KCP words (2 KCP floats for the FMA
+	 * kind); 64 bytes to align */
+	return ((size_t)mcw * KCP + (size_t)ncw * kp) * 8 + 64;
 }
 
 #ifdef MM_X86
@@ -384,17 +416,182 @@ kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, int ldc,
 	}
 }
 
+/*
+ * The FMA kind (mm_bf16_kernel()): the same blocking on panels of the bf16
+ * values widened to fp32, K in its own order (k = 2p + h at 2p + h), in
+ * blocks of KCPF pairs (the panels' bytes of KCP words): A row i at
+ * ap + 2 i KCPF, B panel q at bp + 2 q kp NR with row k at k NR.  The micro-kernel adds the products of k = 2p + 1 and then of
+ * k = 2p, each with one FMA: a pair's two halves of vdpbf16ps.
+ */
+
+/* x rounded to bf16 (as in the words) and widened back to fp32 */
+static inline __attribute__((always_inline, target(TGT))) __m512
+wide16(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_slli_epi32(round16(x), 16));
+}
+
+static __attribute__((target(TGT))) void
+pack_a_f(float *ap, const float *A, int lda, int ta, int i0, int mc,
+    int p0, int kp, int K)
+{
+	int mcp = roundup(mc, MR), i, kk, q, k = 2 * p0;
+	__m512i r[16];
+
+	if (!ta) {
+		for (i = 0; i < mcp; i++)
+			for (kk = 0; kk < 2 * kp; kk += 16) {
+				__m512 v = _mm512_setzero_ps();
+				if (i < mc)
+					v = wide16(_mm512_maskz_loadu_ps(lanes(K -
+					    k - kk), A + (size_t)(i0 + i) * lda +
+					    k + kk));
+				_mm512_storeu_ps(ap + (size_t)i * 2 * KCPF + kk,
+				    v);
+			}
+		return;
+	}
+	/* A stored (K, M): rows of K transposed in 16 x 16 tiles */
+	for (i = 0; i < mcp; i += 16)
+		for (kk = 0; kk < 2 * kp; kk += 16) {
+			__mmask16 mi = lanes(mc - i);
+#pragma GCC unroll 16
+			for (q = 0; q < 16; q++) {
+				r[q] = _mm512_setzero_si512();
+				if (k + kk + q < K)
+					r[q] = _mm512_castps_si512(wide16(
+					    _mm512_maskz_loadu_ps(mi, A +
+					    (size_t)(k + kk + q) * lda + i0 + i)));
+			}
+			mm_tr16(r);
+			for (q = 0; q < 16 && i + q < mcp; q++)
+				_mm512_storeu_si512(ap + (size_t)(i + q) * 2 *
+				    KCPF + kk, r[q]);
+		}
+}
+
+static __attribute__((target(TGT))) void
+pack_b_f(float *bp, const float *B, int ldb, int tb, int j0, int nc,
+    int p0, int kp, int K)
+{
+	int ncp = roundup(nc, NR), j, kk, q, k = 2 * p0;
+	size_t ps = (size_t)2 * kp * NR;      /* floats of a panel */
+	__m512i r[16];
+
+	if (!tb) {
+		/* B stored (K, N): its rows in place */
+		for (kk = 0; kk < 2 * kp; kk++) {
+			const float *x = B + (size_t)(k + kk) * ldb + j0;
+			for (j = 0; j < ncp; j += 16) {
+				__m512 v = _mm512_setzero_ps();
+				if (k + kk < K)
+					v = wide16(_mm512_maskz_loadu_ps(
+					    lanes(nc - j), x + j));
+				_mm512_storeu_ps(bp + (size_t)(j / NR) * ps +
+				    (size_t)kk * NR + j % NR, v);
+			}
+		}
+		return;
+	}
+	/* B stored (N, K): each column's K transposed into rows */
+	for (j = 0; j < ncp; j += 16)
+		for (kk = 0; kk < 2 * kp; kk += 16) {
+			float *d = bp + (size_t)(j / NR) * ps + j % NR;
+#pragma GCC unroll 16
+			for (q = 0; q < 16; q++) {
+				r[q] = _mm512_setzero_si512();
+				if (j + q < nc)
+					r[q] = _mm512_castps_si512(wide16(
+					    _mm512_maskz_loadu_ps(lanes(K - k -
+					    kk), B + (size_t)(j0 + j + q) * ldb +
+					    k + kk)));
+			}
+			mm_tr16(r);
+			for (q = 0; q < 16 && kk + q < 2 * kp; q++)
+				_mm512_storeu_si512(d + (size_t)(kk + q) * NR,
+				    r[q]);
+		}
+}
+
+static __attribute__((target(TGT))) void
+kernel_f(int kp, const float *ap, const float *bp, float *c, int ldc,
+    int mr, int nr, int mode, float beta)
+{
+	__m512 acc[MR][NV], bh[NV], bl[NV], ah, al;
+	__mmask16 m[NV];
+	int i, v, p;
+
+#pragma GCC unroll 4
+	for (v = 0; v < NV; v++)
+		m[v] = lanes(nr - 16 * v);
+#pragma GCC unroll 16
+	for (i = 0; i < MR; i++)
+#pragma GCC unroll 4
+		for (v = 0; v < NV; v++) {
+			acc[i][v] = _mm512_setzero_ps();
+			if (mode && i < mr)
+				acc[i][v] = _mm512_maskz_loadu_ps(m[v], c +
+				    (size_t)i * ldc + 16 * v);
+			if (mode == 2)
+				acc[i][v] = _mm512_mul_ps(acc[i][v],
+				    _mm512_set1_ps(beta));
+		}
+	for (p = 0; p < kp; p++) {
+#pragma GCC unroll 4
+		for (v = 0; v < NV; v++) {
+			bh[v] = _mm512_loadu_ps(bp + (size_t)(2 * p + 1) * NR +
+			    16 * v);
+			bl[v] = _mm512_loadu_ps(bp + (size_t)2 * p * NR +
+			    16 * v);
+		}
+#pragma GCC unroll 16
+		for (i = 0; i < MR; i++) {
+			ah = _mm512_set1_ps(ap[(size_t)i * 2 * KCPF + 2 * p +
+			    1]);
+			al = _mm512_set1_ps(ap[(size_t)i * 2 * KCPF + 2 * p]);
+#pragma GCC unroll 4
+			for (v = 0; v < NV; v++) {
+				acc[i][v] = _mm512_fmadd_ps(ah, bh[v],
+				    acc[i][v]);
+				acc[i][v] = _mm512_fmadd_ps(al, bl[v],
+				    acc[i][v]);
+			}
+		}
+	}
+#pragma GCC unroll 16
+	for (i = 0; i < MR; i++) {
+		if (i >= mr)
+			break;
+#pragma GCC unroll 4
+		for (v = 0; v < NV; v++)
+			_mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v,
+			    m[v], acc[i][v]);
+	}
+}
+
+/* flush-to-zero and denormals-are-zero on (returns the MXCSR to restore) */
+static unsigned
+ftz_daz(void)
+{
+	unsigned m = _mm_getcsr();
+
+	_mm_setcsr(m | 0x8040);
+	return m;
+}
+
 static void
 gemm_x86(int ta, int tb, int M, int N, int K, const float *A, int lda,
     const float *B, int ldb, float beta, float *C, int ldc, uint32_t *ap,
-    uint32_t *bp)
+    uint32_t *bp, int fma)
 {
 	int P = (K + 1) / 2, jc, pc, ic, jr, ir, nc, kp, mc, mode;
+	int kcp = fma ? KCPF : KCP;
+	float *af = (float *)ap, *bf = (float *)bp;
 
 	for (jc = 0; jc < N; jc += NC) {
 		nc = min(NC, N - jc);
-		for (pc = 0; pc < P || (pc == 0 && P == 0); pc += KCP) {
-			kp = min(KCP, P - pc);
+		for (pc = 0; pc < P || (pc == 0 && P == 0); pc += kcp) {
+			kp = min(kcp, P - pc);
 			/* the first block starts from 0 or beta C */
 			mode = pc > 0 ? 1 : beta == 0 ? 0 : beta == 1 ? 1 : 2;
 			if (kp <= 0) {
@@ -406,6 +603,24 @@ gemm_x86(int ta, int tb, int M, int N, int K, const float *A, int lda,
 						*c = beta == 0 ? 0 : flush(beta * *c);
 					}
 				break;
+			}
+			if (fma) {
+				pack_b_f(bf, B, ldb, tb, jc, nc, pc, kp, K);
+				for (ic = 0; ic < M; ic += MC) {
+					mc = min(MC, M - ic);
+					pack_a_f(af, A, lda, ta, ic, mc, pc, kp,
+					    K);
+					for (jr = 0; jr < nc; jr += NR)
+						for (ir = 0; ir < mc; ir += MR)
+							kernel_f(kp, af + (size_t)ir *
+							    2 * KCPF, bf + (size_t)jr *
+							    2 * kp, C + (size_t)(ic +
+							    ir) * ldc + jc + jr, ldc,
+							    min(MR, mc - ir),
+							    min(NR, nc - jr), mode,
+							    beta);
+				}
+				continue;
 			}
 			pack_b(bp, B, ldb, tb, jc, nc, pc, kp, K);
 			for (ic = 0; ic < M; ic += MC) {
@@ -536,9 +751,16 @@ mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
 		uintptr_t s = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
 		uint32_t *ap = (uint32_t *)s;
 		int mcw = min(roundup(M, MR), MC);
+		unsigned csr;
 
-		gemm_x86(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, ap,
-		    ap + (size_t)mcw * KCP);
+		if (mm_bf16_kernel(-1) == MM_BF16_FMA) {
+			csr = ftz_daz();
+			gemm_x86(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc,
+			    ap, ap + (size_t)mcw * 2 * KCPF, 1);
+			_mm_setcsr(csr);
+		} else
+			gemm_x86(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc,
+			    ap, ap + (size_t)mcw * KCP, 0);
 	}
 #else
 	(void)A; (void)B; (void)C; (void)beta;

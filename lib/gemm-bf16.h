@@ -27,10 +27,12 @@
  * fp32 product the relative error is about 2^-8 per input (8-bit
  * significands), i.e. |C - C32| <= ~2^-7 sum_k |a_k b_k| + fp32 rounding.
  *
- * Kernels: AVX512-BF16 (vdpbf16ps, with AVX-512F/BW/VL), chosen at run
- * time from cpuid; none for CPUs without it (mm_gemm_bf16() then fails
- * with MM_EUNSUP), while mm_gemm_bf16_ref() is a portable loop with the
- * same numerics, the oracle of the tests (slow).  No AMX kernel yet.
+ * Kernels: for CPUs with AVX512-BF16 (with AVX-512F/BW/VL), chosen at
+ * run time from cpuid, two kinds (mm_bf16_kernel()): vdpbf16ps on pairs
+ * of bf16, or fp32 FMA on the bf16 values; none for CPUs without it
+ * (mm_gemm_bf16() then fails with MM_EUNSUP), while mm_gemm_bf16_ref() is
+ * a portable loop with the same numerics, the oracle of the tests (slow).
+ * No AMX kernel yet.
  */
 #ifndef MM_GEMM_BF16_H
 #define MM_GEMM_BF16_H
@@ -61,6 +63,32 @@ const char *mm_bf16_missing(void);
 double mm_bf16_rate(void);
 /* A rate above which bf16 kernels are taken for speed. */
 #define MM_BF16_PAYS 1.25
+
+/*
+ * The kernels that carry the bf16 products of this file and of the bf16
+ * convolution (conv.h), both with the numerics above:
+ *   MM_BF16_DP   vdpbf16ps on words of two bf16;
+ *   MM_BF16_FMA  fp32 FMA on the bf16 values widened to fp32 (twice the
+ *                memory of words), under flush-to-zero and
+ *                denormals-are-zero: a product of two bf16 is exact in
+ *                fp32, so each FMA rounds as each half of vdpbf16ps does,
+ *                and the two kinds give the same bits wherever the CPU's
+ *                vdpbf16ps rounds as described (tests/t-bf16 probes it;
+ *                a product below 2^-126 aside, which the FMA does not
+ *                round on its own).
+ * The default is the faster on this CPU: FMA where mm_bf16_rate() is
+ * below 1 (an Intel Xeon without AMX: 0.5), vdpbf16ps otherwise.
+ * MMIB_BF16_KERNEL=dp or fma in the environment chooses instead.
+ * mm_bf16_kernel(k) sets the kind (for tests), mm_bf16_kernel(-1) only
+ * queries; MM_BF16_DP when the level is 0.  The words of
+ * mm_conv3x3_bf16_weights() are laid out for the kind in effect when
+ * they are made.  Not thread-safe.
+ */
+#define MM_BF16_DP 0
+#define MM_BF16_FMA 1
+int mm_bf16_kernel(int k);
+/* "vdpbf16ps" or "fp32 FMA" (the kind in effect), for messages */
+const char *mm_bf16_kernel_name(void);
 
 /* Bytes of scratch mm_gemm_bf16() needs for this shape (packed panels). */
 size_t mm_gemm_bf16_scratch(int M, int N, int K);

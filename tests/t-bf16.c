@@ -10,6 +10,8 @@
  * element must be within (2^-7 + 2 K 2^-24) sum_k |a_k b_k|: rounding
  * both inputs to 8 significant bits moves a product by at most
  * (2 2^-8 + 2^-16) |a b|, and each fp32 sum adds at most K 2^-24 sum |a b|.
+ * Both kinds of kernel (mm_bf16_kernel()) run every check; the FMA kind
+ * must give the reference's bits whatever the CPU's vdpbf16ps does.
  * Without AVX512-BF16 the kernel tests are skipped (with the reason) and
  * the refusals are checked instead.
  */
@@ -444,7 +446,7 @@ main(void)
 		{ 12, 32, 16, 0 }, { 13, 33, 17, 3 }, { 11, 31, 255, 0 },
 		{ 25, 65, 257, 2 }, { 121, 47, 513, 1 }, { 37, 2085, 33, 0 },
 	};
-	int i, exact;
+	int i, k, exact;
 
 	mm_rng_seed(&rng, 17);
 	test_round();
@@ -455,16 +457,30 @@ main(void)
 		skip(1, mm_bf16_missing());
 		return done_testing();
 	}
+	if (!getenv("MMIB_BF16_KERNEL"))
+		is_int(mm_bf16_kernel(-1), mm_bf16_rate() < 1.0 ? MM_BF16_FMA :
+		    MM_BF16_DP, "the default kernels: %s (vdpbf16ps at %.2f "
+		    "times FMA's multiply-adds)", mm_bf16_kernel_name(),
+		    mm_bf16_rate());
+	mm_bf16_kernel(MM_BF16_DP);
 	exact = probe_exact();
 	if (!exact)
 		diag("this CPU's vdpbf16ps rounds its two additions otherwise; "
 		    "comparing with the reference within fp32 rounding");
-	for (i = 0; i < (int)(sizeof shapes / sizeof *shapes); i++)
-		test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
-		    shapes[i][3], exact);
-	test_linear(exact);
-	test_pool();
-	test_encoder();
+	/* both kinds of kernel; the FMA kind always rounds as the
+	 * reference does */
+	for (k = MM_BF16_DP; k <= MM_BF16_FMA; k++) {
+		mm_bf16_kernel(k);
+		is_int(mm_bf16_kernel(-1), k, "kernels: %s",
+		    mm_bf16_kernel_name());
+		for (i = 0; i < (int)(sizeof shapes / sizeof *shapes); i++)
+			test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
+			    shapes[i][3], exact || k == MM_BF16_FMA);
+		test_linear(exact || k == MM_BF16_FMA);
+		test_pool();
+		test_encoder();
+	}
+	mm_bf16_kernel(mm_bf16_rate() < 1.0 ? MM_BF16_FMA : MM_BF16_DP);
 	{
 		double r = mm_bf16_rate();
 		ok(r > 0.1 && r < 8.0 && mm_bf16_rate() == r, "vdpbf16ps "

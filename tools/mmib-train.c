@@ -412,15 +412,20 @@ start(const struct opts *op, const struct mm_arch *a, const double *sinit,
 	    (rc = mm_encoder_set_precision(m->fac, c->precision)) < 0))
 		mm_die("--precision %s: %s", mm_precision_name(c->precision),
 		    mm_errmsg());
-	if (c->precision == MM_PREC_BF16)
+	if (c->precision == MM_PREC_BF16) {
 		mm_note("bf16: vdpbf16ps does %.2f times the multiply-adds "
 		    "per second of fp32 FMA on this CPU (measured)",
 		    mm_bf16_rate());
+		mm_note("bf16: the products run on %s (MMIB_BF16_KERNEL=dp "
+		    "or fma chooses; both give the same results)",
+		    mm_bf16_kernel_name());
+	}
 	if (c->precision == MM_PREC_BF16 && mm_bf16_rate() < 1.0)
 		mm_warn("--precision bf16: this CPU's vdpbf16ps does %.2f "
 		    "times the multiply-adds per second of its fp32 FMA "
-		    "(measured): bf16 trains more slowly than fp32 here",
-		    mm_bf16_rate());
+		    "(measured): bf16 trains no faster than fp32 here (its "
+		    "products run on %s)", mm_bf16_rate(),
+		    mm_bf16_kernel_name());
 	return done;
 }
 
