@@ -802,59 +802,73 @@ fwd16(float *out, const uint32_t *xp, const void *const *twv, int H,
 
 /*
  * fwd16 for the FMA kind (xp and tw[t] floats, word offsets doubled as in
- * block()): blocks of one row of 8 pixels, as the 9 taps' weights of a
- * pair take 18 registers; each accumulator adds its terms in fwd16's
- * order (pairs, then taps; the high halves' product first).
+ * block()): one row of XB pixels (16, or 8 at the end of a row) with the
+ * two halves of one kernel row's 3 taps in registers at a time (all 9
+ * taps' would take 18), each accumulator adding its terms in fwd16's
+ * order: pairs, then taps (the high halves' product first).
  */
+static inline __attribute__((always_inline, target(TGT))) void
+fwd16f_block(float *o, const float *ip, const float *const *tw, size_t rs,
+    int P, int cn, int add, const int XB)
+{
+	__m512 acc[XB], wh[3], wl[3], bh, bl;
+	int p, ky, kx, ic, j;
+
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+		acc[j] = add ? _mm512_loadu_ps(o + j * 16) : _mm512_setzero_ps();
+	for (p = 0; p < cn; p++)
+#pragma GCC unroll 3
+		for (ky = 0; ky < 3; ky++) {
+			const float *e = ip + ky * rs + 2 * p;
+#pragma GCC unroll 3
+			for (kx = 0; kx < 3; kx++) {
+				wh[kx] = _mm512_loadu_ps(tw[ky * 3 + kx] +
+				    (size_t)(2 * p + 1) * 16);
+				wl[kx] = _mm512_loadu_ps(tw[ky * 3 + kx] +
+				    (size_t)2 * p * 16);
+			}
+#pragma GCC unroll 18
+			for (ic = 0; ic < XB + 2; ic++) {
+				bh = _mm512_set1_ps(e[(size_t)ic * 2 * P + 1]);
+				bl = _mm512_set1_ps(e[(size_t)ic * 2 * P]);
+				/* the high products of the (up to) 3 pixels,
+				 * then the low ones: independent neighbours */
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+					if (ic - j >= 0 && ic - j <= 2)
+						acc[j] = _mm512_fmadd_ps(bh,
+						    wh[ic - j], acc[j]);
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++)
+					if (ic - j >= 0 && ic - j <= 2)
+						acc[j] = _mm512_fmadd_ps(bl,
+						    wl[ic - j], acc[j]);
+			}
+		}
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+		_mm512_storeu_ps(o + j * 16, acc[j]);
+}
+
 static __attribute__((target(TGT))) void
 fwd16f(float *out, const float *xp, const void *const *twv, int H, int W,
     int P, int cn, int add, const int *toff)
 {
 	const float *const *tw = (const float *const *)twv;
 	size_t rs = (size_t)(W + 2) * 2 * P;    /* floats of a padded row */
-	int y, x0, p, t, ir, ic, j;
+	int y, x0;
 
-	for (y = 0; y < H - H % 2; y++)
-		for (x0 = 0; x0 < W; x0 += 8) {
-			__m512 acc[8], wh[9], wl[9], bh, bl;
-			float *o = out + ((size_t)y * W + x0) * 16;
-#pragma GCC unroll 8
-			for (j = 0; j < 8; j++)
-				acc[j] = add ? _mm512_loadu_ps(o + j * 16) :
-				    _mm512_setzero_ps();
-			for (p = 0; p < cn; p++) {
-				const float *ip = xp + y * rs + (size_t)x0 * 2 *
-				    P + 2 * p;
-#pragma GCC unroll 9
-				for (t = 0; t < 9; t++) {
-					wh[t] = _mm512_loadu_ps(tw[t] + (size_t)(2 *
-					    p + 1) * 16);
-					wl[t] = _mm512_loadu_ps(tw[t] + (size_t)2 *
-					    p * 16);
-				}
-#pragma GCC unroll 3
-				for (ir = 0; ir < 3; ir++)
-#pragma GCC unroll 10
-					for (ic = 0; ic < 10; ic++) {
-						const float *e = ip + ir * rs +
-						    (size_t)ic * 2 * P;
-						bh = _mm512_set1_ps(e[1]);
-						bl = _mm512_set1_ps(e[0]);
-#pragma GCC unroll 8
-						for (j = 0; j < 8; j++) {
-							if (ic - j < 0 || ic - j > 2)
-								continue;
-							acc[j] = _mm512_fmadd_ps(bh,
-							    wh[ir * 3 + ic - j], acc[j]);
-							acc[j] = _mm512_fmadd_ps(bl,
-							    wl[ir * 3 + ic - j], acc[j]);
-						}
-					}
-			}
-#pragma GCC unroll 8
-			for (j = 0; j < 8; j++)
-				_mm512_storeu_ps(o + j * 16, acc[j]);
-		}
+	for (y = 0; y < H - H % 2; y++) {
+		float *o = out + (size_t)y * W * 16;
+		const float *ip = xp + y * rs;
+		for (x0 = 0; x0 + 16 <= W; x0 += 16)
+			fwd16f_block(o + (size_t)x0 * 16, ip + (size_t)x0 * 2 *
+			    P, tw, rs, P, cn, add, 16);
+		if (x0 < W)
+			fwd16f_block(o + (size_t)x0 * 16, ip + (size_t)x0 * 2 *
+			    P, tw, rs, P, cn, add, 8);
+	}
 	if (H % 2)
 		row(out + (size_t)(H - 1) * W * 16, 16, xp + (H - 1) * rs, P,
 		    toff, twv, 9, cn, 16, add, W, 1, 8, 1);
@@ -1190,12 +1204,74 @@ dw_stem(float *dwt, const void *const xtv[9], size_t xs, const void *dqv,
  * reads xt[t] (rows xs words apart, pixel pairs Cx words apart), the
  * words of the input rows S y + ky for the output pixel pairs of row y.
  */
+/*
+ * The FMA kind's weight gradient at stride 1 into 16 output channels, the
+ * 3 taps of a kernel row at once for 8 input channels (24 accumulators):
+ * x (rows xs floats apart, pixels Cx apart) holds the padded input rows
+ * from the tap row on, and pixels 2q .. 2q + 3 of a row serve the 6
+ * products of output pair q, tap kx taking pixels 2q + 1 + kx (high) and
+ * 2q + kx (low).  32 broadcasts and 2 loads feed 48 FMAs (dw_block(): 34
+ * for 32).  Each accumulator adds its terms in dw_block()'s order.  o: the
+ * weight gradient of tap (ky, 0) at the first of the 8 channels.
+ */
+static inline __attribute__((always_inline, target(TGT))) void
+dw3_16(float *o, const float *x, const float *dq, int Ho, int Q, size_t xs,
+    int Cx)
+{
+	__m512 acc[3][8], dh, dl, b[4];
+	int kx, c, y, q, i;
+
+#pragma GCC unroll 3
+	for (kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+		for (c = 0; c < 8; c++)
+			acc[kx][c] = _mm512_loadu_ps(o + ((size_t)kx * Cx + c) *
+			    16);
+	for (y = 0; y < Ho; y++) {
+		const float *xr = x + y * xs;
+		const float *dr = dq + (size_t)y * 2 * Q * 16;
+		for (q = 0; q < Q; q++) {
+			const float *e = xr + (size_t)2 * q * Cx;
+			dh = _mm512_loadu_ps(dr + (size_t)(2 * q + 1) * 16);
+			dl = _mm512_loadu_ps(dr + (size_t)2 * q * 16);
+#pragma GCC unroll 8
+			for (c = 0; c < 8; c++) {
+#pragma GCC unroll 4
+				for (i = 0; i < 4; i++)
+					b[i] = _mm512_set1_ps(e[(size_t)i * Cx + c]);
+#pragma GCC unroll 3
+				for (kx = 0; kx < 3; kx++)
+					acc[kx][c] = _mm512_fmadd_ps(b[kx + 1], dh,
+					    acc[kx][c]);
+#pragma GCC unroll 3
+				for (kx = 0; kx < 3; kx++)
+					acc[kx][c] = _mm512_fmadd_ps(b[kx], dl,
+					    acc[kx][c]);
+			}
+		}
+	}
+#pragma GCC unroll 3
+	for (kx = 0; kx < 3; kx++)
+#pragma GCC unroll 8
+		for (c = 0; c < 8; c++)
+			_mm512_storeu_ps(o + ((size_t)kx * Cx + c) * 16,
+			    acc[kx][c]);
+}
+
 static inline __attribute__((always_inline, target(TGT))) void
 dw_sample_k(float *dwt, const void *const xt[9], size_t xs, const void *dq,
-    int Ho, int Wo, int Cx, int Co, const int E)
+    int Ho, int Wo, int Cx, int Co, int S, const int E)
 {
-	int Q = cdiv(Wo, 2), t;
+	int Q = cdiv(Wo, 2), t, c;
 
+	if (E && S == 1 && Co == 16 && Cx % 8 == 0) {
+		/* xt[3 ky + kx] is xt[3 ky] + kx Cx (pack_xeo) */
+		for (t = 0; t < 9; t += 3)
+			for (c = 0; c < Cx; c += 8)
+				dw3_16(dwt + ((size_t)t * Cx + c) * 16,
+				    (const float *)xt[t] + c, dq, Ho, Q, xs, Cx);
+		return;
+	}
 	if (Co == 16 && Cx <= 3) {
 		if (Cx == 1)
 			dw_stem(dwt, xt, xs, dq, Ho, Q, 1, E);
@@ -1218,16 +1294,16 @@ dw_sample_k(float *dwt, const void *const xt[9], size_t xs, const void *dq,
 
 static __attribute__((target(TGT))) void
 dw_dp(float *dwt, const void *const xt[9], size_t xs, const void *dq,
-    int Ho, int Wo, int Cx, int Co)
+    int Ho, int Wo, int Cx, int Co, int S)
 {
-	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, 0);
+	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S, 0);
 }
 
 static __attribute__((target(TGT))) void
 dw_fma(float *dwt, const void *const xt[9], size_t xs, const void *dq,
-    int Ho, int Wo, int Cx, int Co)
+    int Ho, int Wo, int Cx, int Co, int S)
 {
-	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, 1);
+	dw_sample_k(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S, 1);
 }
 
 /*
@@ -1237,16 +1313,16 @@ dw_fma(float *dwt, const void *const xt[9], size_t xs, const void *dq,
  */
 static void
 dw_sample(float *dwt, const void *const xt[9], size_t xs, const void *dq,
-    int Ho, int Wo, int Cx, int Co, int f)
+    int Ho, int Wo, int Cx, int Co, int S, int f)
 {
 	unsigned m;
 
 	if (f == 1) {
-		dw_dp(dwt, xt, xs, dq, Ho, Wo, Cx, Co);
+		dw_dp(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S);
 		return;
 	}
 	m = ftz_daz();
-	dw_fma(dwt, xt, xs, dq, Ho, Wo, Cx, Co);
+	dw_fma(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S);
 	_mm_setcsr(m);
 }
 
@@ -1421,7 +1497,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		if (gs)
 			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
 			    gout + n * in : NULL, gpre + n * in, in);
-		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, f);
+		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, stride, f);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
