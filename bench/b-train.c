@@ -9,9 +9,10 @@
  * prints one TSV row:
  *   threads  train_samples_s  train_gflop_s  encode_samples_s  sgemm_gflop_s
  *   isa
- * where isa names the kernels of the image encoder's products: AVX512-BF16
- * with -p bf16, else AVX-512F, AVX2+FMA (the direct convolutions' level,
- * mm_nn_simd) or portable.
+ * where isa names the kernels of the image encoder's products: with -p
+ * bf16 AVX512-BF16 (vdpbf16ps) or bf16-on-AVX-512-FMA (mm_bf16_kernel(),
+ * the same bits), else AVX-512F, AVX2+FMA (the direct convolutions'
+ * level, mm_nn_simd) or portable.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ main(int argc, char **argv)
 	    (rc = mm_encoder_set_precision(m.fac, prec)) < 0))
 		mm_die("-p %s: %s", mm_precision_name(prec), mm_errmsg());
 	i = mm_nn_simd(-1);
-	isa = prec == MM_PREC_BF16 ? "AVX512-BF16" : i == 2 ? "AVX-512F" :
+	isa = prec == MM_PREC_BF16 ? (mm_bf16_kernel(-1) == MM_BF16_FMA ?
+	    "bf16-on-AVX-512-FMA" : "AVX512-BF16") : i == 2 ? "AVX-512F" :
 	    i == 1 ? "AVX2+FMA" : "portable";
 	mm_rng_seed(&r, 1);
 	mm_model_init(&m, &r);
