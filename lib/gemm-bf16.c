@@ -179,8 +179,8 @@ mm_bf16_kernel(int k)
 		else if (s && !strcmp(s, "fma"))
 			bf16_kind = MM_BF16_FMA;
 		else
-			bf16_kind = mm_bf16_rate() < 1.0 ? MM_BF16_FMA :
-			    MM_BF16_DP;
+			bf16_kind = mm_bf16_rate() < MM_BF16_SLOW ?
+			    MM_BF16_FMA : MM_BF16_DP;
 	}
 	return bf16_kind;
 }
@@ -726,6 +726,9 @@ check(int ta, int tb, int M, int N, int K, int lda, int ldb, int ldc)
 		    "stride", M, N, K);
 	if (!mm_bf16_level(-1))
 		return mm_err(MM_EUNSUP, "bf16 product: %s", bf16_why);
+	/* the kind chosen here, on the caller's thread, before any worker
+	 * of mm_gemm_bf16_pool() asks */
+	mm_bf16_kernel(-1);
 	return 0;
 }
 

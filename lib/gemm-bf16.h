@@ -76,9 +76,11 @@ double mm_bf16_rate(void);
  *                vdpbf16ps rounds as described (tests/t-bf16 probes it;
  *                a product below 2^-126 aside, which the FMA does not
  *                round on its own).
- * The default is the faster on this CPU: FMA where mm_bf16_rate() is
- * below 1 (an Intel Xeon without AMX: 0.5), vdpbf16ps otherwise.
- * MMIB_BF16_KERNEL=dp or fma in the environment chooses instead.
+ * The default is the faster on this CPU, with a margin so that a rate
+ * near 1 cannot pick one kind in one run and the other in the next: FMA
+ * where mm_bf16_rate() is below MM_BF16_SLOW (an Intel Xeon without AMX:
+ * 0.5), vdpbf16ps otherwise.  MMIB_BF16_KERNEL=dp or fma in the
+ * environment chooses instead.
  * mm_bf16_kernel(k) sets the kind (for tests), mm_bf16_kernel(-1) only
  * queries; MM_BF16_DP when the level is 0.  The words of
  * mm_conv3x3_bf16_weights() are laid out for the kind in effect when
@@ -86,6 +88,7 @@ double mm_bf16_rate(void);
  */
 #define MM_BF16_DP 0
 #define MM_BF16_FMA 1
+#define MM_BF16_SLOW 0.75
 int mm_bf16_kernel(int k);
 /* "vdpbf16ps" or "fp32 FMA" (the kind in effect), for messages */
 const char *mm_bf16_kernel_name(void);

@@ -458,8 +458,8 @@ main(void)
 		return done_testing();
 	}
 	if (!getenv("MMIB_BF16_KERNEL"))
-		is_int(mm_bf16_kernel(-1), mm_bf16_rate() < 1.0 ? MM_BF16_FMA :
-		    MM_BF16_DP, "the default kernels: %s (vdpbf16ps at %.2f "
+		is_int(mm_bf16_kernel(-1), mm_bf16_rate() < MM_BF16_SLOW ?
+		    MM_BF16_FMA : MM_BF16_DP, "the default kernels: %s (vdpbf16ps at %.2f "
 		    "times FMA's multiply-adds)", mm_bf16_kernel_name(),
 		    mm_bf16_rate());
 	mm_bf16_kernel(MM_BF16_DP);
@@ -480,7 +480,8 @@ main(void)
 		test_pool();
 		test_encoder();
 	}
-	mm_bf16_kernel(mm_bf16_rate() < 1.0 ? MM_BF16_FMA : MM_BF16_DP);
+	mm_bf16_kernel(mm_bf16_rate() < MM_BF16_SLOW ? MM_BF16_FMA :
+	    MM_BF16_DP);
 	{
 		double r = mm_bf16_rate();
 		ok(r > 0.1 && r < 8.0 && mm_bf16_rate() == r, "vdpbf16ps "
