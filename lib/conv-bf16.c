@@ -53,11 +53,13 @@
  * kernels keep their blocking and order and add each word's high product
  * and then its low one with two FMAs, under flush-to-zero and
  * denormals-are-zero (ftz_daz()), which is vdpbf16ps's arithmetic: the
- * same bits (t-conv-bf16).  Two exceptions to "same blocking": fwd16
- * takes blocks of one row (fwd16f: the 9 taps' two halves fill 18
- * registers), each accumulator's order unchanged; the weight gradient at
- * stride 1 reads one padded copy of the input (its columns from kx on)
- * instead of xe and xo.
+ * same bits (t-conv-bf16).  Exceptions to "same blocking", each
+ * accumulator's order unchanged: fwd16 takes blocks of one row of 16
+ * pixels with one kernel row's taps at a time (fwd16f: the two halves of
+ * all 9 taps would fill 18 registers); the weight gradient at stride 1
+ * reads one padded copy of the input (its columns from kx on) instead of
+ * xe and xo, and into 16 channels takes the 3 taps of a kernel row at once
+ * (dw3_16).
  *
  * No AMX kernel yet (no machine to test one on); AVX512-BF16 only.
  */
