@@ -52,7 +52,7 @@
  * weight or gradient words becomes two rows (low, then high halves).  The
  * kernels keep their blocking and order and add each word's high product
  * and then its low one with two FMAs, under flush-to-zero and
- * denormals-are-zero (ftz_daz()), which is vdpbf16ps's arithmetic: the
+ * denormals-are-zero (bf16-fma.h), which is vdpbf16ps's arithmetic: the
  * same bits (t-conv-bf16).  Exceptions to "same blocking", each
  * accumulator's order unchanged: fwd16 takes blocks of one row of 16
  * pixels with one kernel row's taps at a time (fwd16f: the two halves of
@@ -72,6 +72,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include "bf16-fma.h"
 #define MM_X86 1
 #endif
 
@@ -673,12 +674,9 @@ block(float *o, int ostep, const void *ip, int istep, const int *toff,
 				bh = _mm512_set1_ps(e[1]);
 				bl = _mm512_set1_ps(e[0]);
 #pragma GCC unroll 4
-				for (k = 0; k < KO; k++) {
-					acc[j][k] = _mm512_fmadd_ps(bh, wh[k],
-					    acc[j][k]);
-					acc[j][k] = _mm512_fmadd_ps(bl, wl[k],
-					    acc[j][k]);
-				}
+				for (k = 0; k < KO; k++)
+					acc[j][k] = mm_dpf(acc[j][k], bh, wh[k],
+					    bl, wl[k]);
 			}
 		}
 	}
@@ -937,17 +935,6 @@ fwd_fma(float *out, const void *xp, const void *wt, int Ho, int Wo,
 	fwd_sample_k(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip, 1);
 }
 
-/* flush-to-zero and denormals-are-zero on, for the FMA kind's kernels
- * (returns the MXCSR to restore) */
-static unsigned
-ftz_daz(void)
-{
-	unsigned m = _mm_getcsr();
-
-	_mm_setcsr(m | 0x8040);
-	return m;
-}
-
 /* fwd_sample_k() of the kind f (1 vdpbf16ps, 2 FMA) */
 static void
 fwd_sample(float *out, const void *xp, const void *wt, int Ho, int Wo,
@@ -959,7 +946,7 @@ fwd_sample(float *out, const void *xp, const void *wt, int Ho, int Wo,
 		fwd_dp(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip);
 		return;
 	}
-	m = ftz_daz();
+	m = mm_ftz_daz();
 	fwd_fma(out, xp, wt, Ho, Wo, Wp, P, Co, S, add, flip);
 	_mm_setcsr(m);
 }
@@ -1043,7 +1030,7 @@ dx2_sample(float *dx, const void *gp, const void *wt, int H, int W, int Wo,
 		dx2_dp(dx, gp, wt, H, W, Wo, P, Ci, add);
 		return;
 	}
-	m = ftz_daz();
+	m = mm_ftz_daz();
 	dx2_fma(dx, gp, wt, H, W, Wo, P, Ci, add);
 	_mm_setcsr(m);
 }
@@ -1086,12 +1073,9 @@ dw_block(float *o, const void *xq, const void *dq, int Ho, int Q,
 				    c]);
 				bl = _mm512_set1_ps(xr[(size_t)2 * q * Cx + c]);
 #pragma GCC unroll 4
-				for (k = 0; k < KO; k++) {
-					acc[c][k] = _mm512_fmadd_ps(bh, dh[k],
-					    acc[c][k]);
-					acc[c][k] = _mm512_fmadd_ps(bl, dl[k],
-					    acc[c][k]);
-				}
+				for (k = 0; k < KO; k++)
+					acc[c][k] = mm_dpf(acc[c][k], bh, dh[k],
+					    bl, dl[k]);
 			}
 		}
 	}
@@ -1175,10 +1159,9 @@ dw_stem(float *dwt, const void *const xtv[9], size_t xs, const void *dqv,
 				for (c = 0; c < CX; c++) {
 					const float *e = xf[t] + y * xs +
 					    (size_t)2 * q * CX + c;
-					acc[t][c] = _mm512_fmadd_ps(
-					    _mm512_set1_ps(e[CX]), dh, acc[t][c]);
-					acc[t][c] = _mm512_fmadd_ps(
-					    _mm512_set1_ps(e[0]), dl, acc[t][c]);
+					acc[t][c] = mm_dpf(acc[t][c],
+					    _mm512_set1_ps(e[CX]), dh,
+					    _mm512_set1_ps(e[0]), dl);
 				}
 		}
 	for (y = 0; y < Ho && !E; y++)
@@ -1323,7 +1306,7 @@ dw_sample(float *dwt, const void *const xt[9], size_t xs, const void *dq,
 		dw_dp(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S);
 		return;
 	}
-	m = ftz_daz();
+	m = mm_ftz_daz();
 	dw_fma(dwt, xt, xs, dq, Ho, Wo, Cx, Co, S);
 	_mm_setcsr(m);
 }

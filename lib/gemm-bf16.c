@@ -41,6 +41,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include "x86-tr16.h"
+#include "bf16-fma.h"
 #define MM_X86 1
 #endif
 
@@ -366,13 +367,17 @@ pack_b(uint32_t *bp, const float *B, int ldb, int tb, int j0, int nc,
 /*
  * The micro-kernel: the C tile (mr <= MR rows, nr <= NR columns, row
  * stride ldc) = start + the kp pairs of ap (MR rows, stride KCP) and bp
- * (kp x NR), start being 0 (mode 0), C (1) or beta C (2).
+ * (kp x NR), start being 0 (mode 0), C (1) or beta C (2).  F (the FMA
+ * kind, below): ap and bp hold floats, A rows at a stride of 2 KCPF,
+ * pair p of B as rows 2p and 2p + 1; each pair two FMAs (mm_dpf()).
  */
-static __attribute__((target(TGT))) void
-kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, int ldc,
-    int mr, int nr, int mode, float beta)
+static inline __attribute__((always_inline, target(TGT))) void
+tile(int kp, const void *ap, const void *bp, float *c, int ldc, int mr,
+    int nr, int mode, float beta, const int F)
 {
-	__m512 acc[MR][NV];
+	const uint32_t *aw = ap, *bw = bp;
+	const float *af = ap, *bf = bp;
+	__m512 acc[MR][NV], bh[NV], bl[NV];
 	__m512i b[NV], a;
 	__mmask16 m[NV];
 	int i, v, p;
@@ -392,13 +397,31 @@ kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, int ldc,
 				acc[i][v] = _mm512_mul_ps(acc[i][v],
 				    _mm512_set1_ps(beta));
 		}
-	for (p = 0; p < kp; p++) {
+	for (p = 0; p < kp && F; p++) {
 #pragma GCC unroll 4
-		for (v = 0; v < NV; v++)
-			b[v] = _mm512_loadu_si512(bp + (size_t)p * NR + 16 * v);
+		for (v = 0; v < NV; v++) {
+			bh[v] = _mm512_loadu_ps(bf + (size_t)(2 * p + 1) * NR +
+			    16 * v);
+			bl[v] = _mm512_loadu_ps(bf + (size_t)2 * p * NR +
+			    16 * v);
+		}
 #pragma GCC unroll 16
 		for (i = 0; i < MR; i++) {
-			a = _mm512_set1_epi32((int)ap[i * KCP + p]);
+			const float *e = af + (size_t)i * 2 * KCPF + 2 * p;
+			__m512 ah = _mm512_set1_ps(e[1]), al = _mm512_set1_ps(e[0]);
+#pragma GCC unroll 4
+			for (v = 0; v < NV; v++)
+				acc[i][v] = mm_dpf(acc[i][v], ah, bh[v], al,
+				    bl[v]);
+		}
+	}
+	for (p = 0; p < kp && !F; p++) {
+#pragma GCC unroll 4
+		for (v = 0; v < NV; v++)
+			b[v] = _mm512_loadu_si512(bw + (size_t)p * NR + 16 * v);
+#pragma GCC unroll 16
+		for (i = 0; i < MR; i++) {
+			a = _mm512_set1_epi32((int)aw[i * KCP + p]);
 #pragma GCC unroll 4
 			for (v = 0; v < NV; v++)
 				acc[i][v] = _mm512_dpbf16_ps(acc[i][v],
@@ -416,11 +439,26 @@ kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, int ldc,
 	}
 }
 
+static __attribute__((target(TGT))) void
+kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, int ldc,
+    int mr, int nr, int mode, float beta)
+{
+	tile(kp, ap, bp, c, ldc, mr, nr, mode, beta, 0);
+}
+
+static __attribute__((target(TGT))) void
+kernel_f(int kp, const float *ap, const float *bp, float *c, int ldc,
+    int mr, int nr, int mode, float beta)
+{
+	tile(kp, ap, bp, c, ldc, mr, nr, mode, beta, 1);
+}
+
 /*
  * The FMA kind (mm_bf16_kernel()): the same blocking on panels of the bf16
  * values widened to fp32, K in its own order (k = 2p + h at 2p + h), in
  * blocks of KCPF pairs (the panels' bytes of KCP words): A row i at
- * ap + 2 i KCPF, B panel q at bp + 2 q kp NR with row k at k NR.  The micro-kernel adds the products of k = 2p + 1 and then of
+ * ap + 2 i KCPF, B panel q at bp + 2 q kp NR with row k at k NR.  The
+ * micro-kernel (tile()) adds the products of k = 2p + 1 and then of
  * k = 2p, each with one FMA: a pair's two halves of vdpbf16ps.
  */
 
@@ -511,72 +549,6 @@ pack_b_f(float *bp, const float *B, int ldb, int tb, int j0, int nc,
 				_mm512_storeu_si512(d + (size_t)(kk + q) * NR,
 				    r[q]);
 		}
-}
-
-static __attribute__((target(TGT))) void
-kernel_f(int kp, const float *ap, const float *bp, float *c, int ldc,
-    int mr, int nr, int mode, float beta)
-{
-	__m512 acc[MR][NV], bh[NV], bl[NV], ah, al;
-	__mmask16 m[NV];
-	int i, v, p;
-
-#pragma GCC unroll 4
-	for (v = 0; v < NV; v++)
-		m[v] = lanes(nr - 16 * v);
-#pragma GCC unroll 16
-	for (i = 0; i < MR; i++)
-#pragma GCC unroll 4
-		for (v = 0; v < NV; v++) {
-			acc[i][v] = _mm512_setzero_ps();
-			if (mode && i < mr)
-				acc[i][v] = _mm512_maskz_loadu_ps(m[v], c +
-				    (size_t)i * ldc + 16 * v);
-			if (mode == 2)
-				acc[i][v] = _mm512_mul_ps(acc[i][v],
-				    _mm512_set1_ps(beta));
-		}
-	for (p = 0; p < kp; p++) {
-#pragma GCC unroll 4
-		for (v = 0; v < NV; v++) {
-			bh[v] = _mm512_loadu_ps(bp + (size_t)(2 * p + 1) * NR +
-			    16 * v);
-			bl[v] = _mm512_loadu_ps(bp + (size_t)2 * p * NR +
-			    16 * v);
-		}
-#pragma GCC unroll 16
-		for (i = 0; i < MR; i++) {
-			ah = _mm512_set1_ps(ap[(size_t)i * 2 * KCPF + 2 * p +
-			    1]);
-			al = _mm512_set1_ps(ap[(size_t)i * 2 * KCPF + 2 * p]);
-#pragma GCC unroll 4
-			for (v = 0; v < NV; v++) {
-				acc[i][v] = _mm512_fmadd_ps(ah, bh[v],
-				    acc[i][v]);
-				acc[i][v] = _mm512_fmadd_ps(al, bl[v],
-				    acc[i][v]);
-			}
-		}
-	}
-#pragma GCC unroll 16
-	for (i = 0; i < MR; i++) {
-		if (i >= mr)
-			break;
-#pragma GCC unroll 4
-		for (v = 0; v < NV; v++)
-			_mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v,
-			    m[v], acc[i][v]);
-	}
-}
-
-/* flush-to-zero and denormals-are-zero on (returns the MXCSR to restore) */
-static unsigned
-ftz_daz(void)
-{
-	unsigned m = _mm_getcsr();
-
-	_mm_setcsr(m | 0x8040);
-	return m;
 }
 
 static void
@@ -757,7 +729,7 @@ mm_gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
 		unsigned csr;
 
 		if (mm_bf16_kernel(-1) == MM_BF16_FMA) {
-			csr = ftz_daz();
+			csr = mm_ftz_daz();
 			gemm_x86(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc,
 			    ap, ap + (size_t)mcw * 2 * KCPF, 1);
 			_mm_setcsr(csr);
