@@ -30,6 +30,7 @@
 #include "pool.h"
 #include "rng.h"
 #include "tap.h"
+#include "util-bf16.h"
 
 static struct mm_rng rng;
 
@@ -62,27 +63,6 @@ test_round(void)
 	is_int(mm_bf16_round(-INFINITY), 0xff80, "-inf");
 	is_int(mm_bf16_round(NAN), 0x7fc0, "NaN -> 0x7fc0");
 	ok(mm_bf16_float(0x3f81) == 1.0078125f, "bf16 -> fp32");
-}
-
-/* Whether vdpbf16ps adds as gemm-bf16.h says, on random single pairs
- * (1 x 1 x 2 products from a random start). */
-static int
-probe_exact(void)
-{
-	float a[2], b[2], c1, c2;
-	int i, same = 0;
-
-	for (i = 0; i < 4000; i++) {
-		fill(a, 2, 4);
-		fill(b, 2, 4);
-		fill(&c1, 1, 8);
-		c2 = c1;
-		mm_gemm_bf16(0, 0, 1, 1, 2, a, 2, b, 1, 1, &c1, 1, NULL);
-		mm_gemm_bf16_ref(0, 0, 1, 1, 2, a, 2, b, 1, 1, &c2, 1);
-		same += !memcmp(&c1, &c2, sizeof c1);
-	}
-	ok(1, "vdpbf16ps probe: %d of 4000 pairs as the reference", same);
-	return same == 4000;
 }
 
 /* One shape in every transposition and three betas. */
@@ -463,7 +443,9 @@ main(void)
 		    "times FMA's multiply-adds)", mm_bf16_kernel_name(),
 		    mm_bf16_rate());
 	mm_bf16_kernel(MM_BF16_DP);
-	exact = probe_exact();
+	i = util_bf16_probe(&rng, 4000);
+	ok(1, "vdpbf16ps probe: %d of 4000 pairs as the reference", i);
+	exact = i == 4000;
 	if (!exact)
 		diag("this CPU's vdpbf16ps rounds its two additions otherwise; "
 		    "comparing with the reference within fp32 rounding");

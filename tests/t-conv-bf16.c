@@ -45,6 +45,7 @@
 #include "rng.h"
 #include "stream.h"
 #include "tap.h"
+#include "util-bf16.h"
 
 static struct mm_rng rng;
 
@@ -684,28 +685,6 @@ test_threads(void)
 		mm_encoder_free(e[k]);
 }
 
-/* Whether this CPU's vdpbf16ps adds as gemm-bf16.h says (random single
- * pairs against the reference), as tests/t-bf16 probes it */
-static int
-dp_exact(void)
-{
-	float a[2], b[2], c1, c2;
-	int i, same = 0, k = mm_bf16_kernel(-1);
-
-	mm_bf16_kernel(MM_BF16_DP);
-	for (i = 0; i < 2000; i++) {
-		fill(a, 2, 4);
-		fill(b, 2, 4);
-		fill(&c1, 1, 8);
-		c2 = c1;
-		mm_gemm_bf16(0, 0, 1, 1, 2, a, 2, b, 1, 1, &c1, 1, NULL);
-		mm_gemm_bf16_ref(0, 0, 1, 1, 2, a, 2, b, 1, 1, &c2, 1);
-		same += !memcmp(&c1, &c2, sizeof c1);
-	}
-	mm_bf16_kernel(k);
-	return same == 2000;
-}
-
 /*
  * The two kinds of kernel give the same bits (where vdpbf16ps rounds as
  * described): the forward of a plain input and of one formed from its
@@ -860,7 +839,7 @@ main(void)
 		test_autocast();
 		test_threads();
 	}
-	if (dp_exact()) {
+	if (util_bf16_probe(&rng, 2000) == 2000) {
 		for (i = 0; i < ns; i++)
 			test_kinds(shapes[i][0], shapes[i][1], shapes[i][2],
 			    shapes[i][3], shapes[i][4], shapes[i][5]);
