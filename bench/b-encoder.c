@@ -2,7 +2,8 @@
  * b-encoder.c - encoder training-step throughput against the sgemm
  * ceiling measured in the same run.
  *
- *   b-encoder [-t threads] [-b batch] [-n steps] [-c config] [-l]
+ *   b-encoder [-t threads] [-b batch] [-n steps] [-r rounds] [-c config]
+ *             [-l]
  *
  * Configurations (the paper's, see reference/protocol.md):
  *   flat      dsprites: mlp-flatten:2048,2048,1024,1024,512,512/256 on
@@ -16,7 +17,12 @@
  * optimiser are not included: bench/train.sh times the whole step beside
  * PyTorch in the same run).  Each figure is compared with PyTorch's anchor
  * (reference/anchors.md) as is and scaled by the two machines' sgemm
- * ceilings.  -l prints the per-layer time table of the image encoder
+ * ceilings.  With -r R (R > 1), each configuration is measured in R
+ * rounds, each timing the sgemm ceiling then the steps, and the line
+ * gives the medians, the median of the rounds' own ratios to their
+ * ceiling and its range: a ceiling and a step measured seconds apart on
+ * a shared machine can each be 20 % off, the ratio within a round much
+ * less.  -l prints the per-layer time table of the image encoder
  * (wall time of each phase, split between a convolution and its
  * BatchNorm in the proportion of the calling thread's own time).  With
  * the fused ResNet passes, a conv row's forward includes its BatchNorm
@@ -95,21 +101,64 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: b-encoder [-l] [-b batch] [-c config] "
-	    "[-n steps] [-t threads]\n");
+	    "[-n steps] [-r rounds] [-t threads]\n");
 	exit(2);
 }
 
+/* seconds for steps training steps of img and fac (after one untimed) */
+static double
+time_steps(struct mm_encoder *img, struct mm_encoder *fac, const float *x,
+    const float *p, const float *dy, int B, int steps)
+{
+	double t0 = 0;
+	int s;
+
+	for (s = -1; s < steps; s++) {
+		if (s == 0) {
+			/* the first step warms caches and page tables */
+			mm_encoder_times_reset(img);
+			t0 = mm_now();
+		}
+		mm_encoder_zero_grad(img);
+		mm_encoder_zero_grad(fac);
+		mm_encoder_forward(img, x, B, 1);
+		mm_encoder_forward(fac, p, B, 1);
+		mm_encoder_backward(img, dy);
+		mm_encoder_backward(fac, dy);
+	}
+	return mm_now() - t0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* the median of v[0..n) (sorted in place) */
+static double
+median(double *v, int n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAXROUNDS 64
+
 static void
 run(const struct config *c, int B, int steps, int layers, double ceil,
-    int threads)
+    int threads, int rounds)
 {
 	struct mm_encoder *img, *fac;
 	struct mm_rng rng;
 	size_t nx = (size_t)B * c->C * 64 * 64, i;
 	float *x = malloc(nx * sizeof *x), *p = malloc((size_t)B * c->D *
 	    sizeof *p), *dy = malloc((size_t)B * c->out * sizeof *dy);
-	double t0 = 0, t, flops, sps, anchor, asgemm;
-	int s, rc, n, k;
+	double t, tlast = 0, flops, sps, anchor, asgemm, ratio;
+	double vs[MAXROUNDS], vc[MAXROUNDS], vr[MAXROUNDS], rlo, rhi;
+	int rc, n, k, r;
 
 	if (!x || !p || !dy)
 		mm_die("out of memory");
@@ -126,26 +175,28 @@ run(const struct config *c, int B, int steps, int layers, double ceil,
 		p[i] = (float)(mm_rng_float(&rng) < 0.05f);
 	for (i = 0; i < (size_t)B * c->out; i++)
 		dy[i] = (2 * mm_rng_float(&rng) - 1) / B;
-	for (s = -1; s < steps; s++) {
-		if (s == 0) {
-			/* the first step warms caches and page tables */
-			mm_encoder_times_reset(img);
-			t0 = mm_now();
-		}
-		mm_encoder_zero_grad(img);
-		mm_encoder_zero_grad(fac);
-		mm_encoder_forward(img, x, B, 1);
-		mm_encoder_forward(fac, p, B, 1);
-		mm_encoder_backward(img, dy);
-		mm_encoder_backward(fac, dy);
-	}
-	t = mm_now() - t0;
 	flops = 3 * (mm_encoder_flops(img) + mm_encoder_flops(fac)) * B * steps;
+	for (r = 0; r < rounds; r++) {
+		if (rounds > 1)
+			vc[r] = sgemm_gflops(512);
+		t = tlast = time_steps(img, fac, x, p, dy, B, steps);
+		vs[r] = B * steps / t;
+		vr[r] = flops / t * 1e-9 / (rounds > 1 ? vc[r] : ceil);
+	}
+	t = B * steps / median(vs, rounds);
+	if (rounds > 1)
+		ceil = median(vc, rounds);
+	ratio = median(vr, rounds);
+	rlo = vr[0];
+	rhi = vr[rounds - 1];
 	sps = B * steps / t;
 	printf("%-8s %-44s %8.1f samples/s %7.1f ms/step %6.1f GFLOP/s "
-	    "(%.0f%% of sgemm 512^3)\n", c->name, mm_encoder_spec(img),
-	    sps, 1e3 * t / steps, flops / t * 1e-9,
-	    100 * flops / t * 1e-9 / ceil);
+	    "(%.0f%% of sgemm 512^3", c->name, mm_encoder_spec(img),
+	    sps, 1e3 * t / steps, flops / t * 1e-9, 100 * ratio);
+	if (rounds > 1)
+		printf("; medians of %d rounds, ratio %.0f-%.0f%%, sgemm "
+		    "%.1f", rounds, 100 * rlo, 100 * rhi, ceil);
+	printf(")\n");
 	/* against PyTorch's anchor: as measured there, and scaled by the
 	 * ratio of the two machines' sgemm ceilings */
 	if (B == 128 && threads <= 2 && c->torch1 > 0) {
@@ -157,8 +208,10 @@ run(const struct config *c, int B, int steps, int layers, double ceil,
 	}
 	fflush(stdout);
 	if (layers) {
+		/* the last round's */
 		const char *names[256];
 		double fw[256], bw[256], tf = 0, tb = 0;
+		t = tlast;
 		n = mm_encoder_times(img, names, fw, bw, 256);
 		for (k = 0; k < n && k < 256; k++) {
 			tf += fw[k];
@@ -184,12 +237,12 @@ int
 main(int argc, char **argv)
 {
 	const char *only = NULL;
-	int ch, threads = 1, B = 128, steps = 0, layers = 0;
+	int ch, threads = 1, B = 128, steps = 0, layers = 0, rounds = 1;
 	double g128, g512;
 	size_t k;
 
 	mm_cli_init(argc, argv);
-	while ((ch = getopt(argc, argv, "b:c:ln:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:ln:r:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			B = (int)mm_cli_long("-b", optarg, 2, 4096);
@@ -202,6 +255,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			steps = (int)mm_cli_long("-n", optarg, 1, 100000);
+			break;
+		case 'r':
+			rounds = (int)mm_cli_long("-r", optarg, 1, MAXROUNDS);
 			break;
 		case 't':
 			threads = (int)mm_cli_long("-t", optarg, 1, 256);
@@ -220,7 +276,7 @@ main(int argc, char **argv)
 			continue;
 		run(&configs[k], B, steps ? steps :
 		    strncmp(configs[k].img, "mlp", 3) ? 4 : 20, layers, g512,
-		    threads);
+		    threads, rounds);
 	}
 	return 0;
 }

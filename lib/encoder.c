@@ -426,13 +426,17 @@ mm_encoder_create(struct mm_encoder **ep, const char *spec, int C, int H,
 	e->bufs = calloc(e->nbufs ? e->nbufs : 1, sizeof *e->bufs);
 	/* zeroed and 64-byte aligned; calloc takes a large block as fresh
 	 * zero pages, so what a run never touches (a precision's unused
-	 * buffers) costs neither time nor memory */
+	 * buffers) costs neither time nor memory (with huge pages, below,
+	 * at most a 2 MiB page at each end of what it touches) */
 	e->acts_mem = calloc(e->nacts * sizeof(float) + 64, 1);
 	e->acts = e->acts_mem ? (float *)(((uintptr_t)e->acts_mem + 63) &
 	    ~(uintptr_t)63) : NULL;
 	if (!e->views || !e->names || !e->tnames || !e->tptr || !e->tf ||
 	    !e->tb || !e->params || !e->grads || !e->bufs || !e->acts)
 		goto nomem;
+	mm_huge_pages(e->params, e->nparams * sizeof *e->params);
+	mm_huge_pages(e->grads, e->nparams * sizeof *e->grads);
+	mm_huge_pages(e->acts_mem, e->nacts * sizeof(float) + 64);
 	build(e, 1);
 	for (int i = 0; i < e->ntimers; i++)
 		e->tptr[i] = e->tnames[i];

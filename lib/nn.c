@@ -4,8 +4,14 @@
  * pooling, layout, L2 normalisation.  The BatchNorm pieces are in
  * bn-slices.c, the 3x3 convolution in conv.c and conv-x86.c.
  */
+#define _DEFAULT_SOURCE 1      /* madvise() */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "autovec.h"
 
@@ -15,6 +21,25 @@
 #include "pool.h"
 
 #define BN_GROUP 256    /* channels of BatchNorm sums held at once */
+
+/* ---- huge pages ---- */
+
+void
+mm_huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t H = (uintptr_t)1 << 21;
+	uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1);
+	uintptr_t z = ((uintptr_t)p + n) & ~(H - 1);
+	const char *env = getenv("MMIB_THP");
+
+	if (p && z > a && !(env && !strcmp(env, "0")))
+		(void)madvise((void *)a, z - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
 
 /* ---- the BLAS on one thread ---- */
 

@@ -44,6 +44,15 @@ struct mm_pool;
 int mm_blas_one(void);
 void mm_blas_restore(int saved);
 
+/* ---- Large blocks on huge pages ----
+ * mm_huge_pages() asks the kernel (Linux: madvise MADV_HUGEPAGE) to back
+ * the 2 MiB-aligned part of the block p of n bytes with transparent huge
+ * pages, for the blocks a step streams through (weights, gradients,
+ * activations, optimiser state): one TLB entry for 2 MiB instead of
+ * 4 KiB.  Only a hint: nothing changes where the system does not take
+ * it, and MMIB_THP=0 in the environment turns it off (mmib(7)). */
+void mm_huge_pages(void *p, size_t n);
+
 /* ---- A matrix product in slices fixed by its shape ----
  *   C (M, N) = alpha op(A) op(B) + beta C     op(A) (M, K), op(B) (K, N)
  * ta = 0: A stored (M, K), row stride lda; ta = 1: A stored (K, M).

@@ -13,6 +13,7 @@
 
 #include "conv.h"
 #include "err.h"
+#include "nn.h"
 #include "optim.h"
 #include "pool.h"
 
@@ -61,6 +62,8 @@ mm_optim_init(struct mm_optim *o, int kind, size_t n, double lr,
 		mm_optim_free(o);
 		return mm_err(MM_ENOMEM, "optimiser: out of memory");
 	}
+	mm_huge_pages(o->m, (n ? n : 1) * sizeof(float));
+	mm_huge_pages(o->v, (n ? n : 1) * sizeof(float));
 	return 0;
 }
 

@@ -4,10 +4,12 @@
  * checks, and golden values from PyTorch (tests/ref/encoder_ref.py,
  * fixtures in tests/ref/fixtures/encoder-*.npy).
  */
+#define _DEFAULT_SOURCE 1      /* MAP_ANONYMOUS */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cli.h"
 #include "encoder.h"
@@ -648,6 +650,131 @@ test_vit_threads(void)
 	free(dy);
 }
 
+/* ---- huge pages ---- */
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p) {
+		printf("Bail out! out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+/* n fresh bytes of their own mapping (not from the heap, where a block
+ * freed before could still be advised) */
+static unsigned char *
+fresh(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		printf("Bail out! mmap: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+/* The THP mode in brackets of /sys/kernel/mm/transparent_hugepage/
+ * enabled ("always", "madvise", "never"), or "" when there is none. */
+static void
+thp_mode(char *mode, size_t cap)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128], *a, *b;
+
+	*mode = 0;
+	if (!f)
+		return;
+	if (fgets(line, sizeof line, f) && (a = strchr(line, '[')) &&
+	    (b = strchr(a, ']')) && (size_t)(b - a) < cap) {
+		memcpy(mode, a + 1, b - a - 1);
+		mode[b - a - 1] = 0;
+	}
+	fclose(f);
+}
+
+/* kB of AnonHugePages in the mapping holding p (p NULL: in all mappings
+ * of the process), -1 when /proc/self/smaps cannot be read */
+static long
+huge_kb(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	unsigned long lo, hi, a = (unsigned long)p;
+	long kb, sum = 0;
+	int in = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = !p || (a >= lo && a < hi);
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* mm_huge_pages() puts a block on huge pages where the system takes the
+ * hint (THP "madvise" or "always"), not with MMIB_THP=0 (under
+ * "madvise"); an encoder's blocks are advised (its activations of some
+ * tens of MiB). */
+static void
+test_huge_pages(void)
+{
+	size_t n = (size_t)16 << 20;
+	char mode[32];
+	unsigned char *p;
+	struct mm_encoder *e;
+	float *x;
+	long before;
+	int i;
+
+	thp_mode(mode, sizeof mode);
+	if (!strcmp(mode, "") || !strcmp(mode, "never") ||
+	    huge_kb(NULL) < 0) {
+		skip(3, "transparent huge pages off here");
+		return;
+	}
+	unsetenv("MMIB_THP");
+	p = fresh(n);
+	mm_huge_pages(p, n);
+	memset(p, 1, n);
+	ok(huge_kb(p + n / 2) >= 2048, "a 16 MiB block advised: %ld kB on "
+	    "huge pages (THP %s)", huge_kb(p + n / 2), mode);
+	munmap(p, n);
+	if (strcmp(mode, "madvise")) {
+		skip(2, "THP \"always\": every block may take huge pages");
+		return;
+	}
+	before = huge_kb(NULL);
+	setenv("MMIB_THP", "0", 1);
+	p = fresh(n);
+	mm_huge_pages(p, n);
+	memset(p, 1, n);
+	ok(huge_kb(p + n / 2) == 0, "MMIB_THP=0: none (%ld kB)",
+	    huge_kb(p + n / 2));
+	munmap(p, n);
+	unsetenv("MMIB_THP");
+	e = make("resnet8", 1, 32, 32, 8, 64);
+	x = xmalloc((size_t)64 * 32 * 32 * sizeof *x);
+	memset(x, 0, (size_t)64 * 32 * 32 * sizeof *x);
+	for (i = 0; i < 64 * 32 * 32; i += 7)
+		x[i] = 1;
+	mm_encoder_forward(e, x, 64, 1);
+	ok(huge_kb(NULL) - before >= 2048, "a resnet8 encoder for batch 64 "
+	    "trains on huge pages (%ld kB more)", huge_kb(NULL) - before);
+	mm_encoder_free(e);
+	free(x);
+}
+
 int
 main(void)
 {
@@ -680,5 +807,6 @@ main(void)
 	golden("resnet8", "resnet8", 3, 16, 16, 3);
 	golden("vit", "vit:patch=4,dim=12,depth=2,heads=3,mlp=20", 1, 8, 12, 3);
 	test_vit_threads();
+	test_huge_pages();
 	return done_testing();
 }
