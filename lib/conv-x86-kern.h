@@ -314,12 +314,16 @@ K(dweight)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
  * d (W, C) = max(s sc + sh (+ r), 0), also stored to o when not NULL; C
  * a multiple of VL.  mm_bn_apply()'s operations in its order (the sum
  * (s sc + sh) + r, a zero for NaN and -0), so its bits at every level.
+ * o (the unit's output, read again only by the backward) takes
+ * non-temporal stores when aligned: no read of its lines before they
+ * are written, and the cache kept for the padded copy the kernel reads
+ * next (about 2 ms off each 64 x 64 x 16 forward of a batch of 128).
  */
 __attribute__((target(TGT))) static void
 K(bn_row)(float *d, const float *s, const float *r, float *o,
     const float *sc, const float *sh, int W, int C)
 {
-	int i, c;
+	int i, c, nt = o && (uintptr_t)o % (4 * VL) == 0 && C % VL == 0;
 	VF v;
 
 	for (i = 0; i < W * C; i += C)
@@ -330,9 +334,13 @@ K(bn_row)(float *d, const float *s, const float *r, float *o,
 				v = VADD(v, VLOAD(r + i + c));
 			v = VMAX(v, VZERO());
 			VSTORE(d + i + c, v);
-			if (o)
+			if (nt)
+				VSTREAM(o + i + c, v);
+			else if (o)
 				VSTORE(o + i + c, v);
 		}
+	if (nt)
+		_mm_sfence();
 }
 
 /* The input channels per block of K(dweight) for Co output channels. */

@@ -104,6 +104,7 @@ second(int a, int b)
  * _mm512_*_ps or _mm256_*_ps (VP). */
 #define VLOAD VP(loadu)
 #define VSTORE VP(storeu)
+#define VSTREAM VP(stream)
 #define VSET1 VP(set1)
 #define VFMA VP(fmadd)
 #define VZERO VP(setzero)
