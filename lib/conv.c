@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include "cli.h"
 #include "nn.h"
 #include "conv-x86.h"
 
@@ -31,9 +32,10 @@ mm_conv3x3_scratch(int H, int W, int Cin, int Cout)
 
 	/* permuted weight, its gradient, column chunk and its gradient,
 	 * one zero-padded sample for the direct kernels, one sample of
-	 * output gradient (mm_conv3x3_backward_bn) */
+	 * output gradient and one formed sample (mm_conv3x3_backward_bn) */
 	return 2 * (size_t)Cout * K + 2 * chunk_rows(Cin) * K +
-	    (size_t)(H + 2) * (W + 2) * C + (size_t)H * W * Cout;
+	    (size_t)(H + 2) * (W + 2) * C + (size_t)H * W * Cout +
+	    (size_t)H * W * C;
 }
 
 static void
@@ -323,6 +325,9 @@ mm_conv3x3_forward_bn(float *out, double *stats, double *count,
 
 	if (!mm_direct_ok(Cout, stride) || Cin % 16 || Cin > 64) {
 		/* the apply pass of its own, then the convolution */
+		if (!ibn->out)
+			mm_die("mm_conv3x3_forward_bn: an input formed "
+			    "without being stored needs the direct kernels");
 		mm_bn_apply(ibn->out, inp, ibn->res, ibn->mean, ibn->rstd,
 		    ibn->gamma, ibn->beta, (size_t)N * H * W, Cin, 1);
 		if (stats)
@@ -343,9 +348,27 @@ mm_conv3x3_forward_bn(float *out, double *stats, double *count,
 	    stride, scratch);
 }
 
+/* t (M, C) = the ReLU-BatchNorm output bn forms from its input pre:
+ * mm_bn_apply()'s bits, those the forward would have stored */
+static const float *
+formed(float *t, const float *pre, const struct mm_bn_relu *bn,
+    size_t off, size_t M, int C)
+{
+	mm_bn_apply(t, pre + off, bn->res ? bn->res + off : NULL, bn->mean,
+	    bn->rstd, bn->gamma, bn->beta, M, C, 1);
+	return t;
+}
+
+int
+mm_conv3x3_bn_direct(int Cin, int Cout, int stride)
+{
+	return mm_direct_dw_ok(Cin, Cout, stride) && mm_direct_ok(Cin, stride);
+}
+
 static void
 backward_bn(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *out, const struct mm_bn_relu *obn, const float *pre,
+    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
     const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
     int stride, float *scratch, float *tmp, struct mm_bn_gsum *gs,
     const float *gout, const float *gpre)
@@ -356,9 +379,14 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	float *wp = scratch, *dwt = wp + (size_t)Cout * K;
 	float *pad = dwt + (size_t)Cout * K + 2 * R * K;
 	float *g = pad + (size_t)(H + 2) * (W + 2) * (Cin > Cout ? Cin : Cout);
+	float *f = g + (size_t)H * W * Cout;
+	const float *x;
 
 	if (!mm_direct_dw_ok(Cin, Cout, stride) || (dinp &&
 	    !mm_direct_ok(Cin, stride))) {
+		if (obn || ibn)
+			mm_die("mm_conv3x3_backward_bn: a formed input or "
+			    "output needs the direct kernels");
 		mm_bn_grad_apply(tmp, dy, out, pre, coef, (size_t)N * Ho * Wo,
 		    Cout, 0);
 		if (dinp && !add)
@@ -377,16 +405,18 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	/* sample by sample: g (Ho, Wo, Cout) stays in cache for both
 	 * products */
 	for (n = 0; n < N; n++) {
-		mm_bn_grad_apply(g, dy + n * on, out ? out + n * on : NULL,
+		mm_bn_grad_apply(g, dy + n * on, obn ? formed(f, pre, obn,
+		    n * on, (size_t)Ho * Wo, Cout) : out ? out + n * on : NULL,
 		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
-		mm_direct_dweight(dwt, inp + n * in, g, pad, 1, H, W, Cin, Cout,
-		    stride);
+		x = ibn ? formed(f, inp, ibn, n * in, (size_t)H * W, Cin) :
+		    inp + n * in;
+		mm_direct_dweight(dwt, x, g, pad, 1, H, W, Cin, Cout, stride);
 		if (dinp)
 			mm_direct_dinput(dinp + n * in, g, wt, pad, 1, H, W,
 			    Cin, Cout, stride, add);
 		if (gs)
-			mm_bn_gsum_add(gs, dinp + n * in, gout ? gout +
-			    n * in : NULL, gpre + n * in, in);
+			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
+			    gout + n * in : NULL, gpre + n * in, in);
 	}
 	for (o = 0; o < Cout; o++)
 		for (c = 0; c < Cin; c++)
@@ -397,21 +427,23 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 
 void
 mm_conv3x3_backward_bn(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const float *pre, const float *coef, const float *inp,
+    const float *out, const struct mm_bn_relu *obn, const float *pre,
+    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
     const float *w, const float *wt, int N, int H, int W, int Cin, int Cout,
     int stride, float *scratch, float *tmp)
 {
-	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, w, wt, N, H, W,
-	    Cin, Cout, stride, scratch, tmp, NULL, NULL, NULL);
+	backward_bn(dinp, add, dw, dy, out, obn, pre, coef, inp, ibn, w, wt, N,
+	    H, W, Cin, Cout, stride, scratch, tmp, NULL, NULL, NULL);
 }
 
 void
 mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
-    const float *dy, const float *out, const float *pre, const float *coef,
-    const float *inp, const float *w, const float *wt, int N, int H, int W,
-    int Cin, int Cout, int stride, float *scratch, float *tmp,
+    const float *dy, const float *out, const struct mm_bn_relu *obn,
+    const float *pre, const float *coef, const float *inp,
+    const struct mm_bn_relu *ibn, const float *w, const float *wt, int N,
+    int H, int W, int Cin, int Cout, int stride, float *scratch, float *tmp,
     struct mm_bn_gsum *gs, const float *gout, const float *gpre)
 {
-	backward_bn(dinp, add, dw, dy, out, pre, coef, inp, w, wt, N, H, W,
-	    Cin, Cout, stride, scratch, tmp, gs, gout, gpre);
+	backward_bn(dinp, add, dw, dy, out, obn, pre, coef, inp, ibn, w, wt, N,
+	    H, W, Cin, Cout, stride, scratch, tmp, gs, gout, gpre);
 }

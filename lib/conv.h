@@ -48,11 +48,12 @@ void mm_conv3x3_forward_stats(float *out, double *stats, double *count,
     int Cin, int Cout, int stride, float *scratch);
 /* mm_conv3x3_forward_stats() (stats not NULL) or mm_conv3x3_forward()
  * (stats NULL) of the ReLU-BatchNorm output that ibn forms from inp
- * (struct mm_bn_relu below; ibn->out must not be NULL: the output is
- * stored there too): where the direct kernels apply (Cin 16, 32 or 64),
- * formed while each sample is padded, sparing the pass of mm_bn_apply()
- * and the read back of its output; the same bits as mm_bn_apply() into
- * ibn->out followed by the convolution.  wt as below, or NULL. */
+ * (struct mm_bn_relu below; the output is stored to ibn->out too, which
+ * may be NULL only where the direct kernels apply): where the direct
+ * kernels apply (Cin 16, 32 or 64), formed while each sample is padded,
+ * sparing the pass of mm_bn_apply() and the read back of its output; the
+ * same bits as mm_bn_apply() into ibn->out followed by the convolution.
+ * wt as below, or NULL. */
 struct mm_bn_relu;
 void mm_conv3x3_forward_bn(float *out, double *stats, double *count,
     const float *inp, const struct mm_bn_relu *ibn, const float *w,
@@ -64,19 +65,26 @@ void mm_conv3x3_forward_bn(float *out, double *stats, double *count,
  * it in scratch at every call). */
 void mm_conv3x3_weights(float *wt, const float *w, int Cin, int Cout,
     int flip);
-/* The backward of conv -> BatchNorm (train) -> ReLU (when out is not
- * NULL) given dy, the gradient of the BatchNorm (ReLU) output, and coef
- * from mm_bn_grad_coef(): the BatchNorm input gradient is formed sample
- * by sample where the direct kernels apply and never stored; otherwise it
- * goes through tmp (N, Ho, Wo, Cout).  dinp is overwritten (add 0) or
- * added to (add 1); dw is added to.  Same scratch as above. */
+/* The backward of conv -> BatchNorm (train) -> ReLU (when out or obn is
+ * not NULL) given dy, the gradient of the BatchNorm (ReLU) output, and
+ * coef from mm_bn_grad_coef(): the BatchNorm input gradient is formed
+ * sample by sample where the direct kernels apply and never stored;
+ * otherwise it goes through tmp (N, Ho, Wo, Cout).  dinp is overwritten
+ * (add 0) or added to (add 1); dw is added to.  Same scratch as above.
+ * With obn, the ReLU output is formed from pre sample by sample (out
+ * unused); with ibn, inp holds the input's BatchNorm input and the input
+ * is formed from it (struct mm_bn_relu, its out unused): the bits of a
+ * stored tensor, for a caller that does not store it.  obn and ibn only
+ * where mm_conv3x3_bn_direct(Cin, Cout, stride). */
 void mm_conv3x3_backward_bn(float *dinp, int add,
     float *dw,                           /* (Cout, Cin, 3, 3) */
     const float *dy,                     /* (N, Ho, Wo, Cout) */
     const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
+    const struct mm_bn_relu *obn,        /* or NULL */
     const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
     const float *coef,                   /* (3 Cout) */
     const float *inp,                    /* (N, H, W, Cin) */
+    const struct mm_bn_relu *ibn,        /* or NULL */
     const float *w,                      /* (Cout, Cin, 3, 3) */
     const float *wt,                     /* w with flip 1, or NULL */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch,
@@ -84,12 +92,17 @@ void mm_conv3x3_backward_bn(float *dinp, int add,
 /* The same, then the BatchNorm gradient sums of the layer below (whose
  * output the input is) fed to gs (mm_bn_gsum_start() done) sample by
  * sample while dinp is in cache: dout = dinp, out = gout (ReLU mask, or
- * NULL), inp = gpre (N, H, W, Cin). */
+ * NULL; with ibn, the input it forms, the gout given unused), inp = gpre
+ * (N, H, W, Cin). */
 void mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
-    const float *dy, const float *out, const float *pre, const float *coef,
-    const float *inp, const float *w, const float *wt, int N, int H, int W,
-    int Cin, int Cout, int stride, float *scratch, float *tmp,
+    const float *dy, const float *out, const struct mm_bn_relu *obn,
+    const float *pre, const float *coef, const float *inp,
+    const struct mm_bn_relu *ibn, const float *w, const float *wt, int N,
+    int H, int W, int Cin, int Cout, int stride, float *scratch, float *tmp,
     struct mm_bn_gsum *gs, const float *gout, const float *gpre);
+/* Whether mm_conv3x3_backward_bn() of this shape (with an input gradient)
+ * runs the direct kernels sample by sample (and so takes obn and ibn). */
+int mm_conv3x3_bn_direct(int Cin, int Cout, int stride);
 
 /* ---- the same with bf16 products (conv-bf16.c) ----
  * The opt-in bf16 precision (gemm-bf16.h): every product of the

@@ -26,9 +26,11 @@
  * With the bf16 precision (mm_encoder_set_precision()) every convolution
  * and the Linear take bf16 products with fp32 accumulation (conv.h,
  * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
- * The first unit of each block then keeps no output: the second
- * convolution and the backward form it from the unit's BatchNorm input
- * where they read it, with the bits it would have had (folded()).
+ *
+ * The first unit of each block keeps no output (in fp32 where the direct
+ * kernels run, in bf16 where both convolutions take bf16 products): the
+ * second convolution and the backward form it from the unit's BatchNorm
+ * input where they read it, with the bits it would have had (folded()).
  */
 #include <math.h>
 #include <stdio.h>
@@ -285,18 +287,24 @@ bf16(const struct mm_encoder *e, const struct unit *u)
  * Whether u's output is folded: not stored, but formed from u->pre sample
  * by sample wherever it is read (struct mm_bn_relu; the same bits).  So
  * for the first unit of a block when both of the block's convolutions
- * take bf16 products: its output is read only by the second convolution
- * (its input, its weight gradient, the sums of u's backward fed from that
+ * take bf16 products, or in fp32 when both run the direct kernels sample
+ * by sample: its output is read only by the second convolution (its
+ * input, its weight gradient, the sums of u's backward fed from that
  * backward) and by u's own backward (the ReLU mask).  Not storing it
- * spares one write and four reads of a tensor of the block's size.
+ * spares one write and two reads of a tensor of the block's size (three
+ * in bf16, whose packing reads an input twice).
  */
 static int
 folded(const struct mm_encoder *e, const struct unit *u)
 {
 	const struct resnet *r = e->k;
 
-	return (u - r->units) % 2 == 1 && bf16(e, u) && bf16(e, u + 1) &&
-	    MM_BN_LANES % u->Cout == 0;
+	if ((u - r->units) % 2 != 1 || MM_BN_LANES % u->Cout)
+		return 0;
+	if (e->prec == MM_PREC_BF16)
+		return bf16(e, u) && bf16(e, u + 1);
+	return mm_conv3x3_bn_direct(u->Cin, u->Cout, u->stride) &&
+	    mm_conv3x3_bn_direct(u[1].Cin, u[1].Cout, u[1].stride);
 }
 
 /*
@@ -472,16 +480,16 @@ slice_work(struct job *j, int s, int tid)
 			    scr);
 		else if (fused)
 			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
-			    j->dy + o, j->relu ? u->post + o : NULL, u->pre + o,
-			    r->coef, j->in + i, u->w, r->wt, n, u->H, u->W,
-			    u->Cin, u->Cout, u->stride, scr, T + o, &gs,
-			    v->post + i, v->pre + i);
+			    j->dy + o, j->relu ? u->post + o : NULL, j->obn,
+			    u->pre + o, r->coef, j->in + i, j->ibn, u->w, r->wt,
+			    n, u->H, u->W, u->Cin, u->Cout, u->stride, scr,
+			    T + o, &gs, v->post + i, v->pre + i);
 		else
 			mm_conv3x3_backward_bn(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
-			    NULL, u->pre + o, r->coef, j->in + i, u->w, j->dx ?
-			    r->wt : NULL, n, u->H, u->W, u->Cin, u->Cout,
-			    u->stride, scr, T + o);
+			    NULL, j->obn, u->pre + o, r->coef, j->in + i, j->ibn,
+			    u->w, j->dx ? r->wt : NULL, n, u->H, u->W, u->Cin,
+			    u->Cout, u->stride, scr, T + o);
 		if (fused) {
 			mm_bn_gsum_end(&gs, s1, s2);
 			break;

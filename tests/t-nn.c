@@ -1105,13 +1105,13 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	    Cout, 0);
 	mm_conv3x3_backward(dx1, dw1, tmp, x, w, N, H, W, Cin, Cout, s, scr);
 	memset(tmp, 0, nout * sizeof *tmp);
-	mm_conv3x3_backward_bn(dx2, 1, dw2, dy, relu ? out : NULL, pre, coef,
-	    x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
+	mm_conv3x3_backward_bn(dx2, 1, dw2, dy, relu ? out : NULL, NULL, pre,
+	    coef, x, NULL, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nin; i++)
 		dx3[i] = -7;    /* overwritten */
 	mm_conv3x3_weights(wt, w, Cin, Cout, 1);   /* prepared by the caller */
-	mm_conv3x3_backward_bn(dx3, 0, dw3, dy, relu ? out : NULL, pre, coef,
-	    x, w, wt, N, H, W, Cin, Cout, s, scr, tmp);
+	mm_conv3x3_backward_bn(dx3, 0, dw3, dy, relu ? out : NULL, NULL, pre,
+	    coef, x, NULL, w, wt, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nin; i++)
 		dx3[i] += d0[i];
 	ok(gc_maxrel(dx2, dx1, nin) < 1e-6 && gc_maxrel(dx3, dx1, nin) < 1e-5 &&
@@ -1120,8 +1120,8 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 	    "(dx %.2g, %.2g, dw %.2g)", N, H, W, Cin, Cout, s, relu,
 	    gc_maxrel(dx2, dx1, nin), gc_maxrel(dx3, dx1, nin),
 	    gc_maxrel(dw2, dw1, nw));
-	mm_conv3x3_backward_bn(NULL, 0, dw3, dy, relu ? out : NULL, pre, coef,
-	    x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
+	mm_conv3x3_backward_bn(NULL, 0, dw3, dy, relu ? out : NULL, NULL, pre,
+	    coef, x, NULL, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
 	for (i = 0; i < nw; i++)
 		dw3[i] -= dw1[i] - dw0[i];      /* one more gradient added */
 	ok(gc_maxrel(dw3, dw1, nw) < 1e-5, "conv+bn backward without dinp "
@@ -1140,8 +1140,8 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 		memcpy(dx3, d0, nin * sizeof *d0);
 		memcpy(dw3, dw0, nw * sizeof *dw0);
 		mm_conv3x3_backward_bn_gsum(dx3, 1, dw3, dy, relu ? out : NULL,
-		    pre, coef, x, w, NULL, N, H, W, Cin, Cout, s, scr, tmp, gs,
-		    relu ? gout : NULL, gpre);
+		    NULL, pre, coef, x, NULL, w, NULL, N, H, W, Cin, Cout, s,
+		    scr, tmp, gs, relu ? gout : NULL, gpre);
 		mm_bn_gsum_end(gs, sums, sums + Cin);
 		mm_bn_grad_sum(sums + 2 * Cin, sums + 3 * Cin, dx2, relu ?
 		    gout : NULL, gpre, gmu, grs, nin / Cin, Cin);
@@ -1149,6 +1149,56 @@ test_conv_bn(int N, int H, int W, int Cin, int Cout, int s, int relu)
 		    nw * sizeof *dw2) && !memcmp(sums, sums + 2 * Cin,
 		    2 * Cin * sizeof *sums), "... with the sums of the layer "
 		    "below sample by sample: dx, dw and sums bit for bit");
+	}
+	/* a formed ReLU output (obn) and a formed input (ibn) give the bits
+	 * of the stored tensors they replace */
+	if (relu && mm_conv3x3_bn_direct(Cin, Cout, s) &&
+	    mm_bn_gsum_start(gs, gmu, grs, Cin, 0)) {
+		float *p1 = gc_alloc(4 * Cout), *p2 = gc_alloc(4 * Cin);
+		float *fo = gc_alloc(nout), *fx = gc_alloc(nin);
+		struct mm_bn_relu ob = { p1, p1 + Cout, p1 + 2 * Cout,
+		    p1 + 3 * Cout, NULL, NULL };
+		struct mm_bn_relu ib = { p2, p2 + Cin, p2 + 2 * Cin,
+		    p2 + 3 * Cin, NULL, NULL };
+		double *s2 = calloc(2 * Cin, sizeof *s2);
+		gc_fill(p1, 4 * Cout, 1, &rng);
+		gc_fill(p2, 4 * Cin, 1, &rng);
+		for (i = 0; i < (size_t)Cout; i++)
+			p1[Cout + i] = fabsf(p1[Cout + i]) + 0.5f;
+		for (i = 0; i < (size_t)Cin; i++)
+			p2[Cin + i] = fabsf(p2[Cin + i]) + 0.5f;
+		/* the stored tensors: fo from pre, fx from gpre */
+		mm_bn_apply(fo, pre, NULL, ob.mean, ob.rstd, ob.gamma, ob.beta,
+		    nout / Cout, Cout, 1);
+		mm_bn_apply(fx, gpre, NULL, ib.mean, ib.rstd, ib.gamma, ib.beta,
+		    nin / Cin, Cin, 1);
+		memcpy(dx2, d0, nin * sizeof *d0);
+		memcpy(dw2, dw0, nw * sizeof *dw0);
+		mm_conv3x3_backward_bn_gsum(dx2, 1, dw2, dy, fo, NULL, pre,
+		    coef, fx, NULL, w, NULL, N, H, W, Cin, Cout, s, scr, tmp, gs,
+		    fx, gpre);
+		mm_bn_gsum_end(gs, sums, sums + Cin);
+		mm_bn_gsum_start(gs, gmu, grs, Cin, 0);
+		memcpy(dx3, d0, nin * sizeof *d0);
+		memcpy(dw3, dw0, nw * sizeof *dw0);
+		mm_conv3x3_backward_bn_gsum(dx3, 1, dw3, dy, out, &ob, pre,
+		    coef, gpre, &ib, w, NULL, N, H, W, Cin, Cout, s, scr, tmp,
+		    gs, gout, gpre);
+		mm_bn_gsum_end(gs, s2, s2 + Cin);
+		ok(!memcmp(dx3, dx2, nin * sizeof *dx2) && !memcmp(dw3, dw2,
+		    nw * sizeof *dw2) && !memcmp(s2, sums, 2 * Cin *
+		    sizeof *s2), "... with its ReLU output and its input "
+		    "formed from their BatchNorm inputs: dx, dw and sums bit "
+		    "for bit");
+		memcpy(dw2, dw0, nw * sizeof *dw0);
+		mm_conv3x3_backward_bn(dx2, 0, dw2, dy, fo, NULL, pre, coef, fx,
+		    NULL, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
+		memcpy(dw3, dw0, nw * sizeof *dw0);
+		mm_conv3x3_backward_bn(dx3, 0, dw3, dy, out, &ob, pre, coef,
+		    gpre, &ib, w, NULL, N, H, W, Cin, Cout, s, scr, tmp);
+		ok(!memcmp(dx3, dx2, nin * sizeof *dx2) && !memcmp(dw3, dw2,
+		    nw * sizeof *dw2), "... and without the sums");
+		free(p1); free(p2); free(fo); free(fx); free(s2);
 	}
 	free(gs); free(gout); free(gpre); free(gmu); free(grs); free(sums);
 	free(dy); free(out); free(pre); free(coef); free(x); free(w);
