@@ -291,8 +291,8 @@ bf16(const struct mm_encoder *e, const struct unit *u)
  * by sample: its output is read only by the second convolution (its
  * input, its weight gradient, the sums of u's backward fed from that
  * backward) and by u's own backward (the ReLU mask).  Not storing it
- * spares one write and two reads of a tensor of the block's size (three
- * in bf16, whose packing reads an input twice).
+ * spares one write and up to four reads of a tensor of the block's size,
+ * and its memory.
  */
 static int
 folded(const struct mm_encoder *e, const struct unit *u)
