@@ -1340,18 +1340,6 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout,
 	p->dwt = p->g + (size_t)H * W * Cout;
 	p->t = p->dwt + 9 * (size_t)Cin * Cout;
 }
-
-/* t = the ReLU-BatchNorm output of bn from pre, M pixels of C, with the
- * shortcut r when not NULL (the bits of a stored copy: the same function
- * forms both) */
-static const float *
-relu_bn(float *t, const float *pre, const float *r,
-    const struct mm_bn_relu *bn, size_t M, int C)
-{
-	mm_bn_apply(t, pre, r, bn->mean, bn->rstd, bn->gamma, bn->beta, M, C,
-	    1);
-	return t;
-}
 #endif
 
 void
@@ -1378,7 +1366,8 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		/* a folded input formed while packing (C a multiple of
 		 * 16), else first */
 		if (ibn && Cin % 16)
-			x = relu_bn(y ? y : p.t, x, r, ibn, (size_t)H * W, Cin);
+			x = mm_bn_relu_form(y ? y : p.t, inp, ibn, n * in,
+			    (size_t)H * W, Cin);
 		if (ibn && Cin % 16 == 0)
 			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin, f);
 		else
@@ -1430,11 +1419,11 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			    pre + n * on, coef, Ho, Wo, Cout, f);
 		} else {
 			if (coef) {
-				mm_bn_grad_apply(p.g, g, obn ? relu_bn(p.t,
-				    pre + n * on, obn->res ? obn->res + n * on :
-				    NULL, obn, (size_t)Ho * Wo, Cout) :
-				    out ? out + n * on : NULL, pre + n * on,
-				    coef, (size_t)Ho * Wo, Cout, 0);
+				mm_bn_grad_apply(p.g, g, obn ?
+				    mm_bn_relu_form(p.t, pre, obn, n * on,
+				    (size_t)Ho * Wo, Cout) : out ? out + n * on :
+				    NULL, pre + n * on, coef, (size_t)Ho * Wo,
+				    Cout, 0);
 				g = p.g;
 			}
 			pack_dq(p.dq, g, Ho, Wo, Cout, f);
@@ -1455,8 +1444,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		}
 		x = inp + n * in;
 		if (ibn)
-			x = relu_bn(p.t, x, ibn->res ? ibn->res + n * in :
-			    NULL, ibn, (size_t)H * W, Cin);
+			x = mm_bn_relu_form(p.t, inp, ibn, n * in,
+			    (size_t)H * W, Cin);
 		if (stride == 1 && f == 2) {
 			/* the padded sample: tap (ky, kx) from row ky and
 			 * column kx on */

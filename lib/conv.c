@@ -348,10 +348,8 @@ mm_conv3x3_forward_bn(float *out, double *stats, double *count,
 	    stride, scratch);
 }
 
-/* t (M, C) = the ReLU-BatchNorm output bn forms from its input pre:
- * mm_bn_apply()'s bits, those the forward would have stored */
-static const float *
-formed(float *t, const float *pre, const struct mm_bn_relu *bn,
+const float *
+mm_bn_relu_form(float *t, const float *pre, const struct mm_bn_relu *bn,
     size_t off, size_t M, int C)
 {
 	mm_bn_apply(t, pre + off, bn->res ? bn->res + off : NULL, bn->mean,
@@ -405,11 +403,11 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	/* sample by sample: g (Ho, Wo, Cout) stays in cache for both
 	 * products */
 	for (n = 0; n < N; n++) {
-		mm_bn_grad_apply(g, dy + n * on, obn ? formed(f, pre, obn,
-		    n * on, (size_t)Ho * Wo, Cout) : out ? out + n * on : NULL,
+		mm_bn_grad_apply(g, dy + n * on, obn ?
+		    mm_bn_relu_form(f, pre, obn, n * on, (size_t)Ho * Wo, Cout) : out ? out + n * on : NULL,
 		    pre + n * on, coef, (size_t)Ho * Wo, Cout, 0);
-		x = ibn ? formed(f, inp, ibn, n * in, (size_t)H * W, Cin) :
-		    inp + n * in;
+		x = ibn ? mm_bn_relu_form(f, inp, ibn, n * in, (size_t)H * W,
+		    Cin) : inp + n * in;
 		mm_direct_dweight(dwt, x, g, pad, 1, H, W, Cin, Cout, stride);
 		if (dinp)
 			mm_direct_dinput(dinp + n * in, g, wt, pad, 1, H, W,

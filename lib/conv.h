@@ -103,6 +103,11 @@ void mm_conv3x3_backward_bn_gsum(float *dinp, int add, float *dw,
 /* Whether mm_conv3x3_backward_bn() of this shape (with an input gradient)
  * runs the direct kernels sample by sample (and so takes obn and ibn). */
 int mm_conv3x3_bn_direct(int Cin, int Cout, int stride);
+/* t (M, C) = the ReLU-BatchNorm output bn forms from the M rows of its
+ * input pre + off (with bn->res + off when not NULL): mm_bn_apply()'s
+ * bits, those of the stored copy a caller does without.  Returns t. */
+const float *mm_bn_relu_form(float *t, const float *pre,
+    const struct mm_bn_relu *bn, size_t off, size_t M, int C);
 
 /* ---- the same with bf16 products (conv-bf16.c) ----
  * The opt-in bf16 precision (gemm-bf16.h): every product of the

@@ -652,18 +652,6 @@ test_vit_threads(void)
 
 /* ---- huge pages ---- */
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (!p) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
 /* n fresh bytes of their own mapping (not from the heap, where a block
  * freed before could still be advised) */
 static unsigned char *
@@ -764,8 +752,7 @@ test_huge_pages(void)
 	munmap(p, n);
 	unsetenv("MMIB_THP");
 	e = make("resnet8", 1, 32, 32, 8, 64);
-	x = xmalloc((size_t)64 * 32 * 32 * sizeof *x);
-	memset(x, 0, (size_t)64 * 32 * 32 * sizeof *x);
+	x = gc_alloc((size_t)64 * 32 * 32);
 	for (i = 0; i < 64 * 32 * 32; i += 7)
 		x[i] = 1;
 	mm_encoder_forward(e, x, 64, 1);
