@@ -15,9 +15,13 @@
  *   CHUNK(Co, Cx) input channels per pass of the forward kernel (so that
  *                 their weights stay in the L1 cache)
  *   FWD16, FWD32, FWD64   forward blocking for 16, 32, 64 output
- *                 channels: "KO, XB" = vectors per pixel, pixels per block
- *   DW16, DW32, DW64      weight-gradient blocking: "KO, CB" = vectors per
- *                 tap row, input channels per block
+ *                 channels: "KO, XB, XT" = vectors per pixel, pixels
+ *                 per block, pixels per block at a row's end
+ *   FWD32S2       that of the stride-2 forward into 32 channels
+ *   DW16, DW32, DW64      weight-gradient blocking: "KO, CB, CT" =
+ *                 vectors per tap row, input channels per block, per
+ *                 block at the end (K(dweight_body))
+ *   DW_BAND       bytes of dy per band of K(dweight_body)
  *   D16_WMOD      the row length multiple K(direct16) needs
  *   D32_WMOD, D64_WMOD   (optional) those of K(direct32), K(direct64)
  *   DW3_CB(Co)    (optional) input channels per block of K(dweight3)
@@ -34,6 +38,45 @@
  * keep their Co-wide rows).
  */
 
+/* One block of XB pixels of output row y from x0 (the body's inner
+ * step): XB KO accumulators in registers. */
+static inline __attribute__((always_inline, target(TGT))) void
+K(direct_block)(float *o, const float *pad, const float *wt, size_t rs,
+    int y, int x0, int Cx, int cn, int add, const int KO, const int XB,
+    const int S, int Co)
+{
+	VF acc[XB][KO], w[KO], b;
+	int t, c, j, k;
+
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			acc[j][k] = add ? VLOAD(o + Co * j + VL * k) : VZERO();
+	for (t = 0; t < 9; t++) {
+		const float *ip = pad + (S * y + t / 3) * rs +
+		    (size_t)(S * x0 + t % 3) * Cx;
+		const float *wp = wt + (size_t)t * Cx * Co;
+		for (c = 0; c < cn; c++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++)
+				w[k] = VLOAD(wp + Co * c + VL * k);
+#pragma GCC unroll 16
+			for (j = 0; j < XB; j++) {
+				b = VSET1(ip[S * j * Cx + c]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[j][k] = VFMA(b, w[k], acc[j][k]);
+			}
+		}
+	}
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			VSTORE(o + Co * j + VL * k, acc[j][k]);
+}
+
 /*
  * Direct 3x3 convolution, stride S, of one zero-padded sample into one
  * group of output channels:
@@ -41,57 +84,37 @@
  *                     pad[S y + ky, S x + kx, c] * wt[t, c, g]
  * out (H, W, Co), pad (., Wp, Cx), wt (9, Cx, Co), g < VL KO.  Blocks of
  * XB pixels of a row share each weight load (XB KO FMAs with broadcast
- * inputs); XB KO accumulators stay in registers.  KO, XB and S are
- * constants in each instance below.
+ * inputs); XB KO accumulators stay in registers.  A row's end takes
+ * blocks of XT <= XB pixels where XB would leave fewer than XT (so that
+ * 32 = 4 x 6 + 2 x 4), then single pixels.  KO, XB, XT and S are
+ * constants in each instance below.  The blocking changes no sum: each
+ * runs over the taps, then the channels.
  */
 static inline __attribute__((always_inline, target(TGT))) void
 K(direct_body)(float *out, const float *pad, const float *wt, int H, int W,
-    int Wp, int Cx, int cn, int add, const int KO, const int XB, const int S,
-    int Co)
+    int Wp, int Cx, int cn, int add, const int KO, const int XB,
+    const int XT, const int S, int Co)
 {
 	size_t rs = (size_t)Wp * Cx;
-	int y, x0, nb, t, c, j, k;
+	int y, x0, n, t, c, j, k;
 
 	for (y = 0; y < H; y++)
-		for (x0 = 0; x0 < W; x0 += nb) {
+		for (x0 = 0; x0 < W; x0 += n) {
 			float *o = out + ((size_t)y * W + x0) * Co;
-			nb = W - x0 < XB ? W - x0 : XB;
-			if (nb == XB) {
-				VF acc[XB][KO], w[KO], b;
-#pragma GCC unroll 16
-				for (j = 0; j < XB; j++)
-#pragma GCC unroll 4
-					for (k = 0; k < KO; k++)
-						acc[j][k] = add ? VLOAD(o + Co * j +
-						    VL * k) : VZERO();
-				for (t = 0; t < 9; t++) {
-					const float *ip = pad + (S * y + t / 3) *
-					    rs + (size_t)(S * x0 + t % 3) * Cx;
-					const float *wp = wt + (size_t)t * Cx * Co;
-					for (c = 0; c < cn; c++) {
-#pragma GCC unroll 4
-						for (k = 0; k < KO; k++)
-							w[k] = VLOAD(wp + Co * c +
-							    VL * k);
-#pragma GCC unroll 16
-						for (j = 0; j < XB; j++) {
-							b = VSET1(ip[S * j * Cx + c]);
-#pragma GCC unroll 4
-							for (k = 0; k < KO; k++)
-								acc[j][k] = VFMA(b, w[k],
-								    acc[j][k]);
-						}
-					}
-				}
-#pragma GCC unroll 16
-				for (j = 0; j < XB; j++)
-#pragma GCC unroll 4
-					for (k = 0; k < KO; k++)
-						VSTORE(o + Co * j + VL * k,
-						    acc[j][k]);
+			n = W - x0;
+			if (n == XB || n >= XB + XT) {
+				n = XB;
+				K(direct_block)(o, pad, wt, rs, y, x0, Cx, cn,
+				    add, KO, XB, S, Co);
 				continue;
 			}
-			for (j = 0; j < nb; j++) {
+			if (n >= XT) {
+				n = XT;
+				K(direct_block)(o, pad, wt, rs, y, x0, Cx, cn,
+				    add, KO, XT, S, Co);
+				continue;
+			}
+			for (j = 0; j < n; j++) {
 				VF a[KO];
 #pragma GCC unroll 4
 				for (k = 0; k < KO; k++)
@@ -115,6 +138,47 @@ K(direct_body)(float *out, const float *pad, const float *wt, int H, int W,
 		}
 }
 
+
+/* One block of CB input channels from c0 for tap t over the rows y0..y1,
+ * pixels x0..x1 of the body's band. */
+static inline __attribute__((always_inline, target(TGT))) void
+K(dweight_block_acc)(float *dwt, const float *x, const float *dy, int Wo,
+    int W, int Cx, int t, int c0, int y0, int y1, int x0, int x1,
+    const int KO, const int CB, const int S, int Co)
+{
+	VF acc[CB][KO], d[KO], b;
+	float *o = dwt + ((size_t)t * Cx + c0) * Co;
+	int ky = t / 3, kx = t % 3, c, k, y, px;
+
+#pragma GCC unroll 16
+	for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			acc[c][k] = VLOAD(o + Co * c + VL * k);
+	for (y = y0; y < y1; y++) {
+		const float *ip = x + ((size_t)(S * y + ky - 1) * W + kx - 1) *
+		    Cx + c0;
+		const float *g = dy + (size_t)y * Wo * Co;
+		for (px = x0; px < x1; px++) {
+#pragma GCC unroll 4
+			for (k = 0; k < KO; k++)
+				d[k] = VLOAD(g + (size_t)px * Co + VL * k);
+#pragma GCC unroll 16
+			for (c = 0; c < CB; c++) {
+				b = VSET1(ip[(size_t)S * px * Cx + c]);
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					acc[c][k] = VFMA(b, d[k], acc[c][k]);
+			}
+		}
+	}
+#pragma GCC unroll 16
+	for (c = 0; c < CB; c++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			VSTORE(o + Co * c + VL * k, acc[c][k]);
+}
+
 /*
  * Weight gradient of the same convolution for one sample and one group of
  * output channels:
@@ -122,20 +186,22 @@ K(direct_body)(float *out, const float *pad, const float *wt, int H, int W,
  *                   x[S y + ky - 1, S x + kx - 1, c] * dy[y, x, g]
  * over the pixels whose input lies inside the image (the zero padding
  * adds nothing).  dwt (9, Cx, Co), x (H, W, Cx), dy (Ho, Wo, Co),
- * g < VL KO.  For each tap and block of CB input channels, CB KO
+ * g < VL KO.  For each tap and block of CB input channels (CT <= CB
+ * where CB would leave fewer than CT: 16 = 6 + 6 + 4), CB KO
  * accumulators stay in registers over the pixels of a band of output
- * rows; Cx must be a multiple of CB.  The bands (DW_BAND bytes of dy)
- * keep the output gradient in the L1 cache across the taps and channel
- * blocks, which read it again each; an accumulator is stored and loaded
- * between bands, which rounds nothing, so every sum runs over the rows,
- * then the pixels, whatever the band.
+ * rows; Cx must be a multiple of CT and the blocks of CB and CT must
+ * make it (they do when CB = CT, or CB = 6 and CT = 4).  The bands
+ * (DW_BAND bytes of dy) keep the output gradient in the L1 cache across
+ * the taps and channel blocks, which read it again each; an accumulator
+ * is stored and loaded between bands, which rounds nothing, so every sum
+ * runs over the rows, then the pixels, whatever the band or block.
  */
-#define DW_BAND 16384
 static inline __attribute__((always_inline, target(TGT))) void
 K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
-    int H, int W, int Cx, const int KO, const int CB, const int S, int Co)
+    int H, int W, int Cx, const int KO, const int CB, const int CT,
+    const int S, int Co)
 {
-	int t, ky, kx, y0, y1, x0, x1, c0, c, k, y, px, b0, b1, band;
+	int t, ky, kx, y0, y1, x0, x1, c0, n, b0, b1, band;
 
 	band = DW_BAND / (Wo * Co * (int)sizeof *dy);
 	band = band > 0 ? band : 1;
@@ -156,39 +222,17 @@ K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
 		x0 = kx == 0;
 		x1 = (W - kx) / S + 1;
 		x1 = x1 < Wo ? x1 : Wo;
-		for (c0 = 0; c0 < Cx; c0 += CB) {
-			VF acc[CB][KO], d[KO], b;
-			float *o = dwt + ((size_t)t * Cx + c0) * Co;
-#pragma GCC unroll 16
-			for (c = 0; c < CB; c++)
-#pragma GCC unroll 4
-				for (k = 0; k < KO; k++)
-					acc[c][k] = VLOAD(o + Co * c + VL * k);
-			for (y = y0; y < y1; y++) {
-				const float *ip = x + ((size_t)(S * y + ky - 1) *
-				    W + kx - 1) * Cx + c0;
-				const float *g = dy + (size_t)y * Wo * Co;
-				for (px = x0; px < x1; px++) {
-#pragma GCC unroll 4
-					for (k = 0; k < KO; k++)
-						d[k] = VLOAD(g + (size_t)px * Co +
-						    VL * k);
-#pragma GCC unroll 16
-					for (c = 0; c < CB; c++) {
-						b = VSET1(ip[(size_t)S * px * Cx +
-						    c]);
-#pragma GCC unroll 4
-						for (k = 0; k < KO; k++)
-							acc[c][k] = VFMA(b, d[k],
-							    acc[c][k]);
-					}
-				}
+		for (c0 = 0; c0 < Cx; c0 += n) {
+			n = Cx - c0;
+			if (n == CB || n >= CB + CT) {
+				n = CB;
+				K(dweight_block_acc)(dwt, x, dy, Wo, W, Cx, t,
+				    c0, y0, y1, x0, x1, KO, CB, S, Co);
+			} else {
+				n = CT;
+				K(dweight_block_acc)(dwt, x, dy, Wo, W, Cx, t,
+				    c0, y0, y1, x0, x1, KO, CT, S, Co);
 			}
-#pragma GCC unroll 16
-			for (c = 0; c < CB; c++)
-#pragma GCC unroll 4
-				for (k = 0; k < KO; k++)
-					VSTORE(o + Co * c + VL * k, acc[c][k]);
 		}
 	}
 }
@@ -198,32 +242,33 @@ K(dweight_body)(float *dwt, const float *x, const float *dy, int Ho, int Wo,
 static inline __attribute__((always_inline, target(TGT))) void
 K(direct_groups)(float *out, const float *pad, const float *wt, int Ho,
     int Wo, int Wp, int Cx, int cn, int add, int Co, int S, const int KO,
-    const int XB)
+    const int XB, const int XT)
 {
 	int h;
 
 	for (h = 0; h < Co; h += VL * KO)
 		if (S == 1)
 			K(direct_body)(out + h, pad, wt + h, Ho, Wo, Wp, Cx, cn,
-			    add, KO, XB, 1, Co);
+			    add, KO, XB, XT, 1, Co);
 		else
 			K(direct_body)(out + h, pad, wt + h, Ho, Wo, Wp, Cx, cn,
-			    add, KO, XB, 2, Co);
+			    add, KO, XB, XT, 2, Co);
 }
 
 static inline __attribute__((always_inline, target(TGT))) void
 K(dweight_groups)(float *dwt, const float *x, const float *dy, int Ho,
-    int Wo, int H, int W, int Cx, int Co, int S, const int KO, const int CB)
+    int Wo, int H, int W, int Cx, int Co, int S, const int KO, const int CB,
+    const int CT)
 {
 	int h;
 
 	for (h = 0; h < Co; h += VL * KO)
 		if (S == 1)
 			K(dweight_body)(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
-			    KO, CB, 1, Co);
+			    KO, CB, CT, 1, Co);
 		else
 			K(dweight_body)(dwt + h, x, dy + h, Ho, Wo, H, W, Cx,
-			    KO, CB, 2, Co);
+			    KO, CB, CT, 2, Co);
 }
 
 /* 16 output channels, stride 1, W a multiple of D16_WMOD, Wp = W + 2:
@@ -272,9 +317,12 @@ K(direct)(float *out, const float *pad, const float *wt, int Ho, int Wo,
 		else if (Co == 16)
 			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
 			    S, FWD16);
-		else if (Co == 32)
+		else if (Co == 32 && S == 1)
 			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
 			    S, FWD32);
+		else if (Co == 32)
+			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
+			    S, FWD32S2);
 		else
 			K(direct_groups)(out, p, w, Ho, Wo, Wp, Cx, cn, a, Co,
 			    S, FWD64);
@@ -347,8 +395,8 @@ K(bn_row)(float *d, const float *s, const float *r, float *o,
 static int
 K(dweight_block)(int Co)
 {
-	return Co == 16 ? second(DW16) : Co == 32 ? second(DW32) :
-	    second(DW64);
+	return Co == 16 ? third(DW16) : Co == 32 ? third(DW32) :
+	    third(DW64);
 }
 
 /*
@@ -366,70 +414,87 @@ K(dweight_block)(int Co)
  * zero border; wt (9, Co, Cd) flipped (mm_conv3x3_weights() with flip 1).
  * XB pixels of a phase row share each weight load, as in K(direct_body).
  */
+/* One block of XB pixels of phase (py, px) row m from n0 (the body's
+ * inner step). */
+static inline __attribute__((always_inline, target(TGT))) void
+K(dinput2_block)(float *o, const float *pad, const float *wt, size_t rs,
+    int m, int n0, int Co, int Cd, int add, const int KO, const int XB,
+    const int py, const int px)
+{
+	VF acc[XB][KO], w[KO], b;
+	int ky, kx, c, j, k;
+
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			acc[j][k] = add ? VLOAD(o + 2 * Cd * j + VL * k) :
+			    VZERO();
+#pragma GCC unroll 3
+	for (ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+		for (kx = 0; kx < 3; kx++) {
+			if ((py + 1 - ky) % 2 || (px + 1 - kx) % 2)
+				continue;
+			const float *ip = pad + (m + (py + 3 - ky) / 2) * rs +
+			    (size_t)(n0 + (px + 3 - kx) / 2) * Co;
+			const float *wp = wt + (size_t)(8 - 3 * ky - kx) * Co *
+			    Cd;
+			for (c = 0; c < Co; c++) {
+#pragma GCC unroll 4
+				for (k = 0; k < KO; k++)
+					w[k] = VLOAD(wp + Cd * c + VL * k);
+#pragma GCC unroll 16
+				for (j = 0; j < XB; j++) {
+					b = VSET1(ip[j * Co + c]);
+#pragma GCC unroll 4
+					for (k = 0; k < KO; k++)
+						acc[j][k] = VFMA(b, w[k],
+						    acc[j][k]);
+				}
+			}
+		}
+#pragma GCC unroll 16
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 4
+		for (k = 0; k < KO; k++)
+			VSTORE(o + 2 * Cd * j + VL * k, acc[j][k]);
+}
+
+/* The phase's rows in blocks of XB pixels, XT at a row's end, then
+ * single pixels, as in K(direct_body). */
 static inline __attribute__((always_inline, target(TGT))) void
 K(dinput2_body)(float *dx, const float *pad, const float *wt, int H, int W,
     int Wo, int Co, int Cd, int add, const int KO, const int XB,
-    const int py, const int px)
+    const int XT, const int py, const int px)
 {
 	size_t rs = (size_t)(Wo + 2) * Co;
 	int Hq = (H - py + 1) / 2, Wq = (W - px + 1) / 2;
-	int m, n0, nb, ky, kx, c, j, k;
+	int m, n0, n, ky, kx, c, j, k;
 
 	for (m = 0; m < Hq; m++)
-		for (n0 = 0; n0 < Wq; n0 += nb) {
+		for (n0 = 0; n0 < Wq; n0 += n) {
 			float *o = dx + ((size_t)(2 * m + py) * W + 2 * n0 +
 			    px) * Cd;
-			VF acc[XB][KO], w[KO], b;
-			nb = Wq - n0 < XB ? Wq - n0 : XB;
-			if (nb == XB) {
-#pragma GCC unroll 16
-				for (j = 0; j < XB; j++)
-#pragma GCC unroll 4
-					for (k = 0; k < KO; k++)
-						acc[j][k] = add ? VLOAD(o +
-						    2 * Cd * j + VL * k) : VZERO();
-#pragma GCC unroll 3
-				for (ky = 0; ky < 3; ky++)
-#pragma GCC unroll 3
-					for (kx = 0; kx < 3; kx++) {
-						if ((py + 1 - ky) % 2 ||
-						    (px + 1 - kx) % 2)
-							continue;
-						const float *ip = pad + (m + (py +
-						    3 - ky) / 2) * rs + (size_t)(n0 +
-						    (px + 3 - kx) / 2) * Co;
-						const float *wp = wt + (size_t)(8 -
-						    3 * ky - kx) * Co * Cd;
-						for (c = 0; c < Co; c++) {
-#pragma GCC unroll 4
-							for (k = 0; k < KO; k++)
-								w[k] = VLOAD(wp +
-								    Cd * c + VL * k);
-#pragma GCC unroll 16
-							for (j = 0; j < XB; j++) {
-								b = VSET1(ip[j * Co +
-								    c]);
-#pragma GCC unroll 4
-								for (k = 0; k < KO; k++)
-									acc[j][k] = VFMA(b,
-									    w[k],
-									    acc[j][k]);
-							}
-						}
-					}
-#pragma GCC unroll 16
-				for (j = 0; j < XB; j++)
-#pragma GCC unroll 4
-					for (k = 0; k < KO; k++)
-						VSTORE(o + 2 * Cd * j + VL * k,
-						    acc[j][k]);
+			n = Wq - n0;
+			if (n == XB || n >= XB + XT) {
+				n = XB;
+				K(dinput2_block)(o, pad, wt, rs, m, n0, Co, Cd,
+				    add, KO, XB, py, px);
 				continue;
 			}
-			/* the row's last nb < XB pixels, one at a time */
-			for (j = 0; j < nb; j++) {
+			if (n >= XT) {
+				n = XT;
+				K(dinput2_block)(o, pad, wt, rs, m, n0, Co, Cd,
+				    add, KO, XT, py, px);
+				continue;
+			}
+			/* the row's last n < XT pixels, one at a time */
+			for (j = 0; j < n; j++) {
+				VF acc[KO];
 #pragma GCC unroll 4
 				for (k = 0; k < KO; k++)
-					acc[0][k] = add ? VLOAD(o + 2 * Cd * j +
+					acc[k] = add ? VLOAD(o + 2 * Cd * j +
 					    VL * k) : VZERO();
 				for (ky = 0; ky < 3; ky++)
 					for (kx = 0; kx < 3; kx++) {
@@ -444,14 +509,14 @@ K(dinput2_body)(float *dx, const float *pad, const float *wt, int H, int W,
 						for (c = 0; c < Co; c++)
 #pragma GCC unroll 4
 							for (k = 0; k < KO; k++)
-								acc[0][k] = VFMA(
+								acc[k] = VFMA(
 								    VSET1(ip[c]),
 								    VLOAD(wp + Cd * c +
-								    VL * k), acc[0][k]);
+								    VL * k), acc[k]);
 					}
 #pragma GCC unroll 4
 				for (k = 0; k < KO; k++)
-					VSTORE(o + 2 * Cd * j + VL * k, acc[0][k]);
+					VSTORE(o + 2 * Cd * j + VL * k, acc[k]);
 			}
 		}
 }
@@ -459,19 +524,20 @@ K(dinput2_body)(float *dx, const float *pad, const float *wt, int H, int W,
 /* The four phases for each group of Cd input channels. */
 static inline __attribute__((always_inline, target(TGT))) void
 K(dinput2_groups)(float *dx, const float *pad, const float *wt, int H,
-    int W, int Wo, int Co, int Cd, int add, const int KO, const int XB)
+    int W, int Wo, int Co, int Cd, int add, const int KO, const int XB,
+    const int XT)
 {
 	int h;
 
 	for (h = 0; h < Cd; h += VL * KO) {
 		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
-		    XB, 0, 0);
+		    XB, XT, 0, 0);
 		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
-		    XB, 0, 1);
+		    XB, XT, 0, 1);
 		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
-		    XB, 1, 0);
+		    XB, XT, 1, 0);
 		K(dinput2_body)(dx + h, pad, wt + h, H, W, Wo, Co, Cd, add, KO,
-		    XB, 1, 1);
+		    XB, XT, 1, 1);
 	}
 }
 

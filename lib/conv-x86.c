@@ -7,8 +7,8 @@
  * for AVX2 + FMA (8 floats, 16 registers) with each level's register
  * blocking.  Beside the template each level has what only its register
  * file allows: a kernel for 16 output channels that shares each input
- * broadcast between the taps (2 rows x 8 pixels with AVX-512, 1 row x 4
- * pixels with AVX2), and, with AVX-512 only, the weight gradient of the
+ * broadcast between the taps (2 rows x 8 pixels with AVX-512, 1 row x 10
+ * or 4 pixels with AVX2), and, with AVX-512 only, the weight gradient of the
  * first layer's 1 to 3 input channels and that of 16 or 32 output
  * channels at stride 1 (the three taps of a row share each input
  * broadcast) and the stride-2 input gradient into 16 channels (its four
@@ -92,12 +92,13 @@ pad_sample(float *pad, const float *x, const struct mm_pad_bn *b, int H,
 	memset(pad + (H + 1) * row, 0, row * sizeof *pad);
 }
 
-/* The second of a blocking pair "KO, CB" (see conv-x86-kern.h). */
+/* The last of a blocking triple "KO, CB, CT" (see conv-x86-kern.h). */
 static inline int
-second(int a, int b)
+third(int a, int b, int c)
 {
 	(void)a;
-	return b;
+	(void)b;
+	return c;
 }
 
 /* The template's vector operations, from each level's intrinsics
@@ -121,12 +122,14 @@ second(int a, int b)
 /* 64 channels: 16 input channels at a time, so that their weights
  * (36 KiB) stay in the L1 cache; fewer channels all at once */
 #define CHUNK(Co, Cx) ((Co) == 64 ? 16 : (Cx))
-#define FWD16 1, 8
-#define FWD32 2, 8
-#define FWD64 4, 4
-#define DW16 1, 16
-#define DW32 2, 8
-#define DW64 4, 4
+#define FWD16 1, 8, 8
+#define FWD32 2, 8, 8
+#define FWD64 4, 4, 4
+#define FWD32S2 FWD32
+#define DW16 1, 16, 16
+#define DW32 2, 8, 8
+#define DW64 4, 4, 4
+#define DW_BAND 16384
 #define D16_WMOD 8
 #define D32_WMOD 8
 #define D64_WMOD 4
@@ -277,7 +280,7 @@ direct16_512(float *out, const float *pad, const float *wt, int H, int W,
 		}
 	if (H % 2)
 		direct_body_512(out + (size_t)(H - 1) * W * 16, pad + (H - 1) * rs,
-		    wt, 1, W, W + 2, Cx, cn, add, 1, 8, 1, 16);
+		    wt, 1, W, W + 2, Cx, cn, add, 1, 8, 8, 1, 16);
 }
 
 /*
@@ -553,7 +556,9 @@ dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
 #undef FWD16
 #undef FWD32
 #undef FWD64
+#undef FWD32S2
 #undef DW16
+#undef DW_BAND
 #undef DW32
 #undef DW64
 #undef D16_WMOD
@@ -563,77 +568,113 @@ dweight3_512(float *dwt, const float *x, const float *dy, int H, int W,
 #undef DI2Q_WMOD
 
 /* ---- AVX2 + FMA ----
- * Groups of at most 32 output channels (4 registers a pixel); input
- * channels 16 at a time, so that their weights stay in the L1 cache. */
+ * Input channels 16 at a time, so that their weights stay in the L1
+ * cache.  The forward and input-gradient products take groups of 16
+ * output channels in blocks of 6 pixels (12 accumulators: FMA latency 4
+ * on 2 ports needs at least 8 in flight; 2 weight loads and 6 broadcasts
+ * feed 12 FMAs), except the stride-2 forward into 32 channels, which
+ * keeps 2 pixels x 32 channels; the weight gradient of 16 channels takes
+ * blocks of 6 input channels, in bands of 8 KiB of dy.  On a Zen 3 (one
+ * thread, batch 32, best of 21 to 41 runs alternating with the blocking
+ * before: 4 vectors x 2 pixels, 2 x 4 for 16 channels) the 64 -> 64
+ * forward and input gradient ran at 68-80 GFLOP/s against 61-69, 32 ->
+ * 32 at 71-74 against 66-70.  Each sum keeps its order (t-nn, and
+ * bench/identity.sh: the bits are those of the blocking before). */
 #define K(name) name##_256
 #define TGT "avx2,fma"
 #define VL 8
 #define VF __m256
 #define VP(op) _mm256_##op##_ps
 #define CHUNK(Co, Cx) 16
-#define FWD16 2, 4
-#define FWD32 4, 2
-#define FWD64 4, 2
-#define DW16 2, 4
-#define DW32 4, 2
-#define DW64 4, 2
+#define FWD16 2, 6, 4
+#define FWD32 2, 6, 4
+#define FWD64 2, 6, 4
+#define FWD32S2 4, 2, 2
+#define DW16 2, 6, 4
+#define DW32 4, 2, 2
+#define DW64 4, 2, 2
+#define DW_BAND 8192
 #define D16_WMOD 4
 #include "conv-x86-kern.h"
 
-/* 16 output channels, stride 1, AVX2: for each kernel row, each input
- * of the 1 x (XB + 2) window is broadcast once for every tap reaching
- * the block (XB = 4 pixels, 2 registers each). */
+/*
+ * 16 output channels, stride 1, AVX2, W a multiple of 4: for each kernel
+ * row, each input of the block's 1 x (XB + 2) window is broadcast once
+ * for every tap reaching the block, and the three taps' weights stay in
+ * registers.  Blocks of 10 pixels take each half of the channels (one
+ * register a pixel: 10 accumulators, 3 weights, the broadcast) in turn,
+ * an even number of them a row so that blocks of 4 pixels with both
+ * halves (8 accumulators, 6 weights) end it.  (12 pixels would fill all
+ * 16 registers, and GCC then spills: 50 against 88 GFLOP/s in the L1
+ * cache on a Zen 3.)  Each sum runs over the kernel rows, then the input
+ * channels, then the taps of the row, whatever the block.
+ */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+direct16_256_block(float *o, const float *ip, const float *wt, size_t rs,
+    int Cx, int cn, int add, const int KO, const int XB)
+{
+	__m256 acc[10][2], w[3][2], b;
+	int ky, c, i, j, k;
+
+#pragma GCC unroll 10
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 2
+		for (k = 0; k < KO; k++)
+			acc[j][k] = add ? _mm256_loadu_ps(o + 16 * j + 8 * k) :
+			    _mm256_setzero_ps();
+	for (ky = 0; ky < 3; ky++) {
+		const float *p = ip + ky * rs;
+		const float *wp = wt + (size_t)3 * ky * Cx * 16;
+		for (c = 0; c < cn; c++) {
+#pragma GCC unroll 3
+			for (j = 0; j < 3; j++)
+#pragma GCC unroll 2
+				for (k = 0; k < KO; k++)
+					w[j][k] = _mm256_loadu_ps(wp +
+					    ((size_t)j * Cx + c) * 16 + 8 * k);
+#pragma GCC unroll 12
+			for (i = 0; i < XB + 2; i++) {
+				b = _mm256_set1_ps(p[(size_t)i * Cx + c]);
+#pragma GCC unroll 10
+				for (j = 0; j < XB; j++) {
+					if (i - j < 0 || i - j > 2)
+						continue;
+#pragma GCC unroll 2
+					for (k = 0; k < KO; k++)
+						acc[j][k] = _mm256_fmadd_ps(b,
+						    w[i - j][k], acc[j][k]);
+				}
+			}
+		}
+	}
+#pragma GCC unroll 10
+	for (j = 0; j < XB; j++)
+#pragma GCC unroll 2
+		for (k = 0; k < KO; k++)
+			_mm256_storeu_ps(o + 16 * j + 8 * k, acc[j][k]);
+}
+
 __attribute__((target("avx2,fma"))) static void
 direct16_256(float *out, const float *pad, const float *wt, int H, int W,
     int Cx, int cn, int add)
 {
 	size_t rs = (size_t)(W + 2) * Cx;
-	int y, x0, ky, c, j, k, ic;
+	int y, x0, x10 = W / 20 * 20;
 
-	for (y = 0; y < H; y++)
-		for (x0 = 0; x0 < W; x0 += 4) {
-			__m256 acc[4][2], w[3][2], b;
-			float *o = out + ((size_t)y * W + x0) * 16;
-#pragma GCC unroll 4
-			for (j = 0; j < 4; j++)
-#pragma GCC unroll 2
-				for (k = 0; k < 2; k++)
-					acc[j][k] = add ? _mm256_loadu_ps(o +
-					    16 * j + 8 * k) : _mm256_setzero_ps();
-			for (ky = 0; ky < 3; ky++) {
-				const float *ip = pad + (y + ky) * rs +
-				    (size_t)x0 * Cx;
-				const float *wp = wt + (size_t)3 * ky * Cx * 16;
-				for (c = 0; c < cn; c++) {
-#pragma GCC unroll 3
-					for (j = 0; j < 3; j++)
-#pragma GCC unroll 2
-						for (k = 0; k < 2; k++)
-							w[j][k] = _mm256_loadu_ps(wp +
-							    ((size_t)j * Cx + c) * 16 +
-							    8 * k);
-#pragma GCC unroll 6
-					for (ic = 0; ic < 6; ic++) {
-						b = _mm256_set1_ps(ip[ic * Cx + c]);
-#pragma GCC unroll 4
-						for (j = 0; j < 4; j++) {
-							if (ic - j < 0 || ic - j > 2)
-								continue;
-#pragma GCC unroll 2
-							for (k = 0; k < 2; k++)
-								acc[j][k] = _mm256_fmadd_ps(b,
-								    w[ic - j][k], acc[j][k]);
-						}
-					}
-				}
-			}
-#pragma GCC unroll 4
-			for (j = 0; j < 4; j++)
-#pragma GCC unroll 2
-				for (k = 0; k < 2; k++)
-					_mm256_storeu_ps(o + 16 * j + 8 * k,
-					    acc[j][k]);
+	for (y = 0; y < H; y++) {
+		const float *ip = pad + y * rs;
+		float *o = out + (size_t)y * W * 16;
+
+		for (x0 = 0; x0 < x10; x0 += 10) {
+			direct16_256_block(o + (size_t)x0 * 16, ip +
+			    (size_t)x0 * Cx, wt, rs, Cx, cn, add, 1, 10);
+			direct16_256_block(o + (size_t)x0 * 16 + 8, ip +
+			    (size_t)x0 * Cx, wt + 8, rs, Cx, cn, add, 1, 10);
 		}
+		for (; x0 < W; x0 += 4)
+			direct16_256_block(o + (size_t)x0 * 16, ip +
+			    (size_t)x0 * Cx, wt, rs, Cx, cn, add, 2, 4);
+	}
 }
 
 /* The kernels of one level. */
