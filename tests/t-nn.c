@@ -1244,8 +1244,8 @@ main(void)
 	test_conv(3, 17, 17, 5, 8, 1, 0);
 	test_conv(3, 33, 31, 16, 32, 2, 0);
 	/* the direct kernels (16, 32 or 64 output channels, stride 1 or 2;
-	 * input gradients of that many channels, stride 1 or 2; rows of 8- or
-	 * 4-pixel blocks and shorter tails),
+	 * input gradients of that many channels, stride 1 or 2; rows of 10-,
+	 * 8-, 6- or 4-pixel blocks and shorter tails),
 	 * then the same shapes on the portable path; the tests after these
 	 * keep the random data they had before these were added */
 	keep = rng;
@@ -1255,6 +1255,9 @@ main(void)
 		diag("direct kernels: %s", level == 2 ? "AVX-512" :
 		    level == 1 ? "AVX2" : "off (portable path)");
 		test_conv(2, 9, 11, 16, 16, 1, 1);
+		test_conv(1, 3, 20, 16, 16, 1, 1);    /* AVX2: 10-pixel */
+		test_conv(2, 3, 44, 8, 16, 1, 0);     /* blocks, then 4 */
+		test_conv(1, 4, 8, 24, 16, 1, 0);     /* dw: 6 inputs x 4 */
 		test_conv(2, 8, 17, 3, 16, 1, 0);
 		test_conv(1, 5, 4, 16, 8, 1, 0);
 		test_conv(3, 16, 16, 16, 16, 1, 0);
@@ -1284,6 +1287,7 @@ main(void)
 		test_conv_stats(2, 5, 6, 3, 8, 1);
 		test_conv_fwd_bn(2, 9, 11, 16, 16, 1);
 		test_conv_fwd_bn(2, 6, 16, 16, 16, 1); /* 2-row blocks */
+		test_conv_fwd_bn(1, 3, 24, 16, 16, 1); /* 10-pixel blocks */
 		test_conv_fwd_bn(2, 8, 8, 16, 32, 2);
 		test_conv_fwd_bn(1, 6, 9, 32, 64, 1);
 		test_conv_fwd_bn(2, 7, 6, 64, 16, 2);
