@@ -3,7 +3,7 @@
  * ceiling measured in the same run.
  *
  *   b-encoder [-t threads] [-b batch] [-n steps] [-r rounds] [-c config]
- *             [-l]
+ *             [-p precision] [-l]
  *
  * Configurations (the paper's, see reference/protocol.md):
  *   flat      dsprites: mlp-flatten:2048,2048,1024,1024,512,512/256 on
@@ -29,7 +29,9 @@
  * statistics and its backward the BatchNorm input gradient; a bn row's
  * forward is the normalisation (+ shortcut + ReLU), and the backward of
  * a block's bn2 holds the gradient sums of both its BatchNorms (bn1
- * rows then show 0).
+ * rows then show 0).  -p bf16 runs both encoders' products in bf16
+ * (mm_encoder_set_precision); the ratios then still compare with the
+ * fp32 sgemm ceiling and PyTorch's fp32 anchor.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -101,7 +103,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: b-encoder [-l] [-b batch] [-c config] "
-	    "[-n steps] [-r rounds] [-t threads]\n");
+	    "[-n steps] [-p precision] [-r rounds] [-t threads]\n");
 	exit(2);
 }
 
@@ -149,7 +151,7 @@ median(double *v, int n)
 
 static void
 run(const struct config *c, int B, int steps, int layers, double ceil,
-    int threads, int rounds)
+    int threads, int rounds, int prec)
 {
 	struct mm_encoder *img, *fac;
 	struct mm_rng rng;
@@ -164,6 +166,9 @@ run(const struct config *c, int B, int steps, int layers, double ceil,
 		mm_die("out of memory");
 	if ((rc = mm_encoder_create(&img, c->img, c->C, 64, 64, c->out, B)) < 0 ||
 	    (rc = mm_encoder_create(&fac, c->fac, c->D, 1, 1, c->out, B)) < 0)
+		mm_die_err(c->name, rc);
+	if ((rc = mm_encoder_set_precision(img, prec)) < 0 ||
+	    (rc = mm_encoder_set_precision(fac, prec)) < 0)
 		mm_die_err(c->name, rc);
 	mm_rng_seed(&rng, 1);
 	mm_encoder_init(img, &rng);
@@ -238,11 +243,12 @@ main(int argc, char **argv)
 {
 	const char *only = NULL;
 	int ch, threads = 1, B = 128, steps = 0, layers = 0, rounds = 1;
+	int prec = 0;
 	double g128, g512;
 	size_t k;
 
 	mm_cli_init(argc, argv);
-	while ((ch = getopt(argc, argv, "b:c:ln:r:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:ln:p:r:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			B = (int)mm_cli_long("-b", optarg, 2, 4096);
@@ -255,6 +261,10 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			steps = (int)mm_cli_long("-n", optarg, 1, 100000);
+			break;
+		case 'p':
+			if (mm_precision_parse(optarg, &prec) < 0)
+				mm_die("-p: %s: not fp32 or bf16", optarg);
 			break;
 		case 'r':
 			rounds = (int)mm_cli_long("-r", optarg, 1, MAXROUNDS);
@@ -276,7 +286,7 @@ main(int argc, char **argv)
 			continue;
 		run(&configs[k], B, steps ? steps :
 		    strncmp(configs[k].img, "mlp", 3) ? 4 : 20, layers, g512,
-		    threads, rounds);
+		    threads, rounds, prec);
 	}
 	return 0;
 }
