@@ -13,6 +13,8 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "h5-chunk.h"
+
 struct mm_h5f {
 	hid_t file;
 	char label[256];
@@ -129,7 +131,7 @@ static int
 check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
     const hsize_t *dims, int64_t first, int64_t n)
 {
-	hsize_t cd[8], off[8], stored;
+	hsize_t cd[8], off[8], stored, other;
 	uint64_t cbytes;
 	uint8_t *z = NULL, *c = NULL;
 	hid_t pl, t;
@@ -187,10 +189,17 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 		z_stream zs;
 		int zr;
 
-		if (H5Dget_chunk_storage_size(d, off, &stored) < 0)
+		if ((zr = mm_h5_chunk_stored(d, off, &stored, &other)) == -1)
 			rc = mm_err(MM_EFORMAT, "%s: %s: a chunk of rows "
 			    "%llu.. is unreadable (corrupt?)", f->label, name,
 			    (unsigned long long)off[0]);
+		else if (zr < 0)
+			rc = mm_err(MM_EFORMAT, "%s: %s: the chunk of rows "
+			    "%llu.. has two sizes in the file (%llu and %llu "
+			    "bytes; corrupt?)", f->label, name,
+			    (unsigned long long)off[0],
+			    (unsigned long long)stored,
+			    (unsigned long long)other);
 		else if (stored > cbytes + cbytes / 64 + 1024)
 			rc = mm_err(MM_EFORMAT, "%s: %s: a chunk of rows "
 			    "%llu.. claims %llu stored bytes for %llu of data "

@@ -10,6 +10,7 @@
  *               read with pread-style fseek/fread;
  *   chunked     each chunk's stored bytes through H5Dread_chunk into a
  *               buffer of the size H5Dget_chunk_storage_size reports,
+ *               once the chunk's index record agrees (h5-chunk.h),
  *               inflated here by zlib into exactly one chunk (a stream that
  *               is longer or shorter is refused); filters other than
  *               deflate and shuffle (a no-op on 1-byte elements) are
@@ -28,6 +29,8 @@
 #ifdef MM_HAVE_HDF5
 #include <hdf5.h>
 #include <zlib.h>
+
+#include "h5-chunk.h"
 
 /* Largest row, chunk and stored chunk accepted: far above 3dshapes.h5's
  * (12 KiB rows, chunks of a few rows), far below what would hurt. */
@@ -222,15 +225,20 @@ fail:
 static int
 load_chunk(struct mm_h5 *h, const hsize_t *off)
 {
-	hsize_t stored;
+	hsize_t stored, other;
 	uint32_t mask = 0;
 	z_stream z;
 	int zr;
 
-	if (H5Dget_chunk_storage_size(h->dset, off, &stored) < 0)
+	if ((zr = mm_h5_chunk_stored(h->dset, off, &stored, &other)) == -1)
 		return mm_err(MM_EFORMAT, "%s: a chunk of rows %llu.. is "
 		    "missing or unreadable (corrupt?)", h->label,
 		    (unsigned long long)off[0]);
+	if (zr < 0)
+		return mm_err(MM_EFORMAT, "%s: the chunk of rows %llu.. has "
+		    "two sizes in the file (%llu and %llu bytes; corrupt?)",
+		    h->label, (unsigned long long)off[0],
+		    (unsigned long long)stored, (unsigned long long)other);
 	if (stored == 0) {
 		/* never written: HDF5's fill value, 0 for u8 */
 		memset(h->chunk, 0, h->cbytes);

@@ -27,7 +27,9 @@ done
 # 64x64x3 images with integer labels: libhdf5's H5Dread once read past its
 # chunk buffer on these (each stored chunk inflates to half the claimed
 # chunk).  mmib-gen reads them as an own dataset and must refuse each in
-# one line, exit non-zero and leave no output.
+# one line, exit non-zero and leave no output: the chunk does not inflate
+# to its size, or (rows 1 -> 2, where libhdf5 1.10.8 then reads the
+# chunk's size as 389 bytes one way and 388 the other) it has two sizes.
 for f in "$MMIB_TOP"/tests/fuzz/regress/h5/deflate-chunk-*.h5; do
 	rm -f "$TMP/bad.mts"
 	run_cmd mmib-gen --from "$f" -n all -o "$TMP/bad.mts"
@@ -35,7 +37,8 @@ for f in "$MMIB_TOP"/tests/fuzz/regress/h5/deflate-chunk-*.h5; do
 		skip "${f##*/}: built without HDF5"
 	elif [ "$RC" -ne 0 ] && [ ! -e "$TMP/bad.mts" ] &&
 	    [ "$(printf '%s\n' "$ERR" | wc -l)" -eq 1 ] &&
-	    [[ "$ERR" == *"chunk of rows 0.. does not inflate to its 24576 bytes"* ]]; then
+	    [[ "$ERR" == *"chunk of rows 0.. does not inflate to its 24576 bytes"* ||
+	    "$ERR" == *"chunk of rows 0.. has two sizes in the file ("* ]]; then
 		ok 0 "mmib-gen --from ${f##*/}: refused in one line, no output"
 	else
 		ok 1 "mmib-gen --from ${f##*/}: refused in one line, no output"

@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "gen.h"
+#include "h5.h"
 #include "stream.h"
 #include "tap.h"
 #include "util-zip.h"
@@ -367,6 +368,49 @@ t_h5(void)
 #endif
 }
 
+/*
+ * A file whose chunk index gives one chunk two sizes (a fuzzed input,
+ * tests/fuzz/regress/h5/chunk-two-sizes.h5): H5Dget_chunk_storage_size
+ * says 768 bytes, the record H5Dread_chunk reads 815, and libhdf5 1.10
+ * wrote those past a buffer of the first.  Every row read in turn: the
+ * read must stop with that error, not go on.
+ */
+static void
+t_h5_two_sizes(void)
+{
+#ifdef MM_HAVE_HDF5
+	const char *top = getenv("MMIB_TOP");
+	char path[600];
+	struct mm_h5 *h;
+	int64_t shape[8], row = 1, r;
+	int ndim, d, rc;
+	uint8_t *buf = NULL;
+
+	snprintf(path, sizeof path, "%s/tests/fuzz/regress/h5/"
+	    "chunk-two-sizes.h5", top ? top : ".");
+	rc = mm_h5_open(path, "images", &h, shape, &ndim);
+	ok(rc == 0, "chunk-two-sizes.h5 opens%s%s", rc ? ": " : "",
+	    rc ? mm_errmsg() : "");
+	if (rc) {
+		skip(1, "not opened");
+		return;
+	}
+	for (d = 1; d < ndim; d++)
+		row *= shape[d];
+	if (row <= 1 << 16)
+		buf = malloc((size_t)row);
+	for (r = 0, rc = 0; buf && r < shape[0] && rc == 0; r++)
+		rc = mm_h5_read(h, &r, 1, buf);
+	ok(rc < 0 && strstr(mm_errmsg(), "has two sizes in the file (768 "
+	    "and 815 bytes; corrupt?)"), "a chunk with two sizes refused: %s",
+	    rc ? mm_errmsg() : "read on");
+	free(buf);
+	mm_h5_close(h);
+#else
+	skip(2, "built without HDF5");
+#endif
+}
+
 int
 main(void)
 {
@@ -385,7 +429,7 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(48);
+	plan(50);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
 	    "real one is refused: %s", mm_errmsg());
@@ -414,6 +458,7 @@ main(void)
 		    "mmib-gen --from stored ZIP64 npz: 3 test rows");
 	}
 	t_h5();
+	t_h5_two_sizes();
 	{
 		char cmd[600];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
