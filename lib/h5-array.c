@@ -3,6 +3,7 @@
  * HDF5's own type conversion: the caller names the native type it wants
  * and HDF5 widens, narrows or converts the stored elements.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,8 +133,12 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
     const hsize_t *dims, int64_t first, int64_t n)
 {
 	hsize_t cd[8], off[8], stored, other;
-	uint64_t cbytes;
+	uint64_t cbytes, fsize = 0;
 	uint8_t *z = NULL, *c = NULL;
+	size_t zcap = 0;
+	FILE *raw = NULL;
+	char *path = NULL;
+	ssize_t plen;
 	hid_t pl, t;
 	int nf, i, defl = -1, rc = 0;
 
@@ -179,6 +184,13 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 	H5Pclose(pl);
 	if (rc == 0 && !(c = malloc(cbytes)))
 		rc = mm_err(MM_ENOMEM, "out of memory");
+	/* the chunks' bytes are read from the file here (h5-chunk.h) */
+	if (rc == 0 && ((plen = H5Fget_name(f->file, NULL, 0)) <= 0 ||
+	    !(path = malloc((size_t)plen + 1)) ||
+	    H5Fget_name(f->file, path, (size_t)plen + 1) != plen ||
+	    !(raw = fopen(path, "rb")) || fseeko(raw, 0, SEEK_END) != 0 ||
+	    (fsize = (uint64_t)ftello(raw)) == (uint64_t)-1))
+		rc = mm_err(MM_EIO, "%s: cannot read the file", f->label);
 	/* every chunk of the bands that hold rows first .. first + n */
 	for (i = 0; i < nd; i++)
 		off[i] = 0;
@@ -189,35 +201,17 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 		z_stream zs;
 		int zr;
 
-		if ((zr = mm_h5_chunk_stored(d, off, &stored, &other)) == -1)
-			rc = mm_err(MM_EFORMAT, "%s: %s: a chunk of rows "
-			    "%llu.. is unreadable (corrupt?)", f->label, name,
-			    (unsigned long long)off[0]);
-		else if (zr < 0)
-			rc = mm_err(MM_EFORMAT, "%s: %s: the chunk of rows "
-			    "%llu.. has two sizes in the file (%llu and %llu "
-			    "bytes; corrupt?)", f->label, name,
-			    (unsigned long long)off[0],
-			    (unsigned long long)stored,
-			    (unsigned long long)other);
-		else if (stored > cbytes + cbytes / 64 + 1024)
-			rc = mm_err(MM_EFORMAT, "%s: %s: a chunk of rows "
-			    "%llu.. claims %llu stored bytes for %llu of data "
-			    "(corrupt?)", f->label, name,
-			    (unsigned long long)off[0],
-			    (unsigned long long)stored,
-			    (unsigned long long)cbytes);
+		zr = mm_h5_chunk_read(d, raw, fsize, mm_h5_base(f->file), off,
+		    cbytes + cbytes / 64 + 1024, &z, &zcap, &stored, &other,
+		    &mask);
+		if (zr < 0) {
+			char who[600];
+			snprintf(who, sizeof who, "%s: %s", f->label, name);
+			rc = mm_h5_chunk_error(zr, who, off[0], stored, other,
+			    cbytes);
+		}
 		else if (stored > 0) {
-			uint8_t *p = realloc(z, stored);
-			if (!p)
-				rc = mm_err(MM_ENOMEM, "out of memory");
-			else if (z = p, H5Dread_chunk(d, H5P_DEFAULT, off,
-			    &mask, z) < 0)
-				rc = mm_err(MM_EFORMAT, "%s: %s: reading the "
-				    "chunk of rows %llu.. failed (corrupt or "
-				    "truncated file?)", f->label, name,
-				    (unsigned long long)off[0]);
-			else if (defl < 0 || (mask >> defl & 1)) {
+			if (defl < 0 || (mask >> defl & 1)) {
 				if (stored != cbytes)
 					rc = mm_err(MM_EFORMAT, "%s: %s: an "
 					    "unfiltered chunk of %llu bytes, "
@@ -254,6 +248,9 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 			off[i] = 0;
 		}
 	}
+	if (raw)
+		fclose(raw);
+	free(path);
 	free(z);
 	free(c);
 	return rc;

@@ -8,9 +8,9 @@
  * bytes are read here into buffers sized from those checked answers:
  *   contiguous  the dataset's file extent, checked against the file size,
  *               read with pread-style fseek/fread;
- *   chunked     each chunk's stored bytes through H5Dread_chunk into a
- *               buffer of the size H5Dget_chunk_storage_size reports,
- *               once the chunk's index record agrees (h5-chunk.h),
+ *   chunked     each chunk's stored bytes read here (h5-chunk.h: where
+ *               libhdf5 says the chunk lies, its two sizes agreeing and
+ *               its extent inside the file) into a buffer of that size,
  *               inflated here by zlib into exactly one chunk (a stream that
  *               is longer or shorter is refused); filters other than
  *               deflate and shuffle (a no-op on 1-byte elements) are
@@ -39,7 +39,9 @@
 
 struct mm_h5 {
 	hid_t file, dset;
-	FILE *raw;                      /* contiguous: the file itself */
+	FILE *raw;                      /* the file itself, for raw bytes */
+	uint64_t fsize;                 /* its size */
+	hsize_t base;                   /* of its addresses (mm_h5_base) */
 	int ndim, chunked;
 	int deflate;                    /* pipeline index of deflate, or -1 */
 	hsize_t dims[8], cdims[8];      /* dataset, chunk (chunked) */
@@ -137,6 +139,14 @@ layout(struct mm_h5 *h, const char *dset)
 		}
 		if (rc == 0 && !(h->chunk = malloc(h->cbytes)))
 			rc = mm_err(MM_ENOMEM, "out of memory");
+		/* the chunks' bytes are read from the file here
+		 * (h5-chunk.h) */
+		h->base = mm_h5_base(h->file);
+		if (rc == 0 && (!(h->raw = fopen(h->path, "rb")) ||
+		    fseeko(h->raw, 0, SEEK_END) != 0 ||
+		    (h->fsize = (uint64_t)ftello(h->raw)) == (uint64_t)-1))
+			rc = mm_err(MM_EIO, "%s: cannot read the file",
+			    h->label);
 	} else
 		rc = mm_err(MM_EUNSUP, "%s: dataset '%s' has a %s layout "
 		    "(contiguous and chunked are read)", h->label, dset,
@@ -230,37 +240,18 @@ load_chunk(struct mm_h5 *h, const hsize_t *off)
 	z_stream z;
 	int zr;
 
-	if ((zr = mm_h5_chunk_stored(h->dset, off, &stored, &other)) == -1)
-		return mm_err(MM_EFORMAT, "%s: a chunk of rows %llu.. is "
-		    "missing or unreadable (corrupt?)", h->label,
-		    (unsigned long long)off[0]);
+	/* deflate expands incompressible data by a few bytes per 16 KiB */
+	zr = mm_h5_chunk_read(h->dset, h->raw, h->fsize, h->base, off,
+	    h->cbytes + h->cbytes / 64 + 1024, &h->zbuf, &h->zcap, &stored,
+	    &other, &mask);
 	if (zr < 0)
-		return mm_err(MM_EFORMAT, "%s: the chunk of rows %llu.. has "
-		    "two sizes in the file (%llu and %llu bytes; corrupt?)",
-		    h->label, (unsigned long long)off[0],
-		    (unsigned long long)stored, (unsigned long long)other);
+		return mm_h5_chunk_error(zr, h->label, off[0], stored, other,
+		    h->cbytes);
 	if (stored == 0) {
 		/* never written: HDF5's fill value, 0 for u8 */
 		memset(h->chunk, 0, h->cbytes);
 		return 0;
 	}
-	/* deflate expands incompressible data by a few bytes per 16 KiB */
-	if (stored > h->cbytes + h->cbytes / 64 + 1024)
-		return mm_err(MM_EFORMAT, "%s: a chunk of rows %llu.. claims "
-		    "%llu stored bytes for %llu of data (corrupt?)", h->label,
-		    (unsigned long long)off[0], (unsigned long long)stored,
-		    (unsigned long long)h->cbytes);
-	if (stored > h->zcap) {
-		uint8_t *p = realloc(h->zbuf, stored);
-		if (!p)
-			return mm_err(MM_ENOMEM, "out of memory");
-		h->zbuf = p;
-		h->zcap = stored;
-	}
-	if (H5Dread_chunk(h->dset, H5P_DEFAULT, off, &mask, h->zbuf) < 0)
-		return mm_err(MM_EFORMAT, "%s: reading the chunk of rows "
-		    "%llu.. failed (corrupt or truncated file?)", h->label,
-		    (unsigned long long)off[0]);
 	/* a set bit of mask: that filter was skipped for this chunk; the
 	 * shuffle of 1-byte elements is the identity either way */
 	if (h->deflate < 0 || (mask >> h->deflate & 1)) {

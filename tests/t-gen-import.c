@@ -369,6 +369,85 @@ t_h5(void)
 }
 
 /*
+ * Every kind of chunk index HDF5 1.10 writes (the version 1 B-tree of the
+ * default file format; with the latest format a fixed array, an
+ * extensible array for an unlimited first dimension, a single chunk),
+ * and a file that starts with a user block (chunk addresses then count
+ * from its end), reads back through mm_h5_read, which reads the chunks'
+ * bytes itself (h5-chunk.h): 10 rows of 8 x 8 x 3 bytes.
+ */
+static void
+t_h5_index(void)
+{
+#ifdef MM_HAVE_HDF5
+	static const struct {
+		const char *name;
+		int latest, unlim, c0;
+		H5D_chunk_index_t idx;
+		hsize_t ub;
+	} k[5] = { { "version 1 B-tree", 0, 0, 3, H5D_CHUNK_IDX_BTREE, 0 },
+	    { "fixed array", 1, 0, 3, H5D_CHUNK_IDX_FARRAY, 0 },
+	    { "extensible array", 1, 1, 3, H5D_CHUNK_IDX_EARRAY, 0 },
+	    { "single chunk", 1, 0, 10, H5D_CHUNK_IDX_SINGLE, 0 },
+	    { "version 1 B-tree after a user block of 512 bytes", 0, 0, 3,
+	    H5D_CHUNK_IDX_BTREE, 512 } };
+	H5D_chunk_index_t got;
+	hsize_t dims[4] = { 10, 8, 8, 3 };
+	hsize_t maxd[4] = { H5S_UNLIMITED, 8, 8, 3 };
+	static uint8_t data[10 * 192], back[10 * 192];
+	int64_t rows[10], shape[8];
+	char path[300];
+	struct mm_h5 *h;
+	int i, j, rc, ndim;
+
+	for (i = 0; i < 10 * 192; i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	for (i = 0; i < 10; i++)
+		rows[i] = i;
+	snprintf(path, sizeof path, "%s/index.h5", dir);
+	for (j = 0; j < 5; j++) {
+		hsize_t ch[4] = { (hsize_t)k[j].c0, 8, 8, 3 };
+		hid_t fa = H5Pcreate(H5P_FILE_ACCESS), fc, f, sp, pl, d;
+		if (k[j].latest)
+			H5Pset_libver_bounds(fa, H5F_LIBVER_LATEST,
+			    H5F_LIBVER_LATEST);
+		fc = H5Pcreate(H5P_FILE_CREATE);
+		if (k[j].ub)
+			H5Pset_userblock(fc, k[j].ub);
+		f = H5Fcreate(path, H5F_ACC_TRUNC, fc, fa);
+		H5Pclose(fc);
+		sp = H5Screate_simple(4, dims, k[j].unlim ? maxd : NULL);
+		pl = H5Pcreate(H5P_DATASET_CREATE);
+		H5Pset_chunk(pl, 4, ch);
+		H5Pset_deflate(pl, 4);
+		d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl,
+		    H5P_DEFAULT);
+		H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+		    data);
+		if (H5Dget_chunk_index_type(d, &got) < 0)
+			got = (H5D_chunk_index_t)-1;
+		H5Dclose(d);
+		H5Pclose(pl);
+		H5Sclose(sp);
+		H5Fclose(f);
+		H5Pclose(fa);
+		memset(back, 0, sizeof back);
+		rc = mm_h5_open(path, "images", &h, shape, &ndim);
+		if (rc == 0) {
+			rc = mm_h5_read(h, rows, 10, back);
+			mm_h5_close(h);
+		}
+		ok(got == k[j].idx && rc == 0 && !memcmp(data, back,
+		    sizeof data), "h5 chunk index: %s (type %d) reads back%s%s",
+		    k[j].name, (int)got, rc ? ": " : "", rc ? mm_errmsg() : "");
+	}
+	unlink(path);
+#else
+	skip(5, "built without HDF5");
+#endif
+}
+
+/*
  * A file whose chunk index gives one chunk two sizes (a fuzzed input,
  * tests/fuzz/regress/h5/chunk-two-sizes.h5): H5Dget_chunk_storage_size
  * says 768 bytes, the record H5Dread_chunk reads 815, and libhdf5 1.10
@@ -406,8 +485,22 @@ t_h5_two_sizes(void)
 	    rc ? mm_errmsg() : "read on");
 	free(buf);
 	mm_h5_close(h);
+	/* chunk-accum.h5: libhdf5 1.10.8's H5Dread_chunk wrote 18,432
+	 * bytes into its chunk of 768 (both its sizes agree) */
+	snprintf(path, sizeof path, "%s/tests/fuzz/regress/h5/"
+	    "chunk-accum.h5", top ? top : ".");
+	rc = mm_h5_open(path, "images", &h, shape, &ndim);
+	if (rc == 0) {
+		buf = malloc((size_t)row);
+		for (r = 0; buf && r < shape[0] && rc == 0; r++)
+			rc = mm_h5_read(h, &r, 1, buf);
+		free(buf);
+		mm_h5_close(h);
+	}
+	ok(rc < 0 && strstr(mm_errmsg(), "chunk-accum.h5: a chunk of rows "),
+	    "chunk-accum.h5 refused: %s", rc ? mm_errmsg() : "read on");
 #else
-	skip(2, "built without HDF5");
+	skip(3, "built without HDF5");
 #endif
 }
 
@@ -429,7 +522,7 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(50);
+	plan(56);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
 	    "real one is refused: %s", mm_errmsg());
@@ -458,6 +551,7 @@ main(void)
 		    "mmib-gen --from stored ZIP64 npz: 3 test rows");
 	}
 	t_h5();
+	t_h5_index();
 	t_h5_two_sizes();
 	{
 		char cmd[600];
