@@ -18,6 +18,10 @@
 
 struct mm_h5f {
 	hid_t file;
+	char *path;
+	FILE *raw;              /* once a chunk is checked (h5-chunk.h) */
+	uint64_t fsize;         /* its size */
+	hsize_t base;           /* of its addresses (mm_h5_base) */
 	char label[256];
 };
 
@@ -32,10 +36,15 @@ mm_h5f_open(const char *path, struct mm_h5f **out)
 	if (H5Fis_hdf5(path) <= 0)
 		return mm_err(MM_EFORMAT, "%s: not a readable HDF5 file "
 		    "(missing, truncated or corrupt)", path);
-	if ((f = calloc(1, sizeof *f)) == NULL)
+	if ((f = calloc(1, sizeof *f)) == NULL ||
+	    (f->path = malloc(strlen(path) + 1)) == NULL) {
+		free(f);
 		return mm_err(MM_ENOMEM, "out of memory");
+	}
+	strcpy(f->path, path);
 	snprintf(f->label, sizeof f->label, "%s", path);
 	if ((f->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+		free(f->path);
 		free(f);
 		return mm_err(MM_EFORMAT, "%s: cannot open as HDF5 (truncated "
 		    "or corrupt?)", path);
@@ -50,6 +59,9 @@ mm_h5f_close(struct mm_h5f *f)
 	if (!f)
 		return;
 	H5Fclose(f->file);
+	if (f->raw)
+		fclose(f->raw);
+	free(f->path);
 	free(f);
 }
 
@@ -133,12 +145,9 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
     const hsize_t *dims, int64_t first, int64_t n)
 {
 	hsize_t cd[8], off[8], stored, other;
-	uint64_t cbytes, fsize = 0;
+	uint64_t cbytes;
 	uint8_t *z = NULL, *c = NULL;
 	size_t zcap = 0;
-	FILE *raw = NULL;
-	char *path = NULL;
-	ssize_t plen;
 	hid_t pl, t;
 	int nf, i, defl = -1, rc = 0;
 
@@ -184,13 +193,14 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 	H5Pclose(pl);
 	if (rc == 0 && !(c = malloc(cbytes)))
 		rc = mm_err(MM_ENOMEM, "out of memory");
-	/* the chunks' bytes are read from the file here (h5-chunk.h) */
-	if (rc == 0 && ((plen = H5Fget_name(f->file, NULL, 0)) <= 0 ||
-	    !(path = malloc((size_t)plen + 1)) ||
-	    H5Fget_name(f->file, path, (size_t)plen + 1) != plen ||
-	    !(raw = fopen(path, "rb")) || fseeko(raw, 0, SEEK_END) != 0 ||
-	    (fsize = (uint64_t)ftello(raw)) == (uint64_t)-1))
-		rc = mm_err(MM_EIO, "%s: cannot read the file", f->label);
+	/* the chunks' bytes are read from the file here (h5-chunk.h),
+	 * opened once for the file's datasets */
+	if (rc == 0 && !f->raw) {
+		if ((f->raw = mm_h5_raw_open(f->path, &f->fsize)) == NULL)
+			rc = mm_err(MM_EIO, "%s: cannot read the file",
+			    f->label);
+		f->base = mm_h5_base(f->file);
+	}
 	/* every chunk of the bands that hold rows first .. first + n */
 	for (i = 0; i < nd; i++)
 		off[i] = 0;
@@ -201,7 +211,7 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 		z_stream zs;
 		int zr;
 
-		zr = mm_h5_chunk_read(d, raw, fsize, mm_h5_base(f->file), off,
+		zr = mm_h5_chunk_read(d, f->raw, f->fsize, f->base, off,
 		    cbytes + cbytes / 64 + 1024, &z, &zcap, &stored, &other,
 		    &mask);
 		if (zr < 0) {
@@ -248,9 +258,6 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 			off[i] = 0;
 		}
 	}
-	if (raw)
-		fclose(raw);
-	free(path);
 	free(z);
 	free(c);
 	return rc;

@@ -27,6 +27,23 @@ enum {
 	MM_H5C_TOO_BIG = -6       /* more than cap stored bytes */
 };
 
+/* The file at path opened for reading its raw bytes, its size in
+ * *fsize; NULL when it cannot be. */
+static inline FILE *
+mm_h5_raw_open(const char *path, uint64_t *fsize)
+{
+	FILE *raw = fopen(path, "rb");
+	off_t n;
+
+	if (raw && (fseeko(raw, 0, SEEK_END) != 0 || (n = ftello(raw)) < 0)) {
+		fclose(raw);
+		raw = NULL;
+	}
+	if (raw)
+		*fsize = (uint64_t)n;
+	return raw;
+}
+
 /* The base of the addresses in file f: its user block's size (0 when
  * none or unreadable). */
 static inline hsize_t

@@ -98,17 +98,14 @@ layout(struct mm_h5 *h, const char *dset)
 	else if (lay == H5D_CONTIGUOUS) {
 		haddr_t off = H5Dget_offset(h->dset);
 		hsize_t st = H5Dget_storage_size(h->dset);
-		long fsz;
 
 		if (product(h->dims, h->ndim, (uint64_t)1 << 46, &total) < 0 ||
 		    off == HADDR_UNDEF || st != total)
 			rc = mm_err(MM_EFORMAT, "%s: dataset '%s': its storage "
 			    "does not hold its %d-d shape (corrupt?)", h->label,
 			    dset, h->ndim);
-		else if (!(h->raw = fopen(h->path, "rb")) ||
-		    fseek(h->raw, 0, SEEK_END) != 0 ||
-		    (fsz = ftell(h->raw)) < 0 || off > (haddr_t)fsz ||
-		    total > (uint64_t)fsz - off)
+		else if (!(h->raw = mm_h5_raw_open(h->path, &h->fsize)) ||
+		    off > h->fsize || total > h->fsize - off)
 			rc = mm_err(MM_EFORMAT, "%s: dataset '%s' lies beyond "
 			    "the end of the file (truncated?)", h->label, dset);
 		h->offset = off;
@@ -142,9 +139,7 @@ layout(struct mm_h5 *h, const char *dset)
 		/* the chunks' bytes are read from the file here
 		 * (h5-chunk.h) */
 		h->base = mm_h5_base(h->file);
-		if (rc == 0 && (!(h->raw = fopen(h->path, "rb")) ||
-		    fseeko(h->raw, 0, SEEK_END) != 0 ||
-		    (h->fsize = (uint64_t)ftello(h->raw)) == (uint64_t)-1))
+		if (rc == 0 && !(h->raw = mm_h5_raw_open(h->path, &h->fsize)))
 			rc = mm_err(MM_EIO, "%s: cannot read the file",
 			    h->label);
 	} else

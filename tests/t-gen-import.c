@@ -255,6 +255,31 @@ t_grid_mismatch(void)
 	free(blob);
 }
 
+#ifdef MM_HAVE_HDF5
+/* path := an HDF5 file (creation and access properties fc, fa) holding
+ * 'images', unsigned bytes of dims (4-d; maximum maxd, or NULL) stored
+ * with the dataset creation properties pl, written from data.  Returns
+ * its chunk index kind, -1 when not chunked. */
+static H5D_chunk_index_t
+h5_images(const char *path, hid_t fc, hid_t fa, const hsize_t *dims,
+    const hsize_t *maxd, hid_t pl, const void *data)
+{
+	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fc, fa);
+	hid_t sp = H5Screate_simple(4, dims, maxd);
+	hid_t d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl,
+	    H5P_DEFAULT);
+	H5D_chunk_index_t idx;
+
+	H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+	if (H5Dget_chunk_index_type(d, &idx) < 0)
+		idx = (H5D_chunk_index_t)-1;
+	H5Dclose(d);
+	H5Sclose(sp);
+	H5Fclose(f);
+	return idx;
+}
+#endif
+
 static void
 t_h5(void)
 {
@@ -265,26 +290,19 @@ t_h5(void)
 	char path[300], tp[320];
 	size_t len;
 	unsigned char *blob = npy(ds->rows, 3, &len);
-	hid_t f, sp, pl, d;
+	hid_t pl;
 	struct mm_source s;
 	int64_t rows[4] = { 0, 2, 3, 9 };
 	static uint8_t img[4 * 3 * NPX];
 	int rc, i, good = 1;
 
 	snprintf(path, sizeof path, "%s/3dshapes.h5", dir);
-	f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-	sp = H5Screate_simple(4, dims, NULL);
 	pl = H5Pcreate(H5P_DATASET_CREATE);
 	H5Pset_chunk(pl, 4, chunk);
 	H5Pset_deflate(pl, 4);
-	d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl,
-	    H5P_DEFAULT);
-	H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+	h5_images(path, H5P_DEFAULT, H5P_DEFAULT, dims, NULL, pl,
 	    blob + (len - (size_t)ds->rows * 3 * NPX));
-	H5Dclose(d);
 	H5Pclose(pl);
-	H5Sclose(sp);
-	H5Fclose(f);
 	rc = mm_source_file(&s, path, NULL);
 	ok(rc == 0 && s.ds == ds, "3dshapes.h5 opens, dataset detected%s%s",
 	    rc ? ": " : "", rc ? mm_errmsg() : "");
@@ -328,9 +346,6 @@ t_h5(void)
 		    { 1, 16, 16, 3 }, { 7, 64, 64, 2 } };
 		int lay;
 		for (lay = 0; lay < 4; lay++) {
-			f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT,
-			    H5P_DEFAULT);
-			sp = H5Screate_simple(4, dims, NULL);
 			pl = H5Pcreate(H5P_DATASET_CREATE);
 			if (lay > 0) {
 				H5Pset_chunk(pl, 4, cs[lay - 1]);
@@ -339,14 +354,9 @@ t_h5(void)
 				if (lay != 2)
 					H5Pset_deflate(pl, 1);
 			}
-			d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp,
-			    H5P_DEFAULT, pl, H5P_DEFAULT);
-			H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL,
-			    H5P_DEFAULT, blob + (len - (size_t)ds->rows * 3 * NPX));
-			H5Dclose(d);
+			h5_images(path, H5P_DEFAULT, H5P_DEFAULT, dims, NULL,
+			    pl, blob + (len - (size_t)ds->rows * 3 * NPX));
 			H5Pclose(pl);
-			H5Sclose(sp);
-			H5Fclose(f);
 			rc = mm_source_file(&s, path, NULL);
 			rc = rc ? rc : mm_source_read(&s, rows, 4, img);
 			good = 1;
@@ -407,29 +417,20 @@ t_h5_index(void)
 	snprintf(path, sizeof path, "%s/index.h5", dir);
 	for (j = 0; j < 5; j++) {
 		hsize_t ch[4] = { (hsize_t)k[j].c0, 8, 8, 3 };
-		hid_t fa = H5Pcreate(H5P_FILE_ACCESS), fc, f, sp, pl, d;
+		hid_t fa = H5Pcreate(H5P_FILE_ACCESS), fc, pl;
 		if (k[j].latest)
 			H5Pset_libver_bounds(fa, H5F_LIBVER_LATEST,
 			    H5F_LIBVER_LATEST);
 		fc = H5Pcreate(H5P_FILE_CREATE);
 		if (k[j].ub)
 			H5Pset_userblock(fc, k[j].ub);
-		f = H5Fcreate(path, H5F_ACC_TRUNC, fc, fa);
-		H5Pclose(fc);
-		sp = H5Screate_simple(4, dims, k[j].unlim ? maxd : NULL);
 		pl = H5Pcreate(H5P_DATASET_CREATE);
 		H5Pset_chunk(pl, 4, ch);
 		H5Pset_deflate(pl, 4);
-		d = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl,
-		    H5P_DEFAULT);
-		H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-		    data);
-		if (H5Dget_chunk_index_type(d, &got) < 0)
-			got = (H5D_chunk_index_t)-1;
-		H5Dclose(d);
+		got = h5_images(path, fc, fa, dims, k[j].unlim ? maxd : NULL,
+		    pl, data);
 		H5Pclose(pl);
-		H5Sclose(sp);
-		H5Fclose(f);
+		H5Pclose(fc);
 		H5Pclose(fa);
 		memset(back, 0, sizeof back);
 		rc = mm_h5_open(path, "images", &h, shape, &ndim);
