@@ -1,7 +1,9 @@
 /*
  * h5-array.c - named arrays of an HDF5 file (see h5-array.h), read with
  * HDF5's own type conversion: the caller names the native type it wants
- * and HDF5 widens, narrows or converts the stored elements.
+ * and HDF5 widens, narrows or converts the stored elements.  As in h5.c,
+ * libhdf5 runs in a child process (isolate.h), so that its crash on a
+ * corrupt file is an error of the call, not the end of the caller.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +17,9 @@
 #include <zlib.h>
 
 #include "h5-chunk.h"
+#include "isolate.h"
 
-struct mm_h5f {
+struct h5a {
 	hid_t file;
 	char *path;
 	FILE *raw;              /* once a chunk is checked (h5-chunk.h) */
@@ -25,10 +28,10 @@ struct mm_h5f {
 	char label[256];
 };
 
-int
-mm_h5f_open(const char *path, struct mm_h5f **out)
+static int
+h5a_open(const char *path, struct h5a **out)
 {
-	struct mm_h5f *f;
+	struct h5a *f;
 
 	*out = NULL;
 	/* HDF5 prints its error stack by default; we report our own line */
@@ -53,8 +56,8 @@ mm_h5f_open(const char *path, struct mm_h5f **out)
 	return 0;
 }
 
-void
-mm_h5f_close(struct mm_h5f *f)
+static void
+h5a_close(struct h5a *f)
 {
 	if (!f)
 		return;
@@ -65,8 +68,8 @@ mm_h5f_close(struct mm_h5f *f)
 	free(f);
 }
 
-int
-mm_h5f_has(struct mm_h5f *f, const char *name)
+static int
+h5a_has(struct h5a *f, const char *name)
 {
 	hid_t d;
 
@@ -78,17 +81,17 @@ mm_h5f_has(struct mm_h5f *f, const char *name)
 }
 
 static hid_t
-open_dset(struct mm_h5f *f, const char *name)
+open_dset(struct h5a *f, const char *name)
 {
-	if (!mm_h5f_has(f, name)) {
+	if (!h5a_has(f, name)) {
 		mm_err(MM_EMISSING, "%s: no dataset '%s'", f->label, name);
 		return -1;
 	}
 	return H5Dopen2(f->file, name, H5P_DEFAULT);
 }
 
-int
-mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
+static int
+h5a_info(struct h5a *f, const char *name, char *kind, int *isz,
     int *ndim, int64_t *shape)
 {
 	hsize_t dims[8];
@@ -141,7 +144,7 @@ mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
  * than deflate and shuffle (which keeps the length) are refused.
  * Contiguous datasets are left to H5Dread.  0, or an error. */
 static int
-check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
+check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
     const hsize_t *dims, int64_t first, int64_t n)
 {
 	hsize_t cd[8], off[8], stored, other;
@@ -263,8 +266,8 @@ check_chunks(struct mm_h5f *f, const char *name, hid_t d, int nd,
 	return rc;
 }
 
-int
-mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
+static int
+h5a_rows(struct h5a *f, const char *name, int64_t first, int64_t n,
     enum mm_dtype as, void *out)
 {
 	hsize_t start[8] = {0}, count[8];
@@ -317,8 +320,8 @@ mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
 	return 0;
 }
 
-int
-mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n, char *out,
+static int
+h5a_strings(struct h5a *f, const char *name, int64_t n, char *out,
     size_t cap)
 {
 	hid_t d, t, mt = -1;
@@ -385,6 +388,176 @@ mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n, char *out,
 	H5Tclose(t);
 	H5Dclose(d);
 	return rc;
+}
+
+/* ---- the reader above, run in a child process (isolate.h) ---- */
+
+enum { OP_OPEN, OP_HAS, OP_INFO, OP_ROWS, OP_STRINGS };
+
+/* The child's file (the process's own in a fuzzing build). */
+struct serve {
+	struct h5a *a;
+};
+
+struct mm_h5f {
+	struct mm_iso *iso;
+	struct serve st;
+};
+
+/* A call's input: the fixed part, then a dataset name (or the path). */
+struct call {
+	int64_t first, n;       /* OP_ROWS: rows; OP_STRINGS: n */
+	int64_t cap;            /* OP_STRINGS: bytes per string */
+	int32_t as, pad;        /* OP_ROWS: enum mm_dtype */
+};
+
+/* OP_INFO's answer. */
+struct info {
+	int64_t shape[8];
+	int32_t isz, ndim;
+	char kind, pad[7];
+};
+
+static int64_t
+serve(void *arg, int op, const void *in, size_t inlen, void *out,
+    size_t outcap)
+{
+	struct serve *st = arg;
+	const struct call *c = in;
+	const char *name = (const char *)in + sizeof *c;
+	struct info inf;
+	int rc = 0, isz = 0, nd = 0;
+
+	(void)inlen;
+	switch (op) {
+	case OP_OPEN:
+		rc = h5a_open(name, &st->a);
+		break;
+	case OP_HAS:
+		*(char *)out = (char)h5a_has(st->a, name);
+		return 1;
+	case OP_INFO:
+		memset(&inf, 0, sizeof inf);
+		if ((rc = h5a_info(st->a, name, &inf.kind, &isz, &nd,
+		    inf.shape)) < 0)
+			return rc;
+		inf.isz = isz;
+		inf.ndim = nd;
+		memcpy(out, &inf, sizeof inf);
+		return sizeof inf;
+	case OP_ROWS:
+		rc = h5a_rows(st->a, name, c->first, c->n,
+		    (enum mm_dtype)c->as, out);
+		break;
+	case OP_STRINGS:
+		rc = h5a_strings(st->a, name, c->n, out, (size_t)c->cap);
+		break;
+	}
+	return rc < 0 ? rc : (int64_t)outcap;
+}
+
+/* Call op on name with the fixed part c; the answer into out. */
+static int
+call(struct mm_h5f *f, int op, const char *name, struct call c, void *out,
+    size_t outcap)
+{
+	size_t ln = strlen(name) + 1;
+	char *in = malloc(sizeof c + ln);
+	int rc;
+
+	if (!in)
+		return mm_err(MM_ENOMEM, "out of memory");
+	memcpy(in, &c, sizeof c);
+	memcpy(in + sizeof c, name, ln);
+	rc = mm_iso_call(f->iso, op, in, sizeof c + ln, out, outcap, NULL);
+	free(in);
+	return rc;
+}
+
+int
+mm_h5f_open(const char *path, struct mm_h5f **out)
+{
+	struct mm_h5f *f;
+	struct call c = {0};
+	int rc;
+
+	*out = NULL;
+	if (!(f = calloc(1, sizeof *f)))
+		return mm_err(MM_ENOMEM, "out of memory");
+	if ((rc = mm_iso_start(&f->iso, path, "libhdf5", serve, &f->st)) < 0 ||
+	    (rc = call(f, OP_OPEN, path, c, NULL, 0)) < 0) {
+		mm_h5f_close(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+void
+mm_h5f_close(struct mm_h5f *f)
+{
+	if (!f)
+		return;
+	mm_iso_stop(f->iso);
+	h5a_close(f->st.a);     /* (a fuzzing build's file: in process) */
+	free(f);
+}
+
+int
+mm_h5f_has(struct mm_h5f *f, const char *name)
+{
+	struct call c = {0};
+	char has = 0;
+
+	return call(f, OP_HAS, name, c, &has, 1) < 0 ? 0 : has;
+}
+
+int
+mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
+    int *ndim, int64_t *shape)
+{
+	struct call c = {0};
+	struct info inf;
+	int rc, i;
+
+	if ((rc = call(f, OP_INFO, name, c, &inf, sizeof inf)) < 0)
+		return rc;
+	*kind = inf.kind;
+	*isz = inf.isz;
+	*ndim = inf.ndim < 0 || inf.ndim > 8 ? 0 : inf.ndim;
+	for (i = 0; i < *ndim; i++)
+		shape[i] = inf.shape[i];
+	return 0;
+}
+
+int
+mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
+    enum mm_dtype as, void *out)
+{
+	struct call c = { first, n, 0, as, 0 };
+	int64_t shape[8];
+	uint64_t row = as == MM_U8 ? 1 : 8;
+	char kind;
+	int isz, nd, rc, i;
+
+	if (n <= 0)
+		return 0;
+	/* the answer's size, from the dataset's shape */
+	if ((rc = mm_h5f_info(f, name, &kind, &isz, &nd, shape)) < 0)
+		return rc;
+	/* (the rows' range is checked by the reader) */
+	for (i = 1; i < nd; i++)
+		row *= (uint64_t)shape[i];
+	return call(f, OP_ROWS, name, c, out, (size_t)(row * (uint64_t)n));
+}
+
+int
+mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n, char *out,
+    size_t cap)
+{
+	struct call c = { 0, n, (int64_t)cap, 0, 0 };
+
+	return call(f, OP_STRINGS, name, c, out, (size_t)n * cap);
 }
 
 #else /* !MM_HAVE_HDF5 */

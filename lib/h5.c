@@ -17,7 +17,11 @@
  *               refused.
  * Compact, virtual and external layouts are refused.  A batch of sorted
  * rows is served chunk band by chunk band, each chunk inflated once per
- * batch.
+ * batch. *
+ * All of it runs in a child process (isolate.h), the caller's mm_h5 only
+ * passing requests: libhdf5 1.10 can still crash while it parses a
+ * corrupt file's metadata (tests/fuzz/regress/h5/), and then only the
+ * child dies and the call returns a one-line error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +35,14 @@
 #include <zlib.h>
 
 #include "h5-chunk.h"
+#include "isolate.h"
 
 /* Largest row, chunk and stored chunk accepted: far above 3dshapes.h5's
  * (12 KiB rows, chunks of a few rows), far below what would hurt. */
 #define ROW_MAX ((uint64_t)1 << 28)
 #define CHUNK_MAX ((uint64_t)1 << 28)
 
-struct mm_h5 {
+struct h5r {
 	hid_t file, dset;
 	FILE *raw;                      /* the file itself, for raw bytes */
 	uint64_t fsize;                 /* its size */
@@ -54,6 +59,8 @@ struct mm_h5 {
 	char *path;
 	char label[256];
 };
+
+static void h5r_close(struct h5r *h);
 
 int
 mm_h5_available(void)
@@ -81,7 +88,7 @@ product(const hsize_t *d, int n, uint64_t max, uint64_t *out)
 /* The layout of h->dset: contiguous in the file, or chunked with
  * deflate/shuffle only; anything else refused. */
 static int
-layout(struct mm_h5 *h, const char *dset)
+layout(struct h5r *h, const char *dset)
 {
 	hid_t pl;
 	H5D_layout_t lay;
@@ -150,11 +157,11 @@ layout(struct mm_h5 *h, const char *dset)
 	return rc;
 }
 
-int
-mm_h5_open(const char *path, const char *dset, struct mm_h5 **out,
+static int
+h5r_open(const char *path, const char *dset, struct h5r **out,
     int64_t *shape, int *ndim)
 {
-	struct mm_h5 *h;
+	struct h5r *h;
 	hid_t type, space;
 	int i, rc;
 
@@ -222,13 +229,13 @@ mm_h5_open(const char *path, const char *dset, struct mm_h5 **out,
 	*out = h;
 	return 0;
 fail:
-	mm_h5_close(h);
+	h5r_close(h);
 	return rc;
 }
 
 /* Chunk (band, the chunk offset off[1..]) into h->chunk, inflated. */
 static int
-load_chunk(struct mm_h5 *h, const hsize_t *off)
+load_chunk(struct h5r *h, const hsize_t *off)
 {
 	hsize_t stored, other;
 	uint32_t mask = 0;
@@ -279,7 +286,7 @@ load_chunk(struct mm_h5 *h, const hsize_t *off)
  * dataset) into dst, a (rowbytes) row.  Dimensions 1.. are walked
  * recursively; the last one is a contiguous run. */
 static void
-copy_part(const struct mm_h5 *h, const hsize_t *off, int d,
+copy_part(const struct h5r *h, const hsize_t *off, int d,
     const uint8_t *src, uint8_t *dst, uint64_t sstride, uint64_t dstride)
 {
 	hsize_t n = h->cdims[d];
@@ -301,7 +308,7 @@ copy_part(const struct mm_h5 *h, const hsize_t *off, int d,
 
 /* Rows rows[i..j) of one chunk band (same rows[]/cdims[0]) into out. */
 static int
-read_band(struct mm_h5 *h, const int64_t *rows, int64_t i, int64_t j,
+read_band(struct h5r *h, const int64_t *rows, int64_t i, int64_t j,
     uint8_t *out)
 {
 	hsize_t off[8] = {0};
@@ -336,8 +343,8 @@ read_band(struct mm_h5 *h, const int64_t *rows, int64_t i, int64_t j,
 	}
 }
 
-int
-mm_h5_read(struct mm_h5 *h, const int64_t *rows, int64_t k, uint8_t *out)
+static int
+h5r_read(struct h5r *h, const int64_t *rows, int64_t k, uint8_t *out)
 {
 	int64_t i, j;
 	int rc;
@@ -371,8 +378,8 @@ mm_h5_read(struct mm_h5 *h, const int64_t *rows, int64_t k, uint8_t *out)
 	return 0;
 }
 
-void
-mm_h5_close(struct mm_h5 *h)
+static void
+h5r_close(struct h5r *h)
 {
 	if (!h)
 		return;
@@ -385,6 +392,111 @@ mm_h5_close(struct mm_h5 *h)
 	free(h->chunk);
 	free(h->zbuf);
 	free(h->path);
+	free(h);
+}
+
+/* ---- the reader above, run in a child process (isolate.h) ---- */
+
+enum { OP_OPEN, OP_READ };
+
+/* The child's reader (the process's own in a fuzzing build). */
+struct serve {
+	struct h5r *r;
+};
+
+struct mm_h5 {
+	struct mm_iso *iso;
+	struct serve st;
+	int64_t shape[8];
+	int ndim;
+	uint64_t rowbytes;
+};
+
+/* OP_OPEN: in "path\0dset\0", out int32 ndim, int64 shape[8];
+ * OP_READ: in int64 rows[k], out k rows. */
+static int64_t
+serve(void *arg, int op, const void *in, size_t inlen, void *out,
+    size_t outcap)
+{
+	struct serve *st = arg;
+	const char *path = in;
+	int64_t shape[8] = {0};
+	int32_t nd;
+	int ndim = 0, rc;
+
+	if (op == OP_OPEN) {
+		if ((rc = h5r_open(path, path + strlen(path) + 1, &st->r,
+		    shape, &ndim)) < 0)
+			return rc;
+		nd = ndim;
+		memcpy(out, &nd, sizeof nd);
+		memcpy((char *)out + sizeof nd, shape, sizeof shape);
+		return (int64_t)(sizeof nd + sizeof shape);
+	}
+	if ((rc = h5r_read(st->r, in, (int64_t)(inlen / sizeof(int64_t)),
+	    out)) < 0)
+		return rc;
+	return (int64_t)outcap;
+}
+
+int
+mm_h5_open(const char *path, const char *dset, struct mm_h5 **out,
+    int64_t *shape, int *ndim)
+{
+	struct mm_h5 *h;
+	size_t lp = strlen(path) + 1, ld = strlen(dset) + 1;
+	char *in, res[sizeof(int32_t) + 8 * sizeof(int64_t)];
+	int32_t nd;
+	int rc, i;
+
+	*out = NULL;
+	if (!(h = calloc(1, sizeof *h)) || !(in = malloc(lp + ld))) {
+		free(h);
+		return mm_err(MM_ENOMEM, "out of memory");
+	}
+	memcpy(in, path, lp);
+	memcpy(in + lp, dset, ld);
+	if ((rc = mm_iso_start(&h->iso, path, "libhdf5", serve, &h->st)) < 0 ||
+	    (rc = mm_iso_call(h->iso, OP_OPEN, in, lp + ld, res, sizeof res,
+	    NULL)) < 0) {
+		free(in);
+		mm_h5_close(h);
+		return rc;
+	}
+	free(in);
+	memcpy(&nd, res, sizeof nd);
+	if (nd < 1 || nd > 8) {
+		mm_h5_close(h);
+		return mm_err(MM_EIO, "%s: its reader answered %d dimensions",
+		    path, (int)nd);
+	}
+	memcpy(h->shape, res + sizeof nd, sizeof h->shape);
+	h->ndim = nd;
+	/* as h5r_open checked: 1..8 dimensions, rows of at most ROW_MAX */
+	h->rowbytes = 1;
+	for (i = 1; i < h->ndim; i++)
+		h->rowbytes *= (uint64_t)h->shape[i];
+	for (i = 0; i < h->ndim; i++)
+		shape[i] = h->shape[i];
+	*ndim = h->ndim;
+	*out = h;
+	return 0;
+}
+
+int
+mm_h5_read(struct mm_h5 *h, const int64_t *rows, int64_t k, uint8_t *out)
+{
+	return mm_iso_call(h->iso, OP_READ, rows, (size_t)k * sizeof *rows,
+	    out, (size_t)((uint64_t)k * h->rowbytes), NULL);
+}
+
+void
+mm_h5_close(struct mm_h5 *h)
+{
+	if (!h)
+		return;
+	mm_iso_stop(h->iso);
+	h5r_close(h->st.r);     /* (a fuzzing build's reader: in process) */
 	free(h);
 }
 
