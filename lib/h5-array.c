@@ -508,8 +508,9 @@ mm_h5f_has(struct mm_h5f *f, const char *name)
 {
 	struct call c = {0};
 	char has = 0;
+	int rc = call(f, OP_HAS, name, c, &has, 1);
 
-	return call(f, OP_HAS, name, c, &has, 1) < 0 ? 0 : has;
+	return rc < 0 ? rc : has;
 }
 
 int

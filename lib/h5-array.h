@@ -19,7 +19,8 @@ struct mm_h5f;
 /* Open the file at path read-only. */
 int mm_h5f_open(const char *path, struct mm_h5f **out);
 void mm_h5f_close(struct mm_h5f *f);
-/* 1 when a dataset called name exists, else 0. */
+/* 1 when a dataset called name exists, 0 when not, or an error (the
+ * file's reader died: h5-array.c). */
 int mm_h5f_has(struct mm_h5f *f, const char *name);
 /* The dataset's element class: 'u' unsigned or 'i' signed integer, 'b'
  * boolean (an HDF5 enum of one byte, as h5py stores bool), 'f' float,

@@ -140,6 +140,8 @@ arr_sizes(struct garr *a)
 		a->rowbytes *= (uint64_t)a->shape[i];
 }
 
+/* 1 when the file holds array name, 0 when not, or an error (an HDF5
+ * file whose reader died). */
 static int
 arr_exists(struct generic *g, const char *name)
 {
@@ -163,8 +165,9 @@ arr_open(struct generic *g, struct garr *a, const char *name)
 
 	memset(a, 0, sizeof *a);
 	a->name = name;
-	if (!arr_exists(g, name))
-		return mm_err(MM_EMISSING, "%s: no array '%s'", g->path, name);
+	if ((rc = arr_exists(g, name)) <= 0)
+		return rc < 0 ? rc : mm_err(MM_EMISSING, "%s: no array '%s'",
+		    g->path, name);
 	if (g->h5) {
 		if ((rc = mm_h5f_info(g->h5, name, &a->kind, &a->isz,
 		    &a->ndim, a->shape)) < 0)
@@ -481,7 +484,9 @@ read_names(struct generic *g, const char *member)
 	struct garr a;
 	int f, j, rc = 0;
 
-	if (!arr_exists(g, member)) {
+	if ((rc = arr_exists(g, member)) < 0)
+		return rc;
+	if (!rc) {
 		for (f = 0; f < ds->F; f++)
 			snprintf(g->fname[f], NAMELEN, "factor%d", f);
 	} else {
@@ -509,7 +514,9 @@ read_names(struct generic *g, const char *member)
 		int64_t k;
 
 		snprintf(m, sizeof m, "class_names_%s", g->fname[f]);
-		if (!arr_exists(g, m))
+		if ((rc = arr_exists(g, m)) < 0)
+			return rc;
+		if (!rc)
 			continue;
 		if ((g->cname[f] = malloc((size_t)ds->card[f] *
 		    CNAMELEN)) == NULL)
@@ -778,8 +785,8 @@ mm_source_is_generic(const char *path, const char *labels)
 		if (!labels)
 			labels = "labels";
 		if (g.zip)
-			yes = arr_exists(&g, labels);
-		else if (g.h5 && mm_h5f_has(g.h5, labels)) {
+			yes = arr_exists(&g, labels) > 0;
+		else if (g.h5 && mm_h5f_has(g.h5, labels) > 0) {
 			/* 3dshapes.h5 has float 'labels': not ours */
 			struct garr a;
 			yes = arr_open(&g, &a, labels) == 0 &&
