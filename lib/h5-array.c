@@ -5,9 +5,12 @@
  * libhdf5 runs in a child process (isolate.h), so that its crash on a
  * corrupt file is an error of the call, not the end of the caller.
  */
+#define _DEFAULT_SOURCE 1      /* MAP_ANONYMOUS (h5-chunk.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "h5-array.h"
@@ -21,10 +24,6 @@
 
 struct h5a {
 	hid_t file;
-	char *path;
-	FILE *raw;              /* once a chunk is checked (h5-chunk.h) */
-	uint64_t fsize;         /* its size */
-	hsize_t base;           /* of its addresses (mm_h5_base) */
 	char label[256];
 };
 
@@ -39,15 +38,10 @@ h5a_open(const char *path, struct h5a **out)
 	if (H5Fis_hdf5(path) <= 0)
 		return mm_err(MM_EFORMAT, "%s: not a readable HDF5 file "
 		    "(missing, truncated or corrupt)", path);
-	if ((f = calloc(1, sizeof *f)) == NULL ||
-	    (f->path = malloc(strlen(path) + 1)) == NULL) {
-		free(f);
+	if ((f = calloc(1, sizeof *f)) == NULL)
 		return mm_err(MM_ENOMEM, "out of memory");
-	}
-	strcpy(f->path, path);
 	snprintf(f->label, sizeof f->label, "%s", path);
 	if ((f->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-		free(f->path);
 		free(f);
 		return mm_err(MM_EFORMAT, "%s: cannot open as HDF5 (truncated "
 		    "or corrupt?)", path);
@@ -62,9 +56,6 @@ h5a_close(struct h5a *f)
 	if (!f)
 		return;
 	H5Fclose(f->file);
-	if (f->raw)
-		fclose(f->raw);
-	free(f->path);
 	free(f);
 }
 
@@ -147,10 +138,11 @@ static int
 check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
     const hsize_t *dims, int64_t first, int64_t n)
 {
-	hsize_t cd[8], off[8], stored, other;
+	hsize_t cd[8], off[8], stored;
 	uint64_t cbytes;
-	uint8_t *z = NULL, *c = NULL;
-	size_t zcap = 0;
+	uint8_t *c = NULL;
+	const uint8_t *z;
+	struct mm_h5_gbuf zg = { NULL, 0, 0 };
 	hid_t pl, t;
 	int nf, i, defl = -1, rc = 0;
 
@@ -196,14 +188,6 @@ check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
 	H5Pclose(pl);
 	if (rc == 0 && !(c = malloc(cbytes)))
 		rc = mm_err(MM_ENOMEM, "out of memory");
-	/* the chunks' bytes are read from the file here (h5-chunk.h),
-	 * opened once for the file's datasets */
-	if (rc == 0 && !f->raw) {
-		if ((f->raw = mm_h5_raw_open(f->path, &f->fsize)) == NULL)
-			rc = mm_err(MM_EIO, "%s: cannot read the file",
-			    f->label);
-		f->base = mm_h5_base(f->file);
-	}
 	/* every chunk of the bands that hold rows first .. first + n */
 	for (i = 0; i < nd; i++)
 		off[i] = 0;
@@ -214,13 +198,12 @@ check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
 		z_stream zs;
 		int zr;
 
-		zr = mm_h5_chunk_read(d, f->raw, f->fsize, f->base, off,
-		    cbytes + cbytes / 64 + 1024, &z, &zcap, &stored, &other,
-		    &mask);
+		zr = mm_h5_chunk_read(d, off, cbytes + cbytes / 64 + 1024, &zg,
+		    &z, &stored, &mask);
 		if (zr < 0) {
 			char who[600];
 			snprintf(who, sizeof who, "%s: %s", f->label, name);
-			rc = mm_h5_chunk_error(zr, who, off[0], stored, other,
+			rc = mm_h5_chunk_error(zr, who, off[0], stored,
 			    cbytes);
 		}
 		else if (stored > 0) {
@@ -236,7 +219,7 @@ check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
 				if (inflateInit(&zs) != Z_OK)
 					rc = mm_err(MM_ENOMEM, "out of memory "
 					    "(zlib)");
-				zs.next_in = z;
+				zs.next_in = (Bytef *)z;
 				zs.avail_in = (uInt)stored;
 				zs.next_out = c;
 				zs.avail_out = (uInt)cbytes;
@@ -261,7 +244,7 @@ check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
 			off[i] = 0;
 		}
 	}
-	free(z);
+	mm_h5_gbuf_free(&zg);
 	free(c);
 	return rc;
 }

@@ -8,10 +8,10 @@
  * bytes are read here into buffers sized from those checked answers:
  *   contiguous  the dataset's file extent, checked against the file size,
  *               read with pread-style fseek/fread;
- *   chunked     each chunk's stored bytes read here (h5-chunk.h: where
- *               libhdf5 says the chunk lies, its two sizes agreeing and
- *               its extent inside the file) into a buffer of that size,
- *               inflated here by zlib into exactly one chunk (a stream that
+ *   chunked     each chunk's stored bytes read by H5Dread_chunk into a
+ *               buffer of their size that ends at a guard page
+ *               (h5-chunk.h), inflated here by zlib into exactly one
+ *               chunk (a stream that
  *               is longer or shorter is refused); filters other than
  *               deflate and shuffle (a no-op on 1-byte elements) are
  *               refused.
@@ -23,9 +23,12 @@
  * corrupt file's metadata (tests/fuzz/regress/h5/), and then only the
  * child dies and the call returns a one-line error.
  */
+#define _DEFAULT_SOURCE 1      /* MAP_ANONYMOUS (h5-chunk.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "h5.h"
@@ -44,9 +47,8 @@
 
 struct h5r {
 	hid_t file, dset;
-	FILE *raw;                      /* the file itself, for raw bytes */
+	FILE *raw;                      /* contiguous: the file itself */
 	uint64_t fsize;                 /* its size */
-	hsize_t base;                   /* of its addresses (mm_h5_base) */
 	int ndim, chunked;
 	int deflate;                    /* pipeline index of deflate, or -1 */
 	hsize_t dims[8], cdims[8];      /* dataset, chunk (chunked) */
@@ -54,8 +56,7 @@ struct h5r {
 	uint64_t cbytes;                /* product of cdims */
 	uint64_t offset;                /* contiguous: file address */
 	uint8_t *chunk;                 /* (cbytes) one inflated chunk */
-	uint8_t *zbuf;                  /* stored bytes of one chunk */
-	size_t zcap;
+	struct mm_h5_gbuf zbuf;         /* stored bytes of one chunk */
 	char *path;
 	char label[256];
 };
@@ -143,12 +144,6 @@ layout(struct h5r *h, const char *dset)
 		}
 		if (rc == 0 && !(h->chunk = malloc(h->cbytes)))
 			rc = mm_err(MM_ENOMEM, "out of memory");
-		/* the chunks' bytes are read from the file here
-		 * (h5-chunk.h) */
-		h->base = mm_h5_base(h->file);
-		if (rc == 0 && !(h->raw = mm_h5_raw_open(h->path, &h->fsize)))
-			rc = mm_err(MM_EIO, "%s: cannot read the file",
-			    h->label);
 	} else
 		rc = mm_err(MM_EUNSUP, "%s: dataset '%s' has a %s layout "
 		    "(contiguous and chunked are read)", h->label, dset,
@@ -237,17 +232,17 @@ fail:
 static int
 load_chunk(struct h5r *h, const hsize_t *off)
 {
-	hsize_t stored, other;
+	const uint8_t *zbuf;
+	hsize_t stored;
 	uint32_t mask = 0;
 	z_stream z;
 	int zr;
 
 	/* deflate expands incompressible data by a few bytes per 16 KiB */
-	zr = mm_h5_chunk_read(h->dset, h->raw, h->fsize, h->base, off,
-	    h->cbytes + h->cbytes / 64 + 1024, &h->zbuf, &h->zcap, &stored,
-	    &other, &mask);
+	zr = mm_h5_chunk_read(h->dset, off, h->cbytes + h->cbytes / 64 + 1024,
+	    &h->zbuf, &zbuf, &stored, &mask);
 	if (zr < 0)
-		return mm_h5_chunk_error(zr, h->label, off[0], stored, other,
+		return mm_h5_chunk_error(zr, h->label, off[0], stored,
 		    h->cbytes);
 	if (stored == 0) {
 		/* never written: HDF5's fill value, 0 for u8 */
@@ -262,13 +257,13 @@ load_chunk(struct h5r *h, const hsize_t *off)
 			    "%llu bytes, %llu expected", h->label,
 			    (unsigned long long)stored,
 			    (unsigned long long)h->cbytes);
-		memcpy(h->chunk, h->zbuf, h->cbytes);
+		memcpy(h->chunk, zbuf, h->cbytes);
 		return 0;
 	}
 	memset(&z, 0, sizeof z);
 	if (inflateInit(&z) != Z_OK)
 		return mm_err(MM_ENOMEM, "out of memory (zlib)");
-	z.next_in = h->zbuf;
+	z.next_in = (Bytef *)zbuf;
 	z.avail_in = (uInt)stored;
 	z.next_out = h->chunk;
 	z.avail_out = (uInt)h->cbytes;
@@ -390,7 +385,7 @@ h5r_close(struct h5r *h)
 	if (h->file >= 0)
 		H5Fclose(h->file);
 	free(h->chunk);
-	free(h->zbuf);
+	mm_h5_gbuf_free(&h->zbuf);
 	free(h->path);
 	free(h);
 }

@@ -151,7 +151,7 @@ mm_iso_start(struct mm_iso **out, const char *label, const char *what,
     mm_iso_serve serve, void *st)
 {
 	struct mm_iso *c;
-	int sv[2];
+	int sv[2], big = 4 << 20;
 
 	*out = NULL;
 	if (!(c = calloc(1, sizeof *c)))
@@ -167,6 +167,9 @@ mm_iso_start(struct mm_iso **out, const char *label, const char *what,
 		return mm_err(MM_EIO, "%s: cannot make a socket for its "
 		    "reader: %s", label, strerror(errno));
 	}
+	/* answers of a few MiB (a batch of rows) in fewer turns */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	fflush(NULL);
 	if ((c->pid = fork()) < 0) {
 		close(sv[0]);
@@ -182,6 +185,7 @@ mm_iso_start(struct mm_iso **out, const char *label, const char *what,
 	fcntl(c->fd, F_SETFD, FD_CLOEXEC);
 #else
 	(void)sv;
+	(void)big;
 #endif
 	*out = c;
 	return 0;

@@ -2,18 +2,27 @@
  * and errors come back, a child that crashes or exits becomes a one-line
  * error and the caller goes on, large answers arrive whole, and the child
  * holds none of the caller's descriptors. */
+#define _DEFAULT_SOURCE 1      /* MAP_ANONYMOUS (h5-chunk.h) */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#ifdef MM_HAVE_HDF5
+#include <hdf5.h>
+#endif
 
 #include "err.h"
 #include "isolate.h"
 #include "tap.h"
+#ifdef MM_HAVE_HDF5
+#include "h5-chunk.h"
+#endif
 
-enum { ECHO, FAIL, CRASH, QUIT, COUNT, BIG, LONGMSG };
+enum { ECHO, FAIL, CRASH, QUIT, COUNT, BIG, LONGMSG, GUARD };
 
 struct state {
 	int calls;              /* calls served (the child's own count) */
@@ -52,6 +61,25 @@ serve(void *arg, int op, const void *in, size_t inlen, void *out,
 		for (i = 0; i < outcap; i++)
 			((unsigned char *)out)[i] = (unsigned char)(i * 7 + i / 251);
 		return (int64_t)outcap;
+#ifdef MM_HAVE_HDF5
+	case GUARD: {
+		/* the chunk buffer of h5-chunk.h: in (n, then 1 to write one
+		 * byte past it); answers whether it ends at a page */
+		struct mm_h5_gbuf g = { NULL, 0, 0 };
+		int64_t a[2];
+		volatile uint8_t *p;
+
+		memcpy(a, in, sizeof a);
+		if (!(p = mm_h5_gbuf_get(&g, (size_t)a[0])))
+			return mm_err(MM_ENOMEM, "no buffer");
+		memset((uint8_t *)p, 7, (size_t)a[0]);
+		if (a[1])
+			p[a[0]] = 7;
+		*(char *)out = (uintptr_t)(p + a[0]) % g.page == 0;
+		mm_h5_gbuf_free(&g);
+		return 1;
+	}
+#endif
 	case LONGMSG:
 		memset(msg, 'x', sizeof msg - 1);
 		msg[sizeof msg - 1] = 0;
@@ -72,7 +100,7 @@ main(void)
 	ssize_t k;
 
 	alarm(60);     /* a child holding the pipe would hang test 11 */
-	plan(20);
+	plan(23);
 	ok(mm_iso_start(&c, "file.h5", "the reader", serve, &st) == 0,
 	    "a child starts");
 	rc = mm_iso_call(c, ECHO, "hello", 6, buf, sizeof buf, &n);
@@ -155,6 +183,33 @@ main(void)
 	    "other serving");
 	mm_iso_stop(c);
 	mm_iso_stop(d);
+#ifdef MM_HAVE_HDF5
+	/* a write one byte past an HDF5 chunk's buffer faults at once */
+	{
+		int64_t a[2] = { 768, 0 };
+		char ends = 0;
+
+		mm_iso_start(&c, "g.h5", "libhdf5", serve, &st);
+		rc = mm_iso_call(c, GUARD, a, sizeof a, &ends, 1, &n);
+		ok(rc == 0 && ends == 1, "a chunk buffer of 768 bytes ends "
+		    "at its guard page");
+		a[0] = 8192;
+		rc = mm_iso_call(c, GUARD, a, sizeof a, &ends, 1, &n);
+		ok(rc == 0 && ends == 1, "... and one of two whole pages");
+		a[1] = 1;
+		rc = mm_iso_call(c, GUARD, a, sizeof a, &ends, 1, &n);
+		/* (under AddressSanitizer the fault is its report and exit
+		 * status 1) */
+		ok(rc == MM_EFORMAT && (strstr(mm_errmsg(), "g.h5: libhdf5 "
+		    "crashed on this file (signal 11") ||
+		    strstr(mm_errmsg(), "g.h5: libhdf5 ended without answering "
+		    "(exit status 1")), "one byte written past it ends the "
+		    "child: %s", mm_errmsg());
+		mm_iso_stop(c);
+	}
+#else
+	skip(3, "built without HDF5");
+#endif
 	/* the caller itself is still here to say so */
 	ok(1, "the caller survived two crashes and an exit");
 	return done_testing();
