@@ -38,42 +38,35 @@ struct ans {
 	uint64_t len;
 };
 
-/* All n bytes of p to fd; 0, or -1 (the peer is gone or an error). */
+/* All n bytes of p sent to fd (send) or read from it; 0, or -1 when
+ * the peer is gone (an end before them) or on an error. */
 static int
-put(int fd, const void *p, size_t n)
+xfer(int fd, char *p, size_t n, int send_)
 {
-	const char *b = p;
 	ssize_t k;
 
 	while (n > 0) {
-		k = send(fd, b, n, MSG_NOSIGNAL);
+		k = send_ ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			return -1;
-		b += k;
+		p += k;
 		n -= (size_t)k;
 	}
 	return 0;
 }
 
-/* n bytes from fd into p; 0, or -1 at an end or error before them. */
+static int
+put(int fd, const void *p, size_t n)
+{
+	return xfer(fd, (char *)(uintptr_t)p, n, 1);
+}
+
 static int
 get(int fd, void *p, size_t n)
 {
-	char *b = p;
-	ssize_t k;
-
-	while (n > 0) {
-		k = read(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return xfer(fd, p, n, 0);
 }
 
 /* Grow *p to n bytes; 0 or -1. */
