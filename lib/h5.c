@@ -3,21 +3,21 @@
  *
  * libhdf5 trusts what a file says about its raw data: a corrupt chunk
  * index or a deflate stream longer than its chunk has made H5Dread write
- * past the caller's buffer.  So libhdf5 is asked only for metadata (type,
+ * past the caller's buffer.  So libhdf5 is asked for metadata (type,
  * shape, layout, filters), each answer checked before use, and the raw
- * bytes are read here into buffers sized from those checked answers:
+ * bytes go into buffers sized from those checked answers:
  *   contiguous  the dataset's file extent, checked against the file size,
- *               read with pread-style fseek/fread;
+ *               read here with fseek/fread;
  *   chunked     each chunk's stored bytes read by H5Dread_chunk into a
  *               buffer of their size that ends at a guard page
  *               (h5-chunk.h), inflated here by zlib into exactly one
- *               chunk (a stream that
- *               is longer or shorter is refused); filters other than
- *               deflate and shuffle (a no-op on 1-byte elements) are
- *               refused.
+ *               chunk (a stream that is longer or shorter is refused);
+ *               filters other than deflate and shuffle (a no-op on 1-byte
+ *               elements) are refused.
  * Compact, virtual and external layouts are refused.  A batch of sorted
  * rows is served chunk band by chunk band, each chunk inflated once per
- * batch. *
+ * batch.
+ *
  * All of it runs in a child process (isolate.h), the caller's mm_h5 only
  * passing requests: libhdf5 1.10 can still crash while it parses a
  * corrupt file's metadata (tests/fuzz/regress/h5/), and then only the
