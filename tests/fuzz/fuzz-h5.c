@@ -12,9 +12,9 @@
  * (tests/fuzz/regress/h5/libhdf5-crash-*); a fuzzing build runs it in
  * process, where libFuzzer sees the coverage.  Such an input would stop
  * every fuzzing run within minutes, so under libFuzzer (MM_FUZZING) each
- * input is first opened by libhdf5 alone in a child (H5Fopen, the
- * datasets' lookup and headers: no mmib code), and one that kills it is
- * skipped.
+ * input is first opened by libhdf5 alone in a child kept for the run
+ * (H5Fopen, the datasets' lookup and headers: no mmib code), and one
+ * that kills it is skipped.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -24,6 +24,7 @@
 #include <unistd.h>
 #ifdef MM_FUZZING
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <hdf5.h>
 #endif
 
@@ -80,27 +81,26 @@ direct(void)
 }
 
 #ifdef MM_FUZZING
-/* Whether libhdf5 alone survives opening path's datasets, in a child. */
-static int
-libhdf5_survives(void)
+/* libhdf5 alone opening path's datasets (no mmib code), in the child
+ * serving fd: one byte of answer an input. */
+static void
+vet_serve(int fd)
 {
 	static const char *names[] = { "images", "labels" };
 	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	pid_t pid;
-	int ws, i, nul;
+	char ok = 1;
 	hid_t f, d;
+	int i, nul;
 
-	if ((pid = fork()) < 0)
-		return 1;
-	if (pid == 0) {
-		/* die of the signal, quietly, not of the sanitiser */
-		for (i = 0; i < (int)(sizeof sigs / sizeof *sigs); i++)
-			signal(sigs[i], SIG_DFL);
-		if ((nul = open("/dev/null", O_WRONLY)) >= 0) {
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	/* die of the signal, quietly, not of the sanitiser */
+	for (i = 0; i < (int)(sizeof sigs / sizeof *sigs); i++)
+		signal(sigs[i], SIG_DFL);
+	if ((nul = open("/dev/null", O_WRONLY)) >= 0) {
+		dup2(nul, 1);
+		dup2(nul, 2);
+	}
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	while (read(fd, &ok, 1) == 1) {
 		if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
 			for (i = 0; i < 2; i++)
 				if (H5Lexists(f, names[i], H5P_DEFAULT) > 0 &&
@@ -113,11 +113,45 @@ libhdf5_survives(void)
 				}
 			H5Fclose(f);
 		}
-		_exit(0);
+		if (write(fd, &ok, 1) != 1)
+			break;
 	}
-	while (waitpid(pid, &ws, 0) < 0)
+	_exit(0);
+}
+
+/* Whether libhdf5 alone survives opening the input's datasets, asked of
+ * a child kept from input to input (a fork an input costs ten times the
+ * input under ASan) and started again when an input kills it. */
+static int
+libhdf5_survives(void)
+{
+	static pid_t pid;
+	static int fd = -1;
+	int sv[2];
+	char c = 1;
+
+	if (fd < 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			return 1;
+		if ((pid = fork()) < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			return 1;
+		}
+		if (pid == 0) {
+			close(sv[0]);
+			vet_serve(sv[1]);
+		}
+		close(sv[1]);
+		fd = sv[0];
+	}
+	if (send(fd, &c, 1, MSG_NOSIGNAL) == 1 && read(fd, &c, 1) == 1)
+		return 1;
+	close(fd);
+	fd = -1;
+	while (waitpid(pid, NULL, 0) < 0)
 		;
-	return !WIFSIGNALED(ws);
+	return 0;
 }
 #endif
 
