@@ -385,6 +385,11 @@ struct serve {
 struct mm_h5f {
 	struct mm_iso *iso;
 	struct serve st;
+	struct {                /* elements a row of the datasets read */
+		char name[64];
+		uint64_t elems;
+	} rows[4];
+	int nrows;
 };
 
 /* A call's input: the fixed part, then a dataset name (or the path). */
@@ -520,18 +525,30 @@ mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
 {
 	struct call c = { first, n, 0, as, 0 };
 	int64_t shape[8];
-	uint64_t row = as == MM_U8 ? 1 : 8;
+	uint64_t row = 1;
 	char kind;
 	int isz, nd, rc, i;
 
 	if (n <= 0)
 		return 0;
-	/* the answer's size, from the dataset's shape */
-	if ((rc = mm_h5f_info(f, name, &kind, &isz, &nd, shape)) < 0)
-		return rc;
+	/* the answer's size, from the dataset's shape, asked once a
+	 * dataset (a source reads a batch a call) */
+	for (i = 0; i < f->nrows && strcmp(f->rows[i].name, name); i++)
+		;
+	if (i < f->nrows)
+		row = f->rows[i].elems;
+	else {
+		if ((rc = mm_h5f_info(f, name, &kind, &isz, &nd, shape)) < 0)
+			return rc;
+		for (i = 1; i < nd; i++)
+			row *= (uint64_t)shape[i];
+		if (f->nrows < 4 && strlen(name) < sizeof f->rows[0].name) {
+			strcpy(f->rows[f->nrows].name, name);
+			f->rows[f->nrows++].elems = row;
+		}
+	}
 	/* (the rows' range is checked by the reader) */
-	for (i = 1; i < nd; i++)
-		row *= (uint64_t)shape[i];
+	row *= as == MM_U8 ? 1 : 8;
 	return call(f, OP_ROWS, name, c, out, (size_t)(row * (uint64_t)n));
 }
 

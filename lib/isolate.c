@@ -5,6 +5,7 @@
  * input; an answer is {result, length} and then the output (result >= 0,
  * length = result) or the child's error message (result < 0).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -84,6 +85,38 @@ grow(void **p, size_t *cap, size_t n)
 	return 0;
 }
 
+/* Close every descriptor but keep and stderr: those /proc/self/fd lists
+ * (a few), or, without /proc, every number below the limit (thousands
+ * of calls). */
+static void
+close_others(int keep)
+{
+	int fds[256], n = 0, f, i;
+	long maxfd;
+	DIR *d;
+	struct dirent *e;
+
+	if ((d = opendir("/proc/self/fd"))) {
+		while ((e = readdir(d)) && n < 256)
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+			    (f = atoi(e->d_name)) != dirfd(d))
+				fds[n++] = f;
+		closedir(d);
+		if (n < 256) {
+			for (i = 0; i < n; i++)
+				if (fds[i] != keep && fds[i] != 2)
+					close(fds[i]);
+			return;
+		}
+	}
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (f = 0; f < maxfd; f++)
+		if (f != keep && f != 2)
+			close(f);
+}
+
 /* The child: serve requests on fd until it closes. */
 static void
 child(struct mm_iso *c, int fd)
@@ -92,19 +125,14 @@ child(struct mm_iso *c, int fd)
 	    SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	void *in = NULL, *out = NULL;
 	size_t incap = 0, outcap = 0, i;
-	long maxfd = sysconf(_SC_OPEN_MAX);
-	int nul, f;
+	int nul;
 
 	/* the parent's files (its output among them) are not the child's:
 	 * stdin and stdout become /dev/null, stderr stays for a sanitiser's
 	 * report */
 	for (i = 0; i < sizeof sigs / sizeof *sigs; i++)
 		signal(sigs[i], SIG_DFL);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	for (f = 0; f < maxfd; f++)
-		if (f != fd && f != 2)
-			close(f);
+	close_others(fd);
 	if ((nul = open("/dev/null", O_RDWR)) >= 0 && nul != 0)
 		dup2(nul, 0);
 	dup2(0, 1);
