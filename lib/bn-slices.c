@@ -92,7 +92,7 @@ struct bn_kern {
 #undef K
 #undef KATTR
 #define K(name) name##_512
-#define KATTR __attribute__((target("avx512f,prefer-vector-width=512")))
+#define KATTR __attribute__((target(MM_TARGET_512)))
 #include "bn-kern.h"
 #undef K
 #undef KATTR

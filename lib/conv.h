@@ -27,6 +27,14 @@ size_t mm_conv3x3_scratch(int H, int W, int Cin, int Cout);
  * mm_nn_simd(-1) only queries.  Returns the level in effect.  Not
  * thread-safe: set it before starting threads. */
 int mm_nn_simd(int level);
+/* The target attribute of a function's AVX-512 copy: 512-bit vectors
+ * (GCC's default for such a target is 256); clang, used only to build the
+ * fuzzers, has no such attribute and is given the plain target. */
+#if defined(__clang__)
+#define MM_TARGET_512 "avx512f"
+#else
+#define MM_TARGET_512 "avx512f,prefer-vector-width=512"
+#endif
 void mm_conv3x3_forward(float *out,       /* (N, Ho, Wo, Cout) */
     const float *inp,                    /* (N, H, W, Cin) */
     const float *w,                      /* (Cout, Cin, 3, 3) */

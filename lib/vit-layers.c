@@ -89,7 +89,7 @@ row_sqdev(const float *x, float m, int n)
 	static void name##_0 params { name args; } \
 	__attribute__((target("avx2"))) static void name##_256 params \
 	{ name args; } \
-	__attribute__((target("avx512f,prefer-vector-width=512"))) \
+	__attribute__((target(MM_TARGET_512))) \
 	static void name##_512 params { name args; }
 #define AT_LEVEL(name, args) do { \
 	int level_ = mm_nn_simd(-1); \
