@@ -9,8 +9,9 @@
  * (chunk-two-sizes.h5: 815 bytes against 768), and even when every size
  * it reports agrees (chunk-accum.h5: 18,432 bytes into a chunk of 768,
  * through its metadata accumulator).  The one call that says where a chunk
- * lies, H5Dget_chunk_info_by_coord, walks every chunk of the dataset in
- * 1.10 (27 ms a call on a dataset of 480,000 chunks, against 0.03 ms for
+ * lies, H5Dget_chunk_info_by_coord, walks the chunks in index order up
+ * to the one asked for in 1.10 (on one-row chunks: 17 ms for the last of
+ * 100,000, 27 ms a call on average over 480,000, against 0.03 ms for
  * H5Dget_chunk_storage_size and H5Dread_chunk together), which made an
  * import quadratic in the chunk count.  So the chunk is read by
  * H5Dread_chunk into a buffer of exactly its stored size placed against
