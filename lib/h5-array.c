@@ -251,9 +251,10 @@ check_chunks(struct h5a *f, const char *name, hid_t d, int nd,
 
 static int
 h5a_rows(struct h5a *f, const char *name, int64_t first, int64_t n,
-    enum mm_dtype as, void *out)
+    enum mm_dtype as, void *out, size_t cap)
 {
 	hsize_t start[8] = {0}, count[8];
+	uint64_t need = as == MM_U8 ? 1 : 8;
 	hid_t d, sp, mem, mt;
 	herr_t st;
 	int nd, i, rc;
@@ -278,6 +279,16 @@ h5a_rows(struct h5a *f, const char *name, int64_t first, int64_t n,
 		H5Dclose(d);
 		return mm_err(MM_EINVAL, "%s: %s: rows %lld..%lld out of range",
 		    f->label, name, (long long)first, (long long)(first + n));
+	}
+	/* the rows' bytes in the type asked for, within cap */
+	for (i = 1; i < nd && need <= cap; i++)
+		need = count[i] && need > cap / count[i] ? cap + 1 :
+		    need * count[i];
+	if (need > cap || (uint64_t)n > cap / need) {
+		H5Sclose(sp);
+		H5Dclose(d);
+		return mm_err(MM_ESIZE, "%s: %s: %lld rows do not fit in %zu "
+		    "bytes", f->label, name, (long long)n, cap);
 	}
 	if ((rc = check_chunks(f, name, d, nd, count, first, n)) < 0) {
 		H5Sclose(sp);
@@ -385,11 +396,6 @@ struct serve {
 struct mm_h5f {
 	struct mm_iso *iso;
 	struct serve st;
-	struct {                /* elements a row of the datasets read */
-		char name[64];
-		uint64_t elems;
-	} rows[4];
-	int nrows;
 };
 
 /* A call's input: the fixed part, then a dataset name (or the path). */
@@ -435,7 +441,7 @@ serve(void *arg, int op, const void *in, size_t inlen, void *out,
 		return sizeof inf;
 	case OP_ROWS:
 		rc = h5a_rows(st->a, name, c->first, c->n,
-		    (enum mm_dtype)c->as, out);
+		    (enum mm_dtype)c->as, out, outcap);
 		break;
 	case OP_STRINGS:
 		rc = h5a_strings(st->a, name, c->n, out, (size_t)c->cap);
@@ -521,35 +527,14 @@ mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
 
 int
 mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
-    enum mm_dtype as, void *out)
+    enum mm_dtype as, void *out, size_t cap)
 {
 	struct call c = { first, n, 0, as, 0 };
-	int64_t shape[8];
-	uint64_t row = 1;
-	char kind;
-	int isz, nd, rc, i;
 
 	if (n <= 0)
 		return 0;
-	/* the answer's size, from the dataset's shape, asked once a
-	 * dataset (a source reads a batch a call) */
-	for (i = 0; i < f->nrows && strcmp(f->rows[i].name, name); i++)
-		;
-	if (i < f->nrows)
-		row = f->rows[i].elems;
-	else {
-		if ((rc = mm_h5f_info(f, name, &kind, &isz, &nd, shape)) < 0)
-			return rc;
-		for (i = 1; i < nd; i++)
-			row *= (uint64_t)shape[i];
-		if (f->nrows < 4 && strlen(name) < sizeof f->rows[0].name) {
-			strcpy(f->rows[f->nrows].name, name);
-			f->rows[f->nrows++].elems = row;
-		}
-	}
-	/* (the rows' range is checked by the reader) */
-	row *= as == MM_U8 ? 1 : 8;
-	return call(f, OP_ROWS, name, c, out, (size_t)(row * (uint64_t)n));
+	/* (the rows' range and size are checked by the reader) */
+	return call(f, OP_ROWS, name, c, out, cap);
 }
 
 int
@@ -598,9 +583,10 @@ mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
 
 int
 mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first, int64_t n,
-    enum mm_dtype as, void *out)
+    enum mm_dtype as, void *out, size_t cap)
 {
 	(void)f;
+	(void)cap;
 	(void)first;
 	(void)n;
 	(void)as;

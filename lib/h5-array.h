@@ -30,9 +30,10 @@ int mm_h5f_info(struct mm_h5f *f, const char *name, char *kind, int *isz,
     int *ndim, int64_t *shape);
 /* Rows first .. first + n of dataset name (every dimension after the
  * first whole), converted by HDF5 to as (MM_U8, MM_I64 or MM_F64, native
- * byte order), into out. */
+ * byte order), into out, which holds cap bytes (rows that need more are
+ * refused). */
 int mm_h5f_rows(struct mm_h5f *f, const char *name, int64_t first,
-    int64_t n, enum mm_dtype as, void *out);
+    int64_t n, enum mm_dtype as, void *out, size_t cap);
 /* The n strings of a 1-d string dataset (fixed or variable length), each
  * NUL-terminated into out + i * cap (longer ones are refused). */
 int mm_h5f_strings(struct mm_h5f *f, const char *name, int64_t n,

@@ -18,8 +18,8 @@
  * a guard page: a write past it is a segmentation fault at once, in the
  * child process that runs libhdf5 (isolate.h), which the caller reports
  * as a one-line error; no byte beyond the buffer is written.  Include
- * after <hdf5.h>, <stdio.h>, <stdlib.h>, <sys/mman.h>, <unistd.h> and
- * "err.h", with _DEFAULT_SOURCE defined (MAP_ANONYMOUS).
+ * after <hdf5.h>, <sys/mman.h>, <unistd.h> and "err.h", with
+ * _DEFAULT_SOURCE defined (MAP_ANONYMOUS).
  */
 #ifndef MM_H5_CHUNK_H
 #define MM_H5_CHUNK_H
@@ -73,23 +73,6 @@ mm_h5_gbuf_get(struct mm_h5_gbuf *g, size_t n)
 		}
 	}
 	return g->map + g->page + g->len - n;
-}
-
-/* The file at path opened for reading its raw bytes, its size in
- * *fsize; NULL when it cannot be. */
-static inline FILE *
-mm_h5_raw_open(const char *path, uint64_t *fsize)
-{
-	FILE *raw = fopen(path, "rb");
-	off_t n;
-
-	if (raw && (fseeko(raw, 0, SEEK_END) != 0 || (n = ftello(raw)) < 0)) {
-		fclose(raw);
-		raw = NULL;
-	}
-	if (raw)
-		*fsize = (uint64_t)n;
-	return raw;
 }
 
 /* Chunk off of dataset d: its *stored bytes (0: never written, nothing

@@ -48,7 +48,6 @@
 struct h5r {
 	hid_t file, dset;
 	FILE *raw;                      /* contiguous: the file itself */
-	uint64_t fsize;                 /* its size */
 	int ndim, chunked;
 	int deflate;                    /* pipeline index of deflate, or -1 */
 	hsize_t dims[8], cdims[8];      /* dataset, chunk (chunked) */
@@ -86,6 +85,23 @@ product(const hsize_t *d, int n, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* The file at path opened for reading its raw bytes, its size in
+ * *fsize; NULL when it cannot be. */
+static FILE *
+raw_open(const char *path, uint64_t *fsize)
+{
+	FILE *raw = fopen(path, "rb");
+	off_t n;
+
+	if (raw && (fseeko(raw, 0, SEEK_END) != 0 || (n = ftello(raw)) < 0)) {
+		fclose(raw);
+		raw = NULL;
+	}
+	if (raw)
+		*fsize = (uint64_t)n;
+	return raw;
+}
+
 /* The layout of h->dset: contiguous in the file, or chunked with
  * deflate/shuffle only; anything else refused. */
 static int
@@ -106,14 +122,15 @@ layout(struct h5r *h, const char *dset)
 	else if (lay == H5D_CONTIGUOUS) {
 		haddr_t off = H5Dget_offset(h->dset);
 		hsize_t st = H5Dget_storage_size(h->dset);
+		uint64_t fsize = 0;
 
 		if (product(h->dims, h->ndim, (uint64_t)1 << 46, &total) < 0 ||
 		    off == HADDR_UNDEF || st != total)
 			rc = mm_err(MM_EFORMAT, "%s: dataset '%s': its storage "
 			    "does not hold its %d-d shape (corrupt?)", h->label,
 			    dset, h->ndim);
-		else if (!(h->raw = mm_h5_raw_open(h->path, &h->fsize)) ||
-		    off > h->fsize || total > h->fsize - off)
+		else if (!(h->raw = raw_open(h->path, &fsize)) ||
+		    off > fsize || total > fsize - off)
 			rc = mm_err(MM_EFORMAT, "%s: dataset '%s' lies beyond "
 			    "the end of the file (truncated?)", h->label, dset);
 		h->offset = off;
@@ -402,8 +419,6 @@ struct serve {
 struct mm_h5 {
 	struct mm_iso *iso;
 	struct serve st;
-	int64_t shape[8];
-	int ndim;
 	uint64_t rowbytes;
 };
 
@@ -465,15 +480,12 @@ mm_h5_open(const char *path, const char *dset, struct mm_h5 **out,
 		return mm_err(MM_EIO, "%s: its reader answered %d dimensions",
 		    path, (int)nd);
 	}
-	memcpy(h->shape, res + sizeof nd, sizeof h->shape);
-	h->ndim = nd;
+	memcpy(shape, res + sizeof nd, nd * sizeof *shape);
 	/* as h5r_open checked: 1..8 dimensions, rows of at most ROW_MAX */
 	h->rowbytes = 1;
-	for (i = 1; i < h->ndim; i++)
-		h->rowbytes *= (uint64_t)h->shape[i];
-	for (i = 0; i < h->ndim; i++)
-		shape[i] = h->shape[i];
-	*ndim = h->ndim;
+	for (i = 1; i < nd; i++)
+		h->rowbytes *= (uint64_t)shape[i];
+	*ndim = nd;
 	*out = h;
 	return 0;
 }

@@ -224,8 +224,10 @@ arr_rows(struct generic *g, struct garr *a, int64_t first, int64_t n,
 {
 	int rc;
 
-	if (g->h5)
-		return mm_h5f_rows(g->h5, a->name, first, n, as, out);
+	if (g->h5)              /* a->rowbytes / a->isz elements a row */
+		return mm_h5f_rows(g->h5, a->name, first, n, as, out,
+		    (size_t)n * (a->rowbytes / (uint64_t)a->isz) *
+		    (as == MM_U8 ? 1 : 8));
 	if (mm_zip_seekable(a->m))
 		rc = mm_zip_seek(a->m, a->data0 + (uint64_t)first *
 		    a->rowbytes);

@@ -4,12 +4,13 @@
 # (tests/fuzz/regress/<target>/): each must return, not crash.
 . "$(dirname "$0")/lib.sh"
 plan 12
+# under SANITIZE=1: libhdf5 asks for terabytes on some corrupt headers and
+# handles the NULL, and leaks (see FUZZ_ENV_h5 in the Makefile)
+h5env=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:detect_leaks=0")
 
 for t in stream npz h5; do
 	run=("$MMIB_TOP/$MMIB_BUILD/tests/fuzz-$t.run")
-	# under SANITIZE=1: libhdf5 asks for terabytes on some corrupt
-	# headers and handles the NULL, and leaks (see FUZZ_ENV_h5 in the Makefile)
-	[ $t = h5 ] && run=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:detect_leaks=0" "${run[@]}")
+	[ $t = h5 ] && run=("${h5env[@]}" "${run[@]}")
 	set -- "$MMIB_TOP"/tests/fuzz/corpus/$t/*
 	run_cmd "${run[@]}" "$@"
 	ok $RC "fuzz-$t: the $# seed inputs read cleanly"
@@ -37,8 +38,7 @@ done
 # as a dataset of one's own.  Under a sanitiser the child's crash is
 # reported by it and ends as exit status 1.
 set -- "$MMIB_TOP"/tests/fuzz/regress/h5/libhdf5-crash-*.h5
-run_cmd env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:detect_leaks=0" \
-	"$MMIB_TOP/$MMIB_BUILD/tests/fuzz-h5.run" "$@"
+run_cmd "${h5env[@]}" "$MMIB_TOP/$MMIB_BUILD/tests/fuzz-h5.run" "$@"
 ok $RC "fuzz-h5: the $# inputs that crash libhdf5 end cleanly"
 for f in "$MMIB_TOP"/tests/fuzz/regress/h5/libhdf5-crash-*.h5; do
 	for how in "" "-d generic"; do

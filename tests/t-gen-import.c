@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "gen.h"
+#include "h5-array.h"
 #include "h5.h"
 #include "stream.h"
 #include "tap.h"
@@ -509,6 +510,51 @@ t_h5_two_sizes(void)
 #endif
 }
 
+/*
+ * mm_h5f_rows (a dataset of one's own, read in libhdf5's child process)
+ * writes into the room the caller gives: the rows come back byte for
+ * byte into exactly their size, one byte less is refused before anything
+ * is read, and the reader serves on after the refusal.
+ */
+static void
+t_h5f_room(void)
+{
+#ifdef MM_HAVE_HDF5
+	hsize_t dims[4] = { 5, 4, 4, 3 };
+	uint8_t data[5 * 48], got[2 * 48 + 1];
+	char path[300];
+	struct mm_h5f *f;
+	int i, rc;
+
+	for (i = 0; i < (int)sizeof data; i++)
+		data[i] = (uint8_t)(i * 37 + 11);
+	snprintf(path, sizeof path, "%s/room.h5", dir);
+	h5_images(path, H5P_DEFAULT, H5P_DEFAULT, dims, NULL, H5P_DEFAULT,
+	    data);
+	if (mm_h5f_open(path, &f) < 0) {
+		ok(0, "room.h5 opens: %s", mm_errmsg());
+		skip(2, "not opened");
+		return;
+	}
+	memset(got, 0xee, sizeof got);
+	rc = mm_h5f_rows(f, "images", 2, 2, MM_U8, got, 2 * 48);
+	ok(rc == 0 && memcmp(got, data + 2 * 48, 2 * 48) == 0 &&
+	    got[2 * 48] == 0xee, "mm_h5f_rows: rows 2..4 into exactly their "
+	    "96 bytes");
+	rc = mm_h5f_rows(f, "images", 2, 2, MM_U8, got, 2 * 48 - 1);
+	ok(rc == MM_ESIZE && strstr(mm_errmsg(), "room.h5: images: 2 rows do "
+	    "not fit in 95 bytes"), "one byte less is refused: %s",
+	    rc ? mm_errmsg() : "read");
+	rc = mm_h5f_rows(f, "images", 4, 1, MM_U8, got, 48);
+	ok(rc == 0 && memcmp(got, data + 4 * 48, 48) == 0, "the reader "
+	    "serves on after the refusal");
+	mm_h5f_close(f);
+	unlink(path);
+#else
+	skip(3, "built without HDF5");
+#endif
+}
+
 int
 main(void)
 {
@@ -527,7 +573,7 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/t-gen-import.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
-	plan(56);
+	plan(59);
 	is_int(mm_gen_find("dsprites")->rows, 48, "test grid override");
 	ok(mm_gen_shrink("dsprites", g_bad) < 0, "a grid larger than the "
 	    "real one is refused: %s", mm_errmsg());
@@ -558,6 +604,7 @@ main(void)
 	t_h5();
 	t_h5_index();
 	t_h5_two_sizes();
+	t_h5f_room();
 	{
 		char cmd[600];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
