@@ -128,13 +128,14 @@ mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
 
 	/* 64 bytes of alignment; xp; 3 xq (or xe, xo); dq; the padded output
 	 * gradient (each twice its words: the FMA kind's widened copies);
-	 * the output gradient of a sample (fp32); the weight gradient; a
-	 * sample's input or output formed from its BatchNorm input (struct
-	 * mm_bn_relu) */
-	return 16 + 2 * (part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
+	 * the output gradient of a sample (fp32), or in the forward its
+	 * output; the weight gradient; a sample's input or output formed
+	 * from its BatchNorm input (struct mm_bn_relu); a sample's input
+	 * gradient; each part rounded up to 64 bytes */
+	return 16 + 16 * 10 + 2 * (part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
 	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout)) +
 	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout +
-	    (size_t)H * W * (Cin > Cout ? Cin : Cout);
+	    (size_t)H * W * (Cin > Cout ? Cin : Cout) + (size_t)H * W * Cin;
 }
 
 size_t
@@ -265,6 +266,7 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
     const float *sc, const float *sh, int H, int W, int C, int f)
 {
 	int P = cdiv(C, 2), y, i, c, i0, n, b, nb = sc ? C / 16 : 0;
+	int nt = o && !((uintptr_t)o & 63);     /* o bypasses the caches */
 	size_t rs = (size_t)(W + 2) * P * f, k;
 	uint16_t t[PACKPX * 4];
 	__m512 scv[4], shv[4], v;
@@ -313,7 +315,9 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 						    _mm512_loadu_ps(r + k));
 					v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v,
 					    _mm512_setzero_ps(), _CMP_GT_OQ), v);
-					if (o)
+					if (nt)
+						_mm512_stream_ps(o + k, v);
+					else if (o)
 						_mm512_storeu_ps(o + k, v);
 					if (f == 2)
 						_mm512_storeu_ps(e + i + 16 * b,
@@ -350,6 +354,8 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 					    1] << 16 : 0);
 		}
 	}
+	if (nt)
+		_mm_sfence();
 }
 
 /* dq (Ho, Q, C) words of pixel pairs (2q, 2q + 1) of g (Ho, Wo, C),
@@ -1311,11 +1317,18 @@ dw_sample(float *dwt, const void *const xt[9], size_t xs, const void *dq,
 	_mm_setcsr(m);
 }
 
-/* the scratch's parts, 64-byte aligned at the start */
+/* the scratch's parts, each 64-byte aligned */
 struct parts {
 	uint32_t *xp, *xq[3], *xo, *dq, *gp;
-	float *g, *dwt, *t;
+	float *g, *dwt, *t, *dx;
 };
+
+/* n 4-byte units rounded up to 64 bytes */
+static size_t
+up16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
 
 /* f: 4-byte units per word of the copies (1 vdpbf16ps, 2 FMA) */
 static void
@@ -1327,18 +1340,40 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout,
 	int k;
 
 	p->xp = s;
-	s += f * part_xp(H, W, Cin);
+	s += up16(f * part_xp(H, W, Cin));
 	for (k = 0; k < 3; k++)
 		p->xq[k] = s + k * f * part_xq(H, W, Cin);
 	p->xo = s + (size_t)(H + 2) * (cdiv(W, 2) + 1) * Cin;
-	s += f * part_x3(H, W, Cin);
+	s += up16(f * part_x3(H, W, Cin));
 	p->dq = s;
-	s += f * (size_t)H * cdiv(W, 2) * Cout;
+	s += up16(f * (size_t)H * cdiv(W, 2) * Cout);
 	p->gp = s;
-	s += f * part_xp(H, W, Cout);
+	s += up16(f * part_xp(H, W, Cout));
 	p->g = (float *)s;
-	p->dwt = p->g + (size_t)H * W * Cout;
-	p->t = p->dwt + 9 * (size_t)Cin * Cout;
+	p->dwt = p->g + up16((size_t)H * W * Cout);
+	p->t = p->dwt + up16(9 * (size_t)Cin * Cout);
+	p->dx = p->t + up16((size_t)H * W * (Cin > Cout ? Cin : Cout));
+}
+
+/*
+ * d = s, n floats, with stores that bypass the caches: a sample's output
+ * or input gradient is made in the scratch (in cache) and next read by
+ * another layer, long after the cache has lost it; a plain store would
+ * first read the memory it overwrites.  Falls back to memcpy when d is
+ * not 64-byte aligned or n not a multiple of 16.
+ */
+static __attribute__((target(TGT))) void
+stream_copy(float *d, const float *s, size_t n)
+{
+	size_t i;
+
+	if (((uintptr_t)d & 63) || n % 16) {
+		memcpy(d, s, n * sizeof *d);
+		return;
+	}
+	for (i = 0; i < n; i += 16)
+		_mm512_stream_ps(d + i, _mm512_load_ps(s + i));
+	_mm_sfence();
 }
 #endif
 
@@ -1372,12 +1407,14 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin, f);
 		else
 			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, H, W, Cin, f);
-		fwd_sample(out + n * on, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2),
-		    Cout, stride, 0, 0, f);
-		if (!stats)
-			continue;
-		mm_bn_moments(part, out + n * on, (size_t)Ho * Wo, Cout);
-		mm_bn_stats_add(stats, count, part, (double)Ho * Wo, Cout);
+		fwd_sample(p.g, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2), Cout,
+		    stride, 0, 0, f);
+		if (stats) {
+			mm_bn_moments(part, p.g, (size_t)Ho * Wo, Cout);
+			mm_bn_stats_add(stats, count, part, (double)Ho * Wo,
+			    Cout);
+		}
+		stream_copy(out + n * on, p.g, on);
 	}
 #else
 	(void)out, (void)stats, (void)count, (void)inp, (void)ibn, (void)wt;
@@ -1401,7 +1438,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	const void *xt[9];
 	struct parts p;
 	const float *g, *x;
-	float osc[64], osh[64];
+	float osc[64], osh[64], *dx;
 	int fuse = coef && Cout % 16 == 0 && !(obn && obn->res);
 	int f = mm_bf16_kernel(-1) == MM_BF16_FMA ? 2 : 1;
 
@@ -1431,16 +1468,19 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		/* the input gradient first, then the input's words and the
 		 * sums below: the input, read twice when it is also the ReLU
 		 * output of the sums (gout), is then read from cache */
+		/* a sample's input gradient: made in the scratch, unless
+		 * it adds to dinp */
+		dx = add ? dinp + n * in : p.dx;
 		if (dinp) {
 			if (!fuse)
 				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, Ho, Wo,
 				    Cout, f);
 			if (stride == 1)
-				fwd_sample(dinp + n * in, p.gp, wt, H, W, W + 2,
-				    Cout / 2, Cin, 1, add, 1, f);
+				fwd_sample(dx, p.gp, wt, H, W, W + 2, Cout / 2, Cin,
+				    1, add, 1, f);
 			else
-				dx2_sample(dinp + n * in, p.gp, wt, H, W, Wo,
-				    Cout / 2, Cin, add, f);
+				dx2_sample(dx, p.gp, wt, H, W, Wo, Cout / 2, Cin,
+				    add, f);
 		}
 		x = inp + n * in;
 		if (ibn)
@@ -1469,8 +1509,10 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				    f;
 		}
 		if (gs)
-			mm_bn_gsum_add(gs, dinp + n * in, ibn ? x : gout ?
-			    gout + n * in : NULL, gpre + n * in, in);
+			mm_bn_gsum_add(gs, dx, ibn ? x : gout ? gout + n * in :
+			    NULL, gpre + n * in, in);
+		if (dinp && !add)
+			stream_copy(dinp + n * in, dx, in);
 		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, stride, f);
 	}
 	for (o = 0; o < Cout; o++)
