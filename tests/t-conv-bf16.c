@@ -12,7 +12,9 @@
  * The fused BatchNorm backward must give the bits of the plain backward on
  * the BatchNorm gradient formed separately, and the forward's statistics
  * those of its output (within 1e-6, relative: the mean is rounded to
- * fp32 on the way).
+ * fp32 on the way).  Outputs and input gradients stored to 64-byte
+ * aligned tensors (non-temporal stores) and to others (plain ones) must
+ * be the same bits.
  *
  * The whole ResNet in bf16 (resnet8 of encoder_ref.py's fixture) against
  * PyTorch 1.13's torch.autocast("cpu", dtype=torch.bfloat16) on the same
@@ -355,6 +357,84 @@ done:
 	free(xp), free(x), free(w), free(y), free(y2), free(dy), free(pre);
 	free(out), free(dw), free(dw2), free(dx), free(dx2), free(scr);
 	free(wt), free(gs), free(res), free(x2);
+}
+
+/*
+ * The stores out: a sample's output and input gradient are made in the
+ * scratch and copied to a 64-byte aligned destination with non-temporal
+ * stores, to any other with plain ones, and the ReLU output the forward
+ * stores on the way likewise; the bits must not depend on which.  Each
+ * tensor twice: 64-byte aligned, and 4 bytes past such an address.
+ */
+static void
+test_stores(int N, int H, int W, int Cin, int Cout, int S)
+{
+	int Ho = (H - 1) / S + 1, Wo = (W - 1) / S + 1, k, same = 1;
+	size_t nx = (size_t)N * H * W * Cin, ny = (size_t)N * Ho * Wo * Cout;
+	size_t nw = (size_t)Cout * Cin * 9;
+	size_t ns = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
+	float *xp = malloc(nx * 4), *res = malloc(nx * 4), *w = malloc(nw * 4);
+	float *dy = malloc(ny * 4), *pre = malloc(ny * 4), *scr = malloc((ns +
+	    16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64], *y[2], *o[2];
+	float *dx[2], *dw[2], *base[6];
+	uint32_t *wt = malloc(mm_conv3x3_bf16_wsize(Cin, Cout) * 4);
+	double st[2][2 * 64], cnt[2], sum[2][2 * 64];
+	struct mm_bn_relu ib = { bi, bi + Cin, bi + 2 * Cin, bi + 3 * Cin, res,
+	    NULL };
+	struct mm_bn_relu ob = { bo, bo + Cout, bo + 2 * Cout, bo + 3 * Cout,
+	    NULL, NULL };
+	struct mm_bn_gsum *gs = malloc(sizeof *gs);
+
+	for (k = 0; k < 6; k++)
+		if (posix_memalign((void **)&base[k], 64, ((k % 3 == 1 ? ny :
+		    nx) + 16) * 4))
+			base[k] = NULL;   /* (then the test crashes) */
+	for (k = 0; k < 2; k++) {
+		o[k] = base[3 * k] + k;
+		y[k] = base[3 * k + 1] + k;
+		dx[k] = base[3 * k + 2] + k;
+		dw[k] = calloc(nw, 4);
+	}
+	fill(xp, nx, 2);
+	fill(res, nx, 1);
+	fill(w, nw, 0.5f);
+	fill(dy, ny, 1);
+	fill(pre, ny, 2);
+	bn_values(bi, Cin);
+	bn_values(bo, Cout);
+	for (k = 0; k < 3 * Cout; k++)
+		coef[k] = 0.5f + mm_rng_float(&rng);
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
+	for (k = 0; k < 2; k++) {
+		memset(st[k], 0, sizeof st[k]);
+		cnt[k] = 0;
+		ib.out = o[k];
+		mm_conv3x3_forward_bf16(y[k], st[k], &cnt[k], xp, &ib, wt, N, H,
+		    W, Cin, Cout, S, scr + k);
+	}
+	ok(!memcmp(y[0], y[1], ny * 4) && !memcmp(o[0], o[1], nx * 4) &&
+	    !memcmp(st[0], st[1], sizeof st[0]) && cnt[0] == cnt[1],
+	    "%dx%d, %d -> %d, stride %d: the forward's output and stored "
+	    "input the same bits through either kind of store", H, W, Cin,
+	    Cout, S);
+	ib.res = ib.out = NULL;
+	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 1);
+	for (k = 0; k < 2; k++) {
+		mm_bn_gsum_start(gs, bi, bi + Cin, Cin, 1);
+		mm_conv3x3_backward_bn_gsum_bf16(dx[k], 0, dw[k], dy, NULL, &ob,
+		    pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S, scr + k, gs,
+		    NULL, xp);
+		mm_bn_gsum_end(gs, sum[k], sum[k] + Cin);
+	}
+	same = !memcmp(sum[0], sum[1], 2 * Cin * sizeof sum[0][0]);
+	ok(same && !memcmp(dx[0], dx[1], nx * 4) && !memcmp(dw[0], dw[1],
+	    nw * 4), "%dx%d, %d -> %d, stride %d: the input gradient (and the "
+	    "sums below) the same bits through either kind of store", H, W,
+	    Cin, Cout, S);
+	for (k = 0; k < 6; k++)
+		free(base[k]);
+	free(dw[0]), free(dw[1]), free(xp), free(res), free(w), free(dy);
+	free(pre), free(scr), free(wt), free(gs);
 }
 
 /* One shape: forward (with statistics), weight gradient, and input
@@ -836,6 +916,11 @@ main(void)
 		for (i = 0; i < ns; i++)
 			test_shape(shapes[i][0], shapes[i][1], shapes[i][2],
 			    shapes[i][3], shapes[i][4], shapes[i][5]);
+		for (i = 0; i < ns; i++)
+			if (shapes[i][3] % 16 == 0 && shapes[i][4] % 16 == 0)
+				test_stores(shapes[i][0], shapes[i][1],
+				    shapes[i][2], shapes[i][3], shapes[i][4],
+				    shapes[i][5]);
 		test_autocast();
 		test_threads();
 	}
