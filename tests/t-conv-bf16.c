@@ -217,6 +217,28 @@ bn_values(float *v, int C)
 	v[3 * C] = 0;
 }
 
+/* The inputs of a convolution between two BatchNorms: the BatchNorm
+ * input x below and a shortcut res (nx), weights w (nw), the output
+ * gradient dy and BatchNorm input pre (ny), the two BatchNorms' values bi
+ * and bo, the BatchNorm gradient's coefficients coef (3 Cout). */
+static void
+bn_case(float *x, float *res, float *w, float *dy, float *pre, float *bi,
+    float *bo, float *coef, size_t nx, size_t ny, size_t nw, int Cin,
+    int Cout)
+{
+	int c;
+
+	fill(x, nx, 2);
+	fill(res, nx, 1);
+	fill(w, nw, 0.5f);
+	fill(dy, ny, 1);
+	fill(pre, ny, 2);
+	bn_values(bi, Cin);
+	bn_values(bo, Cout);
+	for (c = 0; c < 3 * Cout; c++)
+		coef[c] = 0.5f + mm_rng_float(&rng);
+}
+
 /*
  * The folded forms (struct mm_bn_relu): an input or a ReLU output given
  * by its BatchNorm input gives the same bits as the tensor stored by
@@ -395,15 +417,7 @@ test_stores(int N, int H, int W, int Cin, int Cout, int S)
 		dx[k] = base[3 * k + 2] + k;
 		dw[k] = calloc(nw, 4);
 	}
-	fill(xp, nx, 2);
-	fill(res, nx, 1);
-	fill(w, nw, 0.5f);
-	fill(dy, ny, 1);
-	fill(pre, ny, 2);
-	bn_values(bi, Cin);
-	bn_values(bo, Cout);
-	for (k = 0; k < 3 * Cout; k++)
-		coef[k] = 0.5f + mm_rng_float(&rng);
+	bn_case(xp, res, w, dy, pre, bi, bo, coef, nx, ny, nw, Cin, Cout);
 	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
 	for (k = 0; k < 2; k++) {
 		memset(st[k], 0, sizeof st[k]);
@@ -792,15 +806,7 @@ test_kinds(int N, int H, int W, int Cin, int Cout, int S)
 	    NULL, NULL };
 	int same[4] = { 1, 1, 1, 1 };
 
-	fill(x, nx, 2);
-	fill(res, nx, 1);
-	fill(w, nw, 0.5f);
-	fill(dy, ny, 1);
-	fill(pre, ny, 2);
-	bn_values(bi, Cin);
-	bn_values(bo, Cout);
-	for (c = 0; c < 3 * Cout; c++)
-		coef[c] = 0.5f + mm_rng_float(&rng);
+	bn_case(x, res, w, dy, pre, bi, bo, coef, nx, ny, nw, Cin, Cout);
 	for (k = 0; k < 2; k++) {
 		for (c = 0; c < 2; c++) {
 			y[k][c] = malloc(ny * 4);
