@@ -1467,10 +1467,10 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		}
 		/* the input gradient first, then the input's words and the
 		 * sums below: the input, read twice when it is also the ReLU
-		 * output of the sums (gout), is then read from cache */
-		/* a sample's input gradient: made in the scratch, unless
-		 * it adds to dinp */
-		dx = add ? dinp + n * in : p.dx;
+		 * output of the sums (gout), is then read from cache.  The
+		 * input gradient is made in the scratch and copied out after
+		 * the sums, unless it adds to dinp */
+		dx = !dinp ? NULL : add ? dinp + n * in : p.dx;
 		if (dinp) {
 			if (!fuse)
 				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, Ho, Wo,
@@ -1511,7 +1511,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		if (gs)
 			mm_bn_gsum_add(gs, dx, ibn ? x : gout ? gout + n * in :
 			    NULL, gpre + n * in, in);
-		if (dinp && !add)
+		if (dx == p.dx)
 			stream_copy(dinp + n * in, dx, in);
 		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, stride, f);
 	}
