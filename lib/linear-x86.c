@@ -39,8 +39,9 @@
  * The AVX2 + FMA level keeps the layout, blocks and items and halves the
  * tile: 6 rows of w by 16 rows of a panel (each panel in two halves), 12
  * ymm accumulators, 2 vector loads and 6 broadcasts for 12 FMAs per k
- * (6 rows never crowd an 8-way set: its pieces are read in place; copied,
- * they ran 3-12 % slower on the Zen 4).  Its element sums are the same fmaf chains, so both levels give the same
+ * (6 rows never crowd an 8-way set: its pieces are read in place;
+ * copied, they ran from 5 % slower to 3 % faster on the Zen 4).  Its
+ * element sums are the same fmaf chains, so both levels give the same
  * bits.  Its transposes go 8 x 8 blocks at a time through registers.
  */
 #include <math.h>
