@@ -442,7 +442,7 @@ item(const struct job *j, int it)
 {
 	const struct level *lv = j->lv;
 	int o0 = it * OITEM, o1 = o0 + OITEM, o, r, k0, kc, pj, h, n, no, nk;
-	const float *w[OB], *pf[OB], *wc[OB];
+	const float *w[OB], *pf[OB];
 	size_t Np = j->Np;
 	float wp[OB * KB] __attribute__((aligned(64)));
 
@@ -458,10 +458,17 @@ item(const struct job *j, int it)
 		kc = j->Din - k0 < KB ? j->Din - k0 : KB;
 		for (o = o0; o < o1; o += lv->ob) {
 			/* rows past Dout repeat the last one; their yt
-			 * rows (padding) are never read */
-			for (r = 0; r < lv->ob; r++)
+			 * rows (padding) are never read.  Crowded rows are
+			 * read from their copy in wp */
+			for (r = 0; r < lv->ob; r++) {
 				w[r] = j->w + (size_t)(o + r < j->Dout ? o + r :
 				    j->Dout - 1) * j->Din + k0;
+				if (j->copy) {
+					memcpy(wp + r * KB, w[r], (size_t)kc *
+					    sizeof *wp);
+					w[r] = wp + r * KB;
+				}
+			}
 			/* the next piece: rows o + ob at k0, else the
 			 * item's first rows at the next block */
 			no = o + lv->ob < o1 ? o + lv->ob : o0;
@@ -469,16 +476,10 @@ item(const struct job *j, int it)
 			for (r = 0; r < lv->ob; r++)
 				pf[r] = j->w + (size_t)(no + r < j->Dout ?
 				    no + r : j->Dout - 1) * j->Din + nk;
-			for (r = 0; r < lv->ob; r++) {
-				wc[r] = j->copy ? wp + r * KB : w[r];
-				if (j->copy)
-					memcpy(wp + r * KB, w[r], (size_t)kc *
-					    sizeof *wp);
-			}
 			for (pj = 0; pj < (int)Np; pj += NB)
 				for (h = 0; h < NB; h += lv->cols)
 					lv->tile(j->yt + o * Np + pj + h, Np,
-					    wc, j->xt + ((size_t)pj * j->Din +
+					    w, j->xt + ((size_t)pj * j->Din +
 					    (size_t)k0 * NB) + h, kc,
 					    pj == 0 && h == 0 && nk < j->Din ?
 					    pf : NULL);
