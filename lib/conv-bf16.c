@@ -39,6 +39,13 @@
  * straight into the words of both its products (grad_pack), with the ReLU
  * mask read or formed from the BatchNorm input.
  *
+ * Outputs in bf16: the forward rounds each sample's output to bf16 (the
+ * statistics are those of the rounded values) and stores it so; the
+ * BatchNorm inputs that the packing and the backward read (pre, and inp
+ * with ibn) are such outputs.  A stage-1 tensor of a batch of 128 is 32
+ * MB in fp32, past the caches, and these passes ran at the memory's
+ * speed: they now read half the bytes.
+ *
  * Order of the sums (fixed by the blocking, whatever the threads): the
  * forward and input gradient pass over input-channel chunks (CHUNKP
  * pairs), taps, then pairs (fwd16: pairs, then taps); the weight gradient
@@ -131,11 +138,12 @@ mm_conv3x3_bf16_scratch(int H, int W, int Cin, int Cout)
 	 * the output gradient of a sample (fp32), or in the forward its
 	 * output; the weight gradient; a sample's input or output formed
 	 * from its BatchNorm input (struct mm_bn_relu); a sample's input
-	 * gradient; each part rounded up to 64 bytes */
-	return 16 + 16 * 10 + 2 * (part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
+	 * gradient; a sample of a bf16 tensor widened to fp32; each part
+	 * rounded up to 64 bytes */
+	return 16 + 16 * 11 + 2 * (part_xp(H, W, Cin) + part_x3(H, Wo, Cin) +
 	    (size_t)Ho * cdiv(Wo, 2) * Cout + part_xp(Ho, Wo, Cout)) +
 	    (size_t)Ho * Wo * Cout + 9 * (size_t)Cin * Cout +
-	    (size_t)H * W * (Cin > Cout ? Cin : Cout) + (size_t)H * W * Cin;
+	    2 * (size_t)H * W * (Cin > Cout ? Cin : Cout) + (size_t)H * W * Cin;
 }
 
 size_t
@@ -255,15 +263,15 @@ cvt_row(uint16_t *t, const float *x, int n)
 /*
  * xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
  * border, P = ceil(C / 2).  With sc (C a multiple of 16 at most 64), of
- * the ReLU-BatchNorm output max(x sc + sh (+ r), 0) instead, by
- * mm_bn_apply()'s operations (sc, sh per channel; r, o (H, W, C) when not
- * NULL: the shortcut added, the output also stored to o), without reading
- * that output back.  f 2 (the FMA kind): the same in (H + 2, W + 2, 2P)
+ * the ReLU-BatchNorm output max(xb sc + sh (+ r), 0) instead (xb in bf16,
+ * x unused), by mm_bn_apply()'s operations (sc, sh per channel; r, o
+ * (H, W, C) when not NULL: the shortcut added, the output also stored to
+ * o), without reading that output back.  f 2 (the FMA kind): the same in (H + 2, W + 2, 2P)
  * floats, the values of the words' halves (channel 2p + 1 the high one).
  */
 static __attribute__((target(TGT))) void
-pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
-    const float *sc, const float *sh, int H, int W, int C, int f)
+pack_pad(uint32_t *xp, const float *x, const uint16_t *xb, const float *r,
+    float *o, const float *sc, const float *sh, int H, int W, int C, int f)
 {
 	int P = cdiv(C, 2), y, i, c, i0, n, b, nb = sc ? C / 16 : 0;
 	int nt = o && !((uintptr_t)o & 63);     /* o bypasses the caches */
@@ -281,7 +289,8 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 	for (y = 0; y < H; y++) {
 		uint32_t *d = xp + (y + 1) * rs;
 		float *e = (float *)d + 2 * P;
-		const float *s = x + (size_t)y * W * C;
+		const float *s = sc ? NULL : x + (size_t)y * W * C;
+		const uint16_t *sb = sc ? xb + (size_t)y * W * C : NULL;
 		memset(d, 0, P * f * sizeof *d);
 		memset(d + (size_t)(W + 1) * P * f, 0, P * f * sizeof *d);
 		d += P;
@@ -307,9 +316,9 @@ pack_pad(uint32_t *xp, const float *x, const float *r, float *o,
 			for (i = 0; i < W * C; i += C)
 				for (b = 0; b < nb; b++) {
 					k = (size_t)y * W * C + i + 16 * b;
-					v = _mm512_add_ps(_mm512_mul_ps(
-					    _mm512_loadu_ps(s + i + 16 * b), scv[b]),
-					    shv[b]);
+					v = _mm512_add_ps(_mm512_mul_ps(widen16(
+					    _mm256_loadu_si256((const __m256i *)(sb +
+					    i + 16 * b))), scv[b]), shv[b]);
 					if (r)
 						v = _mm512_add_ps(v,
 						    _mm512_loadu_ps(r + k));
@@ -450,7 +459,7 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
 
 /*
  * The BatchNorm backward of one sample straight into the words of its
- * products: g = k dy m + a pre + b (coef = k, a, b per channel), the ReLU
+ * products: g = k dy m + a pre + b (pre in bf16) (coef = k, a, b per channel), the ReLU
  * mask m = (out > 0) with out, (pre sc + sh > 0) with sc (the output not
  * stored), 1 with neither, by mm_bn_grad_apply()'s operations; then dq as
  * pack_dq() and, with gp, gp as pack_pad() make them of g.  C a multiple
@@ -458,7 +467,7 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
  */
 static __attribute__((target(TGT))) void
 grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
-    const float *sc, const float *sh, const float *pre, const float *coef,
+    const float *sc, const float *sh, const uint16_t *pre, const float *coef,
     int Ho, int Wo, int C, int f)
 {
 	int Q = cdiv(Wo, 2), P = C / 2 * f, nb = C / 16, y, q, k, b, x;
@@ -501,7 +510,8 @@ grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
 						continue;
 					}
 					off = ((size_t)y * Wo + x) * C + 16 * b;
-					__m512 p = _mm512_loadu_ps(pre + off);
+					__m512 p = widen16(_mm256_loadu_si256(
+					    (const __m256i *)(pre + off)));
 					t = _mm512_mul_ps(kv[b],
 					    _mm512_loadu_ps(dy + off));
 					if (out || sc) {
@@ -1320,7 +1330,7 @@ dw_sample(float *dwt, const void *const xt[9], size_t xs, const void *dq,
 /* the scratch's parts, each 64-byte aligned */
 struct parts {
 	uint32_t *xp, *xq[3], *xo, *dq, *gp;
-	float *g, *dwt, *t, *dx;
+	float *g, *dwt, *t, *dx, *u;
 };
 
 /* n 4-byte units rounded up to 64 bytes */
@@ -1353,6 +1363,7 @@ carve(struct parts *p, float *scratch, int H, int W, int Cin, int Cout,
 	p->dwt = p->g + up16((size_t)H * W * Cout);
 	p->t = p->dwt + up16(9 * (size_t)Cin * Cout);
 	p->dx = p->t + up16((size_t)H * W * (Cin > Cout ? Cin : Cout));
+	p->u = p->dx + up16((size_t)H * W * Cin);
 }
 
 /*
@@ -1375,11 +1386,118 @@ stream_copy(float *d, const float *s, size_t n)
 		_mm512_stream_ps(d + i, _mm512_load_ps(s + i));
 	_mm_sfence();
 }
+
+/* t = the fp32 values of the n bf16 of h */
+static __attribute__((target(TGT))) void
+widen_x86(float *t, const uint16_t *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(t + i, widen16(_mm256_loadu_si256(
+		    (const __m256i *)(h + i))));
+	for (; i < n; i++)
+		t[i] = mm_bf16_float(h[i]);
+}
+
+/*
+ * d = the n values of g rounded to bf16 (a sample's output), with stores
+ * that bypass the caches as in stream_copy() when d is 64-byte aligned and
+ * n a multiple of 32; with back, g also becomes the values d holds (for
+ * the statistics).
+ */
+static __attribute__((target(TGT))) void
+store16(uint16_t *d, float *g, size_t n, int back)
+{
+	size_t i = 0;
+	__m512i h;
+	__m256i q;
+
+	if (!((uintptr_t)d & 63) && n % 32 == 0) {
+		for (; i < n; i += 32) {
+			h = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(g + i +
+			    16), _mm512_loadu_ps(g + i));
+			_mm512_stream_si512((__m512i *)(d + i), h);
+			if (!back)
+				continue;
+			_mm512_storeu_ps(g + i, widen16(
+			    _mm512_castsi512_si256(h)));
+			_mm512_storeu_ps(g + i + 16, widen16(
+			    _mm512_extracti64x4_epi64(h, 1)));
+		}
+		_mm_sfence();
+		return;
+	}
+	for (; i + 16 <= n; i += 16) {
+		q = cvt16(g + i);
+		_mm256_storeu_si256((__m256i *)(d + i), q);
+		if (back)
+			_mm512_storeu_ps(g + i, widen16(q));
+	}
+	cvt_row(d + i, g + i, (int)(n - i));
+	for (; back && i < n; i++)
+		g[i] = mm_bf16_float(d[i]);
+}
+
+/*
+ * t (M, C) = max(pre sc + sh (+ r), 0) of pre in bf16, pack_pad()'s
+ * values of a ReLU-BatchNorm output (mm_bn_apply()'s operations); the
+ * backward forms its input so, with the bits the forward packed.
+ * Returns t.
+ */
+static __attribute__((target(TGT))) const float *
+form16(float *t, const uint16_t *pre, const float *r, const float *sc,
+    const float *sh, size_t M, int C)
+{
+	size_t n = M * C, i;
+	__m512 v;
+	float a;
+	int c;
+
+	if (C % 16 == 0) {
+		for (i = 0; i < n; i += C)
+			for (c = 0; c < C; c += 16) {
+				v = _mm512_add_ps(_mm512_mul_ps(widen16(
+				    _mm256_loadu_si256((const __m256i *)(pre +
+				    i + c))), _mm512_loadu_ps(sc + c)),
+				    _mm512_loadu_ps(sh + c));
+				if (r)
+					v = _mm512_add_ps(v, _mm512_loadu_ps(r +
+					    i + c));
+				_mm512_storeu_ps(t + i + c, _mm512_maskz_mov_ps(
+				    _mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
+				    _CMP_GT_OQ), v));
+			}
+		return t;
+	}
+	for (i = 0; i < n; i++) {
+		a = mm_bf16_float(pre[i]) * sc[i % C] + sh[i % C];
+		if (r)
+			a += r[i];
+		t[i] = a > 0 ? a : 0;
+	}
+	return t;
+}
 #endif
 
 void
-mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
-    const float *inp, const struct mm_bn_relu *ibn, const uint32_t *wt,
+mm_bf16_widen(float *t, const uint16_t *h, size_t n)
+{
+	size_t i;
+
+#ifdef MM_X86
+	if (mm_bf16_level(-1) > 0) {
+		widen_x86(t, h, n);
+		return;
+	}
+#endif
+	for (i = 0; i < n; i++)
+		t[i] = mm_bf16_float(h[i]);
+}
+
+void
+mm_conv3x3_forward_bf16(uint16_t *out, double *stats, double *count,
+    const void *inp, const struct mm_bn_relu *ibn, const uint32_t *wt,
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch)
 {
 #ifdef MM_X86
@@ -1395,26 +1513,30 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 		mm_bn_affine(isc, ish, ibn->mean, ibn->rstd, ibn->gamma,
 		    ibn->beta, Cin);
 	for (n = 0; n < N; n++) {
-		const float *x = inp + n * in;
+		const float *x = ibn ? NULL : (const float *)inp + n * in;
+		const uint16_t *xb = ibn ? (const uint16_t *)inp + n * in :
+		    NULL;
 		const float *r = ibn && ibn->res ? ibn->res + n * in : NULL;
 		float *y = ibn && ibn->out ? ibn->out + n * in : NULL;
 		/* a folded input formed while packing (C a multiple of
 		 * 16), else first */
 		if (ibn && Cin % 16)
-			x = mm_bn_relu_form(y ? y : p.t, inp, ibn, n * in,
-			    (size_t)H * W, Cin);
+			x = form16(y ? y : p.t, xb, r, isc, ish, (size_t)H * W,
+			    Cin);
 		if (ibn && Cin % 16 == 0)
-			pack_pad(p.xp, x, r, y, isc, ish, H, W, Cin, f);
+			pack_pad(p.xp, NULL, xb, r, y, isc, ish, H, W, Cin, f);
 		else
-			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, H, W, Cin, f);
+			pack_pad(p.xp, x, NULL, NULL, NULL, NULL, NULL, H, W,
+			    Cin, f);
 		fwd_sample(p.g, p.xp, wt, Ho, Wo, W + 2, cdiv(Cin, 2), Cout,
 		    stride, 0, 0, f);
+		/* stored in bf16; the statistics of the values stored */
+		store16(out + n * on, p.g, on, stats != NULL);
 		if (stats) {
 			mm_bn_moments(part, p.g, (size_t)Ho * Wo, Cout);
 			mm_bn_stats_add(stats, count, part, (double)Ho * Wo,
 			    Cout);
 		}
-		stream_copy(out + n * on, p.g, on);
 	}
 #else
 	(void)out, (void)stats, (void)count, (void)inp, (void)ibn, (void)wt;
@@ -1425,11 +1547,11 @@ mm_conv3x3_forward_bf16(float *out, double *stats, double *count,
 
 static void
 backward_bn(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const struct mm_bn_relu *obn, const float *pre,
-    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
+    const float *out, const struct mm_bn_relu *obn, const uint16_t *pre,
+    const float *coef, const void *inp, const struct mm_bn_relu *ibn,
     const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
     float *scratch, struct mm_bn_gsum *gs, const float *gout,
-    const float *gpre)
+    const uint16_t *gpre)
 {
 #ifdef MM_X86
 	int Ho = (H - 1) / stride + 1, Wo = (W - 1) / stride + 1, n, o, c, t;
@@ -1438,7 +1560,7 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	const void *xt[9];
 	struct parts p;
 	const float *g, *x;
-	float osc[64], osh[64], *dx;
+	float osc[64], osh[64], isc[64], ish[64], *dx;
 	int fuse = coef && Cout % 16 == 0 && !(obn && obn->res);
 	int f = mm_bf16_kernel(-1) == MM_BF16_FMA ? 2 : 1;
 
@@ -1447,6 +1569,9 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 	if (obn)
 		mm_bn_affine(osc, osh, obn->mean, obn->rstd, obn->gamma,
 		    obn->beta, Cout);
+	if (ibn)
+		mm_bn_affine(isc, ish, ibn->mean, ibn->rstd, ibn->gamma,
+		    ibn->beta, Cin);
 	for (n = 0; n < N; n++) {
 		g = dy + n * on;
 		if (fuse) {
@@ -1456,10 +1581,11 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 			    pre + n * on, coef, Ho, Wo, Cout, f);
 		} else {
 			if (coef) {
-				mm_bn_grad_apply(p.g, g, obn ?
-				    mm_bn_relu_form(p.t, pre, obn, n * on,
-				    (size_t)Ho * Wo, Cout) : out ? out + n * on :
-				    NULL, pre + n * on, coef, (size_t)Ho * Wo,
+				mm_bf16_widen(p.u, pre + n * on, on);
+				mm_bn_grad_apply(p.g, g, obn ? form16(p.t, pre +
+				    n * on, obn->res ? obn->res + n * on : NULL,
+				    osc, osh, (size_t)Ho * Wo, Cout) : out ? out +
+				    n * on : NULL, p.u, coef, (size_t)Ho * Wo,
 				    Cout, 0);
 				g = p.g;
 			}
@@ -1473,8 +1599,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 		dx = !dinp ? NULL : add ? dinp + n * in : p.dx;
 		if (dinp) {
 			if (!fuse)
-				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, Ho, Wo,
-				    Cout, f);
+				pack_pad(p.gp, g, NULL, NULL, NULL, NULL, NULL,
+				    Ho, Wo, Cout, f);
 			if (stride == 1)
 				fwd_sample(dx, p.gp, wt, H, W, W + 2, Cout / 2, Cin,
 				    1, add, 1, f);
@@ -1482,10 +1608,9 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				dx2_sample(dx, p.gp, wt, H, W, Wo, Cout / 2, Cin,
 				    add, f);
 		}
-		x = inp + n * in;
-		if (ibn)
-			x = mm_bn_relu_form(p.t, inp, ibn, n * in,
-			    (size_t)H * W, Cin);
+		x = ibn ? form16(p.t, (const uint16_t *)inp + n * in,
+		    ibn->res ? ibn->res + n * in : NULL, isc, ish,
+		    (size_t)H * W, Cin) : (const float *)inp + n * in;
 		if (stride == 1 && f == 2) {
 			/* the padded sample: tap (ky, kx) from row ky and
 			 * column kx on */
@@ -1508,9 +1633,11 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin *
 				    f;
 		}
-		if (gs)
+		if (gs) {
+			mm_bf16_widen(p.u, gpre + n * in, in);
 			mm_bn_gsum_add(gs, dx, ibn ? x : gout ? gout + n * in :
-			    NULL, gpre + n * in, in);
+			    NULL, p.u, in);
+		}
 		if (dx == p.dx)
 			stream_copy(dinp + n * in, dx, in);
 		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, stride, f);
@@ -1531,8 +1658,8 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 
 void
 mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
-    const float *out, const struct mm_bn_relu *obn, const float *pre,
-    const float *coef, const float *inp, const struct mm_bn_relu *ibn,
+    const float *out, const struct mm_bn_relu *obn, const uint16_t *pre,
+    const float *coef, const void *inp, const struct mm_bn_relu *ibn,
     const uint32_t *wt, int N, int H, int W, int Cin, int Cout, int stride,
     float *scratch)
 {
@@ -1543,10 +1670,10 @@ mm_conv3x3_backward_bn_bf16(float *dinp, int add, float *dw, const float *dy,
 void
 mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
     const float *dy, const float *out, const struct mm_bn_relu *obn,
-    const float *pre, const float *coef, const float *inp,
+    const uint16_t *pre, const float *coef, const void *inp,
     const struct mm_bn_relu *ibn, const uint32_t *wt, int N, int H, int W,
     int Cin, int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
-    const float *gout, const float *gpre)
+    const float *gout, const uint16_t *gpre)
 {
 	backward_bn(dinp, add, dw, dy, out, obn, pre, coef, inp, ibn, wt, N,
 	    H, W, Cin, Cout, stride, scratch, gs, gout, gpre);

@@ -122,8 +122,9 @@ const float *mm_bn_relu_form(float *t, const float *pre,
  * convolution, its weight gradient and its input gradient takes bf16
  * inputs (rounded to nearest even) and accumulates in fp32 with the
  * AVX512-BF16 instruction vdpbf16ps (or with fp32 FMA on the bf16
- * values, the same bits: mm_bf16_kernel()); outputs, gradients, BatchNorm
- * statistics and coefficients stay fp32.  Only where
+ * values, the same bits: mm_bf16_kernel()); the outputs are rounded to
+ * bf16 (below); gradients, BatchNorm statistics and coefficients stay
+ * fp32.  Only where
  * mm_conv3x3_bf16_ok(): the CPU has AVX512-BF16 (mm_bf16_level() > 0),
  * Cout is 16, 32 or 64, Cin at most 64 (odd counts padded with a zero
  * channel), and for an input gradient Cin is 16, 32 or 64 too; the
@@ -157,38 +158,48 @@ struct mm_bn_relu {
 	                     * the convolution's), same shape as pre */
 };
 
-/* out = conv(inp); with stats (not NULL) also merges the BatchNorm
- * statistics sample by sample as mm_conv3x3_forward_stats() does.  With
- * ibn, inp holds the input's BatchNorm input (struct mm_bn_relu). */
-void mm_conv3x3_forward_bf16(float *out,  /* (N, Ho, Wo, Cout) */
+/*
+ * The convolution outputs (a unit's BatchNorm input, pre) are stored in
+ * bf16, as autocast stores them: half the bytes of fp32 for the passes
+ * that read them back (the next unit's packing, the BatchNorm sums and
+ * gradient).  A pre argument, and inp with ibn, are such tensors; every
+ * other tensor is fp32.  mm_bf16_widen() gives their fp32 values.
+ */
+void mm_bf16_widen(float *t, const uint16_t *h, size_t n);
+
+/* out = conv(inp), rounded to bf16; with stats (not NULL) also merges the
+ * BatchNorm statistics of the rounded output sample by sample as
+ * mm_conv3x3_forward_stats() does.  inp is fp32, or with ibn the input's
+ * BatchNorm input in bf16 (a pre of these functions, struct mm_bn_relu). */
+void mm_conv3x3_forward_bf16(uint16_t *out, /* (N, Ho, Wo, Cout) bf16 */
     double *stats, double *count,        /* (2, Cout), or NULL */
-    const float *inp,                    /* (N, H, W, Cin) */
+    const void *inp,                     /* (N, H, W, Cin) */
     const struct mm_bn_relu *ibn,        /* or NULL */
     const uint32_t *wt,                  /* forward words (back 0) */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 /* mm_conv3x3_backward_bn() with bf16 products (wt: back 1, used only with
- * dinp); with coef NULL, dy is the convolution's own output gradient (no
- * BatchNorm, out and pre unused).  With obn, the ReLU's output out is
- * formed from pre (out unused); with ibn, inp holds the input's BatchNorm
- * input (struct mm_bn_relu). */
+ * dinp) and pre in bf16; with coef NULL, dy is the convolution's own
+ * output gradient (no BatchNorm, out and pre unused).  With obn, the
+ * ReLU's output out is formed from pre (out unused); inp is fp32, or with
+ * ibn the input's BatchNorm input in bf16. */
 void mm_conv3x3_backward_bn_bf16(float *dinp, int add,
     float *dw,                           /* (Cout, Cin, 3, 3) */
     const float *dy,                     /* (N, Ho, Wo, Cout) */
     const float *out,                    /* (N, Ho, Wo, Cout) or NULL */
     const struct mm_bn_relu *obn,        /* or NULL */
-    const float *pre,                    /* (N, Ho, Wo, Cout) BN input */
+    const uint16_t *pre,                 /* (N, Ho, Wo, Cout) BN input */
     const float *coef,                   /* (3 Cout) or NULL */
-    const float *inp,                    /* (N, H, W, Cin) */
+    const void *inp,                     /* (N, H, W, Cin) */
     const struct mm_bn_relu *ibn,        /* or NULL */
     const uint32_t *wt,                  /* input-gradient words */
     int N, int H, int W, int Cin, int Cout, int stride, float *scratch);
 /* The same (dinp not NULL), then the next sums sample by sample as
- * mm_conv3x3_backward_bn_gsum() does; with ibn, gout is the input that
- * ibn forms (the gout given is unused). */
+ * mm_conv3x3_backward_bn_gsum() does, gpre in bf16; with ibn, gout is the
+ * input that ibn forms (the gout given is unused). */
 void mm_conv3x3_backward_bn_gsum_bf16(float *dinp, int add, float *dw,
     const float *dy, const float *out, const struct mm_bn_relu *obn,
-    const float *pre, const float *coef, const float *inp,
+    const uint16_t *pre, const float *coef, const void *inp,
     const struct mm_bn_relu *ibn, const uint32_t *wt, int N, int H, int W,
     int Cin, int Cout, int stride, float *scratch, struct mm_bn_gsum *gs,
-    const float *gout, const float *gpre);
+    const float *gout, const uint16_t *gpre);
 #endif

@@ -25,7 +25,11 @@
  *
  * With the bf16 precision (mm_encoder_set_precision()) every convolution
  * and the Linear take bf16 products with fp32 accumulation (conv.h,
- * gemm-bf16.h); weights, BatchNorm, pooling and the shortcuts stay fp32.
+ * gemm-bf16.h), and the convolutions' outputs, the BatchNorm inputs, are
+ * stored in bf16 (pre16()), as autocast stores them: the passes that read
+ * them back move half the bytes.  Weights, BatchNorm arithmetic and
+ * statistics, the ReLU outputs, pooling, the shortcuts and all gradients
+ * stay fp32.
  *
  * The first unit of each block keeps no output (in fp32 where the direct
  * kernels run, in bf16 where both convolutions take bf16 products): the
@@ -252,6 +256,7 @@ struct job {
 	const float *in;       /* its input (N, H, W, Cin) */
 	const struct mm_bn_relu *ibn;  /* F_CONV, B_CONV: in is the input's
 	                        * BatchNorm input (a folded unit's pre) */
+	const uint16_t *in16;  /* ... in bf16 (that unit's pre16()) */
 	const struct mm_bn_relu *obn;  /* B_CONV: u is folded (its ReLU
 	                        * output formed from u->pre) */
 	struct unit *pend;     /* forward: the unit whose apply pass is
@@ -275,12 +280,24 @@ struct job {
 };
 
 /* Whether u's convolution takes bf16 products (with its input gradient
- * unless it is the stem). */
+ * unless it is the stem): in the bf16 precision every unit's, or none
+ * when one of them does not fit the kernels (an input of more than 64
+ * channels), so that each stored tensor is of the kind every unit
+ * reading it expects (pre16()). */
 static int
 bf16(const struct mm_encoder *e, const struct unit *u)
 {
-	return e->prec == MM_PREC_BF16 && mm_conv3x3_bf16_ok(u->Cin, u->Cout,
-	    u->Cin > 4);
+	const struct resnet *r = e->k;
+	int k;
+
+	(void)u;
+	if (e->prec != MM_PREC_BF16)
+		return 0;
+	for (k = 0; k < r->nunits; k++)
+		if (!mm_conv3x3_bf16_ok(r->units[k].Cin, r->units[k].Cout,
+		    r->units[k].Cin > 4))
+			return 0;
+	return 1;
 }
 
 /*
@@ -348,6 +365,28 @@ ipix(const struct unit *u)      /* input floats per sample */
 {
 	return (size_t)u->H * u->W * u->Cin;
 }
+
+/* u's BatchNorm input in bf16: the outputs of bf16 convolutions are
+ * stored so (conv.h), in the first half of u->pre */
+static uint16_t *
+pre16(const struct unit *u)
+{
+	return (uint16_t *)u->pre;
+}
+
+/* u's BatchNorm input, len floats from offset o, in fp32: u->pre + o
+ * itself, or pre16(u) widened into T + o (then the passes below make the
+ * bits of the fp32 path on those values) */
+static const float *
+pre32(const struct mm_encoder *e, const struct unit *u, size_t o, size_t len,
+    float *T)
+{
+	if (!bf16(e, u))
+		return u->pre + o;
+	mm_bf16_widen(T + o, pre16(u) + o, len);
+	return T + o;
+}
+
 /* Slice s of phase j on thread tid; returns the time spent in the
  * BatchNorm parts (for the per-layer table). */
 static double
@@ -367,6 +406,7 @@ slice_work(struct job *j, int s, int tid)
 	struct mm_bn_gsum gs;   /* B_CONV: the next unit's sums */
 	struct mm_bn_relu ib;
 	struct unit *v;
+	const float *x;
 	int fused;
 
 	switch (j->op) {
@@ -388,9 +428,10 @@ slice_work(struct job *j, int s, int tid)
 				ib.out += i;
 		}
 		if (bf16(e, u)) {
-			mm_conv3x3_forward_bf16(u->pre + o, j->train ? s1 : NULL,
-			    &cnt, j->in + i, j->ibn ? &ib : NULL, r->wtb, n,
-			    u->H, u->W, u->Cin, u->Cout, u->stride, scr);
+			mm_conv3x3_forward_bf16(pre16(u) + o, j->train ? s1 :
+			    NULL, &cnt, j->ibn ? (const void *)(j->in16 + i) :
+			    j->in + i, j->ibn ? &ib : NULL, r->wtb, n, u->H,
+			    u->W, u->Cin, u->Cout, u->stride, scr);
 			break;
 		}
 		if (j->ibn) {
@@ -410,14 +451,15 @@ slice_work(struct job *j, int s, int tid)
 		    scr);
 		break;
 	case F_APPLY:
+		x = pre32(e, u, o, M * u->Cout, T);
 		if (!b || (b->stride == 1 && b->Cin == b->Cout)) {
-			mm_bn_apply(u->post + o, u->pre + o, b ? j->res + o :
-			    NULL, u->mean, u->rstd, u->gamma, u->beta, M,
+			mm_bn_apply(u->post + o, x, b ? j->res + o : NULL,
+			    u->mean, u->rstd, u->gamma, u->beta, M,
 			    u->Cout, 1);
 			break;
 		}
-		mm_bn_apply(u->post + o, u->pre + o, NULL, u->mean, u->rstd,
-		    u->gamma, u->beta, M, u->Cout, 0);
+		mm_bn_apply(u->post + o, x, NULL, u->mean, u->rstd, u->gamma,
+		    u->beta, M, u->Cout, 0);
 		mm_shortcut_forward(u->post + o, j->res + n0 * ipix(b), n,
 		    b->H, b->W, b->Cin, b->Cout, b->stride);
 		mm_relu_forward(u->post + o, u->post + o, M * u->Cout);
@@ -438,7 +480,8 @@ slice_work(struct job *j, int s, int tid)
 		len = M * u->Cout;
 		if (j->top_sums)
 			mm_bn_grad_sum_mask(s1, s2, j->dy + o, u->post + o,
-			    u->pre + o, u->mean, u->rstd, M, u->Cout);
+			    pre32(e, u, o, len, T), u->mean, u->rstd, M,
+			    u->Cout);
 		if (b->stride == 1 && b->Cin == b->Cout) {
 			/* identity: dx is dy itself (the caller's buffer
 			 * rotation), the first unit's backward adds to it */
@@ -454,7 +497,8 @@ slice_work(struct job *j, int s, int tid)
 		break;
 	case B_GSUM:
 		mm_bn_grad_sum(s1, s2, j->dy + o, j->relu ? u->post + o : NULL,
-		    u->pre + o, u->mean, u->rstd, M, u->Cout);
+		    pre32(e, u, o, M * u->Cout, T), u->mean, u->rstd, M,
+		    u->Cout);
 		break;
 	case B_CONV:
 		/* the BatchNorm backward is formed inside, sample by sample
@@ -469,13 +513,15 @@ slice_work(struct job *j, int s, int tid)
 		if (bf16(e, u) && fused)
 			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
 			    dw, j->dy + o, j->relu ? u->post + o : NULL, j->obn,
-			    u->pre + o, r->coef, j->in + i, j->ibn, r->wtb, n,
-			    u->H, u->W, u->Cin, u->Cout, u->stride, scr, &gs,
-			    v->post + i, v->pre + i);
+			    pre16(u) + o, r->coef, j->ibn ? (const void *)
+			    (j->in16 + i) : j->in + i, j->ibn, r->wtb, n, u->H,
+			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
+			    v->post + i, pre16(v) + i);
 		else if (bf16(e, u))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
-			    NULL, j->obn, u->pre + o, r->coef, j->in + i, j->ibn,
+			    NULL, j->obn, pre16(u) + o, r->coef, j->ibn ?
+			    (const void *)(j->in16 + i) : j->in + i, j->ibn,
 			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
 			    scr);
 		else if (fused)
@@ -496,13 +542,15 @@ slice_work(struct job *j, int s, int tid)
 		}
 		if (v) {
 			double t2 = mm_now();
+			/* (T is free: bf16(e, v) when bf16(e, u)) */
+			x = pre32(e, v, i, n * ipix(u), T);
 			if (j->next_mask)
 				mm_bn_grad_sum_mask(s1, s2, j->dx + i,
-				    v->post + i, v->pre + i, v->mean, v->rstd,
+				    v->post + i, x, v->mean, v->rstd,
 				    (size_t)n * v->Ho * v->Wo, v->Cout);
 			else
 				mm_bn_grad_sum(s1, s2, j->dx + i, v->post + i,
-				    v->pre + i, v->mean, v->rstd,
+				    x, v->mean, v->rstd,
 				    (size_t)n * v->Ho * v->Wo, v->Cout);
 			t += mm_now() - t2;
 		}
@@ -603,6 +651,7 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	if (blk && folded(e, blk)) {
 		ib = bn_relu(blk);
 		j->in = blk->pre;
+		j->in16 = pre16(blk);
 		j->ibn = &ib;
 	}
 	if (j->pend) {
@@ -611,6 +660,7 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 		ib.res = j->pend_res;
 		ib.out = j->pend->post;
 		j->in = j->pend->pre;
+		j->in16 = pre16(j->pend);
 		j->ibn = &ib;
 		j->pend = NULL;
 	}
@@ -757,6 +807,7 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		fb = bn_relu(u1);
 		fo = folded(e, u1);
 		j.in = fo ? u1->pre : u1->post;
+		j.in16 = pre16(u1);
 		j.ibn = fo ? &fb : NULL;
 		j.obn = NULL;
 		j.dx = DH;

@@ -66,6 +66,21 @@ bf(float x)
 	return mm_bf16_float(mm_bf16_round(x));
 }
 
+/* x rounded to bf16 in place (a BatchNorm input as the bf16 convolutions
+ * store it); returns its bf16 (malloc) */
+static uint16_t *
+round16(float *x, size_t n)
+{
+	uint16_t *h = malloc(n * sizeof *h);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h[i] = mm_bf16_round(x[i]);
+		x[i] = mm_bf16_float(h[i]);
+	}
+	return h;
+}
+
 /* the input pixel (n, iy, ix, c) of x (N, H, W, C), 0 outside */
 static float
 px(const float *x, int H, int W, int C, int n, int iy, int ix, int c)
@@ -176,17 +191,21 @@ naive_dx(struct naive *r, const float *dy, const float *w, int N, int H,
 }
 
 /* got within K 2^-24 abs of ref, and within (2^-7 + 2 K 2^-24) abs of
- * f32; the worst ratios to the bounds go to diag */
+ * f32, each bound plus 2^-8 |got| when got was rounded to bf16 (out16:
+ * the forward's output; half a unit in the last of 8 significant bits);
+ * the worst ratios to the bounds go to diag */
 static void
 check(const char *what, const float *got, const struct naive *r,
-    const float *f32, size_t n, double K)
+    const float *f32, size_t n, double K, int out16)
 {
-	double e1 = 0, e2 = 0, b1, b2;
+	double e1 = 0, e2 = 0, b1, b2, b0;
 	size_t i, bad1 = 0, bad2 = 0;
 
 	for (i = 0; i < n; i++) {
-		b1 = K * ldexp(1, -24) * r->abs[i] + 1e-30;
-		b2 = (ldexp(1, -7) + 2 * K * ldexp(1, -24)) * r->abs[i] + 1e-30;
+		b0 = out16 ? ldexp(fabs(got[i]), -8) : 0;
+		b1 = K * ldexp(1, -24) * r->abs[i] + b0 + 1e-30;
+		b2 = (ldexp(1, -7) + 2 * K * ldexp(1, -24)) * r->abs[i] + b0 +
+		    1e-30;
 		double d1 = fabs(got[i] - r->ref[i]), d2 = fabs(got[i] - f32[i]);
 		bad1 += !(d1 <= b1);
 		bad2 += !(d2 <= b2);
@@ -254,7 +273,8 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	size_t nw = (size_t)Cout * Cin * 9;
 	size_t ns = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
 	float *xp = malloc(nx * 4), *x = malloc(nx * 4), *w = malloc(nw * 4);
-	float *y = malloc(ny * 4), *y2 = malloc(ny * 4), *dy = malloc(ny * 4);
+	uint16_t *y = malloc(ny * 2), *y2 = malloc(ny * 2), *xph, *preh = NULL;
+	float *dy = malloc(ny * 4);
 	float *pre = malloc(ny * 4), *out = malloc(ny * 4), *dw = malloc(nw * 4);
 	float *dw2 = malloc(nw * 4), *dx = malloc(nx * 4), *dx2 = malloc(nx * 4);
 	float *scr = malloc((ns + 16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64];
@@ -269,8 +289,10 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	float *mu = bi, *rs = bi + Cin;
 	int c, same, cut = 0;
 
-	/* the input: x = relu(bn(xp)), stored as a unit's F_APPLY does */
+	/* the input: x = relu(bn(xp)), stored as a unit's F_APPLY does, from
+	 * its BatchNorm input in bf16 */
 	fill(xp, nx, 2);
+	xph = round16(xp, nx);
 	bn_values(bi, Cin);
 	mm_bn_apply(x, xp, NULL, ib.mean, ib.rstd, ib.gamma, ib.beta,
 	    (size_t)N * H * W, Cin, 1);
@@ -282,9 +304,9 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	memset(st2, 0, sizeof st2);
 	mm_conv3x3_forward_bf16(y, st, &cnt, x, NULL, wt, N, H, W, Cin, Cout,
 	    S, scr);
-	mm_conv3x3_forward_bf16(y2, st2, &cnt2, xp, &ib, wt, N, H, W, Cin,
+	mm_conv3x3_forward_bf16(y2, st2, &cnt2, xph, &ib, wt, N, H, W, Cin,
 	    Cout, S, scr + 1);
-	ok(cut > 0 && cut < (int)nx && !memcmp(y, y2, ny * 4) &&
+	ok(cut > 0 && cut < (int)nx && !memcmp(y, y2, ny * 2) &&
 	    !memcmp(st, st2, sizeof st) && cnt == cnt2, "%dx%d, %d -> %d, "
 	    "stride %d: the forward of an input formed from its BatchNorm "
 	    "input: the same bits (%d of %zu cut by the ReLU)", H, W, Cin,
@@ -299,9 +321,9 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	ib.res = res;
 	ib.out = x2;
 	memset(x2, 0xff, nx * 4);
-	mm_conv3x3_forward_bf16(y2, NULL, NULL, xp, &ib, wt, N, H, W, Cin,
+	mm_conv3x3_forward_bf16(y2, NULL, NULL, xph, &ib, wt, N, H, W, Cin,
 	    Cout, S, scr + 2);
-	ok(!memcmp(y, y2, ny * 4) && !memcmp(x, x2, nx * 4), "%dx%d, %d -> %d, "
+	ok(!memcmp(y, y2, ny * 2) && !memcmp(x, x2, nx * 4), "%dx%d, %d -> %d, "
 	    "stride %d: the forward doing the apply pass below (shortcut, "
 	    "stored input): the same bits", H, W, Cin, Cout, S);
 	ib.res = NULL;
@@ -314,6 +336,7 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	/* the backward with the unit's own ReLU output formed from pre and
 	 * the input formed from xp, with and without the sums below */
 	fill(pre, ny, 2);
+	preh = round16(pre, ny);
 	bn_values(bo, Cout);
 	mm_bn_apply(out, pre, NULL, ob.mean, ob.rstd, ob.gamma, ob.beta,
 	    (size_t)N * Ho * Wo, Cout, 1);
@@ -328,21 +351,21 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 		memcpy(dx2, dx, nx * 4);
 		if (mask < 0) {
 			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, out, NULL,
-			    pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+			    preh, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 			mm_conv3x3_backward_bn_bf16(dx2, 1, dw2, dy, NULL, &ob,
-			    pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S,
+			    preh, coef, xph, &ib, wt, N, H, W, Cin, Cout, S,
 			    scr + 2);
 			same = 1;
 		} else {
 			mm_bn_gsum_start(gs, mu, rs, Cin, mask);
 			mm_conv3x3_backward_bn_gsum_bf16(dx, 1, dw, dy, out,
-			    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S,
-			    scr, gs, x, xp);
+			    NULL, preh, coef, x, NULL, wt, N, H, W, Cin, Cout, S,
+			    scr, gs, x, xph);
 			mm_bn_gsum_end(gs, sum, sum + Cin);
 			mm_bn_gsum_start(gs, mu, rs, Cin, mask);
 			mm_conv3x3_backward_bn_gsum_bf16(dx2, 1, dw2, dy, NULL,
-			    &ob, pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S,
-			    scr + 3, gs, NULL, xp);
+			    &ob, preh, coef, xph, &ib, wt, N, H, W, Cin, Cout, S,
+			    scr + 3, gs, NULL, xph);
 			mm_bn_gsum_end(gs, sum + 2 * Cin, sum + 3 * Cin);
 			same = !memcmp(sum, sum + 2 * Cin, 2 * Cin *
 			    sizeof *sum);
@@ -366,10 +389,10 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 	memset(dw2, 0, nw * 4);
 	fill(dx, nx, 1);
 	memcpy(dx2, dx, nx * 4);
-	mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, out, NULL, pre, coef, x,
+	mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, out, NULL, preh, coef, x,
 	    NULL, wt, N, H, W, Cin, Cout, S, scr);
-	mm_conv3x3_backward_bn_bf16(dx2, 1, dw2, dy, NULL, &ob, pre, coef, xp,
-	    &ib, wt, N, H, W, Cin, Cout, S, scr + 2);
+	mm_conv3x3_backward_bn_bf16(dx2, 1, dw2, dy, NULL, &ob, preh, coef,
+	    xph, &ib, wt, N, H, W, Cin, Cout, S, scr + 2);
 	ok(!memcmp(dw, dw2, nw * 4) && !memcmp(dx, dx2, nx * 4), "%dx%d, %d "
 	    "-> %d, stride %d: the backward with both formed with a shortcut: "
 	    "the same bits", H, W, Cin, Cout, S);
@@ -378,7 +401,7 @@ test_folded(int N, int H, int W, int Cin, int Cout, int S)
 done:
 	free(xp), free(x), free(w), free(y), free(y2), free(dy), free(pre);
 	free(out), free(dw), free(dw2), free(dx), free(dx2), free(scr);
-	free(wt), free(gs), free(res), free(x2);
+	free(wt), free(gs), free(res), free(x2), free(xph), free(preh);
 }
 
 /*
@@ -397,7 +420,8 @@ test_stores(int N, int H, int W, int Cin, int Cout, int S)
 	size_t ns = mm_conv3x3_bf16_scratch(H, W, Cin, Cout);
 	float *xp = malloc(nx * 4), *res = malloc(nx * 4), *w = malloc(nw * 4);
 	float *dy = malloc(ny * 4), *pre = malloc(ny * 4), *scr = malloc((ns +
-	    16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64], *y[2], *o[2];
+	    16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64], *o[2];
+	uint16_t *y[2], *xph, *preh;
 	float *dx[2], *dw[2], *base[6];
 	uint32_t *wt = malloc(mm_conv3x3_bf16_wsize(Cin, Cout) * 4);
 	double st[2][2 * 64], cnt[2], sum[2][2 * 64];
@@ -413,20 +437,22 @@ test_stores(int N, int H, int W, int Cin, int Cout, int S)
 			base[k] = NULL;   /* (then the test crashes) */
 	for (k = 0; k < 2; k++) {
 		o[k] = base[3 * k] + k;
-		y[k] = base[3 * k + 1] + k;
+		y[k] = (uint16_t *)(base[3 * k + 1] + k);
 		dx[k] = base[3 * k + 2] + k;
 		dw[k] = calloc(nw, 4);
 	}
 	bn_case(xp, res, w, dy, pre, bi, bo, coef, nx, ny, nw, Cin, Cout);
+	xph = round16(xp, nx);
+	preh = round16(pre, ny);
 	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
 	for (k = 0; k < 2; k++) {
 		memset(st[k], 0, sizeof st[k]);
 		cnt[k] = 0;
 		ib.out = o[k];
-		mm_conv3x3_forward_bf16(y[k], st[k], &cnt[k], xp, &ib, wt, N, H,
-		    W, Cin, Cout, S, scr + k);
+		mm_conv3x3_forward_bf16(y[k], st[k], &cnt[k], xph, &ib, wt, N,
+		    H, W, Cin, Cout, S, scr + k);
 	}
-	ok(!memcmp(y[0], y[1], ny * 4) && !memcmp(o[0], o[1], nx * 4) &&
+	ok(!memcmp(y[0], y[1], ny * 2) && !memcmp(o[0], o[1], nx * 4) &&
 	    !memcmp(st[0], st[1], sizeof st[0]) && cnt[0] == cnt[1],
 	    "%dx%d, %d -> %d, stride %d: the forward's output and stored "
 	    "input the same bits through either kind of store", H, W, Cin,
@@ -436,8 +462,8 @@ test_stores(int N, int H, int W, int Cin, int Cout, int S)
 	for (k = 0; k < 2; k++) {
 		mm_bn_gsum_start(gs, bi, bi + Cin, Cin, 1);
 		mm_conv3x3_backward_bn_gsum_bf16(dx[k], 0, dw[k], dy, NULL, &ob,
-		    pre, coef, xp, &ib, wt, N, H, W, Cin, Cout, S, scr + k, gs,
-		    NULL, xp);
+		    preh, coef, xph, &ib, wt, N, H, W, Cin, Cout, S, scr + k, gs,
+		    NULL, xph);
 		mm_bn_gsum_end(gs, sum[k], sum[k] + Cin);
 	}
 	ok(!memcmp(sum[0], sum[1], 2 * Cin * sizeof sum[0][0]) &&
@@ -448,7 +474,7 @@ test_stores(int N, int H, int W, int Cin, int Cout, int S)
 	for (k = 0; k < 6; k++)
 		free(base[k]);
 	free(dw[0]), free(dw[1]), free(xp), free(res), free(w), free(dy);
-	free(pre), free(scr), free(wt), free(gs);
+	free(pre), free(scr), free(wt), free(gs), free(xph), free(preh);
 }
 
 /* One shape: forward (with statistics), weight gradient, and input
@@ -470,6 +496,7 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	struct naive r = { malloc(big > nw ? big * 8 : nw * 8),
 	    malloc(big > nw ? big * 8 : nw * 8) };
 	float coef[3 * 64], *g = malloc(ny * 4), *pre = malloc(ny * 4);
+	uint16_t *yh = malloc(ny * 2), *preh;
 	char name[96];
 	int dxok = Cin > 4, same;
 
@@ -483,12 +510,13 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 
 	/* forward, unaligned scratch on purpose (carve aligns it) */
 	mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 0);
-	mm_conv3x3_forward_bf16(y, stats, &cnt, x, NULL, wt, N, H, W, Cin, Cout, S,
-	    scr + 1);
+	mm_conv3x3_forward_bf16(yh, stats, &cnt, x, NULL, wt, N, H, W, Cin,
+	    Cout, S, scr + 1);
 	naive_fwd(&r, x, w, N, H, W, Cin, Cout, S);
 	mm_conv3x3_forward(y32, x, w, N, H, W, Cin, Cout, S, scr32);
-	check(name, y, &r, y32, ny, 9.0 * Cin);
-	/* the statistics are those of the output */
+	mm_bf16_widen(y, yh, ny);
+	check(name, y, &r, y32, ny, 9.0 * Cin, 1);
+	/* the statistics are those of the output as stored (bf16) */
 	M = (size_t)N * Ho * Wo;
 	{
 		double e = 0;
@@ -521,7 +549,7 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 	    Cout, S, scr32);
 	snprintf(name, sizeof name, "weight gradient %dx%d, %d -> %d, stride %d",
 	    H, W, Cin, Cout, S);
-	check(name, dw, &r, dw32, nw, (double)M);
+	check(name, dw, &r, dw32, nw, (double)M, 0);
 	if (dxok) {
 		size_t i;
 		naive_dx(&r, dy, w, N, H, W, Cin, Cout, S);
@@ -532,11 +560,13 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 		}
 		snprintf(name, sizeof name, "input gradient %dx%d, %d <- %d, "
 		    "stride %d", H, W, Cin, Cout, S);
-		check(name, dx, &r, y32, nx, 9.0 * Cout);
+		check(name, dx, &r, y32, nx, 9.0 * Cout, 0);
 	}
 
-	/* the fused BatchNorm backward = the plain one on its gradient */
+	/* the fused BatchNorm backward = the plain one on its gradient (its
+	 * BatchNorm input in bf16) */
 	fill(pre, ny, 1);
+	preh = round16(pre, ny);
 	fill(y, ny, 1);
 	for (c = 0; c < 3 * Cout; c++)
 		coef[c] = 0.5f + mm_rng_float(&rng);
@@ -549,7 +579,7 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 		mm_conv3x3_backward_bn_bf16(dxok ? dx : NULL, 0, dw, g, NULL,
 		    NULL, NULL, NULL, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 		mm_conv3x3_backward_bn_bf16(dxok ? dx2 : NULL, 0, dw32, dy, o,
-		    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
+		    NULL, preh, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 		same = !memcmp(dw, dw32, nw * 4) && (!dxok ||
 		    !memcmp(dx, dx2, nx * 4));
 		ok(same, "%dx%d, %d -> %d, stride %d: with the BatchNorm "
@@ -565,10 +595,12 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 		float *gout = malloc(nx * 4), *gpre = malloc(nx * 4);
 		float *mu = malloc(Cin * 4), *rs = malloc(Cin * 4);
 		double *sum = calloc(4 * (size_t)Cin, sizeof *sum);
+		uint16_t *gpreh;
 		int mask;
 
 		fill(gout, nx, 1);
 		fill(gpre, nx, 1);
+		gpreh = round16(gpre, nx);
 		fill(mu, Cin, 1);
 		for (c = 0; c < Cin; c++)
 			rs[c] = 0.5f + mm_rng_float(&rng);
@@ -578,11 +610,11 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 			memcpy(dx, dx2, nx * 4);
 			same = mm_bn_gsum_start(gs, mu, rs, Cin, mask);
 			mm_conv3x3_backward_bn_gsum_bf16(dx2, 1, dw32, dy, y,
-			    NULL, pre, coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr, gs,
-			    gout, gpre);
+			    NULL, preh, coef, x, NULL, wt, N, H, W, Cin, Cout, S,
+			    scr, gs, gout, gpreh);
 			mm_bn_gsum_end(gs, sum, sum + Cin);
 			memset(dw, 0, nw * 4);
-			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, y, NULL, pre,
+			mm_conv3x3_backward_bn_bf16(dx, 1, dw, dy, y, NULL, preh,
 			    coef, x, NULL, wt, N, H, W, Cin, Cout, S, scr);
 			if (mask)
 				mm_bn_grad_sum_mask(sum + 2 * Cin, sum + 3 * Cin,
@@ -599,14 +631,14 @@ test_shape(int N, int H, int W, int Cin, int Cout, int S)
 			    H, W, Cin, Cout, S, mask);
 		}
 		free(gs), free(gout), free(gpre), free(mu), free(rs);
-		free(sum);
+		free(sum), free(gpreh);
 	}
 
 	test_folded(N, H, W, Cin, Cout, S);
 
 	free(x), free(w), free(dy), free(y), free(y32), free(dw), free(dw32);
 	free(dx), free(dx2), free(scr), free(scr32), free(wt), free(stats);
-	free(r.ref), free(r.abs), free(g), free(pre);
+	free(r.ref), free(r.abs), free(g), free(pre), free(yh), free(preh);
 }
 
 /* ---- the whole ResNet ---- */
@@ -740,6 +772,50 @@ test_autocast(void)
 		free(a[i]);
 }
 
+/*
+ * A deeper ResNet on a larger batch, in bf16 against fp32: resnet14 (an
+ * identity block after the first of each stage, so the last unit's apply
+ * pass adds an identity shortcut) on 40 samples (slices of 2 and 3), the
+ * training forward's output and the gradients within 0.02 and 0.3 of
+ * fp32's in relative L2 (measured: 0.006 and 0.16; the old fp32 storage
+ * of the BatchNorm inputs gave 0.005 and 0.14).
+ */
+static void
+test_deep(void)
+{
+	enum { N = 40, D = 6 };
+	static float x[N * 3 * 16 * 16], dy[N * D], y[2][N * D];
+	struct mm_encoder *e[2];
+	struct mm_rng r;
+	double ey, eg;
+	int k;
+
+	fill(x, sizeof x / sizeof *x, 1);
+	fill(dy, N * D, 1);
+	for (k = 0; k < 2; k++) {
+		if (mm_encoder_create(&e[k], "resnet14", 3, 16, 16, D, N) < 0 ||
+		    mm_encoder_set_precision(e[k], k ? MM_PREC_FP32 :
+		    MM_PREC_BF16) < 0) {
+			printf("Bail out! resnet14: %s\n", mm_errmsg());
+			exit(1);
+		}
+		mm_rng_seed(&r, 7);
+		mm_encoder_init(e[k], &r);
+		mm_encoder_zero_grad(e[k]);
+		memcpy(y[k], mm_encoder_forward(e[k], x, N, 1), sizeof y[k]);
+		mm_encoder_backward(e[k], dy);
+	}
+	ey = rel(y[0], y[1], N * D);
+	eg = rel(mm_encoder_grads(e[0]), mm_encoder_grads(e[1]),
+	    mm_encoder_nparams(e[0]));
+	diag("resnet14 bf16 - fp32, batch 40: relative L2 %.3g (output), "
+	    "%.3g (gradients)", ey, eg);
+	ok(ey < 0.02 && eg < 0.3, "resnet14 bf16 on 40 samples: output and "
+	    "gradients within the bf16 rounding of fp32's");
+	for (k = 0; k < 2; k++)
+		mm_encoder_free(e[k]);
+}
+
 /* 1 and 3 threads, and a second run: the same bits */
 static void
 test_threads(void)
@@ -798,7 +874,8 @@ test_kinds(int N, int H, int W, int Cin, int Cout, int S)
 	float *dy = malloc(ny * 4), *pre = malloc(ny * 4);
 	float *scr = malloc((ns + 16) * 4), bi[4 * 64], bo[4 * 64], coef[3 * 64];
 	uint32_t *wt = malloc(mm_conv3x3_bf16_wsize(Cin, Cout) * 4);
-	float *y[2][2], *xo[2], *dw[2][2], *dx[2][2];
+	float *xo[2], *dw[2][2], *dx[2][2];
+	uint16_t *y[2][2], *xh, *preh;
 	double st[2][2 * 64], cnt[2] = { 0, 0 };
 	struct mm_bn_relu ib = { bi, bi + Cin, bi + 2 * Cin, bi + 3 * Cin, res,
 	    NULL };
@@ -807,9 +884,11 @@ test_kinds(int N, int H, int W, int Cin, int Cout, int S)
 	int same[4] = { 1, 1, 1, 1 };
 
 	bn_case(x, res, w, dy, pre, bi, bo, coef, nx, ny, nw, Cin, Cout);
+	xh = round16(x, nx);
+	preh = round16(pre, ny);
 	for (k = 0; k < 2; k++) {
 		for (c = 0; c < 2; c++) {
-			y[k][c] = malloc(ny * 4);
+			y[k][c] = malloc(ny * 2);
 			dw[k][c] = calloc(nw, 4);
 			dx[k][c] = malloc(nx * 4);
 			fill(dx[k][c], nx, 0);
@@ -822,18 +901,18 @@ test_kinds(int N, int H, int W, int Cin, int Cout, int S)
 		mm_conv3x3_forward_bf16(y[k][0], st[k], &cnt[k], x, NULL, wt, N,
 		    H, W, Cin, Cout, S, scr + k);
 		ib.out = Cin % 16 ? NULL : xo[k];
-		mm_conv3x3_forward_bf16(y[k][1], NULL, NULL, x, &ib, wt, N, H,
+		mm_conv3x3_forward_bf16(y[k][1], NULL, NULL, xh, &ib, wt, N, H,
 		    W, Cin, Cout, S, scr);
 		mm_conv3x3_bf16_weights(wt, w, Cin, Cout, 1);
 		mm_conv3x3_backward_bn_bf16(dxok ? dx[k][0] : NULL, 1,
-		    dw[k][0], dy, NULL, &ob, pre, coef, x, NULL, wt, N, H, W,
+		    dw[k][0], dy, NULL, &ob, preh, coef, x, NULL, wt, N, H, W,
 		    Cin, Cout, S, scr);
 		mm_conv3x3_backward_bn_bf16(dxok ? dx[k][1] : NULL, 0,
 		    dw[k][1], dy, NULL, NULL, NULL, NULL, x, NULL, wt, N, H, W,
 		    Cin, Cout, S, scr + 1);
 	}
 	for (c = 0; c < 2; c++) {
-		same[0] &= !memcmp(y[0][c], y[1][c], ny * 4);
+		same[0] &= !memcmp(y[0][c], y[1][c], ny * 2);
 		same[2] &= !memcmp(dw[0][c], dw[1][c], nw * 4);
 		same[3] &= !dxok || !memcmp(dx[0][c], dx[1][c], nx * 4);
 	}
@@ -851,6 +930,7 @@ test_kinds(int N, int H, int W, int Cin, int Cout, int S)
 		free(xo[k]);
 	}
 	free(x), free(res), free(w), free(dy), free(pre), free(scr), free(wt);
+	free(xh), free(preh);
 }
 
 /* A ResNet step under each kind: the same outputs and gradients */
@@ -928,6 +1008,7 @@ main(void)
 				    shapes[i][2], shapes[i][3], shapes[i][4],
 				    shapes[i][5]);
 		test_autocast();
+		test_deep();
 		test_threads();
 	}
 	if (util_bf16_probe(&rng, 2000) == 2000) {
