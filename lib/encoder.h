@@ -136,8 +136,10 @@ void mm_encoder_backward(struct mm_encoder *e, const float *dy);
 /* Precision of the matrix products (MM_PREC_FP32, the default, is
  * bit-reproducible as before).  MM_PREC_BF16 runs the forward pass and
  * both gradients of the Linear layers as bf16 products with fp32
- * accumulation (gemm-bf16.h); weights, gradients, optimiser state,
- * BatchNorm, loss and softmax stay fp32.  mm_encoder_set_precision()
+ * accumulation (gemm-bf16.h), and those of the convolutions of a kind
+ * with them (conv.h; the ResNet stores their outputs in bf16); weights,
+ * gradients, optimiser state, BatchNorm arithmetic and statistics, loss
+ * and softmax stay fp32.  mm_encoder_set_precision()
  * returns 0, or MM_EUNSUP with mm_err detail for a kind without a bf16
  * path (so far only mlp and mlp-flatten have one) or a CPU without
  * AVX512-BF16, MM_ENOMEM, MM_EINVAL for an unknown precision; the

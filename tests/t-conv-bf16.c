@@ -18,9 +18,10 @@
  *
  * The whole ResNet in bf16 (resnet8 of encoder_ref.py's fixture) against
  * PyTorch 1.13's torch.autocast("cpu", dtype=torch.bfloat16) on the same
- * weights and input (resnet_bf16_ref.py): autocast also rounds the
- * convolution outputs and the BatchNorm, ReLU and residual arithmetic to
- * bf16, which mmib keeps in fp32, so the two agree to a tolerance: the
+ * weights and input (resnet_bf16_ref.py): both store the convolution
+ * outputs in bf16, but autocast also rounds the BatchNorm, ReLU and
+ * residual arithmetic to bf16, which mmib keeps in fp32, so the two agree
+ * to a tolerance: the
  * relative L2 distance of the outputs within 2 %, of the gradients within
  * 15 %, and no more than twice autocast's own distance from PyTorch's fp32
  * (whose values the fixture also has).  Then the bf16 ResNet gives the
