@@ -242,6 +242,22 @@ widen16(__m256i h)
 	    16));
 }
 
+/* max(x sc + sh (+ 16 floats of r when r), 0) of 16 bf16 x: a
+ * ReLU-BatchNorm output by mm_bn_apply()'s operations, the one formula of
+ * the forward's packing (pack_pad) and the backward's forming (form16),
+ * which must give the same bits */
+static inline __attribute__((always_inline, target(TGT))) __m512
+bn_relu16(const uint16_t *x, __m512 sc, __m512 sh, const float *r)
+{
+	__m512 v = _mm512_add_ps(_mm512_mul_ps(widen16(_mm256_loadu_si256(
+	    (const __m256i *)x)), sc), sh);
+
+	if (r)
+		v = _mm512_add_ps(v, _mm512_loadu_ps(r));
+	return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
+	    _CMP_GT_OQ), v);
+}
+
 /* t[i] = the bf16 of x[i], i < n (round to nearest even) */
 static inline __attribute__((always_inline, target(TGT))) void
 cvt_row(uint16_t *t, const float *x, int n)
@@ -264,9 +280,9 @@ cvt_row(uint16_t *t, const float *x, int n)
  * xp (H + 2, W + 2, P) words of channel pairs = x (H, W, C) in a zero
  * border, P = ceil(C / 2).  With sc (C a multiple of 16 at most 64), of
  * the ReLU-BatchNorm output max(xb sc + sh (+ r), 0) instead (xb in bf16,
- * x unused), by mm_bn_apply()'s operations (sc, sh per channel; r, o
- * (H, W, C) when not NULL: the shortcut added, the output also stored to
- * o), without reading that output back.  f 2 (the FMA kind): the same in (H + 2, W + 2, 2P)
+ * x unused; bn_relu16()) (sc, sh per channel; r, o (H, W, C) when not
+ * NULL: the shortcut added, the output also stored to o), without reading
+ * that output back.  f 2 (the FMA kind): the same in (H + 2, W + 2, 2P)
  * floats, the values of the words' halves (channel 2p + 1 the high one).
  */
 static __attribute__((target(TGT))) void
@@ -316,14 +332,8 @@ pack_pad(uint32_t *xp, const float *x, const uint16_t *xb, const float *r,
 			for (i = 0; i < W * C; i += C)
 				for (b = 0; b < nb; b++) {
 					k = (size_t)y * W * C + i + 16 * b;
-					v = _mm512_add_ps(_mm512_mul_ps(widen16(
-					    _mm256_loadu_si256((const __m256i *)(sb +
-					    i + 16 * b))), scv[b]), shv[b]);
-					if (r)
-						v = _mm512_add_ps(v,
-						    _mm512_loadu_ps(r + k));
-					v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v,
-					    _mm512_setzero_ps(), _CMP_GT_OQ), v);
+					v = bn_relu16(sb + i + 16 * b, scv[b], shv[b],
+					    r ? r + k : NULL);
 					if (nt)
 						_mm512_stream_ps(o + k, v);
 					else if (o)
@@ -459,11 +469,11 @@ pack_xq(uint32_t *xq, const float *x, int H, int W, int C, int Wo, int S,
 
 /*
  * The BatchNorm backward of one sample straight into the words of its
- * products: g = k dy m + a pre + b (pre in bf16) (coef = k, a, b per channel), the ReLU
- * mask m = (out > 0) with out, (pre sc + sh > 0) with sc (the output not
- * stored), 1 with neither, by mm_bn_grad_apply()'s operations; then dq as
- * pack_dq() and, with gp, gp as pack_pad() make them of g.  C a multiple
- * of 16 at most 64.  g itself is never stored.
+ * products: g = k dy m + a pre + b (pre in bf16; coef = k, a, b per
+ * channel), the ReLU mask m = (out > 0) with out, (pre sc + sh > 0) with
+ * sc (the output not stored), 1 with neither, by mm_bn_grad_apply()'s
+ * operations; then dq as pack_dq() and, with gp, gp as pack_pad() make
+ * them of g.  C a multiple of 16 at most 64.  g itself is never stored.
  */
 static __attribute__((target(TGT))) void
 grad_pack(uint32_t *dq, uint32_t *gp, const float *dy, const float *out,
@@ -1387,8 +1397,9 @@ stream_copy(float *d, const float *s, size_t n)
 	_mm_sfence();
 }
 
-/* t = the fp32 values of the n bf16 of h */
-static __attribute__((target(TGT))) void
+/* t = the fp32 values of the bf16 of h, 16 at a time while n lasts;
+ * returns how many */
+static __attribute__((target(TGT))) size_t
 widen_x86(float *t, const uint16_t *h, size_t n)
 {
 	size_t i;
@@ -1396,8 +1407,7 @@ widen_x86(float *t, const uint16_t *h, size_t n)
 	for (i = 0; i + 16 <= n; i += 16)
 		_mm512_storeu_ps(t + i, widen16(_mm256_loadu_si256(
 		    (const __m256i *)(h + i))));
-	for (; i < n; i++)
-		t[i] = mm_bf16_float(h[i]);
+	return i;
 }
 
 /*
@@ -1441,33 +1451,24 @@ store16(uint16_t *d, float *g, size_t n, int back)
 
 /*
  * t (M, C) = max(pre sc + sh (+ r), 0) of pre in bf16, pack_pad()'s
- * values of a ReLU-BatchNorm output (mm_bn_apply()'s operations); the
- * backward forms its input so, with the bits the forward packed.
- * Returns t.
+ * values of a ReLU-BatchNorm output (bn_relu16(), or the same operations
+ * one by one for C not a multiple of 16); the backward forms its input
+ * so, with the bits the forward packed.  Returns t.
  */
 static __attribute__((target(TGT))) const float *
 form16(float *t, const uint16_t *pre, const float *r, const float *sc,
     const float *sh, size_t M, int C)
 {
 	size_t n = M * C, i;
-	__m512 v;
 	float a;
 	int c;
 
 	if (C % 16 == 0) {
 		for (i = 0; i < n; i += C)
-			for (c = 0; c < C; c += 16) {
-				v = _mm512_add_ps(_mm512_mul_ps(widen16(
-				    _mm256_loadu_si256((const __m256i *)(pre +
-				    i + c))), _mm512_loadu_ps(sc + c)),
-				    _mm512_loadu_ps(sh + c));
-				if (r)
-					v = _mm512_add_ps(v, _mm512_loadu_ps(r +
-					    i + c));
-				_mm512_storeu_ps(t + i + c, _mm512_maskz_mov_ps(
-				    _mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
-				    _CMP_GT_OQ), v));
-			}
+			for (c = 0; c < C; c += 16)
+				_mm512_storeu_ps(t + i + c, bn_relu16(pre + i + c,
+				    _mm512_loadu_ps(sc + c), _mm512_loadu_ps(sh +
+				    c), r ? r + i + c : NULL));
 		return t;
 	}
 	for (i = 0; i < n; i++) {
@@ -1483,15 +1484,13 @@ form16(float *t, const uint16_t *pre, const float *r, const float *sc,
 void
 mm_bf16_widen(float *t, const uint16_t *h, size_t n)
 {
-	size_t i;
+	size_t i = 0;
 
 #ifdef MM_X86
-	if (mm_bf16_level(-1) > 0) {
-		widen_x86(t, h, n);
-		return;
-	}
+	if (mm_bf16_level(-1) > 0)
+		i = widen_x86(t, h, n);
 #endif
-	for (i = 0; i < n; i++)
+	for (; i < n; i++)
 		t[i] = mm_bf16_float(h[i]);
 }
 

@@ -256,7 +256,6 @@ struct job {
 	const float *in;       /* its input (N, H, W, Cin) */
 	const struct mm_bn_relu *ibn;  /* F_CONV, B_CONV: in is the input's
 	                        * BatchNorm input (a folded unit's pre) */
-	const uint16_t *in16;  /* ... in bf16 (that unit's pre16()) */
 	const struct mm_bn_relu *obn;  /* B_CONV: u is folded (its ReLU
 	                        * output formed from u->pre) */
 	struct unit *pend;     /* forward: the unit whose apply pass is
@@ -279,18 +278,17 @@ struct job {
 	int next_slice;        /* the next slice to take */
 };
 
-/* Whether u's convolution takes bf16 products (with its input gradient
- * unless it is the stem): in the bf16 precision every unit's, or none
+/* Whether the convolutions take bf16 products (with their input gradient
+ * but the stem's): in the bf16 precision every unit's, or none
  * when one of them does not fit the kernels (an input of more than 64
  * channels), so that each stored tensor is of the kind every unit
  * reading it expects (pre16()). */
 static int
-bf16(const struct mm_encoder *e, const struct unit *u)
+bf16(const struct mm_encoder *e)
 {
 	const struct resnet *r = e->k;
 	int k;
 
-	(void)u;
 	if (e->prec != MM_PREC_BF16)
 		return 0;
 	for (k = 0; k < r->nunits; k++)
@@ -319,7 +317,7 @@ folded(const struct mm_encoder *e, const struct unit *u)
 	if ((u - r->units) % 2 != 1 || MM_BN_LANES % u->Cout)
 		return 0;
 	if (e->prec == MM_PREC_BF16)
-		return bf16(e, u) && bf16(e, u + 1);
+		return bf16(e);
 	return mm_conv3x3_bn_direct(u->Cin, u->Cout, u->stride) &&
 	    mm_conv3x3_bn_direct(u[1].Cin, u[1].Cout, u[1].stride);
 }
@@ -381,10 +379,19 @@ static const float *
 pre32(const struct mm_encoder *e, const struct unit *u, size_t o, size_t len,
     float *T)
 {
-	if (!bf16(e, u))
+	if (!bf16(e))
 		return u->pre + o;
 	mm_bf16_widen(T + o, pre16(u) + o, len);
 	return T + o;
+}
+
+/* j's input from offset i as the convolutions take it: with j->ibn, in is
+ * a unit's pre, in bf16 (pre16()) when the convolutions take bf16 */
+static const void *
+input_at(const struct job *j, size_t i)
+{
+	return j->ibn && bf16(j->e) ? (const void *)((const uint16_t *)j->in +
+	    i) : (const void *)(j->in + i);
 }
 
 /* Slice s of phase j on thread tid; returns the time spent in the
@@ -427,10 +434,9 @@ slice_work(struct job *j, int s, int tid)
 			if (ib.out)
 				ib.out += i;
 		}
-		if (bf16(e, u)) {
+		if (bf16(e)) {
 			mm_conv3x3_forward_bf16(pre16(u) + o, j->train ? s1 :
-			    NULL, &cnt, j->ibn ? (const void *)(j->in16 + i) :
-			    j->in + i, j->ibn ? &ib : NULL, r->wtb, n, u->H,
+			    NULL, &cnt, input_at(j, i), j->ibn ? &ib : NULL, r->wtb, n, u->H,
 			    u->W, u->Cin, u->Cout, u->stride, scr);
 			break;
 		}
@@ -510,18 +516,18 @@ slice_work(struct job *j, int s, int tid)
 		fused = v && j->dx && mm_bn_gsum_start(&gs, v->mean, v->rstd,
 		    v->Cout, j->next_mask);
 		/* (a folded output: obn, ibn; its post unused) */
-		if (bf16(e, u) && fused)
+		if (bf16(e) && fused)
 			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
 			    dw, j->dy + o, j->relu ? u->post + o : NULL, j->obn,
-			    pre16(u) + o, r->coef, j->ibn ? (const void *)
-			    (j->in16 + i) : j->in + i, j->ibn, r->wtb, n, u->H,
+			    pre16(u) + o, r->coef, input_at(j, i), j->ibn,
+			    r->wtb, n, u->H,
 			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
 			    v->post + i, pre16(v) + i);
-		else if (bf16(e, u))
+		else if (bf16(e))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
-			    NULL, j->obn, pre16(u) + o, r->coef, j->ibn ?
-			    (const void *)(j->in16 + i) : j->in + i, j->ibn,
+			    NULL, j->obn, pre16(u) + o, r->coef, input_at(j, i),
+			    j->ibn,
 			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
 			    scr);
 		else if (fused)
@@ -542,7 +548,7 @@ slice_work(struct job *j, int s, int tid)
 		}
 		if (v) {
 			double t2 = mm_now();
-			/* (T is free: bf16(e, v) when bf16(e, u)) */
+			/* (T is free: in bf16 no convolution uses it) */
 			x = pre32(e, v, i, n * ipix(u), T);
 			if (j->next_mask)
 				mm_bn_grad_sum_mask(s1, s2, j->dx + i,
@@ -651,7 +657,6 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 	if (blk && folded(e, blk)) {
 		ib = bn_relu(blk);
 		j->in = blk->pre;
-		j->in16 = pre16(blk);
 		j->ibn = &ib;
 	}
 	if (j->pend) {
@@ -660,11 +665,10 @@ unit_forward(struct mm_encoder *e, struct job *j, struct unit *u,
 		ib.res = j->pend_res;
 		ib.out = j->pend->post;
 		j->in = j->pend->pre;
-		j->in16 = pre16(j->pend);
 		j->ibn = &ib;
 		j->pend = NULL;
 	}
-	if (bf16(e, u))
+	if (bf16(e))
 		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 0);
 	else if (j->train)
 		mm_conv3x3_weights(r->wt, u->w, u->Cin, u->Cout, 0);
@@ -749,7 +753,7 @@ conv_phase(struct mm_encoder *e, struct job *j, int ic, int ib, int fwd)
 	struct resnet *r = e->k;
 	struct unit *u = j->u;
 
-	if (j->dx && bf16(e, u))
+	if (j->dx && bf16(e))
 		mm_conv3x3_bf16_weights(r->wtb, u->w, u->Cin, u->Cout, 1);
 	else if (j->dx)
 		mm_conv3x3_weights(r->wt, u->w, u->Cin, u->Cout, 1);
@@ -807,7 +811,6 @@ res_backward(struct mm_encoder *e, const float *dy, int N)
 		fb = bn_relu(u1);
 		fo = folded(e, u1);
 		j.in = fo ? u1->pre : u1->post;
-		j.in16 = pre16(u1);
 		j.ibn = fo ? &fb : NULL;
 		j.obn = NULL;
 		j.dx = DH;
