@@ -73,6 +73,39 @@ K(lgrad)(float *restrict p1, float *restrict p2, const float *x,
 		}
 }
 
+/* lgrad() with x in bf16 (its exact fp32 values: the bits of lgrad() on
+ * the widened copy, without the copy) */
+static KATTR void
+K(lgrad16)(float *restrict p1, float *restrict p2, const uint16_t *x,
+    const float *dy, float *gw, const float *out, const float *mu,
+    const float *rs, size_t len)
+{
+	size_t k;
+	float xh, gm;
+
+	if (gw)
+		for (k = 0; k < len; k++) {
+			gm = out[k] > 0 ? gw[k] : 0;
+			gw[k] = gm;
+			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
+			p1[k] += gm;
+			p2[k] += gm * xh;
+		}
+	else if (out)
+		for (k = 0; k < len; k++) {
+			gm = dy[k] * (float)(out[k] > 0);
+			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
+			p1[k] += gm;
+			p2[k] += gm * xh;
+		}
+	else
+		for (k = 0; k < len; k++) {
+			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
+			p1[k] += dy[k];
+			p2[k] += dy[k] * xh;
+		}
+}
+
 /* y = x sc + sh (+ r when r), then max(., 0) when relu */
 static KATTR void
 K(lapply)(float *y, const float *x, const float *r, const float *sc,
@@ -174,6 +207,6 @@ K(cgapply)(float *d, const float *dy, const float *out, const float *x,
 }
 
 static const struct bn_kern K(kern) = {
-	K(lsum), K(lsq), K(lgrad), K(lapply), K(lgapply), K(cgrad),
-	K(cgapply)
+	K(lsum), K(lsq), K(lgrad), K(lgrad16), K(lapply), K(lgapply),
+	K(cgrad), K(cgapply)
 };

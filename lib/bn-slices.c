@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "autovec.h"
 #include "conv.h"
@@ -70,6 +71,8 @@ struct bn_kern {
 	void (*lsq)(float *, const float *, const float *, size_t);
 	void (*lgrad)(float *, float *, const float *, const float *, float *,
 	    const float *, const float *, const float *, size_t);
+	void (*lgrad16)(float *, float *, const uint16_t *, const float *,
+	    float *, const float *, const float *, const float *, size_t);
 	void (*lapply)(float *, const float *, const float *, const float *,
 	    const float *, size_t, int);
 	void (*lgapply)(float *, const float *, const float *, const float *,
@@ -79,6 +82,19 @@ struct bn_kern {
 	void (*cgapply)(float *, const float *, const float *, const float *,
 	    const float *, const float *, const float *, size_t, int);
 };
+
+/* the fp32 value of a bf16 (exact) */
+static inline float
+bf16_value(uint16_t h)
+{
+	union {
+		uint32_t u;
+		float f;
+	} v;
+
+	v.u = (uint32_t)h << 16;
+	return v.f;
+}
 
 #define K(name) name##_0
 #define KATTR
@@ -142,9 +158,14 @@ lane_start(struct mm_bn_gsum *s, const float *mean, const float *rstd,
 	s->C = C;
 	s->pos = s->flushed = 0;
 	s->f = 0;
+	s->two = rstd != NULL;  /* the gradient's two sums, else one */
 	for (j = 0; j < LANES; j++) {
-		s->acc[j] = s->acc2[j] = 0;
-		s->part[j] = s->part2[j] = 0;
+		s->acc[j] = 0;
+		s->part[j] = 0;
+	}
+	for (j = 0; j < LANES && s->two; j++) {
+		s->acc2[j] = 0;
+		s->part2[j] = 0;
 	}
 	if (mean)
 		lane_spread(s->mu, mean, C);
@@ -159,17 +180,20 @@ lane_flush(struct mm_bn_gsum *s)
 
 	for (j = 0; j < LANES; j++) {
 		s->acc[j] += s->part[j];
+		s->part[j] = 0;
+	}
+	for (j = 0; j < LANES && s->two; j++) {
 		s->acc2[j] += s->part2[j];
-		s->part[j] = s->part2[j] = 0;
+		s->part2[j] = 0;
 	}
 	s->flushed = s->pos;
 }
 
 /* kind 0: sum x; 1: sum (x - mu)^2; 2: sum g and g xhat (kern lgrad,
- * g = dy or gw) */
+ * g = dy or gw); 3: kind 2 with x in bf16 (x16; kern lgrad16) */
 static void
-lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
-    const float *out, size_t n, int kind)
+lane_feed_k(struct mm_bn_gsum *s, const float *x, const uint16_t *x16,
+    const float *dy, float *gw, const float *out, size_t n, int kind)
 {
 	const struct bn_kern *kk = kern();
 	size_t i, off, len;
@@ -181,8 +205,13 @@ lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
 			kk->lsum(s->part + off, x + i, len);
 		else if (kind == 1)
 			kk->lsq(s->part + off, x + i, s->mu + off, len);
-		else
+		else if (kind == 2)
 			kk->lgrad(s->part + off, s->part2 + off, x + i,
+			    dy ? dy + i : NULL, gw ? gw + i : NULL,
+			    out ? out + i : NULL, s->mu + off, s->rs + off,
+			    len);
+		else
+			kk->lgrad16(s->part + off, s->part2 + off, x16 + i,
 			    dy ? dy + i : NULL, gw ? gw + i : NULL,
 			    out ? out + i : NULL, s->mu + off, s->rs + off,
 			    len);
@@ -192,6 +221,13 @@ lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
 			s->f = 0;
 		}
 	}
+}
+
+static void
+lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
+    const float *out, size_t n, int kind)
+{
+	lane_feed_k(s, x, NULL, dy, gw, out, n, kind);
 }
 
 /* out[c] = sum of acc[j] over j % C == c */
@@ -235,6 +271,16 @@ mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout, const float *out,
 		lane_feed(s, inp, NULL, dout, out, n, 2);
 	else
 		lane_feed(s, inp, dout, NULL, out, n, 2);
+}
+
+void
+mm_bn_gsum_add16(struct mm_bn_gsum *s, float *dout, const float *out,
+    const uint16_t *inp, size_t n)
+{
+	if (s->mask)
+		lane_feed_k(s, NULL, inp, NULL, dout, out, n, 3);
+	else
+		lane_feed_k(s, NULL, inp, dout, NULL, out, n, 3);
 }
 
 void

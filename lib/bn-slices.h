@@ -16,6 +16,7 @@
 #define MM_BN_SLICES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* sum (C) = sum over rows of x, or of (x - mean)^2 when mean */
 void mm_bn_sum(double *sum, const float *x, const float *mean, size_t M,
@@ -82,12 +83,16 @@ struct mm_bn_gsum {
 	float part[MM_BN_LANES], part2[MM_BN_LANES];
 	float mu[MM_BN_LANES], rs[MM_BN_LANES];
 	size_t pos, flushed;
-	int f, C, mask;
+	int f, C, mask, two;
 };
 int mm_bn_gsum_start(struct mm_bn_gsum *s, const float *mean,
     const float *rstd, int C, int mask);
 void mm_bn_gsum_add(struct mm_bn_gsum *s, float *dout,
     const float *out, const float *inp, size_t n);
+/* mm_bn_gsum_add() with inp in bf16 (the same sums as on its fp32
+ * values, without widening a copy) */
+void mm_bn_gsum_add16(struct mm_bn_gsum *s, float *dout, const float *out,
+    const uint16_t *inp, size_t n);
 void mm_bn_gsum_end(struct mm_bn_gsum *s, double *sdy, double *sdyx);
 
 /* part (2, C) = mean and squared deviations of the M rows x (M, C)

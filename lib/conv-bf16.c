@@ -1632,11 +1632,9 @@ backward_bn(float *dinp, int add, float *dw, const float *dy,
 				xt[t] = p.xq[t % 3] + (size_t)(t / 3) * Q * Cin *
 				    f;
 		}
-		if (gs) {
-			mm_bf16_widen(p.u, gpre + n * in, in);
-			mm_bn_gsum_add(gs, dx, ibn ? x : gout ? gout + n * in :
-			    NULL, p.u, in);
-		}
+		if (gs)
+			mm_bn_gsum_add16(gs, dx, ibn ? x : gout ? gout + n * in :
+			    NULL, gpre + n * in, in);
 		if (dx == p.dx)
 			stream_copy(dinp + n * in, dx, in);
 		dw_sample(p.dwt, xt, xs, p.dq, Ho, Wo, Cin, Cout, stride, f);

@@ -820,6 +820,56 @@ test_bn_sum_mask(size_t M, int C)
 	free(s1);
 }
 
+/* mm_bn_gsum_add16 (the input in bf16) in pieces of 3, 250, 1, ... rows
+ * at the portable level and at level: the sums of one mm_bn_grad_sum (dy;
+ * dy masked by out) or mm_bn_grad_sum_mask (masked in place) on the fp32
+ * values of the bf16 input, bit for bit. */
+static int
+test_bn_lanes16(const float *x, const float *dy, const float *out,
+    const float *mean, const float *rstd, size_t M, int C, int level)
+{
+	size_t n = M * C, i, r, m, cut[] = { 3, 250, 1 };
+	uint16_t *h = malloc(n * sizeof *h);
+	float *xw = gc_alloc(n), *g[2] = { gc_alloc(n), gc_alloc(n) };
+	double *sd = calloc(4 * C, sizeof *sd);
+	struct mm_bn_gsum *st = malloc(sizeof *st);
+	int same = 1, k, l, v;
+	uint32_t b;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&b, x + i, sizeof b);
+		h[i] = (uint16_t)(b >> 16);     /* a bf16 near x */
+		b = (uint32_t)h[i] << 16;
+		memcpy(xw + i, &b, sizeof b);
+	}
+	for (v = 0; v < 2; v++) {
+		mm_nn_simd(v ? level : 0);
+		for (k = 0; k < 3; k++) {
+			memcpy(g[0], dy, n * sizeof *dy);
+			memcpy(g[1], dy, n * sizeof *dy);
+			if (k == 2)
+				mm_bn_grad_sum_mask(sd, sd + C, g[0], out, xw,
+				    mean, rstd, M, C);
+			else
+				mm_bn_grad_sum(sd, sd + C, dy, k ? out : NULL,
+				    xw, mean, rstd, M, C);
+			mm_bn_gsum_start(st, mean, rstd, C, k == 2);
+			for (r = 0, l = 0; r < M; r += m) {
+				m = M - r < cut[l % 3] ? M - r : cut[l % 3];
+				l++;
+				mm_bn_gsum_add16(st, g[1] + r * C, k ? out +
+				    r * C : NULL, h + r * C, m * C);
+			}
+			mm_bn_gsum_end(st, sd + 2 * C, sd + 3 * C);
+			same &= !memcmp(sd, sd + 2 * C, 2 * C * sizeof *sd) &&
+			    !memcmp(g[0], g[1], n * sizeof *dy);
+		}
+	}
+	mm_nn_simd(level);
+	free(h); free(xw); free(g[0]); free(g[1]); free(sd); free(st);
+	return same;
+}
+
 /* The flat BatchNorm loops of bn-slices.c (bn-kern.h) at the SIMD level
  * in effect: bit-identical to the portable level (same operations, wider
  * vectors), and the sums within float accuracy of sums in double; the
@@ -944,6 +994,10 @@ test_bn_lanes(size_t M, int C)
 		sums &= !memcmp(d[0], gm[1], n * sizeof *dy);
 		ok(sums, "... streamed gradient sums in uneven pieces (dy, "
 		    "masked, masked in place) = one call, bit for bit");
+		sums = test_bn_lanes16(x, dy, out, mean, rstd, M, C, level);
+		ok(sums, "... the same with the input in bf16 (at the portable "
+		    "level and %d) = one call on its fp32 values, bit for bit",
+		    level);
 	}
 	ok(!mm_bn_gsum_start(st, mean, rstd, 24, 0), "... no streaming for 24 "
 	    "channels (not a divisor of the lanes)");
