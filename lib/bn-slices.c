@@ -234,12 +234,14 @@ lane_feed(struct mm_bn_gsum *s, const float *x, const float *dy, float *gw,
 static void
 lane_fold(double *out, const double *acc, int C)
 {
-	int j;
+	int j, c;
 
-	for (j = 0; j < C; j++)
-		out[j] = 0;
-	for (j = 0; j < LANES; j++)
-		out[j & (C - 1)] += acc[j];
+	for (c = 0; c < C; c++)
+		out[c] = 0;
+	/* (lanes j0 + c in order for each c: vectorised across c) */
+	for (j = 0; j < LANES; j += C)
+		for (c = 0; c < C; c++)
+			out[c] += acc[j + c];
 }
 
 static void
