@@ -41,69 +41,58 @@ K(lsq)(float *restrict part, const float *x, const float *mu, size_t len)
 }
 
 /* p1 += g, p2 += g xhat with g = dy, masked by out > 0 when out; with
- * gw (then out too), g is masked in place: gw = g. */
+ * gw (then out too), g is masked in place: gw = g.  With h, x is the
+ * values of x16 (bf16, widened exactly as they are read): lgrad() and
+ * lgrad16() below, h a constant in each. */
+static inline __attribute__((always_inline)) KATTR void
+K(lgrad_x)(float *restrict p1, float *restrict p2, const float *x,
+    const uint16_t *x16, const float *dy, float *gw, const float *out,
+    const float *mu, const float *rs, size_t len, const int h)
+{
+	size_t k;
+	float xh, gm;
+
+#define XV(k) (h ? bf16_value(x16[k]) : x[k])
+	if (gw)
+		for (k = 0; k < len; k++) {
+			gm = out[k] > 0 ? gw[k] : 0;
+			gw[k] = gm;
+			xh = (XV(k) - mu[k]) * rs[k];
+			p1[k] += gm;
+			p2[k] += gm * xh;
+		}
+	else if (out)
+		for (k = 0; k < len; k++) {
+			gm = dy[k] * (float)(out[k] > 0);
+			xh = (XV(k) - mu[k]) * rs[k];
+			p1[k] += gm;
+			p2[k] += gm * xh;
+		}
+	else
+		for (k = 0; k < len; k++) {
+			xh = (XV(k) - mu[k]) * rs[k];
+			p1[k] += dy[k];
+			p2[k] += dy[k] * xh;
+		}
+#undef XV
+}
+
 static KATTR void
 K(lgrad)(float *restrict p1, float *restrict p2, const float *x,
     const float *dy, float *gw, const float *out, const float *mu,
     const float *rs, size_t len)
 {
-	size_t k;
-	float xh, gm;
-
-	if (gw)
-		for (k = 0; k < len; k++) {
-			gm = out[k] > 0 ? gw[k] : 0;
-			gw[k] = gm;
-			xh = (x[k] - mu[k]) * rs[k];
-			p1[k] += gm;
-			p2[k] += gm * xh;
-		}
-	else if (out)
-		for (k = 0; k < len; k++) {
-			gm = dy[k] * (float)(out[k] > 0);
-			xh = (x[k] - mu[k]) * rs[k];
-			p1[k] += gm;
-			p2[k] += gm * xh;
-		}
-	else
-		for (k = 0; k < len; k++) {
-			xh = (x[k] - mu[k]) * rs[k];
-			p1[k] += dy[k];
-			p2[k] += dy[k] * xh;
-		}
+	K(lgrad_x)(p1, p2, x, NULL, dy, gw, out, mu, rs, len, 0);
 }
 
-/* lgrad() with x in bf16 (its exact fp32 values: the bits of lgrad() on
- * the widened copy, without the copy) */
+/* lgrad() with x in bf16: the bits of lgrad() on the widened values,
+ * without a widened copy */
 static KATTR void
 K(lgrad16)(float *restrict p1, float *restrict p2, const uint16_t *x,
     const float *dy, float *gw, const float *out, const float *mu,
     const float *rs, size_t len)
 {
-	size_t k;
-	float xh, gm;
-
-	if (gw)
-		for (k = 0; k < len; k++) {
-			gm = out[k] > 0 ? gw[k] : 0;
-			gw[k] = gm;
-			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
-			p1[k] += gm;
-			p2[k] += gm * xh;
-		}
-	else if (out)
-		for (k = 0; k < len; k++) {
-			gm = dy[k] * (float)(out[k] > 0);
-			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
-			p1[k] += gm;
-			p2[k] += gm * xh;
-		}
-	else
-		for (k = 0; k < len; k++) {
-			xh = (bf16_value(x[k]) - mu[k]) * rs[k];
-			p1[k] += dy[k];
-			p2[k] += dy[k] * xh;
-		}
+	K(lgrad_x)(p1, p2, NULL, x, dy, gw, out, mu, rs, len, 1);
 }
 
 /* y = x sc + sh (+ r when r), then max(., 0) when relu */
