@@ -436,8 +436,9 @@ slice_work(struct job *j, int s, int tid)
 		}
 		if (bf16(e)) {
 			mm_conv3x3_forward_bf16(pre16(u) + o, j->train ? s1 :
-			    NULL, &cnt, input_at(j, i), j->ibn ? &ib : NULL, r->wtb, n, u->H,
-			    u->W, u->Cin, u->Cout, u->stride, scr);
+			    NULL, &cnt, input_at(j, i), j->ibn ? &ib : NULL,
+			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
+			    scr);
 			break;
 		}
 		if (j->ibn) {
@@ -520,16 +521,14 @@ slice_work(struct job *j, int s, int tid)
 			mm_conv3x3_backward_bn_gsum_bf16(j->dx + i, j->dx_add,
 			    dw, j->dy + o, j->relu ? u->post + o : NULL, j->obn,
 			    pre16(u) + o, r->coef, input_at(j, i), j->ibn,
-			    r->wtb, n, u->H,
-			    u->W, u->Cin, u->Cout, u->stride, scr, &gs,
-			    v->post + i, pre16(v) + i);
+			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
+			    scr, &gs, v->post + i, pre16(v) + i);
 		else if (bf16(e))
 			mm_conv3x3_backward_bn_bf16(j->dx ? j->dx + i : NULL,
 			    j->dx_add, dw, j->dy + o, j->relu ? u->post + o :
 			    NULL, j->obn, pre16(u) + o, r->coef, input_at(j, i),
-			    j->ibn,
-			    r->wtb, n, u->H, u->W, u->Cin, u->Cout, u->stride,
-			    scr);
+			    j->ibn, r->wtb, n, u->H, u->W, u->Cin, u->Cout,
+			    u->stride, scr);
 		else if (fused)
 			mm_conv3x3_backward_bn_gsum(j->dx + i, j->dx_add, dw,
 			    j->dy + o, j->relu ? u->post + o : NULL, j->obn,
